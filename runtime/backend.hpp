@@ -1,0 +1,65 @@
+#pragma once
+// Backend choice, probed capabilities and the backend report.
+
+#include <bitset>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace corio {
+
+/// The engine a Loop runs on.
+enum class BackendKind : std::uint8_t { io_uring, epoll };
+
+/// What a program asks for: `automatic` takes io_uring when it starts, else epoll.
+enum class BackendChoice : std::uint8_t { automatic, io_uring, epoll };
+
+std::string_view to_string(BackendKind k) noexcept;
+std::string_view to_string(BackendChoice c) noexcept;
+/// Parses "auto", "io_uring" (or "uring"), "epoll"; nullopt otherwise.
+std::optional<BackendChoice> parse_backend(std::string_view s) noexcept;
+
+/// What the kernel offered, probed once when a loop starts.
+struct Caps {
+    unsigned setup_flags = 0;  ///< IORING_SETUP_* the ring was created with
+    unsigned features = 0;     ///< IORING_FEAT_* the kernel reported
+    std::bitset<64> ops;       ///< supported IORING_OP_* opcodes
+    bool registered_ring_fd = false;
+    bool ext_arg = false;           ///< wait with a timeout without a timeout SQE
+    bool buf_ring = false;          ///< provided buffer rings (5.19+)
+    bool multishot_accept = false;  ///< 5.19+
+    bool multishot_recv = false;    ///< 6.0+
+    bool msg_ring = false;          ///< IORING_OP_MSG_RING (5.18+)
+    bool link_timeout = false;
+    bool epoll_pwait2 = false;  ///< nanosecond epoll timeouts (5.11+)
+
+    bool has_op(unsigned opcode) const noexcept { return opcode < ops.size() && ops[opcode]; }
+};
+
+/// Which backend a loop uses and why; `describe()` prints it for people.
+struct BackendReport {
+    BackendKind kind = BackendKind::epoll;
+    BackendChoice requested = BackendChoice::automatic;
+    std::string reason;       ///< why this backend ("requested", "io_uring_setup: ...")
+    std::string uring_error;  ///< why io_uring could not start, if it could not
+    std::string kernel;       ///< the running kernel's release
+    Caps caps;
+
+    /// Several lines: backend, reason, kernel, features found.
+    std::string describe() const;
+};
+
+/// Thrown when the requested backend cannot start; what() names the reason,
+/// e.g. "io_uring backend unavailable: io_uring_setup: Operation not permitted".
+class BackendError : public std::system_error {
+public:
+    BackendError(std::error_code ec, const std::string& what) : std::system_error(ec, what) {}
+};
+
+/// The backend choice in CORIO_BACKEND, if set and valid (a bad value is
+/// reported once at warn level and ignored).
+std::optional<BackendChoice> backend_from_env() noexcept;
+
+}  // namespace corio

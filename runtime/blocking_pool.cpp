@@ -1,0 +1,86 @@
+#include <corio/runtime/blocking_pool.hpp>
+
+#include <corio/runtime/loop.hpp>
+
+namespace corio::detail {
+
+BlockingPool::~BlockingPool() {
+    {
+        std::lock_guard lk(mu_);
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+}
+
+void BlockingPool::submit(OpState& st) {
+    std::unique_lock lk(mu_);
+    st.next = nullptr;
+    st.prev = tail_;
+    if (tail_ != nullptr) {
+        tail_->next = &st;
+    } else {
+        head_ = &st;
+    }
+    tail_ = &st;
+    ++outstanding_;
+    if (idle_ == 0 && threads_.size() < max_threads_) {
+        threads_.emplace_back([this] { worker(); });
+    } else {
+        lk.unlock();
+        cv_.notify_one();
+    }
+}
+
+bool BlockingPool::try_remove(OpState& st) {
+    std::lock_guard lk(mu_);
+    for (OpState* s = head_; s != nullptr; s = s->next) {
+        if (s != &st) continue;
+        if (s->prev != nullptr) {
+            s->prev->next = s->next;
+        } else {
+            head_ = s->next;
+        }
+        if (s->next != nullptr) {
+            s->next->prev = s->prev;
+        } else {
+            tail_ = s->prev;
+        }
+        s->prev = s->next = nullptr;
+        --outstanding_;
+        return true;
+    }
+    return false;
+}
+
+std::size_t BlockingPool::outstanding() const {
+    std::lock_guard lk(mu_);
+    return outstanding_;
+}
+
+void BlockingPool::worker() {
+    std::unique_lock lk(mu_);
+    for (;;) {
+        while (head_ == nullptr && !stopping_) {
+            ++idle_;
+            cv_.wait(lk);
+            --idle_;
+        }
+        if (head_ == nullptr) return;  // stopping, queue drained
+        OpState* s = head_;
+        head_ = s->next;
+        if (head_ != nullptr) {
+            head_->prev = nullptr;
+        } else {
+            tail_ = nullptr;
+        }
+        s->next = nullptr;
+        lk.unlock();
+        s->res = s->retry(s);
+        s->loop->post_remote(*s);
+        lk.lock();
+        --outstanding_;
+    }
+}
+
+}  // namespace corio::detail

@@ -1,0 +1,44 @@
+#pragma once
+// A small fmt-based logger. The level comes from CORIO_LOG
+// (trace|debug|info|warn|error|off, default warn); lines go to stderr.
+
+#include <string_view>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace corio {
+
+enum class LogLevel { trace, debug, info, warn, error, off };
+
+/// The current level: CORIO_LOG at first use, or what set_log_level() set.
+LogLevel log_level() noexcept;
+/// Overrides CORIO_LOG for the whole process.
+void set_log_level(LogLevel level) noexcept;
+/// Writes one line "corio LEVEL: MESSAGE" to stderr (one write, so lines from
+/// several threads do not interleave).
+void log_write(LogLevel level, std::string_view message) noexcept;
+
+template <class... A>
+void log(LogLevel level, fmt::format_string<A...> f, A&&... a) {
+    if (level < log_level()) return;
+    log_write(level, fmt::format(f, std::forward<A>(a)...));
+}
+template <class... A>
+void log_debug(fmt::format_string<A...> f, A&&... a) {
+    log(LogLevel::debug, f, std::forward<A>(a)...);
+}
+template <class... A>
+void log_info(fmt::format_string<A...> f, A&&... a) {
+    log(LogLevel::info, f, std::forward<A>(a)...);
+}
+template <class... A>
+void log_warn(fmt::format_string<A...> f, A&&... a) {
+    log(LogLevel::warn, f, std::forward<A>(a)...);
+}
+template <class... A>
+void log_error(fmt::format_string<A...> f, A&&... a) {
+    log(LogLevel::error, f, std::forward<A>(a)...);
+}
+
+}  // namespace corio

@@ -1,0 +1,354 @@
+#include <corio/runtime/loop.hpp>
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include <corio/runtime/log.hpp>
+
+namespace corio {
+namespace detail {
+
+thread_local Loop* t_current_loop = nullptr;
+
+void frame_cache_register() noexcept {
+    // Frees the thread's cached frames when the thread exits.
+    struct Cleanup {
+        ~Cleanup() {
+            FrameCache& fc = frame_cache;
+            for (std::size_t c = 0; c < frame_classes; ++c) {
+                while (FreeBlock* b = fc.heads[c]) {
+                    fc.heads[c] = b->next;
+                    std::free(b);
+                }
+                fc.counts[c] = 0;
+            }
+            fc.registered = false;
+        }
+    };
+    static thread_local Cleanup cleanup;
+    (void)cleanup;
+    frame_cache.registered = true;
+}
+
+void SpawnBase::report_unobserved() noexcept {
+    if (loop != nullptr) ++loop->mutable_stats().unhandled_exceptions;
+    try {
+        std::rethrow_exception(exception);
+    } catch (const std::exception& e) {
+        log_error("unhandled exception in a detached task: {}", e.what());
+    } catch (...) {
+        log_error("unhandled exception in a detached task (not a std::exception)");
+    }
+}
+
+}  // namespace detail
+
+Loop* Loop::current_or_null() noexcept { return detail::t_current_loop; }
+
+Loop& Loop::current() noexcept {
+    Loop* l = detail::t_current_loop;
+    if (l == nullptr) {
+        log_error("no corio::Loop on this thread: create one (or use corio::block_on) first");
+        std::terminate();
+    }
+    return *l;
+}
+
+namespace {
+
+std::optional<std::uint64_t> shuffle_from_env() {
+    const char* s = std::getenv("CORIO_SHUFFLE");
+    if (s == nullptr || *s == '\0') return std::nullopt;
+    char* end = nullptr;
+    unsigned long long v = std::strtoull(s, &end, 0);
+    if (end == s || *end != '\0') {
+        log_warn("CORIO_SHUFFLE={}: not a number, ignored", s);
+        return std::nullopt;
+    }
+    return v;
+}
+
+}  // namespace
+
+Loop::Loop(LoopOptions opts) : opts_(std::move(opts)) {
+    BackendChoice choice = opts_.backend;
+    if (opts_.use_env && choice == BackendChoice::automatic) {
+        if (auto env = backend_from_env()) choice = *env;
+    }
+    report_.requested = choice;
+
+    if (choice != BackendChoice::epoll) {
+        try {
+            detail::UringConfig cfg;
+            cfg.sq_entries = opts_.sq_entries;
+            cfg.cq_entries = opts_.cq_entries;
+            cfg.sqpoll = opts_.sqpoll;
+            uring_ = std::make_unique<detail::UringBackend>(cfg, report_.caps, stats_);
+            kind_ = BackendKind::io_uring;
+            report_.reason = choice == BackendChoice::io_uring ? "requested" : "io_uring started";
+        } catch (const BackendError& e) {
+            if (choice == BackendChoice::io_uring) throw;
+            report_.uring_error = e.what();
+            const std::string prefix = "io_uring backend unavailable: ";
+            if (report_.uring_error.rfind(prefix, 0) == 0) {
+                report_.uring_error.erase(0, prefix.size());
+            }
+            report_.reason = "io_uring unavailable (" + report_.uring_error + ")";
+        }
+    } else {
+        report_.reason = "requested";
+    }
+    if (!uring_) {
+        epoll_ = std::make_unique<detail::EpollBackend>(report_.caps, stats_);
+        kind_ = BackendKind::epoll;
+    }
+    report_.kind = kind_;
+    log_debug("loop backend={} ({})", to_string(kind_), report_.reason);
+
+    clock_ = opts_.clock;
+    std::optional<std::uint64_t> seed = opts_.shuffle_seed;
+    if (!seed && opts_.use_env) seed = shuffle_from_env();
+    if (seed) shuffle_.emplace(*seed);
+
+    wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake_fd_ < 0) throw std::system_error(errno, std::system_category(), "eventfd");
+    wake_op_.loop = this;
+    wake_op_.kind = OpKind::wake;
+    wake_op_.on_complete = [](detail::OpState* s, Loop& l, int, std::uint32_t) noexcept {
+        (void)s;
+        l.on_wake();
+    };
+    wake_op_.retry = [](detail::OpState* s) noexcept -> int {
+        std::uint64_t v;
+        ssize_t n = ::read(s->fd, &v, sizeof v);
+        return n >= 0 ? int(n) : -errno;
+    };
+    arm_wake();
+
+    if (detail::t_current_loop == nullptr) detail::t_current_loop = this;
+}
+
+Loop::~Loop() {
+    shutdown();
+    if (detail::t_current_loop == this) detail::t_current_loop = nullptr;
+}
+
+void Loop::shutdown() noexcept {
+    // Cancel what is left, give it a bounded time to unwind (every pending
+    // operation must deliver its completion before its frame may go), then
+    // reclaim frames that still wait on something that never comes.
+    cancel_all();
+    Loop* saved = detail::t_current_loop;
+    detail::t_current_loop = this;
+    const auto deadline = Clock::now() + std::chrono::seconds(2);
+    stop_ = false;
+    try {
+        while (live_ > 0 && Clock::now() < deadline) {
+            run_ready();
+            fire_timers();
+            if (live_ == 0) break;
+            if (!turn(true)) break;
+        }
+    } catch (const std::exception& e) {
+        log_error("loop shutdown: {}", e.what());
+    }
+    pool_.reset();  // joins its threads: no job writes into a frame after this
+    // Closing the ring makes the kernel drop whatever is still in flight.
+    uring_.reset();
+    epoll_.reset();
+    while (tasks_ != nullptr) {
+        detail::SpawnBase* s = tasks_;
+        unregister_task(*s);
+        log_debug("loop shutdown: destroying a task that did not finish");
+        s->self.destroy();
+    }
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+    detail::t_current_loop = saved;
+}
+
+void Loop::cancel_all() noexcept {
+    // request_stop may finish tasks inline and unregister them: walk a snapshot.
+    std::vector<detail::SpawnBase*> all;
+    for (auto* s = tasks_; s != nullptr; s = s->reg_next) all.push_back(s);
+    for (auto* s : all) s->stop_source.request_stop();
+}
+
+void Loop::register_task(detail::SpawnBase& s) noexcept {
+    s.reg_prev = nullptr;
+    s.reg_next = tasks_;
+    if (tasks_ != nullptr) tasks_->reg_prev = &s;
+    tasks_ = &s;
+    ++live_;
+}
+
+void Loop::unregister_task(detail::SpawnBase& s) noexcept {
+    if (s.reg_prev != nullptr) {
+        s.reg_prev->reg_next = s.reg_next;
+    } else if (tasks_ == &s) {
+        tasks_ = s.reg_next;
+    } else {
+        return;  // not registered
+    }
+    if (s.reg_next != nullptr) s.reg_next->reg_prev = s.reg_prev;
+    s.reg_prev = s.reg_next = nullptr;
+    --live_;
+}
+
+void Loop::run() { run_while_not([] { return false; }, true); }
+
+void Loop::run_until_stopped() { run_while_not([] { return false; }, false); }
+
+void Loop::run_ready() {
+    std::size_t n = ready_.size();
+    if (n == 0) return;
+    if (shuffle_ && n > 1) {
+        // Fisher-Yates over this turn's batch: code that depends on an
+        // accidental order fails in tests instead of production.
+        for (std::size_t i = n - 1; i > 0; --i) {
+            std::size_t j = static_cast<std::size_t>((*shuffle_)() % (i + 1));
+            std::swap(ready_.at(i), ready_.at(j));
+        }
+    }
+    stats_.tasks_run += n;
+    for (std::size_t i = 0; i < n; ++i) {
+        inline_left_ = opts_.inline_budget;
+        ready_.pop().resume();
+    }
+}
+
+void Loop::fire_timers() {
+    if (timers_.empty()) return;
+    TimePoint t = now();
+    while (detail::TimerNode* n = timers_.pop_due(t)) {
+        ++stats_.timers_fired;
+        n->fire(n, *this);
+    }
+}
+
+bool Loop::turn(bool may_wait) {
+    ++stats_.turns;
+    bool wait = may_wait && ready_.empty();
+    std::chrono::nanoseconds timeout{};
+    const std::chrono::nanoseconds* tp = nullptr;
+    if (wait && !timers_.empty() && clock_ == nullptr) {
+        timeout = std::max(std::chrono::nanoseconds(0),
+                           std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               timers_.next_deadline() - Clock::now()));
+        tp = &timeout;
+        if (timeout.count() == 0) wait = false;
+    }
+    if (wait && tp == nullptr) {
+        // Nothing ready and no timer: only I/O, the pool or another thread can
+        // wake us. With none of them, waiting would never end.
+        unsigned inflight = kind_ == BackendKind::io_uring ? uring_->inflight() : epoll_->waiting();
+        if (inflight > 0) --inflight;  // the wake-up read is always armed
+        bool manual_timers = clock_ != nullptr && !timers_.empty();
+        if (inflight == 0 && pool_jobs_ == 0 && !manual_timers &&
+            remote_refs_.load(std::memory_order_relaxed) == 0 &&
+            !remote_signalled_.load(std::memory_order_acquire)) {
+            return false;
+        }
+    }
+    if (kind_ == BackendKind::io_uring) {
+        uring_->poll(*this, wait, tp);
+    } else {
+        epoll_->poll(*this, wait, tp);
+    }
+    return true;
+}
+
+void Loop::arm_wake() {
+    wake_op_.fd = wake_fd_;
+    wake_op_.cancel_requested = false;
+    if (kind_ == BackendKind::io_uring) {
+        io_uring_sqe* s = uring_->get_sqe();
+        io_uring_prep_read(s, wake_fd_, &wake_buf_, sizeof wake_buf_, 0);
+        wake_op_.engine = detail::OpState::Engine::uring;
+        uring_->start(wake_op_, s);
+    } else {
+        wake_op_.interest = Interest::read;
+        wake_op_.engine = detail::OpState::Engine::epoll;
+        epoll_->wait(wake_op_);
+    }
+}
+
+void Loop::on_wake() {
+    remote_signalled_.store(false, std::memory_order_release);
+    if (kind_ == BackendKind::epoll) {
+        // Edge-triggered: drain the counter so the next write is a new edge.
+        std::uint64_t v;
+        while (::read(wake_fd_, &v, sizeof v) > 0) {
+        }
+    }
+    detail::OpState* head;
+    {
+        std::lock_guard lk(remote_mu_);
+        head = remote_head_;
+        remote_head_ = remote_tail_ = nullptr;
+    }
+    while (head != nullptr) {
+        detail::OpState* s = head;
+        head = s->next;
+        s->next = nullptr;
+        ++stats_.remote_received;
+        if (s->engine == detail::OpState::Engine::pool) {
+            --pool_jobs_;
+            s->pending = false;
+            ++stats_.completed;
+        }
+        s->on_complete(s, *this, s->res, 0);
+    }
+    if (uring_ || epoll_) arm_wake();
+}
+
+void Loop::post_remote(detail::OpState& st) {
+    st.next = nullptr;
+    {
+        std::lock_guard lk(remote_mu_);
+        if (remote_tail_ != nullptr) {
+            remote_tail_->next = &st;
+        } else {
+            remote_head_ = &st;
+        }
+        remote_tail_ = &st;
+    }
+    // One eventfd write per burst: later posters see the flag still set.
+    if (!remote_signalled_.exchange(true, std::memory_order_acq_rel)) {
+        std::uint64_t one = 1;
+        ssize_t r = ::write(wake_fd_, &one, sizeof one);
+        (void)r;
+    }
+}
+
+void Loop::submit_blocking(detail::OpState& st) {
+    if (!pool_) pool_ = std::make_unique<detail::BlockingPool>(opts_.blocking_threads);
+    st.engine = detail::OpState::Engine::pool;
+    st.pending = true;
+    ++pool_jobs_;
+    ++stats_.submitted[static_cast<std::size_t>(st.kind)];
+    pool_->submit(st);
+}
+
+void Loop::cancel_op(detail::OpState& st) {
+    if (!st.pending) return;
+    switch (st.engine) {
+        case detail::OpState::Engine::uring: uring_->cancel(st); break;
+        case detail::OpState::Engine::epoll: epoll_->cancel(*this, st); break;
+        case detail::OpState::Engine::pool:
+            st.cancel_requested = true;
+            if (pool_ && pool_->try_remove(st)) {
+                --pool_jobs_;
+                st.pending = false;
+                ++stats_.cancels;
+                st.on_complete(&st, *this, -ECANCELED, 0);
+            }
+            break;
+        case detail::OpState::Engine::none: break;
+    }
+}
+
+}  // namespace corio

@@ -1,0 +1,417 @@
+#pragma once
+// Loop: one thread's scheduler. A run queue of ready coroutines, a timer heap
+// and one backend (io_uring or epoll). Each turn runs the ready work, submits
+// everything prepared since the last turn in one system call, delivers every
+// completion that is there, and waits only when nothing is ready.
+
+#include <atomic>
+#include <chrono>
+#include <coroutine>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <stdexcept>
+#include <utility>
+
+#include <corio/runtime/backend.hpp>
+#include <corio/runtime/blocking_pool.hpp>
+#include <corio/runtime/cancel.hpp>
+#include <corio/runtime/clock.hpp>
+#include <corio/runtime/detail/op_state.hpp>
+#include <corio/runtime/detail/ready_queue.hpp>
+#include <corio/runtime/detail/stats.hpp>
+#include <corio/runtime/detail/timer_queue.hpp>
+#include <corio/runtime/epoll_backend.hpp>
+#include <corio/runtime/task.hpp>
+#include <corio/runtime/uring_backend.hpp>
+
+namespace corio {
+
+/// How a Loop is made.
+struct LoopOptions {
+    /// `automatic`: io_uring when it starts, else epoll. CORIO_BACKEND
+    /// (auto|io_uring|epoll) replaces `automatic`; an explicit choice wins.
+    BackendChoice backend = BackendChoice::automatic;
+    unsigned sq_entries = 256;  ///< io_uring submission queue size
+    unsigned cq_entries = 0;    ///< completion queue size; 0 = 4 x sq_entries
+    bool sqpoll = false;        ///< a kernel thread polls the SQ (burns a core)
+    unsigned blocking_threads = 4;  ///< blocking-pool threads (started on first use)
+    /// Operations that finish without waiting resume their coroutine inline;
+    /// after this many in a row the coroutine yields so others get a turn.
+    unsigned inline_budget = 64;
+    /// Run ready coroutines in a seeded random order within each turn.
+    /// CORIO_SHUFFLE=<seed> sets it when this is empty.
+    std::optional<std::uint64_t> shuffle_seed;
+    /// Use a manual clock (tests); null = the steady clock.
+    ManualClock* clock = nullptr;
+    /// Honour CORIO_BACKEND and CORIO_SHUFFLE.
+    bool use_env = true;
+};
+
+namespace detail {
+struct SpawnBase;
+template <class T>
+struct SpawnPromise;
+}  // namespace detail
+
+template <class T>
+class JoinHandle;
+
+namespace detail {
+extern thread_local Loop* t_current_loop;
+}
+
+/// A single-threaded event loop. Create it on the thread that runs it (an
+/// io_uring with SINGLE_ISSUER belongs to the thread that made it); it becomes
+/// that thread's Loop::current() while it lives (unless one already is).
+class Loop {
+public:
+    /// Throws BackendError when the requested backend cannot start
+    /// (`automatic` falls back to epoll instead, and says why in report()).
+    explicit Loop(LoopOptions opts = {});
+    ~Loop();
+    Loop(const Loop&) = delete;
+    Loop& operator=(const Loop&) = delete;
+
+    /// The loop running on (or made on) this thread; terminates with a message
+    /// when there is none: operations need a loop.
+    static Loop& current() noexcept;
+    static Loop* current_or_null() noexcept;
+
+    BackendKind kind() const noexcept { return kind_; }
+    const BackendReport& report() const noexcept { return report_; }
+    const Caps& caps() const noexcept { return report_.caps; }
+    const LoopStats& stats() const noexcept { return stats_; }
+    const LoopOptions& options() const noexcept { return opts_; }
+
+    /// Starts `t` on this loop (at its next turn) without waiting for it. The
+    /// handle can be awaited for the result, cancelled, or dropped (detaching
+    /// the task; an exception escaping a detached task is logged and counted).
+    template <class T>
+    JoinHandle<T> spawn(Task<T> t);
+
+    /// Runs the loop until `t` finishes; returns its value or rethrows. Throws
+    /// std::logic_error if called while this loop is already running, or if
+    /// the task waits for something that can never happen.
+    template <class T>
+    T block_on(Task<T> t);
+
+    /// Runs until stop() is called or no spawned task is left.
+    void run();
+    /// Runs until stop() is called, even with nothing to do (a loop that
+    /// receives work from other threads).
+    void run_until_stopped();
+    /// Makes run()/run_until_stopped() return after the current turn. Not
+    /// thread-safe: from another thread, post a message instead.
+    void stop() noexcept { stop_ = true; }
+    bool running() const noexcept { return running_; }
+
+    /// The loop's time (the manual clock if it has one).
+    TimePoint now() const noexcept { return clock_ != nullptr ? clock_->now() : Clock::now(); }
+
+    // ---- for awaitables (the building blocks of operations) ----
+
+    /// Queues `h` to be resumed at this loop's next turn.
+    void schedule(std::coroutine_handle<> h) { ready_.push(h); }
+    /// True while an operation may resume its coroutine inline; counts one use.
+    bool take_inline_budget() noexcept {
+        if (inline_left_ == 0) return false;
+        --inline_left_;
+        ++stats_.inline_done;
+        return true;
+    }
+    detail::UringBackend& uring() noexcept { return *uring_; }
+    detail::EpollBackend& epoll() noexcept { return *epoll_; }
+    /// Runs st.retry on a blocking-pool thread; the result comes back through
+    /// post_remote.
+    void submit_blocking(detail::OpState& st);
+    detail::TimerQueue& timers() noexcept { return timers_; }
+    LoopStats& mutable_stats() noexcept { return stats_; }
+    /// Asks whichever engine holds `st` to cancel it; `st` still completes.
+    void cancel_op(detail::OpState& st);
+    /// Thread-safe: hands a finished `st` (res set) back to this loop, which
+    /// calls st.on_complete on its own thread. Wakes the loop if it sleeps.
+    void post_remote(detail::OpState& st);
+    /// Forgets corio's readiness registration of `fd` (epoll); call before
+    /// closing a descriptor an operation ever waited on.
+    void forget_fd(int fd) noexcept {
+        if (epoll_) epoll_->forget(fd);
+    }
+    /// Other threads that may post to this loop (runtime, channels) hold a
+    /// reference, so that a loop waiting on them is not taken for deadlocked.
+    void add_remote_ref() noexcept { remote_refs_.fetch_add(1, std::memory_order_relaxed); }
+    void drop_remote_ref() noexcept { remote_refs_.fetch_sub(1, std::memory_order_relaxed); }
+
+    /// Requests stop on every task spawned on this loop.
+    void cancel_all() noexcept;
+    /// Number of spawned tasks not yet finished.
+    std::size_t live_tasks() const noexcept { return live_; }
+
+private:
+    friend struct detail::SpawnBase;
+    template <class T>
+    friend struct detail::SpawnPromise;
+
+    template <class Pred>
+    void run_while_not(Pred done, bool stop_when_idle);
+    bool turn(bool may_wait);  // false: would wait forever (deadlock)
+    void run_ready();
+    void fire_timers();
+    void arm_wake();
+    void on_wake();
+    void register_task(detail::SpawnBase& s) noexcept;
+    void unregister_task(detail::SpawnBase& s) noexcept;
+    void shutdown() noexcept;
+
+    detail::ReadyQueue ready_;
+    detail::TimerQueue timers_;
+    LoopStats stats_;
+    BackendKind kind_ = BackendKind::epoll;
+    unsigned inline_left_ = 0;
+    bool stop_ = false;
+    bool running_ = false;
+    std::unique_ptr<detail::UringBackend> uring_;
+    std::unique_ptr<detail::EpollBackend> epoll_;
+    std::unique_ptr<detail::BlockingPool> pool_;
+    ManualClock* clock_ = nullptr;
+    std::optional<std::mt19937_64> shuffle_;
+    LoopOptions opts_;
+    BackendReport report_;
+    Loop* prev_current_ = nullptr;
+
+    // Spawned tasks, so that shutdown can cancel and reclaim them.
+    detail::SpawnBase* tasks_ = nullptr;
+    std::size_t live_ = 0;
+
+    // Completions and messages from other threads.
+    std::mutex remote_mu_;
+    detail::OpState* remote_head_ = nullptr;
+    detail::OpState* remote_tail_ = nullptr;
+    std::atomic<bool> remote_signalled_{false};
+    std::atomic<int> remote_refs_{0};
+    int wake_fd_ = -1;
+    std::uint64_t wake_buf_ = 0;
+    detail::OpState wake_op_;
+    std::size_t pool_jobs_ = 0;  // blocking-pool jobs of this loop not yet delivered
+};
+
+/// Resumes the awaiting coroutine at the loop's next turn.
+struct YieldAwaiter {
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) const { Loop::current().schedule(h); }
+    void await_resume() const noexcept {}
+};
+/// `co_await yield()` lets every other ready coroutine run first.
+inline YieldAwaiter yield() noexcept { return {}; }
+
+namespace detail {
+
+struct SpawnBase : PromiseBase {
+    Loop* loop = nullptr;
+    SpawnBase* reg_prev = nullptr;
+    SpawnBase* reg_next = nullptr;
+    StopSource stop_source;
+    std::coroutine_handle<> joiner{};
+    std::coroutine_handle<> self{};
+    int refs = 2;  // the frame itself and the JoinHandle
+    bool finished = false;
+    bool observed = false;
+
+    SpawnBase() noexcept { stop = stop_source.token(); }
+
+    void report_unobserved() noexcept;
+
+    struct Final {
+        bool await_ready() const noexcept { return false; }
+        template <class P>
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
+            SpawnBase& p = h.promise();
+            p.finished = true;
+            p.loop->unregister_task(p);
+            std::coroutine_handle<> next = p.joiner ? p.joiner : std::noop_coroutine();
+            if (--p.refs == 0) {
+                // Nobody holds a handle: the result has no reader.
+                if (p.exception) p.report_unobserved();
+                h.destroy();
+            }
+            return next;
+        }
+        void await_resume() const noexcept {}
+    };
+    Final final_suspend() const noexcept { return {}; }
+};
+
+template <class T>
+struct SpawnPromise : SpawnBase {
+    std::coroutine_handle<SpawnPromise> get_return_object() noexcept {
+        return std::coroutine_handle<SpawnPromise>::from_promise(*this);
+    }
+    template <class U>
+    void return_value(U&& v) {
+        value.emplace(std::forward<U>(v));
+    }
+    T take() {
+        observed = true;
+        rethrow_if_exception();
+        return std::move(*value);
+    }
+    std::optional<T> value;
+};
+
+template <class T>
+struct SpawnPromise<T&> : SpawnBase {
+    std::coroutine_handle<SpawnPromise> get_return_object() noexcept {
+        return std::coroutine_handle<SpawnPromise>::from_promise(*this);
+    }
+    void return_value(T& v) noexcept { ptr = std::addressof(v); }
+    T& take() {
+        observed = true;
+        rethrow_if_exception();
+        return *ptr;
+    }
+    T* ptr = nullptr;
+};
+
+template <>
+struct SpawnPromise<void> : SpawnBase {
+    std::coroutine_handle<SpawnPromise> get_return_object() noexcept {
+        return std::coroutine_handle<SpawnPromise>::from_promise(*this);
+    }
+    void return_void() noexcept {}
+    void take() {
+        observed = true;
+        rethrow_if_exception();
+    }
+};
+
+template <class T>
+struct SpawnFrame {
+    using promise_type = SpawnPromise<T>;
+    std::coroutine_handle<promise_type> h;
+    SpawnFrame(std::coroutine_handle<promise_type> x) noexcept : h(x) {}  // NOLINT
+};
+
+template <class T>
+SpawnFrame<T> spawn_entry(Task<T> t) {
+    if constexpr (std::is_void_v<T>) {
+        co_await std::move(t);
+    } else {
+        co_return co_await std::move(t);
+    }
+}
+
+}  // namespace detail
+
+/// The handle of a spawned task. Move-only. Awaiting it gives the task's value
+/// (or rethrows its exception); dropping it detaches the task. A JoinHandle
+/// must not outlive its Loop.
+template <class T>
+class [[nodiscard]] JoinHandle {
+public:
+    using promise_type = detail::SpawnPromise<T>;
+    JoinHandle() noexcept = default;
+    explicit JoinHandle(std::coroutine_handle<promise_type> h) noexcept : h_(h) {}
+    JoinHandle(JoinHandle&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+    JoinHandle& operator=(JoinHandle&& o) noexcept {
+        if (this != &o) {
+            release();
+            h_ = std::exchange(o.h_, {});
+        }
+        return *this;
+    }
+    ~JoinHandle() { release(); }
+
+    /// True once the task has finished (value or exception).
+    bool done() const noexcept { return h_ && h_.promise().finished; }
+    /// Requests stop on the task: its pending operations are cancelled.
+    void cancel() noexcept {
+        if (h_) h_.promise().stop_source.request_stop();
+    }
+    /// Lets the task run on unobserved.
+    void detach() noexcept { release(); }
+
+    bool await_ready() const noexcept { return done(); }
+    void await_suspend(std::coroutine_handle<> h) noexcept { h_.promise().joiner = h; }
+    T await_resume() { return h_.promise().take(); }
+
+    /// The result of a finished task (block_on uses it).
+    T take_result() { return h_.promise().take(); }
+
+private:
+    void release() noexcept {
+        if (!h_) return;
+        auto& p = h_.promise();
+        if (--p.refs == 0) {
+            if (p.exception && !p.observed) p.report_unobserved();
+            h_.destroy();
+        }
+        h_ = {};
+    }
+    std::coroutine_handle<promise_type> h_{};
+};
+
+template <class T>
+JoinHandle<T> Loop::spawn(Task<T> t) {
+    auto frame = detail::spawn_entry<T>(std::move(t));
+    auto& p = frame.h.promise();
+    p.loop = this;
+    p.self = frame.h;
+    register_task(p);
+    ++stats_.spawned;
+    schedule(frame.h);
+    return JoinHandle<T>(frame.h);
+}
+
+/// Spawns on the current thread's loop.
+template <class T>
+JoinHandle<T> spawn(Task<T> t) {
+    return Loop::current().spawn(std::move(t));
+}
+
+template <class Pred>
+void Loop::run_while_not(Pred done, bool stop_when_idle) {
+    if (running_) throw std::logic_error("corio: the loop is already running on this thread");
+    Loop* saved = current_or_null();
+    detail::t_current_loop = this;
+    running_ = true;
+    stop_ = false;
+    struct Restore {
+        Loop* self;
+        Loop* saved;
+        ~Restore() {
+            self->running_ = false;
+            detail::t_current_loop = saved;
+        }
+    } restore{this, saved};
+    for (;;) {
+        run_ready();
+        fire_timers();
+        if (done() || stop_) return;
+        if (stop_when_idle && live_ == 0 && ready_.empty()) return;
+        if (!turn(true)) {
+            throw std::logic_error(
+                "corio: deadlock: every task waits for something that can never happen "
+                "(no operation in flight, no timer, no other thread that may post)");
+        }
+    }
+}
+
+template <class T>
+T Loop::block_on(Task<T> t) {
+    JoinHandle<T> h = spawn(std::move(t));
+    run_while_not([&] { return h.done(); }, false);
+    return h.take_result();
+}
+
+/// Runs `t` to completion on a new loop made with `opts`; for calling async
+/// code from plain synchronous code.
+template <class T>
+T block_on(Task<T> t, LoopOptions opts = {}) {
+    Loop loop(std::move(opts));
+    return loop.block_on(std::move(t));
+}
+
+}  // namespace corio

@@ -1,0 +1,119 @@
+#pragma once
+// Basic operations on descriptors: nop, read/write on streams (pipes,
+// eventfds, sockets, terminals), poll, close.
+//
+// On the epoll backend Read and Write expect a non-blocking descriptor
+// (O_NONBLOCK), as every descriptor corio creates is; a blocking one would
+// stall the loop there.
+
+#include <liburing.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <span>
+
+#include <corio/runtime/op.hpp>
+
+namespace corio {
+
+/// Does nothing; completes with 0. Measures a round trip through the loop.
+struct Nop {
+    static constexpr OpKind kind = OpKind::nop;
+    static constexpr Interest interest = Interest::none;
+    void prep(io_uring_sqe* s) const noexcept { io_uring_prep_nop(s); }
+    int attempt() noexcept { return 0; }
+    Result<void> finish(int res) const noexcept { return void_result(res); }
+};
+
+/// read(2) from a stream descriptor at its current position.
+struct Read {
+    int fd;
+    std::span<std::byte> buf;
+    static constexpr OpKind kind = OpKind::read;
+    static constexpr Interest interest = Interest::read;
+    void prep(io_uring_sqe* s) const noexcept {
+        // Offset -1: the file position, as read(2) does (5.6+).
+        io_uring_prep_read(s, fd, buf.data(), static_cast<unsigned>(buf.size()), -1);
+    }
+    int attempt() noexcept {
+        ssize_t n = ::read(fd, buf.data(), buf.size());
+        return n >= 0 ? int(n) : -errno;
+    }
+    Result<std::size_t> finish(int res) const noexcept {
+        if (res < 0) return sys_error(-res);
+        return std::size_t(res);
+    }
+};
+
+/// write(2) to a stream descriptor; may write fewer bytes than given.
+struct Write {
+    int fd;
+    std::span<const std::byte> buf;
+    static constexpr OpKind kind = OpKind::write;
+    static constexpr Interest interest = Interest::write;
+    void prep(io_uring_sqe* s) const noexcept {
+        io_uring_prep_write(s, fd, buf.data(), static_cast<unsigned>(buf.size()), -1);
+    }
+    int attempt() noexcept {
+        ssize_t n = ::write(fd, buf.data(), buf.size());
+        return n >= 0 ? int(n) : -errno;
+    }
+    Result<std::size_t> finish(int res) const noexcept {
+        if (res < 0) return sys_error(-res);
+        return std::size_t(res);
+    }
+};
+
+/// Waits until `fd` has any of `events` (POLLIN, POLLOUT); gives the events.
+struct Poll {
+    int fd;
+    unsigned events = POLLIN;
+    static constexpr OpKind kind = OpKind::poll;
+    static constexpr Interest interest = Interest::read;
+    Interest dynamic_interest() const noexcept {
+        return (events & POLLIN) == 0 && (events & POLLOUT) != 0 ? Interest::write
+                                                                  : Interest::read;
+    }
+    void prep(io_uring_sqe* s) const noexcept { io_uring_prep_poll_add(s, fd, events); }
+    int attempt() noexcept {
+        pollfd p{fd, static_cast<short>(events), 0};
+        int n = ::poll(&p, 1, 0);
+        if (n < 0) return -errno;
+        return n == 0 ? -EAGAIN : p.revents;
+    }
+    Result<unsigned> finish(int res) const noexcept {
+        if (res < 0) return sys_error(-res);
+        return unsigned(res);
+    }
+};
+
+/// close(2). Forgets the epoll registration first.
+struct Close {
+    int fd;
+    static constexpr OpKind kind = OpKind::close;
+    static constexpr Interest interest = Interest::none;
+    static constexpr unsigned uring_opcode = IORING_OP_CLOSE;
+    void prep(io_uring_sqe* s) const noexcept { io_uring_prep_close(s, fd); }
+    int attempt() noexcept { return ::close(fd) == 0 ? 0 : -errno; }
+    Result<void> finish(int res) const noexcept { return void_result(res); }
+};
+
+inline OpAwaiter<Nop> nop() noexcept { return OpAwaiter<Nop>(Nop{}); }
+inline OpAwaiter<Read> read(int fd, std::span<std::byte> buf) noexcept {
+    return OpAwaiter<Read>(Read{fd, buf});
+}
+inline OpAwaiter<Write> write(int fd, std::span<const std::byte> buf) noexcept {
+    return OpAwaiter<Write>(Write{fd, buf});
+}
+inline OpAwaiter<Poll> poll(int fd, unsigned events) noexcept {
+    return OpAwaiter<Poll>(Poll{fd, events});
+}
+/// Closes `fd` asynchronously (on epoll: inline), forgetting its registration.
+inline OpAwaiter<Close> close(int fd) noexcept {
+    Loop::current().forget_fd(fd);
+    return OpAwaiter<Close>(Close{fd});
+}
+
+}  // namespace corio

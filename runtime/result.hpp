@@ -1,0 +1,127 @@
+#pragma once
+// Result<T>: the outcome of an operation, a value or a std::error_code.
+//
+// Routine I/O outcomes (end of file, reset, refused, timed out, cancelled) are
+// values, not exceptions: a loaded server meets them thousands of times a
+// second, and a throw costs microseconds and allocates. The spelling follows
+// C++23 std::expected (has_value, *, ->, error(), value()).
+
+#include <cerrno>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+namespace corio {
+
+/// Errors the kernel has no name for. Kernel errors stay in system_category;
+/// cancellation is std::errc::operation_canceled, a timeout std::errc::timed_out.
+enum class Errc {
+    eof = 1,              ///< the stream ended before the requested bytes arrived
+    channel_closed,       ///< a channel was closed and is empty
+    backend_unavailable,  ///< the requested backend cannot start here
+    limit_exceeded,       ///< a size limit (line length, header size, ...) was exceeded
+    circuit_open,         ///< a circuit breaker rejected the call without making it
+    rejected,             ///< a bulkhead's queue was full
+    lagged,               ///< a broadcast subscriber fell behind and lost messages
+};
+
+/// The category of corio::Errc.
+const std::error_category& corio_category() noexcept;
+
+inline std::error_code make_error_code(Errc e) noexcept {
+    return {static_cast<int>(e), corio_category()};
+}
+
+}  // namespace corio
+
+template <>
+struct std::is_error_code_enum<corio::Errc> : std::true_type {};
+
+namespace corio {
+
+/// The error code for a kernel errno value (positive).
+inline std::error_code sys_error(int err) noexcept { return {err, std::system_category()}; }
+
+/// Throws std::system_error whose message is "WHAT: <error message>".
+[[noreturn]] void throw_error(std::error_code ec, std::string_view what);
+
+/// A value of type T or an error. [[nodiscard]]: dropping an outcome of I/O is a bug.
+template <class T>
+class [[nodiscard]] Result {
+public:
+    using value_type = T;
+
+    Result(const T& v) : v_(std::in_place_index<0>, v) {}  // NOLINT: implicit by design
+    Result(T&& v) noexcept(std::is_nothrow_move_constructible_v<T>)  // NOLINT
+        : v_(std::in_place_index<0>, std::move(v)) {}
+    Result(std::error_code ec) noexcept : v_(std::in_place_index<1>, ec) {}  // NOLINT
+    Result(std::errc e) noexcept : v_(std::in_place_index<1>, std::make_error_code(e)) {}  // NOLINT
+    Result(Errc e) noexcept : v_(std::in_place_index<1>, make_error_code(e)) {}  // NOLINT
+    template <class... A>
+    explicit Result(std::in_place_t, A&&... a) : v_(std::in_place_index<0>, std::forward<A>(a)...) {}
+
+    bool has_value() const noexcept { return v_.index() == 0; }
+    explicit operator bool() const noexcept { return has_value(); }
+
+    T& operator*() & noexcept { return *std::get_if<0>(&v_); }
+    const T& operator*() const& noexcept { return *std::get_if<0>(&v_); }
+    T&& operator*() && noexcept { return std::move(*std::get_if<0>(&v_)); }
+    T* operator->() noexcept { return std::get_if<0>(&v_); }
+    const T* operator->() const noexcept { return std::get_if<0>(&v_); }
+
+    /// The error; a default (zero) error_code when there is a value.
+    std::error_code error() const noexcept {
+        if (auto* e = std::get_if<1>(&v_)) return *e;
+        return {};
+    }
+
+    /// The value, or throws std::system_error("WHAT: message").
+    T& value(std::string_view what = "corio") & {
+        if (!has_value()) throw_error(error(), what);
+        return **this;
+    }
+    T&& value(std::string_view what = "corio") && {
+        if (!has_value()) throw_error(error(), what);
+        return std::move(**this);
+    }
+    template <class U>
+    T value_or(U&& other) const& {
+        return has_value() ? **this : static_cast<T>(std::forward<U>(other));
+    }
+
+private:
+    std::variant<T, std::error_code> v_;
+};
+
+/// Success or an error.
+template <>
+class [[nodiscard]] Result<void> {
+public:
+    using value_type = void;
+    Result() noexcept = default;
+    Result(std::error_code ec) noexcept : ec_(ec) {}  // NOLINT
+    Result(std::errc e) noexcept : ec_(std::make_error_code(e)) {}  // NOLINT
+    Result(Errc e) noexcept : ec_(make_error_code(e)) {}  // NOLINT
+
+    bool has_value() const noexcept { return !ec_; }
+    explicit operator bool() const noexcept { return has_value(); }
+    std::error_code error() const noexcept { return ec_; }
+    void value(std::string_view what = "corio") const {
+        if (ec_) throw_error(ec_, what);
+    }
+
+private:
+    std::error_code ec_;
+};
+
+/// Maps a CQE-style result (>= 0 value, < 0 -errno) to Result<void>.
+inline Result<void> void_result(int res) noexcept {
+    if (res < 0) return sys_error(-res);
+    return {};
+}
+
+}  // namespace corio

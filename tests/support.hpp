@@ -1,0 +1,42 @@
+#pragma once
+// Test helpers: a loop per test built from CORIO_BACKEND (meson registers
+// every I/O test once per backend), with a time cap so nothing hangs.
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include <corio/corio.hpp>
+
+namespace corio::test {
+
+/// Options for the loop of a test: the backend from CORIO_BACKEND.
+inline LoopOptions options() {
+    LoopOptions o;
+    return o;
+}
+
+/// Runs `body(loop)` on a fresh loop, failing the test if it takes longer
+/// than `cap` (the task is cancelled, then the loop is torn down).
+template <class F>
+void run(F body, std::chrono::milliseconds cap = std::chrono::seconds(10),
+         LoopOptions opts = options()) {
+    Loop loop(opts);
+    auto guarded = [](Loop& l, F& b, std::chrono::milliseconds c) -> Task<bool> {
+        auto r = co_await with_timeout(b(l), c);
+        co_return r.has_value();
+    };
+    bool finished = loop.block_on(guarded(loop, body, cap));
+    INFO("backend " << to_string(loop.kind()));
+    REQUIRE(finished);
+}
+
+/// The backend the test runs on.
+inline BackendKind backend() {
+    Loop l(options());
+    return l.kind();
+}
+
+}  // namespace corio::test
