@@ -42,6 +42,9 @@ namespace corio {
 ///                                   if the operation was cancelled)
 ///   `static constexpr unsigned uring_opcode` (if the kernel lacks it, the
 ///                                   readiness path is used on io_uring too)
+///   `static constexpr bool uring = false` (never submitted to io_uring: the
+///                                   call runs inline or on the blocking pool
+///                                   on both backends, e.g. getaddrinfo)
 ///   `int fast_path()`              (tried first on both backends; -EAGAIN = no)
 template <class Op>
 concept Operation = requires(Op& op, const Op& cop, io_uring_sqe* sqe, int res) {
@@ -207,6 +210,9 @@ private:
     };
 
     bool uring_capable() const noexcept {
+        if constexpr (requires { Op::uring; }) {
+            if constexpr (!Op::uring) return false;
+        }
         if constexpr (requires { Op::uring_opcode; }) {
             return loop->caps().has_op(Op::uring_opcode);
         } else {

@@ -1,0 +1,88 @@
+// when_all: values, order independence, first error cancels the rest.
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "support.hpp"
+
+using namespace corio;
+using namespace std::chrono_literals;
+
+namespace {
+Task<int> after(std::chrono::milliseconds d, int v) {
+    co_await sleep_for(d);
+    co_return v;
+}
+Task<void> nothing() { co_return; }
+Task<std::string> word() { co_return std::string("w"); }
+Task<int> fail_after(std::chrono::milliseconds d) {
+    co_await sleep_for(d);
+    throw std::runtime_error("child failed");
+}
+}  // namespace
+
+TEST_CASE("when_all gives every value in argument order", "[when_all]") {
+    test::run([](Loop&) -> Task<void> {
+        auto [a, b, c, d] = co_await when_all(after(6ms, 1), after(1ms, 2), nothing(), word());
+        CHECK(a == 1);
+        CHECK(b == 2);
+        (void)c;
+        CHECK(d == "w");
+    });
+}
+
+TEST_CASE("when_all runs children concurrently", "[when_all]") {
+    test::run([](Loop&) -> Task<void> {
+        auto t0 = Clock::now();
+        std::vector<Task<int>> ts;
+        for (int i = 0; i < 50; ++i) ts.push_back(after(30ms, i));
+        auto vs = co_await when_all(std::move(ts));
+        auto took = Clock::now() - t0;
+        REQUIRE(vs.size() == 50);
+        for (int i = 0; i < 50; ++i) CHECK(vs[std::size_t(i)] == i);
+        CHECK(took < 30ms * 10);  // not 50 x 30 ms in sequence
+    });
+}
+
+TEST_CASE("when_all over an empty range and of synchronous children", "[when_all]") {
+    test::run([](Loop&) -> Task<void> {
+        auto vs = co_await when_all(std::vector<Task<int>>{});
+        CHECK(vs.empty());
+        std::vector<Task<void>> vt;
+        for (int i = 0; i < 1000; ++i) vt.push_back(nothing());
+        co_await when_all(std::move(vt));
+    });
+}
+
+TEST_CASE("the first error cancels the rest and is rethrown after all finished", "[when_all]") {
+    test::run([](Loop&) -> Task<void> {
+        int cancelled = 0;
+        auto sleeper = [](int* c) -> Task<int> {
+            bool full = co_await sleep_for(1h);
+            if (!full) ++*c;
+            co_return 0;
+        };
+        auto t0 = Clock::now();
+        bool caught = false;
+        try {
+            co_await when_all(sleeper(&cancelled), fail_after(5ms), sleeper(&cancelled));
+        } catch (const std::runtime_error& e) {
+            caught = std::string(e.what()) == "child failed";
+        }
+        CHECK(caught);
+        CHECK(cancelled == 2);  // both siblings saw the cancellation before we resumed
+        CHECK(Clock::now() - t0 < 5s);
+    });
+}
+
+TEST_CASE("cancelling the caller cancels every child", "[when_all][cancel]") {
+    test::run([](Loop& loop) -> Task<void> {
+        auto h = loop.spawn([]() -> Task<int> {
+            auto [a, b] = co_await when_all(after(1h, 1), after(1h, 2));
+            co_return a + b;
+        }());
+        co_await sleep_for(2ms);
+        h.cancel();
+        CHECK(co_await h == 3);  // sleeps return early; the values still arrive
+    });
+}
