@@ -8,7 +8,13 @@
 #include <functional>
 #include <string>
 
-#include <corio/corio.hpp>
+#include <corio/runtime/loop.hpp>
+#include <corio/runtime/op.hpp>
+#include <corio/runtime/ops.hpp>
+#include <corio/runtime/task_group.hpp>
+#include <corio/runtime/timer.hpp>
+#include <corio/runtime/when_all.hpp>
+#include <corio/runtime/when_any.hpp>
 
 namespace corio::test {
 
