@@ -254,8 +254,10 @@ bool Loop::turn(bool may_wait) {
         }
     }
     if (kind_ == BackendKind::io_uring) {
-        uring_->poll(*this, wait, tp);
-    } else {
+        uring_->poll(*this, wait, tp, remote_signalled_.load(std::memory_order_relaxed));
+    } else if (wait || epoll_->waiting() > 1 || remote_signalled_.load(std::memory_order_relaxed)) {
+        // Busy with ready work and nothing waits on a descriptor but our own
+        // wake-up: skip the epoll_wait(0).
         epoll_->poll(*this, wait, tp);
     }
     return true;
@@ -269,6 +271,7 @@ void Loop::arm_wake() {
         io_uring_prep_read(s, wake_fd_, &wake_buf_, sizeof wake_buf_, 0);
         wake_op_.engine = detail::OpState::Engine::uring;
         uring_->start(wake_op_, s);
+        uring_->set_internal(1);
     } else {
         wake_op_.interest = Interest::read;
         wake_op_.engine = detail::OpState::Engine::epoll;

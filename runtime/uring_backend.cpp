@@ -147,7 +147,8 @@ void UringBackend::cancel(OpState& st) {
     io_uring_sqe_set_data64(s, ignore_tag);
 }
 
-void UringBackend::poll(Loop& loop, bool wait, const std::chrono::nanoseconds* timeout) {
+void UringBackend::poll(Loop& loop, bool wait, const std::chrono::nanoseconds* timeout,
+                        bool events) {
     const unsigned to_submit = io_uring_sq_ready(&ring_);
     if (wait) {
         ++stats_.syscalls;
@@ -171,7 +172,8 @@ void UringBackend::poll(Loop& loop, bool wait, const std::chrono::nanoseconds* t
         if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
             log_error("io_uring submit: {}", std::strerror(-r));
         }
-    } else if (defer_taskrun_ && inflight_ > 0 && io_uring_cq_ready(&ring_) == 0) {
+    } else if (defer_taskrun_ && (inflight_ > internal_ || events) &&
+               io_uring_cq_ready(&ring_) == 0) {
         ++stats_.syscalls;
         io_uring_get_events(&ring_);
     }

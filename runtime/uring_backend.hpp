@@ -58,7 +58,12 @@ public:
 
     /// Submits what was prepared and delivers every completion there is; when
     /// `wait`, blocks for at least one (up to `timeout`, if given).
-    void poll(Loop& loop, bool wait, const std::chrono::nanoseconds* timeout);
+    /// `events`: enter the kernel for completions even with nothing to submit
+    /// (another thread signalled; with DEFER_TASKRUN nothing arrives otherwise).
+    void poll(Loop& loop, bool wait, const std::chrono::nanoseconds* timeout, bool events);
+    /// Operations the loop keeps armed for itself (the wake-up read); they do
+    /// not count as work in flight.
+    void set_internal(unsigned n) noexcept { internal_ = n; }
 
     unsigned inflight() const noexcept { return inflight_; }
     io_uring& ring() noexcept { return ring_; }
@@ -76,6 +81,7 @@ private:
     LoopStats& stats_;
     Caps& caps_;
     unsigned inflight_ = 0;
+    unsigned internal_ = 0;
     bool defer_taskrun_ = false;
 };
 

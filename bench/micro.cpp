@@ -1,0 +1,137 @@
+// Micro benchmarks of the core: task create+await+destroy, spawn+run, and a
+// nop round trip through the loop on each backend beside a raw liburing nop
+// loop in the same binary (the floor a runtime can approach).
+//
+//   build/bench/micro --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+#include <benchmark/benchmark.h>
+#include <liburing.h>
+
+#include <corio/runtime/loop.hpp>
+#include <corio/runtime/ops.hpp>
+#include <corio/runtime/timer.hpp>
+
+using namespace corio;
+
+namespace {
+
+LoopOptions opts(BackendChoice b) {
+    LoopOptions o;
+    o.backend = b;
+    o.use_env = false;
+    return o;
+}
+
+Task<int> trivial(int x) { co_return x + 1; }
+
+void task_await(benchmark::State& state) {
+    Loop loop(opts(BackendChoice::automatic));
+    auto body = [](benchmark::State& s) -> Task<void> {
+        int acc = 0;
+        for (auto _ : s) {
+            acc = co_await trivial(acc);
+            benchmark::DoNotOptimize(acc);
+        }
+    };
+    loop.block_on(body(state));
+}
+BENCHMARK(task_await)->Name("task create+await+destroy");
+
+Task<void> empty() { co_return; }
+
+void spawn_run(benchmark::State& state) {
+    Loop loop(opts(BackendChoice::automatic));
+    auto body = [](Loop& l, benchmark::State& s) -> Task<void> {
+        for (auto _ : s) {
+            auto h = l.spawn(empty());
+            co_await h;
+        }
+    };
+    loop.block_on(body(loop, state));
+}
+BENCHMARK(spawn_run)->Name("spawn+run+join");
+
+void spawn_batch(benchmark::State& state) {
+    Loop loop(opts(BackendChoice::automatic));
+    for (auto _ : state) {
+        for (int i = 0; i < 1000; ++i) loop.spawn(empty()).detach();
+        loop.run();
+    }
+    state.SetItemsProcessed(state.iterations() * 1000);
+}
+BENCHMARK(spawn_batch)->Name("spawn detached x1000 + run");
+
+void nop_round_trip(benchmark::State& state) {
+    auto backend = state.range(0) == 0 ? BackendChoice::io_uring : BackendChoice::epoll;
+    Loop loop(opts(backend));
+    state.SetLabel(std::string(to_string(loop.kind())));
+    auto body = [](benchmark::State& s) -> Task<void> {
+        for (auto _ : s) {
+            auto r = co_await nop();
+            benchmark::DoNotOptimize(r);
+        }
+    };
+    loop.block_on(body(state));
+    state.counters["syscalls/op"] =
+        benchmark::Counter(double(loop.stats().syscalls) / double(state.iterations()));
+}
+BENCHMARK(nop_round_trip)->Name("corio nop round trip")->Arg(0)->Arg(1);
+
+// The same round trip written by hand against liburing, with the same setup
+// flags corio picks: one SQE, one submit-and-wait, one CQE.
+void raw_liburing_nop(benchmark::State& state) {
+    io_uring ring;
+    io_uring_params p{};
+    p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL;
+    if (io_uring_queue_init_params(256, &ring, &p) < 0) {
+        p.flags = 0;
+        if (io_uring_queue_init_params(256, &ring, &p) < 0) {
+            state.SkipWithError("io_uring unavailable");
+            return;
+        }
+    }
+    io_uring_register_ring_fd(&ring);
+    for (auto _ : state) {
+        io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+        io_uring_prep_nop(sqe);
+        io_uring_sqe_set_data64(sqe, 1);
+        io_uring_submit_and_wait(&ring, 1);
+        io_uring_cqe* cqe;
+        io_uring_peek_cqe(&ring, &cqe);
+        benchmark::DoNotOptimize(cqe->res);
+        io_uring_cqe_seen(&ring, cqe);
+    }
+    io_uring_queue_exit(&ring);
+}
+BENCHMARK(raw_liburing_nop)->Name("raw liburing nop round trip");
+
+// 64 coroutines each awaiting nops: how batching amortises the enter.
+void nop_batched(benchmark::State& state) {
+    auto backend = state.range(0) == 0 ? BackendChoice::io_uring : BackendChoice::epoll;
+    Loop loop(opts(backend));
+    state.SetLabel(std::string(to_string(loop.kind())));
+    for (auto _ : state) {
+        auto body = []() -> Task<void> {
+            for (int i = 0; i < 100; ++i) {
+                auto r = co_await nop();
+                benchmark::DoNotOptimize(r);
+            }
+        };
+        for (int i = 0; i < 64; ++i) loop.spawn(body()).detach();
+        loop.run();
+    }
+    state.SetItemsProcessed(state.iterations() * 64 * 100);
+}
+BENCHMARK(nop_batched)->Name("corio nop x64 concurrent")->Arg(0)->Arg(1);
+
+void timer_zero(benchmark::State& state) {
+    Loop loop(opts(BackendChoice::automatic));
+    auto body = [](benchmark::State& s) -> Task<void> {
+        for (auto _ : s) co_await yield();
+    };
+    loop.block_on(body(state));
+}
+BENCHMARK(timer_zero)->Name("yield to the loop");
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# scripts/test.sh: installs what is missing, builds, and runs every test on both
+# backends: the suite, the suite again with a shuffled run queue, the suite
+# under ASan+UBSan, the multi-loop tests under TSan, the fuzz targets briefly,
+# and the example programs' command contract. Last line: `N passed, N failed`.
+#
+#   scripts/test.sh [--quick]     --quick: one plain build and run only
+#   CORIO_SHUFFLE=SEED            replay a shuffled run with that seed
+set -u
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+quick=0
+for a in "$@"; do
+    case $a in
+        --quick) quick=1 ;;
+        -h | --help)
+            sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+            exit 0
+            ;;
+        *)
+            echo "test.sh: unknown option $a (try --help)" >&2
+            exit 2
+            ;;
+    esac
+done
+
+pkgs=("${base_pkgs[@]}")
+[ $quick -eq 1 ] || pkgs+=(clang libclang-rt-14-dev valgrind)
+need_pkgs "${pkgs[@]}" || exit 1
+
+pass=0
+fail=0
+summary=()
+
+# run_suite NAME BUILD_DIR [meson test args...]: runs meson test, counts results
+# per suite from the JSON log.
+run_suite() {
+    local name=$1 dir=$2
+    shift 2
+    echo "== $name"
+    meson test -C "$dir" --no-rebuild --print-errorlogs -j "$(jobs)" "$@" >"$dir/test-output.txt" 2>&1
+    local counts
+    counts=$(python3 - "$dir/meson-logs/testlog.json" <<'PY'
+import json, sys, collections
+ok = collections.Counter(); bad = collections.Counter(); failed = []
+for line in open(sys.argv[1]):
+    t = json.loads(line)
+    suite = next((s.split(':')[-1] for s in t.get('suite', []) if s.split(':')[-1] in ('io_uring', 'epoll', 'pure')), 'other')
+    if t['result'] in ('OK', 'EXPECTEDFAIL', 'SKIP'):
+        ok[suite] += 1
+    else:
+        bad[suite] += 1
+        failed.append(t['name'] + ' ' + t['result'])
+for s in sorted(set(ok) | set(bad)):
+    print(f"{s}: {ok[s]} passed, {bad[s]} failed")
+for f in failed:
+    print("FAILED " + f)
+print(f"TOTAL {sum(ok.values())} {sum(bad.values())}")
+PY
+)
+    echo "$counts" | grep -v '^TOTAL' | sed 's/^/   /'
+    local p f
+    read -r _ p f <<<"$(echo "$counts" | grep '^TOTAL')"
+    pass=$((pass + p))
+    fail=$((fail + f))
+    summary+=("$name: $p passed, $f failed")
+    if [ "$f" -ne 0 ]; then
+        grep -E "^(FAILED|.*FAILED:)" -A6 "$dir/test-output.txt" | head -60
+    fi
+}
+
+build() { # DIR ARGS...
+    local dir=$1
+    shift
+    configure "$dir" "$@" || { echo "meson setup $dir failed"; exit 1; }
+    if ! ninja -C "$dir" -j "$(jobs)" >"$dir/build-output.txt" 2>&1; then
+        grep -E "error|Error" -A3 "$dir/build-output.txt" | head -40
+        echo "build in $dir failed"
+        fail=$((fail + 1))
+        return 1
+    fi
+}
+
+start=$(date +%s)
+if build build-test -Dbuildtype=debugoptimized -Dparts=runtime,net,fs; then
+    run_suite "tests" build-test
+    if [ $quick -eq 0 ]; then
+        seed=${CORIO_SHUFFLE:-$(( (RANDOM << 15) | RANDOM ))}
+        echo "   shuffle seed: $seed (replay: CORIO_SHUFFLE=$seed scripts/test.sh)"
+        CORIO_SHUFFLE=$seed run_suite "tests, shuffled run queue (seed $seed)" build-test
+    fi
+fi
+
+if [ $quick -eq 0 ]; then
+    if build build-asan -Dbuildtype=debug -Doptimization=1 -Db_sanitize=address,undefined \
+        -Db_lundef=false -Dbenchmarks=false -Dparts=runtime,net,fs; then
+        ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+            run_suite "tests under ASan+UBSan" build-asan
+    fi
+    if build build-tsan -Dbuildtype=debug -Doptimization=1 -Db_sanitize=thread -Db_lundef=false \
+        -Dbenchmarks=false -Dexamples=false -Dparts=runtime,net,fs; then
+        TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+            run_suite "multi-loop tests under TSan" build-tsan --suite multi
+    fi
+    if [ -x scripts/fuzz.sh ]; then
+        echo "== fuzz targets (short runs)"
+        if scripts/fuzz.sh 10 >build-test/fuzz-output.txt 2>&1; then
+            pass=$((pass + 1))
+            summary+=("fuzz: 1 passed, 0 failed")
+        else
+            fail=$((fail + 1))
+            summary+=("fuzz: 0 passed, 1 failed")
+            tail -20 build-test/fuzz-output.txt
+        fi
+        grep -E "^fuzz" build-test/fuzz-output.txt | sed 's/^/   /'
+    fi
+fi
+
+if [ -x ../shared/tools/contract-check.sh ] && ls build-test/examples/* >/dev/null 2>&1; then
+    echo "== example command contract"
+    ../shared/tools/contract-check.sh build-test >build-test/contract-output.txt 2>&1
+    read -r p _ f _ <<<"$(tail -n 1 build-test/contract-output.txt)"
+    if [[ "$p" =~ ^[0-9]+$ && "$f" =~ ^[0-9]+$ ]]; then
+        pass=$((pass + p))
+        fail=$((fail + f))
+        summary+=("contract: $p passed, $f failed")
+        grep '^FAIL' build-test/contract-output.txt
+    fi
+fi
+
+echo
+echo "== summary ($(( $(date +%s) - start )) s)"
+for s in "${summary[@]}"; do echo "   $s"; done
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
