@@ -84,11 +84,11 @@ build() { # DIR ARGS...
 
 start=$(date +%s)
 if build build-test -Dbuildtype=debugoptimized -Dparts=runtime,net,fs; then
-    run_suite "tests" build-test
+    run_suite "tests" build-test --no-suite peers
     if [ $quick -eq 0 ]; then
         seed=${CORIO_SHUFFLE:-$(( (RANDOM << 15) | RANDOM ))}
         echo "   shuffle seed: $seed (replay: CORIO_SHUFFLE=$seed scripts/test.sh)"
-        CORIO_SHUFFLE=$seed run_suite "tests, shuffled run queue (seed $seed)" build-test
+        CORIO_SHUFFLE=$seed run_suite "tests, shuffled run queue (seed $seed)" build-test --no-suite peers
     fi
 fi
 

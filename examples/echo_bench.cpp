@@ -1,0 +1,233 @@
+// echo_bench: a load generator for echo servers, built on corio.
+//
+//   echo_bench --port P [--conns 50] [--size 64] [--duration 5] [--pipeline 1]
+//
+// Each connection sends a message, reads the whole echo back, checks every
+// byte, and repeats (keeping --pipeline messages in flight). Prints one line:
+//   msgs_per_sec=X mbps=Y p50_us=A p99_us=B errors=E
+// and exits non-zero on any error or if nothing connected.
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <corio/net/tcp.hpp>
+#include <corio/runtime/log.hpp>
+#include <corio/runtime/loop.hpp>
+#include <corio/runtime/timer.hpp>
+#include <corio/runtime/when_all.hpp>
+
+#include "cli.hpp"
+#include "histogram.hpp"
+
+using namespace corio;
+using namespace std::chrono_literals;
+
+namespace {
+
+const char* const usage =
+    "usage: echo_bench --port P [options]\n"
+    "  Load generator for echo servers: each connection sends a message, reads the\n"
+    "  echo back, verifies it and repeats.\n"
+    "  --host ADDR        server address (default 127.0.0.1)\n"
+    "  --port P           server port (required)\n"
+    "  --conns N          connections (default 50)\n"
+    "  --size BYTES       message size (default 64)\n"
+    "  --duration SECS    how long to send, fractions allowed (default 5)\n"
+    "  --pipeline DEPTH   messages in flight per connection (default 1)\n"
+    "  --loops N          client event loops (threads), 0 = one per core (default 1)\n"
+    "  --backend B        auto, io_uring or epoll (default auto)\n"
+    "  --help             this text\n"
+    "Prints: msgs_per_sec=X mbps=Y p50_us=A p99_us=B errors=E\n"
+    "  (mbps: megabits per second of echoed payload, one direction)\n";
+
+struct Config {
+    std::string host = "127.0.0.1";
+    int port = -1;
+    unsigned conns = 50;
+    std::size_t size = 64;
+    double duration = 5;
+    unsigned pipeline = 1;
+    unsigned loops = 1;
+    BackendChoice backend = BackendChoice::automatic;
+};
+
+struct Totals {
+    std::uint64_t msgs = 0;
+    std::uint64_t errors = 0;
+    std::uint64_t connected = 0;
+    examples::Histogram latency;
+    std::string first_error;
+};
+
+// Message k of connection c: bytes derived from (c, k), so a misrouted or
+// corrupted echo is caught.
+void fill(std::span<std::byte> m, std::uint32_t conn, std::uint64_t k) {
+    std::uint64_t x = (std::uint64_t(conn) << 40) ^ (k * 0x9E3779B97F4A7C15ull);
+    for (std::size_t i = 0; i < m.size(); ++i) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        m[i] = std::byte(x);
+    }
+}
+
+Task<void> connection(net::Address addr, const Config* cfg, std::uint32_t id, TimePoint end,
+                      Totals* t) {
+    auto s = co_await net::TcpStream::connect(addr, 5s);
+    if (!s) {
+        ++t->errors;
+        if (t->first_error.empty()) t->first_error = net::describe("connect", addr, s.error());
+        co_return;
+    }
+    ++t->connected;
+    (void)s->set_nodelay();
+    const std::size_t size = cfg->size;
+    const unsigned depth = cfg->pipeline;
+    std::vector<std::byte> out(size * depth), expect(size), in(size);
+    std::vector<TimePoint> sent_at(depth);
+    std::uint64_t next = 0, done = 0;
+    // Fill the pipeline.
+    for (unsigned i = 0; i < depth; ++i) {
+        fill(std::span(out).subspan(i * size, size), id, next);
+        sent_at[next % depth] = Clock::now();
+        ++next;
+    }
+    auto w = co_await s->send_all(out);
+    if (!w) {
+        ++t->errors;
+        if (t->first_error.empty()) t->first_error = net::describe("send", addr, w.error());
+        co_return;
+    }
+    while (done < next) {
+        auto r = co_await s->read_exact(in);
+        if (!r) {
+            ++t->errors;
+            if (t->first_error.empty()) t->first_error = net::describe("recv", addr, r.error());
+            co_return;
+        }
+        TimePoint now = Clock::now();
+        fill(expect, id, done);
+        if (std::memcmp(in.data(), expect.data(), size) != 0) {
+            ++t->errors;
+            if (t->first_error.empty()) t->first_error = "echo differs from what was sent";
+            co_return;
+        }
+        t->latency.record(std::uint64_t(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(now - sent_at[done % depth])
+                .count()));
+        ++done;
+        ++t->msgs;
+        if (now < end) {
+            std::span<std::byte> m = std::span(out).first(size);
+            fill(m, id, next);
+            sent_at[next % depth] = Clock::now();
+            ++next;
+            auto w2 = co_await s->send_all(m);
+            if (!w2) {
+                ++t->errors;
+                if (t->first_error.empty()) t->first_error = net::describe("send", addr, w2.error());
+                co_return;
+            }
+        }
+    }
+}
+
+void run_loop(const Config& cfg, net::Address addr, unsigned first, unsigned count,
+              TimePoint start, Totals* t) {
+    try {
+        LoopOptions lo;
+        lo.backend = cfg.backend;
+        Loop loop(lo);
+        auto body = [](net::Address a, const Config* c, unsigned f, unsigned n, TimePoint st,
+                       Totals* tot) -> Task<void> {
+            TimePoint end = st + std::chrono::duration_cast<Duration>(
+                                     std::chrono::duration<double>(c->duration));
+            std::vector<Task<void>> conns;
+            for (unsigned i = 0; i < n; ++i) conns.push_back(connection(a, c, f + i, end, tot));
+            co_await when_all(std::move(conns));
+        };
+        loop.block_on(body(addr, &cfg, first, count, start, t));
+    } catch (const std::exception& e) {
+        ++t->errors;
+        t->first_error = e.what();
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Config cfg;
+    examples::Cli cli(argc, argv, usage);
+    cli.parse(
+        [&](const std::string& flag, auto value) {
+            if (flag == "host") {
+                cfg.host = value();
+            } else if (flag == "port") {
+                cfg.port = cli.number<int>(flag, value(), 1, 65535);
+            } else if (flag == "conns") {
+                cfg.conns = cli.number<unsigned>(flag, value(), 1, 1'000'000);
+            } else if (flag == "size") {
+                cfg.size = cli.number<std::size_t>(flag, value(), 1, 64 << 20);
+            } else if (flag == "duration") {
+                std::string v = value();
+                char* e = nullptr;
+                cfg.duration = std::strtod(v.c_str(), &e);
+                if (e == v.c_str() || *e != '\0' || !(cfg.duration > 0) || cfg.duration > 86400) {
+                    cli.fail("--duration wants seconds (> 0), not '" + v + "'");
+                }
+            } else if (flag == "pipeline") {
+                cfg.pipeline = cli.number<unsigned>(flag, value(), 1, 4096);
+            } else if (flag == "loops") {
+                cfg.loops = cli.number<unsigned>(flag, value(), 0, 1024);
+            } else if (flag == "backend") {
+                cfg.backend = cli.backend(value());
+            } else {
+                return false;
+            }
+            return true;
+        },
+        [](const std::string&) { return false; });
+    if (cfg.port < 0) cli.fail("--port is required");
+    auto addr = net::Address::parse(cfg.host + ":" + std::to_string(cfg.port));
+    if (!addr) addr = net::Address::parse("[" + cfg.host + "]:" + std::to_string(cfg.port));
+    if (!addr) cli.fail("--host: not an IP address: '" + cfg.host + "'");
+    if (cfg.loops == 0) cfg.loops = std::max(1u, std::thread::hardware_concurrency());
+    cfg.loops = std::min(cfg.loops, cfg.conns);
+
+    std::vector<Totals> totals(cfg.loops);
+    std::vector<std::thread> threads;
+    TimePoint start = Clock::now();
+    unsigned per = cfg.conns / cfg.loops, extra = cfg.conns % cfg.loops, first = 0;
+    for (unsigned i = 0; i < cfg.loops; ++i) {
+        unsigned n = per + (i < extra ? 1 : 0);
+        threads.emplace_back(run_loop, std::cref(cfg), *addr, first, n, start, &totals[i]);
+        first += n;
+    }
+    for (auto& t : threads) t.join();
+    double secs = std::chrono::duration<double>(Clock::now() - start).count();
+
+    Totals all;
+    for (auto& t : totals) {
+        all.msgs += t.msgs;
+        all.errors += t.errors;
+        all.connected += t.connected;
+        all.latency.merge(t.latency);
+        if (all.first_error.empty()) all.first_error = t.first_error;
+    }
+    double rate = double(all.msgs) / secs;
+    std::printf("msgs_per_sec=%.0f mbps=%.1f p50_us=%.1f p99_us=%.1f errors=%llu\n", rate,
+                rate * double(cfg.size) * 8 / 1e6, double(all.latency.quantile(0.50)) / 1000.0,
+                double(all.latency.quantile(0.99)) / 1000.0,
+                static_cast<unsigned long long>(all.errors));
+    std::fflush(stdout);
+    if (!all.first_error.empty()) std::fprintf(stderr, "echo_bench: %s\n", all.first_error.c_str());
+    if (all.connected == 0) {
+        std::fprintf(stderr, "echo_bench: no connection succeeded\n");
+        return 1;
+    }
+    return all.errors == 0 ? 0 : 1;
+}
