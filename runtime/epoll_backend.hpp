@@ -37,6 +37,14 @@ public:
         return in == Interest::read ? f.readable : f.writable;
     }
 
+    /// Records that `fd` has nothing more for `in` (a short read drained the
+    /// socket buffer): the next operation waits for an edge instead of trying.
+    void mark_not_ready(int fd, Interest in) noexcept {
+        if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return;
+        FdState& f = fds_[static_cast<std::size_t>(fd)];
+        (in == Interest::read ? f.readable : f.writable) = false;
+    }
+
     /// Queues `st` (st.fd, st.interest, st.retry set) until its descriptor is
     /// ready and st.retry stops saying -EAGAIN. Registers the fd on first use.
     void wait(OpState& st);

@@ -46,6 +46,16 @@ namespace corio {
 ///                                   call runs inline or on the blocking pool
 ///                                   on both backends, e.g. getaddrinfo)
 ///   `int fast_path()`              (tried first on both backends; -EAGAIN = no)
+///   `bool drained(int res) const`  (epoll: this result shows the descriptor has
+///                                   nothing more now, e.g. a short read; the
+///                                   next operation then waits for an edge
+///                                   instead of trying a call that says EAGAIN)
+///   `bool again(int res)`          (io_uring only: called with each positive
+///                                   result; true = the op made progress but is
+///                                   not finished, submit it again (a short
+///                                   send_all); the awaiter resumes only when it
+///                                   says false. `.timeout()` keeps bounding the
+///                                   whole operation. On epoll `attempt` loops.)
 template <class Op>
 concept Operation = requires(Op& op, const Op& cop, io_uring_sqe* sqe, int res) {
     { Op::kind } -> std::convertible_to<OpKind>;
@@ -132,6 +142,9 @@ public:
             }
         }
         if (loop->kind() == BackendKind::io_uring && uring_capable()) {
+            if constexpr (has_again) {
+                if (has_timeout_) deadline_ = loop->now() + timeout_;
+            }
             submit_uring();
         } else {
             switch (Op::interest) {
@@ -149,6 +162,7 @@ public:
                             loop->epoll().may_try(op_.fd, in)) {
                             int r = op_.attempt();
                             if (r != -EAGAIN) {
+                                note_drained(r, in);
                                 res = r;
                                 if (loop->take_inline_budget()) return false;
                                 loop->schedule(h);
@@ -227,7 +241,7 @@ private:
             io_uring_sqe* s = u.get_sqe();
             op_.prep(s);
             u.start(*this, s);
-            if (has_timeout_) arm_timer();
+            if (has_timeout_ && !timer_.armed()) arm_timer();
             return;
         }
         // The operation and its linked timeout must go to the kernel in the
@@ -258,12 +272,43 @@ private:
         loop->timers().push(timer_);
     }
 
+    static constexpr bool has_again = requires(Op& o, int r) {
+        { o.again(r) } -> std::same_as<bool>;
+    };
+
     static void complete(detail::OpState* s, Loop& l, int r, std::uint32_t) noexcept {
+        if constexpr (has_again) {
+            auto* self = static_cast<OpAwaiter*>(s);
+            if (r > 0 && s->engine == Engine::uring && self->op_.again(r)) {
+                // Progress, not done: go on unless asked to stop or out of time.
+                if (s->cancel_requested) {
+                    r = -ECANCELED;
+                } else if (self->has_timeout_ &&
+                           (self->timeout_ = self->deadline_ - l.now()).count() <= 0) {
+                    r = -ECANCELED;
+                    s->timed_out = true;
+                } else {
+                    self->submit_uring();
+                    return;
+                }
+            }
+        }
         s->res = r;
         l.schedule(s->waiter);
     }
     static int retry_fn(detail::OpState* s) noexcept {
-        return static_cast<OpAwaiter*>(s)->op_.attempt();
+        auto* self = static_cast<OpAwaiter*>(s);
+        int r = self->op_.attempt();
+        if (self->engine == Engine::epoll) self->note_drained(r, self->interest);
+        return r;
+    }
+    void note_drained(int r, Interest in) noexcept {
+        if constexpr (requires { op_.drained(r); }) {
+            if (r >= 0 && op_.drained(r)) loop->epoll().mark_not_ready(op_.fd, in);
+        } else {
+            (void)r;
+            (void)in;
+        }
     }
     static void on_stop(StopCallbackBase* b) noexcept {
         OpAwaiter* self = static_cast<StopNode*>(b)->self;
@@ -276,6 +321,7 @@ private:
     TimerNode timer_;
     std::chrono::nanoseconds timeout_{};
     __kernel_timespec ts_{};
+    TimePoint deadline_{};  // ops with again(): when .timeout() runs out
     bool has_timeout_ = false;
 };
 
