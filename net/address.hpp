@@ -1,0 +1,110 @@
+#pragma once
+// Socket addresses: IPv4, IPv6 and Unix (path or abstract), parsed from and
+// formatted as text ("127.0.0.1:80", "[::1]:80", "unix:/run/x.sock",
+// "unix:@name").
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include <corio/runtime/result.hpp>
+
+namespace corio::net {
+
+/// A socket address held by value (a sockaddr_storage and its length). Cheap
+/// to copy, comparable, printable with fmt ("{}") and to_string(). A default
+/// Address is empty (family AF_UNSPEC).
+class Address {
+public:
+    Address() noexcept;
+    /// Copies `len` bytes of a kernel sockaddr (accept, getsockname, getaddrinfo).
+    Address(const sockaddr* sa, socklen_t len) noexcept;
+
+    /// Parses "1.2.3.4:80", "[::1]:80", "[fe80::1%eth0]:80", "unix:/path" or
+    /// "unix:@abstract". Host names are not resolved (see resolve()). Errors:
+    /// std::errc::invalid_argument for malformed text.
+    static Result<Address> parse(std::string_view text);
+    /// Parses a numeric IP (v4 or v6, no brackets) and a port.
+    static Result<Address> from_ip(std::string_view ip, std::uint16_t port);
+    /// 127.0.0.1:port.
+    static Address loopback_v4(std::uint16_t port = 0) noexcept;
+    /// [::1]:port.
+    static Address loopback_v6(std::uint16_t port = 0) noexcept;
+    /// 0.0.0.0:port (every IPv4 interface).
+    static Address any_v4(std::uint16_t port = 0) noexcept;
+    /// [::]:port (every IPv6 interface; IPv4 too unless IPV6_V6ONLY).
+    static Address any_v6(std::uint16_t port = 0) noexcept;
+    /// A Unix socket path (at most 107 bytes). Errors: std::errc::filename_too_long.
+    static Result<Address> unix_path(std::string_view path);
+    /// A Linux abstract Unix address (no file; `name` without the leading NUL).
+    static Result<Address> unix_abstract(std::string_view name);
+
+    int family() const noexcept { return storage_.ss_family; }
+    bool is_ipv4() const noexcept { return family() == AF_INET; }
+    bool is_ipv6() const noexcept { return family() == AF_INET6; }
+    bool is_unix() const noexcept { return family() == AF_UNIX; }
+    bool empty() const noexcept { return family() == AF_UNSPEC; }
+    /// True for 127.0.0.0/8 and ::1.
+    bool is_loopback() const noexcept;
+
+    /// The port of an IP address (0 for Unix addresses).
+    std::uint16_t port() const noexcept;
+    /// Sets the port of an IP address (no effect on others).
+    void set_port(std::uint16_t port) noexcept;
+    /// Same address, another port.
+    Address with_port(std::uint16_t port) const noexcept {
+        Address a = *this;
+        a.set_port(port);
+        return a;
+    }
+
+    /// The IP without the port ("127.0.0.1", "::1"), or the Unix path.
+    std::string host() const;
+    /// The text form parse() accepts: "127.0.0.1:80", "[::1]:80",
+    /// "unix:/path", "unix:@name"; "(unspecified)" when empty.
+    std::string to_string() const;
+
+    const sockaddr* sockaddr_ptr() const noexcept {
+        return reinterpret_cast<const sockaddr*>(&storage_);
+    }
+    sockaddr* sockaddr_ptr() noexcept { return reinterpret_cast<sockaddr*>(&storage_); }
+    socklen_t size() const noexcept { return len_; }
+    /// For calls that fill the address in: capacity in, then resize(len).
+    socklen_t capacity() const noexcept { return sizeof(storage_); }
+    void resize(socklen_t len) noexcept { len_ = len; }
+
+    friend bool operator==(const Address& a, const Address& b) noexcept;
+
+private:
+    sockaddr_storage storage_;
+    socklen_t len_;
+};
+
+/// "OP ADDRESS: MESSAGE", e.g. "connect 127.0.0.1:9: Connection refused": the
+/// sentence an example or a log line shows for a failed operation.
+std::string describe(std::string_view op, const Address& addr, std::error_code ec);
+/// "OP TARGET: MESSAGE" for a target that is not an address yet, e.g.
+/// "resolve no-such-host.invalid:80: Name or service not known".
+std::string describe(std::string_view op, std::string_view target, std::error_code ec);
+
+/// The local address of a socket (getsockname). Errors: the errno.
+Result<Address> local_address_of(int fd);
+/// The remote address of a connected socket (getpeername). Errors: ENOTCONN...
+Result<Address> peer_address_of(int fd);
+
+}  // namespace corio::net
+
+template <>
+struct fmt::formatter<corio::net::Address> : fmt::formatter<std::string_view> {
+    template <class Ctx>
+    auto format(const corio::net::Address& a, Ctx& ctx) const {
+        return fmt::formatter<std::string_view>::format(a.to_string(), ctx);
+    }
+};

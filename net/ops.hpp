@@ -1,0 +1,360 @@
+#pragma once
+// Socket operations: one plain struct per system call (see runtime/op.hpp).
+//
+// Each fills an io_uring SQE and, for the epoll backend, makes one
+// non-blocking attempt. Sends always carry MSG_NOSIGNAL: a write to a closed
+// peer is an EPIPE result, never a SIGPIPE. The "All" variants (SendAll,
+// RecvAll, SendMsgAll) finish only when every byte moved: on io_uring they ask
+// the kernel to retry short transfers (MSG_WAITALL) and resubmit the rest if
+// it still stops short; on epoll their attempt loops until EAGAIN.
+//
+// Buffers named by an operation belong to the kernel until it completes; the
+// awaiter resumes only after that, so a buffer in the awaiting frame is safe.
+
+#include <liburing.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <span>
+
+#include <corio/net/address.hpp>
+#include <corio/runtime/op.hpp>
+
+namespace corio::net {
+
+/// Flags every socket corio creates carries: the epoll backend needs
+/// non-blocking descriptors, and none should leak into exec'd children.
+inline constexpr int socket_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+
+/// Most buffers one vectored operation passes to the kernel at a time.
+inline constexpr std::size_t max_iov = 16;
+
+/// accept4(2): a new connected descriptor (non-blocking, close-on-exec).
+struct Accept {
+    int fd;
+    static constexpr OpKind kind = OpKind::accept;
+    static constexpr Interest interest = Interest::read;
+    static constexpr bool returns_fd = true;
+    void prep(io_uring_sqe* s) const noexcept {
+        io_uring_prep_accept(s, fd, nullptr, nullptr, socket_flags);
+    }
+    int attempt() noexcept {
+        int c = ::accept4(fd, nullptr, nullptr, socket_flags);
+        return c >= 0 ? c : -errno;
+    }
+    Result<int> finish(int res) const noexcept {
+        if (res < 0) return sys_error(-res);
+        return res;
+    }
+};
+
+/// connect(2) on a non-blocking socket: completes when the connection is
+/// established or has failed (ECONNREFUSED, ETIMEDOUT, ...).
+struct Connect {
+    int fd;
+    Address addr;
+    bool started = false;
+    static constexpr OpKind kind = OpKind::connect;
+    static constexpr Interest interest = Interest::write;
+    void prep(io_uring_sqe* s) const noexcept {
+        io_uring_prep_connect(s, fd, addr.sockaddr_ptr(), addr.size());
+    }
+    int attempt() noexcept {
+        if (!started) {
+            if (::connect(fd, addr.sockaddr_ptr(), addr.size()) == 0) return 0;
+            int e = errno;
+            if (e == EINPROGRESS) {
+                started = true;
+                return -EAGAIN;
+            }
+            // A Unix socket whose peer's backlog is full says EAGAIN and has not
+            // started: the next attempt calls connect again.
+            return -e;
+        }
+        // In progress: writable means decided; SO_ERROR says how.
+        pollfd p{fd, POLLOUT, 0};
+        if (::poll(&p, 1, 0) == 0) return -EAGAIN;
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return -errno;
+        return -err;
+    }
+    Result<void> finish(int res) const noexcept { return void_result(res); }
+};
+
+/// recv(2): some bytes (at most buf.size()); 0 means the peer closed.
+struct Recv {
+    int fd;
+    std::span<std::byte> buf;
+    int flags = 0;
+    bool datagram = false;  // a short datagram says nothing about what is queued
+    /// epoll: a short read of a stream emptied the socket buffer, so the next
+    /// recv waits for an edge instead of paying for an EAGAIN. Not after end
+    /// of stream (0): that edge never comes again.
+    bool drained(int res) const noexcept {
+        return !datagram && res > 0 && std::size_t(res) < buf.size();
+    }
+    static constexpr OpKind kind = OpKind::recv;
+    static constexpr Interest interest = Interest::read;
+    void prep(io_uring_sqe* s) const noexcept {
+        io_uring_prep_recv(s, fd, buf.data(), buf.size(), flags);
+    }
+    int attempt() noexcept {
+        ssize_t n = ::recv(fd, buf.data(), buf.size(), flags | MSG_DONTWAIT);
+        return n >= 0 ? int(n) : -errno;
+    }
+    /// A short read emptied the socket's receive queue (stream sockets): the
+    /// epoll backend then waits for the next edge instead of a recv that
+    /// would only say EAGAIN.
+    bool drained(int res) const noexcept {
+        return static_cast<std::size_t>(res) < buf.size() && (flags & MSG_PEEK) == 0;
+    }
+    Result<std::size_t> finish(int res) const noexcept {
+        if (res < 0) return sys_error(-res);
+        return std::size_t(res);
+    }
+};
+
+/// Fills `buf` completely; Errc::eof if the stream ends first.
+struct RecvAll {
+    int fd;
+    std::span<std::byte> buf;
+    std::size_t done = 0;
+    static constexpr OpKind kind = OpKind::recv;
+    static constexpr Interest interest = Interest::read;
+    void prep(io_uring_sqe* s) const noexcept {
+        io_uring_prep_recv(s, fd, buf.data() + done, buf.size() - done, MSG_WAITALL);
+    }
+    int attempt() noexcept {
+        while (done < buf.size()) {
+            ssize_t n = ::recv(fd, buf.data() + done, buf.size() - done, MSG_DONTWAIT);
+            if (n < 0) return -errno;
+            if (n == 0) break;
+            done += std::size_t(n);
+        }
+        return int(std::min<std::size_t>(done, 0x7fffffff));
+    }
+    bool again(int res) noexcept {
+        done += std::size_t(res);
+        return done < buf.size();
+    }
+    Result<void> finish(int res) const noexcept {
+        if (res < 0) return sys_error(-res);
+        if (done < buf.size()) return Errc::eof;
+        return {};
+    }
+};
+
+/// send(2) with MSG_NOSIGNAL: some bytes (a short write is normal).
+struct Send {
+    int fd;
+    std::span<const std::byte> buf;
+    int flags = 0;
+    static constexpr OpKind kind = OpKind::send;
+    static constexpr Interest interest = Interest::write;
+    void prep(io_uring_sqe* s) const noexcept {
+        io_uring_prep_send(s, fd, buf.data(), buf.size(), flags | MSG_NOSIGNAL);
+    }
+    int attempt() noexcept {
+        ssize_t n = ::send(fd, buf.data(), buf.size(), flags | MSG_NOSIGNAL | MSG_DONTWAIT);
+        return n >= 0 ? int(n) : -errno;
+    }
+    Result<std::size_t> finish(int res) const noexcept {
+        if (res < 0) return sys_error(-res);
+        return std::size_t(res);
+    }
+};
+
+/// Sends all of `buf` (MSG_NOSIGNAL), however many calls it takes.
+struct SendAll {
+    int fd;
+    std::span<const std::byte> buf;
+    std::size_t done = 0;
+    static constexpr OpKind kind = OpKind::send;
+    static constexpr Interest interest = Interest::write;
+    void prep(io_uring_sqe* s) const noexcept {
+        io_uring_prep_send(s, fd, buf.data() + done, buf.size() - done, MSG_NOSIGNAL | MSG_WAITALL);
+    }
+    int attempt() noexcept {
+        while (done < buf.size()) {
+            ssize_t n =
+                ::send(fd, buf.data() + done, buf.size() - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n < 0) return -errno;
+            done += std::size_t(n);
+        }
+        return 0;
+    }
+    bool again(int res) noexcept {
+        done += std::size_t(res);
+        return done < buf.size();
+    }
+    Result<void> finish(int res) const noexcept { return void_result(res); }
+};
+
+namespace detail {
+/// A position in a list of buffers, and the iovec window the kernel sees.
+struct IovCursor {
+    IovCursor(std::span<const std::span<const std::byte>> b) noexcept : bufs(b) {}  // NOLINT
+
+    std::span<const std::span<const std::byte>> bufs;
+    std::size_t index = 0;       // first buffer not fully sent
+    std::size_t offset = 0;      // bytes of it already sent
+    mutable iovec iov[max_iov];  // filled by window(); not zeroed up front
+    mutable msghdr msg{};
+
+    bool finished() const noexcept { return index >= bufs.size(); }
+    void skip_empty() noexcept {
+        while (index < bufs.size() && offset >= bufs[index].size()) {
+            ++index;
+            offset = 0;
+        }
+    }
+    /// Fills iov/msg from the current position; returns msg.
+    msghdr* window() const noexcept {
+        std::size_t n = 0;
+        for (std::size_t i = index; i < bufs.size() && n < max_iov; ++i) {
+            std::size_t off = i == index ? offset : 0;
+            if (bufs[i].size() == off) continue;
+            iov[n].iov_base = const_cast<std::byte*>(bufs[i].data() + off);
+            iov[n].iov_len = bufs[i].size() - off;
+            ++n;
+        }
+        msg = msghdr{};
+        msg.msg_iov = iov;
+        msg.msg_iovlen = n;
+        return &msg;
+    }
+    void advance(std::size_t n) noexcept {
+        while (n > 0 && index < bufs.size()) {
+            std::size_t left = bufs[index].size() - offset;
+            if (n < left) {
+                offset += n;
+                return;
+            }
+            n -= left;
+            ++index;
+            offset = 0;
+        }
+        skip_empty();
+    }
+};
+}  // namespace detail
+
+/// sendmsg(2) of up to max_iov buffers at once: some bytes.
+struct SendMsg {
+    int fd;
+    detail::IovCursor cur;
+    static constexpr OpKind kind = OpKind::sendmsg;
+    static constexpr Interest interest = Interest::write;
+    void prep(io_uring_sqe* s) const noexcept {
+        io_uring_prep_sendmsg(s, fd, cur.window(), MSG_NOSIGNAL);
+    }
+    int attempt() noexcept {
+        ssize_t n = ::sendmsg(fd, cur.window(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        return n >= 0 ? int(n) : -errno;
+    }
+    Result<std::size_t> finish(int res) const noexcept {
+        if (res < 0) return sys_error(-res);
+        return std::size_t(res);
+    }
+};
+
+/// Sends every byte of every buffer, in order (sendmsg with iovecs).
+struct SendMsgAll {
+    int fd;
+    detail::IovCursor cur;
+    static constexpr OpKind kind = OpKind::sendmsg;
+    static constexpr Interest interest = Interest::write;
+    void prep(io_uring_sqe* s) const noexcept {
+        io_uring_prep_sendmsg(s, fd, cur.window(), MSG_NOSIGNAL | MSG_WAITALL);
+    }
+    int attempt() noexcept {
+        cur.skip_empty();
+        while (!cur.finished()) {
+            ssize_t n = ::sendmsg(fd, cur.window(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n < 0) return -errno;
+            cur.advance(std::size_t(n));
+        }
+        return 0;
+    }
+    bool again(int res) noexcept {
+        cur.advance(std::size_t(res));
+        return !cur.finished();
+    }
+    Result<void> finish(int res) const noexcept { return void_result(res); }
+};
+
+/// A datagram's size and sender.
+struct Datagram {
+    std::size_t size = 0;
+    Address from;
+};
+
+/// recvmsg(2) of one datagram with its sender's address.
+struct RecvFrom {
+    int fd;
+    std::span<std::byte> buf;
+    Address from{};
+    mutable iovec iov{};
+    mutable msghdr msg{};
+    static constexpr OpKind kind = OpKind::recvmsg;
+    static constexpr Interest interest = Interest::read;
+    msghdr* fill() const noexcept {
+        iov.iov_base = buf.data();
+        iov.iov_len = buf.size();
+        msg = msghdr{};
+        msg.msg_name = const_cast<sockaddr*>(from.sockaddr_ptr());
+        msg.msg_namelen = from.capacity();
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        return &msg;
+    }
+    void prep(io_uring_sqe* s) const noexcept { io_uring_prep_recvmsg(s, fd, fill(), 0); }
+    int attempt() noexcept {
+        ssize_t n = ::recvmsg(fd, fill(), MSG_DONTWAIT);
+        return n >= 0 ? int(n) : -errno;
+    }
+    Result<Datagram> finish(int res) noexcept {
+        if (res < 0) return sys_error(-res);
+        from.resize(msg.msg_namelen);
+        return Datagram{std::size_t(res), from};
+    }
+};
+
+/// sendmsg(2) of one datagram to `to`.
+struct SendTo {
+    int fd;
+    std::span<const std::byte> buf;
+    Address to;
+    mutable iovec iov{};
+    mutable msghdr msg{};
+    static constexpr OpKind kind = OpKind::sendmsg;
+    static constexpr Interest interest = Interest::write;
+    msghdr* fill() const noexcept {
+        iov.iov_base = const_cast<std::byte*>(buf.data());
+        iov.iov_len = buf.size();
+        msg = msghdr{};
+        msg.msg_name = const_cast<sockaddr*>(to.sockaddr_ptr());
+        msg.msg_namelen = to.size();
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        return &msg;
+    }
+    void prep(io_uring_sqe* s) const noexcept {
+        io_uring_prep_sendmsg(s, fd, fill(), MSG_NOSIGNAL);
+    }
+    int attempt() noexcept {
+        ssize_t n = ::sendmsg(fd, fill(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        return n >= 0 ? int(n) : -errno;
+    }
+    Result<std::size_t> finish(int res) const noexcept {
+        if (res < 0) return sys_error(-res);
+        return std::size_t(res);
+    }
+};
+
+}  // namespace corio::net
