@@ -1,0 +1,81 @@
+#pragma once
+// Directory operations: mkdir, unlink, rmdir, rename, stat, list_dir,
+// open_dir. On io_uring mkdir/unlink/rmdir/rename/stat are SQEs
+// (IORING_OP_MKDIRAT, UNLINKAT, RENAMEAT, STATX; the blocking pool where the
+// kernel lacks one); on epoll they run on the blocking pool. list_dir runs
+// on the pool on both (io_uring has no getdents). Errors name the operation
+// and the path: "mkdir /tmp/a/b: No such file or directory".
+//
+// Paths are taken by value: the operation owns them until it completes.
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <corio/fs/file.hpp>
+#include <corio/fs/ops.hpp>
+#include <corio/runtime/op.hpp>
+
+namespace corio::fs {
+
+/// Creates the directory `path` (`mode` less the umask). EEXIST if it exists.
+inline OpAwaiter<Mkdirat> mkdir(std::filesystem::path path, mode_t mode = 0777) {
+    return OpAwaiter<Mkdirat>(Mkdirat{AT_FDCWD, std::move(path), mode});
+}
+
+/// Removes the file (not directory) `path`.
+inline OpAwaiter<Unlinkat> unlink(std::filesystem::path path) {
+    return OpAwaiter<Unlinkat>(Unlinkat{AT_FDCWD, std::move(path), 0});
+}
+
+/// Removes the empty directory `path` (ENOTEMPTY otherwise).
+inline OpAwaiter<Unlinkat> rmdir(std::filesystem::path path) {
+    return OpAwaiter<Unlinkat>(Unlinkat{AT_FDCWD, std::move(path), AT_REMOVEDIR});
+}
+
+/// Renames `from` to `to`, atomically replacing `to` if it exists (rename(2)
+/// rules: both on one file system). The error names both: "rename A -> B: ...".
+inline OpAwaiter<Renameat> rename(std::filesystem::path from, std::filesystem::path to) {
+    return OpAwaiter<Renameat>(Renameat{AT_FDCWD, std::move(from), AT_FDCWD, std::move(to), 0});
+}
+
+/// statx(2) of `path`, following a final symbolic link.
+inline OpAwaiter<Statx> stat(std::filesystem::path path) {
+    Statx op;
+    op.subject = path.native();
+    op.path = std::move(path);
+    return OpAwaiter<Statx>(std::move(op));
+}
+
+/// statx(2) of `path` itself when it is a symbolic link.
+inline OpAwaiter<Statx> lstat(std::filesystem::path path) {
+    Statx op;
+    op.subject = path.native();
+    op.path = std::move(path);
+    op.flags = AT_SYMLINK_NOFOLLOW;
+    return OpAwaiter<Statx>(std::move(op));
+}
+
+/// The entries of directory `path`, without "." and "..", in the order the
+/// file system gives them (unsorted). One blocking-pool job on both backends.
+inline OpAwaiter<ListDir> list_dir(std::filesystem::path path) {
+    return OpAwaiter<ListDir>(ListDir{AT_FDCWD, std::move(path), {}});
+}
+
+/// Opens the directory `path` (O_RDONLY | O_DIRECTORY), e.g. for
+/// File::open_at or to fsync it after a rename.
+inline OpAwaiter<detail::OpenFile> open_dir(std::filesystem::path path) {
+    return File::open(std::move(path), O_RDONLY | O_DIRECTORY);
+}
+
+/// Creates `path` and any missing parents (like `mkdir -p`); an existing
+/// directory is not an error.
+Task<Result<void>> create_directories(std::filesystem::path path, mode_t mode = 0777);
+
+/// Removes `path` and, if it is a directory, everything under it (like
+/// `rm -rf`, without following symbolic links). A missing path is not an error.
+Task<Result<void>> remove_all(std::filesystem::path path);
+
+}  // namespace corio::fs
