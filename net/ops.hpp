@@ -96,7 +96,7 @@ struct Recv {
     /// recv waits for an edge instead of paying for an EAGAIN. Not after end
     /// of stream (0): that edge never comes again.
     bool drained(int res) const noexcept {
-        return !datagram && res > 0 && std::size_t(res) < buf.size();
+        return !datagram && res > 0 && std::size_t(res) < buf.size() && (flags & MSG_PEEK) == 0;
     }
     static constexpr OpKind kind = OpKind::recv;
     static constexpr Interest interest = Interest::read;
@@ -106,12 +106,6 @@ struct Recv {
     int attempt() noexcept {
         ssize_t n = ::recv(fd, buf.data(), buf.size(), flags | MSG_DONTWAIT);
         return n >= 0 ? int(n) : -errno;
-    }
-    /// A short read emptied the socket's receive queue (stream sockets): the
-    /// epoll backend then waits for the next edge instead of a recv that
-    /// would only say EAGAIN.
-    bool drained(int res) const noexcept {
-        return static_cast<std::size_t>(res) < buf.size() && (flags & MSG_PEEK) == 0;
     }
     Result<std::size_t> finish(int res) const noexcept {
         if (res < 0) return sys_error(-res);
