@@ -1,0 +1,235 @@
+// Directory operations on both backends: mkdir, unlink, rmdir, rename,
+// stat, list_dir, create_directories, remove_all, and their error messages.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <corio/fs/dir.hpp>
+#include <corio/fs/file.hpp>
+
+#include "support.hpp"
+
+using namespace corio;
+
+namespace {
+
+struct TempDir {
+    std::string path;
+    TempDir() {
+        char tmpl[] = "/tmp/corio-fsdir-XXXXXX";
+        REQUIRE(::mkdtemp(tmpl) != nullptr);
+        path = tmpl;
+    }
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+    std::string operator/(const std::string& name) const { return path + "/" + name; }
+};
+
+// Catch's REQUIRE may evaluate its expression more than once under GCC 12
+// when it holds a co_await: await first, then check.
+#define REQUIRE_OK(...)                         \
+    do {                                        \
+        auto ok_result_ = co_await __VA_ARGS__; \
+        INFO(ok_result_.describe());            \
+        REQUIRE(ok_result_);                    \
+    } while (0)
+
+std::vector<std::pair<std::string, fs::FileType>> sorted(std::vector<fs::DirEntry> v) {
+    std::vector<std::pair<std::string, fs::FileType>> out;
+    for (auto& e : v)
+        out.emplace_back(e.name, e.type);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("list_dir gives names and types", "[fs][dir]") {
+    test::run([](Loop&) -> Task<void> {
+        TempDir dir;
+        REQUIRE_OK(fs::mkdir(dir / "sub"));
+        REQUIRE_OK(fs::write_file(dir / "file.txt", std::string_view("x")));
+        REQUIRE(::symlink("file.txt", (dir / "link").c_str()) == 0);
+        REQUIRE(::mkfifo((dir / "fifo").c_str(), 0600) == 0);
+        auto l = co_await fs::list_dir(dir.path);
+        INFO(l.describe());
+        REQUIRE(l);
+        auto got = sorted(std::move(*l));
+        std::vector<std::pair<std::string, fs::FileType>> want = {
+            {"fifo", fs::FileType::fifo},
+            {"file.txt", fs::FileType::regular},
+            {"link", fs::FileType::symlink},
+            {"sub", fs::FileType::directory},
+        };
+        CHECK((got == want));
+        auto empty = co_await fs::list_dir(dir / "sub");
+        REQUIRE(empty);
+        CHECK(empty->empty());
+    });
+}
+
+TEST_CASE("list_dir reads a big directory whole", "[fs][dir]") {
+    test::run(
+        [](Loop&) -> Task<void> {
+            TempDir dir;
+            // Long names: several getdents64 calls' worth of records.
+            constexpr int n = 3000;
+            for (int i = 0; i < n; ++i) {
+                std::string name = dir / ("entry-with-a-rather-long-name-" + std::to_string(i));
+                int fd = ::open(name.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+                REQUIRE(fd >= 0);
+                ::close(fd);
+            }
+            auto l = co_await fs::list_dir(dir.path);
+            REQUIRE(l);
+            REQUIRE(l->size() == static_cast<std::size_t>(n));
+            std::vector<std::string> names;
+            for (auto& e : *l) {
+                CHECK(e.type == fs::FileType::regular);
+                names.push_back(e.name);
+            }
+            std::sort(names.begin(), names.end());
+            CHECK(std::adjacent_find(names.begin(), names.end()) == names.end());
+        },
+        std::chrono::seconds(60));
+}
+
+TEST_CASE("mkdir, rename, unlink, rmdir", "[fs][dir]") {
+    test::run([](Loop&) -> Task<void> {
+        TempDir dir;
+        REQUIRE_OK(fs::mkdir(dir / "d", 0700));
+        auto st = co_await fs::stat(dir / "d");
+        REQUIRE(st);
+        CHECK(st->type == fs::FileType::directory);
+        CHECK((st->permissions() & 0700) == 0700);
+
+        REQUIRE_OK(fs::write_file(dir / "d/a", std::string_view("aaa")));
+        REQUIRE_OK(fs::write_file(dir / "d/b", std::string_view("bbb")));
+        // rename replaces the target.
+        REQUIRE_OK(fs::rename(dir / "d/a", dir / "d/b"));
+        auto b = co_await fs::read_file(dir / "d/b");
+        REQUIRE(b);
+        CHECK(*b == "aaa");
+        auto a = co_await fs::stat(dir / "d/a");
+        CHECK(a.error() == std::errc::no_such_file_or_directory);
+        // Directories rename too.
+        REQUIRE_OK(fs::rename(dir / "d", dir / "e"));
+        REQUIRE_OK(fs::unlink(dir / "e/b"));
+        REQUIRE_OK(fs::rmdir(dir / "e"));
+        auto l = co_await fs::list_dir(dir.path);
+        REQUIRE(l);
+        CHECK(l->empty());
+    });
+}
+
+TEST_CASE("open_at creates files relative to a directory", "[fs][dir]") {
+    test::run([](Loop&) -> Task<void> {
+        TempDir dir;
+        REQUIRE_OK(fs::mkdir(dir / "sub"));
+        auto d = co_await fs::open_dir(dir / "sub");
+        REQUIRE(d);
+        auto f = co_await fs::File::open_at(*d, "rel.txt", O_WRONLY | O_CREAT | O_EXCL, 0600);
+        REQUIRE(f);
+        CHECK(f->path() == dir / "sub/rel.txt");
+        REQUIRE_OK(f->write_all(std::as_bytes(std::span(std::string_view("relative")))));
+        REQUIRE_OK(f->close());
+        auto s = co_await fs::read_file(dir / "sub/rel.txt");
+        REQUIRE(s);
+        CHECK(*s == "relative");
+        // fsync of a directory (what write_file_atomic does after rename).
+        REQUIRE_OK(d->fsync());
+    });
+}
+
+TEST_CASE("create_directories and remove_all", "[fs][dir]") {
+    test::run([](Loop&) -> Task<void> {
+        TempDir dir;
+        REQUIRE_OK(fs::create_directories(dir / "a/b/c/d"));
+        REQUIRE_OK(fs::create_directories(dir / "a/b/c/d"));  // exists: fine
+        REQUIRE_OK(fs::create_directories(dir / "a/b/x/"));   // trailing slash
+        REQUIRE_OK(fs::write_file(dir / "a/b/c/f", std::string_view("f")));
+        REQUIRE(::symlink(dir.path.c_str(), (dir / "a/b/up").c_str()) == 0);
+        auto over_file = co_await fs::create_directories(dir / "a/b/c/f/g");
+        REQUIRE_FALSE(over_file);
+        CHECK(over_file.error() == std::errc::not_a_directory);
+        REQUIRE_OK(fs::remove_all(dir / "a"));
+        auto gone = co_await fs::stat(dir / "a");
+        CHECK(gone.error() == std::errc::no_such_file_or_directory);
+        // The symlink to the top was removed, not followed.
+        auto top = co_await fs::stat(dir.path);
+        CHECK(top);
+        REQUIRE_OK(fs::remove_all(dir / "never-existed"));
+    });
+}
+
+TEST_CASE("every directory error names the operation and the path", "[fs][dir][errors]") {
+    test::run([](Loop&) -> Task<void> {
+        TempDir dir;
+        const std::string missing = dir / "missing";
+        REQUIRE_OK(fs::mkdir(dir / "d"));
+        REQUIRE_OK(fs::write_file(dir / "d/f", std::string_view("f")));
+
+        auto m = co_await fs::mkdir(dir / "d");
+        REQUIRE_FALSE(m);
+        CHECK(m.error() == std::errc::file_exists);
+        CHECK(m.describe() == "mkdir " + (dir / "d") + ": File exists");
+        auto m2 = co_await fs::mkdir(missing + "/x");
+        CHECK(m2.describe() == "mkdir " + missing + "/x: No such file or directory");
+
+        auto u = co_await fs::unlink(missing);
+        REQUIRE_FALSE(u);
+        CHECK(u.error() == std::errc::no_such_file_or_directory);
+        CHECK(u.describe() == "unlink " + missing + ": No such file or directory");
+        auto ud = co_await fs::unlink(dir / "d");
+        CHECK(ud.describe() == "unlink " + (dir / "d") + ": Is a directory");
+
+        auto r = co_await fs::rmdir(dir / "d");
+        REQUIRE_FALSE(r);
+        CHECK(r.error() == std::errc::directory_not_empty);
+        CHECK(r.describe() == "rmdir " + (dir / "d") + ": Directory not empty");
+        auto rf = co_await fs::rmdir(dir / "d/f");
+        CHECK(rf.describe() == "rmdir " + (dir / "d/f") + ": Not a directory");
+
+        auto mv = co_await fs::rename(missing, dir / "new");
+        REQUIRE_FALSE(mv);
+        CHECK(mv.describe() ==
+              "rename " + missing + " -> " + (dir / "new") + ": No such file or directory");
+
+        auto l = co_await fs::list_dir(missing);
+        REQUIRE_FALSE(l);
+        CHECK(l.error() == std::errc::no_such_file_or_directory);
+        CHECK(l.describe() == "list " + missing + ": No such file or directory");
+        auto lf = co_await fs::list_dir(dir / "d/f");
+        CHECK(lf.describe() == "list " + (dir / "d/f") + ": Not a directory");
+
+        auto s = co_await fs::stat(missing);
+        REQUIRE_FALSE(s);
+        CHECK(s.describe() == "stat " + missing + ": No such file or directory");
+        auto ls = co_await fs::lstat(missing);
+        CHECK(ls.describe() == "stat " + missing + ": No such file or directory");
+
+        auto od = co_await fs::open_dir(missing);
+        CHECK(od.describe() == "open " + missing + ": No such file or directory");
+
+        auto cd = co_await fs::create_directories(dir / "d/f/g/h");
+        REQUIRE_FALSE(cd);
+        CHECK(cd.describe() == "mkdir " + (dir / "d/f/g/h") + ": Not a directory");
+
+        // A directory we may not write into (root ignores permissions: skip then).
+        if (::geteuid() != 0) {
+            REQUIRE(::chmod((dir / "d").c_str(), 0500) == 0);
+            auto denied = co_await fs::unlink(dir / "d/f");
+            CHECK(denied.describe() == "unlink " + (dir / "d/f") + ": Permission denied");
+            REQUIRE(::chmod((dir / "d").c_str(), 0700) == 0);
+        }
+    });
+}
