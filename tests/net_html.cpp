@@ -65,8 +65,7 @@ TEST_CASE("script and style contents are not markup", "[net][html]") {
     CHECK(extract_links(R"(<style>a { background: url("<a href=/no>") }</style><a href=/yes>)") ==
           Links{"/yes"});
     CHECK(extract_links(R"(<script><a href="/never-closed">)").empty());
-    CHECK(extract_links(R"(<textarea><a href="/no"></textarea><a href="/yes">)") ==
-          Links{"/yes"});
+    CHECK(extract_links(R"(<textarea><a href="/no"></textarea><a href="/yes">)") == Links{"/yes"});
 }
 
 TEST_CASE("javascript:, mailto:, data: and fragment-only links are left out", "[net][html]") {

@@ -67,8 +67,9 @@ std::string get_with(std::string_view extra, std::string_view body = "") {
 }  // namespace
 
 TEST_CASE("simple GET request", "[net][http]") {
-    std::string text = "GET /index.html?x=1 HTTP/1.1\r\nHost: example.com\r\n"
-                       "User-Agent: test/1.0\r\nAccept:*/*\r\nX-Empty:\r\n\r\n";
+    std::string text =
+        "GET /index.html?x=1 HTTP/1.1\r\nHost: example.com\r\n"
+        "User-Agent: test/1.0\r\nAccept:*/*\r\nX-Empty:\r\n\r\n";
     RequestParser p = parse(text);
     REQUIRE(p.state() == ParseState::done);
     CHECK(p.error_status() == 0);
@@ -157,15 +158,14 @@ TEST_CASE("chunked body without trailers, and an empty one", "[net][http]") {
     CHECK(e.request().body.empty());
 }
 
-TEST_CASE("known codings before chunked are accepted and left to the application",
-          "[net][http]") {
+TEST_CASE("known codings before chunked are accepted and left to the application", "[net][http]") {
     RequestParser p =
         parse(get_with("Transfer-Encoding: gzip, chunked\r\n", "2\r\nzz\r\n0\r\n\r\n"));
     REQUIRE(p.state() == ParseState::done);
     CHECK(p.request().body == "zz");
     CHECK(p.request().headers.get("transfer-encoding") == "gzip, chunked");
-    RequestParser two = parse(get_with("Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
-                                       "0\r\n\r\n"));
+    RequestParser two =
+        parse(get_with("Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n"));
     CHECK(two.state() == ParseState::done);
 }
 
@@ -175,7 +175,9 @@ TEST_CASE("one byte at a time gives the same result", "[net][http]") {
     RequestParser whole;
     REQUIRE(whole.feed(text) == text.size());
     RequestParser bytes;
-    for (char c : text) REQUIRE(bytes.feed(std::string_view(&c, 1)) == 1);
+    for (char c : text) {
+        REQUIRE(bytes.feed(std::string_view(&c, 1)) == 1);
+    }
     REQUIRE(bytes.state() == ParseState::done);
     CHECK(bytes.request().body == "Wikipedia");
     CHECK(bytes.request().body == whole.request().body);
@@ -193,10 +195,11 @@ TEST_CASE("one byte at a time gives the same result", "[net][http]") {
 }
 
 TEST_CASE("pipelining: three requests in one buffer", "[net][http]") {
-    std::string text = "GET /one HTTP/1.1\r\nHost: a\r\n\r\n"
-                       "POST /two HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc"
-                       "PUT /three HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
-                       "2\r\nxy\r\n0\r\n\r\n";
+    std::string text =
+        "GET /one HTTP/1.1\r\nHost: a\r\n\r\n"
+        "POST /two HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc"
+        "PUT /three HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "2\r\nxy\r\n0\r\n\r\n";
     auto run = [&](std::size_t step) {
         RequestParser p;
         std::vector<Request> got;
@@ -229,9 +232,15 @@ TEST_CASE("pipelining: three requests in one buffer", "[net][http]") {
         CHECK(got[2].body == "xy");
         CHECK(got[2].headers.size() == 2);
     };
-    SECTION("whole buffer") { run(text.size()); }
-    SECTION("one byte at a time") { run(1); }
-    SECTION("seven bytes at a time") { run(7); }
+    SECTION("whole buffer") {
+        run(text.size());
+    }
+    SECTION("one byte at a time") {
+        run(1);
+    }
+    SECTION("seven bytes at a time") {
+        run(7);
+    }
 }
 
 TEST_CASE("take_request moves the request out; reset reuses the parser", "[net][http]") {
@@ -289,7 +298,9 @@ TEST_CASE("keep-alive rules", "[net][http]") {
         CHECK(keep("GET / HTTP/1.1\r\nHost: a\r\nConnection: closed\r\n\r\n"));
         CHECK(keep("GET / HTTP/1.1\r\nHost: a\r\nX-Connection: close\r\n\r\n"));
     }
-    SECTION("HTTP/1.0 closes by default") { CHECK_FALSE(keep("GET / HTTP/1.0\r\n\r\n")); }
+    SECTION("HTTP/1.0 closes by default") {
+        CHECK_FALSE(keep("GET / HTTP/1.0\r\n\r\n"));
+    }
     SECTION("HTTP/1.0 with Connection: keep-alive") {
         CHECK(keep("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
         CHECK(keep("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"));
@@ -305,10 +316,10 @@ TEST_CASE("HTTP/1.0 needs no Host", "[net][http]") {
 // ---- strictness: each rule ----
 
 TEST_CASE("reject Content-Length together with Transfer-Encoding", "[net][http][strict]") {
-    CHECK(status_of(get_with("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
-                             "0\r\n\r\n")) == 400);
-    CHECK(status_of(get_with("Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
-                             "0\r\n\r\n")) == 400);
+    CHECK(status_of(get_with("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n")) ==
+          400);
+    CHECK(status_of(get_with("Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", "0\r\n\r\n")) ==
+          400);
 }
 
 TEST_CASE("reject repeated Content-Length, even with equal values", "[net][http][strict]") {
@@ -374,8 +385,8 @@ TEST_CASE("reject bad chunk sizes", "[net][http][strict]") {
     CHECK(chunked(" 3\r\nabc\r\n0\r\n\r\n") == 400);
     CHECK(chunked("3 \r\nabc\r\n0\r\n\r\n") == 400);
     CHECK(chunked("+3\r\nabc\r\n0\r\n\r\n") == 400);
-    CHECK(chunked("3\r\nabcd\r\n0\r\n\r\n") == 400);  // data longer than its size
-    CHECK(chunked("3\r\nabc0\r\n\r\n") == 400);       // no CRLF after the data
+    CHECK(chunked("3\r\nabcd\r\n0\r\n\r\n") == 400);           // data longer than its size
+    CHECK(chunked("3\r\nabc0\r\n\r\n") == 400);                // no CRLF after the data
     CHECK(chunked(std::string(70, '0') + "\r\n\r\n") == 400);  // size line too long
 }
 
@@ -385,16 +396,22 @@ TEST_CASE("a chunk size that overflows is too large", "[net][http][strict]") {
 }
 
 TEST_CASE("reject chunk extensions", "[net][http][strict]") {
-    CHECK(status_of(get_with("Transfer-Encoding: chunked\r\n", "3;name=value\r\nabc\r\n0\r\n\r\n")) ==
-          400);
+    CHECK(status_of(get_with("Transfer-Encoding: chunked\r\n",
+                             "3;name=value\r\nabc\r\n0\r\n\r\n")) == 400);
     CHECK(status_of(get_with("Transfer-Encoding: chunked\r\n", "3;\r\nabc\r\n0\r\n\r\n")) == 400);
     CHECK(status_of(get_with("Transfer-Encoding: chunked\r\n", "3\r\nabc\r\n0;x\r\n\r\n")) == 400);
 }
 
 TEST_CASE("reject bare LF line endings", "[net][http][strict]") {
-    SECTION("request line") { CHECK(status_of("GET / HTTP/1.1\nHost: a\r\n\r\n") == 400); }
-    SECTION("header line") { CHECK(status_of("GET / HTTP/1.1\r\nHost: a\n\r\n") == 400); }
-    SECTION("end of head") { CHECK(status_of("GET / HTTP/1.1\r\nHost: a\r\n\n") == 400); }
+    SECTION("request line") {
+        CHECK(status_of("GET / HTTP/1.1\nHost: a\r\n\r\n") == 400);
+    }
+    SECTION("header line") {
+        CHECK(status_of("GET / HTTP/1.1\r\nHost: a\n\r\n") == 400);
+    }
+    SECTION("end of head") {
+        CHECK(status_of("GET / HTTP/1.1\r\nHost: a\r\n\n") == 400);
+    }
     SECTION("chunk size") {
         CHECK(status_of(get_with("Transfer-Encoding: chunked\r\n", "3\nabc\r\n0\r\n\r\n")) == 400);
     }
@@ -410,7 +427,9 @@ TEST_CASE("reject bare LF line endings", "[net][http][strict]") {
 }
 
 TEST_CASE("reject bare CR", "[net][http][strict]") {
-    SECTION("request line") { CHECK(status_of("GET /\r HTTP/1.1\r\nHost: a\r\n\r\n") == 400); }
+    SECTION("request line") {
+        CHECK(status_of("GET /\r HTTP/1.1\r\nHost: a\r\n\r\n") == 400);
+    }
     SECTION("header value") {
         CHECK(status_of("GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n") == 400);
     }
@@ -461,6 +480,28 @@ TEST_CASE("reject control characters in header names and values", "[net][http][s
     }
 }
 
+TEST_CASE("every octet at every position of a long value or target", "[net][http][strict]") {
+    // Long enough for the word-at-a-time checks, with the odd octet in each position.
+    for (int c = 0; c < 256; ++c) {
+        bool value_ok = c == '\t' || c == ' ' || (c >= 0x21 && c != 0x7f);
+        bool target_ok = c >= 0x21 && c <= 0x7e;
+        for (std::size_t pos = 0; pos < 21; ++pos) {
+            std::string v(21, 'v');
+            v[pos] = char(c);
+            INFO("octet " << c << " at " << pos);
+            std::string head = "GET / HTTP/1.1\r\nHost: a\r\nX: " + v + "\r\n\r\n";
+            if (c == '\r') {
+                CHECK(status_of(head) == 400);
+            } else if (c != '\n') {
+                CHECK(ok(head) == value_ok);
+            }
+            if (c == ' ' || c == '\r' || c == '\n') continue;
+            std::string target = "GET /" + v + " HTTP/1.1\r\nHost: a\r\n\r\n";
+            CHECK(ok(target) == target_ok);
+        }
+    }
+}
+
 TEST_CASE("reject invalid token characters in method and header names", "[net][http][strict]") {
     SECTION("method") {
         CHECK(status_of("GE(T / HTTP/1.1\r\nHost: a\r\n\r\n") == 400);
@@ -469,7 +510,8 @@ TEST_CASE("reject invalid token characters in method and header names", "[net][h
         CHECK(status_of("G\xc3\x89T / HTTP/1.1\r\nHost: a\r\n\r\n") == 400);
     }
     SECTION("header names") {
-        for (std::string name : {"X(Y", "X/Y", "X@Y", "X\"Y", "X{Y", "X;Y", "X=Y", "X[Y", "X\xc3\xa9"}) {
+        for (std::string name :
+             {"X(Y", "X/Y", "X@Y", "X\"Y", "X{Y", "X;Y", "X=Y", "X[Y", "X\xc3\xa9"}) {
             INFO(name);
             CHECK(status_of("GET / HTTP/1.1\r\nHost: a\r\n" + name + ": v\r\n\r\n") == 400);
         }
@@ -554,7 +596,9 @@ TEST_CASE("header section limit: 431", "[net][http][limits]") {
 TEST_CASE("header count limit: 431", "[net][http][limits]") {
     auto with_fields = [](int n) {
         std::string s = "GET / HTTP/1.1\r\nHost: a\r\n";
-        for (int i = 1; i < n; ++i) s += "X-" + std::to_string(i) + ": v\r\n";
+        for (int i = 1; i < n; ++i) {
+            s += "X-" + std::to_string(i) + ": v\r\n";
+        }
         return s + "\r\n";
     };
     CHECK(ok(with_fields(100)));
@@ -615,8 +659,9 @@ TEST_CASE("after an error the parser never parses on", "[net][http][strict]") {
 
 TEST_CASE("a smuggling attempt is one error, not two requests", "[net][http][strict]") {
     // The classic CL.TE desync: a lenient parser reads "GET /admin" as a second request.
-    std::string text = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 13\r\n"
-                       "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\n\r\n";
+    std::string text =
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 13\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\n\r\n";
     RequestParser p;
     p.feed(text);
     CHECK(p.state() == ParseState::error);

@@ -88,8 +88,9 @@ TEST_CASE("response status line variants", "[net][http][response]") {
 }
 
 TEST_CASE("chunked response with trailers", "[net][http][response]") {
-    ResponseParser p = parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                             "3\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nExpires: never\r\n\r\n");
+    ResponseParser p = parse(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nExpires: never\r\n\r\n");
     REQUIRE(p.state() == ParseState::done);
     CHECK(p.response().body == "abc0123456789abcdef");
     CHECK(p.response().trailers.get("expires") == "never");
@@ -145,8 +146,8 @@ TEST_CASE("no body for HEAD, 1xx, 204 and 304", "[net][http][response]") {
         REQUIRE(p.state() == ParseState::done);
         CHECK(p.response().body.empty());
         CHECK(p.response().keep_alive());
-        ResponseParser chunked = parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
-                                       false, true);
+        ResponseParser chunked =
+            parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", false, true);
         CHECK(chunked.state() == ParseState::done);
         ResponseParser neither = parse("HTTP/1.1 200 OK\r\n\r\n", false, true);
         CHECK(neither.state() == ParseState::done);
@@ -165,8 +166,9 @@ TEST_CASE("no body for HEAD, 1xx, 204 and 304", "[net][http][response]") {
         CHECK(p.response().body.empty());
     }
     SECTION("101 Switching Protocols ends the parse") {
-        std::string text = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                           "Connection: Upgrade\r\n\r\n";
+        std::string text =
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\n\r\n";
         ResponseParser p;
         CHECK(p.feed(text + "\x81\x05hello") == text.size());
         REQUIRE(p.state() == ParseState::done);
@@ -230,9 +232,10 @@ TEST_CASE("response body limit", "[net][http][response]") {
 }
 
 TEST_CASE("pipelined responses and reset", "[net][http][response]") {
-    std::string text = "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na"
-                       "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n"  // answer to HEAD
-                       "HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nb\r\n0\r\n\r\n";
+    std::string text =
+        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na"
+        "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n"  // answer to HEAD
+        "HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nb\r\n0\r\n\r\n";
     ResponseParser p;
     std::string_view rest = text;
     rest.remove_prefix(p.feed(rest));
@@ -266,10 +269,10 @@ TEST_CASE("response errors are final", "[net][http][response]") {
 
 TEST_CASE("format_response_head", "[net][http][format]") {
     std::string out = "prefix|";
-    format_response_head(out, 200, "OK", {{"Content-Type", "text/html"}, {"X-A", "b"}}, 12,
-                         true);
-    CHECK(out == "prefix|HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-A: b\r\n"
-                 "Content-Length: 12\r\n\r\n");
+    format_response_head(out, 200, "OK", {{"Content-Type", "text/html"}, {"X-A", "b"}}, 12, true);
+    CHECK(out ==
+          "prefix|HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-A: b\r\n"
+          "Content-Length: 12\r\n\r\n");
 
     out.clear();
     format_response_head(out, 404, "", {}, 0, false);
@@ -301,8 +304,7 @@ TEST_CASE("format_response_head refuses header injection", "[net][http][format]"
                     std::invalid_argument);
     CHECK_THROWS_AS(format_response_head(out, 200, "OK", {{"", "a"}}, 0, true),
                     std::invalid_argument);
-    CHECK_THROWS_AS(format_response_head(out, 200, "OK\r\n", {}, 0, true),
-                    std::invalid_argument);
+    CHECK_THROWS_AS(format_response_head(out, 200, "OK\r\n", {}, 0, true), std::invalid_argument);
     CHECK_THROWS_AS(format_response_head(out, 42, "OK", {}, 0, true), std::invalid_argument);
     CHECK(out == "keep");
 }
@@ -311,8 +313,9 @@ TEST_CASE("format_request and round trip through the parser", "[net][http][forma
     std::string out;
     format_request(out, "GET", "/a?b=c", "example.com:8080",
                    {{"User-Agent", "corio"}, {"Accept", "*/*"}});
-    CHECK(out == "GET /a?b=c HTTP/1.1\r\nHost: example.com:8080\r\nUser-Agent: corio\r\n"
-                 "Accept: */*\r\n\r\n");
+    CHECK(out ==
+          "GET /a?b=c HTTP/1.1\r\nHost: example.com:8080\r\nUser-Agent: corio\r\n"
+          "Accept: */*\r\n\r\n");
     RequestParser p;
     CHECK(p.feed(out) == out.size());
     REQUIRE(p.state() == ParseState::done);

@@ -115,7 +115,8 @@ TEST_CASE("resolve: network-path, query-only and absolute references", "[net][ur
     REQUIRE(base);
     CHECK(Url::resolve(*base, "//cdn.example.net/lib.js")->normalized() ==
           "https://cdn.example.net/lib.js");
-    CHECK(Url::resolve(*base, "?y=2")->normalized() == "https://example.com:8443/dir/page.html?y=2");
+    CHECK(Url::resolve(*base, "?y=2")->normalized() ==
+          "https://example.com:8443/dir/page.html?y=2");
     CHECK(Url::resolve(*base, "other.html")->normalized() ==
           "https://example.com:8443/dir/other.html");
     CHECK(Url::resolve(*base, "/top")->normalized() == "https://example.com:8443/top");
@@ -189,13 +190,25 @@ TEST_CASE("IPv6 literals", "[net][url]") {
 }
 
 TEST_CASE("invalid URLs", "[net][url]") {
-    for (const char* bad : {"", "example.com", "/relative", "ftp://example.com/",
-                            "mailto:a@b.c", "http:/example.com", "http:example.com", "http://",
-                            "http:///path", "http://:80/", "http://user@example.com/",
-                            "http://user:pw@example.com/", "http://example.com:0/",
-                            "http://example.com:65536/", "http://example.com:8x/",
-                            "http://example.com:-1/", "http://exa mple.com/",
-                            "http://exa%zzmple.com/", "http://ex<ample.com/",
+    for (const char* bad : {"",
+                            "example.com",
+                            "/relative",
+                            "ftp://example.com/",
+                            "mailto:a@b.c",
+                            "http:/example.com",
+                            "http:example.com",
+                            "http://",
+                            "http:///path",
+                            "http://:80/",
+                            "http://user@example.com/",
+                            "http://user:pw@example.com/",
+                            "http://example.com:0/",
+                            "http://example.com:65536/",
+                            "http://example.com:8x/",
+                            "http://example.com:-1/",
+                            "http://exa mple.com/",
+                            "http://exa%zzmple.com/",
+                            "http://ex<ample.com/",
                             "http://example.com:99999999999999999999/"}) {
         INFO(bad);
         CHECK_FALSE(Url::parse(bad).has_value());
@@ -219,7 +232,8 @@ TEST_CASE("normal form", "[net][url]") {
         CHECK(norm("http://example.com?q") == "http://example.com/?q");
     }
     SECTION("percent-encoding in uppercase hex") {
-        CHECK(norm("http://example.com/a%2fb%c3%a9?x=%3d") == "http://example.com/a%2Fb%C3%A9?x=%3D");
+        CHECK(norm("http://example.com/a%2fb%c3%a9?x=%3d") ==
+              "http://example.com/a%2Fb%C3%A9?x=%3D");
     }
     SECTION("escapes of unreserved characters are decoded") {
         CHECK(norm("http://example.com/%7Euser/%41%2D%5f%2e") == "http://example.com/~user/A-_.");
@@ -246,8 +260,8 @@ TEST_CASE("normal form", "[net][url]") {
         CHECK(norm("  http://example.com/a\n/b\t \n") == "http://example.com/a/b");
     }
     SECTION("normal form is a fixed point") {
-        for (const char* text : {"HTTP://A.B:80/%7e/./x/../y?%zz#f", "http://[0::1]:81/a%2f",
-                                 "https://x.y/a b?c d"}) {
+        for (const char* text :
+             {"HTTP://A.B:80/%7e/./x/../y?%zz#f", "http://[0::1]:81/a%2f", "https://x.y/a b?c d"}) {
             std::string once = norm(text);
             CHECK(norm(once) == once);
         }

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (fuzz/*.cpp) with clang and runs each for SECONDS (default 20).
+#
+#   scripts/fuzz.sh [SECONDS]
+#
+# The targets are compiled directly with clang++ (-fsanitize=fuzzer,address,undefined) from the
+# three pure sources they test, so this needs neither meson nor liburing. Output goes to
+# build-fuzz/ (override with FUZZ_DIR): binaries, the grown corpora (corpus/<target>/; the
+# seeds in fuzz/corpus/ are only read) and crash reproducers (crashes/). Prints the
+# executions per target; exits non-zero when a target crashes or fails an invariant.
+set -euo pipefail
+
+seconds=${1:-20}
+if ! [[ $seconds =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
+    echo "usage: $0 [SECONDS]" >&2
+    exit 2
+fi
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${FUZZ_DIR:-$root/build-fuzz}
+cxx=${CXX_FUZZ:-clang++}
+if ! command -v "$cxx" >/dev/null; then
+    echo "fuzz.sh: $cxx not found (apt-get install clang libclang-rt-14-dev)" >&2
+    exit 2
+fi
+mkdir -p "$out/obj" "$out/crashes"
+
+common=(-std=c++20 -O1 -g -fno-omit-frame-pointer -I"$root/include"
+        -fno-sanitize-recover=all)
+# The code under test gets coverage instrumentation without libFuzzer's main.
+for src in http url html; do
+    obj="$out/obj/$src.o"
+    if [ ! -f "$obj" ] || [ "$root/net/$src.cpp" -nt "$obj" ] ||
+        [ "$root/net/$src.hpp" -nt "$obj" ]; then
+        echo "compile net/$src.cpp"
+        "$cxx" "${common[@]}" -fsanitize=fuzzer-no-link,address,undefined -c \
+            "$root/net/$src.cpp" -o "$obj"
+    fi
+done
+
+declare -A needs=([http_request]=http [http_response]=http [url]=url [html_links]=html)
+targets=(http_request http_response url html_links)
+for t in "${targets[@]}"; do
+    echo "build fuzz_$t"
+    "$cxx" "${common[@]}" -fsanitize=fuzzer,address,undefined "$root/fuzz/$t.cpp" \
+        "$out/obj/${needs[$t]}.o" -o "$out/fuzz_$t"
+done
+
+status=0
+summary=()
+for t in "${targets[@]}"; do
+    mkdir -p "$out/corpus/$t"
+    log="$out/fuzz_$t.log"
+    echo "run fuzz_$t for ${seconds}s"
+    set +e
+    "$out/fuzz_$t" -max_total_time="$seconds" -timeout=10 -print_final_stats=1 \
+        -artifact_prefix="$out/crashes/$t-" "$out/corpus/$t" "$root/fuzz/corpus/$t" \
+        >"$log" 2>&1
+    rc=$?
+    set -e
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+    cov=$(grep -Eo 'cov: [0-9]+' "$log" | tail -n 1 || true)
+    if [ "$rc" -ne 0 ]; then
+        status=1
+        summary+=("$t: FAILED (exit $rc) after ${execs:-?} executions; see $log")
+        grep -E 'ERROR|invariant violated|SUMMARY|Test unit written' "$log" | head -n 5 || true
+    else
+        summary+=("$t: ${execs:-?} executions, ${cov:-cov: ?}")
+    fi
+done
+
+echo
+for line in "${summary[@]}"; do echo "$line"; done
+exit $status
