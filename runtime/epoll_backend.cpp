@@ -165,6 +165,9 @@ void EpollBackend::poll(Loop& loop, bool wait, const std::chrono::nanoseconds* t
         std::uint32_t e = events[i].events;
         if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
             fds_[static_cast<std::size_t>(fd)].readable = true;
+            if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+                fds_[static_cast<std::size_t>(fd)].read_closed = true;
+            }
             run_list(loop, fd, true);
         }
         if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {

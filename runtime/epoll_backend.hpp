@@ -42,6 +42,9 @@ public:
     void mark_not_ready(int fd, Interest in) noexcept {
         if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return;
         FdState& f = fds_[static_cast<std::size_t>(fd)];
+        // After the peer's FIN (or an error) a read returns at once (0 or the
+        // error) but no new edge will ever come: never wait for one.
+        if (in == Interest::read && f.read_closed) return;
         (in == Interest::read ? f.readable : f.writable) = false;
     }
 
@@ -71,6 +74,7 @@ private:
         bool registered = false;
         bool readable = true;  // unknown counts as ready: try first
         bool writable = true;
+        bool read_closed = false;  // EPOLLRDHUP/HUP/ERR seen: reads never block again
     };
     FdState& state(int fd);
     void run_list(Loop& loop, int fd, bool readers);
