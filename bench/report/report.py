@@ -1,0 +1,409 @@
+#!/usr/bin/env python3
+"""Writes bench/results/RESULTS.md and the PNG charts from one bench.sh run.
+
+    bench/report/report.py [--results bench/results] [--no-charts]
+
+Reads, from the results folder, whatever the run produced:
+  parts.tsv     one line per part: name, status (ok|skipped|failed), seconds,
+                command, note (written by scripts/bench.sh)
+  run.json      mode, git commit, load averages, start and end time
+  echo.json     medians and ratios from bench/echo/run.py (echo_runs.csv: every run)
+  micro.json    Google Benchmark JSON from bench/micro
+  fs.txt        stdout of scripts/fs_bench.sh (a markdown table)
+  http.txt      stdout of scripts/http_bench.sh
+  multi.txt     stdout of the multi-loop benchmark
+and bench/report/notes.md (the analysis written by hand), which is appended.
+Prints the tables (RESULTS.md without the notes) on stdout.
+Python 3 standard library only; charts need gnuplot.
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ORDER = ["corio-uring", "corio-epoll", "uring-c", "epoll-c", "asio"]
+SHORT = {"corio-uring": "corio io_uring", "corio-epoll": "corio epoll",
+         "uring-c": "liburing C", "epoll-c": "epoll C", "asio": "Boost.Asio"}
+CORE = ["pp-64-50", "pp-64-500"]  # the configs the issue's targets name
+
+
+def num(x):
+    return isinstance(x, (int, float)) and x == x
+
+
+def f(x, nd=2, suffix=""):
+    return ("%.*f" % (nd, x)) + suffix if num(x) else "-"
+
+
+def thousands(x):
+    return "{:,.0f}".format(x) if num(x) else "-"
+
+
+def read(path):
+    try:
+        with open(path) as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def machine():
+    model = "unknown"
+    for line in (read("/proc/cpuinfo") or "").splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    mem = ""
+    for line in (read("/proc/meminfo") or "").splitlines():
+        if line.startswith("MemTotal"):
+            mem = "%.0f GiB" % (int(line.split()[1]) / 1024 / 1024)
+    return {"nproc": os.cpu_count(), "cpu": model, "kernel": platform.release(),
+            "memory": mem, "os": (read("/etc/debian_version") or "").strip()}
+
+
+def config_title(e):
+    s = "%s %s B, %d conn%s" % (e["mode"], e["size"], e["conns"], "" if e["conns"] == 1 else "s")
+    if e["pipeline"] > 1:
+        s += " x%d" % e["pipeline"]
+    return s
+
+
+def verdict(ratio, need):
+    if not num(ratio):
+        return "no data"
+    if ratio >= need:
+        return "**met**"
+    return "**missed by %.1f%%**" % ((need - ratio) / need * 100)
+
+
+class Report:
+    def __init__(self, res):
+        self.res = res
+        self.md = []
+        self.targets = []  # (target, measured, verdict)
+        self.parts = {}
+        for line in (read(os.path.join(res, "parts.tsv")) or "").splitlines():
+            cols = line.split("\t") + [""] * 5
+            self.parts[cols[0]] = {"status": cols[1], "secs": cols[2], "cmd": cols[3],
+                                   "note": cols[4]}
+        self.run = json.loads(read(os.path.join(res, "run.json")) or "{}")
+
+    def w(self, *lines):
+        self.md.extend(lines)
+
+    def part_missing(self, name, title):
+        p = self.parts.get(name)
+        if p and p["status"] == "ok":
+            return False
+        if p:
+            self.w("*%s: %s.* %s" % (title, p["status"], p["note"]), "")
+        else:
+            self.w("*%s: not run.*" % title, "")
+        return True
+
+    # ---- echo -------------------------------------------------------------
+    def echo(self):
+        self.w("## Echo: corio against the peers", "")
+        data = read(os.path.join(self.res, "echo.json"))
+        if self.part_missing("echo", "Echo") and not data:
+            return
+        if not data:
+            self.w("*Echo: no echo.json.*", "")
+            return
+        d = json.loads(data)
+        meta, summ = d["meta"], d["summary"]
+        servers = [s for s in ORDER if s in meta["servers"]]
+        self.w(
+            "Each row: the median of %d runs of %g s. Runs are interleaved: every "
+            "repetition runs every config on every server in turn (rotating which server "
+            "goes first), so a change in the machine's load hits all servers alike. "
+            "Server pinned to CPU %d, load generator (`echo_bench`, %d loop, %s backend) "
+            "to CPU %d; both in sessions of their own with autogroup nice %d, so that "
+            "other work on a shared machine rarely takes their cores. Every server gets the "
+            "same receive buffer (4 KiB; 64 KiB for 4 KiB messages pipelined 16 deep, where "
+            "16 messages wait in the socket at once)." % (
+                meta["reps"], meta["duration_s"], meta["server_cpu"], meta["client_loops"],
+                meta["client_backend"], meta["client_cpu"], meta.get("nice", 0)),
+            "",
+            "**CPU µs/msg** is the primary metric: the server's on-CPU time (user + "
+            "system, summed over its threads from `/proc/PID/task/*/schedstat`) over the "
+            "run, divided by the messages echoed. Lower is better. On 2 cores the single "
+            "load generator saturates before a good server does, so msgs/s mostly measures "
+            "the client; **util** (server CPU seconds per wall second) shows how busy the "
+            "server was.", "")
+        if meta.get("failed_runs"):
+            self.w("%d run(s) failed and are left out of the medians; see echo_runs.csv." %
+                   meta["failed_runs"], "")
+
+        def table(title, key, fmtf):
+            self.w("**%s**" % title, "", "| config | " + " | ".join(SHORT[s] for s in servers) + " |",
+                   "|---|" + "---:|" * len(servers))
+            for e in summ:
+                self.w("| %s | %s |" % (config_title(e), " | ".join(
+                    fmtf(e["servers"][s], key) for s in servers)))
+            self.w("")
+
+        table("Server CPU per message, µs (lower is better)", "cpu_us_per_msg",
+              lambda v, k: f(v[k], 3))
+        table("Messages per second (all connections; mostly the load generator's limit)",
+              "msgs_per_sec", lambda v, k: thousands(v[k]))
+        table("Server util (CPU s per s)", "server_util", lambda v, k: f(v[k], 2))
+        table("Latency p50 / p99, µs", "p50_us",
+              lambda v, k: "%s / %s" % (f(v["p50_us"], 0), f(v["p99_us"], 0)))
+
+        ratio_keys = [k for k in ("corio-uring/uring-c", "corio-epoll/epoll-c",
+                                  "corio-uring/asio", "corio-uring/corio-epoll")
+                      if any(k in e["ratios"] for e in summ)]
+        labels = {"corio-uring/uring-c": "io_uring / liburing C",
+                  "corio-epoll/epoll-c": "epoll / epoll C",
+                  "corio-uring/asio": "io_uring / Asio",
+                  "corio-uring/corio-epoll": "io_uring / epoll"}
+        self.w("**Ratios, oriented so that ≥ 1.00 means corio is as good or better.** "
+               "CPU: the peer's CPU µs/msg divided by corio's, from the medians (in brackets "
+               "the lowest and highest of the per-repetition ratios, each from two runs "
+               "seconds apart). msgs/s: corio's rate divided by the peer's.", "",
+               "| config | " + " | ".join("%s CPU | msgs/s" % labels[k] for k in ratio_keys) + " |",
+               "|---|" + "---:|---:|" * len(ratio_keys))
+        for e in summ:
+            cells = []
+            for k in ratio_keys:
+                r = e["ratios"].get(k)
+                if not r:
+                    cells += ["-", "-"]
+                    continue
+                cells.append("%s (%s–%s)" % (f(r["cpu"]), f(r["cpu_paired_min"]),
+                                             f(r["cpu_paired_max"])))
+                cells.append(f(r["msgs"]))
+            self.w("| %s | %s |" % (config_title(e), " | ".join(cells)))
+        self.w("")
+
+        by_id = {e["config"]: e for e in summ}
+        for cid in CORE:
+            e = by_id.get(cid)
+            if not e:
+                continue
+            for k, need, name in (("corio-uring/uring-c", 0.95, "corio io_uring ≥ 0.95x liburing C"),
+                                  ("corio-epoll/epoll-c", 0.95, "corio epoll ≥ 0.95x epoll C"),
+                                  ("corio-uring/asio", 1.0, "corio io_uring ahead of Asio")):
+                r = e["ratios"].get(k)
+                if not r:
+                    self.targets.append(("%s, %s" % (name, config_title(e)), "peer not run",
+                                         "not evaluated"))
+                    continue
+                v = verdict(r["cpu"], need)
+                if k == "corio-uring/asio" and num(r["cpu"]) and r["cpu"] >= 1.0:
+                    v = "**met** (%.0f%% less CPU)" % ((1 - 1 / r["cpu"]) * 100)
+                self.targets.append((
+                    "%s, %s" % (name, config_title(e)),
+                    "CPU %s (%s–%s), msgs/s %s" % (f(r["cpu"]), f(r["cpu_paired_min"]),
+                                                   f(r["cpu_paired_max"]), f(r["msgs"])), v))
+        asio = [e["ratios"]["corio-uring/asio"]["cpu"] for e in summ
+                if "corio-uring/asio" in e["ratios"] and num(e["ratios"]["corio-uring/asio"]["cpu"])]
+        if len(asio) > len(CORE):
+            ahead = sum(1 for x in asio if x > 1.0)
+            self.targets.append(("corio io_uring ahead of Asio, every echo config",
+                                 "ahead in %d of %d (CPU ratios %s to %s)" % (
+                                     ahead, len(asio), f(min(asio)), f(max(asio))),
+                                 "**met**" if ahead == len(asio) else "**missed in %d**" % (len(asio) - ahead)))
+        self.w("Exact commands (B is the buffer size above; PORT is read from the server's "
+               "ready line):", "", "```")
+        for s in servers + ["client"]:
+            if s in meta["commands"]:
+                self.w(meta["commands"][s])
+        self.w("```", "")
+        if meta.get("features"):
+            self.w("What each server reported on stderr:", "", "```")
+            for s in servers:
+                if s in meta["features"]:
+                    self.w("%s: %s" % (s, meta["features"][s]))
+            self.w("```", "")
+        self.w("![server CPU per message](echo_cpu.png)", "",
+               "![messages per second](echo_msgs.png)", "")
+        self.echo_summ = summ
+        self.echo_servers = servers
+
+    # ---- micro ------------------------------------------------------------
+    def micro(self):
+        self.w("## Micro benchmarks (bench/micro)", "")
+        data = read(os.path.join(self.res, "micro.json"))
+        if self.part_missing("micro", "Micro benchmarks") and not data:
+            return
+        if not data:
+            return
+        d = json.loads(data)
+        rows = {}
+        for b in d.get("benchmarks", []):
+            if b.get("aggregate_name") != "median":
+                continue
+            name = b.get("run_name", b["name"])
+            rows[name] = b
+        self.w("Google Benchmark, median of %s repetitions, pinned to one core. "
+               "CPU time is the figure to read on a shared machine." %
+               (next(iter(rows.values()), {}).get("repetitions", "?")), "",
+               "| benchmark | label | real ns | CPU ns | items/s |", "|---|---|---:|---:|---:|")
+        for name, b in rows.items():
+            unit = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[b.get("time_unit", "ns")]
+            ips = b.get("items_per_second")
+            self.w("| %s | %s | %s | %s | %s |" % (
+                name, b.get("label", ""), f(b["real_time"] * unit, 1), f(b["cpu_time"] * unit, 1),
+                thousands(ips) if ips else ""))
+        self.w("")
+        corio = rows.get("corio nop round trip/0")
+        raw = rows.get("raw liburing nop round trip")
+        if corio and raw:
+            r = corio["cpu_time"] / raw["cpu_time"]
+            self.w("**nop round trip, corio io_uring / raw liburing (CPU time): %.2fx** "
+                   "(1.00 = as fast as the hand-written loop; higher is slower; corio "
+                   "spends %+.0f ns per round trip)." % (
+                       r, (corio["cpu_time"] - raw["cpu_time"])), "")
+            self.micro_ratio = r
+
+    # ---- files ------------------------------------------------------------
+    def files(self):
+        self.w("## Files: random 4 KiB reads of a page-cached file (scripts/fs_bench.sh)", "")
+        text = read(os.path.join(self.res, "fs.txt"))
+        if self.part_missing("fs", "Files") and not text:
+            return
+        if not text:
+            return
+        self.w(text.strip(), "")
+        rows = {}
+        for line in text.splitlines():
+            m = re.match(r"\|\s*(\d+)\s*\|\s*([^|]+?)\s*\|\s*([\d,]+)\s*\|\s*([\d.]+)x\s*\|\s*([\d.]+)x", line)
+            if m:
+                rows[(int(m.group(1)), m.group(2))] = (float(m.group(3).replace(",", "")),
+                                                        float(m.group(4)), float(m.group(5)))
+        for depth in (1, 32):
+            r = rows.get((depth, "corio io_uring"))
+            if r:
+                self.targets.append((
+                    "files ≥ 0.9x fio, queue depth %d (corio io_uring vs fio io_uring)" % depth,
+                    "%sx (vs fio tuned: %sx)" % (f(r[1]), f(r[2])), verdict(r[1], 0.9)))
+            r = rows.get((depth, "corio io_uring, no fast path"))
+            if r:
+                self.targets.append((
+                    "files ≥ 0.9x fio, queue depth %d (corio io_uring without the page-cache "
+                    "fast path: every read through the ring)" % depth,
+                    "%sx (vs fio tuned: %sx)" % (f(r[1]), f(r[2])), verdict(r[1], 0.9)))
+            r = rows.get((depth, "corio epoll"))
+            if r:
+                self.targets.append((
+                    "files ≥ 0.9x fio, queue depth %d (corio epoll vs fio io_uring)" % depth,
+                    "%sx" % f(r[1]), verdict(r[1], 0.9)))
+
+    def verbatim(self, part, title, fname, short):
+        self.w("## %s" % title, "")
+        text = read(os.path.join(self.res, fname))
+        if self.part_missing(part, short) and not text:
+            return
+        if text:
+            self.w(text.strip(), "")
+
+    # ---- charts -----------------------------------------------------------
+    def charts(self):
+        if not getattr(self, "echo_summ", None) or not shutil.which("gnuplot"):
+            return []
+        dat = os.path.join(self.res, "echo_chart.dat")
+        with open(dat, "w") as fh:
+            fh.write("config " + " ".join('"%s"' % SHORT[s] for s in self.echo_servers) + "\n")
+            for e in self.echo_summ:
+                label = "%s%s/%dB/%dc" % ("pp" if e["pipeline"] == 1 else "pl",
+                                          "" if e["pipeline"] == 1 else str(e["pipeline"]),
+                                          e["size"], e["conns"])
+                fh.write('"%s" %s\n' % (label, " ".join(
+                    f(e["servers"][s]["cpu_us_per_msg"], 4) for s in self.echo_servers)))
+        dat2 = os.path.join(self.res, "echo_msgs.dat")
+        with open(dat2, "w") as fh:
+            fh.write("config " + " ".join('"%s"' % SHORT[s] for s in self.echo_servers) + "\n")
+            for e in self.echo_summ:
+                label = "%s%s/%dB/%dc" % ("pp" if e["pipeline"] == 1 else "pl",
+                                          "" if e["pipeline"] == 1 else str(e["pipeline"]),
+                                          e["size"], e["conns"])
+                fh.write('"%s" %s\n' % (label, " ".join(
+                    f(e["servers"][s]["msgs_per_sec"] / 1000, 2) for s in self.echo_servers)))
+        made = []
+        gp = os.path.join(HERE, "bars.gp")
+        for data, png, ylabel, title in (
+                (dat, "echo_cpu.png", "server CPU µs per message (lower is better)",
+                 "Echo: server CPU per message"),
+                (dat2, "echo_msgs.png", "thousand messages per second",
+                 "Echo: messages per second (load generator bound)")):
+            out = os.path.join(self.res, png)
+            cmd = ["gnuplot", "-e", "datafile='%s'; outfile='%s'; ylabel='%s'; title='%s'; ncols=%d"
+                   % (data, out, ylabel, title, len(self.echo_servers)), gp]
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+            if p.returncode == 0:
+                made.append(png)
+            else:
+                print("report: gnuplot failed: %s" % p.stderr.strip()[-300:], file=sys.stderr)
+        return made
+
+    def build(self, charts):
+        m = machine()
+        run = self.run
+        head = ["# corio benchmark results", ""]
+        head.append("Written by `scripts/bench.sh%s` on %s, commit `%s`%s." % (
+            " --quick" if run.get("quick") else "", run.get("date", "?"),
+            run.get("commit", "?"), " (with uncommitted changes in the tree)" if run.get("dirty") else ""))
+        head += ["", "| machine | |", "|---|---|",
+                 "| CPUs (nproc) | %s |" % m["nproc"], "| CPU model | %s |" % m["cpu"],
+                 "| kernel | %s |" % m["kernel"], "| memory | %s |" % m["memory"],
+                 "| Debian | %s |" % m["os"],
+                 "| load average at start / end | %s / %s |" % (run.get("load_start", "?"),
+                                                              run.get("load_end", "?")),
+                 "| build | `%s` (meson `-Dbuildtype=release`; peers at -O2) |" % run.get("build", "?"),
+                 "| time taken | %s s |" % run.get("elapsed", "?"), ""]
+        if run.get("busy"):
+            head += ["**The machine was busy** (load average above the core count at the start): "
+                     "other processes competed for the cores. The measured processes ran at a "
+                     "raised priority, and CPU per message is far less sensitive to this than "
+                     "msgs/s, but treat small differences with care.", ""]
+        self.echo()
+        self.micro()
+        self.files()
+        self.verbatim("http", "HTTP: wrk against http_server and nginx (scripts/http_bench.sh)",
+                      "http.txt", "HTTP")
+        self.verbatim("multi", "Multi-loop scaling (bench/multi)", "multi.txt", "Multi-loop")
+        tgt = ["## Targets (issue 9)", "",
+               "Echo ratios use server CPU per message (peer ÷ corio, ≥ 1.00 = corio as good "
+               "or better); the range is the lowest and highest per-repetition ratio.", "",
+               "| target | measured | verdict |", "|---|---|---|"]
+        for t in self.targets:
+            tgt.append("| %s | %s | %s |" % t)
+        if not self.targets:
+            tgt.append("| (no part that the targets need was run) | | |")
+        tgt.append("")
+        parts = ["## Parts run", "", "| part | status | seconds | command | note |",
+                 "|---|---|---:|---|---|"]
+        for name, p in self.parts.items():
+            parts.append("| %s | %s | %s | `%s` | %s |" % (
+                name, p["status"], p["secs"], p["cmd"].replace("|", "\\|"), p["note"]))
+        parts.append("")
+        body = head + tgt + self.md + parts
+        notes = read(os.path.join(HERE, "notes.md"))
+        full = body + ([notes.strip(), ""] if notes else [])
+        with open(os.path.join(self.res, "RESULTS.md"), "w") as fh:
+            fh.write("\n".join(full) + "\n")
+        return "\n".join(body)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--results", default="bench/results")
+    ap.add_argument("--no-charts", action="store_true")
+    args = ap.parse_args()
+    rep = Report(args.results)
+    text = rep.build([])
+    if not args.no_charts:
+        rep.charts()
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
