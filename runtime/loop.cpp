@@ -34,6 +34,15 @@ void frame_cache_register() noexcept {
     frame_cache.registered = true;
 }
 
+void wrong_thread(const char* what) noexcept {
+    log_error(
+        "{} on a thread that does not run its loop: a coroutine, JoinHandle or channel "
+        "belongs to the loop it was made on; hand work to another loop with "
+        "Runtime::spawn_on or a SharedChannel instead",
+        what);
+    std::abort();
+}
+
 void SpawnBase::report_unobserved() noexcept {
     if (loop != nullptr) ++loop->mutable_stats().unhandled_exceptions;
     try {
@@ -74,7 +83,7 @@ std::optional<std::uint64_t> shuffle_from_env() {
 
 }  // namespace
 
-Loop::Loop(LoopOptions opts) : opts_(std::move(opts)) {
+Loop::Loop(LoopOptions opts) : opts_(std::move(opts)), owner_(::pthread_self()) {
     BackendChoice choice = opts_.backend;
     if (opts_.use_env && choice == BackendChoice::automatic) {
         if (auto env = backend_from_env()) choice = *env;
@@ -280,13 +289,18 @@ void Loop::arm_wake() {
 }
 
 void Loop::on_wake() {
-    remote_signalled_.store(false, std::memory_order_release);
     if (kind_ == BackendKind::epoll) {
         // Edge-triggered: drain the counter so the next write is a new edge.
         std::uint64_t v;
         while (::read(wake_fd_, &v, sizeof v) > 0) {
         }
     }
+    drain_remote();
+    if (uring_ || epoll_) arm_wake();
+}
+
+void Loop::drain_remote() {
+    remote_signalled_.store(false, std::memory_order_release);
     detail::OpState* head;
     {
         std::lock_guard lk(remote_mu_);
@@ -305,7 +319,30 @@ void Loop::on_wake() {
         }
         s->on_complete(s, *this, s->res, 0);
     }
-    if (uring_ || epoll_) arm_wake();
+}
+
+// user_data tags in the low bits (OpState and Loop addresses are 8-aligned).
+namespace {
+constexpr std::uint64_t msg_received_tag = 1;  // a wake-up sent to this loop
+constexpr std::uint64_t msg_sent_tag = 2;      // our MSG_RING SQE completed
+}  // namespace
+
+void Loop::on_tagged_cqe(std::uint64_t user_data, int res) noexcept {
+    if ((user_data & 3) == msg_received_tag) {
+        ++stats_.msg_ring_received;
+        drain_remote();
+        return;
+    }
+    --msg_inflight_;
+    drop_remote_ref();
+    if (res < 0) {
+        // The kernel could not post to the other ring: wake it the other way.
+        auto* target = reinterpret_cast<Loop*>(user_data & ~std::uint64_t(3));
+        log_debug("MSG_RING wake-up failed ({}): using the eventfd", std::strerror(-res));
+        std::uint64_t one = 1;
+        ssize_t r = ::write(target->wake_fd_, &one, sizeof one);
+        (void)r;
+    }
 }
 
 void Loop::post_remote(detail::OpState& st) {
@@ -319,12 +356,29 @@ void Loop::post_remote(detail::OpState& st) {
         }
         remote_tail_ = &st;
     }
-    // One eventfd write per burst: later posters see the flag still set.
-    if (!remote_signalled_.exchange(true, std::memory_order_acq_rel)) {
-        std::uint64_t one = 1;
-        ssize_t r = ::write(wake_fd_, &one, sizeof one);
-        (void)r;
+    // One wake-up per burst: later posters see the flag still set.
+    if (!remote_signalled_.exchange(true, std::memory_order_acq_rel)) wake_remote();
+}
+
+void Loop::wake_remote() {
+    // From a running io_uring loop of the same group, a MSG_RING costs no
+    // system call here: the SQE goes to the kernel with the sender's next
+    // submission, and the completion lands directly in our ring.
+    Loop* cur = detail::t_current_loop;
+    if (cur != nullptr && cur->msg_send_ && cur->running_ && msg_group_ == cur->msg_group_ &&
+        kind_ == BackendKind::io_uring) {
+        io_uring_sqe* s = cur->uring_->get_sqe();
+        io_uring_prep_msg_ring(s, uring_->ring_fd(), 0,
+                               reinterpret_cast<std::uint64_t>(this) | msg_received_tag, 0);
+        io_uring_sqe_set_data64(s, reinterpret_cast<std::uint64_t>(this) | msg_sent_tag);
+        ++cur->msg_inflight_;
+        cur->add_remote_ref();  // its completion will come: not a deadlock
+        ++cur->stats_.msg_ring_sent;
+        return;
     }
+    std::uint64_t one = 1;
+    ssize_t r = ::write(wake_fd_, &one, sizeof one);
+    (void)r;
 }
 
 void Loop::submit_blocking(detail::OpState& st) {

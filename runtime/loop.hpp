@@ -4,6 +4,8 @@
 // everything prepared since the last turn in one system call, delivers every
 // completion that is there, and waits only when nothing is ready.
 
+#include <pthread.h>
+
 #include <atomic>
 #include <chrono>
 #include <coroutine>
@@ -62,7 +64,9 @@ class JoinHandle;
 
 namespace detail {
 extern thread_local Loop* t_current_loop;
-}
+/// Logs that `what` happened on a thread that does not own the loop, and aborts.
+[[noreturn]] void wrong_thread(const char* what) noexcept;
+}  // namespace detail
 
 /// A single-threaded event loop. Create it on the thread that runs it (an
 /// io_uring with SINGLE_ISSUER belongs to the thread that made it); it becomes
@@ -115,7 +119,54 @@ public:
     // ---- for awaitables (the building blocks of operations) ----
 
     /// Queues `h` to be resumed at this loop's next turn.
-    void schedule(std::coroutine_handle<> h) { ready_.push(h); }
+    void schedule(std::coroutine_handle<> h) {
+        check_owner("resuming a coroutine");
+        ready_.push(h);
+    }
+
+    /// True on the thread that made the loop (the only one that may run it).
+    bool on_owner_thread() const noexcept { return pthread_equal(owner_, ::pthread_self()) != 0; }
+    /// Debug builds: logs and aborts when called on another thread than the
+    /// loop's own. A coroutine belongs to the loop it runs on; moving one to
+    /// another loop's thread by accident would corrupt both loops.
+    void check_owner(const char* what) const noexcept {
+#ifndef NDEBUG
+        if (!on_owner_thread()) [[unlikely]]
+            detail::wrong_thread(what);
+#else
+        (void)what;
+#endif
+    }
+
+    /// Runs until `done()` is true (checked after every turn's ready work),
+    /// even when no spawned task is left. Whatever makes `done()` true must
+    /// also wake the loop (a timer, an operation, a post_remote).
+    template <class Pred>
+    void run_until(Pred done) {
+        run_while_not(std::move(done), false);
+    }
+    /// Delivers what other threads have posted so far, now (loop thread only).
+    void process_remote() { drain_remote(); }
+
+    /// Cross-loop wake-ups with IORING_OP_MSG_RING: loops made by one Runtime
+    /// share a `group`; a loop that may `send` wakes the other io_uring loops
+    /// of its group by a message on its own ring (no system call of its own:
+    /// it goes with the loop's next submission) instead of an eventfd write.
+    /// The group's owner must keep every ring open while a message may be on
+    /// its way to it (see Runtime's shutdown). Loop thread only, before any
+    /// other thread may post to the loop.
+    void set_msg_ring(const void* group, bool send) noexcept {
+        msg_group_ = group;
+        msg_send_ = send && group != nullptr && kind_ == BackendKind::io_uring &&
+                    report_.caps.msg_ring;
+    }
+    /// Stops this loop's MSG_RING wake-ups (later ones use the eventfd).
+    void disable_msg_ring_send() noexcept { msg_send_ = false; }
+    /// MSG_RING wake-ups this loop sent whose completion has not come back.
+    unsigned msg_ring_inflight() const noexcept { return msg_inflight_; }
+    /// io_uring: a completion whose user_data carries a tag in its low bits
+    /// (a MSG_RING wake-up received or sent). Called by the backend.
+    void on_tagged_cqe(std::uint64_t user_data, int res) noexcept;
     /// True while an operation may resume its coroutine inline; counts one use.
     bool take_inline_budget() noexcept {
         if (inline_left_ == 0) return false;
@@ -162,6 +213,8 @@ private:
     void fire_timers();
     void arm_wake();
     void on_wake();
+    void drain_remote();
+    void wake_remote();
     void register_task(detail::SpawnBase& s) noexcept;
     void unregister_task(detail::SpawnBase& s) noexcept;
     void shutdown() noexcept;
@@ -196,6 +249,11 @@ private:
     std::uint64_t wake_buf_ = 0;
     detail::OpState wake_op_;
     std::size_t pool_jobs_ = 0;  // blocking-pool jobs of this loop not yet delivered
+
+    pthread_t owner_;                   // the thread that made the loop
+    const void* msg_group_ = nullptr;   // MSG_RING wake-ups only within one group
+    bool msg_send_ = false;             // this loop may wake others by MSG_RING
+    unsigned msg_inflight_ = 0;         // MSG_RING wake-ups sent, completion pending
 };
 
 /// Resumes the awaiting coroutine at the loop's next turn.
@@ -325,16 +383,25 @@ public:
     ~JoinHandle() { release(); }
 
     /// True once the task has finished (value or exception).
-    bool done() const noexcept { return h_ && h_.promise().finished; }
+    bool done() const noexcept {
+        if (!h_) return false;
+        h_.promise().loop->check_owner("JoinHandle::done() of a task of another loop");
+        return h_.promise().finished;
+    }
     /// Requests stop on the task: its pending operations are cancelled.
     void cancel() noexcept {
-        if (h_) h_.promise().stop_source.request_stop();
+        if (!h_) return;
+        h_.promise().loop->check_owner("JoinHandle::cancel() of a task of another loop");
+        h_.promise().stop_source.request_stop();
     }
     /// Lets the task run on unobserved.
     void detach() noexcept { release(); }
 
     bool await_ready() const noexcept { return done(); }
-    void await_suspend(std::coroutine_handle<> h) noexcept { h_.promise().joiner = h; }
+    void await_suspend(std::coroutine_handle<> h) noexcept {
+        h_.promise().loop->check_owner("awaiting the JoinHandle of a task of another loop");
+        h_.promise().joiner = h;
+    }
     T await_resume() { return h_.promise().take(); }
 
     /// The result of a finished task (block_on uses it).
@@ -344,6 +411,7 @@ private:
     void release() noexcept {
         if (!h_) return;
         auto& p = h_.promise();
+        p.loop->check_owner("dropping the JoinHandle of a task of another loop");
         if (--p.refs == 0) {
             if (p.exception && !p.observed) p.report_unobserved();
             h_.destroy();
@@ -355,6 +423,7 @@ private:
 
 template <class T>
 JoinHandle<T> Loop::spawn(Task<T> t) {
+    check_owner("Loop::spawn from another thread (use Runtime::spawn_on)");
     auto frame = detail::spawn_entry<T>(std::move(t));
     auto& p = frame.h.promise();
     p.loop = this;
@@ -374,6 +443,7 @@ JoinHandle<T> spawn(Task<T> t) {
 template <class Pred>
 void Loop::run_while_not(Pred done, bool stop_when_idle) {
     if (running_) throw std::logic_error("corio: the loop is already running on this thread");
+    check_owner("running a loop");
     Loop* saved = current_or_null();
     detail::t_current_loop = this;
     running_ = true;

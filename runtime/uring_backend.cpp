@@ -205,6 +205,11 @@ void UringBackend::reap(Loop& loop) {
         io_uring_smp_store_release(cq.khead, head + 1);
         any = true;
         if (ud == ignore_tag) continue;
+        if ((ud & 3) != 0) {
+            // A MSG_RING wake-up, received or sent: not an operation of ours.
+            loop.on_tagged_cqe(ud, res);
+            continue;
+        }
         auto* st = reinterpret_cast<OpState*>(ud);
         if ((flags & IORING_CQE_F_MORE) == 0) {
             st->pending = false;

@@ -24,6 +24,8 @@ struct LoopStats {
     std::uint64_t spawned = 0;
     std::uint64_t unhandled_exceptions = 0;  ///< exceptions escaping detached tasks
     std::uint64_t remote_received = 0;       ///< items received from other threads
+    std::uint64_t msg_ring_sent = 0;      ///< MSG_RING wake-ups this loop sent to other loops
+    std::uint64_t msg_ring_received = 0;  ///< MSG_RING wake-ups this loop received
 
     std::uint64_t submitted_total() const noexcept {
         std::uint64_t n = 0;
