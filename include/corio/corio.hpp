@@ -25,3 +25,7 @@
 #include <corio/net/tcp.hpp>
 #include <corio/net/udp.hpp>
 #include <corio/net/unix.hpp>
+#include <corio/runtime/channel.hpp>
+#include <corio/runtime/sync.hpp>
+#include <corio/runtime/signal.hpp>
+#include <corio/runtime/runtime.hpp>
