@@ -39,6 +39,12 @@ SERVERS = {
     "epoll-c": ("bench/peers/peer_epoll_echo", [], "epoll C (peer)"),
     "asio": ("bench/peers/peer_asio_echo", [], "Boost.Asio (peer)"),
 }
+DEFAULT_SERVERS = list(SERVERS)
+# Ablations for diagnosis (--servers ...), not in the default set.
+SERVERS["uring-c-nofixed"] = ("bench/peers/peer_uring_echo", [], "liburing C, no fixed files")
+ENV = {"uring-c-nofixed": {"PEER_URING_NO_FIXED_FILES": "1"}}
+# The configs the targets name: they get --core-reps repetitions.
+CORE = ("pp-64-50", "pp-64-500")
 
 # (corio server, peer, label): ratios in the report, all oriented so that
 # >= 1.0 means corio is as good or better.
@@ -149,8 +155,9 @@ class Runner:
     def start_server(self, name, buf):
         cmd = self.server_cmd(name, buf)
         errf = open(os.path.join(self.args.tmp, "server.err"), "w+")
+        env = dict(os.environ, **ENV[name]) if name in ENV else None
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errf, text=True,
-                                preexec_fn=self.preexec)
+                                preexec_fn=self.preexec, env=env)
         self.live.append(proc)
         ready = select.select([proc.stdout], [], [], 15)[0]
         line = proc.stdout.readline() if ready else ""
@@ -311,7 +318,10 @@ def main():
                     help="seconds per run (default 2, --quick 1)")
     ap.add_argument("--out", default="bench/results")
     ap.add_argument("--only", default="", help="comma-separated config ids")
-    ap.add_argument("--servers", default=",".join(SERVERS))
+    ap.add_argument("--core-reps", type=int, default=None,
+                    help="repetitions of the 64 B ping-pong 50/500 configs (default: --reps, "
+                    "5 in a full run)")
+    ap.add_argument("--servers", default=",".join(DEFAULT_SERVERS))
     ap.add_argument("--server-cpu", type=int, default=0)
     ap.add_argument("--client-cpu", type=int, default=1)
     ap.add_argument("--client-loops", type=int, default=1)
@@ -320,6 +330,7 @@ def main():
                     help="nice value for server and load generator (default -20 as root)")
     args = ap.parse_args()
     duration = args.duration or (1.0 if args.quick else 2.0)
+    core_reps = args.core_reps or (args.reps if args.quick else max(args.reps, 5))
 
     servers = []
     for s in args.servers.split(","):
@@ -342,11 +353,13 @@ def main():
     runner = Runner(args)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     rows = []
-    total = args.reps * len(cfgs) * len(servers)
+    plan = [[c for c in cfgs if rep < args.reps or (c[0] in CORE and rep < core_reps)]
+            for rep in range(max(args.reps, core_reps))]
+    total = sum(len(p) for p in plan) * len(servers)
     started = time.monotonic()
     try:
-        for rep in range(args.reps):
-            for cfg in cfgs:
+        for rep, rep_cfgs in enumerate(plan):
+            for cfg in rep_cfgs:
                 k = rep % len(servers)
                 for s in servers[k:] + servers[:k]:  # rotate the order each repetition
                     try:
@@ -361,7 +374,7 @@ def main():
                             cfg[0], s, rep, row.get("errors"), row.get("client_stderr", "")),
                             file=sys.stderr)
                 print("echo: rep %d/%d %s done (%d/%d runs, %.0fs)" % (
-                    rep + 1, args.reps, cfg[0], len(rows), total, time.monotonic() - started),
+                    rep + 1, len(plan), cfg[0], len(rows), total, time.monotonic() - started),
                     file=sys.stderr)
     finally:
         runner.cleanup()
@@ -388,7 +401,7 @@ def main():
     for r in rows:
         if r.get("server_stderr"):
             features.setdefault(r["server"], r["server_stderr"])
-    meta = {"reps": args.reps, "duration_s": duration, "quick": args.quick,
+    meta = {"reps": args.reps, "core_reps": core_reps, "duration_s": duration, "quick": args.quick,
             "server_cpu": args.server_cpu, "client_cpu": args.client_cpu,
             "client_loops": args.client_loops, "client_backend": args.client_backend,
             "nice": args.nice,

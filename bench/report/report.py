@@ -119,7 +119,7 @@ class Report:
         meta, summ = d["meta"], d["summary"]
         servers = [s for s in ORDER if s in meta["servers"]]
         self.w(
-            "Each row: the median of %d runs of %g s. Runs are interleaved: every "
+            "Each row: the median of %d runs of %g s%s. Runs are interleaved: every "
             "repetition runs every config on every server in turn (rotating which server "
             "goes first), so a change in the machine's load hits all servers alike. "
             "Server pinned to CPU %d, load generator (`echo_bench`, %d loop, %s backend) "
@@ -127,7 +127,10 @@ class Report:
             "other work on a shared machine rarely takes their cores. Every server gets the "
             "same receive buffer (4 KiB; 64 KiB for 4 KiB messages pipelined 16 deep, where "
             "16 messages wait in the socket at once)." % (
-                meta["reps"], meta["duration_s"], meta["server_cpu"], meta["client_loops"],
+                meta["reps"], meta["duration_s"],
+                " (%d for 64 B ping-pong with 50 and 500 connections, the configs the targets "
+                "name)" % meta["core_reps"] if meta.get("core_reps", meta["reps"]) != meta["reps"]
+                else "", meta["server_cpu"], meta["client_loops"],
                 meta["client_backend"], meta["client_cpu"], meta.get("nice", 0)),
             "",
             "**CPU µs/msg** is the primary metric: the server's on-CPU time (user + "
