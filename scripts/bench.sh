@@ -37,11 +37,28 @@ need_pkgs "${base_pkgs[@]}" libboost1.81-dev gnuplot-nox fio wrk nginx util-linu
 build=build-bench
 configure "$build" -Dbuildtype=release -Dtests=false -Dexamples=true -Dbenchmarks=true || exit 1
 echo "bench.sh: building corio (release) in $build ..." >&2
-if ! ninja -C "$build" -j "$(jobs)" >"$build/build-output.txt" 2>&1; then
+# has_target T: the build defines T (a part's folder may not be there yet).
+has_target() { ninja -C "$build" -t query "$1" >/dev/null 2>&1; }
+required=(examples/echo_server examples/echo_bench bench/peers/peer_uring_echo bench/peers/peer_epoll_echo)
+optional=(bench/peers/peer_asio_echo bench/micro bench/fs/fs_bench bench/multi/multi_bench
+    examples/http_server/http_server examples/http_server)
+if ! ninja -C "$build" -j "$(jobs)" "${required[@]}" >"$build/build-output.txt" 2>&1; then
     tail -30 "$build/build-output.txt"
     echo "bench.sh: build failed (full log: $build/build-output.txt)" >&2
     exit 1
 fi
+# The other parts' binaries one by one: one that does not build is skipped
+# (the report says so), not the whole run.
+build_failed=""
+for t in "${optional[@]}"; do
+    has_target "$t" || continue
+    if ! ninja -C "$build" -j "$(jobs)" "$t" >>"$build/build-output.txt" 2>&1; then
+        echo "bench.sh: $t does not build; its part is skipped (log: $build/build-output.txt)" >&2
+        build_failed+=" $t"
+    fi
+done
+# built T: T was built by this run.
+built() { [ -x "$build/$1" ] && [[ " $build_failed " != *" $1 "* ]]; }
 
 mkdir -p "$out"
 # Results of an earlier run must not be mistaken for this one's.
@@ -116,14 +133,18 @@ skipped() {
 }
 
 # ---- echo: corio against the peers -------------------------------------------
+servers=corio-uring,corio-epoll,uring-c,epoll-c
+built bench/peers/peer_asio_echo && servers+=,asio
 if [ "$quick" = 1 ]; then
-    part echo 300 "" python3 bench/echo/run.py --build "$build" --out "$out" --quick --reps "$reps"
+    part echo 300 "" python3 bench/echo/run.py --build "$build" --out "$out" --quick --reps "$reps" \
+        --servers "$servers"
 else
-    part echo 1200 "" python3 bench/echo/run.py --build "$build" --out "$out" --reps "$reps"
+    part echo 1500 "" python3 bench/echo/run.py --build "$build" --out "$out" --reps "$reps" \
+        --servers "$servers"
 fi
 
 # ---- micro -----------------------------------------------------------------
-if [ -x "$build/bench/micro" ]; then
+if built bench/micro; then
     if [ "$quick" = 1 ]; then
         mflags=(--benchmark_min_time=0.05 "--benchmark_filter=task|spawn\+run|nop round trip")
     else
@@ -133,24 +154,27 @@ if [ -x "$build/bench/micro" ]; then
         --benchmark_report_aggregates_only=true --benchmark_format=console \
         --benchmark_out_format=json "--benchmark_out=$out/micro.json" "${mflags[@]}"
 else
-    skipped micro "$build/bench/micro" "not built (Google Benchmark missing?)"
+    skipped micro "$build/bench/micro" "not built (Google Benchmark missing, or it does not build)"
 fi
 
 # ---- multi-loop scaling ------------------------------------------------------
+# Its own script if bench/multi has one; else the multi_bench binary itself,
+# run 3 times (the report takes the median of each line).
 if [ -x scripts/multi_bench.sh ]; then
     if [ "$quick" = 1 ]; then
-        part multi 120 multi.txt env BUILD="$build" QUICK=1 scripts/multi_bench.sh --quick
+        part multi 60 multi.txt env BUILD="$build" QUICK=1 scripts/multi_bench.sh --quick
     else
         part multi 600 multi.txt env BUILD="$build" scripts/multi_bench.sh
     fi
-elif [ -f bench/multi/run.py ]; then
-    if [ "$quick" = 1 ]; then
-        part multi 120 multi.txt python3 bench/multi/run.py --build "$build" --quick
-    else
-        part multi 600 multi.txt python3 bench/multi/run.py --build "$build"
-    fi
+elif built bench/multi/multi_bench; then
+    margs=(--pin)
+    [ "$quick" = 1 ] && margs+=(--messages 200000 --roundtrips 10000 --requests 2000)
+    part multi "$([ "$quick" = 1 ] && echo 60 || echo 600)" multi.txt sh -c \
+        'for i in 1 2 3; do "$0" "$@" || exit; done' "$build/bench/multi/multi_bench" "${margs[@]}"
+elif has_target bench/multi/multi_bench; then
+    skipped multi "$build/bench/multi/multi_bench" "bench/multi/multi_bench does not build in this tree"
 else
-    skipped multi "scripts/multi_bench.sh" "no multi-loop benchmark script in this tree yet (bench/multi)"
+    skipped multi "bench/multi" "no multi-loop benchmark in this tree yet (bench/multi)"
 fi
 
 # ---- http ------------------------------------------------------------------
@@ -165,12 +189,13 @@ else
 fi
 
 # ---- files -------------------------------------------------------------------
-# Last: fs_bench.sh configures its own build dir (build-fsbench).
+# Last: fs_bench.sh reconfigures the build dir it is given (examples off), and
+# sharing build-bench saves a second build of the library.
 if [ -x scripts/fs_bench.sh ]; then
     if [ "$quick" = 1 ]; then
-        part fs 150 fs.txt env SECS=1 ROUNDS=1 SIZE_MIB=64 scripts/fs_bench.sh
+        part fs 150 fs.txt env BUILD="$build" SECS=1 ROUNDS=1 SIZE_MIB=64 scripts/fs_bench.sh
     else
-        part fs 600 fs.txt env SECS=2 ROUNDS=3 scripts/fs_bench.sh
+        part fs 600 fs.txt env BUILD="$build" SECS=2 ROUNDS=3 scripts/fs_bench.sh
     fi
 else
     skipped fs "scripts/fs_bench.sh" "scripts/fs_bench.sh is not in this tree"

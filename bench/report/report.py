@@ -22,6 +22,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 
@@ -307,6 +308,54 @@ class Report:
         if text:
             self.w(text.strip(), "")
 
+    # ---- multi-loop -------------------------------------------------------
+    def multi(self):
+        """bench/multi/multi_bench, run 3 times: the median of each line's numbers."""
+        self.w("## Multi-loop: cross-loop messages and 1 → 2 loop scaling (bench/multi)", "")
+        text = read(os.path.join(self.res, "multi.txt"))
+        if self.part_missing("multi", "Multi-loop") and not text:
+            return
+        if not text:
+            return
+        thr, rt, sc = {}, {}, []
+        for line in text.splitlines():
+            m = re.match(r"throughput\s+(\S+)\s+([\d.]+) M msg/s.*?([\d.]+) msgs/wake-up", line)
+            if m:
+                thr.setdefault(m.group(1), []).append((float(m.group(2)), float(m.group(3))))
+                continue
+            m = re.match(r"round-trip\s+(\S+)\s+mean\s+([\d.]+) us\s+p50\s+([\d.]+)\s+p99\s+([\d.]+)", line)
+            if m:
+                rt.setdefault(m.group(1), []).append(tuple(float(m.group(i)) for i in (2, 3, 4)))
+                continue
+            m = re.match(r"scaling.*?(\d+) us/request: 1 loop\s+([\d.]+) req/s, 2 loops\s+([\d.]+)"
+                         r" req/s, speed-up ([\d.]+)x", line)
+            if m:
+                sc.append(tuple(float(m.group(i)) for i in (1, 2, 3, 4)))
+        med = statistics.median
+        if not (thr or rt or sc):
+            self.w("```", text.strip(), "```", "")
+            return
+        runs = max([len(v) for v in list(thr.values()) + list(rt.values())] + [len(sc)])
+        self.w("`multi_bench --pin` (loops pinned to CPUs 0 and 1), median of %d runs." % runs, "")
+        if thr:
+            self.w("| cross-loop channel, 2 loops | M msgs/s | msgs per wake-up |", "|---|---:|---:|")
+            for k, v in thr.items():
+                self.w("| %s | %s | %s |" % (k, f(med([x[0] for x in v])), f(med([x[1] for x in v]), 1)))
+            self.w("")
+        if rt:
+            self.w("| round trip between 2 loops | mean µs | p50 µs | p99 µs |", "|---|---:|---:|---:|")
+            for k, v in rt.items():
+                self.w("| %s | %s | %s | %s |" % (k, f(med([x[0] for x in v])), f(med([x[1] for x in v])),
+                                                 f(med([x[2] for x in v]))))
+            self.w("")
+        if sc:
+            self.w("| CPU-bound handler | 1 loop req/s | 2 loops req/s | speed-up |", "|---|---:|---:|---:|",
+                   "| %.0f µs/request | %s | %s | %sx |" % (
+                       sc[0][0], thousands(med([x[1] for x in sc])), thousands(med([x[2] for x in sc])),
+                       f(med([x[3] for x in sc]))), "")
+        self.w("<details><summary>raw output</summary>", "", "```", text.strip(), "```", "",
+               "</details>", "")
+
     # ---- charts -----------------------------------------------------------
     def charts(self):
         if not getattr(self, "echo_summ", None) or not shutil.which("gnuplot"):
@@ -371,7 +420,7 @@ class Report:
         self.files()
         self.verbatim("http", "HTTP: wrk against http_server and nginx (scripts/http_bench.sh)",
                       "http.txt", "HTTP")
-        self.verbatim("multi", "Multi-loop scaling (bench/multi)", "multi.txt", "Multi-loop")
+        self.multi()
         tgt = ["## Targets (issue 9)", "",
                "Echo ratios use server CPU per message (peer ÷ corio, ≥ 1.00 = corio as good "
                "or better); the range is the lowest and highest per-repetition ratio.", "",
