@@ -18,6 +18,7 @@
 #include <utility>
 
 #include <corio/runtime/result.hpp>
+#include <corio/runtime/timer.hpp>
 
 namespace corio::fs {
 
@@ -126,3 +127,10 @@ Result<T> fail(int res, const char* op, const std::string& subject) {
 }  // namespace detail
 
 }  // namespace corio::fs
+
+namespace corio::detail {
+/// with_timeout(a, d) on an awaitable giving fs::Result<T> gives fs::Result<T>
+/// (a timeout is std::errc::timed_out without context), not Result<fs::Result<T>>.
+template <class T>
+struct is_result<fs::Result<T>> : std::true_type {};
+}  // namespace corio::detail

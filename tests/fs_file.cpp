@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -474,5 +475,33 @@ TEST_CASE("every File error names the operation and the path", "[fs][file][error
         // A plain corio::Result keeps the code and drops the context.
         Result<void> plain = wfa;
         CHECK(plain.error() == std::errc::no_such_file_or_directory);
+    });
+}
+
+TEST_CASE("timeouts and cancellation of a file operation", "[fs][file]") {
+    test::run([](Loop& loop) -> Task<void> {
+        TempDir dir;
+        // with_timeout keeps the fs::Result type.
+        auto quick = co_await with_timeout(fs::read_file("/proc/self/status"), 5s);
+        static_assert(std::is_same_v<decltype(quick), fs::Result<std::string>>);
+        REQUIRE(quick);
+        auto missing = co_await with_timeout(fs::read_file(dir / "none"), 5s);
+        CHECK(missing.describe() == "open " + (dir / "none") + ": No such file or directory");
+
+        // A read that never completes: a FIFO with no writer data. Only io_uring
+        // can interrupt it; on epoll it would hold a pool thread until data came.
+        if (loop.kind() != BackendKind::io_uring) co_return;
+        REQUIRE(::mkfifo((dir / "fifo").c_str(), 0600) == 0);
+        auto f = co_await fs::File::open(dir / "fifo", O_RDWR);
+        REQUIRE(f);
+        std::array<std::byte, 16> buf{};
+        auto r = co_await f->read_at(0, buf).timeout(30ms);
+        REQUIRE_FALSE(r);
+        CHECK(r.error() == std::errc::timed_out);
+        CHECK(r.describe() == "read " + (dir / "fifo") + ": Connection timed out");
+        auto w = co_await with_timeout(f->read(buf), 30ms);
+        REQUIRE_FALSE(w);
+        CHECK(w.error() == std::errc::timed_out);
+        CHECK(f->position() == 0);
     });
 }
