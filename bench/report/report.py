@@ -214,8 +214,11 @@ class Report:
                                  "ahead in %d of %d (CPU ratios %s to %s)" % (
                                      ahead, len(asio), f(min(asio)), f(max(asio))),
                                  "**met**" if ahead == len(asio) else "**missed in %d**" % (len(asio) - ahead)))
-        self.w("Exact commands (B is the buffer size above; PORT is read from the server's "
-               "ready line):", "", "```")
+        self.w("Exact commands. B is the buffer size above; PORT comes from the server's ready "
+               "line; --conns, --size and --pipeline follow the config. Each process is started "
+               "in a session of its own (`setsid`) whose autogroup nice is set to %d "
+               "(`echo %d > /proc/self/autogroup`) before the command runs:" % (
+                   meta.get("nice", 0), meta.get("nice", 0)), "", "```")
         for s in servers + ["client"]:
             if s in meta["commands"]:
                 self.w(meta["commands"][s])
