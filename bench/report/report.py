@@ -229,7 +229,8 @@ class Report:
                 if s in meta["features"]:
                     self.w("%s: %s" % (s, meta["features"][s]))
             self.w("```", "")
-        self.w("![server CPU per message](echo_cpu.png)", "",
+        self.w("![server CPU per message relative to the liburing peer](echo_cpu.png)", "",
+               "![server CPU per message](echo_cpu_abs.png)", "",
                "![messages per second](echo_msgs.png)", "")
         self.echo_summ = summ
         self.echo_servers = servers
@@ -363,34 +364,43 @@ class Report:
     def charts(self):
         if not getattr(self, "echo_summ", None) or not shutil.which("gnuplot"):
             return []
-        dat = os.path.join(self.res, "echo_chart.dat")
-        with open(dat, "w") as fh:
-            fh.write("config " + " ".join('"%s"' % SHORT[s] for s in self.echo_servers) + "\n")
-            for e in self.echo_summ:
-                label = "%s%s/%dB/%dc" % ("pp" if e["pipeline"] == 1 else "pl",
-                                          "" if e["pipeline"] == 1 else str(e["pipeline"]),
-                                          e["size"], e["conns"])
-                fh.write('"%s" %s\n' % (label, " ".join(
-                    f(e["servers"][s]["cpu_us_per_msg"], 4) for s in self.echo_servers)))
-        dat2 = os.path.join(self.res, "echo_msgs.dat")
-        with open(dat2, "w") as fh:
-            fh.write("config " + " ".join('"%s"' % SHORT[s] for s in self.echo_servers) + "\n")
-            for e in self.echo_summ:
-                label = "%s%s/%dB/%dc" % ("pp" if e["pipeline"] == 1 else "pl",
-                                          "" if e["pipeline"] == 1 else str(e["pipeline"]),
-                                          e["size"], e["conns"])
-                fh.write('"%s" %s\n' % (label, " ".join(
-                    f(e["servers"][s]["msgs_per_sec"] / 1000, 2) for s in self.echo_servers)))
+        servers = self.echo_servers
+        header = "config " + " ".join('"%s"' % SHORT[s] for s in servers) + "\n"
+
+        def label(e):
+            return "%s/%dB/%dc" % ("pp" if e["pipeline"] == 1 else "pl%d" % e["pipeline"],
+                                   e["size"], e["conns"])
+
+        def write(name, value):
+            path = os.path.join(self.res, name)
+            with open(path, "w") as fh:
+                fh.write(header)
+                for e in self.echo_summ:
+                    fh.write('"%s" %s\n' % (label(e), " ".join(value(e, s) for s in servers)))
+            return path
+
+        ref = "uring-c" if "uring-c" in servers else servers[0]
+
+        def rel(e, s):
+            a, b = e["servers"][s]["cpu_us_per_msg"], e["servers"][ref]["cpu_us_per_msg"]
+            return f(a / b, 4) if num(a) and num(b) and b else "-"
+
+        charts = [
+            (write("echo_cpu_rel.dat", rel), "ratio.gp", "echo_cpu.png",
+             "server CPU per message, %s = 1 (lower is better)" % SHORT[ref],
+             "Echo: server CPU per message relative to %s (median of runs)" % SHORT[ref]),
+            (write("echo_cpu.dat", lambda e, s: f(e["servers"][s]["cpu_us_per_msg"], 4)),
+             "bars.gp", "echo_cpu_abs.png", "server CPU µs per message (lower is better)",
+             "Echo: server CPU per message"),
+            (write("echo_msgs.dat", lambda e, s: f(e["servers"][s]["msgs_per_sec"] / 1000, 2)),
+             "bars.gp", "echo_msgs.png", "thousand messages per second",
+             "Echo: messages per second (bound by the load generator)"),
+        ]
         made = []
-        gp = os.path.join(HERE, "bars.gp")
-        for data, png, ylabel, title in (
-                (dat, "echo_cpu.png", "server CPU µs per message (lower is better)",
-                 "Echo: server CPU per message"),
-                (dat2, "echo_msgs.png", "thousand messages per second",
-                 "Echo: messages per second (load generator bound)")):
+        for data, gp, png, ylabel, title in charts:
             out = os.path.join(self.res, png)
             cmd = ["gnuplot", "-e", "datafile='%s'; outfile='%s'; ylabel='%s'; title='%s'; ncols=%d"
-                   % (data, out, ylabel, title, len(self.echo_servers)), gp]
+                   % (data, out, ylabel, title, len(servers)), os.path.join(HERE, gp)]
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
             if p.returncode == 0:
                 made.append(png)
