@@ -24,6 +24,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import select
 import signal
 import statistics
@@ -179,6 +180,7 @@ class Runner:
             time.sleep(0.05)
             before = read_cpu(proc.pid)
             ccmd = self.client_cmd(port, size, conns, pipe, duration)
+            ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.monotonic()
             client = subprocess.Popen(ccmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                       text=True, preexec_fn=self.preexec)
@@ -190,6 +192,7 @@ class Runner:
                 out, err = client.communicate()
                 err += " (load generator killed after %ss)" % (duration + 60)
             t1 = time.monotonic()
+            ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             self.live.remove(client)
             after = read_cpu(proc.pid)
         finally:
@@ -212,6 +215,8 @@ class Runner:
             "wall_s": round(wall, 4),
             "server_status": status,
             "server_stderr": features,
+            # The load generator is the only child reaped in the window.
+            "client_util": (ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) / wall,
         })
         if before and after and msgs > 0:
             cpu_ns = after[0] - before[0]
@@ -260,6 +265,7 @@ def summarize(rows, cfgs, servers):
                 "cpu_us_per_msg": med(ok, "cpu_us_per_msg"),
                 "cpu_tick_us_per_msg": med(ok, "cpu_tick_us_per_msg"),
                 "server_util": med(ok, "server_util"),
+                "client_util": med(ok, "client_util"),
                 "cpu_us_per_msg_all": [round(r["cpu_us_per_msg"], 4) for r in ok],
                 "msgs_per_sec_all": [r["msgs_per_sec"] for r in ok],
             }
@@ -381,7 +387,7 @@ def main():
 
     fields = ["rep", "config", "mode", "size", "conns", "pipeline", "buf_size", "server",
               "msgs_per_sec", "p50_us", "p99_us", "errors", "cpu_us_per_msg",
-              "cpu_tick_us_per_msg", "server_cpu_s", "server_cpu_tick_s", "server_util",
+              "cpu_tick_us_per_msg", "server_cpu_s", "server_cpu_tick_s", "server_util", "client_util",
               "wall_s", "client_status", "server_status", "client_stderr", "server_stderr",
               "ready"]
     with open(os.path.join(args.out, "echo_runs.csv"), "w", newline="") as f:

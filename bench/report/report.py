@@ -156,7 +156,8 @@ class Report:
               lambda v, k: f(v[k], 3))
         table("Messages per second (all connections; mostly the load generator's limit)",
               "msgs_per_sec", lambda v, k: thousands(v[k]))
-        table("Server util (CPU s per s)", "server_util", lambda v, k: f(v[k], 2))
+        table("Util, server / load generator (CPU seconds per second; 1.00 = a full core)",
+              "server_util", lambda v, k: "%s / %s" % (f(v[k], 2), f(v.get("client_util"), 2)))
         table("Latency p50 / p99, µs", "p50_us",
               lambda v, k: "%s / %s" % (f(v["p50_us"], 0), f(v["p99_us"], 0)))
 
