@@ -29,3 +29,6 @@
 #include <corio/runtime/sync.hpp>
 #include <corio/runtime/signal.hpp>
 #include <corio/runtime/runtime.hpp>
+#include <corio/runtime/deadline.hpp>
+#include <corio/runtime/resilience.hpp>
+#include <corio/runtime/broadcast.hpp>
