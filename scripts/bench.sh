@@ -180,7 +180,7 @@ fi
 # ---- http ------------------------------------------------------------------
 if [ -x scripts/http_bench.sh ]; then
     if [ "$quick" = 1 ]; then
-        part http 120 http.txt env BUILD="$build" QUICK=1 scripts/http_bench.sh --quick
+        part http 90 http.txt env BUILD="$build" QUICK=1 scripts/http_bench.sh --quick
     else
         part http 600 http.txt env BUILD="$build" scripts/http_bench.sh
     fi

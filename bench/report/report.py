@@ -311,7 +311,10 @@ class Report:
         if self.part_missing(part, short) and not text:
             return
         if text:
-            self.w(text.strip(), "")
+            if any(l.startswith("|") for l in text.splitlines()):
+                self.w(text.strip(), "")  # already a markdown table
+            else:
+                self.w("```", text.strip(), "```", "")
 
     # ---- multi-loop -------------------------------------------------------
     def multi(self):
