@@ -138,8 +138,8 @@ class Report:
             "system, summed over its threads from `/proc/PID/task/*/schedstat`) over the "
             "run, divided by the messages echoed. Lower is better. On 2 cores the single "
             "load generator saturates before a good server does, so msgs/s mostly measures "
-            "the client; **util** (server CPU seconds per wall second) shows how busy the "
-            "server was.", "")
+            "the client; **util** (CPU seconds per wall second, of the server and of the "
+            "load generator) shows which side was busy.", "")
         if meta.get("failed_runs"):
             self.w("%d run(s) failed and are left out of the medians; see echo_runs.csv." %
                    meta["failed_runs"], "")
@@ -203,6 +203,9 @@ class Report:
                 v = verdict(r["cpu"], need)
                 if k == "corio-uring/asio" and num(r["cpu"]) and r["cpu"] >= 1.0:
                     v = "**met** (%.0f%% less CPU)" % ((1 - 1 / r["cpu"]) * 100)
+                lo, hi = r["cpu_paired_min"], r["cpu_paired_max"]
+                if num(lo) and num(hi) and lo < need <= hi:
+                    v += "; the per-repetition range crosses %.2f" % need
                 self.targets.append((
                     "%s, %s" % (name, config_title(e)),
                     "CPU %s (%s–%s), msgs/s %s" % (f(r["cpu"]), f(r["cpu_paired_min"]),
@@ -446,7 +449,12 @@ class Report:
             tgt.append("| %s | %s | %s |" % t)
         if not self.targets:
             tgt.append("| (no part that the targets need was run) | | |")
-        tgt.append("")
+        met = sum(1 for t in self.targets if t[2].startswith("**met"))
+        missed = [t for t in self.targets if t[2].startswith("**missed")]
+        tgt += ["", "%d of %d targets met%s." % (
+            met, len(self.targets),
+            "; missed: " + "; ".join("%s (%s)" % (t[0], t[2].replace("*", "")) for t in missed)
+            if missed else ""), ""]
         parts = ["## Parts run", "", "| part | status | seconds | command | note |",
                  "|---|---|---:|---|---|"]
         for name, p in self.parts.items():
