@@ -4,21 +4,14 @@
 //
 // Prints `listening HOST:PORT backend=B loops=N` when ready, echoes every byte
 // back until SIGINT/SIGTERM, then stops accepting, gives open connections a
-// second to finish and exits 0.
-#include <signal.h>
-#include <sys/signalfd.h>
-#include <unistd.h>
-
+// second to finish and exits 0. Each loop has its own SO_REUSEPORT listener
+// (net::serve), so the kernel spreads connections with no lock in user space.
 #include <cstdio>
 #include <memory>
 
+#include <corio/net/server.hpp>
 #include <corio/net/tcp.hpp>
-#include <corio/runtime/log.hpp>
-#include <corio/runtime/loop.hpp>
-#include <corio/runtime/ops.hpp>
-#include <corio/runtime/task_group.hpp>
-#include <corio/runtime/timer.hpp>
-#include <corio/runtime/when_any.hpp>
+#include <corio/runtime/runtime.hpp>
 
 #include "cli.hpp"
 
@@ -35,6 +28,7 @@ const char* const usage =
     "  --loops N          event loops, one per thread; 0 = one per core (default 1)\n"
     "  --backend B        auto, io_uring or epoll (default auto; CORIO_BACKEND overrides auto)\n"
     "  --buf-size BYTES   receive buffer per connection (default 4096)\n"
+    "  --pin              pin loop i's thread to CPU i\n"
     "  --help             this text\n"
     "Prints `listening HOST:PORT backend=B loops=N` when ready; SIGINT/SIGTERM stop it.\n";
 
@@ -44,6 +38,7 @@ struct Config {
     unsigned loops = 1;
     BackendChoice backend = BackendChoice::automatic;
     std::size_t buf_size = 4096;
+    bool pin = false;
 };
 
 Task<void> echo(net::TcpStream s, std::size_t buf_size) {
@@ -56,40 +51,6 @@ Task<void> echo(net::TcpStream s, std::size_t buf_size) {
         auto w = co_await s.send_all(span.first(*n));
         if (!w) co_return;
     }
-}
-
-Task<void> accept_loop(net::TcpListener* l, TaskGroup* conns, std::size_t buf_size) {
-    for (;;) {
-        auto s = co_await l->accept();
-        if (!s) {
-            if (s.error() == std::errc::operation_canceled) co_return;
-            log_warn("accept: {}", s.error().message());
-            continue;
-        }
-        (void)s->set_nodelay();
-        conns->spawn(echo(std::move(*s), buf_size));
-    }
-}
-
-/// Waits for SIGINT or SIGTERM (blocked in every thread, read from a signalfd).
-Task<int> wait_for_signal(int sfd) {
-    signalfd_siginfo info{};
-    auto r = co_await corio::read(sfd, std::as_writable_bytes(std::span(&info, 1)));
-    co_return r ? int(info.ssi_signo) : 0;
-}
-
-/// Serves on this thread's loop until `stop` completes, then shuts down.
-Task<void> serve(net::TcpListener l, std::size_t buf_size, Task<int> stop) {
-    TaskGroup conns;
-    TaskGroup acceptor;
-    acceptor.spawn(accept_loop(&l, &conns, buf_size));
-    co_await std::move(stop);
-    acceptor.cancel();  // stop accepting
-    co_await acceptor.wait();
-    l.close();
-    // In-flight connections get a second to finish, then are cancelled.
-    auto done = co_await with_timeout(conns.wait(), 1s);
-    (void)done;
 }
 
 }  // namespace
@@ -107,6 +68,8 @@ int main(int argc, char** argv) {
                 cfg.loops = cli.number<unsigned>(flag, value(), 0, 1024);
             } else if (flag == "backend") {
                 cfg.backend = cli.backend(value());
+            } else if (flag == "pin") {
+                cfg.pin = true;
             } else if (flag == "buf-size") {
                 cfg.buf_size = cli.number<std::size_t>(flag, value(), 1, 1 << 24);
             } else {
@@ -123,38 +86,31 @@ int main(int argc, char** argv) {
         addr = v6;
     }
 
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-    int sfd = ::signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (sfd < 0) {
-        std::perror("signalfd");
-        return 1;
-    }
-
     try {
-        LoopOptions lo;
-        lo.backend = cfg.backend;
-        Loop loop(lo);
-        net::ListenOptions opts;
-        opts.reuse_port = cfg.loops != 1;
-        auto l = net::TcpListener::bind(*addr, opts);
-        if (!l) {
+        RuntimeConfig rc;
+        rc.loops = cfg.loops;
+        rc.backend = cfg.backend;
+        rc.pin = cfg.pin;
+        // On SIGINT/SIGTERM: stop accepting, give connections a second, then
+        // cancel what is left.
+        rc.shutdown_deadline = 1s;
+        rc.cancel_deadline = 1s;
+        Runtime rt(rc);
+        const std::size_t buf_size = cfg.buf_size;
+        auto bound = rt.block_on(net::serve(
+            rt, *addr, [buf_size](net::TcpStream s) { return echo(std::move(s), buf_size); }));
+        if (!bound) {
             std::fprintf(stderr, "echo_server: %s\n",
-                         net::describe("listen", *addr, l.error()).c_str());
+                         net::describe("listen", *addr, bound.error()).c_str());
             return 1;
         }
-        auto local = l->local_address().value("getsockname");
-        std::printf("listening %s backend=%s loops=%u\n", local.to_string().c_str(),
-                    std::string(to_string(loop.kind())).c_str(), 1u);
+        std::printf("listening %s backend=%s loops=%u\n", bound->to_string().c_str(),
+                    std::string(to_string(rt.report(0).kind)).c_str(), rt.loops());
         std::fflush(stdout);
-        loop.block_on(serve(std::move(*l), cfg.buf_size, wait_for_signal(sfd)));
+        rt.run_until_signal();
     } catch (const std::exception& e) {
         std::fprintf(stderr, "echo_server: %s\n", e.what());
         return 1;
     }
-    ::close(sfd);
     return 0;
 }
