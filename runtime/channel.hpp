@@ -199,9 +199,10 @@ protected:
     ChanAwaiterBase& operator=(const ChanAwaiterBase&) = delete;
     ~ChanAwaiterBase() {
         stop_.unlink();
-        if (this->linked) {
-            // Destroyed while waiting (its loop is being torn down): leave
-            // no trace in the channel.
+        if (ref_taken_) {
+            // We waited. Whoever woke us did it under the lock: taking it
+            // here means that waker is done with our loop too. Destroyed still
+            // waiting (its loop torn down): leave no trace in the channel.
             typename State::Guard g(st_);
             unlink_self();
         }
@@ -236,6 +237,16 @@ protected:
         queue().push_back(static_cast<W&>(*this));
         st_->ref();  // the channel outlives its waiters
         ref_taken_ = true;
+    }
+
+    /// After a completion without waiting: true (and the coroutine is
+    /// queued to resume at the next turn) once the loop's inline budget is
+    /// spent, so a task draining a busy channel cannot starve the others.
+    static bool yield_now(std::coroutine_handle<> h) {
+        Loop* l = Loop::current_or_null();
+        if (l == nullptr || l->take_inline_budget()) return false;
+        l->schedule(h);
+        return true;
     }
 
     void watch_stop(StopToken tok) noexcept {
@@ -278,20 +289,24 @@ public:
             this->ec = std::make_error_code(std::errc::operation_canceled);
             return false;
         }
+        bool waiting = false;
         {
             typename State::Guard g(this->st_);
             this->st_->check_thread();
             switch (this->st_->recv(this->slot)) {
                 case ChanStatus::ok:
-                    return false;
+                    break;
                 case ChanStatus::closed:
                     this->ec = make_error_code(Errc::channel_closed);
-                    return false;
+                    break;
                 case ChanStatus::wait:
                     this->enqueue(h);
+                    waiting = true;
                     break;
             }
         }
+        // Not `linked`: another loop may have woken us already.
+        if (!waiting) return this->yield_now(h);
         this->watch_stop(tok);
         return true;
     }
@@ -320,6 +335,7 @@ public:
             this->ec = std::make_error_code(std::errc::operation_canceled);
             return false;
         }
+        bool waiting = false;
         {
             typename State::Guard g(this->st_);
             this->st_->check_thread();
@@ -327,15 +343,18 @@ public:
             auto take = this->take;
             switch (this->st_->send([&] { return take(src); })) {
                 case ChanStatus::ok:
-                    return false;
+                    break;
                 case ChanStatus::closed:
                     this->ec = make_error_code(Errc::channel_closed);
-                    return false;
+                    break;
                 case ChanStatus::wait:
                     this->enqueue(h);
+                    waiting = true;
                     break;
             }
         }
+        // Not `linked`: another loop may have woken us already.
+        if (!waiting) return this->yield_now(h);
         this->watch_stop(tok);
         return true;
     }

@@ -266,19 +266,28 @@ void Runtime::barrier(unsigned k, Loop& loop, std::optional<TimePoint> deadline)
     // A barrier that keeps the loop turning: loops still finishing may need
     // this one's answers. The last to arrive wakes everyone.
     if (arrived_[k].fetch_add(1, std::memory_order_acq_rel) + 1 == live_loops_) {
-        if (k == barriers - 1) {
-            // From now on spawn_on refuses; wait out the calls already past
-            // their check, so their messages are queued before anyone leaves.
-            closing_.store(true, std::memory_order_seq_cst);
-            while (posters_.load(std::memory_order_seq_cst) != 0)
-                std::this_thread::yield();
-        }
         for (auto& s : slots_) {
             if (s->loop != nullptr) s->loop->post_remote(s->barrier_op[k]);
         }
     }
     run_phase(
         loop, [&] { return arrived_[k].load(std::memory_order_acquire) >= live_loops_; }, deadline);
+}
+
+void Runtime::final_barrier() {
+    // Blocking, and posting nothing: once it opens, a loop may be destroyed,
+    // so no other thread may still be inside one of its post_remote calls.
+    std::unique_lock lk(final_mu_);
+    if (++final_arrived_ == live_loops_) {
+        // From now on spawn_on refuses; wait out the calls already past their
+        // check, so their messages are queued before anyone leaves.
+        closing_.store(true, std::memory_order_seq_cst);
+        while (posters_.load(std::memory_order_seq_cst) != 0)
+            std::this_thread::yield();
+        final_cv_.notify_all();
+        return;
+    }
+    final_cv_.wait(lk, [&] { return final_arrived_ == live_loops_; });
 }
 
 void Runtime::teardown(unsigned i) {
@@ -297,13 +306,14 @@ void Runtime::teardown(unsigned i) {
         loop, [&] { return loop.live_tasks() == 0; }, cancel_deadline_);
     barrier(1, loop, cancel_deadline_);
     // 3. Quiesce: no MSG_RING may still be on its way to a ring about to
-    // close, and no spawn_on message may arrive after we stop reading.
+    // close (each loop stops sending and waits for its own to complete), and
+    // no spawn_on message may arrive after we stop reading.
     s.phase = Phase::quiesce;
     loop.disable_msg_ring_send();
     run_phase(
         loop, [&] { return loop.msg_ring_inflight() == 0; }, std::nullopt);
-    barrier(2, loop, std::nullopt);
-    loop.process_remote();
+    final_barrier();
+    loop.process_remote();  // spawn_on messages that raced in: refused
     s.phase = Phase::done;
     if (loop.live_tasks() > 0) {
         log_warn("runtime loop {}: {} tasks did not finish within the shutdown deadline", i,
@@ -320,9 +330,13 @@ void Runtime::shutdown() {
     shutdown_started_.store(true, std::memory_order_release);
     graceful_deadline_ = Clock::now() + cfg_.shutdown_deadline;
     cancel_deadline_ = graceful_deadline_ + cfg_.cancel_deadline;
+    // Counted as a poster: no loop may be destroyed while we are still in
+    // one of these post_remote calls (see final_barrier).
+    posters_.fetch_add(1, std::memory_order_seq_cst);
     for (auto& s : slots_) {
         if (s->loop != nullptr && s->thread.joinable()) s->loop->post_remote(s->begin_op);
     }
+    posters_.fetch_sub(1, std::memory_order_seq_cst);
     if (loop0_) teardown(0);
     for (auto& s : slots_) {
         if (s->thread.joinable()) s->thread.join();

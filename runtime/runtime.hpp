@@ -385,7 +385,7 @@ public:
 
 private:
     enum class Phase : std::uint8_t { run, graceful, cancel, quiesce, done };
-    static constexpr unsigned barriers = 3;
+    static constexpr unsigned barriers = 2;
     struct Slot {
         Loop* loop = nullptr;
         std::thread thread;
@@ -419,6 +419,7 @@ private:
     template <class Pred>
     void run_phase(Loop& loop, Pred done, std::optional<TimePoint> deadline);
     void barrier(unsigned k, Loop& loop, std::optional<TimePoint> deadline);
+    void final_barrier();
     Phase phase_of(unsigned i) const noexcept { return slots_[i]->phase; }
     Task<int> wait_signal_or_request(SignalSet sigs);
 
@@ -437,6 +438,9 @@ private:
     std::atomic<bool> closing_{false};  // spawn_on refuses new tasks
     std::atomic<int> posters_{0};       // spawn_on calls between check and post
     std::atomic<unsigned> arrived_[barriers] = {};
+    std::mutex final_mu_;
+    std::condition_variable final_cv_;
+    unsigned final_arrived_ = 0;
     TimePoint graceful_deadline_{};
     TimePoint cancel_deadline_{};
     unsigned live_loops_ = 0;

@@ -83,7 +83,13 @@ protected:
                 ec = std::make_error_code(std::errc::operation_canceled);
                 return false;
             }
-            if (static_cast<Derived*>(this)->try_now()) return false;
+            if (static_cast<Derived*>(this)->try_now()) {
+                // Done without waiting; still yield once the loop's inline
+                // budget is spent, so a loop of these cannot starve the rest.
+                if (Loop::current().take_inline_budget()) return false;
+                Loop::current().schedule(h);
+                return true;
+            }
             this->h = h;
             loop = &Loop::current();
             owner_->waiters_.push_back(*this);
