@@ -294,6 +294,12 @@ private:
             }
         }
         s->res = r;
+        // Delivered: a stop request or the op's own timer firing before the
+        // waiter runs must not mark it cancelled (an accepted descriptor
+        // would be closed, a result that raced ahead lost).
+        auto* self = static_cast<OpAwaiter*>(s);
+        self->stop_cb_.unlink();
+        if (self->timer_.armed()) l.timers().remove(self->timer_);
         l.schedule(s->waiter);
     }
     static int retry_fn(detail::OpState* s) noexcept {

@@ -44,7 +44,12 @@ public:
         }
         waiter_ = h;
         fire = [](detail::TimerNode* n, Loop& l) noexcept {
-            l.schedule(static_cast<SleepAwaiter*>(n)->waiter_);
+            auto* self = static_cast<SleepAwaiter*>(n);
+            // The time came: a stop request before the waiter runs (a
+            // with_timeout of the same length, a cancel in this turn) must
+            // not schedule it a second time.
+            self->stop_.unlink();
+            l.schedule(self->waiter_);
         };
         loop_->timers().push(*this);
         if (tok.stop_possible()) {
