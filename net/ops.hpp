@@ -4,9 +4,10 @@
 // Each fills an io_uring SQE and, for the epoll backend, makes one
 // non-blocking attempt. Sends always carry MSG_NOSIGNAL: a write to a closed
 // peer is an EPIPE result, never a SIGPIPE. The "All" variants (SendAll,
-// RecvAll, SendMsgAll) finish only when every byte moved: on io_uring they ask
-// the kernel to retry short transfers (MSG_WAITALL) and resubmit the rest if
-// it still stops short; on epoll their attempt loops until EAGAIN.
+// RecvAll, SendMsgAll) finish only when every byte moved: on io_uring the
+// sends ask the kernel to retry short transfers (MSG_WAITALL), and every one
+// resubmits the rest if it still stops short; on epoll their attempt loops
+// until EAGAIN.
 //
 // Buffers named by an operation belong to the kernel until it completes; the
 // awaiter resumes only after that, so a buffer in the awaiting frame is safe.
@@ -121,7 +122,12 @@ struct RecvAll {
     static constexpr OpKind kind = OpKind::recv;
     static constexpr Interest interest = Interest::read;
     void prep(io_uring_sqe* s) const noexcept {
-        io_uring_prep_recv(s, fd, buf.data() + done, buf.size() - done, MSG_WAITALL);
+        // No MSG_WAITALL: when a reset follows part of the data, io_uring's
+        // WAITALL retry reports the partial count and the ECONNRESET it met
+        // is consumed with it, so the resubmission would read a clean end of
+        // stream (eof) where epoll reports connection_reset. Plain receives,
+        // resubmitted by again(), see the error (tests/faults.cpp).
+        io_uring_prep_recv(s, fd, buf.data() + done, buf.size() - done, 0);
     }
     int attempt() noexcept {
         while (done < buf.size()) {
