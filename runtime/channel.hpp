@@ -408,6 +408,7 @@ public:
     /// std::errc::resource_unavailable_try_again (full), Errc::channel_closed.
     /// On an error `v` is untouched.
     Result<void> try_send(T&& v) { return try_send_impl(std::addressof(v), &take_move<T>); }
+    /// Like try_send(T&&), copying `v` if the channel accepts it.
     Result<void> try_send(const T& v) requires std::is_copy_constructible_v<T> {
         return try_send_impl(const_cast<T*>(std::addressof(v)), &take_copy<T>);
     }

@@ -27,8 +27,11 @@ public:
         for (int s : sigs)
             ::sigaddset(&set_, s);
     }
+    /// Adds `sig` to the set.
     void add(int sig) noexcept { ::sigaddset(&set_, sig); }
+    /// True if `sig` is in the set.
     bool contains(int sig) const noexcept { return ::sigismember(&set_, sig) == 1; }
+    /// The sigset_t, for pthread_sigmask and signalfd.
     const sigset_t& native() const noexcept { return set_; }
 
 private:

@@ -194,6 +194,7 @@ public:
         void unlock() noexcept {
             if (m_ != nullptr) std::exchange(m_, nullptr)->unlock();
         }
+        /// True while this guard holds the lock.
         bool owns_lock() const noexcept { return m_ != nullptr; }
 
     private:
@@ -229,6 +230,7 @@ public:
         check_thread();
         if (!wake_one()) locked_ = false;
     }
+    /// True while some task holds the lock.
     bool locked() const noexcept { return locked_; }
 
 private:
@@ -261,6 +263,7 @@ public:
     }
     /// Clears the event: later waits wait again.
     void reset() noexcept { set_ = false; }
+    /// True while the event is set.
     bool is_set() const noexcept { return set_; }
 
 private:

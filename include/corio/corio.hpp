@@ -32,3 +32,4 @@
 #include <corio/runtime/deadline.hpp>
 #include <corio/runtime/resilience.hpp>
 #include <corio/runtime/broadcast.hpp>
+#include <corio/net/server.hpp>
