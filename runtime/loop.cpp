@@ -12,7 +12,7 @@
 namespace corio {
 namespace detail {
 
-thread_local Loop* t_current_loop = nullptr;
+thread_local Loop* t_current_loop __attribute__((tls_model("initial-exec"))) = nullptr;
 
 void frame_cache_register() noexcept {
     // Frees the thread's cached frames when the thread exits.
@@ -254,9 +254,9 @@ bool Loop::turn(bool may_wait) {
         // Nothing ready and no timer: only I/O, the pool or another thread can
         // wake us. With none of them, waiting would never end.
         unsigned inflight = kind_ == BackendKind::io_uring ? uring_->inflight() : epoll_->waiting();
-        if (inflight > 0) --inflight;  // the wake-up read is always armed
         bool manual_timers = clock_ != nullptr && !timers_.empty();
-        if (inflight == 0 && pool_jobs_ == 0 && !manual_timers &&
+        // inflight <= 1: only the wake-up read, which is always armed.
+        if (inflight <= 1 && pool_jobs_ == 0 && !manual_timers &&
             remote_refs_.load(std::memory_order_relaxed) == 0 &&
             !remote_signalled_.load(std::memory_order_acquire)) {
             return false;

@@ -63,7 +63,10 @@ template <class T>
 class JoinHandle;
 
 namespace detail {
-extern thread_local Loop* t_current_loop;
+// initial-exec: a plain %fs-relative load instead of a __tls_get_addr call
+// per operation when corio is built position-independent. The declaration
+// and the definition must agree.
+extern thread_local Loop* t_current_loop __attribute__((tls_model("initial-exec")));
 /// Logs that `what` happened on a thread that does not own the loop, and aborts.
 [[noreturn]] void wrong_thread(const char* what) noexcept;
 }  // namespace detail
