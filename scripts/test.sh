@@ -98,7 +98,7 @@ build() { # DIR ARGS... (TARGETS="..." builds only those)
 }
 
 start=$(date +%s)
-if build build-test -Dbuildtype=debugoptimized -Dparts=runtime,net,fs; then
+if build build-test -Dbuildtype=debugoptimized -Dbenchmarks=false -Dparts=runtime,net,fs; then
     run_suite "tests" build-test --no-suite peers
     if [ $quick -eq 0 ]; then
         seed=${CORIO_SHUFFLE:-$(( (RANDOM << 15) | RANDOM ))}
