@@ -108,6 +108,7 @@ struct BcastState {
 template <class T>
 class Subscriber {
 public:
+    /// Subscribed to nothing (Broadcast::subscribe() makes real ones).
     Subscriber() noexcept = default;
     Subscriber(Subscriber&& o) noexcept
         : st_(std::exchange(o.st_, nullptr)), sub_(std::exchange(o.sub_, nullptr)) {}
@@ -126,6 +127,7 @@ public:
     /// Awaiter of recv(). Movable until awaited.
     class [[nodiscard]] RecvAwaiter : detail::BcastWaiter {
     public:
+        /// Receives from one subscriber's buffer (see Subscriber::recv()).
         explicit RecvAwaiter(detail::BcastSub<T>* s) noexcept : s_(s) {}
         /// Only before it is awaited (with_timeout moves it).
         RecvAwaiter(RecvAwaiter&& o) noexcept : detail::BcastWaiter(), s_(o.s_) {}
@@ -141,7 +143,10 @@ public:
             if (remote_ref_) loop->drop_remote_ref();
         }
 
+        /// Awaiter protocol: everything happens under the lock in await_suspend.
         bool await_ready() const noexcept { return false; }
+        /// Takes what is there, or registers the task to be woken (false:
+        /// resume at once).
         template <class P>
         bool await_suspend(std::coroutine_handle<P> h) {
             StopToken tok = detail::stop_token_of(h);

@@ -46,6 +46,7 @@ public:
         if (d >= TimePoint::max() - now) return never();
         return Deadline(now + d);
     }
+    /// after(Duration) for any duration type (`Deadline::after(2s)`).
     template <class Rep, class Period>
     static Deadline after(std::chrono::duration<Rep, Period> d) {
         return after(std::chrono::duration_cast<Duration>(d));
@@ -74,6 +75,7 @@ public:
     /// The earlier of this deadline and `d` from now (a per-step timeout).
     Deadline earliest_after(Duration d) const { return earliest(after(d)); }
 
+    /// Deadlines compare by time; never is the latest.
     friend constexpr bool operator==(Deadline a, Deadline b) noexcept = default;
     friend constexpr auto operator<=>(Deadline a, Deadline b) noexcept = default;
 
@@ -191,10 +193,12 @@ inline Task<void> advance(ManualClock& clock, Duration d) {
     }
     return advance(d);
 }
+/// advance(Duration) for any duration type (`co_await advance(5s)`).
 template <class Rep, class Period>
 Task<void> advance(std::chrono::duration<Rep, Period> d) {
     return advance(std::chrono::duration_cast<Duration>(d));
 }
+/// advance(ManualClock&, Duration) for any duration type.
 template <class Rep, class Period>
 Task<void> advance(ManualClock& clock, std::chrono::duration<Rep, Period> d) {
     return advance(clock, std::chrono::duration_cast<Duration>(d));

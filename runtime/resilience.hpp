@@ -236,8 +236,9 @@ requires detail::ResultCallable<F> && std::is_invocable_r_v < bool, ShouldRetry&
         if (!policy.deadline.is_never() && delay >= policy.deadline.remaining(loop)) {
             co_return Out{std::move(*r), attempts, RetryStop::deadline, slept};
         }
-        // Not `if (!co_await ...)`: GCC 12 miscompiles a co_await on a
-        // temporary awaiter inside an if condition (the coroutine never starts).
+        // Not `if (!co_await ...)`: g++ 12.2 skips the whole body of a
+        // coroutine whose first co_await sits in an if condition; the
+        // separate statement is safe wherever this code moves.
         const bool slept_fully = co_await sleep_for(delay);
         if (!slept_fully) {
             co_return Out{R(std::errc::operation_canceled), attempts, RetryStop::cancelled, slept};
@@ -322,6 +323,7 @@ struct BreakerStats {
 /// (calls in flight point to it); it must outlive them.
 class CircuitBreaker {
 public:
+    /// A closed breaker deciding by `opts`.
     explicit CircuitBreaker(BreakerOptions opts = {});
     CircuitBreaker(const CircuitBreaker&) = delete;
     CircuitBreaker& operator=(const CircuitBreaker&) = delete;
@@ -329,8 +331,11 @@ public:
     /// The state now. An open breaker whose cool-down has passed becomes
     /// half-open here (telling the listener), as it would at the next call.
     BreakerState state();
+    /// The name given in the options (the key in a CircuitBreakerMap).
     const std::string& name() const noexcept { return opts_.name; }
+    /// The options it was made with.
     const BreakerOptions& options() const noexcept { return opts_; }
+    /// Its counters.
     const BreakerStats& stats() const noexcept { return stats_; }
     /// When an open breaker will let trials through (meaningless otherwise).
     TimePoint open_until() const noexcept { return opened_at_ + opts_.cool_down; }
@@ -442,11 +447,13 @@ private:
 /// the map lives.
 class CircuitBreakerMap {
 public:
+    /// Breakers made here take `defaults` (with `name` set to their key).
     explicit CircuitBreakerMap(BreakerOptions defaults = {}) : defaults_(std::move(defaults)) {}
     /// The breaker for `key`, made now if there is none.
     CircuitBreaker& get(std::string_view key);
     /// The breaker for `key`, or null.
     CircuitBreaker* find(std::string_view key) noexcept;
+    /// Breakers made so far.
     std::size_t size() const noexcept { return breakers_.size(); }
     /// Calls `f(const std::string& key, CircuitBreaker&)` for each breaker.
     template <class Fn>
@@ -468,6 +475,7 @@ class Bulkhead;
 /// destroyed (or by release()). Move-only.
 class [[nodiscard]] BulkheadPermit {
 public:
+    /// Holds nothing.
     BulkheadPermit() noexcept = default;
     BulkheadPermit(BulkheadPermit&& o) noexcept : b_(std::exchange(o.b_, nullptr)) {}
     BulkheadPermit& operator=(BulkheadPermit&& o) noexcept {
@@ -524,6 +532,7 @@ public:
     /// Awaiter of acquire(). Movable until awaited (with_deadline moves it).
     class [[nodiscard]] AcquireAwaiter {
     public:
+        /// Waits on `b` (see Bulkhead::acquire()).
         explicit AcquireAwaiter(Bulkhead& b) noexcept : b_(&b) {}
         AcquireAwaiter(AcquireAwaiter&& o) noexcept : b_(o.b_) {}
         AcquireAwaiter(const AcquireAwaiter&) = delete;
@@ -534,7 +543,10 @@ public:
             if (state_ == State::granted) b_->release();  // never resumed to take it
         }
 
+        /// Awaiter protocol: the decision is made in await_suspend, where
+        /// the task's stop token is known.
         bool await_ready() const noexcept { return false; }
+        /// Takes a free permit, rejects, or queues the task (false: resume at once).
         template <class P>
         bool await_suspend(std::coroutine_handle<P> h) {
             return suspend(h, detail::stop_token_of(h));
@@ -598,6 +610,7 @@ public:
     std::size_t limit() const noexcept { return limit_; }
     /// The most tasks that may wait.
     std::size_t max_queue() const noexcept { return max_queue_; }
+    /// Its counters.
     const BulkheadStats& stats() const noexcept { return stats_; }
     /// Changes the limit (at least 1); a larger one admits waiters at once,
     /// a smaller one takes effect as permits come back.
