@@ -229,7 +229,10 @@ int main(int argc, char** argv) {
     }
     bool uring = true;
     try {
-        Loop probe(LoopOptions{.backend = BackendChoice::io_uring, .use_env = false});
+        LoopOptions po;
+        po.backend = BackendChoice::io_uring;
+        po.use_env = false;
+        Loop probe(po);
         uring = probe.caps().msg_ring;
     } catch (const BackendError&) {
         uring = false;
