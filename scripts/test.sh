@@ -39,7 +39,7 @@ run_suite() {
     local name=$1 dir=$2
     shift 2
     echo "== $name"
-    meson test -C "$dir" --no-rebuild --print-errorlogs -j "$(jobs)" "$@" >"$dir/test-output.txt" 2>&1
+    meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes "$(jobs)" "$@" >"$dir/test-output.txt" 2>&1
     local counts
     counts=$(python3 - "$dir/meson-logs/testlog.json" <<'PY'
 import json, sys, collections
