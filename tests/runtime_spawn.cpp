@@ -31,7 +31,8 @@ TEST_CASE("spawn runs the task at the next turn and the handle gives its value",
         co_await h;
         CHECK(counter == 1);
         auto h2 = loop.spawn(square(9));
-        CHECK(co_await h2 == 81);
+        int v = co_await h2;  // not inside CHECK: g++ 12 may evaluate it twice
+        CHECK(v == 81);
     });
 }
 
