@@ -144,6 +144,23 @@ if [ -x ../shared/tools/contract-check.sh ] && ls build-test/examples/* >/dev/nu
     fi
 fi
 
+if [ $quick -eq 0 ] && [ -x scripts/valgrind_smoke.sh ] && ls build-test/examples/* >/dev/null 2>&1; then
+    echo "== examples under valgrind memcheck"
+    scripts/valgrind_smoke.sh build-test >build-test/valgrind-output.txt 2>&1
+    vline=$(grep '^valgrind smoke:' build-test/valgrind-output.txt | tail -n 1)
+    echo "   ${vline:-valgrind smoke: no result}"
+    read -r p f <<<"$(echo "$vline" | sed -n 's/^valgrind smoke: \([0-9]*\) passed, \([0-9]*\) failed.*/\1 \2/p')"
+    if [[ "${p:-}" =~ ^[0-9]+$ && "${f:-}" =~ ^[0-9]+$ ]]; then
+        pass=$((pass + p))
+        fail=$((fail + f))
+        summary+=("valgrind: $p passed, $f failed")
+    else
+        fail=$((fail + 1))
+        summary+=("valgrind: 0 passed, 1 failed")
+        tail -20 build-test/valgrind-output.txt
+    fi
+fi
+
 echo
 echo "== summary ($(( $(date +%s) - start )) s)"
 for s in "${summary[@]}"; do echo "   $s"; done
