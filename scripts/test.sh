@@ -46,7 +46,8 @@ import json, sys, collections
 ok = collections.Counter(); bad = collections.Counter(); failed = []
 for line in open(sys.argv[1]):
     t = json.loads(line)
-    suite = next((s.split(':')[-1] for s in t.get('suite', []) if s.split(':')[-1] in ('io_uring', 'epoll', 'pure')), 'other')
+    name = t['name']
+    suite = 'io_uring' if name.endswith('@io_uring') else 'epoll' if name.endswith('@epoll') else 'once'
     if t['result'] in ('OK', 'EXPECTEDFAIL', 'SKIP'):
         ok[suite] += 1
     else:
