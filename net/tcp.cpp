@@ -348,7 +348,7 @@ Task<Result<int>> Acceptor::accept() {
             co_return r;
         }
         std::error_code ec = r.error();
-        int e = ec.category() == std::system_category() ? ec.value() : 0;
+        int e = &ec.category() == &std::system_category() ? ec.value() : 0;
         if (e == ECANCELED) co_return r;
         if (is_transient_accept_error(e)) continue;
         if (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM) co_return r;

@@ -180,8 +180,11 @@ TEST_CASE("idle connections hold no receive buffer", "[net][buf_ring][idle]") {
                 "(0 receive-buffer bytes); recv into a 16 KiB buffer holds %.0f\n",
                 std::string(to_string(loop.kind())).c_str(),
                 ring.kernel_selected() ? "kernel buffer ring" : "buffer pool", with_ring, plain);
+#if !defined(__SANITIZE_ADDRESS__)
+            // (Under AddressSanitizer mallinfo2 does not see the heap.)
             CHECK(with_ring < 1024);
             CHECK(plain > 16384);
+#endif
             CHECK(ring.available() == ring.count());
         },
         60s);
