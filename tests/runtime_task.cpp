@@ -75,17 +75,29 @@ TEST_CASE("tasks are lazy and an unstarted task is destroyed cleanly", "[task]")
 TEST_CASE("a chain of 1,000,000 synchronous completions does not overflow the stack",
           "[task]") {
     Loop loop(test::options());
+#if defined(__SANITIZE_ADDRESS__)
+    // Symmetric transfer is a tail call only when the compiler may make one;
+    // ASan's instrumentation stops GCC from it, so the chain is shorter there.
+    constexpr long n = 1'000;
+#else
+    constexpr long n = 1'000'000;
+#endif
     auto chain = []() -> Task<long> {
         long sum = 0;
-        for (int i = 0; i < 1'000'000; ++i) sum += co_await add(i, 1);
+        for (long i = 0; i < n; ++i) sum += co_await add(int(i), 1);
         co_return sum;
     };
-    CHECK(loop.block_on(chain()) == 500'000'500'000L);
+    CHECK(loop.block_on(chain()) == n * (n - 1) / 2 + n);
 }
 
 TEST_CASE("deeply nested awaits use frames, not stack", "[task]") {
     Loop loop(test::options());
-    CHECK(loop.block_on(nested(100'000)) == 100'000);
+#if defined(__SANITIZE_ADDRESS__)
+    constexpr int depth = 1'000;  // see the chain test: no tail calls under ASan
+#else
+    constexpr int depth = 100'000;
+#endif
+    CHECK(loop.block_on(nested(depth)) == depth);
 }
 
 TEST_CASE("move-only values and moved tasks", "[task]") {
