@@ -22,33 +22,13 @@
 #include <corio/fs/dir.hpp>
 #include <corio/fs/file.hpp>
 
-#include "support.hpp"
+#include "fs_support.hpp"
 
 using namespace corio;
+using corio::test::TempDir;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/corio-fsatomic-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-    std::string operator/(const std::string& name) const { return path + "/" + name; }
-};
-
-#define REQUIRE_OK(...)                         \
-    do {                                        \
-        auto ok_result_ = co_await __VA_ARGS__; \
-        INFO(ok_result_.describe());            \
-        REQUIRE(ok_result_);                    \
-    } while (0)
 
 // Distinct versions of a file: different sizes and bytes, so that any mix
 // of two shows.

@@ -14,34 +14,12 @@
 #include <corio/fs/dir.hpp>
 #include <corio/fs/file.hpp>
 
-#include "support.hpp"
+#include "fs_support.hpp"
 
 using namespace corio;
+using corio::test::TempDir;
 
 namespace {
-
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/corio-fsdir-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-    std::string operator/(const std::string& name) const { return path + "/" + name; }
-};
-
-// Catch's REQUIRE may evaluate its expression more than once under GCC 12
-// when it holds a co_await: await first, then check.
-#define REQUIRE_OK(...)                         \
-    do {                                        \
-        auto ok_result_ = co_await __VA_ARGS__; \
-        INFO(ok_result_.describe());            \
-        REQUIRE(ok_result_);                    \
-    } while (0)
 
 std::vector<std::pair<std::string, fs::FileType>> sorted(std::vector<fs::DirEntry> v) {
     std::vector<std::pair<std::string, fs::FileType>> out;

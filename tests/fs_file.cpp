@@ -17,27 +17,13 @@
 #include <corio/fs/dir.hpp>
 #include <corio/fs/file.hpp>
 
-#include "support.hpp"
+#include "fs_support.hpp"
 
 using namespace corio;
+using corio::test::TempDir;
 using namespace std::chrono_literals;
 
 namespace {
-
-/// A fresh directory under /tmp, removed with everything in it.
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/corio-fs-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-    std::string operator/(const std::string& name) const { return path + "/" + name; }
-};
 
 std::vector<std::byte> pattern(std::size_t n, std::uint64_t seed) {
     std::vector<std::byte> v(n);
@@ -50,15 +36,6 @@ std::vector<std::byte> pattern(std::size_t n, std::uint64_t seed) {
     }
     return v;
 }
-
-// Catch's REQUIRE may evaluate its expression more than once under GCC 12
-// when it holds a co_await: await first, then check.
-#define REQUIRE_OK(...)                         \
-    do {                                        \
-        auto ok_result_ = co_await __VA_ARGS__; \
-        INFO(ok_result_.describe());            \
-        REQUIRE(ok_result_);                    \
-    } while (0)
 
 std::span<const std::byte> bytes(std::string_view s) {
     return std::as_bytes(std::span(s));
