@@ -9,32 +9,11 @@
 #include "support.hpp"
 
 using namespace corio;
+using corio::test::manual_run;
+using corio::test::virtual_run;
 using namespace std::chrono_literals;
 
 namespace {
-
-/// Runs `body(loop)` on a loop with a ManualClock that jumps to the next
-/// timer whenever nothing else can run.
-template <class F>
-void virtual_run(F body) {
-    ManualClock clock;
-    LoopOptions o = test::options();
-    o.clock = &clock;
-    Loop loop(o);
-    auto t0 = Clock::now();
-    loop.block_on(auto_advance(body(loop)));
-    CHECK(Clock::now() - t0 < 5s);
-}
-
-/// Same, but the body moves time itself.
-template <class F>
-void manual_run(F body) {
-    ManualClock clock;
-    LoopOptions o = test::options();
-    o.clock = &clock;
-    Loop loop(o);
-    loop.block_on(body(loop));
-}
 
 std::error_code refused() {
     return std::make_error_code(std::errc::connection_refused);
