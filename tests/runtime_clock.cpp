@@ -4,7 +4,7 @@
 
 #include <corio/runtime/deadline.hpp>
 
-#include "support.hpp"
+#include "clock_support.hpp"
 
 using namespace corio;
 using corio::test::manual_run;

@@ -6,7 +6,7 @@
 
 #include <corio/runtime/resilience.hpp>
 
-#include "support.hpp"
+#include "clock_support.hpp"
 
 using namespace corio;
 using corio::test::manual_run;

@@ -8,7 +8,6 @@
 #include <functional>
 #include <string>
 
-#include <corio/runtime/deadline.hpp>
 #include <corio/runtime/loop.hpp>
 #include <corio/runtime/op.hpp>
 #include <corio/runtime/ops.hpp>
@@ -38,29 +37,6 @@ void run(F body, std::chrono::milliseconds cap = std::chrono::seconds(10),
     bool finished = loop.block_on(guarded(loop, body, cap));
     INFO("backend " << to_string(loop.kind()));
     REQUIRE(finished);
-}
-
-/// Runs `body(loop)` on a loop with a ManualClock whose time jumps to the next
-/// timer whenever nothing else can run; checks it took little real time.
-template <class F>
-void virtual_run(F body) {
-    ManualClock clock;
-    LoopOptions o = options();
-    o.clock = &clock;
-    Loop loop(o);
-    auto t0 = Clock::now();
-    loop.block_on(auto_advance(body(loop)));
-    CHECK(Clock::now() - t0 < std::chrono::seconds(5));
-}
-
-/// Same, but the body moves time itself (advance).
-template <class F>
-void manual_run(F body) {
-    ManualClock clock;
-    LoopOptions o = options();
-    o.clock = &clock;
-    Loop loop(o);
-    loop.block_on(body(loop));
 }
 
 /// The backend the test runs on.
