@@ -34,8 +34,10 @@ std::vector<int> allowed_cpus() {
     return cpus;
 }
 
-void pin_self(unsigned i) {
-    std::vector<int> cpus = allowed_cpus();
+// Pins the calling thread to cpus[i % size]. The list is read once, before
+// any thread is pinned: a thread inherits its creator's affinity, so a list
+// read after pinning loop 0 would hold only loop 0's CPU.
+void pin_self(const std::vector<int>& cpus, unsigned i) {
     cpu_set_t set;
     CPU_ZERO(&set);
     CPU_SET(cpus[i % cpus.size()], &set);
@@ -144,7 +146,8 @@ unsigned Runtime::current_index() noexcept {
 }
 
 Runtime::Runtime(RuntimeConfig cfg) : cfg_(std::move(cfg)), owner_(std::this_thread::get_id()) {
-    unsigned n = cfg_.loops != 0 ? cfg_.loops : static_cast<unsigned>(allowed_cpus().size());
+    cpus_ = allowed_cpus();
+    unsigned n = cfg_.loops != 0 ? cfg_.loops : static_cast<unsigned>(cpus_.size());
     if (!msg_ring_from_env()) cfg_.msg_ring = false;
     SignalSet sigs;
     for (int s : cfg_.block_signals)
@@ -159,11 +162,16 @@ Runtime::Runtime(RuntimeConfig cfg) : cfg_(std::move(cfg)), owner_(std::this_thr
 
     unsigned first = 0;
     if (cfg_.use_calling_thread) {
-        if (cfg_.pin) pin_self(0);
+        if (cfg_.pin) {
+            CPU_ZERO(&old_affinity_);
+            restore_affinity_ = ::pthread_getaffinity_np(::pthread_self(), sizeof old_affinity_,
+                                                         &old_affinity_) == 0;
+            pin_self(cpus_, 0);
+        }
         try {
             loop0_ = std::make_unique<Loop>(opts);
         } catch (...) {
-            ::pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+            restore_calling_thread();
             throw;
         }
         prev_runtime_ = t_runtime;
@@ -187,7 +195,7 @@ Runtime::Runtime(RuntimeConfig cfg) : cfg_(std::move(cfg)), owner_(std::this_thr
     }
     if (err) {
         shutdown();
-        ::pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+        restore_calling_thread();
         if (loop0_ == nullptr && cfg_.use_calling_thread) t_runtime = prev_runtime_;
         std::rethrow_exception(err);
     }
@@ -196,10 +204,21 @@ Runtime::Runtime(RuntimeConfig cfg) : cfg_(std::move(cfg)), owner_(std::this_thr
 
 Runtime::~Runtime() {
     shutdown();
-    ::pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+    restore_calling_thread();
     if (cfg_.use_calling_thread) {
         t_runtime = prev_runtime_;
         t_index = prev_index_;
+    }
+}
+
+// The calling thread leaves the Runtime as it came: signal mask and, when
+// loop 0 pinned it, its CPU affinity (a second Runtime made on this thread
+// must see every CPU again).
+void Runtime::restore_calling_thread() noexcept {
+    ::pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+    if (restore_affinity_) {
+        ::pthread_setaffinity_np(::pthread_self(), sizeof old_affinity_, &old_affinity_);
+        restore_affinity_ = false;
     }
 }
 
@@ -225,7 +244,7 @@ void Runtime::thread_main(unsigned i, LoopOptions opts) {
     t_runtime = this;
     t_index = i;
     Slot& s = *slots_[i];
-    if (cfg_.pin) pin_self(i);
+    if (cfg_.pin) pin_self(cpus_, i);
     std::optional<Loop> loop;
     try {
         loop.emplace(opts);

@@ -12,6 +12,7 @@
 //   4. every thread is joined; frames still stuck are destroyed with their
 //      loops. Loops keep serving each other's messages until all are done.
 
+#include <sched.h>
 #include <signal.h>
 
 #include <atomic>
@@ -420,6 +421,7 @@ private:
     void run_phase(Loop& loop, Pred done, std::optional<TimePoint> deadline);
     void barrier(unsigned k, Loop& loop, std::optional<TimePoint> deadline);
     void final_barrier();
+    void restore_calling_thread() noexcept;
     Phase phase_of(unsigned i) const noexcept { return slots_[i]->phase; }
     Task<int> wait_signal_or_request(SignalSet sigs);
 
@@ -428,6 +430,9 @@ private:
     std::unique_ptr<Loop> loop0_;  // use_calling_thread: loop 0, on the Runtime's thread
     std::thread::id owner_;
     sigset_t old_mask_{};
+    std::vector<int> cpus_;     // the CPUs allowed when the Runtime was made
+    cpu_set_t old_affinity_{};  // the calling thread's, restored when pinned
+    bool restore_affinity_ = false;
     Runtime* prev_runtime_ = nullptr;
     unsigned prev_index_ = 0;
 

@@ -5,6 +5,8 @@
 // thread asserts.
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -53,6 +55,48 @@ TEST_CASE("block_on, run_on_all and current_index", "[multi]") {
         INFO("loop " << i << ": " << rt.report(i).describe());
         CHECK(rt.report(i).kind == test::backend());
     }
+}
+
+namespace {
+
+std::vector<int> affinity_of_this_thread() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    std::vector<int> cpus;
+    if (::pthread_getaffinity_np(::pthread_self(), sizeof set, &set) != 0) return cpus;
+    for (int c = 0; c < CPU_SETSIZE; ++c) {
+        if (CPU_ISSET(c, &set)) cpus.push_back(c);
+    }
+    return cpus;
+}
+
+}  // namespace
+
+// Regression: loop 0 pinned the calling thread first, the loop threads
+// inherited that one CPU, and every loop ended up on CPU 0 (a 1.00x
+// "scaling" from 1 to 2 loops).
+TEST_CASE("pinning puts loop i on the i-th allowed CPU and restores the caller", "[multi]") {
+    const std::vector<int> before = affinity_of_this_thread();
+    REQUIRE(!before.empty());
+    const unsigned n = before.size() >= 2 ? 2 : 1;
+    std::vector<std::vector<int>> seen(n);
+    for (int round = 0; round < 2; ++round) {  // a second Runtime on the same thread too
+        RuntimeConfig c = config(n);
+        c.pin = true;
+        Runtime rt(c);
+        rt.run_on_all_blocking([&seen](unsigned i) -> Task<void> {
+            return [](std::vector<int>* out) -> Task<void> {
+                *out = affinity_of_this_thread();
+                co_return;
+            }(&seen[i]);
+        });
+        for (unsigned i = 0; i < n; ++i) {
+            INFO("round " << round << " loop " << i);
+            REQUIRE(seen[i].size() == 1);
+            CHECK(seen[i][0] == before[i]);
+        }
+    }
+    CHECK(affinity_of_this_thread() == before);
 }
 
 TEST_CASE("spawn_on from every loop to every loop", "[multi]") {
