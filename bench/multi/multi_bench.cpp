@@ -8,6 +8,11 @@
 // Prints one line per measurement. Each line names its configuration; run
 // it with nothing else busy on the machine (the scaling test needs two idle
 // cores).
+#include <pthread.h>
+#include <sched.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -16,6 +21,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <corio/runtime/channel.hpp>
@@ -94,6 +100,18 @@ void throughput(const Options& o, const Variant& v) {
         sum == o.messages * (o.messages - 1) / 2 ? "" : "  WRONG SUM");
 }
 
+void print_latency(const char* name, std::vector<double>& samples) {
+    if (samples.empty()) return;
+    std::sort(samples.begin(), samples.end());
+    auto pct = [&](double p) { return samples[std::size_t(p * double(samples.size() - 1))]; };
+    double mean = 0;
+    for (double x : samples)
+        mean += x;
+    mean /= double(samples.size());
+    std::printf("round-trip %-18s mean %6.2f us  p50 %6.2f  p99 %7.2f  (%zu round trips)\n", name,
+                mean, pct(0.5), pct(0.99), samples.size());
+}
+
 // One message in flight: loop 0 sends, loop 1 echoes, loop 0 waits for it.
 void latency(const Options& o, const Variant& v) {
     Runtime rt(config(v, 2, o.pin));
@@ -119,14 +137,51 @@ void latency(const Options& o, const Variant& v) {
         out.close();
     }(ping, pong, &samples, o.roundtrips));
     echo.get();
-    std::sort(samples.begin(), samples.end());
-    auto pct = [&](double p) { return samples[std::size_t(p * double(samples.size() - 1))]; };
-    double mean = 0;
-    for (double x : samples)
-        mean += x;
-    mean /= double(samples.size());
-    std::printf("round-trip %-18s mean %6.2f us  p50 %6.2f  p99 %7.2f  (%zu round trips)\n", v.name,
-                mean, pct(0.5), pct(0.99), samples.size());
+    print_latency(v.name, samples);
+}
+
+// The floor under every cross-thread round trip: two plain threads (pinned
+// like the loops with --pin) bouncing a counter through two blocking
+// eventfds, no runtime. On a VM a sleeping vCPU's wake-up dominates this.
+void latency_baseline(const Options& o) {
+    int ping = ::eventfd(0, EFD_CLOEXEC), pong = ::eventfd(0, EFD_CLOEXEC);
+    if (ping < 0 || pong < 0) {
+        std::perror("multi_bench: eventfd");
+        std::exit(1);
+    }
+    auto pin_to = [&](unsigned i) {
+        if (!o.pin) return;
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(i, &set);
+        ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set);
+    };
+    cpu_set_t old;
+    ::pthread_getaffinity_np(::pthread_self(), sizeof old, &old);
+    const std::uint64_t n = o.roundtrips;
+    std::thread echo([&] {
+        pin_to(1);
+        std::uint64_t v;
+        for (std::uint64_t i = 0; i < n; ++i) {
+            if (::read(ping, &v, sizeof v) != sizeof v || ::write(pong, &v, sizeof v) != sizeof v)
+                return;
+        }
+    });
+    pin_to(0);
+    std::vector<double> samples;
+    samples.reserve(n);
+    for (std::uint64_t i = 0; i < n; ++i) {
+        std::uint64_t v = 1;
+        auto t = Clock::now();
+        if (::write(ping, &v, sizeof v) != sizeof v || ::read(pong, &v, sizeof v) != sizeof v)
+            break;
+        samples.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t).count());
+    }
+    echo.join();
+    ::pthread_setaffinity_np(::pthread_self(), sizeof old, &old);
+    ::close(ping);
+    ::close(pong);
+    print_latency("threads+eventfd", samples);
 }
 
 // A CPU-bound "request handler": about `us` microseconds of arithmetic.
@@ -245,6 +300,7 @@ int main(int argc, char** argv) {
         if (v.backend == BackendChoice::io_uring && !uring) continue;
         if (o.only.empty() || o.only == "latency") latency(o, v);
     }
+    if (o.only.empty() || o.only == "latency") latency_baseline(o);
     if (o.only.empty() || o.only == "scaling") scaling(o);
     return 0;
 }
