@@ -112,7 +112,7 @@ if [ $quick -eq 0 ]; then
     if build build-asan -Dbuildtype=debug -Doptimization=1 -Db_sanitize=address,undefined -Dwerror=false \
         -Db_lundef=false -Dbenchmarks=false -Dparts=runtime,net,fs; then
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-            run_suite "tests under ASan+UBSan" build-asan --no-suite docs
+            run_suite "tests under ASan+UBSan" build-asan
     fi
     if TARGETS=suite:multi build build-tsan -Dbuildtype=debug -Doptimization=1 -Db_sanitize=thread -Db_lundef=false -Dwerror=false \
         -Dbenchmarks=false -Dexamples=false -Dparts=runtime,net,fs; then

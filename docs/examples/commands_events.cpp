@@ -4,6 +4,7 @@
 // publisher neither knows nor waits for its subscribers (Broadcast).
 #include <cstdio>
 #include <string>
+#include <utility>
 
 #include <corio/runtime/broadcast.hpp>
 #include <corio/runtime/channel.hpp>
@@ -53,9 +54,13 @@ Task<int> audit(Subscriber<BalanceChanged> changes) {
 // A command sender: waits for its response.
 Task<int> client(Channel<Deposit> requests) {
     int last = 0;
-    for (int amount : {10, 20, 12}) {
+    static constexpr int amounts[] = {10, 20, 12};
+    for (int amount : amounts) {
         Channel<int> reply(1);
-        (void)co_await requests.send(Deposit{amount, reply});
+        // Named, not `send(Deposit{...})`: g++ 12 destroys an aggregate
+        // temporary made inside a co_await expression twice (README, Limits).
+        Deposit d{amount, reply};
+        (void)co_await requests.send(std::move(d));
         last = *co_await reply.recv();
         std::printf("client: deposited %d, balance %d\n", amount, last);
     }
