@@ -37,9 +37,9 @@ struct LoopOptions {
     /// `automatic`: io_uring when it starts, else epoll. CORIO_BACKEND
     /// (auto|io_uring|epoll) replaces `automatic`; an explicit choice wins.
     BackendChoice backend = BackendChoice::automatic;
-    unsigned sq_entries = 256;  ///< io_uring submission queue size
-    unsigned cq_entries = 0;    ///< completion queue size; 0 = 4 x sq_entries
-    bool sqpoll = false;        ///< a kernel thread polls the SQ (burns a core)
+    unsigned sq_entries = 256;      ///< io_uring submission queue size
+    unsigned cq_entries = 0;        ///< completion queue size; 0 = 4 x sq_entries
+    bool sqpoll = false;            ///< a kernel thread polls the SQ (burns a core)
     unsigned blocking_threads = 4;  ///< blocking-pool threads (started on first use)
     /// Operations that finish without waiting resume their coroutine inline;
     /// after this many in a row the coroutine yields so others get a turn.
@@ -149,7 +149,9 @@ public:
         run_while_not(std::move(done), false);
     }
     /// Delivers what other threads have posted so far, now (loop thread only).
-    void process_remote() { drain_remote(); }
+    void process_remote() {
+        drain_remote();
+    }
 
     /// Cross-loop wake-ups with IORING_OP_MSG_RING: loops made by one Runtime
     /// share a `group`; a loop that may `send` wakes the other io_uring loops
@@ -160,13 +162,17 @@ public:
     /// other thread may post to the loop.
     void set_msg_ring(const void* group, bool send) noexcept {
         msg_group_ = group;
-        msg_send_ = send && group != nullptr && kind_ == BackendKind::io_uring &&
-                    report_.caps.msg_ring;
+        msg_send_ =
+            send && group != nullptr && kind_ == BackendKind::io_uring && report_.caps.msg_ring;
     }
     /// Stops this loop's MSG_RING wake-ups (later ones use the eventfd).
-    void disable_msg_ring_send() noexcept { msg_send_ = false; }
+    void disable_msg_ring_send() noexcept {
+        msg_send_ = false;
+    }
     /// MSG_RING wake-ups this loop sent whose completion has not come back.
-    unsigned msg_ring_inflight() const noexcept { return msg_inflight_; }
+    unsigned msg_ring_inflight() const noexcept {
+        return msg_inflight_;
+    }
     /// io_uring: a completion whose user_data carries a tag in its low bits
     /// (a MSG_RING wake-up received or sent). Called by the backend.
     void on_tagged_cqe(std::uint64_t user_data, int res) noexcept;
@@ -177,13 +183,21 @@ public:
         ++stats_.inline_done;
         return true;
     }
-    detail::UringBackend& uring() noexcept { return *uring_; }
-    detail::EpollBackend& epoll() noexcept { return *epoll_; }
+    detail::UringBackend& uring() noexcept {
+        return *uring_;
+    }
+    detail::EpollBackend& epoll() noexcept {
+        return *epoll_;
+    }
     /// Runs st.retry on a blocking-pool thread; the result comes back through
     /// post_remote.
     void submit_blocking(detail::OpState& st);
-    detail::TimerQueue& timers() noexcept { return timers_; }
-    LoopStats& mutable_stats() noexcept { return stats_; }
+    detail::TimerQueue& timers() noexcept {
+        return timers_;
+    }
+    LoopStats& mutable_stats() noexcept {
+        return stats_;
+    }
     /// Asks whichever engine holds `st` to cancel it; `st` still completes.
     void cancel_op(detail::OpState& st);
     /// Thread-safe: hands a finished `st` (res set) back to this loop, which
@@ -196,13 +210,19 @@ public:
     }
     /// Other threads that may post to this loop (runtime, channels) hold a
     /// reference, so that a loop waiting on them is not taken for deadlocked.
-    void add_remote_ref() noexcept { remote_refs_.fetch_add(1, std::memory_order_relaxed); }
-    void drop_remote_ref() noexcept { remote_refs_.fetch_sub(1, std::memory_order_relaxed); }
+    void add_remote_ref() noexcept {
+        remote_refs_.fetch_add(1, std::memory_order_relaxed);
+    }
+    void drop_remote_ref() noexcept {
+        remote_refs_.fetch_sub(1, std::memory_order_relaxed);
+    }
 
     /// Requests stop on every task spawned on this loop.
     void cancel_all() noexcept;
     /// Number of spawned tasks not yet finished.
-    std::size_t live_tasks() const noexcept { return live_; }
+    std::size_t live_tasks() const noexcept {
+        return live_;
+    }
 
 private:
     friend struct detail::SpawnBase;
@@ -253,10 +273,10 @@ private:
     detail::OpState wake_op_;
     std::size_t pool_jobs_ = 0;  // blocking-pool jobs of this loop not yet delivered
 
-    pthread_t owner_;                   // the thread that made the loop
-    const void* msg_group_ = nullptr;   // MSG_RING wake-ups only within one group
-    bool msg_send_ = false;             // this loop may wake others by MSG_RING
-    unsigned msg_inflight_ = 0;         // MSG_RING wake-ups sent, completion pending
+    pthread_t owner_;                  // the thread that made the loop
+    const void* msg_group_ = nullptr;  // MSG_RING wake-ups only within one group
+    bool msg_send_ = false;            // this loop may wake others by MSG_RING
+    unsigned msg_inflight_ = 0;        // MSG_RING wake-ups sent, completion pending
 };
 
 /// Resumes the awaiting coroutine at the loop's next turn.
@@ -266,7 +286,9 @@ struct YieldAwaiter {
     void await_resume() const noexcept {}
 };
 /// `co_await yield()` lets every other ready coroutine run first.
-inline YieldAwaiter yield() noexcept { return {}; }
+inline YieldAwaiter yield() noexcept {
+    return {};
+}
 
 namespace detail {
 
@@ -357,10 +379,13 @@ struct SpawnFrame {
 
 template <class T>
 SpawnFrame<T> spawn_entry(Task<T> t) {
+    // A local, not the parameter: the task's frame (and what its parameters
+    // own) is destroyed before the joiner resumes, not when the JoinHandle goes.
+    Task<T> inner = std::move(t);
     if constexpr (std::is_void_v<T>) {
-        co_await std::move(t);
+        co_await std::move(inner);
     } else {
-        co_return co_await std::move(t);
+        co_return co_await std::move(inner);
     }
 }
 

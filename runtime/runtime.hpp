@@ -159,11 +159,15 @@ Task<void> remote_body(Task<T> t, RemoteState<T>* s) {
     s->task_stop = tok.source();
     if (s->stop_now) s->task_stop->request_stop();
     try {
+        // A local, so the task's frame (and what its parameters own) is
+        // gone before the result is published: whoever takes the result
+        // sees everything the task held released.
+        Task<T> inner = std::move(t);
         if constexpr (std::is_void_v<T>) {
-            co_await std::move(t);
+            co_await std::move(inner);
             s->value.emplace('\0');
         } else {
-            s->value.emplace(co_await std::move(t));
+            s->value.emplace(co_await std::move(inner));
         }
     } catch (...) {
         s->exception = std::current_exception();

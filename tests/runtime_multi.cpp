@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <corio/net/server.hpp>
@@ -97,6 +98,37 @@ TEST_CASE("pinning puts loop i on the i-th allowed CPU and restores the caller",
         }
     }
     CHECK(affinity_of_this_thread() == before);
+}
+
+// The result of a remote task is published after its frame is destroyed:
+// get() sees its parameters released (the cause of a flaky "subscriber still
+// counted" in the cross-loop Broadcast test).
+TEST_CASE("spawn_on: the task's parameters are released before its result is taken", "[multi]") {
+    struct Owned {
+        std::atomic<bool>* released;
+        explicit Owned(std::atomic<bool>* r) : released(r) {}
+        Owned(Owned&& o) noexcept : released(std::exchange(o.released, nullptr)) {}
+        ~Owned() {
+            if (released == nullptr) return;
+            std::this_thread::sleep_for(1ms);  // widens the window the bug needed
+            released->store(true);
+        }
+    };
+    Runtime rt(config(2));
+    for (int i = 0; i < 20; ++i) {
+        std::atomic<bool> released{false};
+        auto h = rt.spawn_on(1, [](Owned, int i) -> Task<int> {
+            co_await yield();
+            if (i % 2 == 1) throw std::runtime_error("odd");
+            co_return i;
+        }(Owned(&released), i));
+        if (i % 2 == 0) {
+            CHECK(h.get() == i);
+        } else {
+            CHECK_THROWS_AS(h.get(), std::runtime_error);
+        }
+        CHECK(released.load());
+    }
 }
 
 TEST_CASE("spawn_on from every loop to every loop", "[multi]") {

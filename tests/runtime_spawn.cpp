@@ -1,5 +1,6 @@
 // spawn, JoinHandle, detached tasks, block_on, stop, 100,000 spawned tasks.
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "support.hpp"
@@ -15,7 +16,7 @@ Task<void> bump() {
 }
 Task<int> square(int x) {
     co_await yield();
-    co_return x * x;
+    co_return x* x;
 }
 Task<void> fails() {
     co_await yield();
@@ -69,19 +70,63 @@ TEST_CASE("awaiting a handle rethrows the task's exception", "[spawn]") {
     });
 }
 
+namespace {
+struct Owned {
+    bool* released;
+    explicit Owned(bool* r) : released(r) {}
+    Owned(Owned&& o) noexcept : released(std::exchange(o.released, nullptr)) {}
+    ~Owned() {
+        if (released != nullptr) *released = true;
+    }
+};
+Task<int> holds(Owned, bool fail) {
+    co_await yield();
+    if (fail) throw std::runtime_error("fails while holding");
+    co_return 7;
+}
+}  // namespace
+
+// Whoever joins a task sees everything the task owned released, including
+// its parameters (a subscriber, a socket, a lock) - not only once the
+// JoinHandle goes away.
+TEST_CASE("a joined task's parameters are released before the joiner resumes", "[spawn]") {
+    test::run([](Loop& loop) -> Task<void> {
+        bool released = false;
+        auto h = loop.spawn(holds(Owned(&released), false));
+        int v = co_await h;
+        CHECK(v == 7);
+        CHECK(released);
+
+        bool released2 = false;
+        auto h2 = loop.spawn(holds(Owned(&released2), true));
+        bool caught = false;
+        try {
+            co_await h2;
+        } catch (const std::runtime_error&) {
+            caught = true;
+        }
+        CHECK(caught);
+        CHECK(released2);
+    });
+}
+
 TEST_CASE("100,000 spawned tasks all run", "[spawn]") {
     Loop loop(test::options());
     counter = 0;
     auto body = [](Loop& l) -> Task<void> {
         std::vector<JoinHandle<int>> hs;
         hs.reserve(100'000);
-        for (int i = 0; i < 100'000; ++i) hs.push_back(l.spawn(square(i % 100)));
+        for (int i = 0; i < 100'000; ++i)
+            hs.push_back(l.spawn(square(i % 100)));
         long sum = 0;
-        for (auto& h : hs) sum += co_await h;
+        for (auto& h : hs)
+            sum += co_await h;
         long expect = 0;
-        for (int i = 0; i < 100'000; ++i) expect += long(i % 100) * (i % 100);
+        for (int i = 0; i < 100'000; ++i)
+            expect += long(i % 100) * (i % 100);
         CHECK(sum == expect);
-        for (int i = 0; i < 100'000; ++i) l.spawn(bump()).detach();
+        for (int i = 0; i < 100'000; ++i)
+            l.spawn(bump()).detach();
     };
     loop.block_on(body(loop));
     loop.run();  // the detached ones
@@ -93,9 +138,10 @@ TEST_CASE("run() returns when no spawned task is left", "[loop]") {
     Loop loop(test::options());
     counter = 0;
     loop.spawn([]() -> Task<void> {
-        co_await sleep_for(5ms);
-        ++counter;
-    }()).detach();
+            co_await sleep_for(5ms);
+            ++counter;
+        }())
+        .detach();
     loop.run();
     CHECK(counter == 1);
 }
@@ -103,9 +149,10 @@ TEST_CASE("run() returns when no spawned task is left", "[loop]") {
 TEST_CASE("stop() makes run_until_stopped return", "[loop]") {
     Loop loop(test::options());
     loop.spawn([](Loop& l) -> Task<void> {
-        co_await sleep_for(2ms);
-        l.stop();
-    }(loop)).detach();
+            co_await sleep_for(2ms);
+            l.stop();
+        }(loop))
+        .detach();
     loop.run_until_stopped();
     SUCCEED();
 }
@@ -146,14 +193,16 @@ TEST_CASE("destroying a loop cancels and reclaims tasks still waiting", "[loop]"
         Loop loop(test::options());
         for (int i = 0; i < 100; ++i) {
             loop.spawn([]() -> Task<void> {
-                bool full = co_await sleep_for(1h);
-                if (!full) ++counter;  // woken by cancellation
-            }()).detach();
+                    bool full = co_await sleep_for(1h);
+                    if (!full) ++counter;  // woken by cancellation
+                }())
+                .detach();
         }
         loop.spawn([](Loop& l) -> Task<void> {
-            co_await yield();
-            l.stop();
-        }(loop)).detach();
+                co_await yield();
+                l.stop();
+            }(loop))
+            .detach();
         loop.run_until_stopped();
     }
     CHECK(counter == 100);
