@@ -167,7 +167,7 @@ if [ -x scripts/multi_bench.sh ]; then
         part multi 600 multi.txt env BUILD="$build" scripts/multi_bench.sh
     fi
 elif built bench/multi/multi_bench; then
-    margs=(--pin)
+    margs=(--pin --work-us 100)
     [ "$quick" = 1 ] && margs+=(--messages 200000 --roundtrips 10000 --requests 2000)
     part multi "$([ "$quick" = 1 ] && echo 60 || echo 600)" multi.txt sh -c \
         'for i in 1 2 3; do "$0" "$@" || exit; done' "$build/bench/multi/multi_bench" "${margs[@]}"

@@ -330,7 +330,7 @@ class Report:
             return
         thr, rt, sc = {}, {}, []
         for line in text.splitlines():
-            m = re.match(r"throughput\s+(\S+)\s+([\d.]+) M msg/s.*?([\d.]+) msgs/wake-up", line)
+            m = re.match(r"throughput\s+(\S+)\s+([\d.]+) M msg/s.*?([\d.]+) msgs each", line)
             if m:
                 thr.setdefault(m.group(1), []).append((float(m.group(2)), float(m.group(3))))
                 continue
