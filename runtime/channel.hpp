@@ -239,6 +239,38 @@ protected:
         ref_taken_ = true;
     }
 
+    /// The whole await_suspend of both awaiters: `attempt()` (under the
+    /// state's guard) completes the operation, finds the channel closed, or
+    /// says to wait, and then this waiter is queued.
+    template <class P, class Attempt>
+    bool suspend(std::coroutine_handle<P> h, Attempt attempt) {
+        StopToken tok = stop_token_of(h);
+        if (tok.stop_requested()) {
+            this->ec = std::make_error_code(std::errc::operation_canceled);
+            return false;
+        }
+        bool waiting = false;
+        {
+            typename State::Guard g(st_);
+            st_->check_thread();
+            switch (attempt()) {
+                case ChanStatus::ok:
+                    break;
+                case ChanStatus::closed:
+                    this->ec = make_error_code(Errc::channel_closed);
+                    break;
+                case ChanStatus::wait:
+                    enqueue(h);
+                    waiting = true;
+                    break;
+            }
+        }
+        // Not `linked`: another loop may have woken us already.
+        if (!waiting) return yield_now(h);
+        watch_stop(tok);
+        return true;
+    }
+
     /// After a completion without waiting: true (and the coroutine is
     /// queued to resume at the next turn) once the loop's inline budget is
     /// spent, so a task draining a busy channel cannot starve the others.
@@ -284,31 +316,7 @@ public:
     bool await_ready() const noexcept { return false; }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
-        StopToken tok = stop_token_of(h);
-        if (tok.stop_requested()) {
-            this->ec = std::make_error_code(std::errc::operation_canceled);
-            return false;
-        }
-        bool waiting = false;
-        {
-            typename State::Guard g(this->st_);
-            this->st_->check_thread();
-            switch (this->st_->recv(this->slot)) {
-                case ChanStatus::ok:
-                    break;
-                case ChanStatus::closed:
-                    this->ec = make_error_code(Errc::channel_closed);
-                    break;
-                case ChanStatus::wait:
-                    this->enqueue(h);
-                    waiting = true;
-                    break;
-            }
-        }
-        // Not `linked`: another loop may have woken us already.
-        if (!waiting) return this->yield_now(h);
-        this->watch_stop(tok);
-        return true;
+        return this->suspend(h, [this] { return this->st_->recv(this->slot); });
     }
     Result<T> await_resume() {
         this->stop_.unlink();
@@ -330,33 +338,11 @@ public:
     bool await_ready() const noexcept { return false; }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
-        StopToken tok = stop_token_of(h);
-        if (tok.stop_requested()) {
-            this->ec = std::make_error_code(std::errc::operation_canceled);
-            return false;
-        }
-        bool waiting = false;
-        {
-            typename State::Guard g(this->st_);
-            this->st_->check_thread();
+        return this->suspend(h, [this] {
             T* src = this->src;
             auto take = this->take;
-            switch (this->st_->send([&] { return take(src); })) {
-                case ChanStatus::ok:
-                    break;
-                case ChanStatus::closed:
-                    this->ec = make_error_code(Errc::channel_closed);
-                    break;
-                case ChanStatus::wait:
-                    this->enqueue(h);
-                    waiting = true;
-                    break;
-            }
-        }
-        // Not `linked`: another loop may have woken us already.
-        if (!waiting) return this->yield_now(h);
-        this->watch_stop(tok);
-        return true;
+            return this->st_->send([&] { return take(src); });
+        });
     }
     Result<void> await_resume() noexcept {
         this->stop_.unlink();
