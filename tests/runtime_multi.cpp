@@ -23,6 +23,7 @@
 #include <corio/runtime/runtime.hpp>
 #include <corio/runtime/sync.hpp>
 
+#include "multi_support.hpp"
 #include "support.hpp"
 
 using namespace corio;
@@ -31,11 +32,7 @@ using namespace std::chrono_literals;
 namespace {
 
 RuntimeConfig config(unsigned loops) {
-    RuntimeConfig c;
-    c.loops = loops;
-    c.shutdown_deadline = 2s;
-    c.cancel_deadline = 2s;
-    return c;
+    return test::runtime_config(loops);
 }
 
 }  // namespace

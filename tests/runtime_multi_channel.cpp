@@ -13,6 +13,7 @@
 #include <corio/runtime/runtime.hpp>
 #include <corio/runtime/sync.hpp>
 
+#include "multi_support.hpp"
 #include "support.hpp"
 
 using namespace corio;
@@ -21,17 +22,11 @@ using namespace std::chrono_literals;
 namespace {
 
 RuntimeConfig config(unsigned loops) {
-    RuntimeConfig c;
-    c.loops = loops;
-    c.shutdown_deadline = 2s;
-    c.cancel_deadline = 2s;
-    return c;
+    return test::runtime_config(loops);
 }
 
 std::uint64_t message_count() {
-    const char* s = std::getenv("CORIO_TEST_MESSAGES");
-    if (s == nullptr || *s == '\0') return 1'000'000;
-    return std::strtoull(s, nullptr, 10);
+    return test::message_count(1'000'000);
 }
 
 struct Msg {
