@@ -2,35 +2,19 @@
 
 #include <cstdint>
 
+#include "ascii.hpp"
+
 namespace corio::net::html {
 namespace {
 
+using ascii::hex_value;
+using ascii::iequals;
+using ascii::is_alpha;
+using ascii::is_digit;
+using ascii::to_lower;
+
 inline bool is_space(char c) noexcept {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
-}
-inline bool is_alpha(char c) noexcept {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-inline bool is_digit(char c) noexcept {
-    return c >= '0' && c <= '9';
-}
-inline char to_lower(char c) noexcept {
-    return (c >= 'A' && c <= 'Z') ? char(c + 32) : c;
-}
-
-inline int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (to_lower(a[i]) != to_lower(b[i])) return false;
-    }
-    return true;
 }
 
 bool istarts_with(std::string_view s, std::string_view prefix) noexcept {

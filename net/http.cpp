@@ -9,8 +9,14 @@
 #include <type_traits>
 #include <utility>
 
+#include "ascii.hpp"
+
 namespace corio::net::http {
 namespace {
+
+using ascii::hex_value;
+using ascii::is_digit;
+using ascii::to_lower;
 
 // Character classes from RFC 9110 §5.6.2 (tchar), §5.5 (field-vchar, SP, HTAB) and RFC 3986
 // (request-target as printable ASCII; host characters).
@@ -46,19 +52,6 @@ constexpr auto classes = make_classes();
 
 inline bool has_class(char c, std::uint8_t cls) noexcept {
     return (classes[static_cast<unsigned char>(c)] & cls) != 0;
-}
-inline bool is_digit(char c) noexcept {
-    return c >= '0' && c <= '9';
-}
-inline char to_lower(char c) noexcept {
-    return (c >= 'A' && c <= 'Z') ? char(c + 32) : c;
-}
-
-inline int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
 }
 
 bool all_of_class(std::string_view s, std::uint8_t cls) noexcept {
@@ -304,11 +297,7 @@ constexpr std::size_t max_chunk_line = 64;
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (to_lower(a[i]) != to_lower(b[i])) return false;
-    }
-    return true;
+    return ascii::iequals(a, b);
 }
 
 // ---- Headers ----

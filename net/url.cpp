@@ -6,8 +6,14 @@
 #include <array>
 #include <cstring>
 
+#include "ascii.hpp"
+
 namespace corio::net {
 namespace {
+
+using ascii::hex_value;
+using ascii::is_alpha;
+using ascii::to_lower;
 
 enum : std::uint8_t {
     u_unreserved = 1,  // ALPHA DIGIT - . _ ~
@@ -40,19 +46,6 @@ constexpr auto classes = make_classes();
 
 inline bool has_class(char c, std::uint8_t cls) noexcept {
     return (classes[static_cast<unsigned char>(c)] & cls) != 0;
-}
-inline char to_lower(char c) noexcept {
-    return (c >= 'A' && c <= 'Z') ? char(c + 32) : c;
-}
-inline bool is_alpha(char c) noexcept {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-inline int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
 }
 
 void append_escape(std::string& out, unsigned char b) {

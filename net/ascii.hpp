@@ -1,0 +1,34 @@
+#pragma once
+// ASCII character helpers shared by the HTTP, URL and HTML code (internal,
+// not part of the API). Locale-free on purpose: protocol text is
+// ASCII whatever the process locale says.
+#include <string_view>
+
+namespace corio::net::ascii {
+
+inline bool is_alpha(char c) noexcept {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+inline bool is_digit(char c) noexcept {
+    return c >= '0' && c <= '9';
+}
+inline char to_lower(char c) noexcept {
+    return (c >= 'A' && c <= 'Z') ? char(c + 32) : c;
+}
+/// The value of a hex digit, -1 for anything else.
+inline int hex_value(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+/// Equal ignoring ASCII case.
+inline bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (to_lower(a[i]) != to_lower(b[i])) return false;
+    }
+    return true;
+}
+
+}  // namespace corio::net::ascii
