@@ -644,6 +644,22 @@ void try_send(int fd, std::string_view text) noexcept {
     (void)::send(fd, text.data(), text.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
+// Sends everything `out` holds and empties it, under the send timeout (the
+// reaper watches c.deadline in the sending phase); false when the connection
+// is gone.
+Task<bool> flush(Conn& c, net::TcpStream& s, Output& out) {
+    c.phase = Conn::Phase::sending;
+    c.deadline = c.srv->loop->now() + c.srv->cfg.send_timeout;
+    bool sent;
+    if (out.segs.empty()) {
+        sent = (co_await s.send_all(std::as_bytes(std::span(out.buf)))).has_value();
+    } else {
+        sent = (co_await s.send_all(out.gather())).has_value();
+    }
+    if (sent) out.clear();
+    co_return sent;
+}
+
 Task<void> serve_conn(LoopServer* srv, net::TcpStream s) {
     StopToken parent = co_await this_task::stop_token();
     Conn c(srv, parent);
@@ -775,31 +791,15 @@ Task<void> serve_conn(LoopServer* srv, net::TcpStream s) {
                 break;
             }
             if (out.pending() >= flush_at) {
-                c.phase = Conn::Phase::sending;
-                c.deadline = loop.now() + cfg.send_timeout;
-                bool sent;
-                if (out.segs.empty()) {
-                    sent = (co_await s.send_all(std::as_bytes(std::span(out.buf)))).has_value();
-                } else {
-                    sent = (co_await s.send_all(out.gather())).has_value();
-                }
+                bool sent = co_await flush(c, s, out);
                 if (!sent) co_return;
-                out.clear();
                 c.phase = Conn::Phase::idle;
             }
         }
 
         if (!out.empty()) {
-            c.phase = Conn::Phase::sending;
-            c.deadline = loop.now() + cfg.send_timeout;
-            bool sent;
-            if (out.segs.empty()) {
-                sent = (co_await s.send_all(std::as_bytes(std::span(out.buf)))).has_value();
-            } else {
-                sent = (co_await s.send_all(out.gather())).has_value();
-            }
+            bool sent = co_await flush(c, s, out);
             if (!sent) co_return;
-            out.clear();
         }
         if (close_after) {
             if (linger) {
