@@ -11,7 +11,6 @@ using ascii::hex_value;
 using ascii::iequals;
 using ascii::is_alpha;
 using ascii::is_digit;
-using ascii::to_lower;
 
 inline bool is_space(char c) noexcept {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';

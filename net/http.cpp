@@ -16,7 +16,6 @@ namespace {
 
 using ascii::hex_value;
 using ascii::is_digit;
-using ascii::to_lower;
 
 // Character classes from RFC 9110 §5.6.2 (tchar), §5.5 (field-vchar, SP, HTAB) and RFC 3986
 // (request-target as printable ASCII; host characters).
@@ -267,6 +266,22 @@ bool header_field(detail::ParseCore& c, Headers& h, std::string_view line, std::
 }
 
 // A chunk-size line without its CRLF: 1*HEXDIG and nothing else (no extensions, no spaces).
+// A body framed by Content-Length: within `max_body`, or 413. Reserves at
+// most `reserve_cap` up front: a peer may announce a large body and then send
+// nothing.
+bool length_body(detail::ParseCore& c, std::string& body, std::uint64_t max_body,
+                 std::size_t reserve_cap) {
+    if (c.content_length > max_body) return fail(c, 413, "body too large");
+    if (c.content_length == 0) {
+        c.phase = Phase::done;
+        return true;
+    }
+    body.reserve(std::size_t(std::min<std::uint64_t>(c.content_length, reserve_cap)));
+    c.remaining = c.content_length;
+    c.phase = Phase::body_length;
+    return true;
+}
+
 bool chunk_size_line(detail::ParseCore& c, std::string_view line, std::size_t body_size,
                      std::size_t max_body) {
     if (line.empty()) return fail(c, 400, "invalid chunk size");
@@ -612,16 +627,7 @@ bool RequestParser::on_headers_done() {
         return true;
     }
     if (c.has_content_length) {
-        if (c.content_length > limits_.max_body) return fail(c, 413, "body too large");
-        if (c.content_length == 0) {
-            c.phase = Phase::done;
-            return true;
-        }
-        // Reserve a little: a client may announce a large body and then send nothing.
-        request_.body.reserve(std::size_t(std::min<std::uint64_t>(c.content_length, 64 * 1024)));
-        c.remaining = c.content_length;
-        c.phase = Phase::body_length;
-        return true;
+        return length_body(c, request_.body, limits_.max_body, 64 * 1024);
     }
     c.phase = Phase::done;  // a request without framing headers has no body
     return true;
@@ -737,15 +743,7 @@ bool ResponseParser::on_headers_done() {
         return true;
     }
     if (c.has_content_length) {
-        if (c.content_length > limits_.max_body) return fail(c, 413, "body too large");
-        if (c.content_length == 0) {
-            c.phase = Phase::done;
-            return true;
-        }
-        response_.body.reserve(std::size_t(std::min<std::uint64_t>(c.content_length, 256 * 1024)));
-        c.remaining = c.content_length;
-        c.phase = Phase::body_length;
-        return true;
+        return length_body(c, response_.body, limits_.max_body, 256 * 1024);
     }
     response_.until_close = true;
     c.phase = Phase::body_until_close;

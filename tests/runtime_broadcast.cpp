@@ -21,14 +21,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-RuntimeConfig config(unsigned loops) {
-    return test::runtime_config(loops);
-}
-
-std::uint64_t message_count() {
-    return test::message_count(200'000);
-}
-
 /// What a subscriber saw: every value in order, the lag reports, the end.
 struct Seen {
     std::vector<int> values;
@@ -210,7 +202,7 @@ TEST_CASE("broadcast across loops: the fast subscriber gets everything, the slow
           "[multi][broadcast]") {
     constexpr int n = 1000;
     constexpr std::size_t cap = 16;
-    Runtime rt(config(3));
+    Runtime rt(test::runtime_config(3));
     Broadcast<int> bc(cap);
     // The fast subscriber acknowledges each message, so the publisher never
     // outruns it; the slow one waits for a gate, and only then reads.
@@ -253,8 +245,8 @@ TEST_CASE("broadcast across loops: the fast subscriber gets everything, the slow
 
 TEST_CASE("broadcast across loops under load: nothing reordered, every loss counted",
           "[multi][broadcast]") {
-    const auto n = static_cast<int>(message_count());
-    Runtime rt(config(3));
+    const auto n = static_cast<int>(test::message_count(200'000));
+    Runtime rt(test::runtime_config(3));
     Broadcast<int> bc(256);
     struct Tally {
         std::uint64_t received = 0;
@@ -310,7 +302,7 @@ TEST_CASE("broadcast across loops under load: nothing reordered, every loss coun
 
 TEST_CASE("broadcast across loops: a receive waiting on another loop is cancelled cleanly",
           "[multi][broadcast][cancel]") {
-    Runtime rt(config(2));
+    Runtime rt(test::runtime_config(2));
     Broadcast<int> bc(4);
     auto h = rt.spawn_on(1, [](Subscriber<int> s) -> Task<std::error_code> {
         auto v = co_await s.recv();

@@ -29,16 +29,8 @@
 using namespace corio;
 using namespace std::chrono_literals;
 
-namespace {
-
-RuntimeConfig config(unsigned loops) {
-    return test::runtime_config(loops);
-}
-
-}  // namespace
-
 TEST_CASE("block_on, run_on_all and current_index", "[multi]") {
-    Runtime rt(config(3));
+    Runtime rt(test::runtime_config(3));
     REQUIRE(rt.loops() == 3);
     CHECK(rt.block_on([]() -> Task<unsigned> { co_return Runtime::current_index(); }()) == 0);
     std::atomic<unsigned> mask{0};
@@ -79,7 +71,7 @@ TEST_CASE("pinning puts loop i on the i-th allowed CPU and restores the caller",
     const unsigned n = before.size() >= 2 ? 2 : 1;
     std::vector<std::vector<int>> seen(n);
     for (int round = 0; round < 2; ++round) {  // a second Runtime on the same thread too
-        RuntimeConfig c = config(n);
+        RuntimeConfig c = test::runtime_config(n);
         c.pin = true;
         Runtime rt(c);
         rt.run_on_all_blocking([&seen](unsigned i) -> Task<void> {
@@ -111,7 +103,7 @@ TEST_CASE("spawn_on: the task's parameters are released before its result is tak
             released->store(true);
         }
     };
-    Runtime rt(config(2));
+    Runtime rt(test::runtime_config(2));
     for (int i = 0; i < 20; ++i) {
         std::atomic<bool> released{false};
         auto h = rt.spawn_on(1, [](Owned, int i) -> Task<int> {
@@ -131,7 +123,7 @@ TEST_CASE("spawn_on: the task's parameters are released before its result is tak
 TEST_CASE("spawn_on from every loop to every loop", "[multi]") {
     constexpr unsigned n = 4;
     constexpr int rounds = 50;
-    Runtime rt(config(n));
+    Runtime rt(test::runtime_config(n));
     std::atomic<int> wrong{0}, done{0};
     auto from = [](Runtime* rt, std::atomic<int>* wrong, std::atomic<int>* done) -> Task<void> {
         unsigned me = Runtime::current_index();
@@ -157,7 +149,7 @@ TEST_CASE("spawn_on from every loop to every loop", "[multi]") {
 }
 
 TEST_CASE("remote results, exceptions and get() from a plain thread", "[multi]") {
-    Runtime rt(config(2));
+    Runtime rt(test::runtime_config(2));
     auto h = rt.spawn_on(1, []() -> Task<int> { co_return 42; }());
     int v = 0;
     std::thread t([&] { v = h.get(); });  // a thread without a loop blocks
@@ -176,7 +168,7 @@ TEST_CASE("remote results, exceptions and get() from a plain thread", "[multi]")
 }
 
 TEST_CASE("cancelling a remote task, and cancelling its awaiter", "[multi][cancel]") {
-    Runtime rt(config(2));
+    Runtime rt(test::runtime_config(2));
     auto sleeper = []() -> Task<bool> { co_return co_await sleep_for(1h); };
     auto h = rt.spawn_on(1, sleeper());
     std::this_thread::sleep_for(10ms);
@@ -195,7 +187,7 @@ TEST_CASE("cancelling a remote task, and cancelling its awaiter", "[multi][cance
 }
 
 TEST_CASE("loop stats are reachable, MSG_RING carries wake-ups between io_uring loops", "[multi]") {
-    Runtime rt(config(2));
+    Runtime rt(test::runtime_config(2));
     SharedChannel<int> ch(1);
     auto h = rt.spawn_on(1, [](SharedChannel<int> c) -> Task<int> {
         int sum = 0;
@@ -219,7 +211,7 @@ TEST_CASE("loop stats are reachable, MSG_RING carries wake-ups between io_uring 
 }
 
 TEST_CASE("wait_signal takes a signal from a signalfd", "[multi][signal]") {
-    RuntimeConfig c = config(2);
+    RuntimeConfig c = test::runtime_config(2);
     c.block_signals = {SIGUSR1};
     Runtime rt(c);
     auto h = rt.spawn_on(1, wait_signal({SIGUSR1}));
@@ -232,7 +224,7 @@ TEST_CASE("wait_signal takes a signal from a signalfd", "[multi][signal]") {
 
 TEST_CASE("run_until_signal shuts down on SIGTERM or on request", "[multi][signal]") {
     {
-        Runtime rt(config(2));
+        Runtime rt(test::runtime_config(2));
         std::thread killer([] {
             std::this_thread::sleep_for(50ms);
             ::kill(::getpid(), SIGTERM);
@@ -242,7 +234,7 @@ TEST_CASE("run_until_signal shuts down on SIGTERM or on request", "[multi][signa
         CHECK(rt.shutting_down());
     }
     {
-        Runtime rt(config(2));
+        Runtime rt(test::runtime_config(2));
         auto h = rt.spawn_on(1, [](Runtime* rt) -> Task<void> {
             co_await sleep_for(20ms);
             rt->request_shutdown();
@@ -278,7 +270,7 @@ std::string echo_once(std::uint16_t port, const std::string& msg) {
 }  // namespace
 
 TEST_CASE("serve: a SO_REUSEPORT listener per loop, stopped by the shutdown", "[multi][server]") {
-    RuntimeConfig c = config(2);
+    RuntimeConfig c = test::runtime_config(2);
     c.use_calling_thread = false;  // this thread is the (blocking) client
     std::atomic<int> per_loop[2] = {};
     std::uint16_t port = 0;

@@ -21,14 +21,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-RuntimeConfig config(unsigned loops) {
-    return test::runtime_config(loops);
-}
-
-std::uint64_t message_count() {
-    return test::message_count(1'000'000);
-}
-
 struct Msg {
     std::uint32_t sender;
     std::uint64_t seq;
@@ -37,8 +29,8 @@ struct Msg {
 }  // namespace
 
 TEST_CASE("ping-pong across loops: every message back, in order", "[multi][channel]") {
-    const std::uint64_t n = message_count();
-    Runtime rt(config(2));
+    const std::uint64_t n = test::message_count(1'000'000);
+    Runtime rt(test::runtime_config(2));
     SharedChannel<std::uint64_t> ping(256), pong(256);
     // Loop 1 echoes every ping back as a pong until ping is closed.
     auto echo = rt.spawn_on(1,
@@ -86,8 +78,8 @@ TEST_CASE("ping-pong across loops: every message back, in order", "[multi][chann
 
 TEST_CASE("many senders on every loop into one channel: per-sender order", "[multi][channel]") {
     constexpr unsigned loops = 4;
-    const std::uint64_t per = std::max<std::uint64_t>(message_count() / 40, 1000);
-    Runtime rt(config(loops));
+    const std::uint64_t per = std::max<std::uint64_t>(test::message_count(1'000'000) / 40, 1000);
+    Runtime rt(test::runtime_config(loops));
     SharedChannel<Msg> ch(64);
     std::atomic<unsigned> senders_left{loops * 2};
     auto sender = [](SharedChannel<Msg> ch, std::uint32_t id, std::uint64_t per,
@@ -126,7 +118,7 @@ TEST_CASE("many senders on every loop into one channel: per-sender order", "[mul
 }
 
 TEST_CASE("backpressure across loops", "[multi][channel]") {
-    Runtime rt(config(2));
+    Runtime rt(test::runtime_config(2));
     SharedChannel<int> ch(1);
     std::atomic<int> sent{0};
     auto p = rt.spawn_on(1, [](SharedChannel<int> c, std::atomic<int>* sent) -> Task<void> {
@@ -149,7 +141,7 @@ TEST_CASE("backpressure across loops", "[multi][channel]") {
 }
 
 TEST_CASE("cancel and close across loops lose nothing", "[multi][channel][cancel]") {
-    Runtime rt(config(3));
+    Runtime rt(test::runtime_config(3));
     SharedChannel<int> ch(4);
     // A receiver waiting on loop 1 is cancelled from this thread.
     auto r = rt.spawn_on(1, [](SharedChannel<int> c) -> Task<std::error_code> {
