@@ -138,7 +138,7 @@ OpAwaiter<StatxSize> File::size() noexcept {
 
 OpAwaiter<CloseFile> File::close() noexcept {
     int fd = fd_.release();
-    if (fd >= 0) Loop::current().forget_fd(fd);
+    if (fd >= 0) Loop::current().release_fd(fd);
     // A closed File closes nothing: -1 gives EBADF, naming the path.
     return OpAwaiter<CloseFile>(CloseFile{fd, path_});
 }
@@ -266,7 +266,7 @@ Result<FixedBuffers> FixedBuffers::make(unsigned count, std::size_t size) {
         iov[i].iov_base = b[i].data();
         iov[i].iov_len = size;
     }
-    int r = io_uring_register_buffers(&loop.uring().ring(), iov.data(), count);
+    int r = loop.register_buffers(iov.data(), count);
     if (r < 0) {
         return Result<FixedBuffers>(sys_error(-r), "register buffers",
                                     fmt::format("{} x {} bytes", count, size));
@@ -298,7 +298,7 @@ FixedBuffers::~FixedBuffers() {
 
 void FixedBuffers::unregister() noexcept {
     if (loop_ != nullptr) {
-        io_uring_unregister_buffers(&loop_->uring().ring());
+        loop_->unregister_buffers();
         loop_ = nullptr;
     }
 }

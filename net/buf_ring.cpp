@@ -46,16 +46,16 @@ BufRing::BufRing(Loop& loop, unsigned count, std::size_t size, bool use_kernel)
     bgid_ = t_next_group++;
     if (t_next_group >= 0xfffe) t_next_group = 1;
 
-    if (use_kernel && loop.kind() == BackendKind::io_uring && loop.caps().buf_ring) {
+    // The kernel picks buffers where it can for one-shot and multishot
+    // receives alike (buffer rings 5.19+, multishot receive 6.0+); elsewhere
+    // the same memory is a pool.
+    if (use_kernel && loop.kind() == BackendKind::io_uring && loop.caps().buf_ring &&
+        loop.caps().multishot_recv) {
         // liburing 2.3 has no io_uring_setup_buf_ring: map the ring ourselves
         // (page-aligned, as the kernel requires) and register it.
         br_len_ = page_round(std::size_t(count_) * sizeof(io_uring_buf));
         br_ = static_cast<io_uring_buf_ring*>(map_anon(br_len_));
-        io_uring_buf_reg reg{};
-        reg.ring_addr = reinterpret_cast<std::uint64_t>(br_);
-        reg.ring_entries = count_;
-        reg.bgid = bgid_;
-        int r = io_uring_register_buf_ring(&loop.uring().ring(), &reg, 0);
+        int r = loop.register_buf_ring(br_, count_, bgid_);
         if (r != 0) {
             log_debug("buffer ring {}: register: {}; using a pool", bgid_, std::strerror(-r));
             ::munmap(br_, br_len_);
@@ -84,7 +84,7 @@ BufRing::~BufRing() {
         log_error("BufRing destroyed with {} buffers still held", count_ - available_);
     }
     if (br_ != nullptr) {
-        io_uring_unregister_buf_ring(&loop_->uring().ring(), bgid_);
+        loop_->unregister_buf_ring(bgid_);
         ::munmap(br_, br_len_);
     }
     ::munmap(bufs_, bufs_len_);
@@ -97,194 +97,48 @@ void BufRing::give_back(std::uint16_t id) noexcept {
                               io_uring_buf_ring_mask(count_), 0);
         io_uring_buf_ring_advance(br_, 1);
         // The kernel picks the buffer: one parked receive can use it.
-        if (RecvBufferAwaiter* w = parked_head_) {
-            unpark(*w);
-            w->wake();
-        }
+        lot_.wake_one();
         return;
     }
     free_.push_back(id);
     // A woken receive may find nothing to read and leave the buffer free:
     // keep waking while buffers remain.
-    while (available_ > 0 && parked_head_ != nullptr) {
-        RecvBufferAwaiter* w = parked_head_;
-        unpark(*w);
-        w->wake();
+    while (available_ > 0 && lot_.wake_one()) {
     }
 }
 
-void BufRing::park(RecvBufferAwaiter& w) noexcept {
-    w.parked_ = true;
-    w.engine = corio::detail::OpState::Engine::none;
-    w.pnext_ = nullptr;
-    w.pprev_ = parked_tail_;
-    if (parked_tail_ != nullptr) {
-        parked_tail_->pnext_ = &w;
-    } else {
-        parked_head_ = &w;
+Result<RecvBuffer> BufRing::to_buffer(int res, std::uint32_t flags) noexcept {
+    if ((flags & IORING_CQE_F_BUFFER) != 0) {
+        auto bid = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+        if (br_ != nullptr) consumed();
+        if (res > 0) return RecvBuffer(this, bid, static_cast<std::uint32_t>(res));
+        give_back(bid);  // end of stream or error: nothing to hand out
+    } else if (res > 0) {
+        return sys_error(EIO);  // data without a buffer: cannot happen with BUFFER_SELECT
     }
-    parked_tail_ = &w;
+    if (res < 0) return sys_error(-res);
+    return RecvBuffer();
 }
 
-void BufRing::unpark(RecvBufferAwaiter& w) noexcept {
-    if (!w.parked_) return;
-    w.parked_ = false;
-    if (w.pprev_ != nullptr) {
-        w.pprev_->pnext_ = w.pnext_;
-    } else {
-        parked_head_ = w.pnext_;
-    }
-    if (w.pnext_ != nullptr) {
-        w.pnext_->pprev_ = w.pprev_;
-    } else {
-        parked_tail_ = w.pprev_;
-    }
-    w.pnext_ = w.pprev_ = nullptr;
-}
-
-bool RecvBufferAwaiter::start(bool inline_ok) noexcept {
-    Loop& l = *loop;
-    if (ring_->kernel_selected()) {
-        auto& u = l.uring();
-        io_uring_sqe* s = u.get_sqe();
-        // No address, the ring's buffer size: the kernel picks a buffer of
-        // group `bgid` when data is there (IOSQE_BUFFER_SELECT).
-        io_uring_prep_recv(s, sock_, nullptr, ring_->buffer_size(), 0);
-        s->flags |= IOSQE_BUFFER_SELECT;
-        s->buf_group = ring_->group();
-        on_complete = &uring_done;
-        engine = Engine::uring;
-        u.start(*this, s);
-        return true;
-    }
-    if (l.kind() == BackendKind::io_uring) {
-        // io_uring without buffer rings (or a ring asked not to use them):
-        // wait for data with a poll, then recv into a pool buffer.
-        auto& u = l.uring();
-        io_uring_sqe* s = u.get_sqe();
-        io_uring_prep_poll_add(s, sock_, POLLIN);
-        on_complete = &pool_done;
-        engine = Engine::uring;
-        u.start(*this, s);
-        return true;
-    }
-    on_complete = &pool_done;
-    retry = &attempt;
-    if (l.epoll().may_try(sock_, Interest::read)) {
-        int r = attempt(this);
-        if (r != -EAGAIN) {
-            res = r;
-            if (r == -ENOBUFS) {
-                ring_->park(*this);
-                return true;
-            }
-            if (inline_ok && l.take_inline_budget()) return false;
-            finish_now();
-            return true;
-        }
-    }
-    fd = sock_;
-    interest = Interest::read;
-    engine = Engine::epoll;
-    l.epoll().wait(*this);
-    return true;
-}
-
-void RecvBufferAwaiter::finish_now() noexcept {
-    engine = Engine::none;
-    loop->schedule(waiter);
-}
-
-void RecvBufferAwaiter::wake() noexcept {
-    if (cancel_requested) {
-        res = -ECANCELED;
-        finish_now();
-        return;
-    }
-    start(false);
-}
-
-int RecvBufferAwaiter::attempt(corio::detail::OpState* s) noexcept {
-    auto* self = static_cast<RecvBufferAwaiter*>(s);
-    BufRing& ring = *self->ring_;
-    int id = ring.take();
+int BufRing::recv_into_pool(int fd, std::uint32_t& flags) noexcept {
+    int id = take();
     if (id < 0) {
         // No buffer: park only if there is something to read, else wait for
         // readability as usual (a parked receive is woken per returned buffer).
         char c;
-        ssize_t n = ::recv(self->sock_, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
         if (n < 0) return -errno;
         return n == 0 ? 0 : -ENOBUFS;
     }
     auto bid = static_cast<std::uint16_t>(id);
-    ssize_t n = ::recv(self->sock_, ring.buffer(bid), ring.buffer_size(), MSG_DONTWAIT);
+    ssize_t n = ::recv(fd, buffer(bid), size_, MSG_DONTWAIT);
     if (n <= 0) {
         int r = n < 0 ? -errno : 0;
-        ring.untake(bid);
+        untake(bid);
         return r;
     }
-    self->id_ = bid;
+    flags = IORING_CQE_F_BUFFER | (std::uint32_t(bid) << IORING_CQE_BUFFER_SHIFT);
     return static_cast<int>(n);
-}
-
-void RecvBufferAwaiter::uring_done(corio::detail::OpState* s, Loop&, int r,
-                                   std::uint32_t flags) noexcept {
-    auto* self = static_cast<RecvBufferAwaiter*>(s);
-    if ((flags & IORING_CQE_F_BUFFER) != 0) {
-        auto bid = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
-        self->ring_->consumed();
-        if (r > 0) {
-            self->id_ = bid;
-        } else {
-            self->ring_->give_back(bid);  // end of stream or error: nothing to hand out
-        }
-    } else if (r > 0) {
-        r = -EIO;  // data without a buffer: cannot happen with BUFFER_SELECT
-    }
-    if (r == -ENOBUFS && !self->cancel_requested) {
-        // The ring ran dry: wait for a RecvBuffer to come back, then resubmit.
-        self->ring_->park(*self);
-        return;
-    }
-    self->res = r;
-    self->finish_now();
-}
-
-void RecvBufferAwaiter::pool_done(corio::detail::OpState* s, Loop&, int r, std::uint32_t) noexcept {
-    auto* self = static_cast<RecvBufferAwaiter*>(s);
-    if (self->engine == Engine::uring && r >= 0) {
-        // The poll said readable: now take a buffer and read.
-        if (self->cancel_requested) {
-            r = -ECANCELED;
-        } else {
-            r = attempt(self);
-            if (r == -EAGAIN) {
-                self->start(false);
-                return;
-            }
-        }
-    }
-    if (r == -ENOBUFS && !self->cancel_requested) {
-        self->ring_->park(*self);
-        return;
-    }
-    self->res = r;
-    self->finish_now();
-}
-
-void RecvBufferAwaiter::on_stop(StopCallbackBase* b) noexcept {
-    RecvBufferAwaiter* self = static_cast<StopNode*>(b)->self;
-    self->cancel_requested = true;
-    if (self->parked_) {
-        self->ring_->unpark(*self);
-        self->res = -ECANCELED;
-        self->finish_now();
-        return;
-    }
-    // The backend delivers the completion (-ECANCELED or the real result).
-    self->cancel_requested = false;  // cancel_op skips ops already marked
-    self->loop->cancel_op(*self);
-    self->cancel_requested = true;
 }
 
 }  // namespace corio::net

@@ -6,43 +6,47 @@
 // MiB. With a BufRing the receive names no buffer; one is chosen only when
 // bytes are there:
 //
-//   io_uring: a provided buffer ring (IORING_REGISTER_PBUF_RING, 5.19+),
-//             mapped by hand (liburing 2.3 has no io_uring_setup_buf_ring);
-//             the recv carries IOSQE_BUFFER_SELECT and the CQE names the
-//             buffer. An empty ring (ENOBUFS) parks the receive until a
-//             buffer comes back, then resubmits it.
+//   io_uring: a provided buffer ring (IORING_REGISTER_PBUF_RING, 5.19+, used
+//             where multishot receive exists too, 6.0+), mapped by hand
+//             (liburing 2.3 has no io_uring_setup_buf_ring); the recv carries
+//             IOSQE_BUFFER_SELECT and the CQE names the buffer.
 //   epoll:    the same buffers as a plain pool; the receive waits for
 //             readability and takes a buffer only for the recv that finds data.
 //
 // Either way a RecvBuffer hands the bytes to the caller and gives the buffer
-// back when it is destroyed.
+// back when it is destroyed. A receive that finds data but no free buffer
+// (ENOBUFS) parks until one comes back, then tries again.
+//
+// Two operations use a ring: RecvSelect (one receive, `stream.recv_buffer(ring)`)
+// and RecvMulti (a multishot receive, `stream.recv_stream(ring)`: one request
+// stays armed and yields a RecvBuffer per arrival). A BufRing must outlive the
+// receives and the RecvBuffers that use it.
 
 #include <liburing.h>
 
-#include <coroutine>
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <utility>
 #include <vector>
 
-#include <corio/runtime/cancel.hpp>
-#include <corio/runtime/detail/op_state.hpp>
+#include <corio/runtime/detail/park.hpp>
 #include <corio/runtime/loop.hpp>
+#include <corio/runtime/multishot.hpp>
+#include <corio/runtime/op.hpp>
 #include <corio/runtime/result.hpp>
-#include <corio/runtime/task.hpp>
 
 namespace corio::net {
 
 class BufRing;
-class RecvBufferAwaiter;
 
-/// Received bytes in a BufRing buffer. Move-only; gives the buffer back to its
-/// ring when destroyed or reset(). Empty (size 0, no buffer) when the peer
-/// closed. Must be dropped on the loop's thread, before its BufRing.
+/// The bytes of one receive, in a buffer of a BufRing; gives the buffer back
+/// when destroyed. Empty (size() == 0) at end of stream.
 class RecvBuffer {
 public:
     RecvBuffer() noexcept = default;
+    RecvBuffer(BufRing* r, std::uint16_t id, std::uint32_t len) noexcept
+        : ring_(r), id_(id), len_(len) {}
     RecvBuffer(RecvBuffer&& o) noexcept
         : ring_(std::exchange(o.ring_, nullptr)), id_(o.id_), len_(std::exchange(o.len_, 0)) {}
     RecvBuffer& operator=(RecvBuffer&& o) noexcept {
@@ -58,52 +62,41 @@ public:
     RecvBuffer& operator=(const RecvBuffer&) = delete;
     ~RecvBuffer() { reset(); }
 
-    /// The received bytes (valid until this is destroyed or reset).
     inline std::span<std::byte> data() const noexcept;
     std::span<std::byte> bytes() const noexcept { return data(); }
     std::size_t size() const noexcept { return len_; }
-    /// True when nothing was received: the peer closed.
     bool empty() const noexcept { return len_ == 0; }
     /// Gives the buffer back now.
     inline void reset() noexcept;
 
 private:
-    friend class RecvBufferAwaiter;
-    RecvBuffer(BufRing* r, std::uint16_t id, std::uint32_t len) noexcept
-        : ring_(r), id_(id), len_(len) {}
     BufRing* ring_ = nullptr;
     std::uint16_t id_ = 0;
     std::uint32_t len_ = 0;
 };
 
-/// A set of `count` receive buffers of `size` bytes each, shared by the
-/// connections of one loop. On io_uring (when the kernel has buffer rings) it
-/// is registered with the ring as a provided-buffer group; elsewhere it is a
-/// pool. Not movable (the kernel and RecvBuffers point into it); create it on
-/// the loop's thread and destroy it after every RecvBuffer taken from it.
+/// `count` receive buffers of `size` bytes for one loop: a provided buffer ring
+/// the kernel picks from on io_uring (unless `use_kernel` is false), a pool
+/// on epoll.
 class BufRing {
 public:
-    /// `count` is rounded up to a power of two (at most 32768). Memory is
-    /// reserved at once but backed by pages only as buffers are used. Throws
-    /// std::system_error if the memory cannot be mapped. `use_kernel = false`
-    /// keeps the pool mode even on io_uring (tests, comparisons).
     BufRing(Loop& loop, unsigned count, std::size_t size, bool use_kernel = true);
     ~BufRing();
     BufRing(const BufRing&) = delete;
     BufRing& operator=(const BufRing&) = delete;
 
-    /// True when the kernel picks the buffers (io_uring provided buffer ring).
+    /// True when the kernel picks the buffers (a registered buffer ring).
     bool kernel_selected() const noexcept { return br_ != nullptr; }
     std::uint16_t group() const noexcept { return bgid_; }
     unsigned count() const noexcept { return count_; }
     std::size_t buffer_size() const noexcept { return size_; }
-    /// Buffers not held by a RecvBuffer.
+    /// Buffers not held by a RecvBuffer (or by a receive in progress).
     unsigned available() const noexcept { return available_; }
     Loop& loop() const noexcept { return *loop_; }
 
-    // ---- for RecvBufferAwaiter ----
+    // ---- for the receive operations ----
     std::byte* buffer(std::uint16_t id) const noexcept { return bufs_ + std::size_t(id) * size_; }
-    /// Pool mode: takes a free buffer id, or -1.
+    /// Pool mode: a free buffer's id, or -1.
     int take() noexcept {
         if (free_.empty()) return -1;
         int id = free_.back();
@@ -111,17 +104,21 @@ public:
         --available_;
         return id;
     }
-    /// Io_uring mode: the kernel consumed buffer `id`.
-    void consumed() noexcept { --available_; }
-    /// Returns buffer `id`; wakes one receive parked for lack of buffers.
-    void give_back(std::uint16_t id) noexcept;
-    /// Returns a buffer taken in pool mode without waking anyone.
+    /// Pool mode: puts back a buffer taken for a receive that found nothing.
     void untake(std::uint16_t id) noexcept {
         free_.push_back(id);
         ++available_;
     }
-    void park(RecvBufferAwaiter& w) noexcept;
-    void unpark(RecvBufferAwaiter& w) noexcept;
+    /// Kernel mode: the kernel used buffer `id` for a completion.
+    void consumed() noexcept { --available_; }
+    void give_back(std::uint16_t id) noexcept;
+    /// Where receives wait for a buffer (ENOBUFS).
+    corio::detail::ParkingLot& parking() noexcept { return lot_; }
+    /// One receive's CQE-style result and flags as a RecvBuffer.
+    Result<RecvBuffer> to_buffer(int res, std::uint32_t flags) noexcept;
+    /// Pool mode: one non-blocking recv(2) on `fd` into a free buffer;
+    /// `flags` names the buffer as a CQE would (IORING_CQE_F_BUFFER).
+    int recv_into_pool(int fd, std::uint32_t& flags) noexcept;
 
 private:
     Loop* loop_;
@@ -134,76 +131,59 @@ private:
     unsigned available_ = 0;
     std::uint16_t bgid_ = 0;
     std::vector<std::uint16_t> free_;  // pool mode
-    RecvBufferAwaiter* parked_head_ = nullptr;
-    RecvBufferAwaiter* parked_tail_ = nullptr;
+    corio::detail::ParkingLot lot_;
 };
 
-/// Awaits one receive into a BufRing buffer (Stream::recv_buffer). Gives
-/// Result<RecvBuffer>: the bytes (an empty RecvBuffer when the peer closed),
-/// or the socket's error; std::errc::operation_canceled when the task is
-/// stopped (with_timeout: timed_out).
-class [[nodiscard]] RecvBufferAwaiter : private corio::detail::OpState {
-public:
-    RecvBufferAwaiter(BufRing& ring, int fd) noexcept : ring_(&ring), sock_(fd) {
-        loop = &ring.loop();
-        kind = OpKind::recv;
+/// One receive into a buffer the ring picks when data is there
+/// (`stream.recv_buffer(ring)`): recv(2) with IOSQE_BUFFER_SELECT on io_uring,
+/// a pool buffer after readiness on epoll. Gives a RecvBuffer (empty at end of
+/// stream).
+struct RecvSelect {
+    int fd = -1;
+    BufRing* ring = nullptr;
+    std::uint32_t attempt_flags = 0;
+    static constexpr OpKind kind = OpKind::recv;
+    static constexpr Interest interest = Interest::read;
+    bool uring_enabled() const noexcept { return ring->kernel_selected(); }
+    void prep(io_uring_sqe* s) const noexcept {
+        // No address, the ring's buffer size: the kernel picks a buffer of
+        // the ring's group when data is there.
+        io_uring_prep_recv(s, fd, nullptr, ring->buffer_size(), 0);
+        s->flags |= IOSQE_BUFFER_SELECT;
+        s->buf_group = ring->group();
     }
-    RecvBufferAwaiter(RecvBufferAwaiter&& o) noexcept : ring_(o.ring_), sock_(o.sock_) {
-        loop = o.loop;
-        kind = OpKind::recv;
+    int attempt() noexcept { return ring->recv_into_pool(fd, attempt_flags); }
+    corio::detail::ParkingLot* parking(int) noexcept { return &ring->parking(); }
+    Result<RecvBuffer> finish(int res, std::uint32_t flags) noexcept {
+        return ring->to_buffer(res, flags);
     }
-    RecvBufferAwaiter(const RecvBufferAwaiter&) = delete;
-    RecvBufferAwaiter& operator=(const RecvBufferAwaiter&) = delete;
-    ~RecvBufferAwaiter() { stop_.unlink(); }
-
-    bool await_ready() const noexcept { return false; }
-    template <class P>
-    bool await_suspend(std::coroutine_handle<P> h) noexcept {
-        StopToken tok = corio::detail::stop_token_of(h);
-        if (tok.stop_requested()) {
-            res = -ECANCELED;
-            return false;
-        }
-        waiter = h;
-        if (!start(true)) return false;
-        if (tok.stop_possible()) {
-            stop_.self = this;
-            stop_.fn = &on_stop;
-            tok.add(stop_);
-        }
-        return true;
-    }
-    Result<RecvBuffer> await_resume() noexcept {
-        stop_.unlink();
-        if (res < 0) return sys_error(-res);
-        if (res == 0) return RecvBuffer();
-        return RecvBuffer(ring_, id_, static_cast<std::uint32_t>(res));
-    }
-
-private:
-    friend class BufRing;
-    struct StopNode : StopCallbackBase {
-        RecvBufferAwaiter* self = nullptr;
-    };
-
-    // Submits (io_uring) or tries/waits (pool). Returns false when the result
-    // is already in `res` and the caller may resume inline (`inline_ok`).
-    bool start(bool inline_ok) noexcept;
-    void finish_now() noexcept;  // res set: resume the waiter at the next turn
-    static void uring_done(corio::detail::OpState* s, Loop& l, int r, std::uint32_t f) noexcept;
-    static void pool_done(corio::detail::OpState* s, Loop& l, int r, std::uint32_t f) noexcept;
-    static int attempt(corio::detail::OpState* s) noexcept;
-    static void on_stop(StopCallbackBase* b) noexcept;
-    void wake() noexcept;  // a buffer came back
-
-    BufRing* ring_;
-    int sock_;
-    std::uint16_t id_ = 0;
-    bool parked_ = false;
-    RecvBufferAwaiter* pnext_ = nullptr;
-    RecvBufferAwaiter* pprev_ = nullptr;
-    StopNode stop_;
 };
+
+/// Multishot receive into a BufRing (`stream.recv_stream(ring)`): one request
+/// (IORING_RECV_MULTISHOT, 6.0+) yields a RecvBuffer per arrival; an empty
+/// RecvBuffer is the end of the stream. On epoll (or without multishot
+/// receive) the same items come from readiness and recv(2).
+struct RecvMulti {
+    int fd = -1;
+    BufRing* ring = nullptr;
+    std::uint32_t attempt_flags = 0;
+    static constexpr OpKind kind = OpKind::recv;
+    static constexpr Interest interest = Interest::read;
+    bool multishot(const Caps& c) const noexcept { return c.multishot_recv && ring->kernel_selected(); }
+    void prep(io_uring_sqe* s) const noexcept {
+        io_uring_prep_recv_multishot(s, fd, nullptr, 0, 0);
+        s->flags |= IOSQE_BUFFER_SELECT;
+        s->buf_group = ring->group();
+    }
+    int attempt() noexcept { return ring->recv_into_pool(fd, attempt_flags); }
+    corio::detail::ParkingLot* parking(int) noexcept { return &ring->parking(); }
+    Result<RecvBuffer> finish(int res, std::uint32_t flags) noexcept {
+        return ring->to_buffer(res, flags);
+    }
+};
+
+/// A multishot receive as a stream of RecvBuffers.
+using RecvStream = MultishotStream<RecvMulti>;
 
 inline std::span<std::byte> RecvBuffer::data() const noexcept {
     if (ring_ == nullptr) return {};

@@ -53,6 +53,27 @@ struct Accept {
     }
 };
 
+/// Multishot accept (5.19+): one request yields every new connection's
+/// descriptor; see MultishotStream. accept4(2) after readiness elsewhere.
+struct AcceptMulti {
+    int fd = -1;
+    static constexpr OpKind kind = OpKind::accept;
+    static constexpr Interest interest = Interest::read;
+    static constexpr bool returns_fd = true;
+    bool multishot(const Caps& c) const noexcept { return c.multishot_accept; }
+    void prep(io_uring_sqe* s) const noexcept {
+        io_uring_prep_multishot_accept(s, fd, nullptr, nullptr, socket_flags);
+    }
+    int attempt() noexcept {
+        int c = ::accept4(fd, nullptr, nullptr, socket_flags);
+        return c >= 0 ? c : -errno;
+    }
+    Result<int> finish(int res, std::uint32_t) const noexcept {
+        if (res < 0) return sys_error(-res);
+        return res;
+    }
+};
+
 /// connect(2) on a non-blocking socket: completes when the connection is
 /// established or has failed (ECONNREFUSED, ETIMEDOUT, ...).
 struct Connect {

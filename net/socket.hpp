@@ -13,7 +13,9 @@
 #include <corio/net/buf_ring.hpp>
 #include <corio/net/ops.hpp>
 #include <corio/runtime/detail/fd.hpp>
+#include <corio/runtime/multishot.hpp>
 #include <corio/runtime/op.hpp>
+#include <corio/runtime/timer.hpp>
 #include <corio/runtime/task.hpp>
 
 namespace corio::net {
@@ -72,7 +74,17 @@ public:
     /// Receives some bytes into a buffer `ring` picks when data arrives, so a
     /// waiting connection holds no buffer. An empty RecvBuffer means the peer
     /// closed. `ring` must belong to this loop.
-    RecvBufferAwaiter recv_buffer(BufRing& ring) noexcept { return {ring, fd()}; }
+    OpAwaiter<RecvSelect> recv_buffer(BufRing& ring) noexcept {
+        return OpAwaiter<RecvSelect>(RecvSelect{fd(), &ring});
+    }
+    /// A multishot receive into `ring`: one request stays armed and each
+    /// `co_await rs.next()` gives the next RecvBuffer (empty: the peer
+    /// closed). At most `queue_limit` arrivals wait in user space; past that
+    /// the kernel keeps the bytes (see runtime/multishot.hpp). The stream
+    /// must not outlive this socket, nor `ring` the stream.
+    RecvStream recv_stream(BufRing& ring, std::size_t queue_limit = 16) {
+        return RecvStream(RecvMulti{fd(), &ring}, queue_limit);
+    }
 
     /// Sends some of `buf` (a short count is normal); never raises SIGPIPE
     /// (a closed peer gives EPIPE or ECONNRESET).
@@ -109,31 +121,32 @@ struct ListenOptions {
 
 namespace detail {
 
-struct AcceptState;
-
 /// The accepting half of a listener: owns the listening descriptor and a
-/// reserve descriptor, and on io_uring a multishot accept feeding a small queue.
+/// multishot accept (one request armed on io_uring, readiness and accept4 on
+/// epoll). Out of descriptors (EMFILE/ENFILE) it sheds pending connections
+/// with a reset and backs off instead of spinning. A listener must not be
+/// moved while an accept() on it is pending.
 class Acceptor {
 public:
     Acceptor() noexcept = default;
     explicit Acceptor(int listen_fd);
-    Acceptor(Acceptor&& o) noexcept;
-    Acceptor& operator=(Acceptor&& o) noexcept;
-    Acceptor(const Acceptor&) = delete;
-    Acceptor& operator=(const Acceptor&) = delete;
-    ~Acceptor();
 
-    int fd() const noexcept;
-    /// The next connection's descriptor. Sheds load on EMFILE/ENFILE (see
-    /// TcpListener::accept) and retries transient errors.
+    int fd() const noexcept { return lfd_.get(); }
+    /// The next connection's descriptor. operation_canceled when the task is
+    /// cancelled or the listener closed meanwhile; EBADF once closed.
     Task<Result<int>> accept();
+    /// Stops accepting: pending accepts end with operation_canceled,
+    /// connections accepted but not taken are closed.
     void close() noexcept;
 
 private:
-    AcceptState* st_ = nullptr;
+    corio::detail::Fd lfd_;
+    MultishotStream<AcceptMulti> stream_;
+    corio::detail::Fd reserve_;  // spare descriptor, given up to shed load on EMFILE
+    Duration backoff_{};
+    bool logged_exhaustion_ = false;
 };
 
-/// Sets SO_REUSEADDR/SO_REUSEPORT, binds and listens; returns the descriptor.
 Result<int> bind_listen(const Address& addr, const ListenOptions& opts);
 /// Opens a stream socket for `addr`'s family and connects it (Task: not hot).
 Task<Result<int>> connect_stream(Address addr, std::chrono::nanoseconds timeout);

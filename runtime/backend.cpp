@@ -3,6 +3,7 @@
 #include <liburing.h>
 #include <sys/utsname.h>
 
+#include <atomic>
 #include <cstdlib>
 
 #include <fmt/format.h>
@@ -37,9 +38,9 @@ std::optional<BackendChoice> backend_from_env() noexcept {
     if (v == nullptr || *v == '\0') return std::nullopt;
     auto c = parse_backend(v);
     if (!c) {
-        static bool warned = false;
-        if (!warned) {
-            warned = true;
+        // Every loop thread reads the environment: warn once, race-free.
+        static std::atomic<bool> warned{false};
+        if (!warned.exchange(true, std::memory_order_relaxed)) {
             log_warn("CORIO_BACKEND={}: expected auto, io_uring or epoll; ignored", v);
         }
     }
@@ -87,6 +88,12 @@ std::string BackendReport::describe() const {
                          yn(caps.features & IORING_FEAT_NODROP));
         s += fmt::format("multishot accept: {}\n", yn(caps.multishot_accept));
         s += fmt::format("multishot recv: {}\n", yn(caps.multishot_recv));
+        s += fmt::format("multishot recvmsg: {}\n", yn(caps.multishot_recvmsg));
+        s += fmt::format("multishot poll: {}\n", yn(caps.multishot_poll));
+        s += fmt::format("registered descriptors: {}\n",
+                         caps.fixed_files > 0 ? fmt::format("{} slots", caps.fixed_files) : "no");
+        s += fmt::format("zero-copy send: {}\n", yn(caps.send_zc));
+        s += fmt::format("cancel by descriptor: {}\n", yn(caps.cancel_fd));
         s += fmt::format("provided buffer rings: {}\n", yn(caps.buf_ring));
         s += fmt::format("MSG_RING: {}\n", yn(caps.msg_ring));
         s += fmt::format("linked timeouts: {}\n", yn(caps.link_timeout));

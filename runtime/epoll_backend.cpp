@@ -102,17 +102,32 @@ void EpollBackend::forget(int fd) noexcept {
     FdState& f = fds_[static_cast<std::size_t>(fd)];
     if (f.registered) ::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
     // Waiters left behind would wait on a number that may be reused: they
-    // complete with EBADF, as a blocking call would have.
+    // end as cancelled, as io_uring's cancel-by-descriptor ends them.
     for (List* l : {&f.readers, &f.writers}) {
         while (OpState* s = l->head) {
             l->erase(*s);
             s->pending = false;
             --waiting_;
             ++stats_.completed;
-            s->on_complete(s, *s->loop, -EBADF, 0);
+            s->on_complete(s, *s->loop, -ECANCELED, 0);
         }
     }
     f = FdState{};
+}
+
+void EpollBackend::cancel_everything(Loop& loop) noexcept {
+    for (FdState& f : fds_) {
+        for (List* l : {&f.readers, &f.writers}) {
+            while (OpState* s = l->head) {
+                l->erase(*s);
+                s->pending = false;
+                s->cancel_requested = true;
+                --waiting_;
+                ++stats_.completed;
+                s->on_complete(s, loop, -ECANCELED, 0);
+            }
+        }
+    }
 }
 
 void EpollBackend::run_list(Loop& loop, int fd, bool readers) {

@@ -53,8 +53,11 @@ public:
     void wait(OpState& st);
     /// Removes a waiting `st` and completes it with -ECANCELED.
     void cancel(Loop& loop, OpState& st);
-    /// Drops corio's registration of `fd`; call before closing it.
+    /// Drops corio's registration of `fd`; call before closing it. Its
+    /// waiters complete with -ECANCELED (as io_uring's cancel-by-fd does).
     void forget(int fd) noexcept;
+    /// Teardown: completes every waiter with -ECANCELED.
+    void cancel_everything(Loop& loop) noexcept;
     /// Waits (if `wait`, up to `timeout`) and runs the ready waiters.
     void poll(Loop& loop, bool wait, const std::chrono::nanoseconds* timeout);
 

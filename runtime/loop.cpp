@@ -1,6 +1,7 @@
 #include <corio/runtime/loop.hpp>
 
 #include <sys/eventfd.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -96,7 +97,7 @@ Loop::Loop(LoopOptions opts) : opts_(std::move(opts)), owner_(::pthread_self()) 
             cfg.sq_entries = opts_.sq_entries;
             cfg.cq_entries = opts_.cq_entries;
             cfg.sqpoll = opts_.sqpoll;
-            uring_ = std::make_unique<detail::UringBackend>(cfg, report_.caps, stats_);
+            uring_ = std::make_unique<detail::UringBackend>(cfg, report_.caps, stats_, *this);
             kind_ = BackendKind::io_uring;
             report_.reason = choice == BackendChoice::io_uring ? "requested" : "io_uring started";
         } catch (const BackendError& e) {
@@ -147,14 +148,20 @@ Loop::~Loop() {
 }
 
 void Loop::shutdown() noexcept {
-    // Cancel what is left, give it a bounded time to unwind (every pending
-    // operation must deliver its completion before its frame may go), then
-    // reclaim frames that still wait on something that never comes.
+    // Cancel what is left and give it a bounded time to unwind. No frame may
+    // go while the kernel (or a pool thread) may still write into it: what
+    // has not come back by the first deadline is cancelled wholesale and
+    // waited for again; a frame whose operation never comes back is leaked
+    // rather than freed under the kernel's feet.
     cancel_all();
     Loop* saved = detail::t_current_loop;
     detail::t_current_loop = this;
-    const auto deadline = Clock::now() + std::chrono::seconds(2);
+    auto deadline = Clock::now() + std::chrono::seconds(2);
     stop_ = false;
+    auto in_flight = [&]() -> unsigned {
+        if (uring_) return uring_->inflight() - (closing_ ? 0u : 1u);
+        return epoll_ ? epoll_->waiting() - (closing_ ? 0u : 1u) : 0u;
+    };
     try {
         while (live_ > 0 && Clock::now() < deadline) {
             run_ready();
@@ -162,21 +169,114 @@ void Loop::shutdown() noexcept {
             if (live_ == 0) break;
             if (!turn(true)) break;
         }
+        // Everything the kernel still holds: tasks that did not unwind in
+        // time, orphaned multishot requests, the wake-up read.
+        closing_ = true;
+        if (uring_) {
+            uring_->cancel_everything();
+        } else if (epoll_) {
+            epoll_->cancel_everything(*this);
+        }
+        deadline = Clock::now() + std::chrono::seconds(2);
+        while (in_flight() > 0 && Clock::now() < deadline) {
+            run_ready();
+            if (uring_) {
+                const auto tick = std::chrono::nanoseconds(std::chrono::milliseconds(10));
+                uring_->poll(*this, true, &tick, false);
+            } else {
+                break;  // epoll completed its waiters inline
+            }
+        }
     } catch (const std::exception& e) {
         log_error("loop shutdown: {}", e.what());
     }
     pool_.reset();  // joins its threads: no job writes into a frame after this
-    // Closing the ring makes the kernel drop whatever is still in flight.
+    const unsigned lost = in_flight();
+    if (lost > 0) {
+        // The kernel still owns memory in these frames: freeing them could let
+        // a late completion write into reused memory.
+        log_error(
+            "loop shutdown: {} operation(s) still in the kernel after cancellation; "
+            "leaking {} task frame(s) rather than freeing memory the kernel may write",
+            lost, live_);
+    }
     uring_.reset();
     epoll_.reset();
-    while (tasks_ != nullptr) {
-        detail::SpawnBase* s = tasks_;
-        unregister_task(*s);
-        log_debug("loop shutdown: destroying a task that did not finish");
-        s->self.destroy();
+    if (lost == 0) {
+        while (tasks_ != nullptr) {
+            detail::SpawnBase* s = tasks_;
+            unregister_task(*s);
+            log_debug("loop shutdown: destroying a task that did not finish");
+            s->self.destroy();
+        }
+        for (Orphan& o : orphans_)
+            o.free(o.st);
+        orphans_.clear();
     }
     if (wake_fd_ >= 0) ::close(wake_fd_);
     detail::t_current_loop = saved;
+}
+
+void Loop::release_fd(int fd) noexcept {
+    if (fd < 0) return;
+    if (epoll_) {
+        epoll_->forget(fd);
+    } else if (uring_) {
+        uring_->cancel_fd(fd);
+    }
+}
+
+void Loop::close_fd(int fd) noexcept {
+    if (fd < 0) return;
+    // The cancel from release_fd must reach the kernel while the number still
+    // names the file. Closing synchronously keeps close's usual meaning (the
+    // descriptor is free when reset() returns: EMFILE handling, descriptor
+    // counts and peers' EOF rely on it), at one submit per close.
+    if (uring_ && on_owner_thread() && io_uring_sq_ready(&uring_->ring()) > 0) {
+        ++stats_.syscalls;
+        io_uring_submit(&uring_->ring());
+    }
+    ::close(fd);
+}
+
+int Loop::register_buffers(const iovec* iov, unsigned n) noexcept {
+    if (!uring_) return -EOPNOTSUPP;
+    return io_uring_register_buffers(&uring_->ring(), iov, n);
+}
+
+int Loop::unregister_buffers() noexcept {
+    if (!uring_) return -EOPNOTSUPP;
+    return io_uring_unregister_buffers(&uring_->ring());
+}
+
+int Loop::register_buf_ring(void* ring, unsigned entries, std::uint16_t group) noexcept {
+    if (!uring_) return -EOPNOTSUPP;
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<std::uint64_t>(ring);
+    reg.ring_entries = entries;
+    reg.bgid = group;
+    return io_uring_register_buf_ring(&uring_->ring(), &reg, 0);
+}
+
+int Loop::unregister_buf_ring(std::uint16_t group) noexcept {
+    if (!uring_) return -EOPNOTSUPP;
+    return io_uring_unregister_buf_ring(&uring_->ring(), group);
+}
+
+void Loop::adopt_orphan(detail::OpState& st, void (*free)(detail::OpState*) noexcept) {
+    orphans_.push_back(Orphan{&st, free});
+}
+
+void Loop::orphan_done(detail::OpState& st) noexcept {
+    for (std::size_t i = 0; i < orphans_.size(); ++i) {
+        if (orphans_[i].st == &st) {
+            Orphan o = orphans_[i];
+            orphans_[i] = orphans_.back();
+            orphans_.pop_back();
+            o.free(o.st);
+            return;
+        }
+    }
 }
 
 void Loop::cancel_all() noexcept {
@@ -296,7 +396,7 @@ void Loop::on_wake() {
         }
     }
     drain_remote();
-    if (uring_ || epoll_) arm_wake();
+    if ((uring_ || epoll_) && !closing_) arm_wake();
 }
 
 void Loop::drain_remote() {

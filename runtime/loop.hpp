@@ -17,6 +17,7 @@
 #include <random>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 #include <corio/runtime/backend.hpp>
 #include <corio/runtime/blocking_pool.hpp>
@@ -54,6 +55,7 @@ struct LoopOptions {
 };
 
 namespace detail {
+struct BackendAccess;
 struct SpawnBase;
 template <class T>
 struct SpawnPromise;
@@ -115,6 +117,8 @@ public:
     /// thread-safe: from another thread, post a message instead.
     void stop() noexcept { stop_ = true; }
     bool running() const noexcept { return running_; }
+    /// True while the loop is being torn down: nothing new is submitted.
+    bool shutting_down() const noexcept { return closing_; }
 
     /// The loop's time (the manual clock if it has one).
     TimePoint now() const noexcept { return clock_ != nullptr ? clock_->now() : Clock::now(); }
@@ -183,14 +187,6 @@ public:
         ++stats_.inline_done;
         return true;
     }
-    detail::UringBackend& uring() noexcept {
-        return *uring_;
-    }
-    detail::EpollBackend& epoll() noexcept {
-        return *epoll_;
-    }
-    /// Runs st.retry on a blocking-pool thread; the result comes back through
-    /// post_remote.
     void submit_blocking(detail::OpState& st);
     detail::TimerQueue& timers() noexcept {
         return timers_;
@@ -205,11 +201,30 @@ public:
     void post_remote(detail::OpState& st);
     /// Forgets corio's readiness registration of `fd` (epoll); call before
     /// closing a descriptor an operation ever waited on.
-    void forget_fd(int fd) noexcept {
-        if (epoll_) epoll_->forget(fd);
-    }
-    /// Other threads that may post to this loop (runtime, channels) hold a
-    /// reference, so that a loop waiting on them is not taken for deadlocked.
+    /// `fd` is about to be closed: operations still waiting on it end with
+    /// std::errc::operation_canceled on both backends (epoll: its waiters are
+    /// completed and its registration dropped; io_uring: an ASYNC_CANCEL of
+    /// every request on `fd` goes to the kernel ahead of the close).
+    void release_fd(int fd) noexcept;
+    /// Closes `fd` after release_fd, synchronously (on io_uring the cancel is
+    /// submitted first, while the number still names the file).
+    void close_fd(int fd) noexcept;
+
+    /// io_uring only (-EOPNOTSUPP on epoll): registers `n` buffers for the
+    /// fixed-buffer operations (READ_FIXED, WRITE_FIXED); one set per loop.
+    int register_buffers(const struct iovec* iov, unsigned n) noexcept;
+    int unregister_buffers() noexcept;
+    /// io_uring only: registers a provided-buffer ring of `entries` (a power of
+    /// two) at `ring` (page-aligned) as buffer group `group`.
+    int register_buf_ring(void* ring, unsigned entries, std::uint16_t group) noexcept;
+    int unregister_buf_ring(std::uint16_t group) noexcept;
+
+    /// Takes over a heap-held operation state whose owner is gone while the
+    /// kernel still holds it (a closed multishot stream): `free` runs when its
+    /// last completion arrives (the state calls `orphan_done`), or at loop
+    /// teardown once the kernel has let go of it.
+    void adopt_orphan(detail::OpState& st, void (*free)(detail::OpState*) noexcept);
+    void orphan_done(detail::OpState& st) noexcept;
     void add_remote_ref() noexcept {
         remote_refs_.fetch_add(1, std::memory_order_relaxed);
     }
@@ -225,6 +240,7 @@ public:
     }
 
 private:
+    friend struct detail::BackendAccess;
     friend struct detail::SpawnBase;
     template <class T>
     friend struct detail::SpawnPromise;
@@ -277,7 +293,23 @@ private:
     const void* msg_group_ = nullptr;  // MSG_RING wake-ups only within one group
     bool msg_send_ = false;            // this loop may wake others by MSG_RING
     unsigned msg_inflight_ = 0;        // MSG_RING wake-ups sent, completion pending
+    bool closing_ = false;             // teardown: the wake-up read is not re-armed
+
+    struct Orphan {
+        detail::OpState* st;
+        void (*free)(detail::OpState*) noexcept;
+    };
+    std::vector<Orphan> orphans_;
 };
+
+namespace detail {
+/// The backend objects, for runtime/ only (operation drivers). Nothing outside
+/// runtime/ touches a backend: it speaks in operations.
+struct BackendAccess {
+    static UringBackend& uring(Loop& l) noexcept { return *l.uring_; }
+    static EpollBackend& epoll(Loop& l) noexcept { return *l.epoll_; }
+};
+}  // namespace detail
 
 /// Resumes the awaiting coroutine at the loop's next turn.
 struct YieldAwaiter {

@@ -18,17 +18,21 @@
 // std::errc::operation_canceled (or its real result, if that raced ahead).
 
 #include <liburing.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <concepts>
 #include <coroutine>
+#include <cstdint>
+#include <algorithm>
 #include <type_traits>
 #include <utility>
 
 #include <corio/runtime/cancel.hpp>
 #include <corio/runtime/detail/op_state.hpp>
+#include <corio/runtime/detail/park.hpp>
 #include <corio/runtime/detail/timer_queue.hpp>
 #include <corio/runtime/loop.hpp>
 #include <corio/runtime/result.hpp>
@@ -56,14 +60,32 @@ namespace corio {
 ///                                   send_all); the awaiter resumes only when it
 ///                                   says false. `.timeout()` keeps bounding the
 ///                                   whole operation. On epoll `attempt` loops.)
+///   `finish(int res, std::uint32_t flags)` (instead of finish(res): also gets the
+///                                   CQE flags, e.g. the buffer a provided-buffer
+///                                   receive landed in)
+///   `std::uint32_t attempt_flags`  (set by `attempt` where the kernel would have
+///                                   put something in the CQE flags: the same
+///                                   finish then serves both backends)
+///   `detail::ParkingLot* parking(int res)` (a result that says "no resource now"
+///                                   (ENOBUFS): the operation parks there until
+///                                   the resource's owner wakes it, then tries
+///                                   again; a stop request ends the wait)
+///   `bool uring_enabled() const`   (false: on io_uring wait for readiness with a
+///                                   POLL_ADD and make the `attempt` call; e.g. a
+///                                   buffer pool the kernel cannot pick from)
+///   `static constexpr bool notifies` (zero-copy send: a completion flagged
+///                                   IORING_CQE_F_MORE is the result, and the
+///                                   awaiter resumes only on the second, flagged
+///                                   IORING_CQE_F_NOTIF, when the kernel no longer
+///                                   reads the buffer)
 template <class Op>
 concept Operation = requires(Op& op, const Op& cop, io_uring_sqe* sqe, int res) {
     { Op::kind } -> std::convertible_to<OpKind>;
     { Op::interest } -> std::convertible_to<Interest>;
     cop.prep(sqe);
     { op.attempt() } -> std::same_as<int>;
-    op.finish(res);
-};
+} && (requires(Op& op, int res) { op.finish(res); } ||
+      requires(Op& op, int res, std::uint32_t flags) { op.finish(res, flags); });
 
 namespace detail {
 /// The readiness an op waits for: `dynamic_interest()` if it has one.
@@ -82,6 +104,47 @@ constexpr bool op_returns_fd() {
     } else {
         return false;
     }
+}
+/// Calls `finish(res, flags)` or `finish(res)`, whichever the op has.
+template <class Op>
+decltype(auto) finish_op(Op& op, int res, std::uint32_t flags) {
+    if constexpr (requires { op.finish(res, flags); }) {
+        return op.finish(res, flags);
+    } else {
+        (void)flags;
+        return op.finish(res);
+    }
+}
+/// One non-blocking attempt; `flags` gets what the op reports as CQE flags.
+template <class Op>
+int attempt_op(Op& op, std::uint32_t& flags) noexcept {
+    int r = op.attempt();
+    if constexpr (requires { op.attempt_flags; }) {
+        flags = std::exchange(op.attempt_flags, 0u);
+    }
+    return r;
+}
+template <class Op>
+ParkingLot* parking_of(Op& op, int res) noexcept {
+    if constexpr (requires { op.parking(res); }) {
+        return res == -ENOBUFS ? op.parking(res) : nullptr;
+    } else {
+        (void)op;
+        (void)res;
+        return nullptr;
+    }
+}
+template <class Op>
+bool uring_enabled(const Op& op) noexcept {
+    if constexpr (requires { op.uring_enabled(); }) {
+        return op.uring_enabled();
+    } else {
+        return true;
+    }
+}
+/// POLL_ADD events for a readiness interest.
+inline unsigned poll_events(Interest in) noexcept {
+    return in == Interest::write ? POLLOUT : POLLIN;
 }
 }  // namespace detail
 
@@ -104,6 +167,7 @@ public:
     ~OpAwaiter() {
         stop_cb_.unlink();
         if (timer_.armed()) loop->timers().remove(timer_);
+        if (lot_ != nullptr) lot_->unpark(park_);
     }
 
     /// Bounds the operation: when `d` passes first it is cancelled and
@@ -141,55 +205,10 @@ public:
                 return true;
             }
         }
-        if (loop->kind() == BackendKind::io_uring && uring_capable()) {
-            if constexpr (has_again) {
-                if (has_timeout_) deadline_ = loop->now() + timeout_;
-            }
-            submit_uring();
-        } else {
-            switch (Op::interest) {
-                case Interest::none: {
-                    res = op_.attempt();
-                    if (loop->take_inline_budget()) return false;
-                    loop->schedule(h);
-                    return true;
-                }
-                case Interest::read:
-                case Interest::write: {
-                    if constexpr (requires { op_.fd; }) {
-                        const Interest in = detail::interest_of(op_);
-                        if (loop->kind() == BackendKind::epoll &&
-                            loop->epoll().may_try(op_.fd, in)) {
-                            int r = op_.attempt();
-                            if (r != -EAGAIN) {
-                                note_drained(r, in);
-                                res = r;
-                                if (loop->take_inline_budget()) return false;
-                                loop->schedule(h);
-                                return true;
-                            }
-                        }
-                        if (loop->kind() == BackendKind::epoll) {
-                            fd = op_.fd;
-                            interest = in;
-                            engine = Engine::epoll;
-                            retry = &retry_fn;
-                            loop->epoll().wait(*this);
-                            break;
-                        }
-                    }
-                    // io_uring without the opcode: run the call on the pool.
-                    [[fallthrough]];
-                }
-                case Interest::blocking: {
-                    retry = &retry_fn;
-                    loop->submit_blocking(*this);
-                    break;
-                }
-            }
-            if (has_timeout_ && pending) arm_timer();
-        }
-        if (tok.stop_possible() && pending) {
+        if (has_timeout_) deadline_ = loop->now() + timeout_;
+        if (!start(true)) return false;
+        if (has_timeout_ && !linked_ && (pending || parked()) && !timer_.armed()) arm_timer();
+        if (tok.stop_possible() && (pending || parked())) {
             stop_cb_.fn = &on_stop;
             stop_cb_.self = this;
             tok.add(stop_cb_);
@@ -197,7 +216,7 @@ public:
         return true;
     }
 
-    auto await_resume() noexcept(noexcept(std::declval<Op&>().finish(0))) {
+    auto await_resume() noexcept(noexcept(detail::finish_op(std::declval<Op&>(), 0, 0u))) {
         stop_cb_.unlink();
         if (timer_.armed()) loop->timers().remove(timer_);
         int r = res;
@@ -212,7 +231,7 @@ public:
                 r = timed_out ? -ETIMEDOUT : -ECANCELED;
             }
         }
-        return op_.finish(r);
+        return detail::finish_op(op_, r, flags);
     }
 
 private:
@@ -222,26 +241,102 @@ private:
     struct TimerNode : detail::TimerNode {
         OpAwaiter* self = nullptr;
     };
+    struct ParkNode : detail::ParkNode {
+        OpAwaiter* self = nullptr;
+    };
+
+    static constexpr bool has_again = requires(Op& o, int r) {
+        { o.again(r) } -> std::same_as<bool>;
+    };
+    static constexpr bool notifies = [] {
+        if constexpr (requires { Op::notifies; }) {
+            return Op::notifies;
+        } else {
+            return false;
+        }
+    }();
 
     bool uring_capable() const noexcept {
         if constexpr (requires { Op::uring; }) {
             if constexpr (!Op::uring) return false;
         }
         if constexpr (requires { Op::uring_opcode; }) {
-            return loop->caps().has_op(Op::uring_opcode);
-        } else {
+            if (!loop->caps().has_op(Op::uring_opcode)) return false;
+        }
+        return detail::uring_enabled(op_);
+    }
+    bool parked() const noexcept { return park_.linked; }
+
+    // Starts the operation (again, after parking). false: it is done now,
+    // `res` holds the result, and the caller may resume inline (`inline_ok`).
+    bool start(bool inline_ok) noexcept {
+        const bool uring = loop->kind() == BackendKind::io_uring;
+        if (uring && uring_capable()) {
+            submit_uring();
             return true;
         }
+        switch (Op::interest) {
+            case Interest::none: {
+                res = detail::attempt_op(op_, flags);
+                return deliver_now(inline_ok);
+            }
+            case Interest::read:
+            case Interest::write: {
+                if constexpr (requires { op_.fd; }) {
+                    const Interest in = detail::interest_of(op_);
+                    if (uring) {
+                        // No usable opcode here: wait for readiness with a
+                        // POLL_ADD, then make the call.
+                        poll_uring(in);
+                        return true;
+                    }
+                    auto& ep = detail::BackendAccess::epoll(*loop);
+                    if (ep.may_try(op_.fd, in)) {
+                        int r = detail::attempt_op(op_, flags);
+                        if (r != -EAGAIN) {
+                            note_drained(r, in);
+                            res = r;
+                            return deliver_now(inline_ok);
+                        }
+                    }
+                    fd = op_.fd;
+                    interest = in;
+                    engine = Engine::epoll;
+                    retry = &retry_fn;
+                    ep.wait(*this);
+                    return true;
+                }
+                [[fallthrough]];
+            }
+            case Interest::blocking: {
+                retry = &retry_fn;
+                loop->submit_blocking(*this);
+                return true;
+            }
+        }
+        return true;
+    }
+
+    // A result that is there without waiting: park, resume inline, or resume
+    // at the next turn.
+    bool deliver_now(bool inline_ok) noexcept {
+        if (detail::ParkingLot* lot = detail::parking_of(op_, res)) {
+            park(*lot);
+            return true;
+        }
+        if (inline_ok && loop->take_inline_budget()) return false;
+        loop->schedule(waiter);
+        return true;
     }
 
     void submit_uring() noexcept {
-        auto& u = loop->uring();
+        auto& u = detail::BackendAccess::uring(*loop);
         engine = Engine::uring;
+        polling = false;
         if (!has_timeout_ || !loop->caps().link_timeout) {
             io_uring_sqe* s = u.get_sqe();
             op_.prep(s);
             u.start(*this, s);
-            if (has_timeout_ && !timer_.armed()) arm_timer();
             return;
         }
         // The operation and its linked timeout must go to the kernel in the
@@ -255,36 +350,113 @@ private:
         s->flags |= IOSQE_IO_LINK;
         u.start(*this, s);
         io_uring_sqe* t = u.get_sqe();
-        ts_.tv_sec = timeout_.count() / 1'000'000'000;
-        ts_.tv_nsec = timeout_.count() % 1'000'000'000;
+        const auto left = std::max(std::chrono::nanoseconds(0), deadline_ - loop->now());
+        ts_.tv_sec = left.count() / 1'000'000'000;
+        ts_.tv_nsec = left.count() % 1'000'000'000;
         io_uring_prep_link_timeout(t, &ts_, 0);
         io_uring_sqe_set_data64(t, detail::UringBackend::ignore_tag);
+        linked_ = true;
+    }
+
+    void poll_uring(Interest in) noexcept {
+        if constexpr (requires { op_.fd; }) {
+            auto& u = detail::BackendAccess::uring(*loop);
+            engine = Engine::uring;
+            polling = true;
+            interest = in;
+            io_uring_sqe* s = u.get_sqe();
+            io_uring_prep_poll_add(s, op_.fd, detail::poll_events(in));
+            u.start(*this, s);
+        }
+    }
+
+    void park(detail::ParkingLot& lot) noexcept {
+        lot_ = &lot;
+        park_.self = this;
+        park_.wake = &on_unpark;
+        engine = Engine::none;
+        lot.park(park_);
+        // A linked timeout died with the completion that parked us: the
+        // loop's timer bounds the wait from here.
+        if (has_timeout_ && !timer_.armed()) {
+            linked_ = false;
+            arm_timer();
+        }
+    }
+    static void on_unpark(detail::ParkNode* n) noexcept {
+        OpAwaiter* self = static_cast<ParkNode*>(n)->self;
+        if (self->timer_.armed()) self->loop->timers().remove(self->timer_);
+        self->start(false);
+        if (self->has_timeout_ && !self->linked_ && self->pending && !self->timer_.armed()) {
+            self->arm_timer();
+        }
+    }
+    // Cancels wherever the operation is: in the kernel, in epoll's lists, on
+    // the pool, or parked.
+    void cancel() noexcept {
+        if (parked()) {
+            lot_->unpark(park_);
+            cancel_requested = true;
+            res = -ECANCELED;
+            stop_cb_.unlink();
+            if (timer_.armed()) loop->timers().remove(timer_);
+            loop->schedule(waiter);
+            return;
+        }
+        loop->cancel_op(*this);
+        cancel_requested = true;
     }
 
     void arm_timer() {
         timer_.self = this;
-        timer_.deadline = loop->now() + timeout_;
-        timer_.fire = [](detail::TimerNode* n, Loop& l) noexcept {
+        timer_.deadline = deadline_;
+        timer_.fire = [](detail::TimerNode* n, Loop&) noexcept {
             auto* self = static_cast<TimerNode*>(n)->self;
             self->timed_out = true;
-            l.cancel_op(*self);
+            self->cancel();
         };
         loop->timers().push(timer_);
     }
 
-    static constexpr bool has_again = requires(Op& o, int r) {
-        { o.again(r) } -> std::same_as<bool>;
-    };
-
-    static void complete(detail::OpState* s, Loop& l, int r, std::uint32_t) noexcept {
+    static void complete(detail::OpState* s, Loop& l, int r, std::uint32_t cqe_flags) noexcept {
+        auto* self = static_cast<OpAwaiter*>(s);
+        if constexpr (notifies) {
+            if ((cqe_flags & IORING_CQE_F_MORE) != 0) {
+                self->zc_res_ = r;  // the result; the buffer is still the kernel's
+                return;
+            }
+            if ((cqe_flags & IORING_CQE_F_NOTIF) != 0) {
+                r = self->zc_res_;
+                cqe_flags = 0;
+            }
+        }
+        bool polled = false;
+        if (s->engine == Engine::uring) {
+            if (s->polling) {
+                // The descriptor is ready: now make the call.
+                s->polling = false;
+                polled = true;
+                if (r >= 0) {
+                    if (s->cancel_requested) {
+                        r = -ECANCELED;
+                    } else {
+                        r = detail::attempt_op(self->op_, s->flags);
+                        if (r == -EAGAIN) {
+                            self->poll_uring(s->interest);
+                            return;
+                        }
+                    }
+                }
+            } else {
+                s->flags = cqe_flags;
+            }
+        }
         if constexpr (has_again) {
-            auto* self = static_cast<OpAwaiter*>(s);
-            if (r > 0 && s->engine == Engine::uring && self->op_.again(r)) {
+            if (r > 0 && s->engine == Engine::uring && !polled && self->op_.again(r)) {
                 // Progress, not done: go on unless asked to stop or out of time.
                 if (s->cancel_requested) {
                     r = -ECANCELED;
-                } else if (self->has_timeout_ &&
-                           (self->timeout_ = self->deadline_ - l.now()).count() <= 0) {
+                } else if (self->has_timeout_ && self->deadline_ <= l.now()) {
                     r = -ECANCELED;
                     s->timed_out = true;
                 } else {
@@ -293,42 +465,49 @@ private:
                 }
             }
         }
+        if (!s->cancel_requested && !s->timed_out) {
+            if (detail::ParkingLot* lot = detail::parking_of(self->op_, r)) {
+                self->park(*lot);
+                return;
+            }
+        }
         s->res = r;
         // Delivered: a stop request or the op's own timer firing before the
         // waiter runs must not mark it cancelled (an accepted descriptor
         // would be closed, a result that raced ahead lost).
-        auto* self = static_cast<OpAwaiter*>(s);
         self->stop_cb_.unlink();
         if (self->timer_.armed()) l.timers().remove(self->timer_);
         l.schedule(s->waiter);
     }
     static int retry_fn(detail::OpState* s) noexcept {
         auto* self = static_cast<OpAwaiter*>(s);
-        int r = self->op_.attempt();
+        int r = detail::attempt_op(self->op_, s->flags);
         if (self->engine == Engine::epoll) self->note_drained(r, self->interest);
         return r;
     }
     void note_drained(int r, Interest in) noexcept {
         if constexpr (requires { op_.drained(r); }) {
-            if (r >= 0 && op_.drained(r)) loop->epoll().mark_not_ready(op_.fd, in);
+            if (r >= 0 && op_.drained(r)) {
+                detail::BackendAccess::epoll(*loop).mark_not_ready(op_.fd, in);
+            }
         } else {
             (void)r;
             (void)in;
         }
     }
-    static void on_stop(StopCallbackBase* b) noexcept {
-        OpAwaiter* self = static_cast<StopNode*>(b)->self;
-        self->loop->cancel_op(*self);
-        self->cancel_requested = true;
-    }
+    static void on_stop(StopCallbackBase* b) noexcept { static_cast<StopNode*>(b)->self->cancel(); }
 
     Op op_;
     StopNode stop_cb_;
     TimerNode timer_;
+    ParkNode park_;
+    detail::ParkingLot* lot_ = nullptr;
     std::chrono::nanoseconds timeout_{};
     __kernel_timespec ts_{};
-    TimePoint deadline_{};  // ops with again(): when .timeout() runs out
+    TimePoint deadline_{};  // when .timeout() runs out
+    int zc_res_ = 0;        // zero-copy send: the result, until the notification
     bool has_timeout_ = false;
+    bool linked_ = false;  // the timeout is a linked timeout in the kernel
 };
 
 /// Makes the awaiter of an operation struct: `co_await run(Nop{})`.

@@ -110,9 +110,10 @@ inline OpAwaiter<Write> write(int fd, std::span<const std::byte> buf) noexcept {
 inline OpAwaiter<Poll> poll(int fd, unsigned events) noexcept {
     return OpAwaiter<Poll>(Poll{fd, events});
 }
-/// Closes `fd` asynchronously (on epoll: inline), forgetting its registration.
+/// Closes `fd` asynchronously (on epoll: inline); operations still waiting on
+/// it end with std::errc::operation_canceled first.
 inline OpAwaiter<Close> close(int fd) noexcept {
-    Loop::current().forget_fd(fd);
+    Loop::current().release_fd(fd);
     return OpAwaiter<Close>(Close{fd});
 }
 

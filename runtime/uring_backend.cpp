@@ -43,8 +43,8 @@ std::string uring_unavailable_reason(int err) {
     return r;
 }
 
-UringBackend::UringBackend(const UringConfig& cfg, Caps& caps, LoopStats& stats)
-    : stats_(stats), caps_(caps) {
+UringBackend::UringBackend(const UringConfig& cfg, Caps& caps, LoopStats& stats, Loop& loop)
+    : loop_(loop), stats_(stats), caps_(caps) {
     unsigned cq = cfg.cq_entries != 0 ? cfg.cq_entries : cfg.sq_entries * 4;
     // Best first; a kernel that does not know a flag says EINVAL.
     // DEFER_TASKRUN (6.1+) runs completion work only when we enter the kernel
@@ -95,6 +95,10 @@ UringBackend::UringBackend(const UringConfig& cfg, Caps& caps, LoopStats& stats)
     caps.link_timeout = caps.has_op(IORING_OP_LINK_TIMEOUT);
     caps.multishot_accept = caps.has_op(IORING_OP_ACCEPT) && kv >= 5019;
     caps.multishot_recv = caps.has_op(IORING_OP_RECV) && kv >= 6000;
+    caps.multishot_recvmsg = caps.has_op(IORING_OP_RECVMSG) && kv >= 6000;
+    caps.multishot_poll = caps.has_op(IORING_OP_POLL_ADD) && kv >= 5013;
+    caps.cancel_fd = caps.has_op(IORING_OP_ASYNC_CANCEL) && kv >= 5019;
+    caps.send_zc = caps.has_op(IORING_OP_SEND_ZC);
     // Provided buffer rings: register a tiny one and take it back, the only
     // reliable probe (5.19+).
     {
@@ -117,19 +121,26 @@ UringBackend::UringBackend(const UringConfig& cfg, Caps& caps, LoopStats& stats)
 UringBackend::~UringBackend() { io_uring_queue_exit(&ring_); }
 
 io_uring_sqe* UringBackend::get_sqe_slow() {
-    // The SQ is full: hand what is there to the kernel now and take a fresh slot.
-    for (;;) {
+    // The SQ is full: hand what is there to the kernel now and take a fresh
+    // slot. A kernel short of CQ space or memory (EBUSY, EAGAIN) gets its
+    // completions reaped to make room; any other failure means the ring
+    // cannot take work at all, and retrying would spin forever.
+    constexpr int max_tries = 10000;
+    for (int tries = 0;; ++tries) {
         ++stats_.sq_full;
         int r = submit_pending();
         if (io_uring_sqe* s = io_uring_get_sqe(&ring_)) return s;
-        if (r == -EBUSY || r == -EAGAIN) {
-            // The kernel is short of CQ space or memory: make room by flushing
-            // the overflow list; completions are delivered at the next reap.
-            ++stats_.syscalls;
-            io_uring_get_events(&ring_);
-        } else if (r < 0 && r != -EINTR) {
-            log_error("io_uring submit: {}", std::strerror(-r));
+        if (r == -EBUSY || r == -EAGAIN || r == -EINTR || r >= 0) {
+            if (tries < max_tries) {
+                ++stats_.syscalls;
+                io_uring_get_events(&ring_);
+                reap(loop_);
+                continue;
+            }
         }
+        log_error("io_uring submit: {}; the ring takes no more work after {} tries, aborting",
+                  r < 0 ? std::strerror(-r) : "no progress", tries + 1);
+        std::abort();
     }
 }
 
@@ -145,6 +156,21 @@ void UringBackend::cancel(OpState& st) {
     io_uring_sqe* s = get_sqe();
     io_uring_prep_cancel64(s, reinterpret_cast<std::uint64_t>(&st), 0);
     io_uring_sqe_set_data64(s, ignore_tag);
+}
+
+void UringBackend::cancel_fd(int fd) {
+    if (!caps_.cancel_fd) return;
+    io_uring_sqe* s = get_sqe();
+    io_uring_prep_cancel_fd(s, fd, IORING_ASYNC_CANCEL_ALL);
+    io_uring_sqe_set_data64(s, ignore_tag);
+}
+
+void UringBackend::cancel_everything() {
+    if (inflight_ == 0 || !caps_.cancel_fd) return;
+    io_uring_sqe* s = get_sqe();
+    io_uring_prep_cancel64(s, 0, IORING_ASYNC_CANCEL_ANY);
+    io_uring_sqe_set_data64(s, ignore_tag);
+    ++stats_.cancels;
 }
 
 void UringBackend::poll(Loop& loop, bool wait, const std::chrono::nanoseconds* timeout,

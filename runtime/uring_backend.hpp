@@ -30,7 +30,7 @@ public:
     /// Creates the ring with the best setup flags the kernel accepts (stepping
     /// down on EINVAL) and probes its features into `caps`. Throws BackendError
     /// naming the reason when io_uring cannot start at all.
-    UringBackend(const UringConfig& cfg, Caps& caps, LoopStats& stats);
+    UringBackend(const UringConfig& cfg, Caps& caps, LoopStats& stats, Loop& loop);
     ~UringBackend();
     UringBackend(const UringBackend&) = delete;
     UringBackend& operator=(const UringBackend&) = delete;
@@ -55,6 +55,13 @@ public:
     /// still completes (with -ECANCELED or its real result); a cancel request
     /// always gets an SQE, even when the SQ is full.
     void cancel(OpState& st);
+    /// Cancels every request on `fd` (ASYNC_CANCEL FD|ALL, 5.19+), submitted
+    /// ahead of anything prepared after it (so before a close of `fd`).
+    void cancel_fd(int fd);
+    /// Teardown: cancels every request in flight (ASYNC_CANCEL ANY, 5.19+;
+    /// one cancel per known state on older kernels is not possible, so there
+    /// the requests' own cancellation must have happened already).
+    void cancel_everything();
 
     /// Submits what was prepared and delivers every completion there is; when
     /// `wait`, blocks for at least one (up to `timeout`, if given).
@@ -78,6 +85,7 @@ private:
     int submit_pending();
 
     io_uring ring_{};
+    Loop& loop_;
     LoopStats& stats_;
     Caps& caps_;
     unsigned inflight_ = 0;

@@ -207,7 +207,7 @@ struct Pipes {
     ~Pipes() {
         for (auto& x : p) {
             for (int fd : x) {
-                Loop::current().forget_fd(fd);
+                Loop::current().release_fd(fd);
                 ::close(fd);
             }
         }

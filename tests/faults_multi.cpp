@@ -54,7 +54,7 @@ struct Pipe {
     ~Pipe() {
         for (int fd : fds) {
             if (fd < 0) continue;
-            if (Loop* l = Loop::current_or_null()) l->forget_fd(fd);
+            if (Loop* l = Loop::current_or_null()) l->release_fd(fd);
             ::close(fd);
         }
     }

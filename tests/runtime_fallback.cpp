@@ -52,8 +52,8 @@ int child() {
             auto w = co_await write(p[1], std::as_bytes(std::span(msg, 4)));
             std::array<std::byte, 8> buf{};
             auto r = co_await read(p[0], buf);
-            Loop::current().forget_fd(p[0]);
-            Loop::current().forget_fd(p[1]);
+            Loop::current().release_fd(p[0]);
+            Loop::current().release_fd(p[1]);
             ::close(p[0]);
             ::close(p[1]);
             co_return w && r && *r == 4 && std::memcmp(buf.data(), "ping", 4) == 0;

@@ -27,8 +27,8 @@ struct Pipe {
     ~Pipe() {
         Loop* l = Loop::current_or_null();
         if (l) {
-            l->forget_fd(r);
-            l->forget_fd(w);
+            l->release_fd(r);
+            l->release_fd(w);
         }
         ::close(r);
         ::close(w);
@@ -93,7 +93,7 @@ TEST_CASE("eventfd read and write", "[ops]") {
         auto r = co_await read(efd, std::as_writable_bytes(std::span(&got, 1)));
         REQUIRE(r);
         CHECK(got == 3);
-        Loop::current().forget_fd(efd);
+        Loop::current().release_fd(efd);
         ::close(efd);
     });
 }

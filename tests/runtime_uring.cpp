@@ -81,8 +81,8 @@ TEST_CASE("pipe traffic through a tiny ring with many waiters", "[uring]") {
         auto vs = co_await when_all(std::move(readers));
         for (int i = 0; i < n; ++i) CHECK(vs[std::size_t(i)] == 10);
         for (auto& p : pipes) {
-            Loop::current().forget_fd(p[0]);
-            Loop::current().forget_fd(p[1]);
+            Loop::current().release_fd(p[0]);
+            Loop::current().release_fd(p[1]);
             ::close(p[0]);
             ::close(p[1]);
         }
@@ -108,8 +108,8 @@ TEST_CASE("cancelling many waiters through a full SQ drops no cancel", "[uring][
         int cancelled = 0;
         for (auto& h : hs) cancelled += (co_await h) == std::errc::operation_canceled;
         CHECK(cancelled == 300);
-        l.forget_fd(p[0]);
-        l.forget_fd(p[1]);
+        l.release_fd(p[0]);
+        l.release_fd(p[1]);
         ::close(p[0]);
         ::close(p[1]);
     };

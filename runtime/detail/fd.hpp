@@ -1,6 +1,8 @@
 #pragma once
-// Fd: owns a descriptor; closing it first drops the epoll registration of the
-// current loop (a stale registration would make a reused number look ready).
+// Fd: owns a descriptor. Closing it first ends the operations still waiting on
+// it (epoll: drops the registration, as a stale one would make a reused number
+// look ready; io_uring: cancels its requests, which would otherwise keep the
+// file open and never complete), then closes it.
 
 #include <unistd.h>
 
@@ -31,11 +33,16 @@ public:
     explicit operator bool() const noexcept { return valid(); }
     /// Gives up ownership without closing.
     int release() noexcept { return std::exchange(fd_, -1); }
-    /// Closes now (synchronously: close(2) on a socket or file does not block).
+    /// Closes the descriptor now; operations pending on it end with
+    /// std::errc::operation_canceled.
     void reset(int fd = -1) noexcept {
         if (fd_ >= 0) {
-            if (Loop* l = Loop::current_or_null()) l->forget_fd(fd_);
-            ::close(fd_);
+            if (Loop* l = Loop::current_or_null()) {
+                l->release_fd(fd_);
+                l->close_fd(fd_);
+            } else {
+                ::close(fd_);
+            }
         }
         fd_ = fd;
     }

@@ -86,6 +86,11 @@ public:
 
     bool empty() const noexcept { return size_ == 0; }
     std::size_t size() const noexcept { return size_; }
+    /// Room for `n` values without allocating again.
+    void reserve(std::size_t n) {
+        while (cap_ < n)
+            grow();
+    }
 
     template <class U>
     void push(U&& v) {
