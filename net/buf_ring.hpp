@@ -169,7 +169,9 @@ struct RecvMulti {
     std::uint32_t attempt_flags = 0;
     static constexpr OpKind kind = OpKind::recv;
     static constexpr Interest interest = Interest::read;
-    bool multishot(const Caps& c) const noexcept { return c.multishot_recv && ring->kernel_selected(); }
+    bool multishot(const Caps& c) const noexcept {
+        return c.multishot_recv && ring->kernel_selected();
+    }
     void prep(io_uring_sqe* s) const noexcept {
         io_uring_prep_recv_multishot(s, fd, nullptr, 0, 0);
         s->flags |= IOSQE_BUFFER_SELECT;

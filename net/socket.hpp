@@ -15,8 +15,8 @@
 #include <corio/runtime/detail/fd.hpp>
 #include <corio/runtime/multishot.hpp>
 #include <corio/runtime/op.hpp>
-#include <corio/runtime/timer.hpp>
 #include <corio/runtime/task.hpp>
+#include <corio/runtime/timer.hpp>
 
 namespace corio::net {
 

@@ -100,7 +100,9 @@ bool is_transient_accept_error(int e) {
     }
 }
 
-int open_reserve() noexcept { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
+int open_reserve() noexcept {
+    return ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
 
 }  // namespace
 

@@ -1,5 +1,8 @@
 #include <corio/net/udp.hpp>
 
+#include <algorithm>
+#include <cstring>
+
 namespace corio::net {
 
 Result<UdpSocket> UdpSocket::bind(const Address& addr, bool reuse_port) {
@@ -21,6 +24,61 @@ Result<UdpSocket> UdpSocket::open(int family) {
 Result<void> UdpSocket::connect(const Address& peer) noexcept {
     if (::connect(fd(), peer.sockaddr_ptr(), peer.size()) != 0) return sys_error(errno);
     return {};
+}
+
+int RecvMsgMulti::attempt() noexcept {
+    int id = ring->take();
+    if (id < 0) {
+        char c;
+        ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n < 0) return -errno;
+        return -ENOBUFS;  // a datagram waits (even an empty one): park for a buffer
+    }
+    auto bid = static_cast<std::uint16_t>(id);
+    // The kernel's multishot layout: header, name (msg_namelen bytes), payload.
+    std::byte* base = ring->buffer(bid);
+    const std::size_t head = sizeof(io_uring_recvmsg_out) + msg.msg_namelen;
+    if (ring->buffer_size() <= head) {
+        ring->untake(bid);
+        return -EINVAL;
+    }
+    iovec iov{base + head, ring->buffer_size() - head};
+    msghdr m{};
+    m.msg_name = base + sizeof(io_uring_recvmsg_out);
+    m.msg_namelen = msg.msg_namelen;
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    ssize_t n = ::recvmsg(fd, &m, MSG_DONTWAIT | MSG_TRUNC);
+    if (n < 0) {
+        int e = errno;
+        ring->untake(bid);
+        return -e;
+    }
+    io_uring_recvmsg_out out{};
+    out.namelen = m.msg_namelen;
+    out.payloadlen = static_cast<unsigned>(n);  // the datagram's size (MSG_TRUNC)
+    out.flags = static_cast<unsigned>(m.msg_flags);
+    std::memcpy(base, &out, sizeof out);
+    const std::size_t stored = std::min<std::size_t>(std::size_t(n), iov.iov_len);
+    attempt_flags = IORING_CQE_F_BUFFER | (std::uint32_t(bid) << IORING_CQE_BUFFER_SHIFT);
+    return static_cast<int>(head + stored);
+}
+
+Result<ReceivedDatagram> RecvMsgMulti::finish(int res, std::uint32_t flags) noexcept {
+    auto b = ring->to_buffer(res, flags);
+    if (!b) return b.error();
+    ReceivedDatagram d;
+    if (b->empty()) return d;
+    auto* out = io_uring_recvmsg_validate(b->data().data(), static_cast<int>(b->size()), &msg);
+    if (out == nullptr) return sys_error(EIO);
+    const socklen_t namelen = std::min<socklen_t>(out->namelen, msg.msg_namelen);
+    d.from = Address(static_cast<const sockaddr*>(io_uring_recvmsg_name(out)), namelen);
+    auto* payload = static_cast<std::byte*>(io_uring_recvmsg_payload(out, &msg));
+    d.offset = static_cast<std::size_t>(payload - b->data().data());
+    d.length = io_uring_recvmsg_payload_length(out, static_cast<int>(b->size()), &msg);
+    d.truncated = (out->flags & MSG_TRUNC) != 0;
+    d.buffer = std::move(*b);
+    return d;
 }
 
 }  // namespace corio::net

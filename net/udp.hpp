@@ -7,6 +7,48 @@
 
 namespace corio::net {
 
+/// One datagram from a multishot receive: its sender, and its bytes in a
+/// buffer of the ring (given back when this goes).
+struct ReceivedDatagram {
+    Address from;
+    RecvBuffer buffer;
+    std::size_t offset = 0;  // where the payload starts in `buffer`
+    std::size_t length = 0;
+    bool truncated = false;  ///< the datagram was larger than the buffer (MSG_TRUNC)
+    std::span<const std::byte> payload() const noexcept {
+        return buffer.data().subspan(offset, length);
+    }
+};
+
+/// Multishot recvmsg into a BufRing (6.0+): each datagram lands in a buffer
+/// laid out as the kernel does it (io_uring_recvmsg_out, the sender's
+/// address, the payload). On epoll (or without multishot recvmsg) recvmsg(2)
+/// into a pool buffer, laid out the same way.
+struct RecvMsgMulti {
+    int fd = -1;
+    BufRing* ring = nullptr;
+    msghdr msg = layout();
+    std::uint32_t attempt_flags = 0;
+    static constexpr OpKind kind = OpKind::recvmsg;
+    static constexpr Interest interest = Interest::read;
+    static msghdr layout() noexcept {
+        msghdr m{};
+        m.msg_namelen = sizeof(sockaddr_storage);
+        return m;
+    }
+    bool multishot(const Caps& c) const noexcept {
+        return c.multishot_recvmsg && ring->kernel_selected();
+    }
+    void prep(io_uring_sqe* s) const noexcept {
+        io_uring_prep_recvmsg_multishot(s, fd, const_cast<msghdr*>(&msg), 0);
+        s->flags |= IOSQE_BUFFER_SELECT;
+        s->buf_group = ring->group();
+    }
+    int attempt() noexcept;
+    corio::detail::ParkingLot* parking(int) noexcept { return &ring->parking(); }
+    Result<ReceivedDatagram> finish(int res, std::uint32_t flags) noexcept;
+};
+
 /// A UDP socket. Each send is one datagram; each receive takes one datagram
 /// (truncated to the buffer if it is longer). Operations are awaitable, take
 /// cancellation and work with with_timeout and `.timeout(d)`.
@@ -46,6 +88,11 @@ public:
     }
     /// The connected peer (getpeername).
     Result<Address> peer_address() const { return peer_address_of(fd()); }
+    /// A multishot receive of datagrams into `ring`: `co_await s.next()` gives
+    /// the next ReceivedDatagram. Must not outlive this socket, nor `ring` it.
+    MultishotStream<RecvMsgMulti> recv_stream(BufRing& ring, std::size_t queue_limit = 64) {
+        return MultishotStream<RecvMsgMulti>(RecvMsgMulti{fd(), &ring}, queue_limit);
+    }
 };
 
 }  // namespace corio::net

@@ -19,9 +19,12 @@ std::string_view to_string(BackendKind k) noexcept {
 
 std::string_view to_string(BackendChoice c) noexcept {
     switch (c) {
-        case BackendChoice::automatic: return "auto";
-        case BackendChoice::io_uring: return "io_uring";
-        case BackendChoice::epoll: return "epoll";
+        case BackendChoice::automatic:
+            return "auto";
+        case BackendChoice::io_uring:
+            return "io_uring";
+        case BackendChoice::epoll:
+            return "epoll";
     }
     return "?";
 }
@@ -49,9 +52,9 @@ std::optional<BackendChoice> backend_from_env() noexcept {
 
 const char* to_string(OpKind k) noexcept {
     static const char* const names[] = {
-        "nop",    "read",     "write",   "recv",    "send",  "accept", "connect",
-        "poll",   "close",    "open",    "fsync",   "statx", "shutdown", "socket",
-        "splice", "sendmsg",  "recvmsg", "dir",     "wake",  "msg_ring", "other"};
+        "nop",    "read",    "write",   "recv",  "send",  "accept",   "connect",
+        "poll",   "close",   "open",    "fsync", "statx", "shutdown", "socket",
+        "splice", "sendmsg", "recvmsg", "dir",   "wake",  "msg_ring", "other"};
     auto i = static_cast<std::size_t>(k);
     return i < std::size(names) ? names[i] : "?";
 }

@@ -33,12 +33,12 @@ struct Caps {
     bool multishot_recv = false;    ///< 6.0+
     bool msg_ring = false;          ///< IORING_OP_MSG_RING (5.18+)
     bool link_timeout = false;
-    bool cancel_fd = false;         ///< ASYNC_CANCEL by descriptor / of everything (5.19+)
-    bool send_zc = false;           ///< IORING_OP_SEND_ZC (6.0+)
-    bool multishot_recvmsg = false; ///< 6.0+
-    bool multishot_poll = false;    ///< 5.13+
-    unsigned fixed_files = 0;       ///< registered descriptor table size (0: none)
-    bool epoll_pwait2 = false;  ///< nanosecond epoll timeouts (5.11+)
+    bool cancel_fd = false;          ///< ASYNC_CANCEL by descriptor / of everything (5.19+)
+    bool send_zc = false;            ///< IORING_OP_SEND_ZC (6.0+)
+    bool multishot_recvmsg = false;  ///< 6.0+
+    bool multishot_poll = false;     ///< 5.13+
+    unsigned fixed_files = 0;        ///< registered descriptor table size (0: none)
+    bool epoll_pwait2 = false;       ///< nanosecond epoll timeouts (5.11+)
 
     bool has_op(unsigned opcode) const noexcept { return opcode < ops.size() && ops[opcode]; }
 };

@@ -57,7 +57,9 @@ void SpawnBase::report_unobserved() noexcept {
 
 }  // namespace detail
 
-Loop* Loop::current_or_null() noexcept { return detail::t_current_loop; }
+Loop* Loop::current_or_null() noexcept {
+    return detail::t_current_loop;
+}
 
 Loop& Loop::current() noexcept {
     Loop* l = detail::t_current_loop;
@@ -282,8 +284,10 @@ void Loop::orphan_done(detail::OpState& st) noexcept {
 void Loop::cancel_all() noexcept {
     // request_stop may finish tasks inline and unregister them: walk a snapshot.
     std::vector<detail::SpawnBase*> all;
-    for (auto* s = tasks_; s != nullptr; s = s->reg_next) all.push_back(s);
-    for (auto* s : all) s->stop_source.request_stop();
+    for (auto* s = tasks_; s != nullptr; s = s->reg_next)
+        all.push_back(s);
+    for (auto* s : all)
+        s->stop_source.request_stop();
 }
 
 void Loop::register_task(detail::SpawnBase& s) noexcept {
@@ -307,9 +311,13 @@ void Loop::unregister_task(detail::SpawnBase& s) noexcept {
     --live_;
 }
 
-void Loop::run() { run_while_not([] { return false; }, true); }
+void Loop::run() {
+    run_while_not([] { return false; }, true);
+}
 
-void Loop::run_until_stopped() { run_while_not([] { return false; }, false); }
+void Loop::run_until_stopped() {
+    run_while_not([] { return false; }, false);
+}
 
 void Loop::run_ready() {
     std::size_t n = ready_.size();
@@ -493,8 +501,12 @@ void Loop::submit_blocking(detail::OpState& st) {
 void Loop::cancel_op(detail::OpState& st) {
     if (!st.pending) return;
     switch (st.engine) {
-        case detail::OpState::Engine::uring: uring_->cancel(st); break;
-        case detail::OpState::Engine::epoll: epoll_->cancel(*this, st); break;
+        case detail::OpState::Engine::uring:
+            uring_->cancel(st);
+            break;
+        case detail::OpState::Engine::epoll:
+            epoll_->cancel(*this, st);
+            break;
         case detail::OpState::Engine::pool:
             st.cancel_requested = true;
             if (pool_ && pool_->try_remove(st)) {
@@ -504,7 +516,8 @@ void Loop::cancel_op(detail::OpState& st) {
                 st.on_complete(&st, *this, -ECANCELED, 0);
             }
             break;
-        case detail::OpState::Engine::none: break;
+        case detail::OpState::Engine::none:
+            break;
     }
 }
 

@@ -132,14 +132,15 @@ struct MultishotCore final : OpState {
                 engine = Engine::uring;
                 polling = true;
                 io_uring_sqe* s = u.get_sqe();
-                io_uring_prep_poll_add(s, op.fd, poll_events(Op::interest));
+                io_uring_prep_poll_add(s, op.fd, poll_events(interest_of(op)));
                 u.start(*this, s);
                 return;
             }
             case Mode::epoll: {
                 auto& ep = BackendAccess::epoll(*loop);
                 // One call per waiting task, while the descriptor has items.
-                while (!waiters.empty() && ep.may_try(op.fd, Op::interest)) {
+                const Interest in = interest_of(op);
+                while (!waiters.empty() && ep.may_try(op.fd, in)) {
                     std::uint32_t f = 0;
                     int r = attempt_op(op, f);
                     if (r == -EAGAIN) break;
@@ -151,7 +152,7 @@ struct MultishotCore final : OpState {
                 }
                 if (waiters.empty()) return;
                 fd = op.fd;
-                interest = Op::interest;
+                interest = in;
                 engine = Engine::epoll;
                 ep.wait(*this);
                 return;
@@ -243,13 +244,10 @@ struct MultishotCore final : OpState {
             return;
         }
         const bool ours = c->cancel_requested || c->stopped || c->orphaned;
-        if (r == -ENOBUFS && !ours) {
-            if (ParkingLot* l = parking_of(c->op, r)) {
-                if (!more) c->do_park(*l);
-                return;
-            }
-        }
-        if (!(r == -ECANCELED && ours)) c->deliver(r, f);
+        // No buffer for what arrived: not an item, and not an error for the
+        // user. The request parks until a buffer comes back.
+        ParkingLot* lot = r == -ENOBUFS ? parking_of(c->op, r) : nullptr;
+        if (lot == nullptr && !(r == -ECANCELED && ours)) c->deliver(r, f);
         if (more) return;
 
         // The request has ended.
@@ -261,6 +259,10 @@ struct MultishotCore final : OpState {
         if (c->stopped) {
             c->wake_all(-ECANCELED);
             if (c->stop_waiter) c->loop->schedule(std::exchange(c->stop_waiter, {}));
+            return;
+        }
+        if (lot != nullptr) {
+            c->do_park(*lot);
             return;
         }
         if (!c->waiters.empty()) c->arm();
@@ -328,7 +330,10 @@ public:
         explicit NextAwaiter(Core* c) noexcept : c_(c) {
             if (c != nullptr) op_ = c->op;
         }
-        NextAwaiter(NextAwaiter&&) = delete;
+        // Movable until awaited (with_timeout and when_any take awaitables by
+        // value); never moved once suspended.
+        NextAwaiter(NextAwaiter&& o) noexcept : c_(o.c_), op_(o.op_) {}
+        NextAwaiter& operator=(NextAwaiter&&) = delete;
         ~NextAwaiter() {
             stop_.unlink();
             if (c_ != nullptr && node_.linked) c_->waiters.erase(node_);

@@ -21,12 +21,12 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <concepts>
 #include <coroutine>
 #include <cstdint>
-#include <algorithm>
 #include <type_traits>
 #include <utility>
 
@@ -84,8 +84,10 @@ concept Operation = requires(Op& op, const Op& cop, io_uring_sqe* sqe, int res) 
     { Op::interest } -> std::convertible_to<Interest>;
     cop.prep(sqe);
     { op.attempt() } -> std::same_as<int>;
-} && (requires(Op& op, int res) { op.finish(res); } ||
-      requires(Op& op, int res, std::uint32_t flags) { op.finish(res, flags); });
+}
+&&(
+    requires(Op& op, int res) { op.finish(res); } ||
+    requires(Op & op, int res, std::uint32_t flags) { op.finish(res, flags); });
 
 namespace detail {
 /// The readiness an op waits for: `dynamic_interest()` if it has one.
@@ -245,7 +247,7 @@ private:
         OpAwaiter* self = nullptr;
     };
 
-    static constexpr bool has_again = requires(Op& o, int r) {
+    static constexpr bool has_again = requires(Op & o, int r) {
         { o.again(r) } -> std::same_as<bool>;
     };
     static constexpr bool notifies = [] {

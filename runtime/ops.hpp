@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <span>
 
+#include <corio/runtime/multishot.hpp>
 #include <corio/runtime/op.hpp>
 
 namespace corio {
@@ -73,8 +74,7 @@ struct Poll {
     static constexpr OpKind kind = OpKind::poll;
     static constexpr Interest interest = Interest::read;
     Interest dynamic_interest() const noexcept {
-        return (events & POLLIN) == 0 && (events & POLLOUT) != 0 ? Interest::write
-                                                                  : Interest::read;
+        return (events & POLLIN) == 0 && (events & POLLOUT) != 0 ? Interest::write : Interest::read;
     }
     void prep(io_uring_sqe* s) const noexcept { io_uring_prep_poll_add(s, fd, events); }
     int attempt() noexcept {
@@ -84,6 +84,32 @@ struct Poll {
         return n == 0 ? -EAGAIN : p.revents;
     }
     Result<unsigned> finish(int res) const noexcept {
+        if (res < 0) return sys_error(-res);
+        return unsigned(res);
+    }
+};
+
+/// Multishot poll (5.13+): one request yields the events (POLLIN, ...) each
+/// time `fd` becomes ready; see MultishotStream. On epoll (or without
+/// multishot poll) poll(2) after readiness, so an item there also means "ready
+/// now": read what is there before awaiting the next item.
+struct PollMulti {
+    int fd = -1;
+    unsigned events = POLLIN;
+    static constexpr OpKind kind = OpKind::poll;
+    static constexpr Interest interest = Interest::read;
+    Interest dynamic_interest() const noexcept {
+        return (events & POLLIN) == 0 && (events & POLLOUT) != 0 ? Interest::write : Interest::read;
+    }
+    bool multishot(const Caps& c) const noexcept { return c.multishot_poll; }
+    void prep(io_uring_sqe* s) const noexcept { io_uring_prep_poll_multishot(s, fd, events); }
+    int attempt() noexcept {
+        pollfd p{fd, static_cast<short>(events), 0};
+        int n = ::poll(&p, 1, 0);
+        if (n < 0) return -errno;
+        return n == 0 ? -EAGAIN : p.revents;
+    }
+    Result<unsigned> finish(int res, std::uint32_t) const noexcept {
         if (res < 0) return sys_error(-res);
         return unsigned(res);
     }
@@ -100,7 +126,9 @@ struct Close {
     Result<void> finish(int res) const noexcept { return void_result(res); }
 };
 
-inline OpAwaiter<Nop> nop() noexcept { return OpAwaiter<Nop>(Nop{}); }
+inline OpAwaiter<Nop> nop() noexcept {
+    return OpAwaiter<Nop>(Nop{});
+}
 inline OpAwaiter<Read> read(int fd, std::span<std::byte> buf) noexcept {
     return OpAwaiter<Read>(Read{fd, buf});
 }
@@ -109,6 +137,11 @@ inline OpAwaiter<Write> write(int fd, std::span<const std::byte> buf) noexcept {
 }
 inline OpAwaiter<Poll> poll(int fd, unsigned events) noexcept {
     return OpAwaiter<Poll>(Poll{fd, events});
+}
+/// A stream of readiness events on `fd` (multishot poll on io_uring).
+inline MultishotStream<PollMulti> poll_stream(int fd, unsigned events,
+                                              std::size_t queue_limit = 64) {
+    return MultishotStream<PollMulti>(PollMulti{fd, events}, queue_limit);
 }
 /// Closes `fd` asynchronously (on epoll: inline); operations still waiting on
 /// it end with std::errc::operation_canceled first.

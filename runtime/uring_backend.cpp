@@ -118,7 +118,9 @@ UringBackend::UringBackend(const UringConfig& cfg, Caps& caps, LoopStats& stats,
     }
 }
 
-UringBackend::~UringBackend() { io_uring_queue_exit(&ring_); }
+UringBackend::~UringBackend() {
+    io_uring_queue_exit(&ring_);
+}
 
 io_uring_sqe* UringBackend::get_sqe_slow() {
     // The SQ is full: hand what is there to the kernel now and take a fresh
