@@ -10,9 +10,12 @@
 // probe lacks the opcode (then the pool again).
 //
 // Page-cached reads: a read first tries preadv2(..., RWF_NOWAIT) on the
-// loop's thread (`fast_path`). When the data is in the page cache that is one
-// cheap system call with no ring round trip and no pool hand-off; only when
-// it would block (EAGAIN) does the read go to io_uring or the pool.
+// loop's thread (`fast_path`) where that pays: on epoll always (no pool
+// hand-off), on io_uring only for a read that would go to the kernel alone
+// (one read in flight at a time). When the data is in the page cache that is
+// one cheap system call with no ring round trip; in a batch the ring serves
+// cached reads inline within the one shared submit, and a pre-try per read
+// would add a system call each (PITFALLS.md).
 //
 // Every operation carries the subject of its error message (the path) by
 // pointer or by value; its finish() builds an fs::Result whose describe()

@@ -190,14 +190,25 @@ struct Send {
     }
 };
 
-/// Sends all of `buf` (MSG_NOSIGNAL), however many calls it takes.
+/// Sends all of `buf` (MSG_NOSIGNAL), however many calls it takes. With
+/// `zero_copy` (io_uring, IORING_OP_SEND_ZC, 6.0+) the kernel sends from `buf`
+/// itself instead of copying it: each send has two completions, the result
+/// and then the notification that the kernel no longer reads the buffer, and
+/// the awaiter resumes only after the second.
 struct SendAll {
     int fd;
     std::span<const std::byte> buf;
     std::size_t done = 0;
+    bool zero_copy = false;
     static constexpr OpKind kind = OpKind::send;
     static constexpr Interest interest = Interest::write;
+    bool notifies() const noexcept { return zero_copy; }
     void prep(io_uring_sqe* s) const noexcept {
+        if (zero_copy) {
+            io_uring_prep_send_zc(s, fd, buf.data() + done, buf.size() - done,
+                                  MSG_NOSIGNAL | MSG_WAITALL, 0);
+            return;
+        }
         io_uring_prep_send(s, fd, buf.data() + done, buf.size() - done, MSG_NOSIGNAL | MSG_WAITALL);
     }
     int attempt() noexcept {

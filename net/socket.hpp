@@ -57,6 +57,22 @@ protected:
 /// `.timeout(d)` (std::errc::timed_out). Errors are the kernel's
 /// (system_category: ECONNRESET, EPIPE, ...); describe() makes them sentences.
 /// One reader and one writer may be active at once.
+/// send_all of at least this many bytes sends without copying
+/// (IORING_OP_SEND_ZC) on io_uring kernels that have it; 0 (the default) never
+/// does. Zero-copy pays only on a real network device and for large buffers:
+/// over loopback the kernel copies anyway and the second completion is pure
+/// overhead (bench/micro: BM_send_all_zc, see the README). Set it before the
+/// loops start.
+void set_zero_copy_threshold(std::size_t bytes) noexcept;
+std::size_t zero_copy_threshold() noexcept;
+namespace detail {
+bool zero_copy_available() noexcept;
+}
+inline bool use_zero_copy(std::size_t n) noexcept {
+    const std::size_t t = zero_copy_threshold();
+    return t != 0 && n >= t && detail::zero_copy_available();
+}
+
 class Stream : public Socket {
 public:
     using Socket::Socket;
@@ -93,7 +109,7 @@ public:
     }
     /// Sends all of `buf`, however many system calls it takes.
     OpAwaiter<SendAll> send_all(std::span<const std::byte> buf) noexcept {
-        return OpAwaiter<SendAll>(SendAll{fd(), buf});
+        return OpAwaiter<SendAll>(SendAll{fd(), buf, 0, use_zero_copy(buf.size())});
     }
     /// Sends some of the buffers, in order, in one sendmsg(2) (up to max_iov
     /// buffers). The list and the buffers must outlive the completion.

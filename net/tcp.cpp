@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -15,6 +16,21 @@
 namespace corio::net {
 
 // ---- Socket / Stream ----
+
+namespace {
+std::atomic<std::size_t> g_zero_copy_threshold{0};
+}
+
+void set_zero_copy_threshold(std::size_t bytes) noexcept {
+    g_zero_copy_threshold.store(bytes, std::memory_order_relaxed);
+}
+std::size_t zero_copy_threshold() noexcept {
+    return g_zero_copy_threshold.load(std::memory_order_relaxed);
+}
+bool detail::zero_copy_available() noexcept {
+    Loop& l = Loop::current();
+    return l.kind() == BackendKind::io_uring && l.caps().send_zc;
+}
 
 Result<Socket> Socket::open(int family, int type, int protocol) noexcept {
     int fd = ::socket(family, type | socket_flags, protocol);

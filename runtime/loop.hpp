@@ -181,6 +181,12 @@ public:
     /// (a MSG_RING wake-up received or sent). Called by the backend.
     void on_tagged_cqe(std::uint64_t user_data, int res) noexcept;
     /// True while an operation may resume its coroutine inline; counts one use.
+    /// Whether an op's inline pre-try (`fast_path`, e.g. a RWF_NOWAIT read)
+    /// pays now: always on epoll (it skips the blocking pool); on io_uring only
+    /// for an operation that would be submitted alone (see lone_submission).
+    bool fast_path_pays() const noexcept {
+        return kind_ != BackendKind::io_uring || uring_->lone_submission();
+    }
     bool take_inline_budget() noexcept {
         if (inline_left_ == 0) return false;
         --inline_left_;

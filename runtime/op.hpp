@@ -49,7 +49,9 @@ namespace corio {
 ///   `static constexpr bool uring = false` (never submitted to io_uring: the
 ///                                   call runs inline or on the blocking pool
 ///                                   on both backends, e.g. getaddrinfo)
-///   `int fast_path()`              (tried first on both backends; -EAGAIN = no)
+///   `int fast_path()`              (tried first where it pays: on epoll, and on
+///                                   io_uring for an op that would be submitted
+///                                   alone (Loop::fast_path_pays); -EAGAIN = no)
 ///   `bool drained(int res) const`  (epoll: this result shows the descriptor has
 ///                                   nothing more now, e.g. a short read; the
 ///                                   next operation then waits for an edge
@@ -73,7 +75,7 @@ namespace corio {
 ///   `bool uring_enabled() const`   (false: on io_uring wait for readiness with a
 ///                                   POLL_ADD and make the `attempt` call; e.g. a
 ///                                   buffer pool the kernel cannot pick from)
-///   `static constexpr bool notifies` (zero-copy send: a completion flagged
+///   `bool notifies() const`        (zero-copy send: a completion flagged
 ///                                   IORING_CQE_F_MORE is the result, and the
 ///                                   awaiter resumes only on the second, flagged
 ///                                   IORING_CQE_F_NOTIF, when the kernel no longer
@@ -196,7 +198,7 @@ public:
         waiter = h;
         on_complete = &complete;
         if constexpr (requires { op_.fast_path(); }) {
-            int r = op_.fast_path();
+            int r = loop->fast_path_pays() ? op_.fast_path() : -EAGAIN;
             if (r != -EAGAIN && loop->take_inline_budget()) {
                 res = r;
                 return false;
@@ -250,13 +252,13 @@ private:
     static constexpr bool has_again = requires(Op & o, int r) {
         { o.again(r) } -> std::same_as<bool>;
     };
-    static constexpr bool notifies = [] {
-        if constexpr (requires { Op::notifies; }) {
-            return Op::notifies;
+    bool notifies() const noexcept {
+        if constexpr (requires { op_.notifies(); }) {
+            return op_.notifies();
         } else {
             return false;
         }
-    }();
+    }
 
     bool uring_capable() const noexcept {
         if constexpr (requires { Op::uring; }) {
@@ -422,7 +424,7 @@ private:
 
     static void complete(detail::OpState* s, Loop& l, int r, std::uint32_t cqe_flags) noexcept {
         auto* self = static_cast<OpAwaiter*>(s);
-        if constexpr (notifies) {
+        if (s->engine == Engine::uring && !s->polling && self->notifies()) {
             if ((cqe_flags & IORING_CQE_F_MORE) != 0) {
                 self->zc_res_ = r;  // the result; the buffer is still the kernel's
                 return;

@@ -178,6 +178,7 @@ void UringBackend::cancel_everything() {
 void UringBackend::poll(Loop& loop, bool wait, const std::chrono::nanoseconds* timeout,
                         bool events) {
     const unsigned to_submit = io_uring_sq_ready(&ring_);
+    last_batch_ = to_submit;
     if (wait) {
         ++stats_.syscalls;
         io_uring_cqe* cqe = nullptr;

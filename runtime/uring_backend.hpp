@@ -73,6 +73,13 @@ public:
     void set_internal(unsigned n) noexcept { internal_ = n; }
 
     unsigned inflight() const noexcept { return inflight_; }
+    /// True when an operation prepared now would go to the kernel alone: no
+    /// SQE waits for this turn's submit and the last submit carried at most
+    /// one. A call that can be tried inline (a page-cached read) is cheaper
+    /// then; in a batch the ring serves it within the shared submit.
+    bool lone_submission() const noexcept {
+        return last_batch_ <= 1 && io_uring_sq_ready(&ring_) == 0;
+    }
     io_uring& ring() noexcept { return ring_; }
     int ring_fd() const noexcept { return ring_.ring_fd; }
 
@@ -90,6 +97,7 @@ private:
     Caps& caps_;
     unsigned inflight_ = 0;
     unsigned internal_ = 0;
+    unsigned last_batch_ = 0;  // SQEs in the last submit of a loop turn
     bool defer_taskrun_ = false;
 };
 

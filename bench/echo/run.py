@@ -35,14 +35,16 @@ import time
 # name -> (path in the build dir, extra args, label)
 SERVERS = {
     "corio-uring": ("examples/echo_server", ["--backend", "io_uring"], "corio io_uring"),
+    "corio-uring-single": ("examples/echo_server", ["--backend", "io_uring", "--no-multishot"],
+                           "corio io_uring, single-shot recv"),
     "corio-epoll": ("examples/echo_server", ["--backend", "epoll"], "corio epoll"),
     "uring-c": ("bench/peers/peer_uring_echo", [], "liburing C (peer)"),
     "epoll-c": ("bench/peers/peer_epoll_echo", [], "epoll C (peer)"),
     "asio": ("bench/peers/peer_asio_echo", [], "Boost.Asio (peer)"),
 }
-DEFAULT_SERVERS = list(SERVERS)
 # Ablations for diagnosis (--servers ...), not in the default set.
 SERVERS["uring-c-nofixed"] = ("bench/peers/peer_uring_echo", [], "liburing C, no fixed files")
+DEFAULT_SERVERS = list(SERVERS)
 ENV = {"uring-c-nofixed": {"PEER_URING_NO_FIXED_FILES": "1"}}
 # The configs the targets name: they get --core-reps repetitions.
 CORE = ("pp-64-50", "pp-64-500")
@@ -51,6 +53,8 @@ CORE = ("pp-64-50", "pp-64-500")
 # >= 1.0 means corio is as good or better.
 RATIOS = [
     ("corio-uring", "uring-c", "corio io_uring vs liburing C"),
+    ("corio-uring", "uring-c-nofixed", "corio io_uring vs liburing C, no fixed files"),
+    ("corio-uring", "corio-uring-single", "corio multishot recv vs single-shot recv"),
     ("corio-epoll", "epoll-c", "corio epoll vs epoll C"),
     ("corio-uring", "asio", "corio io_uring vs Asio"),
     ("corio-uring", "corio-epoll", "corio io_uring vs corio epoll"),
