@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -341,3 +342,31 @@ TEST_CASE("awaiting a JoinHandle of another loop aborts with a clear message", "
     CHECK(out.find("does not run its loop") != std::string::npos);
 }
 #endif
+
+namespace {
+Task<void> bump(std::atomic<int>* n) {
+    n->fetch_add(1);
+    co_return;
+}
+}  // namespace
+
+TEST_CASE("loops on many threads read a bad CORIO_BACKEND without a data race", "[multi]") {
+    // Every loop reads the environment and warns once about a bad value; the
+    // "warned" flag was a plain static bool written by each loop thread (a
+    // data race TSan reports). The loops fall back to `auto`.
+    const char* old = std::getenv("CORIO_BACKEND");
+    std::string saved = old != nullptr ? old : "";
+    ::setenv("CORIO_BACKEND", "no-such-backend", 1);
+    {
+        Runtime rt(test::runtime_config(2));
+        std::atomic<int> ran{0};
+        std::atomic<int>* n = &ran;
+        rt.run_on_all_blocking([n] { return bump(n); });
+        CHECK(ran.load() == 2);
+    }
+    if (old != nullptr) {
+        ::setenv("CORIO_BACKEND", saved.c_str(), 1);
+    } else {
+        ::unsetenv("CORIO_BACKEND");
+    }
+}
