@@ -142,6 +142,7 @@ struct RecvSelect {
     int fd = -1;
     BufRing* ring = nullptr;
     std::uint32_t attempt_flags = 0;
+    int slot = -1;  // registered descriptor table slot standing for fd, or -1
     static constexpr OpKind kind = OpKind::recv;
     static constexpr Interest interest = Interest::read;
     bool uring_enabled() const noexcept { return ring->kernel_selected(); }
@@ -167,6 +168,7 @@ struct RecvMulti {
     int fd = -1;
     BufRing* ring = nullptr;
     std::uint32_t attempt_flags = 0;
+    int slot = -1;  // registered descriptor table slot standing for fd, or -1
     static constexpr OpKind kind = OpKind::recv;
     static constexpr Interest interest = Interest::read;
     bool multishot(const Caps& c) const noexcept {

@@ -120,6 +120,7 @@ struct Recv {
     bool drained(int res) const noexcept {
         return !datagram && res > 0 && std::size_t(res) < buf.size() && (flags & MSG_PEEK) == 0;
     }
+    int slot = -1;  // registered descriptor table slot standing for fd, or -1
     static constexpr OpKind kind = OpKind::recv;
     static constexpr Interest interest = Interest::read;
     void prep(io_uring_sqe* s) const noexcept {
@@ -140,6 +141,7 @@ struct RecvAll {
     int fd;
     std::span<std::byte> buf;
     std::size_t done = 0;
+    int slot = -1;  // registered descriptor table slot standing for fd, or -1
     static constexpr OpKind kind = OpKind::recv;
     static constexpr Interest interest = Interest::read;
     void prep(io_uring_sqe* s) const noexcept {
@@ -175,6 +177,7 @@ struct Send {
     int fd;
     std::span<const std::byte> buf;
     int flags = 0;
+    int slot = -1;  // registered descriptor table slot standing for fd, or -1
     static constexpr OpKind kind = OpKind::send;
     static constexpr Interest interest = Interest::write;
     void prep(io_uring_sqe* s) const noexcept {
@@ -200,6 +203,7 @@ struct SendAll {
     std::span<const std::byte> buf;
     std::size_t done = 0;
     bool zero_copy = false;
+    int slot = -1;  // registered descriptor table slot standing for fd, or -1
     static constexpr OpKind kind = OpKind::send;
     static constexpr Interest interest = Interest::write;
     bool notifies() const noexcept { return zero_copy; }
@@ -280,6 +284,7 @@ struct IovCursor {
 struct SendMsg {
     int fd;
     detail::IovCursor cur;
+    int slot = -1;  // registered descriptor table slot standing for fd, or -1
     static constexpr OpKind kind = OpKind::sendmsg;
     static constexpr Interest interest = Interest::write;
     void prep(io_uring_sqe* s) const noexcept {
@@ -299,6 +304,7 @@ struct SendMsg {
 struct SendMsgAll {
     int fd;
     detail::IovCursor cur;
+    int slot = -1;  // registered descriptor table slot standing for fd, or -1
     static constexpr OpKind kind = OpKind::sendmsg;
     static constexpr Interest interest = Interest::write;
     void prep(io_uring_sqe* s) const noexcept {

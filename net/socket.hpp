@@ -75,23 +75,31 @@ inline bool use_zero_copy(std::size_t n) noexcept {
 
 class Stream : public Socket {
 public:
-    using Socket::Socket;
+    Stream() noexcept = default;
+    /// Takes ownership of a connected, non-blocking stream descriptor; on
+    /// io_uring it also takes a slot of the loop's registered descriptor
+    /// table while one is free (operations then skip the kernel's descriptor
+    /// lookup). `fd()` stays the real descriptor either way.
+    explicit Stream(int fd) noexcept : Socket(fd) { fd_.register_slot(); }
+
+    /// The registered descriptor table slot used on this thread's loop, or -1.
+    int registered_slot() const noexcept { return fd_.slot(); }
 
     /// Receives some bytes into `buf`: the count, 0 when the peer closed its
     /// side (or `buf` is empty).
     OpAwaiter<Recv> recv(std::span<std::byte> buf) noexcept {
-        return OpAwaiter<Recv>(Recv{fd(), buf});
+        return OpAwaiter<Recv>(slotted(Recv{fd(), buf}));
     }
     /// Fills all of `buf`. Errc::eof when the stream ends first (the bytes
     /// that came are in `buf`, their count is lost).
     OpAwaiter<RecvAll> read_exact(std::span<std::byte> buf) noexcept {
-        return OpAwaiter<RecvAll>(RecvAll{fd(), buf});
+        return OpAwaiter<RecvAll>(slotted(RecvAll{fd(), buf}));
     }
     /// Receives some bytes into a buffer `ring` picks when data arrives, so a
     /// waiting connection holds no buffer. An empty RecvBuffer means the peer
     /// closed. `ring` must belong to this loop.
     OpAwaiter<RecvSelect> recv_buffer(BufRing& ring) noexcept {
-        return OpAwaiter<RecvSelect>(RecvSelect{fd(), &ring});
+        return OpAwaiter<RecvSelect>(slotted(RecvSelect{fd(), &ring}));
     }
     /// A multishot receive into `ring`: one request stays armed and each
     /// `co_await rs.next()` gives the next RecvBuffer (empty: the peer
@@ -99,32 +107,39 @@ public:
     /// the kernel keeps the bytes (see runtime/multishot.hpp). The stream
     /// must not outlive this socket, nor `ring` the stream.
     RecvStream recv_stream(BufRing& ring, std::size_t queue_limit = 16) {
-        return RecvStream(RecvMulti{fd(), &ring}, queue_limit);
+        return RecvStream(slotted(RecvMulti{fd(), &ring}), queue_limit);
     }
 
     /// Sends some of `buf` (a short count is normal); never raises SIGPIPE
     /// (a closed peer gives EPIPE or ECONNRESET).
     OpAwaiter<Send> send(std::span<const std::byte> buf) noexcept {
-        return OpAwaiter<Send>(Send{fd(), buf});
+        return OpAwaiter<Send>(slotted(Send{fd(), buf}));
     }
     /// Sends all of `buf`, however many system calls it takes.
     OpAwaiter<SendAll> send_all(std::span<const std::byte> buf) noexcept {
-        return OpAwaiter<SendAll>(SendAll{fd(), buf, 0, use_zero_copy(buf.size())});
+        return OpAwaiter<SendAll>(slotted(SendAll{fd(), buf, 0, use_zero_copy(buf.size())}));
     }
     /// Sends some of the buffers, in order, in one sendmsg(2) (up to max_iov
     /// buffers). The list and the buffers must outlive the completion.
     OpAwaiter<SendMsg> sendv(std::span<const std::span<const std::byte>> bufs) noexcept {
-        return OpAwaiter<SendMsg>(SendMsg{fd(), {bufs}});
+        return OpAwaiter<SendMsg>(slotted(SendMsg{fd(), {bufs}}));
     }
     /// Sends every byte of every buffer, in order (gathered writes).
     OpAwaiter<SendMsgAll> send_all(std::span<const std::span<const std::byte>> bufs) noexcept {
-        return OpAwaiter<SendMsgAll>(SendMsgAll{fd(), {bufs}});
+        return OpAwaiter<SendMsgAll>(slotted(SendMsgAll{fd(), {bufs}}));
     }
     /// shutdown(2): SHUT_WR sends FIN after queued data (the peer's recv
     /// gives 0) while this side can still read. Completes at once.
     Result<void> shutdown(int how = SHUT_WR) noexcept;
     /// The connected peer's address (getpeername).
     Result<Address> peer_address() const { return peer_address_of(fd()); }
+
+private:
+    template <class Op>
+    Op slotted(Op op) const noexcept {
+        op.slot = fd_.slot();
+        return op;
+    }
 };
 
 /// How a listener (TcpListener::bind, UnixListener::bind) sets its socket up.

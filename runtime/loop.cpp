@@ -100,6 +100,17 @@ Loop::Loop(LoopOptions opts) : opts_(std::move(opts)), owner_(::pthread_self()) 
             cfg.cq_entries = opts_.cq_entries;
             cfg.sqpoll = opts_.sqpoll;
             uring_ = std::make_unique<detail::UringBackend>(cfg, report_.caps, stats_, *this);
+            // A sparse registered descriptor table (5.19+), filled as sockets
+            // come: the probe is whether the kernel takes it.
+            if (opts_.fixed_files > 0 && report_.caps.has_op(IORING_OP_FILES_UPDATE) &&
+                io_uring_register_files_sparse(&uring_->ring(), opts_.fixed_files) == 0) {
+                report_.caps.fixed_files = opts_.fixed_files;
+                slot_fds_.assign(opts_.fixed_files, -1);
+                free_slots_.reserve(opts_.fixed_files);
+                for (unsigned i = opts_.fixed_files; i > 0; --i)
+                    free_slots_.push_back(static_cast<int>(i - 1));
+                retired_slots_.reserve(64);
+            }
             kind_ = BackendKind::io_uring;
             report_.reason = choice == BackendChoice::io_uring ? "requested" : "io_uring started";
         } catch (const BackendError& e) {
@@ -265,6 +276,28 @@ int Loop::unregister_buf_ring(std::uint16_t group) noexcept {
     return io_uring_unregister_buf_ring(&uring_->ring(), group);
 }
 
+int Loop::register_fd(int fd) noexcept {
+    if (!uring_ || free_slots_.empty() || closing_ || fd < 0) return -1;
+    int slot = free_slots_.back();
+    free_slots_.pop_back();
+    slot_fds_[static_cast<std::size_t>(slot)] = fd;
+    io_uring_sqe* s = uring_->get_sqe();
+    io_uring_prep_files_update(s, &slot_fds_[static_cast<std::size_t>(slot)], 1, slot);
+    io_uring_sqe_set_data64(s, detail::UringBackend::ignore_tag);
+    return slot;
+}
+
+void Loop::unregister_fd(int slot) noexcept {
+    if (!uring_ || slot < 0 || static_cast<std::size_t>(slot) >= slot_fds_.size()) return;
+    slot_fds_[static_cast<std::size_t>(slot)] = -1;
+    io_uring_sqe* s = uring_->get_sqe();
+    io_uring_prep_files_update(s, &slot_fds_[static_cast<std::size_t>(slot)], 1, slot);
+    io_uring_sqe_set_data64(s, detail::UringBackend::ignore_tag);
+    // Not reused before this update has reached the kernel: an operation
+    // queued in the same submit must not find another socket in the slot.
+    retired_slots_.push_back(slot);
+}
+
 void Loop::adopt_orphan(detail::OpState& st, void (*free)(detail::OpState*) noexcept) {
     orphans_.push_back(Orphan{&st, free});
 }
@@ -371,7 +404,16 @@ bool Loop::turn(bool may_wait) {
         }
     }
     if (kind_ == BackendKind::io_uring) {
+        // Everything prepared so far (updates of the descriptor table
+        // included) is submitted by this poll.
+        const std::size_t retired = retired_slots_.size();
         uring_->poll(*this, wait, tp, remote_signalled_.load(std::memory_order_relaxed));
+        if (retired > 0) {
+            free_slots_.insert(free_slots_.end(), retired_slots_.begin(),
+                               retired_slots_.begin() + static_cast<std::ptrdiff_t>(retired));
+            retired_slots_.erase(retired_slots_.begin(),
+                                 retired_slots_.begin() + static_cast<std::ptrdiff_t>(retired));
+        }
     } else if (wait || epoll_->waiting() > 1 || remote_signalled_.load(std::memory_order_relaxed)) {
         // Busy with ready work and nothing waits on a descriptor but our own
         // wake-up: skip the epoll_wait(0).

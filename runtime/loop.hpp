@@ -45,6 +45,10 @@ struct LoopOptions {
     /// Operations that finish without waiting resume their coroutine inline;
     /// after this many in a row the coroutine yields so others get a turn.
     unsigned inline_budget = 64;
+    /// io_uring: slots in the registered descriptor table (0: none). Sockets
+    /// take a slot while one is free; operations on them then name the slot
+    /// (IOSQE_FIXED_FILE) and the kernel skips the descriptor lookup.
+    unsigned fixed_files = 4096;
     /// Run ready coroutines in a seeded random order within each turn.
     /// CORIO_SHUFFLE=<seed> sets it when this is empty.
     std::optional<std::uint64_t> shuffle_seed;
@@ -225,6 +229,19 @@ public:
     int register_buf_ring(void* ring, unsigned entries, std::uint16_t group) noexcept;
     int unregister_buf_ring(std::uint16_t group) noexcept;
 
+    /// io_uring: puts `fd` into a free slot of the registered descriptor table
+    /// (an IORING_OP_FILES_UPDATE that goes with the turn's submit, before any
+    /// operation that names the slot). Gives the slot, or -1 (no table, table
+    /// full, epoll): the descriptor is then used as it is.
+    int register_fd(int fd) noexcept;
+    /// Empties `slot` (in submission order, so operations submitted before
+    /// still see it); the slot is reused only after the next submit.
+    void unregister_fd(int slot) noexcept;
+    /// Slots in use in the registered descriptor table.
+    unsigned fixed_files_in_use() const noexcept {
+        return static_cast<unsigned>(slot_fds_.size() - free_slots_.size() - retired_slots_.size());
+    }
+
     /// Takes over a heap-held operation state whose owner is gone while the
     /// kernel still holds it (a closed multishot stream): `free` runs when its
     /// last completion arrives (the state calls `orphan_done`), or at loop
@@ -306,6 +323,13 @@ private:
         void (*free)(detail::OpState*) noexcept;
     };
     std::vector<Orphan> orphans_;
+
+    // The registered descriptor table: the descriptor each slot is to hold
+    // (read by the kernel when the FILES_UPDATE runs), free slots, and slots
+    // emptied this turn (free again after the next submit).
+    std::vector<int> slot_fds_;
+    std::vector<int> free_slots_;
+    std::vector<int> retired_slots_;
 };
 
 namespace detail {

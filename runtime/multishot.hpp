@@ -124,6 +124,7 @@ struct MultishotCore final : OpState {
                 polling = false;
                 io_uring_sqe* s = u.get_sqe();
                 op.prep(s);
+                use_slot(op, s);
                 u.start(*this, s);
                 return;
             }

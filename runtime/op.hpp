@@ -49,6 +49,9 @@ namespace corio {
 ///   `static constexpr bool uring = false` (never submitted to io_uring: the
 ///                                   call runs inline or on the blocking pool
 ///                                   on both backends, e.g. getaddrinfo)
+///   `int slot`                     (>= 0: a slot of the loop's registered
+///                                   descriptor table standing for `fd` on
+///                                   io_uring: IOSQE_FIXED_FILE)
 ///   `int fast_path()`              (tried first where it pays: on epoll, and on
 ///                                   io_uring for an op that would be submitted
 ///                                   alone (Loop::fast_path_pays); -EAGAIN = no)
@@ -146,6 +149,20 @@ bool uring_enabled(const Op& op) noexcept {
         return true;
     }
 }
+/// An op with a registered slot (`int slot`, >= 0) names it instead of its
+/// descriptor: the kernel takes the file from the loop's table.
+template <class Op>
+void use_slot(const Op& op, io_uring_sqe* s) noexcept {
+    if constexpr (requires { requires std::same_as<decltype(op.slot), const int>; }) {
+        if (op.slot >= 0) {
+            s->fd = op.slot;
+            s->flags |= IOSQE_FIXED_FILE;
+        }
+    } else {
+        (void)op;
+        (void)s;
+    }
+}
 /// POLL_ADD events for a readiness interest.
 inline unsigned poll_events(Interest in) noexcept {
     return in == Interest::write ? POLLOUT : POLLIN;
@@ -155,7 +172,7 @@ inline unsigned poll_events(Interest in) noexcept {
 /// Awaits one operation on the current loop. Usually made by a helper
 /// (`sock.recv(buf)`) and awaited at once.
 template <Operation Op>
-class [[nodiscard]] OpAwaiter : private detail::OpState {
+class [[nodiscard]] OpAwaiter : private detail::OpState, private detail::ParkNode {
 public:
     explicit OpAwaiter(Op op) noexcept : op_(std::move(op)) {
         loop = &Loop::current();
@@ -171,7 +188,7 @@ public:
     ~OpAwaiter() {
         stop_cb_.unlink();
         if (timer_.armed()) loop->timers().remove(timer_);
-        if (lot_ != nullptr) lot_->unpark(park_);
+        unpark();
     }
 
     /// Bounds the operation: when `d` passes first it is cancelled and
@@ -245,9 +262,6 @@ private:
     struct TimerNode : detail::TimerNode {
         OpAwaiter* self = nullptr;
     };
-    struct ParkNode : detail::ParkNode {
-        OpAwaiter* self = nullptr;
-    };
 
     static constexpr bool has_again = requires(Op & o, int r) {
         { o.again(r) } -> std::same_as<bool>;
@@ -269,7 +283,12 @@ private:
         }
         return detail::uring_enabled(op_);
     }
-    bool parked() const noexcept { return park_.linked; }
+    bool parked() const noexcept { return static_cast<const detail::ParkNode&>(*this).linked; }
+    void unpark() noexcept {
+        if constexpr (requires(Op & o) { o.parking(0); }) {
+            if (parked()) op_.parking(-ENOBUFS)->unpark(*this);
+        }
+    }
 
     // Starts the operation (again, after parking). false: it is done now,
     // `res` holds the result, and the caller may resume inline (`inline_ok`).
@@ -340,6 +359,7 @@ private:
         if (!has_timeout_ || !loop->caps().link_timeout) {
             io_uring_sqe* s = u.get_sqe();
             op_.prep(s);
+            detail::use_slot(op_, s);
             u.start(*this, s);
             return;
         }
@@ -351,6 +371,7 @@ private:
         }
         io_uring_sqe* s = u.get_sqe();
         op_.prep(s);
+        detail::use_slot(op_, s);
         s->flags |= IOSQE_IO_LINK;
         u.start(*this, s);
         io_uring_sqe* t = u.get_sqe();
@@ -375,11 +396,9 @@ private:
     }
 
     void park(detail::ParkingLot& lot) noexcept {
-        lot_ = &lot;
-        park_.self = this;
-        park_.wake = &on_unpark;
+        wake = &on_unpark;
         engine = Engine::none;
-        lot.park(park_);
+        lot.park(*this);
         // A linked timeout died with the completion that parked us: the
         // loop's timer bounds the wait from here.
         if (has_timeout_ && !timer_.armed()) {
@@ -388,7 +407,7 @@ private:
         }
     }
     static void on_unpark(detail::ParkNode* n) noexcept {
-        OpAwaiter* self = static_cast<ParkNode*>(n)->self;
+        OpAwaiter* self = static_cast<OpAwaiter*>(n);
         if (self->timer_.armed()) self->loop->timers().remove(self->timer_);
         self->start(false);
         if (self->has_timeout_ && !self->linked_ && self->pending && !self->timer_.armed()) {
@@ -399,7 +418,7 @@ private:
     // the pool, or parked.
     void cancel() noexcept {
         if (parked()) {
-            lot_->unpark(park_);
+            unpark();
             cancel_requested = true;
             res = -ECANCELED;
             stop_cb_.unlink();
@@ -426,11 +445,11 @@ private:
         auto* self = static_cast<OpAwaiter*>(s);
         if (s->engine == Engine::uring && !s->polling && self->notifies()) {
             if ((cqe_flags & IORING_CQE_F_MORE) != 0) {
-                self->zc_res_ = r;  // the result; the buffer is still the kernel's
+                s->res = r;  // the result; the buffer is still the kernel's
                 return;
             }
             if ((cqe_flags & IORING_CQE_F_NOTIF) != 0) {
-                r = self->zc_res_;
+                r = s->res;
                 cqe_flags = 0;
             }
         }
@@ -504,12 +523,9 @@ private:
     Op op_;
     StopNode stop_cb_;
     TimerNode timer_;
-    ParkNode park_;
-    detail::ParkingLot* lot_ = nullptr;
     std::chrono::nanoseconds timeout_{};
     __kernel_timespec ts_{};
     TimePoint deadline_{};  // when .timeout() runs out
-    int zc_res_ = 0;        // zero-copy send: the result, until the notification
     bool has_timeout_ = false;
     bool linked_ = false;  // the timeout is a linked timeout in the kernel
 };

@@ -41,20 +41,20 @@ struct Pipe {
 // (ENOBUFS, CQ overflow). The stream must re-arm after each item by itself.
 struct ReadEach {
     int fd = -1;
-    std::array<char, 1>* slot = nullptr;
+    std::array<char, 1>* cell = nullptr;
     static constexpr OpKind kind = OpKind::read;
     static constexpr Interest interest = Interest::read;
     bool multishot(const Caps&) const noexcept { return true; }
-    void prep(io_uring_sqe* s) const noexcept { io_uring_prep_read(s, fd, slot->data(), 1, -1); }
+    void prep(io_uring_sqe* s) const noexcept { io_uring_prep_read(s, fd, cell->data(), 1, -1); }
     int attempt() noexcept {
-        ssize_t n = ::read(fd, slot->data(), 1);
-        return n < 0 ? -errno : (n == 1 ? static_cast<unsigned char>((*slot)[0]) : -EPIPE);
+        ssize_t n = ::read(fd, cell->data(), 1);
+        return n < 0 ? -errno : (n == 1 ? static_cast<unsigned char>((*cell)[0]) : -EPIPE);
     }
     Result<int> finish(int res, std::uint32_t) const noexcept {
         if (res < 0) return sys_error(-res);
         // io_uring reports the byte count: the byte itself is in the slot.
         return res == 1 && Loop::current().kind() == BackendKind::io_uring
-                   ? static_cast<int>(static_cast<unsigned char>((*slot)[0]))
+                   ? static_cast<int>(static_cast<unsigned char>((*cell)[0]))
                    : res;
     }
 };

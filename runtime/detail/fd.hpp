@@ -4,6 +4,7 @@
 // look ready; io_uring: cancels its requests, which would otherwise keep the
 // file open and never complete), then closes it.
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <utility>
@@ -16,11 +17,16 @@ class Fd {
 public:
     Fd() noexcept = default;
     explicit Fd(int fd) noexcept : fd_(fd) {}
-    Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    Fd(Fd&& o) noexcept
+        : fd_(std::exchange(o.fd_, -1)),
+          slot_(std::exchange(o.slot_, -1)),
+          slot_loop_(std::exchange(o.slot_loop_, nullptr)) {}
     Fd& operator=(Fd&& o) noexcept {
         if (this != &o) {
             reset();
             fd_ = std::exchange(o.fd_, -1);
+            slot_ = std::exchange(o.slot_, -1);
+            slot_loop_ = std::exchange(o.slot_loop_, nullptr);
         }
         return *this;
     }
@@ -31,11 +37,30 @@ public:
     int get() const noexcept { return fd_; }
     bool valid() const noexcept { return fd_ >= 0; }
     explicit operator bool() const noexcept { return valid(); }
-    /// Gives up ownership without closing.
-    int release() noexcept { return std::exchange(fd_, -1); }
+    /// Gives up ownership without closing (and gives up the registered slot).
+    int release() noexcept {
+        drop_slot();
+        return std::exchange(fd_, -1);
+    }
+
+    /// Also puts the descriptor into the current loop's registered descriptor
+    /// table, if it has one with a free slot (io_uring).
+    void register_slot() noexcept {
+        if (fd_ < 0 || slot_ >= 0) return;
+        if (Loop* l = Loop::current_or_null()) {
+            slot_ = l->register_fd(fd_);
+            if (slot_ >= 0) slot_loop_ = l;
+        }
+    }
+    /// The registered slot for operations submitted on the current thread's
+    /// loop, or -1 (no slot, or the slot belongs to another loop's ring).
+    int slot() const noexcept {
+        return slot_ >= 0 && slot_loop_ == Loop::current_or_null() ? slot_ : -1;
+    }
     /// Closes the descriptor now; operations pending on it end with
     /// std::errc::operation_canceled.
     void reset(int fd = -1) noexcept {
+        drop_slot();
         if (fd_ >= 0) {
             if (Loop* l = Loop::current_or_null()) {
                 l->release_fd(fd_);
@@ -48,7 +73,24 @@ public:
     }
 
 private:
+    void drop_slot() noexcept {
+        if (slot_ < 0) return;
+        Loop* l = Loop::current_or_null();
+        if (l == slot_loop_) {
+            l->unregister_fd(slot_);
+        } else if (fd_ >= 0) {
+            // Closed off its loop's thread: that ring's table cannot be
+            // touched from here, and its slot keeps the socket alive until
+            // the loop ends. Shut it down so the peer sees the end now.
+            ::shutdown(fd_, SHUT_RDWR);
+        }
+        slot_ = -1;
+        slot_loop_ = nullptr;
+    }
+
     int fd_ = -1;
+    int slot_ = -1;  // in slot_loop_'s registered descriptor table
+    Loop* slot_loop_ = nullptr;
 };
 
 }  // namespace corio::detail

@@ -1,0 +1,116 @@
+// Registered descriptors: on io_uring a stream takes a slot of the loop's
+// registered descriptor table and its operations name the slot. A full table
+// falls back to the plain descriptor; a close under a pending operation ends
+// it; thousands of connect/close cycles leave the table empty. On epoll there
+// is no table and the same tests check that nothing is registered.
+#include <array>
+#include <string>
+#include <vector>
+
+#include "net_support.hpp"
+
+using namespace corio;
+using namespace std::chrono_literals;
+using test::bytes;
+using test::chars;
+
+namespace {
+
+Task<void> echo_once(net::TcpStream& a, net::TcpStream& b, std::string msg) {
+    auto w = co_await a.send_all(bytes(msg));
+    REQUIRE(w);
+    std::string got(msg.size(), '\0');
+    auto r = co_await b.read_exact(std::as_writable_bytes(std::span(got)));
+    REQUIRE(r);
+    CHECK(got == msg);
+}
+
+}  // namespace
+
+TEST_CASE("a full descriptor table falls back to plain descriptors", "[net][fixed]") {
+    LoopOptions opts = test::options();
+    opts.fixed_files = 4;
+    test::run(
+        [](Loop& loop) -> Task<void> {
+            const bool table = loop.caps().fixed_files > 0;
+            if (loop.kind() == BackendKind::io_uring) CHECK(loop.caps().fixed_files == 4);
+            std::vector<std::pair<net::TcpStream, net::TcpStream>> pairs;
+            for (int i = 0; i < 6; ++i) {
+                auto p = co_await test::tcp_pair();
+                REQUIRE(p);
+                pairs.push_back(std::move(*p));
+            }
+            int registered = 0;
+            for (auto& [c, s] : pairs) {
+                registered += c.registered_slot() >= 0;
+                registered += s.registered_slot() >= 0;
+            }
+            CHECK(registered == (table ? 4 : 0));
+            CHECK(loop.fixed_files_in_use() == unsigned(registered));
+            // Registered or not, every stream works both ways.
+            for (std::size_t i = 0; i < pairs.size(); ++i) {
+                co_await echo_once(pairs[i].first, pairs[i].second, "ping " + std::to_string(i));
+                co_await echo_once(pairs[i].second, pairs[i].first, "pong " + std::to_string(i));
+            }
+            pairs.clear();
+            co_await nop();
+            CHECK(loop.fixed_files_in_use() == 0);
+        },
+        10s, opts);
+}
+
+TEST_CASE("closing a registered stream under a pending receive ends it", "[net][fixed]") {
+    test::run([](Loop& loop) -> Task<void> {
+        auto p = co_await test::tcp_pair();
+        REQUIRE(p);
+        auto& [c, s] = *p;
+        if (loop.caps().fixed_files > 0) CHECK(s.registered_slot() >= 0);
+        auto reader = [](net::TcpStream* x) -> Task<Result<std::size_t>> {
+            std::array<std::byte, 64> buf{};
+            co_return co_await x->recv(buf);
+        };
+        auto h = loop.spawn(reader(&s));
+        co_await yield();
+        co_await yield();
+        CHECK(!h.done());
+        s.close();
+        auto r = co_await h;
+        REQUIRE(!r);
+        CHECK(r.error() == std::errc::operation_canceled);
+        // The peer sees the end of the stream: nothing keeps the socket open.
+        std::array<std::byte, 8> b{};
+        auto e = co_await c.recv(b).timeout(5s);
+        REQUIRE(e);
+        CHECK(*e == 0);
+        c.close();
+        co_await nop();
+        CHECK(loop.fixed_files_in_use() == 0);
+    });
+}
+
+TEST_CASE("10,000 connect/close cycles leave the descriptor table empty", "[net][fixed]") {
+    test::run(
+        [](Loop& loop) -> Task<void> {
+            auto l = net::TcpListener::bind(net::Address::loopback_v4(0));
+            REQUIRE(l);
+            auto addr = *l->local_address();
+            const int before = test::open_fds();
+            unsigned peak = 0;
+            for (int i = 0; i < 10000; ++i) {
+                auto [c, s] = co_await when_all(net::TcpStream::connect(addr), l->accept());
+                REQUIRE(c);
+                REQUIRE(s);
+                peak = std::max(peak, loop.fixed_files_in_use());
+                if (i % 100 == 0) co_await echo_once(*c, *s, "cycle");
+            }
+            co_await nop();
+            CHECK(loop.fixed_files_in_use() == 0);
+            if (loop.caps().fixed_files > 0) {
+                CHECK(peak == 2);
+            } else {
+                CHECK(peak == 0);
+            }
+            CHECK(test::open_fds() == before);
+        },
+        60s);
+}
