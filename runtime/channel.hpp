@@ -148,16 +148,16 @@ template <class T>
 struct LocalChanState : ChanCore<T, false> {
     using ChanCore<T, false>::ChanCore;
     std::size_t refs = 1;
-    Loop* home = nullptr;  // debug check: set at first use on a loop
+    Loop* home = nullptr;  // set at first use on a loop
 
+    // In every build, whatever NDEBUG says where the header is compiled: a
+    // Channel used from two loops would otherwise hang both threads silently.
     void check_thread() noexcept {
-#ifndef NDEBUG
         if (home == nullptr) {
             home = Loop::current_or_null();
         } else {
             home->check_owner("using a corio::Channel made on another loop");
         }
-#endif
     }
     struct Guard {
         explicit Guard(LocalChanState*) noexcept {}
@@ -455,8 +455,8 @@ private:
 /// A bounded FIFO channel between tasks of one loop. A cheap copyable handle:
 /// copies refer to the same channel (pass it to coroutines by value), which
 /// lives until the last handle and the last waiter are gone. No lock, no
-/// atomic; using it from another loop's thread is caught in debug builds (use
-/// SharedChannel between loops).
+/// atomic; using it from another loop's thread is caught in every build, with
+/// a message and abort (use SharedChannel between loops).
 ///
 /// Capacity: values buffered before a sender waits; 0 makes a rendezvous
 /// channel (each send waits for its receiver), `corio::unbounded` never waits.

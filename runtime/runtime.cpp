@@ -152,7 +152,9 @@ Runtime::Runtime(RuntimeConfig cfg) : cfg_(std::move(cfg)), owner_(std::this_thr
     SignalSet sigs;
     for (int s : cfg_.block_signals)
         sigs.add(s);
-    old_mask_ = block_signals(sigs);  // before any thread starts: all inherit it
+    // Before any thread starts, so that all inherit the mask; the calling
+    // thread gets its own back once they run (unless asked to keep it).
+    old_mask_ = block_signals(sigs);
 
     slots_.reserve(n);
     for (unsigned i = 0; i < n; ++i)
@@ -183,6 +185,9 @@ Runtime::Runtime(RuntimeConfig cfg) : cfg_(std::move(cfg)), owner_(std::this_thr
     }
     for (unsigned i = first; i < n; ++i) {
         slots_[i]->thread = std::thread(&Runtime::thread_main, this, i, opts);
+    }
+    if (!cfg_.block_signals_on_calling_thread) {
+        ::pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
     }
     std::exception_ptr err;
     {
@@ -412,7 +417,17 @@ Task<int> Runtime::wait_signal_or_request(SignalSet sigs) {
 }
 
 int Runtime::run_until_signal(SignalSet signals) {
-    int sig = block_on(wait_signal_or_request(signals));
+    // Blocked here too while we wait: with loop 0 on a thread of its own, a
+    // signal must not take its default action on this thread instead.
+    struct Hold {
+        sigset_t old;
+        ~Hold() { ::pthread_sigmask(SIG_SETMASK, &old, nullptr); }
+    };
+    int sig;
+    {
+        Hold hold{block_signals(signals)};
+        sig = block_on(wait_signal_or_request(signals));
+    }
     log_info("runtime: {}, shutting down", sig != 0 ? strsignal(sig) : "shutdown requested");
     shutdown();
     return sig;

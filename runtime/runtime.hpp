@@ -62,9 +62,19 @@ struct RuntimeConfig {
     /// (false: always the eventfd, for comparison). CORIO_MSG_RING=0 also
     /// turns it off.
     bool msg_ring = true;
-    /// Signals blocked in every runtime thread (and the calling thread, until
-    /// the Runtime ends) so that wait_signal() can take them from a signalfd.
+    /// Signals blocked in every thread the Runtime starts, so that a signal
+    /// wait (run_until_signal, wait_signal) takes them from a signalfd and
+    /// they never land on a loop thread. The calling thread keeps its own
+    /// mask: while nothing waits for a signal, SIGTERM/SIGINT do what they do
+    /// by default (a hung program still dies of `timeout`'s SIGTERM).
+    /// run_until_signal() and a wait_signal() on the calling thread block
+    /// them there only while they wait.
     std::vector<int> block_signals{SIGINT, SIGTERM};
+    /// Also block `block_signals` in the calling thread for the Runtime's
+    /// whole life (the old behaviour). Needed when a task waits for signals
+    /// on a loop other than the calling thread's: otherwise the kernel hands
+    /// the signal to the calling thread, whose default action ends the process.
+    bool block_signals_on_calling_thread = false;
     /// Everything else about each loop (its `backend` is replaced by the one
     /// above).
     LoopOptions loop_options{};
@@ -295,9 +305,9 @@ private:
 /// any thread.
 class Runtime {
 public:
-    /// Starts the loops (and their threads). Blocks cfg.block_signals first,
-    /// so every thread inherits the mask. Throws BackendError when a loop's
-    /// requested backend cannot start.
+    /// Starts the loops (and their threads), each thread with
+    /// cfg.block_signals blocked (see RuntimeConfig::block_signals). Throws
+    /// BackendError when a loop's requested backend cannot start.
     explicit Runtime(RuntimeConfig cfg = {});
     /// shutdown(), then restores the calling thread's signal mask.
     ~Runtime();
@@ -371,7 +381,9 @@ public:
     void request_shutdown() noexcept;
     /// Waits (on loop 0) for one of `signals` or request_shutdown(), then
     /// shuts down gracefully. Returns the signal's number (0 for a request).
-    /// Call on the Runtime's thread.
+    /// Call on the Runtime's thread. The signals are blocked on the calling
+    /// thread while it waits (a second SIGTERM during the shutdown has its
+    /// default effect again).
     int run_until_signal(SignalSet signals = {SIGINT, SIGTERM});
     /// Graceful shutdown (see the file comment); joins every thread. Call on
     /// the Runtime's thread; idempotent.
