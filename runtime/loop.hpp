@@ -99,6 +99,12 @@ public:
     /// the task; an exception escaping a detached task is logged and counted).
     template <class T>
     JoinHandle<T> spawn(Task<T> t);
+    /// Like spawn, for a task that runs for the program's life (a ticker, a
+    /// metrics flusher, a cache refresher): a Runtime's graceful shutdown
+    /// cancels it at once instead of waiting up to shutdown_deadline for it
+    /// to finish, as it does for ordinary (in-flight) tasks.
+    template <class T>
+    JoinHandle<T> spawn_background(Task<T> t);
 
     /// Runs the loop until `t` finishes; returns its value or rethrows. Throws
     /// std::logic_error if called while this loop is already running, or if
@@ -217,6 +223,8 @@ public:
 
     /// Requests stop on every task spawned on this loop.
     void cancel_all() noexcept;
+    /// Requests stop on every task started with spawn_background.
+    void cancel_background() noexcept;
     /// Number of spawned tasks not yet finished.
     std::size_t live_tasks() const noexcept {
         return live_;
@@ -300,6 +308,7 @@ struct SpawnBase : PromiseBase {
     int refs = 2;  // the frame itself and the JoinHandle
     bool finished = false;
     bool observed = false;
+    bool background = false;  // spawn_background: shutdown does not wait for it
 
     SpawnBase() noexcept { stop = stop_source.token(); }
 
@@ -492,6 +501,20 @@ JoinHandle<T> Loop::spawn(Task<T> t) {
     auto& p = frame.h.promise();
     p.loop = this;
     p.self = frame.h;
+    register_task(p);
+    ++stats_.spawned;
+    schedule(frame.h);
+    return JoinHandle<T>(frame.h);
+}
+
+template <class T>
+JoinHandle<T> Loop::spawn_background(Task<T> t) {
+    check_owner("Loop::spawn_background from another thread (use Runtime::spawn_background_on)");
+    auto frame = detail::spawn_entry<T>(std::move(t));
+    auto& p = frame.h.promise();
+    p.loop = this;
+    p.self = frame.h;
+    p.background = true;
     register_task(p);
     ++stats_.spawned;
     schedule(frame.h);

@@ -122,7 +122,8 @@ void RemoteStateBase::on_start(OpState* op, Loop& loop, int, std::uint32_t) noex
         s->phase = Phase::running;
         stop = s->cancel_wanted;
     }
-    JoinHandle<void> jh = loop.spawn(std::move(s->body));
+    JoinHandle<void> jh =
+        s->background ? loop.spawn_background(std::move(s->body)) : loop.spawn(std::move(s->body));
     // Arriving while the loop cancels its work: start it stopped, so it
     // unwinds at once instead of outliving the shutdown.
     if (stop || ph >= Runtime::Phase::cancel) jh.cancel();
@@ -320,8 +321,18 @@ void Runtime::teardown(unsigned i) {
     // 1. Graceful: servers stop accepting; in-flight work may finish.
     s.phase = Phase::graceful;
     s.graceful.request_stop();
+    // Background tasks (tickers) have no in-flight work to finish: waiting
+    // for them would make every exit take the whole deadline.
+    loop.cancel_background();
     run_phase(
         loop, [&] { return loop.live_tasks() == 0; }, graceful_deadline_);
+    if (loop.live_tasks() > 0) {
+        log_warn(
+            "runtime loop {}: {} tasks still running at the shutdown deadline; a task that runs "
+            "for the program's life should watch shutdown_token() or be started with "
+            "spawn_background, so that shutdown need not wait for it",
+            i, loop.live_tasks());
+    }
     barrier(0, loop, graceful_deadline_);
     // 2. Cancel what is left and let it unwind.
     s.phase = Phase::cancel;

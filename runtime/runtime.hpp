@@ -7,6 +7,7 @@
 //
 // Shutdown (shutdown(), the destructor, or run_until_signal()) is graceful:
 //   1. every loop's shutdown_token() is stopped: servers stop accepting;
+//      background tasks (spawn_background, spawn_background_on) are cancelled;
 //   2. in-flight tasks get until `shutdown_deadline` to finish;
 //   3. what is left is cancelled and gets `cancel_deadline` more to unwind;
 //   4. every thread is joined; frames still stuck are destroyed with their
@@ -135,6 +136,7 @@ struct RemoteStateBase {
     StopSource* task_stop = nullptr;
     bool stop_now = false;
     bool completed = false;  // the wrapper reached its end
+    bool background = false;  // spawn_background_on: cancelled when shutdown starts
 };
 
 template <class T>
@@ -342,6 +344,21 @@ public:
         auto* s = new detail::RemoteState<T>();
         s->rt = this;
         s->target = i;
+        s->body = detail::remote_body<T>(std::move(t), s);
+        start_remote(*s);
+        return RemoteHandle<T>(s);
+    }
+
+    /// Like spawn_on, for a task that runs for the program's life (a ticker,
+    /// a flusher): graceful shutdown cancels it when it starts instead of
+    /// waiting up to shutdown_deadline for it (see Loop::spawn_background).
+    template <class T>
+    RemoteHandle<T> spawn_background_on(unsigned i, Task<T> t) {
+        if (i >= loops()) throw std::out_of_range("spawn_background_on: no such loop");
+        auto* s = new detail::RemoteState<T>();
+        s->rt = this;
+        s->target = i;
+        s->background = true;
         s->body = detail::remote_body<T>(std::move(t), s);
         start_remote(*s);
         return RemoteHandle<T>(s);
