@@ -72,9 +72,12 @@ struct RuntimeConfig {
     /// them there only while they wait.
     std::vector<int> block_signals{SIGINT, SIGTERM};
     /// Also block `block_signals` in the calling thread for the Runtime's
-    /// whole life (the old behaviour). Needed when a task waits for signals
-    /// on a loop other than the calling thread's: otherwise the kernel hands
-    /// the signal to the calling thread, whose default action ends the process.
+    /// whole life (threads it starts later inherit that). Needed when a task
+    /// waits for signals on a loop other than the calling thread's, and for
+    /// a server that prints "ready" before run_until_signal(): otherwise the
+    /// kernel may hand the signal to the calling thread, whose default action
+    /// ends the process. Threads you start yourself must block the signals
+    /// too while a signal wait exists (block_signals() in the thread).
     bool block_signals_on_calling_thread = false;
     /// Everything else about each loop (its `backend` is replaced by the one
     /// above).
