@@ -162,7 +162,9 @@ echo "load generator: echo_bench on $client_backend in every row (only the serve
 echo "srv us/msg: the server's CPU time (utime+stime, /proc/PID/stat) per echoed message."
 echo "srv CPU, cli CPU: cores each side kept busy over the same ${window}s window."
 echo "limit: the side whose CPU was (nearly) all it may use (client: 1 core, server: 1 per loop);"
-echo "  with 'client' the msgs/s measure the load generator, compare servers by srv us/msg."
+echo "  with 'client' the msgs/s measure the load generator, compare servers by srv us/msg;"
+echo "  'neither': no side had its CPU fully (waiting on each other, or other processes took"
+echo "  the cores: load average $(cut -d' ' -f1-3 /proc/loadavg) when the table ended)."
 if [ "$cores" -lt 3 ]; then
     if [ $all_rows -eq 1 ]; then
         echo "*: $cores loops on $cores cores: the server shares its cores with the load generator,"
