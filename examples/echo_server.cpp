@@ -124,6 +124,9 @@ int main(int argc, char** argv) {
         // cancel what is left.
         rc.shutdown_deadline = 1s;
         rc.cancel_deadline = 1s;
+        // It announces readiness before run_until_signal waits: a SIGTERM
+        // sent right after the ready line must still mean a graceful exit.
+        rc.block_signals_on_calling_thread = true;
         Runtime rt(rc);
         const std::size_t buf_size = cfg.buf_size;
         const bool multishot = cfg.multishot;

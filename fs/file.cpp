@@ -343,8 +343,22 @@ std::string temp_name(const std::filesystem::path& target) {
 
 }  // namespace
 
-Task<Result<void>> write_file_atomic(std::filesystem::path path, std::span<const std::byte> data,
-                                     mode_t mode) {
+namespace {
+
+// Every error of write_file_atomic names the file the caller asked for; the
+// step and the temporary file it was working on follow in brackets.
+Result<void> atomic_error(const std::filesystem::path& target, std::error_code ec,
+                          std::string_view op, std::string_view subject) {
+    return Result<void>(ec, "write_file_atomic",
+                        fmt::format("{} ({} {})", target.native(), op, subject));
+}
+template <class R>
+Result<void> atomic_error(const std::filesystem::path& target, const R& r) {
+    return atomic_error(target, r.error(), r.op(), r.path());
+}
+
+Task<Result<void>> write_file_atomic_impl(std::filesystem::path path,
+                                          std::span<const std::byte> data, mode_t mode) {
     // Keep an existing file's permission bits (as editors do); new files get `mode`.
     bool keep_mode = false;
     if (auto st = co_await fs::stat(path); st) {
@@ -361,7 +375,7 @@ Task<Result<void>> write_file_atomic(std::filesystem::path path, std::span<const
             break;
         }
         if (o.error() != std::errc::file_exists || attempt == 8) {
-            co_return Result<void>(o.error(), o.op(), o.path());
+            co_return atomic_error(path, o);
         }
     }
     // From here on, a failure removes the temporary.
@@ -372,20 +386,33 @@ Task<Result<void>> write_file_atomic(std::filesystem::path path, std::span<const
     };
     if (keep_mode && ::fchmod(f.fd(), mode) != 0) {
         // The umask may have cleared bits the old file had.
-        co_return co_await fail(tmp, Result<void>(sys_error(errno), "chmod", tmp));
+        co_return co_await fail(tmp, atomic_error(path, sys_error(errno), "chmod", tmp));
     }
-    if (auto w = co_await f.write_all_at(0, data); !w) co_return co_await fail(tmp, std::move(w));
-    if (auto s = co_await f.fsync(); !s) co_return co_await fail(tmp, std::move(s));
-    if (auto c = co_await f.close(); !c) co_return co_await fail(tmp, std::move(c));
+    if (auto w = co_await f.write_all_at(0, data); !w) {
+        co_return co_await fail(tmp, atomic_error(path, w));
+    }
+    if (auto s = co_await f.fsync(); !s) co_return co_await fail(tmp, atomic_error(path, s));
+    if (auto c = co_await f.close(); !c) co_return co_await fail(tmp, atomic_error(path, c));
     if (detail::atomic_write_hook != nullptr) detail::atomic_write_hook(tmp);
-    if (auto r = co_await fs::rename(tmp, path); !r) co_return co_await fail(tmp, std::move(r));
+    if (auto r = co_await fs::rename(tmp, path); !r) {
+        co_return co_await fail(tmp, atomic_error(path, r));
+    }
     // The rename is durable only once the directory entry is.
     std::filesystem::path dir = path.parent_path();
     if (dir.empty()) dir = ".";
     auto d = co_await open_dir(dir);
-    if (!d) co_return Result<void>(d.error(), d.op(), d.path());
-    if (auto s = co_await d->fsync(); !s) co_return s;
-    co_return co_await d->close();
+    if (!d) co_return atomic_error(path, d);
+    if (auto s = co_await d->fsync(); !s) co_return atomic_error(path, s);
+    auto c = co_await d->close();
+    if (!c) co_return atomic_error(path, c);
+    co_return c;
+}
+
+}  // namespace
+
+Task<Result<void>> write_file_atomic(std::filesystem::path path, std::span<const std::byte> data,
+                                     mode_t mode) {
+    return write_file_atomic_impl(std::move(path), data, mode);
 }
 
 Task<Result<void>> write_file_atomic(std::filesystem::path path, std::string_view data,

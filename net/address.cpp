@@ -10,17 +10,60 @@ namespace corio::net {
 
 namespace {
 
-Result<std::uint16_t> parse_port(std::string_view s) {
-    unsigned v = 0;
-    if (s.empty() || s.size() > 5) return std::errc::invalid_argument;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc() || p != s.data() + s.size() || v > 65535) {
-        return std::errc::invalid_argument;
+class AddressCategory final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "corio.address"; }
+    std::string message(int ev) const override {
+        switch (static_cast<AddressErrc>(ev)) {
+            case AddressErrc::missing_port:
+                return "missing port (expected HOST:PORT)";
+            case AddressErrc::bad_port:
+                return "port is not a number";
+            case AddressErrc::port_out_of_range:
+                return "port out of range (0-65535)";
+            case AddressErrc::not_an_ip:
+                return "not a numeric IP address (host names need resolve())";
+            case AddressErrc::ipv6_needs_brackets:
+                return "an IPv6 address with a port needs brackets ([::1]:80)";
+            case AddressErrc::bad_brackets:
+                return "'[' without a closing ']:PORT'";
+            case AddressErrc::not_ipv6:
+                return "not an IPv6 address inside [ ]";
+            case AddressErrc::bad_zone:
+                return "unknown IPv6 zone (interface)";
+            case AddressErrc::empty_unix_path:
+                return "empty Unix socket path";
+        }
+        return "malformed address";
     }
+    std::error_condition default_error_condition(int) const noexcept override {
+        // Every parse error is an invalid argument to code that checks errc.
+        return std::make_error_condition(std::errc::invalid_argument);
+    }
+};
+
+Result<std::uint16_t> parse_port(std::string_view s) {
+    if (s.empty()) return make_error_code(AddressErrc::bad_port);
+    for (char c : s) {
+        if (c < '0' || c > '9') return make_error_code(AddressErrc::bad_port);
+    }
+    if (s.size() > 5) return make_error_code(AddressErrc::port_out_of_range);
+    unsigned v = 0;
+    std::from_chars(s.data(), s.data() + s.size(), v);
+    if (v > 65535) return make_error_code(AddressErrc::port_out_of_range);
     return static_cast<std::uint16_t>(v);
 }
 
 }  // namespace
+
+const std::error_category& address_category() noexcept {
+    static const AddressCategory category;
+    return category;
+}
+
+std::string describe_parse(std::string_view text, std::error_code ec) {
+    return fmt::format("parse address '{}': {}", text, ec.message());
+}
 
 Address::Address() noexcept : storage_{}, len_(0) {
     storage_.ss_family = AF_UNSPEC;
@@ -38,7 +81,7 @@ Address::Address(const sockaddr* sa, socklen_t len) noexcept : storage_{}, len_(
 
 Result<Address> Address::from_ip(std::string_view ip, std::uint16_t port) {
     char buf[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
-    if (ip.empty() || ip.size() >= sizeof(buf)) return std::errc::invalid_argument;
+    if (ip.empty() || ip.size() >= sizeof(buf)) return make_error_code(AddressErrc::not_an_ip);
     std::memcpy(buf, ip.data(), ip.size());
     buf[ip.size()] = '\0';
     Address a;
@@ -56,7 +99,7 @@ Result<Address> Address::from_ip(std::string_view ip, std::uint16_t port) {
         if (idx == 0) {
             unsigned v = 0;
             auto [p, ec] = std::from_chars(pct + 1, pct + std::strlen(pct + 1) + 1, v);
-            if (ec != std::errc() || *p != '\0') return std::errc::invalid_argument;
+            if (ec != std::errc() || *p != '\0') return make_error_code(AddressErrc::bad_zone);
             idx = v;
         }
         in6.sin6_scope_id = idx;
@@ -66,32 +109,34 @@ Result<Address> Address::from_ip(std::string_view ip, std::uint16_t port) {
         in6.sin6_port = htons(port);
         return Address(reinterpret_cast<sockaddr*>(&in6), sizeof in6);
     }
-    return std::errc::invalid_argument;
+    return make_error_code(AddressErrc::not_an_ip);
 }
 
 Result<Address> Address::parse(std::string_view text) {
     if (text.starts_with("unix:")) {
         std::string_view rest = text.substr(5);
         if (rest.starts_with('@')) return unix_abstract(rest.substr(1));
-        if (rest.empty()) return std::errc::invalid_argument;
+        if (rest.empty()) return make_error_code(AddressErrc::empty_unix_path);
         return unix_path(rest);
     }
     if (text.starts_with('[')) {
         auto close = text.find(']');
-        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-            return std::errc::invalid_argument;
-        }
+        if (close == std::string_view::npos) return make_error_code(AddressErrc::bad_brackets);
+        if (close + 1 >= text.size() || text[close + 1] != ':')
+            return make_error_code(AddressErrc::missing_port);
         auto port = parse_port(text.substr(close + 2));
         if (!port) return port.error();
         auto a = from_ip(text.substr(1, close - 1), *port);
-        if (!a || !a->is_ipv6()) return std::errc::invalid_argument;
+        if (!a) return a.error();
+        if (!a->is_ipv6()) return make_error_code(AddressErrc::not_ipv6);
         return a;
     }
     auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) return std::errc::invalid_argument;
+    if (colon == std::string_view::npos) return make_error_code(AddressErrc::missing_port);
     std::string_view host = text.substr(0, colon);
     // A bare IPv6 address with a port is ambiguous: brackets are required.
-    if (host.find(':') != std::string_view::npos) return std::errc::invalid_argument;
+    if (host.find(':') != std::string_view::npos)
+        return make_error_code(AddressErrc::ipv6_needs_brackets);
     auto port = parse_port(text.substr(colon + 1));
     if (!port) return port.error();
     return from_ip(host, *port);

@@ -18,6 +18,35 @@
 
 namespace corio::net {
 
+/// Why Address::parse (or from_ip) rejected a text. Each compares equal to
+/// std::errc::invalid_argument, and its message says what was wrong;
+/// describe_parse(text, ec) makes the sentence
+/// ("parse address 'x:99999': port out of range").
+enum class AddressErrc {
+    missing_port = 1,     ///< no ":PORT" at the end
+    bad_port,             ///< the port is empty or not a decimal number
+    port_out_of_range,    ///< the port is above 65535
+    not_an_ip,            ///< the host is not a numeric IPv4/IPv6 address
+    ipv6_needs_brackets,  ///< "::1:80": an IPv6 address with a port needs [ ]
+    bad_brackets,         ///< "[" without "]:PORT"
+    not_ipv6,             ///< an IPv4 address inside [ ]
+    bad_zone,             ///< an IPv6 zone ("%eth0") that names no interface
+    empty_unix_path,      ///< "unix:" with nothing after it
+};
+
+/// The category of AddressErrc.
+const std::error_category& address_category() noexcept;
+inline std::error_code make_error_code(AddressErrc e) noexcept {
+    return {static_cast<int>(e), address_category()};
+}
+
+}  // namespace corio::net
+
+template <>
+struct std::is_error_code_enum<corio::net::AddressErrc> : std::true_type {};
+
+namespace corio::net {
+
 /// A socket address held by value (a sockaddr_storage and its length). Cheap
 /// to copy, comparable, printable with fmt ("{}") and to_string(). A default
 /// Address is empty (family AF_UNSPEC).
@@ -29,7 +58,9 @@ public:
 
     /// Parses "1.2.3.4:80", "[::1]:80", "[fe80::1%eth0]:80", "unix:/path" or
     /// "unix:@abstract". Host names are not resolved (see resolve()). Errors:
-    /// std::errc::invalid_argument for malformed text.
+    /// an AddressErrc saying what was wrong (each equal to
+    /// std::errc::invalid_argument); std::errc::filename_too_long for a Unix
+    /// path too long. describe_parse(text, ec) makes the sentence.
     static Result<Address> parse(std::string_view text);
     /// Parses a numeric IP (v4 or v6, no brackets) and a port.
     static Result<Address> from_ip(std::string_view ip, std::uint16_t port);
@@ -93,6 +124,10 @@ std::string describe(std::string_view op, const Address& addr, std::error_code e
 /// "OP TARGET: MESSAGE" for a target that is not an address yet, e.g.
 /// "resolve no-such-host.invalid:80: Name or service not known".
 std::string describe(std::string_view op, std::string_view target, std::error_code ec);
+
+/// "parse address 'TEXT': MESSAGE", e.g. "parse address 'x:99999': port out
+/// of range": the sentence for an error of Address::parse.
+std::string describe_parse(std::string_view text, std::error_code ec);
 
 /// The local address of a socket (getsockname). Errors: the errno.
 Result<Address> local_address_of(int fd);

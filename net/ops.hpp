@@ -328,8 +328,10 @@ struct SendMsgAll {
 
 /// A datagram's size and sender.
 struct Datagram {
-    std::size_t size = 0;
-    Address from;
+    std::size_t size = 0;       ///< bytes stored in the buffer
+    Address from;               ///< the sender
+    bool truncated = false;     ///< the datagram was longer than the buffer: its end was dropped
+    std::size_t full_size = 0;  ///< the datagram's real length (> size when truncated)
 };
 
 /// recvmsg(2) of one datagram with its sender's address.
@@ -351,15 +353,19 @@ struct RecvFrom {
         msg.msg_iovlen = 1;
         return &msg;
     }
-    void prep(io_uring_sqe* s) const noexcept { io_uring_prep_recvmsg(s, fd, fill(), 0); }
+    // MSG_TRUNC: the result is the datagram's real length even when it did
+    // not fit, on both backends, so truncation is never silent.
+    void prep(io_uring_sqe* s) const noexcept { io_uring_prep_recvmsg(s, fd, fill(), MSG_TRUNC); }
     int attempt() noexcept {
-        ssize_t n = ::recvmsg(fd, fill(), MSG_DONTWAIT);
+        ssize_t n = ::recvmsg(fd, fill(), MSG_DONTWAIT | MSG_TRUNC);
         return n >= 0 ? int(n) : -errno;
     }
     Result<Datagram> finish(int res) noexcept {
         if (res < 0) return sys_error(-res);
         from.resize(msg.msg_namelen);
-        return Datagram{std::size_t(res), from};
+        const std::size_t full = std::size_t(res);
+        const std::size_t kept = full < buf.size() ? full : buf.size();
+        return Datagram{kept, from, full > buf.size(), full};
     }
 };
 

@@ -7,7 +7,9 @@
 
 #include <chrono>
 #include <cstddef>
+#include <ranges>
 #include <span>
+#include <type_traits>
 
 #include <corio/net/address.hpp>
 #include <corio/net/buf_ring.hpp>
@@ -19,6 +21,23 @@
 #include <corio/runtime/timer.hpp>
 
 namespace corio::net {
+
+/// Text to send: a contiguous range of characters with a size, such as
+/// std::string, std::string_view or std::vector<char>. Not a character array
+/// (a string literal would send its terminating NUL): pass a string_view.
+template <class R>
+concept CharRange = std::ranges::contiguous_range<R> && std::ranges::sized_range<R> &&
+                    !std::is_array_v<std::remove_cvref_t<R>> &&
+                    (std::is_same_v<std::ranges::range_value_t<R>, char> ||
+                     std::is_same_v<std::ranges::range_value_t<R>, unsigned char> ||
+                     std::is_same_v<std::ranges::range_value_t<R>, signed char> ||
+                     std::is_same_v<std::ranges::range_value_t<R>, char8_t>);
+
+/// The bytes of a CharRange.
+template <CharRange R>
+std::span<const std::byte> as_send_bytes(const R& r) noexcept {
+    return std::as_bytes(std::span(std::ranges::data(r), std::ranges::size(r)));
+}
 
 /// Owns one socket descriptor; closes it when destroyed (after forgetting its
 /// epoll registration). Move-only.
@@ -118,6 +137,19 @@ public:
     /// Sends all of `buf`, however many system calls it takes.
     OpAwaiter<SendAll> send_all(std::span<const std::byte> buf) noexcept {
         return OpAwaiter<SendAll>(slotted(SendAll{fd(), buf, 0, use_zero_copy(buf.size())}));
+    }
+    /// send() of text: `co_await s.send(std::string_view("ping"))`. The text
+    /// must live until the completion (a temporary in the co_await
+    /// expression does).
+    template <CharRange R>
+    OpAwaiter<Send> send(const R& text) noexcept {
+        return send(as_send_bytes(text));
+    }
+    /// send_all() of text: `co_await s.send_all(reply)` for a std::string,
+    /// std::string_view, std::vector<char>, ...
+    template <CharRange R>
+    OpAwaiter<SendAll> send_all(const R& text) noexcept {
+        return send_all(as_send_bytes(text));
     }
     /// Sends some of the buffers, in order, in one sendmsg(2) (up to max_iov
     /// buffers). The list and the buffers must outlive the completion.

@@ -1,5 +1,7 @@
 #include <corio/runtime/blocking_pool.hpp>
 
+#include <signal.h>
+
 #include <corio/runtime/loop.hpp>
 
 namespace corio::detail {
@@ -25,7 +27,18 @@ void BlockingPool::submit(OpState& st) {
     tail_ = &st;
     ++outstanding_;
     if (idle_ == 0 && threads_.size() < max_threads_) {
+        // Pool threads take no asynchronous signal: a SIGTERM meant for a
+        // signalfd (or for the default action, on the main thread) must not
+        // land on a helper thread that happens to leave it unblocked.
+        sigset_t all;
+        sigset_t old;
+        ::sigfillset(&all);
+        // Faults stay deliverable (a sanitizer's report, a core dump).
+        for (int s : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS})
+            ::sigdelset(&all, s);
+        ::pthread_sigmask(SIG_SETMASK, &all, &old);
         threads_.emplace_back([this] { worker(); });
+        ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
     } else {
         lk.unlock();
         cv_.notify_one();

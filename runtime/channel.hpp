@@ -148,16 +148,16 @@ template <class T>
 struct LocalChanState : ChanCore<T, false> {
     using ChanCore<T, false>::ChanCore;
     std::size_t refs = 1;
-    Loop* home = nullptr;  // debug check: set at first use on a loop
+    Loop* home = nullptr;  // set at first use on a loop
 
+    // In every build, whatever NDEBUG says where the header is compiled: a
+    // Channel used from two loops would otherwise hang both threads silently.
     void check_thread() noexcept {
-#ifndef NDEBUG
         if (home == nullptr) {
             home = Loop::current_or_null();
         } else {
             home->check_owner("using a corio::Channel made on another loop");
         }
-#endif
     }
     struct Guard {
         explicit Guard(LocalChanState*) noexcept {}
@@ -334,6 +334,14 @@ public:
         this->src = src;
         this->take = take;
     }
+    /// Owns the value, built from `args` here, in an ordinary function: no
+    /// temporary of T appears in the caller's co_await expression.
+    template <class... A>
+    SendAwaiter(State* s, std::in_place_t, A&&... args) : Base(s) {
+        owned_.emplace(std::forward<A>(args)...);
+        this->src = std::addressof(*owned_);
+        this->take = &take_move<T>;
+    }
 
     bool await_ready() const noexcept { return false; }
     template <class P>
@@ -348,6 +356,9 @@ public:
         this->stop_.unlink();
         return this->ec;
     }
+
+private:
+    std::optional<T> owned_;  // send(args...): the value until the channel takes it
 };
 
 /// The handle both channel kinds share: a counted reference to the state.
@@ -382,6 +393,19 @@ public:
     /// Like send(T&&), copying `v` when the channel accepts it.
     SendAwaiter<T, State> send(const T& v) noexcept requires std::is_copy_constructible_v<T> {
         return SendAwaiter<T, State>(s_, const_cast<T*>(std::addressof(v)), &take_copy<T>);
+    }
+    /// `co_await ch.send(id, name)`: builds the T from the arguments
+    /// (`T(args...)`, which for an aggregate is its member-wise
+    /// initialisation) inside the awaiter, and sends it. The form to use for
+    /// aggregates under g++ 12: `co_await ch.send(Msg{id, name})` makes a
+    /// temporary aggregate inside a co_await expression, which g++ 12.2
+    /// miscompiles (see docs/concepts.md); no API can repair that from the
+    /// callee's side, while here no temporary T exists in the caller. On an
+    /// error (closed, cancelled) the value built is destroyed.
+    template <class... A>
+    requires(sizeof...(A) != 1 || !(std::is_same_v<std::remove_cvref_t<A>, T> && ...)) &&
+        std::is_constructible_v<T, A&&...> SendAwaiter<T, State> send(A&&... args) {
+        return SendAwaiter<T, State>(s_, std::in_place, std::forward<A>(args)...);
     }
 
     /// `co_await ch.recv()`: the oldest value, suspending while the channel is
@@ -455,8 +479,8 @@ private:
 /// A bounded FIFO channel between tasks of one loop. A cheap copyable handle:
 /// copies refer to the same channel (pass it to coroutines by value), which
 /// lives until the last handle and the last waiter are gone. No lock, no
-/// atomic; using it from another loop's thread is caught in debug builds (use
-/// SharedChannel between loops).
+/// atomic; using it from another loop's thread is caught in every build, with
+/// a message and abort (use SharedChannel between loops).
 ///
 /// Capacity: values buffered before a sender waits; 0 makes a rendezvous
 /// channel (each send waits for its receiver), `corio::unbounded` never waits.

@@ -323,6 +323,15 @@ void Loop::cancel_all() noexcept {
         s->stop_source.request_stop();
 }
 
+void Loop::cancel_background() noexcept {
+    std::vector<detail::SpawnBase*> bg;
+    for (auto* s = tasks_; s != nullptr; s = s->reg_next) {
+        if (s->background) bg.push_back(s);
+    }
+    for (auto* s : bg)
+        s->stop_source.request_stop();
+}
+
 void Loop::register_task(detail::SpawnBase& s) noexcept {
     s.reg_prev = nullptr;
     s.reg_next = tasks_;

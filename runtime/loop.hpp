@@ -105,6 +105,12 @@ public:
     /// the task; an exception escaping a detached task is logged and counted).
     template <class T>
     JoinHandle<T> spawn(Task<T> t);
+    /// Like spawn, for a task that runs for the program's life (a ticker, a
+    /// metrics flusher, a cache refresher): a Runtime's graceful shutdown
+    /// cancels it at once instead of waiting up to shutdown_deadline for it
+    /// to finish, as it does for ordinary (in-flight) tasks.
+    template <class T>
+    JoinHandle<T> spawn_background(Task<T> t);
 
     /// Runs the loop until `t` finishes; returns its value or rethrows. Throws
     /// std::logic_error if called while this loop is already running, or if
@@ -137,16 +143,14 @@ public:
 
     /// True on the thread that made the loop (the only one that may run it).
     bool on_owner_thread() const noexcept { return pthread_equal(owner_, ::pthread_self()) != 0; }
-    /// Debug builds: logs and aborts when called on another thread than the
-    /// loop's own. A coroutine belongs to the loop it runs on; moving one to
-    /// another loop's thread by accident would corrupt both loops.
+    /// Logs and aborts when called on another thread than the loop's own. A
+    /// coroutine belongs to the loop it runs on; moving one to another loop's
+    /// thread by accident would corrupt both loops. In every build: this is
+    /// header code, and a user's -DNDEBUG must not turn it off (one
+    /// pthread_self() and a compare).
     void check_owner(const char* what) const noexcept {
-#ifndef NDEBUG
         if (!on_owner_thread()) [[unlikely]]
             detail::wrong_thread(what);
-#else
-        (void)what;
-#endif
     }
 
     /// Runs until `done()` is true (checked after every turn's ready work),
@@ -257,6 +261,8 @@ public:
 
     /// Requests stop on every task spawned on this loop.
     void cancel_all() noexcept;
+    /// Requests stop on every task started with spawn_background.
+    void cancel_background() noexcept;
     /// Number of spawned tasks not yet finished.
     std::size_t live_tasks() const noexcept {
         return live_;
@@ -364,6 +370,7 @@ struct SpawnBase : PromiseBase {
     int refs = 2;  // the frame itself and the JoinHandle
     bool finished = false;
     bool observed = false;
+    bool background = false;  // spawn_background: shutdown does not wait for it
 
     SpawnBase() noexcept { stop = stop_source.token(); }
 
@@ -487,12 +494,50 @@ public:
     /// Lets the task run on unobserved.
     void detach() noexcept { release(); }
 
-    bool await_ready() const noexcept { return done(); }
-    void await_suspend(std::coroutine_handle<> h) noexcept {
-        h_.promise().loop->check_owner("awaiting the JoinHandle of a task of another loop");
-        h_.promise().joiner = h;
-    }
-    T await_resume() { return h_.promise().take(); }
+    /// `co_await handle`: the task's value (or its exception). Stopping the
+    /// awaiting task (with_timeout, a when_any it lost, a cancel) stops the
+    /// joined task too; the awaiter still waits for it to finish, so nothing
+    /// is left running behind its back.
+    class Awaiter {
+    public:
+        explicit Awaiter(std::coroutine_handle<promise_type> h) noexcept : h_(h) {}
+        Awaiter(const Awaiter&) = delete;
+        Awaiter& operator=(const Awaiter&) = delete;
+        ~Awaiter() { stop_.unlink(); }
+
+        bool await_ready() const noexcept {
+            h_.promise().loop->check_owner("awaiting the JoinHandle of a task of another loop");
+            return h_.promise().finished;
+        }
+        template <class P>
+        void await_suspend(std::coroutine_handle<P> h) noexcept {
+            auto& p = h_.promise();
+            p.joiner = h;
+            StopToken tok = detail::stop_token_of(h);
+            if (tok.stop_requested()) {
+                p.stop_source.request_stop();
+            } else if (tok.stop_possible()) {
+                stop_.p = &p;
+                stop_.fn = [](StopCallbackBase* b) noexcept {
+                    static_cast<StopNode*>(b)->p->stop_source.request_stop();
+                };
+                tok.add(stop_);
+            }
+        }
+        T await_resume() {
+            stop_.unlink();
+            return h_.promise().take();
+        }
+
+    private:
+        struct StopNode : StopCallbackBase {
+            detail::SpawnBase* p = nullptr;
+        };
+        std::coroutine_handle<promise_type> h_;
+        StopNode stop_;
+    };
+    Awaiter operator co_await() & noexcept { return Awaiter(h_); }
+    Awaiter operator co_await() && noexcept { return Awaiter(h_); }
 
     /// The result of a finished task (block_on uses it).
     T take_result() { return h_.promise().take(); }
@@ -518,6 +563,20 @@ JoinHandle<T> Loop::spawn(Task<T> t) {
     auto& p = frame.h.promise();
     p.loop = this;
     p.self = frame.h;
+    register_task(p);
+    ++stats_.spawned;
+    schedule(frame.h);
+    return JoinHandle<T>(frame.h);
+}
+
+template <class T>
+JoinHandle<T> Loop::spawn_background(Task<T> t) {
+    check_owner("Loop::spawn_background from another thread (use Runtime::spawn_background_on)");
+    auto frame = detail::spawn_entry<T>(std::move(t));
+    auto& p = frame.h.promise();
+    p.loop = this;
+    p.self = frame.h;
+    p.background = true;
     register_task(p);
     ++stats_.spawned;
     schedule(frame.h);
@@ -567,9 +626,17 @@ T Loop::block_on(Task<T> t) {
 }
 
 /// Runs `t` to completion on a new loop made with `opts`; for calling async
-/// code from plain synchronous code.
+/// code from plain synchronous code. Throws std::logic_error when called
+/// inside a running task (co_await the task there).
 template <class T>
 T block_on(Task<T> t, LoopOptions opts = {}) {
+    if (Loop* cur = Loop::current_or_null(); cur != nullptr && cur->running()) {
+        // The inner loop would block the outer one, and the outer one would be
+        // left holding the inner loop as its thread's current loop.
+        throw std::logic_error(
+            "corio::block_on called inside a running task: it would block this thread's loop; "
+            "co_await the task instead");
+    }
     Loop loop(std::move(opts));
     return loop.block_on(std::move(t));
 }

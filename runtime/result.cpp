@@ -1,5 +1,8 @@
 #include <corio/runtime/result.hpp>
 
+#include <cstdio>
+#include <exception>
+
 #include <fmt/format.h>
 
 namespace corio {
@@ -28,6 +31,21 @@ const std::error_category& corio_category() noexcept {
     static const CorioCategory category;
     return category;
 }
+
+namespace detail {
+
+void bad_result_access(std::error_code ec, const char* access) noexcept {
+    // stderr directly, not the logger: this must be seen whatever CORIO_LOG says.
+    std::string msg = fmt::format(
+        "corio: Result::{} on a Result that holds an error ({}); check has_value() "
+        "first or call value(\"what\"), which throws\n",
+        access, ec.message());
+    std::fputs(msg.c_str(), stderr);
+    std::fflush(stderr);
+    std::terminate();
+}
+
+}  // namespace detail
 
 void throw_error(std::error_code ec, std::string_view what) {
     throw std::system_error(ec, std::string(what));

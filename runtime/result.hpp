@@ -49,6 +49,13 @@ inline std::error_code sys_error(int err) noexcept { return {err, std::system_ca
 /// Throws std::system_error whose message is "WHAT: <error message>".
 [[noreturn]] void throw_error(std::error_code ec, std::string_view what);
 
+namespace detail {
+/// Writes "corio: Result dereferenced (ACCESS) while it holds an error: <message>"
+/// to stderr and calls std::terminate. Out of line and in every build: a
+/// precondition the user's -DNDEBUG must not switch off.
+[[noreturn]] void bad_result_access(std::error_code ec, const char* access) noexcept;
+}  // namespace detail
+
 /// A value of type T or an error. [[nodiscard]]: dropping an outcome of I/O is a bug.
 template <class T>
 class [[nodiscard]] Result {
@@ -67,11 +74,13 @@ public:
     bool has_value() const noexcept { return v_.index() == 0; }
     explicit operator bool() const noexcept { return has_value(); }
 
-    T& operator*() & noexcept { return *std::get_if<0>(&v_); }
-    const T& operator*() const& noexcept { return *std::get_if<0>(&v_); }
-    T&& operator*() && noexcept { return std::move(*std::get_if<0>(&v_)); }
-    T* operator->() noexcept { return std::get_if<0>(&v_); }
-    const T* operator->() const noexcept { return std::get_if<0>(&v_); }
+    /// The value. On an error: a message naming the error on stderr, then
+    /// std::terminate (in every build; check has_value() or use value()).
+    T& operator*() & noexcept { return *checked("operator*"); }
+    const T& operator*() const& noexcept { return *checked("operator*"); }
+    T&& operator*() && noexcept { return std::move(*checked("operator*")); }
+    T* operator->() noexcept { return checked("operator->"); }
+    const T* operator->() const noexcept { return checked("operator->"); }
 
     /// The error; a default (zero) error_code when there is a value.
     std::error_code error() const noexcept {
@@ -94,6 +103,19 @@ public:
     }
 
 private:
+    T* checked(const char* access) noexcept {
+        T* p = std::get_if<0>(&v_);
+        if (p == nullptr) [[unlikely]]
+            detail::bad_result_access(*std::get_if<1>(&v_), access);
+        return p;
+    }
+    const T* checked(const char* access) const noexcept {
+        const T* p = std::get_if<0>(&v_);
+        if (p == nullptr) [[unlikely]]
+            detail::bad_result_access(*std::get_if<1>(&v_), access);
+        return p;
+    }
+
     std::variant<T, std::error_code> v_;
 };
 

@@ -122,7 +122,8 @@ void RemoteStateBase::on_start(OpState* op, Loop& loop, int, std::uint32_t) noex
         s->phase = Phase::running;
         stop = s->cancel_wanted;
     }
-    JoinHandle<void> jh = loop.spawn(std::move(s->body));
+    JoinHandle<void> jh =
+        s->background ? loop.spawn_background(std::move(s->body)) : loop.spawn(std::move(s->body));
     // Arriving while the loop cancels its work: start it stopped, so it
     // unwinds at once instead of outliving the shutdown.
     if (stop || ph >= Runtime::Phase::cancel) jh.cancel();
@@ -152,7 +153,9 @@ Runtime::Runtime(RuntimeConfig cfg) : cfg_(std::move(cfg)), owner_(std::this_thr
     SignalSet sigs;
     for (int s : cfg_.block_signals)
         sigs.add(s);
-    old_mask_ = block_signals(sigs);  // before any thread starts: all inherit it
+    // Before any thread starts, so that all inherit the mask; the calling
+    // thread gets its own back once they run (unless asked to keep it).
+    old_mask_ = block_signals(sigs);
 
     slots_.reserve(n);
     for (unsigned i = 0; i < n; ++i)
@@ -183,6 +186,9 @@ Runtime::Runtime(RuntimeConfig cfg) : cfg_(std::move(cfg)), owner_(std::this_thr
     }
     for (unsigned i = first; i < n; ++i) {
         slots_[i]->thread = std::thread(&Runtime::thread_main, this, i, opts);
+    }
+    if (!cfg_.block_signals_on_calling_thread) {
+        ::pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
     }
     std::exception_ptr err;
     {
@@ -315,8 +321,18 @@ void Runtime::teardown(unsigned i) {
     // 1. Graceful: servers stop accepting; in-flight work may finish.
     s.phase = Phase::graceful;
     s.graceful.request_stop();
+    // Background tasks (tickers) have no in-flight work to finish: waiting
+    // for them would make every exit take the whole deadline.
+    loop.cancel_background();
     run_phase(
         loop, [&] { return loop.live_tasks() == 0; }, graceful_deadline_);
+    if (loop.live_tasks() > 0) {
+        log_warn(
+            "runtime loop {}: {} tasks still running at the shutdown deadline; a task that runs "
+            "for the program's life should watch shutdown_token() or be started with "
+            "spawn_background, so that shutdown need not wait for it",
+            i, loop.live_tasks());
+    }
     barrier(0, loop, graceful_deadline_);
     // 2. Cancel what is left and let it unwind.
     s.phase = Phase::cancel;
@@ -412,7 +428,17 @@ Task<int> Runtime::wait_signal_or_request(SignalSet sigs) {
 }
 
 int Runtime::run_until_signal(SignalSet signals) {
-    int sig = block_on(wait_signal_or_request(signals));
+    // Blocked here too while we wait: with loop 0 on a thread of its own, a
+    // signal must not take its default action on this thread instead.
+    struct Hold {
+        sigset_t old;
+        ~Hold() { ::pthread_sigmask(SIG_SETMASK, &old, nullptr); }
+    };
+    int sig;
+    {
+        Hold hold{block_signals(signals)};
+        sig = block_on(wait_signal_or_request(signals));
+    }
     log_info("runtime: {}, shutting down", sig != 0 ? strsignal(sig) : "shutdown requested");
     shutdown();
     return sig;

@@ -7,6 +7,7 @@
 //
 // Shutdown (shutdown(), the destructor, or run_until_signal()) is graceful:
 //   1. every loop's shutdown_token() is stopped: servers stop accepting;
+//      background tasks (spawn_background, spawn_background_on) are cancelled;
 //   2. in-flight tasks get until `shutdown_deadline` to finish;
 //   3. what is left is cancelled and gets `cancel_deadline` more to unwind;
 //   4. every thread is joined; frames still stuck are destroyed with their
@@ -62,9 +63,22 @@ struct RuntimeConfig {
     /// (false: always the eventfd, for comparison). CORIO_MSG_RING=0 also
     /// turns it off.
     bool msg_ring = true;
-    /// Signals blocked in every runtime thread (and the calling thread, until
-    /// the Runtime ends) so that wait_signal() can take them from a signalfd.
+    /// Signals blocked in every thread the Runtime starts, so that a signal
+    /// wait (run_until_signal, wait_signal) takes them from a signalfd and
+    /// they never land on a loop thread. The calling thread keeps its own
+    /// mask: while nothing waits for a signal, SIGTERM/SIGINT do what they do
+    /// by default (a hung program still dies of `timeout`'s SIGTERM).
+    /// run_until_signal() and a wait_signal() on the calling thread block
+    /// them there only while they wait.
     std::vector<int> block_signals{SIGINT, SIGTERM};
+    /// Also block `block_signals` in the calling thread for the Runtime's
+    /// whole life (threads it starts later inherit that). Needed when a task
+    /// waits for signals on a loop other than the calling thread's, and for
+    /// a server that prints "ready" before run_until_signal(): otherwise the
+    /// kernel may hand the signal to the calling thread, whose default action
+    /// ends the process. Threads you start yourself must block the signals
+    /// too while a signal wait exists (block_signals() in the thread).
+    bool block_signals_on_calling_thread = false;
     /// Everything else about each loop (its `backend` is replaced by the one
     /// above).
     LoopOptions loop_options{};
@@ -125,6 +139,7 @@ struct RemoteStateBase {
     StopSource* task_stop = nullptr;
     bool stop_now = false;
     bool completed = false;  // the wrapper reached its end
+    bool background = false;  // spawn_background_on: cancelled when shutdown starts
 };
 
 template <class T>
@@ -295,9 +310,9 @@ private:
 /// any thread.
 class Runtime {
 public:
-    /// Starts the loops (and their threads). Blocks cfg.block_signals first,
-    /// so every thread inherits the mask. Throws BackendError when a loop's
-    /// requested backend cannot start.
+    /// Starts the loops (and their threads), each thread with
+    /// cfg.block_signals blocked (see RuntimeConfig::block_signals). Throws
+    /// BackendError when a loop's requested backend cannot start.
     explicit Runtime(RuntimeConfig cfg = {});
     /// shutdown(), then restores the calling thread's signal mask.
     ~Runtime();
@@ -337,6 +352,21 @@ public:
         return RemoteHandle<T>(s);
     }
 
+    /// Like spawn_on, for a task that runs for the program's life (a ticker,
+    /// a flusher): graceful shutdown cancels it when it starts instead of
+    /// waiting up to shutdown_deadline for it (see Loop::spawn_background).
+    template <class T>
+    RemoteHandle<T> spawn_background_on(unsigned i, Task<T> t) {
+        if (i >= loops()) throw std::out_of_range("spawn_background_on: no such loop");
+        auto* s = new detail::RemoteState<T>();
+        s->rt = this;
+        s->target = i;
+        s->background = true;
+        s->body = detail::remote_body<T>(std::move(t), s);
+        start_remote(*s);
+        return RemoteHandle<T>(s);
+    }
+
     /// Runs `fn()` (or `fn(index)`) on every loop, on that loop's thread, and
     /// finishes when all the tasks it returns have finished; rethrows the
     /// first exception after that. `fn` is copied to each loop.
@@ -371,7 +401,9 @@ public:
     void request_shutdown() noexcept;
     /// Waits (on loop 0) for one of `signals` or request_shutdown(), then
     /// shuts down gracefully. Returns the signal's number (0 for a request).
-    /// Call on the Runtime's thread.
+    /// Call on the Runtime's thread. The signals are blocked on the calling
+    /// thread while it waits (a second SIGTERM during the shutdown has its
+    /// default effect again).
     int run_until_signal(SignalSet signals = {SIGINT, SIGTERM});
     /// Graceful shutdown (see the file comment); joins every thread. Call on
     /// the Runtime's thread; idempotent.

@@ -17,10 +17,55 @@ sigset_t block_signals(const SignalSet& sigs) noexcept {
     return old;
 }
 
+namespace {
+
+// Per thread and signal: how many waits hold the signal blocked, and whether
+// a wait blocked it (then the last wait to end unblocks it again; a signal
+// the thread had blocked before stays blocked).
+struct SignalHolds {
+    int holders[NSIG] = {};
+    bool ours[NSIG] = {};
+};
+thread_local SignalHolds t_holds;
+
+/// Blocks the signals of a wait for as long as it lives.
+class ScopedSignalBlock {
+public:
+    explicit ScopedSignalBlock(const SignalSet& sigs) noexcept : sigs_(sigs) {
+        sigset_t old = block_signals(sigs_);
+        for (int s = 1; s < NSIG; ++s) {
+            if (!sigs_.contains(s)) continue;
+            if (t_holds.holders[s]++ == 0 && ::sigismember(&old, s) == 0) t_holds.ours[s] = true;
+        }
+    }
+    ~ScopedSignalBlock() {
+        SignalSet release;
+        bool any = false;
+        for (int s = 1; s < NSIG; ++s) {
+            if (!sigs_.contains(s)) continue;
+            if (--t_holds.holders[s] == 0 && t_holds.ours[s]) {
+                t_holds.ours[s] = false;
+                release.add(s);
+                any = true;
+            }
+        }
+        if (any) ::pthread_sigmask(SIG_UNBLOCK, &release.native(), nullptr);
+    }
+    ScopedSignalBlock(const ScopedSignalBlock&) = delete;
+    ScopedSignalBlock& operator=(const ScopedSignalBlock&) = delete;
+
+private:
+    SignalSet sigs_;
+};
+
+}  // namespace
+
 Task<Result<int>> wait_signal(SignalSet sigs) {
     // Without blocking, a signal that arrives would take its default action
-    // (terminate) instead of showing up on the descriptor.
-    block_signals(sigs);
+    // (terminate) instead of showing up on the descriptor. Blocked only while
+    // we wait: afterwards the signal does what it did before (a program that
+    // no longer waits for SIGTERM dies of it again).
+    ScopedSignalBlock hold(sigs);
     detail::Fd fd(::signalfd(-1, &sigs.native(), SFD_NONBLOCK | SFD_CLOEXEC));
     if (!fd) co_return sys_error(errno);
     for (;;) {

@@ -43,8 +43,10 @@ private:
 sigset_t block_signals(const SignalSet& sigs) noexcept;
 
 /// Waits until one of `sigs` is pending for the process and takes it; gives
-/// its number. Blocks `sigs` in the calling thread (other threads must block
-/// them too, see above). Errors: the signalfd's (std::errc::operation_canceled
+/// its number. Blocks `sigs` in the calling thread while it waits, and
+/// unblocks them when the last wait of this thread for them ends (unless they
+/// were blocked before). Other threads must block them too (see above; a
+/// Runtime's own threads always do). Errors: the signalfd's (std::errc::operation_canceled
 /// if the task is stopped first). Works on both backends: it waits for the
 /// signalfd's readiness on the current loop.
 Task<Result<int>> wait_signal(SignalSet sigs);

@@ -45,14 +45,14 @@ protected:
         }
     }
 
+    // In every build (not only without NDEBUG): a primitive used from two
+    // loops would corrupt both; a comparison per use is cheap.
     void check_thread() noexcept {
-#ifndef NDEBUG
         if (home_ == nullptr) {
             home_ = Loop::current_or_null();
         } else {
             home_->check_owner("using a corio Semaphore/Mutex/Event made on another loop");
         }
-#endif
     }
     /// Wakes the first waiter with success; false if there is none.
     bool wake_one() {

@@ -171,8 +171,52 @@ inline Task<void> Promise<void>::get_return_object() noexcept {
 
 /// Awaitable concept: anything co_await accepts in a Task.
 template <class A>
-concept Awaitable = requires(A&& a) { std::forward<A>(a).operator co_await(); } ||
-                    requires(A&& a) { a.await_ready(); };
+concept Awaitable = requires(A&& a) {
+    std::forward<A>(a).operator co_await();
+}
+|| requires(A&& a) {
+    a.await_ready();
+};
+
+namespace detail {
+
+template <class A>
+using await_result_t = decltype(std::declval<A>().await_resume());
+
+/// The awaiter `co_await a` uses (operator co_await's result, or `a` itself).
+template <class A>
+auto get_awaiter(A&& a) {
+    if constexpr (requires { std::forward<A>(a).operator co_await(); }) {
+        return std::forward<A>(a).operator co_await();
+    } else {
+        return std::forward<A>(a);
+    }
+}
+
+/// What `co_await std::declval<A>()` gives.
+template <class A>
+using awaited_t = await_result_t<decltype(get_awaiter(std::declval<A>()))>;
+
+/// `a` as a Task: a Task as it is, any other awaitable wrapped in a small
+/// coroutine that awaits it (its frame is the only cost).
+template <class A>
+Task<awaited_t<A>> awaitable_task(A a) {
+    if constexpr (std::is_void_v<awaited_t<A>>) {
+        co_await std::move(a);
+    } else {
+        co_return co_await std::move(a);
+    }
+}
+template <class T>
+Task<T> as_task(Task<T> t) noexcept {
+    return t;
+}
+template <class A>
+Task<awaited_t<A>> as_task(A a) {
+    return awaitable_task<A>(std::move(a));
+}
+
+}  // namespace detail
 
 namespace this_task {
 

@@ -95,21 +95,6 @@ inline SleepAwaiter sleep_until(TimePoint t) { return SleepAwaiter(Loop::current
 
 namespace detail {
 
-template <class A>
-using await_result_t = decltype(std::declval<A>().await_resume());
-
-template <class A>
-auto get_awaiter(A&& a) {
-    if constexpr (requires { std::forward<A>(a).operator co_await(); }) {
-        return std::forward<A>(a).operator co_await();
-    } else {
-        return std::forward<A>(a);
-    }
-}
-
-template <class A>
-using awaited_t = await_result_t<decltype(get_awaiter(std::declval<A>()))>;
-
 template <class T>
 struct is_result : std::false_type {};
 template <class T>

@@ -6,9 +6,11 @@
 // exception is rethrown after every child has finished: no child outlives
 // the call.
 
+#include <array>
 #include <cstddef>
 #include <exception>
 #include <optional>
+#include <span>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -60,14 +62,14 @@ ChildTask join_child(Task<T> t, JoinState* st, std::optional<non_void_t<T>>* out
 
 /// Starts every child, then suspends the parent until the last one finishes.
 struct StartChildren {
-    std::vector<ChildTask>* children;
+    std::span<ChildTask> children;
     JoinState* st;
     StopToken token;
-    bool await_ready() const noexcept { return children->empty(); }
+    bool await_ready() const noexcept { return children.empty(); }
     bool await_suspend(std::coroutine_handle<> parent) noexcept {
         st->parent = parent;
-        st->remaining = children->size() + 1;  // +1: ours, so no child resumes us early
-        for (auto& c : *children) {
+        st->remaining = children.size() + 1;  // +1: ours, so no child resumes us early
+        for (auto& c : children) {
             c.h.promise().on_done = &JoinState::child_done;
             c.h.promise().ctx = st;
             c.h.promise().stop = token;
@@ -78,34 +80,42 @@ struct StartChildren {
     void await_resume() const noexcept {}
 };
 
-template <class T>
-T take_joined(std::optional<T>& o) {
-    return std::move(*o);
+template <class A>
+using awaited_value_t = non_void_t<awaited_t<A>>;
+
+/// The children of a fixed-arity when_all/when_any live in the caller's frame
+/// (no allocation per call besides the coroutine frames).
+template <std::size_t N>
+void destroy_children(std::array<ChildTask, N>& cs) noexcept {
+    for (auto& c : cs)
+        c = ChildTask();
 }
 
 }  // namespace detail
 
-/// Runs every task concurrently; gives a tuple of their values (std::monostate
-/// for Task<void>). Rethrows the first exception after all have finished.
-template <class... Ts>
-Task<std::tuple<detail::non_void_t<Ts>...>> when_all(Task<Ts>... tasks) {
+/// Runs every awaitable concurrently (Tasks, operations, anything
+/// `co_await` accepts; a non-Task is wrapped in a small coroutine); gives a
+/// tuple of their values (std::monostate for void). Rethrows the first
+/// exception after all have finished. Allocates nothing besides the
+/// coroutine frames.
+template <class... As>
+requires(Awaitable<As>&&...) Task<std::tuple<detail::awaited_value_t<As>...>> when_all(As... as) {
     StopToken parent = co_await this_task::stop_token();
     LinkedStopSource src(parent);
     detail::JoinState st;
     st.stop = &src;
-    std::tuple<std::optional<detail::non_void_t<Ts>>...> results;
-    std::vector<detail::ChildTask> children;
-    children.reserve(sizeof...(Ts));
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-        (children.push_back(
-             detail::join_child<Ts>(std::move(tasks), &st, &std::get<I>(results))),
-         ...);
-    }(std::index_sequence_for<Ts...>{});
-    co_await detail::StartChildren{&children, &st, src.token()};
-    children.clear();
+    std::tuple<std::optional<detail::awaited_value_t<As>>...> results;
+    std::array<detail::ChildTask, sizeof...(As)> children = [&]<std::size_t... I>(
+        std::index_sequence<I...>) {
+        return std::array<detail::ChildTask, sizeof...(As)>{
+            detail::join_child(detail::as_task(std::move(as)), &st, &std::get<I>(results))...};
+    }
+    (std::index_sequence_for<As...>{});
+    co_await detail::StartChildren{children, &st, src.token()};
+    detail::destroy_children(children);
     if (st.first_exception) std::rethrow_exception(st.first_exception);
     co_return std::apply(
-        [](auto&... o) { return std::tuple<detail::non_void_t<Ts>...>(std::move(*o)...); },
+        [](auto&... o) { return std::tuple<detail::awaited_value_t<As>...>(std::move(*o)...); },
         results);
 }
 
@@ -123,7 +133,7 @@ Task<std::conditional_t<std::is_void_v<T>, void, std::vector<T>>> when_all(
     for (std::size_t i = 0; i < tasks.size(); ++i) {
         children.push_back(detail::join_child<T>(std::move(tasks[i]), &st, &results[i]));
     }
-    co_await detail::StartChildren{&children, &st, src.token()};
+    co_await detail::StartChildren{children, &st, src.token()};
     children.clear();
     if (st.first_exception) std::rethrow_exception(st.first_exception);
     if constexpr (!std::is_void_v<T>) {

@@ -5,17 +5,25 @@
 # and the example programs' command contract. Last line: `N passed, N failed`.
 #
 #   scripts/test.sh [--quick]     --quick: one plain build and run only
+#   scripts/test.sh --busy        the plain suite with both cores kept busy by
+#                                 two CPU hogs at normal priority (no test may
+#                                 depend on the machine's speed)
 #   CORIO_SHUFFLE=SEED            replay a shuffled run with that seed
 set -u
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 quick=0
+busy=0
 for a in "$@"; do
     case $a in
         --quick) quick=1 ;;
+        --busy)
+            quick=1
+            busy=1
+            ;;
         -h | --help)
-            sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
@@ -98,9 +106,32 @@ build() { # DIR ARGS... (TARGETS="..." builds only those)
     fi
 }
 
+# --busy: CPU hogs (busy loops at normal priority, one per core) while the
+# suite runs; always stopped, whatever ends the script.
+hogs=()
+stop_hogs() {
+    for h in "${hogs[@]}"; do
+        kill "$h" 2>/dev/null
+        wait "$h" 2>/dev/null
+    done
+    hogs=()
+}
+trap stop_hogs EXIT
+trap 'stop_hogs; exit 130' INT TERM
+
 start=$(date +%s)
 if build build-test -Dbuildtype=debugoptimized -Dbenchmarks=false -Dparts=runtime,net,fs; then
-    run_suite "tests" build-test --no-suite peers
+    if [ $busy -eq 1 ]; then
+        for _ in $(seq "$(jobs)"); do
+            (while :; do :; done) &
+            hogs+=($!)
+        done
+        echo "== $(jobs) CPU hogs running (pids ${hogs[*]})"
+        run_suite "tests, $(jobs) CPU hogs busy" build-test --no-suite peers
+        stop_hogs
+    else
+        run_suite "tests" build-test --no-suite peers
+    fi
     if [ $quick -eq 0 ]; then
         seed=${CORIO_SHUFFLE:-$(( (RANDOM << 15) | RANDOM ))}
         echo "   shuffle seed: $seed (replay: CORIO_SHUFFLE=$seed scripts/test.sh)"

@@ -225,3 +225,32 @@ TEST_CASE("readers next to atomic writers see only whole versions", "[fs][atomic
         },
         60s);
 }
+
+TEST_CASE("write_file_atomic errors name the target, then the step and the temporary",
+          "[fs][atomic]") {
+    test::run([](Loop&) -> Task<void> {
+        TempDir dir;
+        // The directory does not exist: creating the temporary fails.
+        const std::string target = dir / "missing/config";
+        auto r = co_await fs::write_file_atomic(target, std::string_view("x"));
+        REQUIRE(!r);
+        CHECK(r.error() == std::errc::no_such_file_or_directory);
+        const std::string text = r.describe();
+        INFO(text);
+        CHECK(text.starts_with("write_file_atomic " + target + " (open "));
+        CHECK(text.find(".config.tmp-") != std::string::npos);
+        // Renaming onto a non-empty directory fails after the temporary was
+        // written: the target is named, and the temporary is removed.
+        const std::string busy = dir / "busy";
+        REQUIRE(::mkdir(busy.c_str(), 0755) == 0);
+        REQUIRE(::mkdir((busy + "/inside").c_str(), 0755) == 0);
+        auto r2 = co_await fs::write_file_atomic(busy, std::string_view("x"));
+        REQUIRE(!r2);
+        INFO(r2.describe());
+        CHECK(r2.describe().starts_with("write_file_atomic " + busy + " (rename "));
+        auto names = co_await fs::list_dir(dir.path);
+        REQUIRE(names);
+        for (auto& n : *names)
+            CHECK(n.name.find(".tmp-") == std::string::npos);
+    });
+}

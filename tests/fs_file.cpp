@@ -446,7 +446,9 @@ TEST_CASE("every File error names the operation and the path", "[fs][file][error
         CHECK(wf.describe() == "open " + missing + ": No such file or directory");
         auto wfa = co_await fs::write_file_atomic(missing, std::string_view("x"));
         REQUIRE_FALSE(wfa);
-        CHECK(wfa.path().rfind(dir / "no/.such.tmp-", 0) == 0);
+        // The target first, then the step and the temporary it worked on.
+        CHECK(std::string(wfa.op()) == "write_file_atomic");
+        CHECK(wfa.path().rfind(missing + " (open " + (dir / "no/.such.tmp-"), 0) == 0);
         CHECK(wfa.describe().find(": No such file or directory") != std::string::npos);
 
         // A plain corio::Result keeps the code and drops the context.

@@ -4,6 +4,7 @@
 #include <corio/net/address.hpp>
 
 using corio::net::Address;
+namespace net = corio::net;
 
 TEST_CASE("parse and format IPv4", "[net][address]") {
     auto a = Address::parse("127.0.0.1:80");
@@ -67,4 +68,31 @@ TEST_CASE("empty address and describe", "[net][address]") {
           "connect 127.0.0.1:9: Connection refused");
     CHECK(sys == std::errc::connection_refused);
     (void)ec;
+}
+
+TEST_CASE("parse errors say what was wrong", "[net][address]") {
+    struct Case {
+        const char* text;
+        net::AddressErrc why;
+    };
+    for (Case c : {Case{"x:99999", net::AddressErrc::port_out_of_range},
+                   Case{"127.0.0.1:65536", net::AddressErrc::port_out_of_range},
+                   Case{"127.0.0.1:8o", net::AddressErrc::bad_port},
+                   Case{"127.0.0.1:", net::AddressErrc::bad_port},
+                   Case{"127.0.0.1", net::AddressErrc::missing_port},
+                   Case{"localhost:80", net::AddressErrc::not_an_ip},
+                   Case{"::1:80", net::AddressErrc::ipv6_needs_brackets},
+                   Case{"[::1:80", net::AddressErrc::bad_brackets},
+                   Case{"[127.0.0.1]:80", net::AddressErrc::not_ipv6},
+                   Case{"unix:", net::AddressErrc::empty_unix_path}}) {
+        INFO(c.text);
+        auto a = net::Address::parse(c.text);
+        REQUIRE(!a);
+        CHECK(a.error() == c.why);
+        CHECK(a.error() == std::errc::invalid_argument);  // still comparable as before
+    }
+    auto a = net::Address::parse("x:99999");
+    REQUIRE(!a);
+    CHECK(net::describe_parse("x:99999", a.error()) ==
+          "parse address 'x:99999': port out of range (0-65535)");
 }

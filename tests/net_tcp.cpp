@@ -349,3 +349,26 @@ TEST_CASE("steady state echo allocates nothing per message", "[net][tcp][alloc]"
         co_await server;
     });
 }
+
+TEST_CASE("send and send_all take text: string, string_view, vector<char>", "[net][tcp]") {
+    test::run([](Loop&) -> Task<void> {
+        auto p = co_await test::tcp_pair();
+        REQUIRE(p);
+        auto& [a, b] = *p;
+        const std::string s = "string,";
+        auto r1 = co_await a.send_all(s);
+        REQUIRE(r1);
+        auto r2 = co_await a.send_all(std::string_view("view,"));
+        REQUIRE(r2);
+        const std::vector<char> v{'v', 'e', 'c', ','};
+        auto r3 = co_await a.send_all(v);
+        REQUIRE(r3);
+        auto r4 = co_await a.send(std::string("temp"));  // lives until the completion
+        REQUIRE(r4);
+        CHECK(*r4 == 4);
+        std::array<std::byte, 20> buf;
+        auto n = co_await b.read_exact(buf);
+        REQUIRE(n);
+        CHECK(chars(buf) == "string,view,vec,temp");
+    });
+}

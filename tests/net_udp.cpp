@@ -78,3 +78,47 @@ TEST_CASE("UDP over IPv6 loopback", "[net][udp][ipv6]") {
         CHECK(d->from == a->local_address().value());
     });
 }
+
+TEST_CASE("a datagram longer than the buffer is reported as truncated", "[net][udp]") {
+    test::run([](Loop&) -> Task<void> {
+        auto a = net::UdpSocket::bind(net::Address::loopback_v4(0));
+        auto b = net::UdpSocket::bind(net::Address::loopback_v4(0));
+        REQUIRE(a);
+        REQUIRE(b);
+        auto ba = b->local_address().value();
+        // One that does not fit, then one that does: both on the queue before
+        // the first receive (one may complete at once, one after a wait).
+        auto s = co_await a->send_to(bytes("twelve bytes"), ba);
+        REQUIRE(s);
+        auto s2 = co_await a->send_to(bytes("fits"), ba);
+        REQUIRE(s2);
+        std::array<std::byte, 6> buf;
+        auto d = co_await b->recv_from(buf);
+        REQUIRE(d);
+        CHECK(d->truncated);
+        CHECK(d->size == 6);
+        CHECK(d->full_size == 12);
+        CHECK(chars(std::span(buf).first(d->size)) == "twelve");
+        auto d2 = co_await b->recv_from(buf);
+        REQUIRE(d2);
+        CHECK(!d2->truncated);
+        CHECK(d2->size == 4);
+        CHECK(d2->full_size == 4);
+        // And a receive that waits for a datagram that does not fit.
+        auto late = [](net::UdpSocket* a, net::Address to) -> Task<void> {
+            co_await yield();
+            auto r = co_await a->send_to(bytes("far too long for it"), to);
+            REQUIRE(r);
+        };
+        auto waiting = [](net::UdpSocket* b,
+                          std::span<std::byte> buf) -> Task<Result<net::Datagram>> {
+            co_return co_await b->recv_from(buf);
+        };
+        auto both = co_await when_all(waiting(&*b, buf), late(&*a, ba));
+        auto& d3 = std::get<0>(both);
+        REQUIRE(d3);
+        CHECK(d3->truncated);
+        CHECK(d3->size == 6);
+        CHECK(d3->full_size == 19);
+    });
+}

@@ -214,6 +214,8 @@ TEST_CASE("loop stats are reachable, MSG_RING carries wake-ups between io_uring 
 TEST_CASE("wait_signal takes a signal from a signalfd", "[multi][signal]") {
     RuntimeConfig c = test::runtime_config(2);
     c.block_signals = {SIGUSR1};
+    // Waited on loop 1, not on this thread: this thread must block it too.
+    c.block_signals_on_calling_thread = true;
     Runtime rt(c);
     auto h = rt.spawn_on(1, wait_signal({SIGUSR1}));
     std::this_thread::sleep_for(20ms);
@@ -227,6 +229,9 @@ TEST_CASE("run_until_signal shuts down on SIGTERM or on request", "[multi][signa
     {
         Runtime rt(test::runtime_config(2));
         std::thread killer([] {
+            // A thread of our own: it must block the signal too, or the
+            // kernel may hand SIGTERM to it (default action: exit).
+            block_signals({SIGTERM});
             std::this_thread::sleep_for(50ms);
             ::kill(::getpid(), SIGTERM);
         });

@@ -3,6 +3,7 @@
 // reads, cross-loop waits) are cancelled; every thread is joined; nothing
 // leaks (run under ASan/LSan and TSan in CI).
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -14,6 +15,7 @@
 #include <corio/runtime/runtime.hpp>
 #include <corio/runtime/sync.hpp>
 
+#include "death_support.hpp"
 #include "support.hpp"
 
 using namespace corio;
@@ -207,4 +209,88 @@ TEST_CASE("tasks spawned across loops during shutdown are cancelled or refused",
         std::this_thread::sleep_for(100ms);
     }
     CHECK(spawned.load() > 0);
+}
+
+namespace {
+Task<void> ticker(std::atomic<int>* stopped) {
+    // Runs for the program's life and ignores the shutdown token.
+    for (;;) {
+        bool full = co_await sleep_for(5ms);
+        if (!full) break;
+    }
+    stopped->fetch_add(1);
+}
+}  // namespace
+
+TEST_CASE("background tickers are cancelled when shutdown starts, not waited for",
+          "[multi][shutdown]") {
+    std::atomic<int> stopped{0};
+    const auto t0 = std::chrono::steady_clock::now();
+    {
+        RuntimeConfig cfg;
+        cfg.loops = 2;
+        // Waiting for the ticker would take an hour: the test would time out.
+        cfg.shutdown_deadline = std::chrono::hours(1);
+        cfg.cancel_deadline = std::chrono::hours(1);
+        Runtime rt(cfg);
+        rt.spawn_background_on(1, ticker(&stopped)).detach();
+        rt.block_on([](std::atomic<int>* s) -> Task<void> {
+            Loop::current().spawn_background(ticker(s)).detach();
+            co_return;
+        }(&stopped));
+    }  // ~Runtime
+    CHECK(stopped.load() == 2);
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::minutes(10));
+}
+
+TEST_CASE("a Runtime that waits for no signal lets SIGTERM end the process", "[multi][signal]") {
+    auto end = test::run_in_child([] {
+        RuntimeConfig cfg;
+        cfg.loops = 2;
+        Runtime rt(cfg);
+        rt.block_on([]() -> Task<void> { co_return; }());
+        ::kill(::getpid(), SIGTERM);
+        // Reached only if SIGTERM is blocked (the old behaviour): a hung
+        // program would then ignore `timeout`'s SIGTERM.
+        std::fputs("still alive after SIGTERM\n", stderr);
+        ::_exit(3);
+    });
+    INFO(end.err);
+    CHECK(end.killed_by(SIGTERM));
+}
+
+TEST_CASE("run_until_signal still takes SIGTERM for a graceful shutdown", "[multi][signal]") {
+    auto end = test::run_in_child([] {
+        RuntimeConfig cfg;
+        cfg.loops = 2;
+        Runtime rt(cfg);
+        // Sent from loop 0 once run_until_signal runs it: the wait is set up.
+        (void)rt.spawn_on(0, []() -> Task<void> {
+            ::kill(::getpid(), SIGTERM);
+            co_return;
+        }());
+        int sig = rt.run_until_signal();
+        ::_exit(sig == SIGTERM ? 0 : 4);
+    });
+    INFO(end.err);
+    CHECK(end.exited);
+    CHECK(end.code == 0);
+}
+
+TEST_CASE("wait_signal blocks its signals only while it waits", "[multi][signal]") {
+    Loop loop(test::options());
+    auto body = []() -> Task<int> {
+        auto raise_it = []() -> Task<void> {
+            co_await yield();  // the wait has blocked SIGUSR1 by now
+            ::kill(::getpid(), SIGUSR1);
+        };
+        SignalSet usr1{SIGUSR1};
+        auto both = co_await when_all(wait_signal(usr1), raise_it());
+        Result<int>& sig = std::get<0>(both);
+        co_return sig ? *sig : -1;
+    };
+    CHECK(loop.block_on(body()) == SIGUSR1);
+    sigset_t now;
+    ::pthread_sigmask(SIG_BLOCK, nullptr, &now);
+    CHECK(::sigismember(&now, SIGUSR1) == 0);
 }

@@ -1,9 +1,10 @@
 // spawn, JoinHandle, detached tasks, block_on, stop, 100,000 spawned tasks.
 #include <stdexcept>
+#include <string>
 #include <utility>
 #include <vector>
 
-#include "support.hpp"
+#include "clock_support.hpp"
 
 using namespace corio;
 using namespace std::chrono_literals;
@@ -206,4 +207,68 @@ TEST_CASE("destroying a loop cancels and reclaims tasks still waiting", "[loop]"
         loop.run_until_stopped();
     }
     CHECK(counter == 100);
+}
+
+TEST_CASE("corio::block_on inside a running task is refused", "[loop]") {
+    Loop loop(test::options());
+    auto body = []() -> Task<bool> {
+        try {
+            (void)block_on(square(3));
+        } catch (const std::logic_error& e) {
+            co_return std::string(e.what()).find("inside a running task") != std::string::npos;
+        }
+        co_return false;
+    };
+    CHECK(loop.block_on(body()));
+    // The outer loop is still this thread's loop and still works.
+    CHECK(Loop::current_or_null() == &loop);
+    CHECK(loop.block_on(square(5)) == 25);
+}
+
+namespace {
+Task<int> sleeper(Duration d, bool* cancelled) {
+    bool full = co_await sleep_for(d);
+    if (!full) *cancelled = true;
+    co_return 7;
+}
+}  // namespace
+
+TEST_CASE("with_timeout over a JoinHandle times out at its deadline and cancels the task",
+          "[spawn][timeout]") {
+    test::virtual_run([](Loop& loop) -> Task<void> {
+        bool cancelled = false;
+        TimePoint t0 = loop.now();
+        auto h = loop.spawn(sleeper(3s, &cancelled));
+        auto r = co_await with_timeout(std::move(h), 100ms);
+        REQUIRE(!r);
+        CHECK(r.error() == std::errc::timed_out);
+        CHECK(loop.now() - t0 == 100ms);  // not 3 s: the joined task was stopped
+        CHECK(cancelled);
+    });
+}
+
+TEST_CASE("when_any over a task awaiting a JoinHandle cancels the joined task",
+          "[spawn][when_any]") {
+    test::virtual_run([](Loop& loop) -> Task<void> {
+        bool cancelled = false;
+        TimePoint t0 = loop.now();
+        auto join = [](JoinHandle<int> h) -> Task<int> { co_return co_await h; };
+        auto r = co_await when_any(join(loop.spawn(sleeper(3s, &cancelled))), sleep_for(50ms));
+        CHECK(r.index() == 1);
+        CHECK(loop.now() - t0 == 50ms);
+        CHECK(cancelled);
+        REQUIRE(r.loser<0>());
+        CHECK(*r.loser<0>() == 7);  // the joined task finished (cancelled) with its value
+    });
+}
+
+TEST_CASE("a JoinHandle awaited to completion gives the value; stop after that is harmless",
+          "[spawn]") {
+    test::virtual_run([](Loop& loop) -> Task<void> {
+        bool cancelled = false;
+        auto r = co_await with_timeout(loop.spawn(sleeper(10ms, &cancelled)), 1s);
+        REQUIRE(r);
+        CHECK(*r == 7);
+        CHECK(!cancelled);
+    });
 }

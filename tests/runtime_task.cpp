@@ -110,3 +110,27 @@ TEST_CASE("move-only values and moved tasks", "[task]") {
     REQUIRE(p);
     CHECK(*p == 7);
 }
+
+TEST_CASE("frames over 2 KiB come from the frame cache too", "[task]") {
+#if !CORIO_FRAME_CACHE
+    WARN("the frame cache is off in sanitizer builds");
+#else
+    using namespace corio::detail;
+    for (std::size_t n : {std::size_t(2049), std::size_t(4200), std::size_t(16384)}) {
+        const std::size_t c = frame_class(n);
+        REQUIRE(c < frame_classes);
+        CHECK(frame_class_size(c) >= n);
+        void* p = frame_alloc(n);
+        const unsigned before = frame_cache.counts[c];
+        frame_free(p, n);
+        CHECK(frame_cache.counts[c] == before + 1);  // kept, not given back to malloc
+        CHECK(frame_alloc(n) == p);                  // and handed out again
+        frame_free(p, n);
+    }
+    CHECK(frame_class(frame_max_cached + 1) == frame_classes);  // beyond: malloc
+    // Every size maps to a class whose blocks are large enough.
+    for (std::size_t n = 1; n <= frame_max_cached; ++n) {
+        if (frame_class_size(frame_class(n)) < n) FAIL("class too small for " << n);
+    }
+#endif
+}

@@ -1,9 +1,48 @@
 // when_all: values, order independence, first error cancels the rest.
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "support.hpp"
+
+// Counts every operator new in this binary (the allocation test reads it).
+// Not under AddressSanitizer, which owns the allocation functions.
+namespace {
+std::atomic<std::uint64_t> g_news{0};
+}
+#if defined(__SANITIZE_ADDRESS__)
+#define CORIO_COUNT_NEW 0
+#else
+#define CORIO_COUNT_NEW 1
+#endif
+#if CORIO_COUNT_NEW
+void* operator new(std::size_t n) {
+    g_news.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) {
+    g_news.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+    std::free(p);
+}
+#endif
 
 using namespace corio;
 using namespace std::chrono_literals;
@@ -85,5 +124,40 @@ TEST_CASE("cancelling the caller cancels every child", "[when_all][cancel]") {
         h.cancel();
         int sum = co_await h;  // sleeps return early; the values still arrive
         CHECK(sum == 3);
+    });
+}
+
+TEST_CASE("fixed-arity when_all and when_any allocate nothing per call", "[when_all][alloc]") {
+    if (!CORIO_COUNT_NEW) {
+        WARN("operator new is not counted under AddressSanitizer");
+        return;
+    }
+    test::run([](Loop&) -> Task<void> {
+        auto value = [](int v) -> Task<int> { co_return v; };
+        std::uint64_t news = 0;
+        int sum = 0;
+        for (int round = 0; round < 2; ++round) {  // round 0 warms the frame cache
+            const std::uint64_t before = g_news.load();
+            for (int i = 0; i < 1000; ++i) {
+                auto [a, b, c] = co_await when_all(value(i), value(1), yield());
+                auto r = co_await when_any(value(2), value(3), sleep_for(1h));
+                sum += a + b + std::get<0>(r);
+                (void)c;
+            }
+            news = g_news.load() - before;
+        }
+        CHECK(news == 0);
+        CHECK(sum == 2 * (999 * 1000 / 2 + 1000 + 2000));
+    });
+}
+
+TEST_CASE("when_all accepts any awaitable, not only tasks", "[when_all]") {
+    test::run([](Loop& loop) -> Task<void> {
+        TimePoint t0 = loop.now();
+        auto [a, b, c] = co_await when_all(after(1ms, 4), sleep_for(2ms), yield());
+        CHECK(a == 4);
+        CHECK(b == true);  // sleep_for's value: the full time passed
+        (void)c;
+        CHECK(loop.now() - t0 >= 2ms);
     });
 }
