@@ -17,7 +17,7 @@
 namespace {
 
 using namespace corio::test::site;
-namespace http = corio::net::http;
+namespace http = corio::http;
 
 std::string make_bytes(std::size_t n, std::uint64_t seed) {
     std::string s(n, '\0');
@@ -87,7 +87,7 @@ std::string get(std::string_view target, std::string_view extra = {}) {
 }
 
 /// One request on a fresh connection; the response (or nullopt).
-std::optional<http::Response> ask(int port, const std::string& raw, bool head = false) {
+std::optional<http::ParsedResponse> ask(int port, const std::string& raw, bool head = false) {
     Client c(port);
     REQUIRE(c.connected());
     REQUIRE(c.send(raw));
