@@ -583,6 +583,7 @@ std::size_t detail::ParserAccess::feed(Parser& p, std::string_view in) {
                     c.line.append(begin, take);
                     return pos;
                 }
+                const bool in_head = c.phase == Phase::header_line;
                 bool ok;
                 if (c.line.empty()) {
                     ok = on_line(p, c, std::string_view(begin, take));
@@ -592,6 +593,9 @@ std::size_t detail::ParserAccess::feed(Parser& p, std::string_view in) {
                     c.line.clear();
                 }
                 if (!ok) return pos;
+                // Streaming: stop at the end of the head, so the caller sees it before any
+                // body byte is consumed.
+                if (c.stream_body && in_head && c.phase != Phase::header_line) return pos;
                 break;
             }
             case Phase::body_length:
@@ -1084,6 +1088,33 @@ std::string_view mime_type_for(std::string_view path) noexcept {
         if (iequals(ext, e.ext)) return e.type;
     }
     return "application/octet-stream";
+}
+
+bool valid_field_name(std::string_view name) noexcept {
+    return is_token(name);
+}
+
+bool valid_field_value_text(std::string_view value) noexcept {
+    return valid_field_value(value);
+}
+
+void format_chunk_header(std::string& out, std::size_t size) {
+    char b[2 * sizeof(std::size_t) + 2];
+    auto r = std::to_chars(b, b + sizeof b - 2, size, 16);
+    *r.ptr++ = '\r';
+    *r.ptr++ = '\n';
+    out.append(b, r.ptr);
+}
+
+void format_chunk(std::string& out, std::string_view data) {
+    if (data.empty()) return;
+    format_chunk_header(out, data.size());
+    out.append(data);
+    out.append("\r\n");
+}
+
+void format_last_chunk(std::string& out) {
+    out.append("0\r\n\r\n");
 }
 
 }  // namespace corio::http

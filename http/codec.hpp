@@ -189,7 +189,8 @@ public:
     /// "Expect: 100-continue" before the body arrives.
     bool headers_complete() const noexcept;
     /// Streams the body instead of collecting it in body: from then on (the setting stays
-    /// across reset()), feed() stops after each run of body bytes, which body_piece() shows.
+    /// across reset()), feed() stops at the end of the head and after each run of body bytes,
+    /// which body_piece() shows.
     void set_stream_body(bool on) noexcept { core_.stream_body = on; }
     /// Streaming: the body bytes found by the last feed() (a view into what was fed, valid
     /// until the next feed()); empty when it found none.
@@ -254,7 +255,8 @@ public:
     /// True once the head (status line and headers) of the final response is complete.
     bool headers_complete() const noexcept;
     /// Streams the body instead of collecting it in body: from then on (the setting stays
-    /// across reset()), feed() stops after each run of body bytes, which body_piece() shows.
+    /// across reset()), feed() stops at the end of the head and after each run of body bytes,
+    /// which body_piece() shows.
     void set_stream_body(bool on) noexcept { core_.stream_body = on; }
     /// Streaming: the body bytes found by the last feed() (a view into what was fed, valid
     /// until the next feed()); empty when it found none.
@@ -313,6 +315,19 @@ void format_request(std::string& out, std::string_view method, std::string_view 
 /// As above, with headers as a braced list.
 void format_request(std::string& out, std::string_view method, std::string_view target,
                     std::string_view host, std::initializer_list<HeaderView> headers = {});
+
+/// True when `name` can be a header field name (a token, RFC 9110 §5.1).
+bool valid_field_name(std::string_view name) noexcept;
+/// True when `value` can be a header field value: no control character but HTAB, no DEL.
+bool valid_field_value_text(std::string_view value) noexcept;
+
+/// Appends one chunk of a chunked body to `out`: the size in hex, CRLF, `data`, CRLF. An empty
+/// `data` appends nothing (an empty chunk would end the body).
+void format_chunk(std::string& out, std::string_view data);
+/// Appends a chunk header only ("SIZE\r\n"), for data sent separately, then followed by CRLF.
+void format_chunk_header(std::string& out, std::size_t size);
+/// Appends the last chunk and the end of the (empty) trailer section: "0\r\n\r\n".
+void format_last_chunk(std::string& out);
 
 /// The standard reason phrase for a status ("Not Found"), or "Unknown" for a code without one.
 std::string_view status_reason(int status) noexcept;
