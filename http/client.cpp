@@ -214,7 +214,8 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
             fields.push_back({n, v});
             if (iequals(n, "user-agent")) has_agent = true;
         }
-        if (!has_agent && !opts_.user_agent.empty()) fields.push_back({"User-Agent", opts_.user_agent});
+        if (!has_agent && !opts_.user_agent.empty())
+            fields.push_back({"User-Agent", opts_.user_agent});
         const std::string length = std::to_string(hop.body.size());
         if (!hop.body.empty() || hop.method == "POST" || hop.method == "PUT" ||
             hop.method == "PATCH") {
@@ -245,8 +246,8 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
         const bool may_retry = reused && may_replay && round == 0;
         const std::array<std::span<const std::byte>, 2> parts = {
             std::as_bytes(std::span(head)), std::as_bytes(std::span(hop.body))};
-        auto w = co_await conn->s.send_all(std::span<const std::span<const std::byte>>(
-            parts.data(), hop.body.empty() ? 1 : 2));
+        auto w = co_await conn->s.send_all(
+            std::span<const std::span<const std::byte>>(parts.data(), hop.body.empty() ? 1 : 2));
         if (!w) {
             if (may_retry && stale_connection_error(w.error())) continue;
             co_return w.error();
@@ -380,7 +381,7 @@ Task<Result<ClientResponse>> Client::get(std::string url) {
 Task<Result<ClientResponse>> Client::fetch(ClientRequest req) {
     auto url = Url::parse(req.url);
     if (!url) co_return std::errc::invalid_argument;
-    Deadline d = req.deadline ? *req.deadline
+    Deadline d = req.deadline                       ? *req.deadline
                  : opts_.timeout > Duration::zero() ? Deadline::after(opts_.timeout)
                                                     : Deadline::never();
     req.deadline = d;
@@ -391,7 +392,7 @@ Task<Result<ClientResponse>> Client::fetch(ClientRequest req) {
 Task<Result<ResponseStream>> Client::open(ClientRequest req) {
     auto url = Url::parse(req.url);
     if (!url) co_return std::errc::invalid_argument;
-    Deadline d = req.deadline ? *req.deadline
+    Deadline d = req.deadline                       ? *req.deadline
                  : opts_.timeout > Duration::zero() ? Deadline::after(opts_.timeout)
                                                     : Deadline::never();
     Hop hop{std::move(req.method), *url, origin_key(*url), std::move(req.headers),

@@ -290,11 +290,13 @@ bool valid_chunk_extensions(std::string_view s) noexcept {
     std::size_t i = 0;
     const std::size_t n = s.size();
     auto skip_bws = [&] {
-        while (i < n && (s[i] == ' ' || s[i] == '\t')) ++i;
+        while (i < n && (s[i] == ' ' || s[i] == '\t'))
+            ++i;
     };
     auto token = [&] {
         std::size_t start = i;
-        while (i < n && has_class(s[i], c_token)) ++i;
+        while (i < n && has_class(s[i], c_token))
+            ++i;
         return i > start;
     };
     for (;;) {
@@ -618,8 +620,8 @@ std::size_t detail::ParserAccess::feed(Parser& p, std::string_view in) {
             }
             case Phase::body_until_close: {
                 std::size_t take = n - pos;
-                if (take > p.limits_.max_body - std::min<std::uint64_t>(c.body_bytes,
-                                                                        p.limits_.max_body)) {
+                if (take > p.limits_.max_body -
+                               std::min<std::uint64_t>(c.body_bytes, p.limits_.max_body)) {
                     fail(c, 413, "body too large");
                     return pos;
                 }
@@ -978,7 +980,7 @@ std::string_view status_reason(int status) noexcept {
         case 308:
             return "Permanent Redirect";
         case 400:
-            return "Bad ParsedRequest";
+            return "Bad Request";
         case 401:
             return "Unauthorized";
         case 403:
@@ -990,7 +992,7 @@ std::string_view status_reason(int status) noexcept {
         case 406:
             return "Not Acceptable";
         case 408:
-            return "ParsedRequest Timeout";
+            return "Request Timeout";
         case 409:
             return "Conflict";
         case 410:
@@ -1010,7 +1012,7 @@ std::string_view status_reason(int status) noexcept {
         case 417:
             return "Expectation Failed";
         case 421:
-            return "Misdirected ParsedRequest";
+            return "Misdirected Request";
         case 422:
             return "Unprocessable Content";
         case 426:
@@ -1020,7 +1022,7 @@ std::string_view status_reason(int status) noexcept {
         case 429:
             return "Too Many Requests";
         case 431:
-            return "ParsedRequest Header Fields Too Large";
+            return "Request Header Fields Too Large";
         case 500:
             return "Internal Server Error";
         case 501:

@@ -185,7 +185,7 @@ public:
     std::shared_ptr<const SharedBody> share;  ///< Kind::shared (fields are sent for any kind)
     std::size_t share_offset = 0;
     std::size_t share_length = 0;
-    FileBody file_body;   ///< Kind::file
+    FileBody file_body;    ///< Kind::file
     BodyProducer produce;  ///< Kind::stream
     bool close = false;    ///< close the connection after this response
 };

@@ -71,7 +71,7 @@ public:
 
 private:
     struct Route {
-        std::vector<std::string> methods;  // "GET" also matches HEAD
+        std::vector<std::string> methods;   // "GET" also matches HEAD
         std::vector<std::string> segments;  // "{name}" captures
         bool prefix = false;                // mount: matches below too
         Handler handler;

@@ -36,7 +36,7 @@ namespace detail {
 
 namespace {
 
-constexpr std::size_t in_buf_size = 16 * 1024;      // per connection; partial lines stay in the parser
+constexpr std::size_t in_buf_size = 16 * 1024;  // per connection; partial lines stay in the parser
 constexpr std::size_t inline_body_max = 16 * 1024;  // bodies up to this are copied after their head
 constexpr std::size_t flush_at = 64 * 1024;         // pending output sent before parsing further
 constexpr int pipe_size = 256 * 1024;               // splice chunk on io_uring
@@ -281,8 +281,8 @@ std::shared_ptr<LoopState> ServerCore::state_for(Loop& loop) {
     }
     auto st = std::make_shared<LoopState>();
     st->loop = &loop;
-    Duration shortest = std::min({opts.idle_timeout, opts.header_timeout, opts.body_timeout,
-                                  opts.send_timeout});
+    Duration shortest =
+        std::min({opts.idle_timeout, opts.header_timeout, opts.body_timeout, opts.send_timeout});
     st->tick = std::clamp<Duration>(shortest / 8, std::chrono::milliseconds(5),
                                     std::chrono::milliseconds(500));
     if (Runtime* rt = Runtime::current()) {
@@ -310,15 +310,19 @@ Task<Result<std::size_t>> Connection::receive() {
 // ---- request bodies -------------------------------------------------------
 
 Task<Result<std::size_t>> Connection::read_body(std::span<std::byte> buf) {
-    if (body_error_ != 0) co_return body_error_ == 413 ? Result<std::size_t>(Errc::limit_exceeded)
-                                                       : Result<std::size_t>(std::errc::bad_message);
+    if (body_error_ != 0)
+        co_return body_error_ == 413 ? Result<std::size_t>(Errc::limit_exceeded)
+                                     : Result<std::size_t>(std::errc::bad_message);
     if (parser_.state() == ParseState::done || buf.empty()) co_return std::size_t(0);
     if (expect_continue_) {
         // The client waits for this before it sends the body; responses to
         // earlier pipelined requests go first.
         expect_continue_ = false;
         out_.buf += "HTTP/1.1 100 Continue\r\n\r\n";
-        if (!co_await flush()) co_return std::errc::connection_aborted;
+        // Not `if (!co_await ...)`: g++ 12 skips the body of a coroutine whose
+        // first co_await sits in an if condition.
+        const bool sent = co_await flush();
+        if (!sent) co_return std::errc::connection_aborted;
     }
     for (;;) {
         if (begin_ < end_) {
@@ -350,8 +354,7 @@ Task<Result<std::size_t>> Connection::read_body(std::span<std::byte> buf) {
 
 // ---- responses ------------------------------------------------------------
 
-void Connection::append_head(const Response& resp, bool keep_alive, Version v,
-                             bool body_allowed) {
+void Connection::append_head(const Response& resp, bool keep_alive, Version v, bool body_allowed) {
     std::string& out = out_.buf;
     if (resp.status < 100 || resp.status > 999) {
         throw std::invalid_argument("http: invalid status code " + std::to_string(resp.status));
@@ -430,8 +433,7 @@ Task<bool> Connection::flush() {
 // Queues (and for files and streams, sends) one response. False: the
 // connection must close now.
 Task<bool> Connection::answer(Response& resp, bool head, bool keep_alive, Version v) {
-    const bool bodiless =
-        head || resp.status < 200 || resp.status == 204 || resp.status == 304;
+    const bool bodiless = head || resp.status < 200 || resp.status == 204 || resp.status == 304;
     const bool chunked = resp.kind == Response::Kind::stream && v == Version::http_1_1;
     append_head(resp, keep_alive, v, true);
     if (bodiless) co_return true;
@@ -451,12 +453,16 @@ Task<bool> Connection::answer(Response& resp, bool head, bool keep_alive, Versio
             }
             break;
         }
-        case Response::Kind::file:
-            if (!co_await flush()) co_return false;
+        case Response::Kind::file: {
+            const bool sent = co_await flush();  // (not in the if: see read_body)
+            if (!sent) co_return false;
             co_return co_await send_file(resp.file_body);
-        case Response::Kind::stream:
-            if (!co_await flush()) co_return false;
+        }
+        case Response::Kind::stream: {
+            const bool sent = co_await flush();
+            if (!sent) co_return false;
             co_return co_await send_stream(resp, chunked);
+        }
     }
     co_return true;
 }
@@ -679,10 +685,14 @@ Task<void> Connection::run() {
                 linger = begin_ < end_;
                 break;
             }
-            if (out_.pending() >= flush_at && !co_await flush()) co_return;
+            if (out_.pending() >= flush_at) {
+                const bool sent = co_await flush();
+                if (!sent) co_return;
+            }
         }
 
-        if (!co_await flush()) co_return;
+        const bool sent = co_await flush();
+        if (!sent) co_return;
         if (close_after) {
             if (linger) co_await linger_close();
             co_return;
@@ -875,7 +885,8 @@ std::uint64_t Response::body_length() const noexcept {
 
 // ---- Server -----------------------------------------------------------------
 
-Server::Server(Handler handler, ServerOptions opts) : core_(std::make_shared<detail::ServerCore>()) {
+Server::Server(Handler handler, ServerOptions opts)
+    : core_(std::make_shared<detail::ServerCore>()) {
     core_->handler = std::move(handler);
     core_->opts = std::move(opts);
 }

@@ -76,8 +76,7 @@ public:
     /// connection is closed; never fails (errors end the connection).
     Task<void> serve_connection(Stream s);
     template <ByteStream S>
-        requires(!std::same_as<S, Stream>)
-    Task<void> serve_connection(S s) {
+    requires(!std::same_as<S, Stream>) Task<void> serve_connection(S s) {
         return serve_connection(Stream(std::move(s)));
     }
 

@@ -61,8 +61,9 @@ std::optional<std::time_t> parse_http_date(std::string_view s) {
 
 std::string etag_of(const FileId& id) {
     char b[80];
-    int n = std::snprintf(b, sizeof b, "\"%llx-%llx-%lx\"", static_cast<unsigned long long>(id.size),
-                          static_cast<unsigned long long>(id.mtime), id.mtime_ns);
+    int n =
+        std::snprintf(b, sizeof b, "\"%llx-%llx-%lx\"", static_cast<unsigned long long>(id.size),
+                      static_cast<unsigned long long>(id.mtime), id.mtime_ns);
     return std::string(b, std::size_t(n));
 }
 
@@ -154,8 +155,9 @@ std::shared_ptr<Entry> make_entry(const FileId& id, std::string_view mime) {
     e->last_modified = http_date(id.mtime);
     e->etag = etag_of(id);
     e->full = std::make_shared<SharedBody>();
-    e->full->fields = "Content-Type: " + std::string(mime) + "\r\nLast-Modified: " +
-                      e->last_modified + "\r\nETag: " + e->etag + "\r\nAccept-Ranges: bytes\r\n";
+    e->full->fields = "Content-Type: " + std::string(mime) +
+                      "\r\nLast-Modified: " + e->last_modified + "\r\nETag: " + e->etag +
+                      "\r\nAccept-Ranges: bytes\r\n";
     e->not_modified = std::make_shared<SharedBody>();
     e->not_modified->fields =
         "Last-Modified: " + e->last_modified + "\r\nETag: " + e->etag + "\r\n";
@@ -365,8 +367,8 @@ bool not_modified(const Request& req, std::string_view etag, std::string_view la
 
 /// The range to send, or nullopt for the whole file: If-Range must name the
 /// current validator for Range to count.
-std::optional<ByteRange> wanted_range(const Request& req, std::uint64_t size,
-                                      std::string_view etag, std::string_view last_modified) {
+std::optional<ByteRange> wanted_range(const Request& req, std::uint64_t size, std::string_view etag,
+                                      std::string_view last_modified) {
     if (req.method() != "GET") return std::nullopt;
     auto range = req.header("Range");
     if (!range) return std::nullopt;
@@ -399,7 +401,8 @@ Response from_entry(const Request& req, const std::shared_ptr<Entry>& e) {
             add_content_range(r, *br, size);
             return r;
         }
-        Response r = Response::shared(206, e->full, std::size_t(br->first), std::size_t(br->length));
+        Response r =
+            Response::shared(206, e->full, std::size_t(br->first), std::size_t(br->length));
         add_content_range(r, *br, size);
         return r;
     }

@@ -31,11 +31,11 @@ namespace corio::http {
 /// net::UnixStream qualify; so does a TLS stream with the same members.
 template <class S>
 concept ByteStream = std::move_constructible<S> &&
-                     requires(S& s, std::span<std::byte> in, std::span<const std::byte> out) {
-                         s.recv(in);
-                         s.send_all(out);
-                         { s.shutdown(SHUT_WR) } -> std::same_as<Result<void>>;
-                     };
+    requires(S& s, std::span<std::byte> in, std::span<const std::byte> out) {
+    s.recv(in);
+    s.send_all(out);
+    { s.shutdown(SHUT_WR) } -> std::same_as<Result<void>>;
+};
 
 /// A connected byte stream of any ByteStream type, owned. When the stream is
 /// (or derives from) net::Stream, a plain kernel socket, native_socket() gives
@@ -46,8 +46,8 @@ class Stream {
 public:
     Stream() noexcept = default;
     template <ByteStream S>
-        requires(!std::same_as<std::remove_cvref_t<S>, Stream>)
-    explicit Stream(S s) : impl_(std::make_unique<Model<S>>(std::move(s))) {}
+    requires(!std::same_as<std::remove_cvref_t<S>, Stream>) explicit Stream(S s)
+        : impl_(std::make_unique<Model<S>>(std::move(s))) {}
 
     /// Some bytes into `buf`: the count, 0 when the peer closed its side.
     Task<Result<std::size_t>> recv(std::span<std::byte> buf) { return impl_->recv(buf); }

@@ -335,7 +335,7 @@ TEST_CASE("status_reason", "[net][http][format]") {
     CHECK(status_reason(200) == "OK");
     CHECK(status_reason(404) == "Not Found");
     CHECK(status_reason(413) == "Content Too Large");
-    CHECK(status_reason(431) == "ParsedRequest Header Fields Too Large");
+    CHECK(status_reason(431) == "Request Header Fields Too Large");
     CHECK(status_reason(505) == "HTTP Version Not Supported");
     CHECK(status_reason(799) == "Unknown");
 }
