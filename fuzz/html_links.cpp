@@ -47,6 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     // Decoding never lengthens text, and every link is a decoded slice of the input.
     require(total <= in.size(), "links longer than the input");
-    require(corio::examples::html::decode_entities(in).size() <= in.size(), "decoding grew the text");
+    require(corio::examples::html::decode_entities(in).size() <= in.size(),
+            "decoding grew the text");
     return 0;
 }

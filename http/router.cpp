@@ -184,15 +184,4 @@ RouteMatch Router::match(std::string_view method, std::string_view path,
     return m;
 }
 
-Task<Response> Router::operator()(Request& req) const {
-    RouteMatch m = match(req.method(), req.path(), req.params());
-    if (m.handler != nullptr) {
-        req.set_subpath(m.subpath);
-        co_return co_await (*m.handler)(req);
-    }
-    Response r = Response::error(m.status);
-    if (m.status == 405) r.set("Allow", m.allow);
-    co_return r;
-}
-
 }  // namespace corio::http

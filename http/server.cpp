@@ -883,6 +883,19 @@ std::uint64_t Response::body_length() const noexcept {
     return 0;
 }
 
+// ---- Router dispatch (here, so that router.cpp stays pure for fuzzing) ----
+
+Task<Response> Router::operator()(Request& req) const {
+    RouteMatch m = match(req.method(), req.path(), req.params());
+    if (m.handler != nullptr) {
+        req.set_subpath(m.subpath);
+        co_return co_await (*m.handler)(req);
+    }
+    Response r = Response::error(m.status);
+    if (m.status == 405) r.set("Allow", m.allow);
+    co_return r;
+}
+
 // ---- Server -----------------------------------------------------------------
 
 Server::Server(Handler handler, ServerOptions opts)
