@@ -131,7 +131,9 @@ struct SharedBody {
 
 /// A body sent from a file: `length` bytes from `offset`. The response owns
 /// the descriptor. The server sends it with splice (io_uring) or sendfile
-/// (epoll) when the stream is a plain socket, else through a buffer.
+/// (epoll) when the stream is a plain socket, else through a buffer. Those
+/// calls cannot suppress SIGPIPE, so before the first one the server sets
+/// SIGPIPE to "ignore" if it still has its default action.
 struct FileBody {
     FileFd fd;
     std::uint64_t offset = 0;

@@ -11,6 +11,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -63,7 +64,10 @@ struct LoopState {
     std::time_t date_sec = -1;
     std::size_t date_len = 0;
     char date[64] = {};
-    std::unique_ptr<StopCallback<std::function<void()>>> on_shutdown;
+    // The runtime whose loop this is (serve()), else null. Its graceful
+    // shutdown is noticed by the reaper and by new connections rather than
+    // by a callback, which could outlive the runtime with the server.
+    Runtime* rt = nullptr;
 
     std::string_view date_now() noexcept {
         std::time_t t = ::time(nullptr);
@@ -76,6 +80,7 @@ struct LoopState {
         return {date, date_len};
     }
     void drain() noexcept;
+    bool shutting_down() noexcept { return rt != nullptr && rt->shutdown_token().stop_requested(); }
 };
 
 struct ServerCore {
@@ -261,9 +266,17 @@ void LoopState::drain() noexcept {
 }
 
 Task<void> reaper(std::shared_ptr<LoopState> ls) {
+    // Cleared however the task ends (also when its loop is torn down).
+    struct Running {
+        LoopState* ls;
+        ~Running() { ls->reaper_running = false; }
+    } running{ls.get()};
     while (ls->conns != nullptr) {
         const bool slept = co_await sleep_for(ls->tick);
         if (!slept) break;
+        // The runtime's graceful shutdown: idle connections close now, busy
+        // ones after their response.
+        if (!ls->draining && ls->shutting_down()) ls->drain();
         const TimePoint now = ls->loop->now();
         for (Connection* c = ls->conns; c != nullptr;) {
             Connection* n = c->next();
@@ -271,7 +284,6 @@ Task<void> reaper(std::shared_ptr<LoopState> ls) {
             c = n;
         }
     }
-    ls->reaper_running = false;
 }
 
 std::shared_ptr<LoopState> ServerCore::state_for(Loop& loop) {
@@ -285,13 +297,7 @@ std::shared_ptr<LoopState> ServerCore::state_for(Loop& loop) {
         std::min({opts.idle_timeout, opts.header_timeout, opts.body_timeout, opts.send_timeout});
     st->tick = std::clamp<Duration>(shortest / 8, std::chrono::milliseconds(5),
                                     std::chrono::milliseconds(500));
-    if (Runtime* rt = Runtime::current()) {
-        // The runtime's graceful shutdown: idle connections close now, busy
-        // ones after their response.
-        LoopState* raw = st.get();
-        st->on_shutdown = std::make_unique<StopCallback<std::function<void()>>>(
-            rt->shutdown_token(), std::function<void()>([raw] { raw->drain(); }));
-    }
+    st->rt = Runtime::current();
     loops.emplace_back(&loop, st);
     return st;
 }
@@ -504,11 +510,30 @@ Task<bool> Connection::send_stream(Response& resp, bool chunked) {
 // The only code that uses the descriptor under the stream (native_socket()),
 // for splice/sendfile and for a final answer that must not wait.
 
-/// Best effort, never waits long: a timed-out or refused client may not read.
-void Connection::send_final(std::string_view text) noexcept {
-    if (int fd = s_.native_socket(); fd >= 0) {
+/// Best effort, never waits: a timed-out or refused client may not read.
+/// Only a plain socket can be written without waiting; other streams get nothing.
+static void send_now(Stream& s, std::string_view text) noexcept {
+    if (int fd = s.native_socket(); fd >= 0) {
         (void)::send(fd, text.data(), text.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     }
+}
+
+void Connection::send_final(std::string_view text) noexcept {
+    send_now(s_, text);
+}
+
+// splice(2) and sendfile(2) take no MSG_NOSIGNAL: into a closed connection
+// they raise SIGPIPE, whose default action ends the process. Before the first
+// one, a default disposition becomes "ignore" (a handler the program set is
+// left alone); the error code says the same.
+static void ignore_sigpipe_once() noexcept {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        struct sigaction old {};
+        if (::sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) {
+            ::signal(SIGPIPE, SIG_IGN);
+        }
+    });
 }
 
 // Sends `f` without copying it through user space where the backend allows,
@@ -518,6 +543,7 @@ Task<bool> Connection::send_file(FileBody& f) {
     Loop& loop = *ls_->loop;
     const Duration send_timeout = core_->opts.send_timeout;
     const int sock = s_.native_socket();
+    if (sock >= 0) ignore_sigpipe_once();
     const int file = f.fd.get();
     const std::uint64_t end = f.offset + f.length;
     std::uint64_t off = f.offset;
@@ -721,12 +747,9 @@ Task<void> serve_one(ServerCore* core, Stream s) {
     // Counted before anything else, so that the limit holds under a burst.
     if (core->conns.fetch_add(1, std::memory_order_relaxed) >= core->opts.max_connections) {
         core->conns.fetch_sub(1, std::memory_order_relaxed);
-        if (int fd = s.native_socket(); fd >= 0) {
-            static constexpr std::string_view busy =
-                "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"
-                "Content-Length: 0\r\n\r\n";
-            (void)::send(fd, busy.data(), busy.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-        }
+        send_now(s,
+                 "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"
+                 "Content-Length: 0\r\n\r\n");
         co_return;
     }
     struct Uncount {
@@ -735,7 +758,7 @@ Task<void> serve_one(ServerCore* core, Stream s) {
     } uncount{core};
     Loop& loop = Loop::current();
     auto ls = core->state_for(loop);
-    if (ls->draining) co_return;
+    if (ls->draining || ls->shutting_down()) co_return;
     if (auto* tcp = s.get<net::TcpStream>()) (void)tcp->set_nodelay();
     StopToken parent = co_await this_task::stop_token();
     Connection c(core, ls, std::move(s), parent);

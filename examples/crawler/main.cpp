@@ -19,10 +19,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <deque>
 #include <string>
 #include <unordered_set>
-#include <vector>
 
 #include <corio/http/client.hpp>
 #include <corio/http/url.hpp>
@@ -112,10 +110,6 @@ struct Crawler {
     bool progress_shown = false;
 };
 
-bool is_tty() {
-    return ::isatty(STDERR_FILENO) == 1;
-}
-
 void clear_progress(Crawler* cr) {
     if (cr->progress_shown) {
         std::fputs("\r\033[K", stderr);
@@ -174,14 +168,10 @@ Task<void> crawl_page(Crawler* cr, http::Url url, int hops) {
     req.url = name;
     req.headers = {{"Accept", "*/*"}};
     req.deadline = Deadline::after(cr->cfg.timeout);
-    const std::uint64_t retries_before = cr->client.stats().retries;
     auto page = co_await cr->client.fetch(std::move(req));
     permit->release();
     if (!page) {
-        std::string why = page.error().message();
-        const std::uint64_t retried = cr->client.stats().retries - retries_before;
-        if (retried > 0) why += " (after retries)";
-        report_error(cr, name, why);
+        report_error(cr, name, page.error().message());
         record(cr, name, 0);
         co_return;
     }
@@ -226,7 +216,7 @@ Task<void> crawl(Crawler* cr) {
     TaskGroup pages;
     cr->pages_group = &pages;
     TaskGroup background;
-    if (!cr->cfg.quiet && is_tty()) background.spawn(progress(cr));
+    if (!cr->cfg.quiet && ::isatty(STDERR_FILENO) == 1) background.spawn(progress(cr));
     schedule(cr, cr->start, 0);
     co_await pages.wait();
     background.cancel();
