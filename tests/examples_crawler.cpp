@@ -20,9 +20,9 @@
 #include <sstream>
 #include <thread>
 
-#include "../examples/crawler/html.hpp"
 #include <corio/http/codec.hpp>
 #include <corio/http/url.hpp>
+#include "../examples/crawler/html.hpp"
 
 #include "site/harness.hpp"
 #include "support.hpp"

@@ -583,8 +583,9 @@ TEST_CASE("http_server: chunk extensions are accepted (RFC 9112 §7.1.1)",
     Server srv(bin, site.root);
     Client c(srv.port);
     REQUIRE(c.connected());
-    for (std::string chunks : {"5;name=value\r\nhello\r\n0\r\n\r\n", "6;flag\r\nhello!\r\n0\r\n\r\n",
-                               "5;q=\"quoted value\"\r\nhello\r\n0;x=y\r\n\r\n"}) {
+    for (std::string chunks :
+         {"5;name=value\r\nhello\r\n0\r\n\r\n", "6;flag\r\nhello!\r\n0\r\n\r\n",
+          "5;q=\"quoted value\"\r\nhello\r\n0;x=y\r\n\r\n"}) {
         INFO(chunks);
         REQUIRE(c.send(get("/a.txt", "Transfer-Encoding: chunked\r\n") + chunks));
         auto r = c.response();
