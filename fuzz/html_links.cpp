@@ -1,6 +1,6 @@
 // Fuzz target for html::extract_links and decode_entities: no crash, no read out of bounds,
 // and the documented guarantees on each link hold. Violations call abort().
-#include <corio/net/html.hpp>
+#include "../examples/crawler/html.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -33,7 +33,7 @@ bool starts_with_nocase(std::string_view s, std::string_view p) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     std::string_view in(reinterpret_cast<const char*>(data), size);
     std::size_t total = 0;
-    for (const std::string& link : corio::net::html::extract_links(in)) {
+    for (const std::string& link : corio::examples::html::extract_links(in)) {
         require(!link.empty(), "empty link");
         require(link[0] != '#', "fragment-only link");
         require(static_cast<unsigned char>(link.front()) > 0x20 &&
@@ -47,6 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     // Decoding never lengthens text, and every link is a decoded slice of the input.
     require(total <= in.size(), "links longer than the input");
-    require(corio::net::html::decode_entities(in).size() <= in.size(), "decoding grew the text");
+    require(corio::examples::html::decode_entities(in).size() <= in.size(),
+            "decoding grew the text");
     return 0;
 }

@@ -5,7 +5,7 @@
 // - a complete request respects the limits and holds no CR, LF or NUL in its fields;
 // - after an error, feed() consumes nothing.
 // Any violation calls abort().
-#include <corio/net/http.hpp>
+#include <corio/http/codec.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-using namespace corio::net::http;
+using namespace corio::http;
 
 namespace {
 
@@ -47,7 +47,7 @@ bool clean(std::string_view s) {
 }
 
 void record(std::string& log, const RequestParser& p) {
-    const Request& r = p.request();
+    const ParsedRequest& r = p.request();
     const auto& lim = p.limits();
     require(!r.method.empty() && clean(r.method), "method");
     require(!r.target.empty() && clean(r.target), "target");

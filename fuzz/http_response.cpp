@@ -2,7 +2,7 @@
 // byte-at-a-time feeding (with pipelining, then finish_eof()) give the same transcript, that
 // feed() consumes within bounds, that limits hold, and that responses without a body (HEAD,
 // 1xx, 204, 304) have none. Any violation calls abort().
-#include <corio/net/http.hpp>
+#include <corio/http/codec.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-using namespace corio::net::http;
+using namespace corio::http;
 
 namespace {
 
@@ -43,7 +43,7 @@ bool clean(std::string_view s) {
 }
 
 void record(std::string& log, const ResponseParser& p, bool head) {
-    const Response& r = p.response();
+    const ParsedResponse& r = p.response();
     require(r.status >= 100 && r.status <= 999, "status");
     require(r.status >= 200 || r.status == 101, "interim response returned");
     require(clean(r.reason), "reason");

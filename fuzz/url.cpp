@@ -1,7 +1,7 @@
 // Fuzz target for Url and RFC 3986 resolution. Checks that the normal form is a fixed point
 // (parse(normalized()) gives an equal Url), that resolving against a parsed URL yields URLs in
 // normal form, and that dot-segment removal never grows a path. Violations call abort().
-#include <corio/net/url.hpp>
+#include <corio/http/url.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-using corio::net::Url;
+using corio::http::Url;
 
 namespace {
 
@@ -45,13 +45,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     if (auto u = Url::parse(in)) check_normal(*u);
 
-    require(corio::net::remove_dot_segments(in).size() <= in.size(), "dot removal grew");
+    require(corio::http::remove_dot_segments(in).size() <= in.size(), "dot removal grew");
 
     // Split at the first newline: base, then reference.
     std::size_t nl = in.find('\n');
     std::string_view base = in.substr(0, nl);
     std::string_view ref = nl == std::string_view::npos ? std::string_view() : in.substr(nl + 1);
-    (void)corio::net::resolve_reference(base, ref);
+    (void)corio::http::resolve_reference(base, ref);
     auto b = Url::parse(base);
     if (!b) b = Url::parse("http://a/b/c/d;p?q");
     if (auto r = Url::resolve(*b, ref)) check_normal(*r);

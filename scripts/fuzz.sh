@@ -4,7 +4,8 @@
 #   scripts/fuzz.sh [SECONDS]
 #
 # The targets are compiled directly with clang++ (-fsanitize=fuzzer,address,undefined) from the
-# three pure sources they test, so this needs neither meson nor liburing. Output goes to
+# pure sources they test (http/codec, http/url, http/router, the crawler's HTML links), so this
+# needs neither meson nor liburing. Output goes to
 # build-fuzz/ (override with FUZZ_DIR): binaries, the grown corpora (corpus/<target>/; the
 # seeds in fuzz/corpus/ are only read) and crash reproducers (crashes/). Prints the
 # executions per target; exits non-zero when a target crashes or fails an invariant.
@@ -27,22 +28,26 @@ mkdir -p "$out/obj" "$out/crashes"
 common=(-std=c++20 -O1 -g -fno-omit-frame-pointer -I"$root/include"
         -fno-sanitize-recover=all)
 # The code under test gets coverage instrumentation without libFuzzer's main.
-for src in http url html; do
+declare -A sources=([codec]=http/codec [url]=http/url [router]=http/router
+                    [html]=examples/crawler/html)
+for src in codec url router html; do
     obj="$out/obj/$src.o"
-    if [ ! -f "$obj" ] || [ "$root/net/$src.cpp" -nt "$obj" ] ||
-        [ "$root/net/$src.hpp" -nt "$obj" ]; then
-        echo "compile net/$src.cpp"
-        "$cxx" "${common[@]}" -fsanitize=fuzzer-no-link,address,undefined -c \
-            "$root/net/$src.cpp" -o "$obj"
+    path="$root/${sources[$src]}"
+    if [ ! -f "$obj" ] || [ "$path.cpp" -nt "$obj" ] || [ "$path.hpp" -nt "$obj" ]; then
+        echo "compile ${sources[$src]}.cpp"
+        "$cxx" "${common[@]}" -fsanitize=fuzzer-no-link,address,undefined -c "$path.cpp" -o "$obj"
     fi
 done
 
-declare -A needs=([http_request]=http [http_response]=http [url]=url [html_links]=html)
-targets=(http_request http_response url html_links)
+declare -A needs=([http_request]=codec [http_response]=codec [url]=url [html_links]=html
+                  [http_router]="router codec" [http_chunked]=codec)
+targets=(http_request http_response url html_links http_router http_chunked)
 for t in "${targets[@]}"; do
     echo "build fuzz_$t"
+    objs=()
+    for o in ${needs[$t]}; do objs+=("$out/obj/$o.o"); done
     "$cxx" "${common[@]}" -fsanitize=fuzzer,address,undefined "$root/fuzz/$t.cpp" \
-        "$out/obj/${needs[$t]}.o" -o "$out/fuzz_$t"
+        "${objs[@]}" -o "$out/fuzz_$t"
 done
 
 status=0

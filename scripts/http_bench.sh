@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # scripts/http_bench.sh: examples/http_server (one loop, io_uring and epoll)
-# against nginx (one worker, access log off) serving the same small file, in
-# the same run. Installs wrk and nginx (Debian) if missing.
+# against nginx (one worker, access log off) and h2o (one thread, no access
+# log) serving the same small file, in the same run. Installs wrk, nginx and
+# h2o (Debian) if missing.
 #
 #   scripts/http_bench.sh [--quick]
 #   SECS=5 REPS=3 CONNS=50 SIZE=612 SERVER_CPU=0 CLIENT_CPU=1 scripts/http_bench.sh
+#   BASELINE=old-build/examples/http_server/http_server scripts/http_bench.sh
+#
+# BASELINE adds another http_server binary (io_uring), e.g. one built from an
+# older commit, to compare against in the same interleaved rounds.
 #
 # Every server is pinned to SERVER_CPU, wrk (one thread) to CLIENT_CPU. The
 # runs are interleaved (each server once per round, REPS rounds) and the
@@ -33,7 +38,7 @@ CLIENT_CPU=${CLIENT_CPU:-$(($(jobs) - 1))}
 for a in "$@"; do
     case $a in
         --quick) QUICK=1 ;;
-        -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "http_bench.sh: unknown option $a (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -42,7 +47,7 @@ if [ "${QUICK:-0}" = 1 ]; then
     REPS=1
 fi
 
-need_pkgs "${base_pkgs[@]}" wrk nginx || exit 1
+need_pkgs "${base_pkgs[@]}" wrk nginx h2o || exit 1
 
 # Use BUILD's http_server if BUILD is given and can build it; otherwise an
 # optimised build of our own.
@@ -56,6 +61,7 @@ else
     BIN="$BUILD/examples/http_server/http_server"
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+H2O=$(command -v h2o || echo /usr/sbin/h2o)
 
 tmp=$(mktemp -d)
 chmod 755 "$tmp"  # nginx's worker may run as another user
@@ -74,9 +80,9 @@ chmod -R a+rX "$tmp/www"
 
 # ---- servers -------------------------------------------------------------------
 declare -A port pid_of
-start_corio() { # NAME BACKEND
-    local name=$1 be=$2 line
-    taskset -c "$SERVER_CPU" "$BIN" --root "$tmp/www" --port 0 --loops 1 --backend "$be" \
+start_corio() { # NAME BACKEND [BINARY]
+    local name=$1 be=$2 bin=${3:-$BIN} line
+    taskset -c "$SERVER_CPU" "$bin" --root "$tmp/www" --port 0 --loops 1 --backend "$be" \
         >"$tmp/$name.out" 2>"$tmp/$name.err" &
     pid_of[$name]=$!
     pids+=($!)
@@ -139,6 +145,38 @@ EOF
     exit 1
 }
 
+# h2o: one thread, no access log (none is configured), the same file.
+start_h2o() {
+    local p user_line=""
+    p=$(free_port)
+    mkdir -p "$tmp/h2o"
+    # h2o refuses to run as root without dropping privileges.
+    [ "$(id -u)" = 0 ] && user_line="user: nobody"
+    cat >"$tmp/h2o/h2o.conf" <<EOF
+num-threads: 1
+$user_line
+error-log: $tmp/h2o/error.log
+listen:
+  host: 127.0.0.1
+  port: $p
+hosts:
+  default:
+    paths:
+      /:
+        file.dir: $tmp/www
+EOF
+    taskset -c "$SERVER_CPU" "$H2O" -c "$tmp/h2o/h2o.conf" >"$tmp/h2o.out" 2>"$tmp/h2o.err" &
+    pid_of[h2o]=$!
+    pids+=($!)
+    port[h2o]=$p
+    for _ in $(seq 1 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "http_bench.sh: h2o did not start: $(cat "$tmp/h2o.err" "$tmp/h2o/error.log" 2>/dev/null)" >&2
+    exit 1
+}
+
 # cpu_ticks PID: utime+stime of PID and its children processes (nginx's worker).
 cpu_ticks() {
     local total=0 p f
@@ -151,10 +189,15 @@ cpu_ticks() {
     echo "$total"
 }
 
-servers=(corio_io_uring corio_epoll nginx)
+servers=(corio_io_uring corio_epoll nginx h2o)
 start_corio corio_io_uring io_uring
 start_corio corio_epoll epoll
 start_nginx
+start_h2o
+if [ -n "${BASELINE:-}" ]; then
+    servers+=(baseline)
+    start_corio baseline io_uring "$BASELINE"
+fi
 
 hz=$(getconf CLK_TCK)
 url() { echo "http://127.0.0.1:${port[$1]}/index.html"; }
@@ -193,17 +236,21 @@ done
 median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 nginx_rps=$(echo "${rps[nginx]}" | median)
+h2o_rps=$(echo "${rps[h2o]}" | median)
 echo "HTTP: wrk -t1 -c$CONNS -d${SECS}s, GET of a $SIZE-byte file, keep-alive; server on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU; median of $REPS interleaved runs; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-22s %12s %10s %16s   %s\n' server "req/s" "vs nginx" "CPU us/request" "runs (req/s)"
+printf '%-22s %12s %10s %10s %16s   %s\n' server "req/s" "vs nginx" "vs h2o" "CPU us/request" "runs (req/s)"
 for s in "${servers[@]}"; do
     m=$(echo "${rps[$s]}" | median)
     c=$(echo "${cpu[$s]}" | median)
     ratio=$(awk -v a="$m" -v b="$nginx_rps" 'BEGIN { printf "%.2f", (b > 0) ? (a / b) : 0 }')
+    ratio_h2o=$(awk -v a="$m" -v b="$h2o_rps" 'BEGIN { printf "%.2f", (b > 0) ? (a / b) : 0 }')
     name=$s
     case $s in
         corio_io_uring) name="http_server io_uring" ;;
         corio_epoll) name="http_server epoll" ;;
         nginx) name="nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\///')" ;;
+        h2o) name="h2o $("$H2O" --version 2>&1 | sed -n 's/^h2o version //p' | head -n 1)" ;;
+        baseline) name="baseline io_uring" ;;
     esac
-    printf '%-22s %12s %10s %16s  %s\n' "$name" "$m" "$ratio" "$c" "${rps[$s]}"
+    printf '%-22s %12s %10s %10s %16s  %s\n' "$name" "$m" "$ratio" "$ratio_h2o" "$c" "${rps[$s]}"
 done

@@ -120,7 +120,7 @@ trap stop_hogs EXIT
 trap 'stop_hogs; exit 130' INT TERM
 
 start=$(date +%s)
-if build build-test -Dbuildtype=debugoptimized -Dbenchmarks=false -Dparts=runtime,net,fs; then
+if build build-test -Dbuildtype=debugoptimized -Dbenchmarks=false -Dparts=runtime,net,fs,http; then
     if [ $busy -eq 1 ]; then
         for _ in $(seq "$(jobs)"); do
             (while :; do :; done) &
@@ -141,12 +141,12 @@ fi
 
 if [ $quick -eq 0 ]; then
     if build build-asan -Dbuildtype=debug -Doptimization=1 -Db_sanitize=address,undefined -Dwerror=false \
-        -Db_lundef=false -Dbenchmarks=false -Dparts=runtime,net,fs; then
+        -Db_lundef=false -Dbenchmarks=false -Dparts=runtime,net,fs,http; then
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
             run_suite "tests under ASan+UBSan" build-asan
     fi
     if TARGETS=suite:multi build build-tsan -Dbuildtype=debug -Doptimization=1 -Db_sanitize=thread -Db_lundef=false -Dwerror=false \
-        -Dbenchmarks=false -Dexamples=false -Dparts=runtime,net,fs; then
+        -Dbenchmarks=false -Dexamples=false -Dparts=runtime,net,fs,http; then
         TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
             run_suite "multi-loop tests under TSan" build-tsan --suite multi
     fi

@@ -20,9 +20,9 @@
 #include <sstream>
 #include <thread>
 
-#include <corio/net/html.hpp>
-#include <corio/net/http.hpp>
-#include <corio/net/url.hpp>
+#include <corio/http/codec.hpp>
+#include <corio/http/url.hpp>
+#include "../examples/crawler/html.hpp"
 
 #include "site/harness.hpp"
 #include "support.hpp"
@@ -30,8 +30,8 @@
 namespace {
 
 using namespace corio::test::site;
-namespace http = corio::net::http;
-using corio::net::Url;
+namespace http = corio::http;
+using corio::http::Url;
 
 constexpr int pages = 300;
 
@@ -144,7 +144,7 @@ struct Site {
             std::vector<std::string> links;
             if (a.status == 301) links.push_back(a.location);
             if (a.status == 200 && is_html(url.path()))
-                links = corio::net::html::extract_links(*a.body);
+                links = corio::examples::html::extract_links(*a.body);
             for (const auto& l : links) {
                 auto next = Url::resolve(url, l);
                 if (!next || next->scheme() != "http" || !(next->origin() == start->origin()))

@@ -17,7 +17,7 @@
 namespace {
 
 using namespace corio::test::site;
-namespace http = corio::net::http;
+namespace http = corio::http;
 
 std::string make_bytes(std::size_t n, std::uint64_t seed) {
     std::string s(n, '\0');
@@ -87,7 +87,7 @@ std::string get(std::string_view target, std::string_view extra = {}) {
 }
 
 /// One request on a fresh connection; the response (or nullopt).
-std::optional<http::Response> ask(int port, const std::string& raw, bool head = false) {
+std::optional<http::ParsedResponse> ask(int port, const std::string& raw, bool head = false) {
     Client c(port);
     REQUIRE(c.connected());
     REQUIRE(c.send(raw));
@@ -572,4 +572,47 @@ TEST_CASE("http_server: SIGTERM with clients connected exits 0 promptly", "[exam
     }
     Server srv(bin, site.root);
     CHECK(srv.child->stop(SIGINT, 5s) == 0);
+}
+
+// The two conformance bugs of issue 17, as a client sees them; both failed on
+// the server before it moved onto corio::http.
+TEST_CASE("http_server: chunk extensions are accepted (RFC 9112 §7.1.1)",
+          "[examples][http][conformance]") {
+    NEED_SERVER(bin);
+    Site site;
+    Server srv(bin, site.root);
+    Client c(srv.port);
+    REQUIRE(c.connected());
+    for (std::string chunks :
+         {"5;name=value\r\nhello\r\n0\r\n\r\n", "6;flag\r\nhello!\r\n0\r\n\r\n",
+          "5;q=\"quoted value\"\r\nhello\r\n0;x=y\r\n\r\n"}) {
+        INFO(chunks);
+        REQUIRE(c.send(get("/a.txt", "Transfer-Encoding: chunked\r\n") + chunks));
+        auto r = c.response();
+        REQUIRE(r);
+        CHECK(r->status == 200);
+        CHECK(r->body == "alpha\n");
+    }
+    CHECK(srv.child->stop() == 0);
+}
+
+TEST_CASE("http_server: an error answer to HEAD has no body (RFC 9110 §9.3.2)",
+          "[examples][http][conformance]") {
+    NEED_SERVER(bin);
+    Site site;
+    Server srv(bin, site.root, {"--max-body", "1000"});
+    for (std::string raw : {"HEAD /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n",
+                            "HEAD /a.txt HTTP/1.1\r\nHost: t\r\nBad Header\r\n\r\n",
+                            "HEAD /%zz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                            "HEAD /nope HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"}) {
+        INFO(raw);
+        Client c(srv.port);
+        REQUIRE(c.send(raw));
+        std::string all;
+        CHECK(c.closed_within(3s, &all));
+        const std::size_t end = all.find("\r\n\r\n");
+        REQUIRE(end != std::string::npos);
+        CHECK(all.size() == end + 4);  // nothing after the head
+    }
+    CHECK(srv.child->stop() == 0);
 }

@@ -5,10 +5,10 @@
 //           [--out FILE] [--backend auto|io_uring|epoll]
 //
 // Each page is one task. A Bulkhead lets --concurrency of them talk to the
-// server at once; keep-alive connections are reused through a small pool;
-// each page has a deadline (--timeout-ms) that bounds its retries too;
-// connection errors and 5xx answers are retried with exponential backoff and
-// full jitter; a circuit breaker per host makes calls fail fast once most of
+// server at once. HTTP is http::Client's: keep-alive connections pooled per
+// origin, a deadline per page (--timeout-ms) that bounds its retries too,
+// connection errors and 5xx answers retried with exponential backoff and full
+// jitter, a circuit breaker per origin that fails calls fast once most of
 // them fail. Redirects are followed as links (each hop is a page of its own,
 // at most --max-redirects in a chain). URLs are deduplicated in normal form.
 //
@@ -19,16 +19,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <deque>
 #include <string>
 #include <unordered_set>
-#include <vector>
 
-#include <corio/net/html.hpp>
-#include <corio/net/http.hpp>
-#include <corio/net/resolve.hpp>
-#include <corio/net/tcp.hpp>
-#include <corio/net/url.hpp>
+#include <corio/http/client.hpp>
+#include <corio/http/url.hpp>
 #include <corio/runtime/deadline.hpp>
 #include <corio/runtime/loop.hpp>
 #include <corio/runtime/resilience.hpp>
@@ -36,10 +31,10 @@
 #include <corio/runtime/timer.hpp>
 
 #include "cli.hpp"
+#include "html.hpp"
 
 using namespace corio;
 using namespace std::chrono_literals;
-namespace http = corio::net::http;
 
 namespace {
 
@@ -67,60 +62,43 @@ struct Config {
     bool quiet = false;
 };
 
-/// One HTTP answer, as much of it as the crawler needs.
-struct Page {
-    int status = 0;
-    std::string content_type;
-    std::string location;
-    std::string body;
-};
-
-/// Idle keep-alive connections to the one origin being crawled.
-struct Pool {
-    net::Address addr;
-    std::vector<net::TcpStream> idle;
-    std::size_t max_idle = 16;
-    std::uint64_t connects = 0;
-    std::uint64_t reuses = 0;
-    void put(net::TcpStream s) {
-        if (idle.size() < max_idle) idle.push_back(std::move(s));
-    }
-};
+http::ClientOptions client_options(const Config& cfg) {
+    http::ClientOptions o;
+    o.max_idle_per_origin = cfg.concurrency;
+    o.max_redirects = 0;  // a redirect is a page of its own
+    o.user_agent = "corio-crawler/0.1";
+    RetryPolicy policy;
+    policy.max_attempts = 1 + cfg.retries;
+    policy.initial_backoff = 50ms;
+    policy.max_backoff = 2s;
+    policy.jitter = Jitter::full;
+    o.retry = policy;
+    // Opens when, over the last `window` calls to the origin, 80% failed: a
+    // dead host fails fast, while a host that fails each page once (and then
+    // answers) keeps being called.
+    BreakerOptions b;
+    b.failure_threshold = 0;
+    b.window = int(std::max<std::size_t>(20, 2 * cfg.concurrency));
+    b.failure_ratio = 0.8;
+    b.cool_down = 2s;
+    b.half_open_trials = 1;
+    o.breaker = b;
+    return o;
+}
 
 struct Crawler {
-    explicit Crawler(Config c, net::Url u)
+    explicit Crawler(Config c, http::Url u)
         : cfg(std::move(c)),
           start(std::move(u)),
           origin(start.origin()),
           bulkhead(cfg.concurrency),
-          breakers(breaker_options(cfg)) {
-        policy.max_attempts = 1 + cfg.retries;
-        policy.initial_backoff = 50ms;
-        policy.max_backoff = 2s;
-        policy.jitter = Jitter::full;
-        pool.max_idle = cfg.concurrency;
-    }
-
-    static BreakerOptions breaker_options(const Config& cfg) {
-        BreakerOptions o;
-        // Opens when, over the last `window` calls to a host, 80% failed: a
-        // dead host fails fast, while a host that fails each page once (and
-        // then answers) keeps being called.
-        o.failure_threshold = 0;
-        o.window = int(std::max<std::size_t>(20, 2 * cfg.concurrency));
-        o.failure_ratio = 0.8;
-        o.cool_down = 2s;
-        o.half_open_trials = 1;
-        return o;
-    }
+          client(client_options(cfg)) {}
 
     Config cfg;
-    net::Url start;
-    net::Origin origin;
+    http::Url start;
+    http::Origin origin;
     Bulkhead bulkhead;
-    CircuitBreakerMap breakers;
-    RetryPolicy policy;
-    Pool pool;
+    http::Client client;
     std::unordered_set<std::string> seen;
     std::size_t scheduled = 0;
     TaskGroup* pages_group = nullptr;
@@ -129,13 +107,8 @@ struct Crawler {
     std::uint64_t pages = 0;
     std::uint64_t bytes = 0;
     std::uint64_t errors = 0;
-    std::uint64_t attempts = 0;
     bool progress_shown = false;
 };
-
-bool is_tty() {
-    return ::isatty(STDERR_FILENO) == 1;
-}
 
 void clear_progress(Crawler* cr) {
     if (cr->progress_shown) {
@@ -162,92 +135,12 @@ void record(Crawler* cr, const std::string& url, int status) {
     }
 }
 
-// ---- one request on a pooled connection ---------------------------------------
-
-bool stale_connection_error(std::error_code ec) {
-    return ec == std::errc::connection_reset || ec == std::errc::broken_pipe ||
-           ec == corio::Errc::eof;
-}
-
-/// GET `url` once: a pooled connection if there is one (a connection the
-/// server closed meanwhile is replaced once, at no cost to the retry budget),
-/// else a new one. The connection goes back to the pool if the answer allows.
-Task<Result<Page>> fetch_once(Crawler* cr, net::Url url) {
-    ++cr->attempts;
-    std::string request;
-    http::format_request(request, "GET", url.target(), url.authority(),
-                         {{"User-Agent", "corio-crawler/0.1"}, {"Accept", "*/*"}});
-    std::vector<std::byte> buf(16 * 1024);
-    for (int round = 0; round < 2; ++round) {
-        net::TcpStream s;
-        const bool reused = !cr->pool.idle.empty();
-        if (reused) {
-            s = std::move(cr->pool.idle.back());
-            cr->pool.idle.pop_back();
-            ++cr->pool.reuses;
-        } else {
-            auto c = co_await net::TcpStream::connect(cr->pool.addr);
-            if (!c) co_return c.error();
-            s = std::move(*c);
-            (void)s.set_nodelay();
-            ++cr->pool.connects;
-        }
-        auto w = co_await s.send_all(std::as_bytes(std::span(request)));
-        if (!w) {
-            if (reused && stale_connection_error(w.error())) continue;
-            co_return w.error();
-        }
-        http::ResponseParser parser;
-        bool got_any = false;
-        bool leftover = false;
-        bool retry_fresh = false;
-        for (;;) {
-            auto n = co_await s.recv(buf);
-            if (!n) {
-                if (reused && !got_any && stale_connection_error(n.error())) {
-                    retry_fresh = true;
-                    break;
-                }
-                co_return n.error();
-            }
-            if (*n == 0) {
-                if (reused && !got_any) {
-                    retry_fresh = true;
-                    break;
-                }
-                if (parser.finish_eof() == http::ParseState::done) break;
-                co_return corio::Errc::eof;
-            }
-            got_any = true;
-            std::string_view data(reinterpret_cast<const char*>(buf.data()), *n);
-            std::size_t used = parser.feed(data);
-            if (parser.state() == http::ParseState::error) {
-                co_return std::make_error_code(std::errc::bad_message);
-            }
-            if (parser.state() == http::ParseState::done) {
-                leftover = used < data.size();
-                break;
-            }
-        }
-        if (retry_fresh) continue;
-        http::Response resp = parser.take_response();
-        if (resp.keep_alive() && !leftover) cr->pool.put(std::move(s));
-        Page p;
-        p.status = resp.status;
-        if (auto ct = resp.headers.get("Content-Type")) p.content_type = *ct;
-        if (auto loc = resp.headers.get("Location")) p.location = *loc;
-        p.body = std::move(resp.body);
-        co_return p;
-    }
-    co_return corio::Errc::eof;
-}
-
 // ---- pages ---------------------------------------------------------------
 
-Task<void> crawl_page(Crawler* cr, net::Url url, int hops);
+Task<void> crawl_page(Crawler* cr, http::Url url, int hops);
 
 /// Schedules `u` if it is on the start URL's origin, new, and within the page budget.
-void schedule(Crawler* cr, net::Url u, int hops) {
+void schedule(Crawler* cr, http::Url u, int hops) {
     if (u.scheme() != "http" || !(u.origin() == cr->origin)) return;
     if (!cr->seen.insert(u.normalized()).second) return;
     if (cr->scheduled >= cr->cfg.max_pages) return;
@@ -262,7 +155,7 @@ bool is_html(std::string_view content_type) {
     return http::iequals(t, "text/html") || http::iequals(t, "application/xhtml+xml");
 }
 
-Task<void> crawl_page(Crawler* cr, net::Url url, int hops) {
+Task<void> crawl_page(Crawler* cr, http::Url url, int hops) {
     const std::string name = url.normalized();
     if (hops > cr->cfg.max_redirects) {
         report_error(cr, name, "too many redirects");
@@ -271,38 +164,31 @@ Task<void> crawl_page(Crawler* cr, net::Url url, int hops) {
     }
     auto permit = co_await cr->bulkhead.acquire();
     if (!permit) co_return;  // cancelled
-    const Deadline deadline = Deadline::after(cr->cfg.timeout);
-    CircuitBreaker& breaker =
-        cr->breakers.get(cr->origin.host + ":" + std::to_string(cr->origin.port));
-    auto is_failure = [](const Result<Page>& r) {
-        return r ? r->status >= 500 : counts_as_failure(r.error());
-    };
-    auto should_retry = [](const Result<Page>& r) {
-        return r ? r->status >= 500 : is_transient_error(r.error());
-    };
-    auto attempt = [cr, &url, &breaker, is_failure] {
-        return breaker.call([cr, &url] { return fetch_once(cr, url); }, is_failure);
-    };
-    auto rr = co_await retry(cr->policy.until(deadline), attempt, should_retry);
+    http::ClientRequest req;
+    req.url = name;
+    req.headers = {{"Accept", "*/*"}};
+    req.deadline = Deadline::after(cr->cfg.timeout);
+    auto page = co_await cr->client.fetch(std::move(req));
     permit->release();
-    if (!rr.result) {
-        std::string why = rr.result.error().message();
-        if (rr.attempts > 1) why += " (after " + std::to_string(rr.attempts) + " attempts)";
-        report_error(cr, name, why);
+    if (!page) {
+        report_error(cr, name, page.error().message());
         record(cr, name, 0);
         co_return;
     }
-    Page& page = *rr.result;
-    cr->bytes += page.body.size();
-    record(cr, name, page.status);
-    if (page.status >= 300 && page.status < 400 && !page.location.empty()) {
-        if (auto next = net::Url::resolve(url, page.location))
+    cr->bytes += page->body.size();
+    record(cr, name, page->status);
+    auto location = page->headers.get("Location");
+    if (page->status >= 300 && page->status < 400 && location) {
+        if (auto next = http::Url::resolve(url, *location)) {
             schedule(cr, std::move(*next), hops + 1);
+        }
         co_return;
     }
-    if (page.status != 200 || !is_html(page.content_type)) co_return;
-    for (const std::string& link : net::html::extract_links(page.body)) {
-        if (auto next = net::Url::resolve(url, link)) schedule(cr, std::move(*next), 0);
+    if (page->status != 200 || !is_html(page->headers.get("Content-Type").value_or(""))) {
+        co_return;
+    }
+    for (const std::string& link : examples::html::extract_links(page->body)) {
+        if (auto next = http::Url::resolve(url, link)) schedule(cr, std::move(*next), 0);
     }
 }
 
@@ -327,25 +213,15 @@ Task<void> progress(Crawler* cr) {
 
 Task<void> crawl(Crawler* cr) {
     cr->started = Loop::current().now();
-    const std::string start_name = cr->start.normalized();
-    auto addrs = co_await net::resolve(std::string(cr->start.host_name()), cr->start.port());
-    if (!addrs || addrs->empty()) {
-        std::error_code ec =
-            addrs ? std::make_error_code(std::errc::address_not_available) : addrs.error();
-        report_error(cr, start_name, net::describe("resolve", cr->start.authority(), ec));
-        record(cr, start_name, 0);
-        co_return;
-    }
-    cr->pool.addr = addrs->front();
     TaskGroup pages;
     cr->pages_group = &pages;
     TaskGroup background;
-    if (!cr->cfg.quiet && is_tty()) background.spawn(progress(cr));
+    if (!cr->cfg.quiet && ::isatty(STDERR_FILENO) == 1) background.spawn(progress(cr));
     schedule(cr, cr->start, 0);
     co_await pages.wait();
     background.cancel();
     co_await background.wait();
-    cr->pool.idle.clear();
+    cr->client.close_idle();
     clear_progress(cr);
 }
 
@@ -386,7 +262,7 @@ int main(int argc, char** argv) {
             return true;
         });
     if (start_text.empty()) cli.fail("a start URL is required");
-    auto start = net::Url::parse(start_text);
+    auto start = http::Url::parse(start_text);
     if (start && start->scheme() == "https") {
         cli.fail("https is not supported, only http: '" + start_text + "'");
     }

@@ -1,37 +1,32 @@
-// http_server: a static file server on corio (GET and HEAD over HTTP/1.1).
+// http_server: a static file server on corio::http (GET and HEAD over HTTP/1.1).
 //
 //   http_server --root DIR [--host 127.0.0.1] [--port 0] [--loops 1] [--backend auto]
 //
 // Prints `listening HOST:PORT backend=B loops=N` when ready and serves until
 // SIGINT/SIGTERM; then it stops accepting, closes idle connections, gives
-// requests in progress --grace-ms to finish, and exits 0.
-#include <fcntl.h>
+// requests in progress --grace-ms to finish, and exits 0. Everything HTTP is
+// the library's: a Router with http::StaticFiles mounted at "/", an
+// http::Server with the limits and timeouts of the flags.
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <mutex>
 #include <string>
-#include <thread>
-#include <vector>
 
+#include <corio/http/router.hpp>
+#include <corio/http/server.hpp>
+#include <corio/http/static_files.hpp>
 #include <corio/net/tcp.hpp>
 #include <corio/runtime/loop.hpp>
 #include <corio/runtime/runtime.hpp>
 #include <corio/runtime/signal.hpp>
 #include <corio/runtime/task_group.hpp>
-#include <corio/runtime/timer.hpp>
 
 #include "cli.hpp"
-#include "server.hpp"
 
 using namespace corio;
 using namespace std::chrono_literals;
-namespace http = corio::examples::http;
 
 namespace {
 
@@ -60,11 +55,15 @@ const char* const usage =
     "  --help                  this text\n"
     "Prints `listening HOST:PORT backend=B loops=N` when ready; SIGINT/SIGTERM stop it.\n";
 
-std::chrono::milliseconds ms(examples::Cli& cli, const std::string& flag, const std::string& v) {
-    return std::chrono::milliseconds(cli.number<std::uint32_t>(flag, v, 0, 86'400'000));
-}
-
-// ---- one loop ----------------------------------------------------------------
+struct Config {
+    std::string root;
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 0;
+    unsigned loops = 1;
+    bool pin = false;
+    http::ServerOptions server;
+    http::StaticOptions files;
+};
 
 Task<void> watch_signals(StopSource* stop) {
     SignalSet sigs{SIGINT, SIGTERM};
@@ -73,109 +72,76 @@ Task<void> watch_signals(StopSource* stop) {
     stop->request_stop();
 }
 
-Task<void> run_single(http::Shared* sh, net::TcpListener l) {
+Task<void> run_single(http::Server* srv, net::TcpListener l) {
     StopSource stop;
     TaskGroup g;
     g.spawn(watch_signals(&stop));
-    co_await http::serve(sh, std::move(l), stop.token());
+    co_await srv->run(std::move(l), stop.token());
     g.cancel();
     co_await g.wait();
 }
 
-// ---- many loops ----------------------------------------------------------------
-
-struct Boot {
-    std::atomic<unsigned> bound{0};
-    std::atomic<unsigned> failed{0};
-    std::mutex mu;
-    std::string error;
-};
-
-Task<void> loop_main(http::Shared* sh, net::Address addr, Boot* boot) {
-    net::ListenOptions opts;
-    opts.reuse_port = true;
-    auto l = net::TcpListener::bind(addr, opts);
-    if (!l) {
-        {
-            std::lock_guard lk(boot->mu);
-            if (boot->error.empty()) boot->error = net::describe("listen", addr, l.error());
-        }
-        boot->failed.fetch_add(1);
-        co_return;
-    }
-    boot->bound.fetch_add(1);
-    co_await http::serve(sh, std::move(*l), Runtime::current()->shutdown_token());
+void ready(const net::Address& addr, BackendKind kind, unsigned loops) {
+    std::printf("listening %s backend=%s loops=%u\n", addr.to_string().c_str(),
+                std::string(to_string(kind)).c_str(), loops);
+    std::fflush(stdout);
 }
 
-Task<void> wait_boot(Boot* boot, unsigned n) {
-    while (boot->bound.load() + boot->failed.load() < n)
-        co_await sleep_for(1ms);
-}
-
-/// With several loops and port 0, every loop must bind the same port: hold
-/// one with a bound (not listening) SO_REUSEPORT socket until they have.
-int reserve_port(net::Address& addr) {
-    int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
-    int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    if (::bind(fd, addr.sockaddr_ptr(), addr.size()) != 0) {
-        ::close(fd);
-        return -1;
+int serve(const Config& cfg, const net::Address& addr, BackendChoice backend) {
+    auto files = http::StaticFiles::open(cfg.root, cfg.files);
+    if (!files) {
+        std::fprintf(stderr, "http_server: --root %s: %s\n", cfg.root.c_str(),
+                     files.error().message().c_str());
+        return 2;
     }
-    auto local = net::local_address_of(fd);
-    if (!local) {
-        ::close(fd);
-        return -1;
-    }
-    addr = *local;
-    return fd;
-}
-
-int run_many(http::Shared* sh, net::Address addr, BackendChoice backend) {
-    RuntimeConfig rc;
-    rc.loops = sh->cfg.loops;
-    rc.backend = backend;
-    rc.pin = sh->cfg.pin;
-    rc.shutdown_deadline = sh->cfg.grace + 500ms;
-    rc.cancel_deadline = 1000ms;
-    Runtime rt(rc);
-    const unsigned n = rt.loops();
-    int placeholder = -1;
-    if (addr.port() == 0) {
-        placeholder = reserve_port(addr);
-        if (placeholder < 0) {
+    http::Router router;
+    router.mount("/", *files);
+    http::Server srv(router, cfg.server);
+    if (cfg.loops != 1) {
+        RuntimeConfig rc;
+        rc.loops = cfg.loops;
+        rc.backend = backend;
+        rc.pin = cfg.pin;
+        rc.shutdown_deadline =
+            std::chrono::duration_cast<std::chrono::milliseconds>(cfg.server.grace + 500ms);
+        rc.cancel_deadline = 1000ms;
+        Runtime rt(rc);
+        auto bound = rt.block_on(srv.serve(rt, addr));
+        if (!bound) {
             std::fprintf(stderr, "http_server: %s\n",
-                         net::describe("bind", addr, sys_error(errno)).c_str());
+                         net::describe("listen", addr, bound.error()).c_str());
             return 1;
         }
+        ready(*bound, rt.report(0).kind, rt.loops());
+        rt.run_until_signal({SIGINT, SIGTERM});
+        return 0;
     }
-    Boot boot;
-    std::vector<RemoteHandle<void>> loops;
-    for (unsigned i = 0; i < n; ++i)
-        loops.push_back(rt.spawn_on(i, loop_main(sh, addr, &boot)));
-    rt.block_on(wait_boot(&boot, n));
-    if (placeholder >= 0) ::close(placeholder);
-    if (boot.failed.load() != 0) {
-        std::fprintf(stderr, "http_server: %s\n", boot.error.c_str());
+    // Blocked before any thread starts, so that only the signalfd sees them.
+    block_signals({SIGINT, SIGTERM});
+    LoopOptions lo;
+    lo.backend = backend;
+    Loop loop(lo);
+    auto l = net::TcpListener::bind(addr);
+    if (!l) {
+        std::fprintf(stderr, "http_server: %s\n", net::describe("listen", addr, l.error()).c_str());
         return 1;
     }
-    std::printf("listening %s backend=%s loops=%u\n", addr.to_string().c_str(),
-                std::string(to_string(rt.report(0).kind)).c_str(), n);
-    std::fflush(stdout);
-    rt.run_until_signal({SIGINT, SIGTERM});
-    loops.clear();
+    ready(l->local_address().value("getsockname"), loop.kind(), 1);
+    loop.block_on(run_single(&srv, std::move(*l)));
     return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    http::Shared sh;
-    http::Config& cfg = sh.cfg;
+    Config cfg;
+    http::ServerOptions& so = cfg.server;
+    so.limits.max_body = 64 * 1024;
     BackendChoice backend = BackendChoice::automatic;
     examples::Cli cli(argc, argv, usage);
+    auto ms = [&cli](const std::string& flag, const std::string& v) {
+        return std::chrono::milliseconds(cli.number<std::uint32_t>(flag, v, 0, 86'400'000));
+    };
     cli.parse(
         [&](const std::string& flag, auto value) {
             if (flag == "root") {
@@ -191,27 +157,29 @@ int main(int argc, char** argv) {
             } else if (flag == "backend") {
                 backend = cli.backend(value());
             } else if (flag == "max-conns") {
-                cfg.max_conns = cli.number<std::size_t>(flag, value(), 1, 10'000'000);
+                so.max_connections = cli.number<std::size_t>(flag, value(), 1, 10'000'000);
             } else if (flag == "idle-timeout-ms") {
-                cfg.idle_timeout = ms(cli, flag, value());
+                so.idle_timeout = ms(flag, value());
             } else if (flag == "header-timeout-ms") {
-                cfg.header_timeout = ms(cli, flag, value());
+                so.header_timeout = so.body_timeout = ms(flag, value());
             } else if (flag == "send-timeout-ms") {
-                cfg.send_timeout = ms(cli, flag, value());
+                so.send_timeout = ms(flag, value());
             } else if (flag == "grace-ms") {
-                cfg.grace = ms(cli, flag, value());
+                so.grace = ms(flag, value());
             } else if (flag == "max-request-line") {
-                cfg.max_request_line = cli.number<std::size_t>(flag, value(), 64, 1 << 20);
+                so.limits.max_request_line = cli.number<std::size_t>(flag, value(), 64, 1 << 20);
             } else if (flag == "max-header-bytes") {
-                cfg.max_header_bytes = cli.number<std::size_t>(flag, value(), 64, 1 << 24);
+                so.limits.max_header_bytes = cli.number<std::size_t>(flag, value(), 64, 1 << 24);
             } else if (flag == "max-body") {
-                cfg.max_body = cli.number<std::size_t>(flag, value(), 0, std::size_t(1) << 32);
+                so.limits.max_body =
+                    cli.number<std::size_t>(flag, value(), 0, std::size_t(1) << 32);
             } else if (flag == "cache-max-file") {
-                cfg.cache_max_file = cli.number<std::size_t>(flag, value(), 0, 1 << 30);
+                cfg.files.cache_max_file = cli.number<std::size_t>(flag, value(), 0, 1 << 30);
             } else if (flag == "cache-bytes") {
-                cfg.cache_bytes = cli.number<std::size_t>(flag, value(), 0, std::size_t(1) << 40);
+                cfg.files.cache_bytes =
+                    cli.number<std::size_t>(flag, value(), 0, std::size_t(1) << 40);
             } else if (flag == "cache-valid-ms") {
-                cfg.cache_valid = ms(cli, flag, value());
+                cfg.files.cache_valid = ms(flag, value());
             } else {
                 return false;
             }
@@ -219,45 +187,23 @@ int main(int argc, char** argv) {
         },
         [](const std::string&) { return false; });
     if (cfg.root.empty()) cli.fail("--root DIR is required");
-    if (cfg.idle_timeout.count() == 0 || cfg.header_timeout.count() == 0 ||
-        cfg.send_timeout.count() == 0) {
+    if (so.idle_timeout.count() == 0 || so.header_timeout.count() == 0 ||
+        so.send_timeout.count() == 0) {
         cli.fail("timeouts must be at least 1 ms");
     }
-
     auto addr = net::Address::parse(cfg.host + ":" + std::to_string(cfg.port));
     if (!addr) {
         auto v6 = net::Address::parse("[" + cfg.host + "]:" + std::to_string(cfg.port));
         if (!v6) cli.fail("--host: not an IP address: '" + cfg.host + "'");
         addr = v6;
     }
-    sh.root_fd = ::open(cfg.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (sh.root_fd < 0) cli.fail("--root " + cfg.root + ": " + std::strerror(errno));
-
     // splice and sendfile into a closed connection raise SIGPIPE (they take
     // no MSG_NOSIGNAL): the error code is enough.
     ::signal(SIGPIPE, SIG_IGN);
-
     try {
-        if (cfg.loops != 1) return run_many(&sh, *addr, backend);
-        // Blocked before any thread starts, so that only the signalfd sees them.
-        block_signals({SIGINT, SIGTERM});
-        LoopOptions lo;
-        lo.backend = backend;
-        Loop loop(lo);
-        auto l = net::TcpListener::bind(*addr);
-        if (!l) {
-            std::fprintf(stderr, "http_server: %s\n",
-                         net::describe("listen", *addr, l.error()).c_str());
-            return 1;
-        }
-        auto local = l->local_address().value("getsockname");
-        std::printf("listening %s backend=%s loops=1\n", local.to_string().c_str(),
-                    std::string(to_string(loop.kind())).c_str());
-        std::fflush(stdout);
-        loop.block_on(run_single(&sh, std::move(*l)));
+        return serve(cfg, *addr, backend);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "http_server: %s\n", e.what());
         return 1;
     }
-    return 0;
 }

@@ -33,3 +33,11 @@
 #include <corio/runtime/resilience.hpp>
 #include <corio/runtime/broadcast.hpp>
 #include <corio/net/server.hpp>
+#include <corio/http/codec.hpp>
+#include <corio/http/url.hpp>
+#include <corio/http/stream.hpp>
+#include <corio/http/message.hpp>
+#include <corio/http/router.hpp>
+#include <corio/http/server.hpp>
+#include <corio/http/static_files.hpp>
+#include <corio/http/client.hpp>

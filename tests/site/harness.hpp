@@ -27,7 +27,7 @@
 #include <thread>
 #include <vector>
 
-#include <corio/net/http.hpp>
+#include <corio/http/codec.hpp>
 
 namespace corio::test::site {
 
@@ -219,22 +219,22 @@ public:
 
     /// The next response (a HEAD response if `head`), or nullopt when the
     /// connection ended, timed out or sent something unparsable first.
-    std::optional<net::http::Response> response(bool head = false) {
-        net::http::ResponseParser p;
+    std::optional<http::ParsedResponse> response(bool head = false) {
+        http::ResponseParser p;
         p.set_head_request(head);
         for (;;) {
             if (!buf_.empty()) {
                 std::size_t used = p.feed(buf_);
                 buf_.erase(0, used);
-                if (p.state() == net::http::ParseState::done) return p.take_response();
-                if (p.state() == net::http::ParseState::error) return std::nullopt;
+                if (p.state() == http::ParseState::done) return p.take_response();
+                if (p.state() == http::ParseState::error) return std::nullopt;
             }
             char b[65536];
             ssize_t n = ::recv(fd_, b, sizeof b, 0);
             if (n < 0) return std::nullopt;
             if (n == 0) {
                 eof_ = true;
-                if (p.finish_eof() == net::http::ParseState::done) return p.take_response();
+                if (p.finish_eof() == http::ParseState::done) return p.take_response();
                 return std::nullopt;
             }
             buf_.append(b, std::size_t(n));

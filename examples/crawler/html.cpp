@@ -1,16 +1,16 @@
-#include <corio/net/html.hpp>
+#include "html.hpp"
 
 #include <cstdint>
 
-#include "ascii.hpp"
+#include <corio/http/ascii.hpp>
 
-namespace corio::net::html {
+namespace corio::examples::html {
 namespace {
 
-using ascii::hex_value;
-using ascii::iequals;
-using ascii::is_alpha;
-using ascii::is_digit;
+using http::ascii::hex_value;
+using http::ascii::iequals;
+using http::ascii::is_alpha;
+using http::ascii::is_digit;
 
 inline bool is_space(char c) noexcept {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
@@ -216,4 +216,4 @@ std::vector<std::string> extract_links(std::string_view h) {
     return out;
 }
 
-}  // namespace corio::net::html
+}  // namespace corio::examples::html

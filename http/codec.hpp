@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-namespace corio::net::http {
+namespace corio::http {
 
 /// The HTTP version of a message; the parsers accept no other.
 enum class Version : std::uint8_t { http_1_0, http_1_1 };
@@ -84,7 +84,7 @@ private:
 
 /// A parsed request. `target` is the request-target exactly as sent (not decoded). `body` is
 /// the payload with any chunked framing removed; chunked trailer fields are in `trailers`.
-struct Request {
+struct ParsedRequest {
     std::string method;
     std::string target;
     Version version = Version::http_1_1;
@@ -100,7 +100,7 @@ struct Request {
 
 /// A parsed response. `until_close` is set when the body was delimited by the end of the
 /// connection (such a response never allows keep-alive).
-struct Response {
+struct ParsedResponse {
     Version version = Version::http_1_1;
     int status = 0;
     std::string reason;
@@ -110,7 +110,7 @@ struct Response {
     bool until_close = false;
 
     /// Whether the connection may carry another request, by the same rules as
-    /// Request::keep_alive(), and never after a body delimited by close.
+    /// ParsedRequest::keep_alive(), and never after a body delimited by close.
     bool keep_alive() const noexcept;
 };
 
@@ -144,6 +144,9 @@ struct ParseCore {
     std::size_t start_bytes = 0;   // empty lines skipped before the start line
     std::size_t header_bytes = 0;  // header (and trailer) lines so far, CRLF included
     std::size_t header_count = 0;  // header and trailer fields so far
+    std::uint64_t body_bytes = 0;  // decoded body bytes so far
+    bool stream_body = false;      // hand body bytes out instead of collecting them
+    std::string_view body_piece;   // streaming: the body bytes of the last feed
     std::string line;              // a line split across feeds
 
     void clear_framing() noexcept;
@@ -158,7 +161,8 @@ struct ParserAccess;  // the parsing code shared by both parsers (http.cpp)
 ///
 /// Errors set state() to error with error_status() and error_reason(): 400 for malformed or
 /// ambiguous messages (Content-Length with Transfer-Encoding, repeated or non-numeric
-/// Content-Length, chunked not last, bad chunk sizes, chunk extensions, bare CR or LF,
+/// Content-Length, chunked not last, bad chunk sizes or malformed chunk extensions (well-formed
+/// ones, RFC 9112 §7.1.1, are accepted and dropped), bare CR or LF,
 /// obs-fold, whitespace before a colon, control characters, bad tokens, HTTP/1.1 without one
 /// Host, Transfer-Encoding in HTTP/1.0), 501 for an unknown transfer coding, 505 for a
 /// version other than 1.0/1.1, 414 for a request line over the limit, 431 for too many or too
@@ -184,14 +188,23 @@ public:
     /// True once the head (request line and headers) is complete and valid, e.g. to answer
     /// "Expect: 100-continue" before the body arrives.
     bool headers_complete() const noexcept;
+    /// Streams the body instead of collecting it in body: from then on (the setting stays
+    /// across reset()), feed() stops at the end of the head and after each run of body bytes,
+    /// which body_piece() shows.
+    void set_stream_body(bool on) noexcept { core_.stream_body = on; }
+    /// Streaming: the body bytes found by the last feed() (a view into what was fed, valid
+    /// until the next feed()); empty when it found none.
+    std::string_view body_piece() const noexcept { return core_.body_piece; }
+    /// Decoded body bytes so far (streamed or collected).
+    std::uint64_t body_bytes() const noexcept { return core_.body_bytes; }
     /// The error status (400, 413, 414, 431, 501, 505), or 0 when there is no error.
     int error_status() const noexcept { return core_.error_status; }
     /// A short description of the error ("" when none), for logs, not for clients.
     std::string_view error_reason() const noexcept { return core_.error_reason; }
     /// The request being parsed; complete when state() == done.
-    const Request& request() const noexcept { return request_; }
+    const ParsedRequest& request() const noexcept { return request_; }
     /// Moves the request out (its storage leaves with it; request() + reset() reuses it).
-    Request take_request();
+    ParsedRequest take_request();
     /// Prepares for the next request on the same connection, keeping storage. Does nothing
     /// after an error: the error is final.
     void reset() noexcept;
@@ -209,7 +222,7 @@ private:
 
     Limits limits_;
     detail::ParseCore core_;
-    Request request_;
+    ParsedRequest request_;
 };
 
 /// Incremental, strict HTTP/1.1 response parser for clients: status line, headers, then a
@@ -241,9 +254,18 @@ public:
     ParseState state() const noexcept;
     /// True once the head (status line and headers) of the final response is complete.
     bool headers_complete() const noexcept;
+    /// Streams the body instead of collecting it in body: from then on (the setting stays
+    /// across reset()), feed() stops at the end of the head and after each run of body bytes,
+    /// which body_piece() shows.
+    void set_stream_body(bool on) noexcept { core_.stream_body = on; }
+    /// Streaming: the body bytes found by the last feed() (a view into what was fed, valid
+    /// until the next feed()); empty when it found none.
+    std::string_view body_piece() const noexcept { return core_.body_piece; }
+    /// Decoded body bytes so far (streamed or collected).
+    std::uint64_t body_bytes() const noexcept { return core_.body_bytes; }
     std::string_view error_reason() const noexcept { return core_.error_reason; }
-    const Response& response() const noexcept { return response_; }
-    Response take_response();
+    const ParsedResponse& response() const noexcept { return response_; }
+    ParsedResponse take_response();
     /// Declares whether the request being answered was HEAD (no body whatever the headers
     /// say). Call before feeding the response.
     void set_head_request(bool head) noexcept { head_request_ = head; }
@@ -264,7 +286,7 @@ private:
 
     Limits limits_;
     detail::ParseCore core_;
-    Response response_;
+    ParsedResponse response_;
     bool head_request_ = false;
 };
 
@@ -294,6 +316,19 @@ void format_request(std::string& out, std::string_view method, std::string_view 
 void format_request(std::string& out, std::string_view method, std::string_view target,
                     std::string_view host, std::initializer_list<HeaderView> headers = {});
 
+/// True when `name` can be a header field name (a token, RFC 9110 §5.1).
+bool valid_field_name(std::string_view name) noexcept;
+/// True when `value` can be a header field value: no control character but HTAB, no DEL.
+bool valid_field_value_text(std::string_view value) noexcept;
+
+/// Appends one chunk of a chunked body to `out`: the size in hex, CRLF, `data`, CRLF. An empty
+/// `data` appends nothing (an empty chunk would end the body).
+void format_chunk(std::string& out, std::string_view data);
+/// Appends a chunk header only ("SIZE\r\n"), for data sent separately, then followed by CRLF.
+void format_chunk_header(std::string& out, std::size_t size);
+/// Appends the last chunk and the end of the (empty) trailer section: "0\r\n\r\n".
+void format_last_chunk(std::string& out);
+
 /// The standard reason phrase for a status ("Not Found"), or "Unknown" for a code without one.
 std::string_view status_reason(int status) noexcept;
 
@@ -306,4 +341,4 @@ std::optional<std::string> percent_decode(std::string_view in);
 /// Anything else is "application/octet-stream".
 std::string_view mime_type_for(std::string_view path) noexcept;
 
-}  // namespace corio::net::http
+}  // namespace corio::http

@@ -1,13 +1,13 @@
 // html::extract_links: attribute syntax, filtering, entities, comments and raw text, garbage.
-#include <corio/net/html.hpp>
+#include "../examples/crawler/html.hpp"
 
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <string>
 #include <vector>
 
-using corio::net::html::decode_entities;
-using corio::net::html::extract_links;
+using corio::examples::html::decode_entities;
+using corio::examples::html::extract_links;
 using Links = std::vector<std::string>;
 
 TEST_CASE("href and src in all quoting styles", "[net][html]") {

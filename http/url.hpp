@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace corio::net {
+namespace corio::http {
 
 /// The origin of a URL: scheme, host and port (RFC 6454). Two URLs may share a connection,
 /// or a crawler's politeness budget, when their origins are equal.
@@ -85,4 +85,4 @@ std::string resolve_reference(std::string_view base, std::string_view reference)
 /// RFC 3986 §5.2.4: removes "." and ".." segments from a path.
 std::string remove_dot_segments(std::string_view path);
 
-}  // namespace corio::net
+}  // namespace corio::http

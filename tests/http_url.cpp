@@ -1,5 +1,5 @@
 // Url: parsing, normal form, deduplication, origins; RFC 3986 §5.4 reference resolution.
-#include <corio/net/url.hpp>
+#include <corio/http/url.hpp>
 
 #include <catch2/catch.hpp>
 #include <set>
@@ -7,10 +7,10 @@
 #include <utility>
 #include <vector>
 
-using corio::net::Origin;
-using corio::net::remove_dot_segments;
-using corio::net::resolve_reference;
-using corio::net::Url;
+using corio::http::Origin;
+using corio::http::remove_dot_segments;
+using corio::http::resolve_reference;
+using corio::http::Url;
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include <corio/net/url.hpp>
+#include <corio/http/url.hpp>
 
 #include <arpa/inet.h>
 
@@ -6,9 +6,9 @@
 #include <array>
 #include <cstring>
 
-#include "ascii.hpp"
+#include <corio/http/ascii.hpp>
 
-namespace corio::net {
+namespace corio::http {
 namespace {
 
 using ascii::hex_value;
@@ -430,4 +430,4 @@ bool Url::same_origin(const Url& other) const noexcept {
     return port_ == other.port_ && scheme_ == other.scheme_ && host_ == other.host_;
 }
 
-}  // namespace corio::net
+}  // namespace corio::http

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-namespace corio::net::html {
+namespace corio::examples::html {
 
 /// Returns the values of every href and src attribute in `html`, in document order: tag and
 /// attribute names in any case, values double-quoted, single-quoted or unquoted, character
@@ -21,4 +21,4 @@ std::vector<std::string> extract_links(std::string_view html);
 /// malformed references are kept as written.
 std::string decode_entities(std::string_view text);
 
-}  // namespace corio::net::html
+}  // namespace corio::examples::html

@@ -30,7 +30,7 @@
 
 #include <corio/runtime/op.hpp>
 
-namespace corio::examples::http {
+namespace corio::http::detail {
 
 /// openat2(2) through syscall(2) (glibc 2.36 has no wrapper). -errno on failure.
 inline int sys_openat2(int dirfd, const char* path, const open_how& how) noexcept {
@@ -144,4 +144,4 @@ struct SendFile {
     Result<void> finish(int res) const noexcept { return void_result(res); }
 };
 
-}  // namespace corio::examples::http
+}  // namespace corio::http::detail

@@ -4,7 +4,7 @@
 // ASCII whatever the process locale says.
 #include <string_view>
 
-namespace corio::net::ascii {
+namespace corio::http::ascii {
 
 inline bool is_alpha(char c) noexcept {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -31,4 +31,4 @@ inline bool iequals(std::string_view a, std::string_view b) noexcept {
     return true;
 }
 
-}  // namespace corio::net::ascii
+}  // namespace corio::http::ascii

@@ -1,4 +1,4 @@
-#include <corio/net/http.hpp>
+#include <corio/http/codec.hpp>
 
 #include <algorithm>
 #include <array>
@@ -9,9 +9,9 @@
 #include <type_traits>
 #include <utility>
 
-#include "ascii.hpp"
+#include <corio/http/ascii.hpp>
 
-namespace corio::net::http {
+namespace corio::http {
 namespace {
 
 using ascii::hex_value;
@@ -282,21 +282,86 @@ bool length_body(detail::ParseCore& c, std::string& body, std::uint64_t max_body
     return true;
 }
 
-bool chunk_size_line(detail::ParseCore& c, std::string_view line, std::size_t body_size,
+// chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ), ext-val = token /
+// quoted-string (RFC 9112 §7.1.1). Extensions carry nothing we use, so they are checked and
+// dropped; anything else after the size is an error, as a lenient reading is how a proxy and a
+// server come to disagree on where a chunk ends.
+bool valid_chunk_extensions(std::string_view s) noexcept {
+    std::size_t i = 0;
+    const std::size_t n = s.size();
+    auto skip_bws = [&] {
+        while (i < n && (s[i] == ' ' || s[i] == '\t'))
+            ++i;
+    };
+    auto token = [&] {
+        std::size_t start = i;
+        while (i < n && has_class(s[i], c_token))
+            ++i;
+        return i > start;
+    };
+    for (;;) {
+        skip_bws();
+        if (i == n) return true;
+        if (s[i] != ';') return false;
+        ++i;
+        skip_bws();
+        if (!token()) return false;
+        skip_bws();
+        if (i == n || s[i] != '=') continue;
+        ++i;
+        skip_bws();
+        if (i < n && s[i] == '"') {
+            ++i;
+            bool closed = false;
+            while (i < n) {
+                const unsigned char ch = static_cast<unsigned char>(s[i]);
+                if (ch == '"') {
+                    closed = true;
+                    ++i;
+                    break;
+                }
+                if (ch == '\\') {
+                    if (i + 1 == n || !has_class(s[i + 1], c_value)) return false;
+                    i += 2;
+                    continue;
+                }
+                if (!has_class(s[i], c_value)) return false;
+                ++i;
+            }
+            if (!closed) return false;
+        } else if (!token()) {
+            return false;
+        }
+    }
+}
+
+bool chunk_size_line(detail::ParseCore& c, std::string_view line, std::uint64_t body_size,
                      std::size_t max_body) {
     if (line.empty()) return fail(c, 400, "invalid chunk size");
     std::uint64_t n = 0;
     bool overflow = false;
-    for (char ch : line) {
-        int v = hex_value(ch);
-        if (v < 0) {
-            if (ch == ';') return fail(c, 400, "chunk extension");
-            return fail(c, 400, "invalid chunk size");
-        }
+    std::size_t i = 0;
+    for (; i < line.size(); ++i) {
+        int v = hex_value(line[i]);
+        if (v < 0) break;
         if (n > (std::numeric_limits<std::uint64_t>::max() >> 4)) overflow = true;
         n = (n << 4) | std::uint64_t(v);
     }
-    if (overflow || n > max_body - body_size) return fail(c, 413, "body too large");
+    if (i == 0) return fail(c, 400, "invalid chunk size");
+    if (i > 64) return fail(c, 400, "chunk line too long");  // leading zeros without end
+    if (i < line.size()) {
+        // Only an extension may follow the size, and it must start with ';' (after optional
+        // whitespace, which is then followed by ';').
+        std::string_view rest = line.substr(i);
+        const std::size_t semi = rest.find_first_not_of(" \t");
+        if (semi == std::string_view::npos || rest[semi] != ';') {
+            return fail(c, 400, "invalid chunk size");
+        }
+        if (!valid_chunk_extensions(rest)) return fail(c, 400, "invalid chunk extension");
+    }
+    if (overflow || n > max_body - std::min<std::uint64_t>(body_size, max_body)) {
+        return fail(c, 413, "body too large");
+    }
     if (n == 0) {
         c.phase = Phase::trailer_line;
     } else {
@@ -306,8 +371,9 @@ bool chunk_size_line(detail::ParseCore& c, std::string_view line, std::size_t bo
     return true;
 }
 
-// A chunk-size line is short; 64 bytes leave room for leading zeros.
-constexpr std::size_t max_chunk_line = 64;
+// A chunk-size line is short, but extensions may follow the size: 4 KiB is plenty for those
+// and still bounds what a peer can make us buffer.
+constexpr std::size_t max_chunk_line = 4096;
 
 }  // namespace
 
@@ -376,12 +442,12 @@ bool Headers::has_token(std::string_view name, std::string_view token) const noe
     return false;
 }
 
-bool Request::keep_alive() const noexcept {
+bool ParsedRequest::keep_alive() const noexcept {
     if (headers.has_token("connection", "close")) return false;
     return version == Version::http_1_1 || headers.has_token("connection", "keep-alive");
 }
 
-bool Response::keep_alive() const noexcept {
+bool ParsedResponse::keep_alive() const noexcept {
     if (until_close || headers.has_token("connection", "close")) return false;
     return version == Version::http_1_1 || headers.has_token("connection", "keep-alive");
 }
@@ -402,6 +468,8 @@ void detail::ParseCore::clear_framing() noexcept {
     start_bytes = 0;
     header_bytes = 0;
     header_count = 0;
+    body_bytes = 0;
+    body_piece = {};
     line.clear();
 }
 
@@ -458,7 +526,7 @@ bool detail::ParserAccess::on_content(Parser& p, ParseCore& c, std::string_view 
             return header_field(c, p.headers(), content, p.limits_.max_header_count, false,
                                 is_request);
         case Phase::chunk_size:
-            return chunk_size_line(c, content, p.body().size(), p.limits_.max_body);
+            return chunk_size_line(c, content, c.body_bytes, p.limits_.max_body);
         case Phase::chunk_data_end:
             if (!content.empty()) return fail(c, 400, "chunk data longer than its size");
             c.phase = Phase::chunk_size;
@@ -479,6 +547,7 @@ bool detail::ParserAccess::on_content(Parser& p, ParseCore& c, std::string_view 
 template <class Parser>
 std::size_t detail::ParserAccess::feed(Parser& p, std::string_view in) {
     ParseCore& c = p.core_;
+    c.body_piece = {};
     const char* data = in.data();
     const std::size_t n = in.size();
     std::size_t pos = 0;
@@ -516,6 +585,7 @@ std::size_t detail::ParserAccess::feed(Parser& p, std::string_view in) {
                     c.line.append(begin, take);
                     return pos;
                 }
+                const bool in_head = c.phase == Phase::header_line;
                 bool ok;
                 if (c.line.empty()) {
                     ok = on_line(p, c, std::string_view(begin, take));
@@ -525,28 +595,44 @@ std::size_t detail::ParserAccess::feed(Parser& p, std::string_view in) {
                     c.line.clear();
                 }
                 if (!ok) return pos;
+                // Streaming: stop at the end of the head, so the caller sees it before any
+                // body byte is consumed.
+                if (c.stream_body && in_head && c.phase != Phase::header_line) return pos;
                 break;
             }
             case Phase::body_length:
             case Phase::chunk_data: {
                 std::size_t take =
                     std::size_t(std::min<std::uint64_t>(c.remaining, std::uint64_t(n - pos)));
-                p.body().append(data + pos, take);
+                if (c.stream_body) {
+                    c.body_piece = std::string_view(data + pos, take);
+                } else {
+                    p.body().append(data + pos, take);
+                }
                 pos += take;
+                c.body_bytes += take;
                 c.remaining -= take;
                 if (c.remaining == 0) {
                     c.phase = c.phase == Phase::body_length ? Phase::done : Phase::chunk_data_end;
                 }
+                if (c.stream_body) return pos;  // the caller takes the piece first
                 break;
             }
             case Phase::body_until_close: {
                 std::size_t take = n - pos;
-                if (take > p.limits_.max_body - p.body().size()) {
+                if (take > p.limits_.max_body -
+                               std::min<std::uint64_t>(c.body_bytes, p.limits_.max_body)) {
                     fail(c, 413, "body too large");
                     return pos;
                 }
-                p.body().append(data + pos, take);
+                if (c.stream_body) {
+                    c.body_piece = std::string_view(data + pos, take);
+                } else {
+                    p.body().append(data + pos, take);
+                }
+                c.body_bytes += take;
                 pos = n;
+                if (c.stream_body) return pos;
                 break;
             }
             case Phase::done:
@@ -633,8 +719,8 @@ bool RequestParser::on_headers_done() {
     return true;
 }
 
-Request RequestParser::take_request() {
-    return std::exchange(request_, Request{});
+ParsedRequest RequestParser::take_request() {
+    return std::exchange(request_, ParsedRequest{});
 }
 
 void RequestParser::reset() noexcept {
@@ -750,8 +836,8 @@ bool ResponseParser::on_headers_done() {
     return true;
 }
 
-Response ResponseParser::take_response() {
-    return std::exchange(response_, Response{});
+ParsedResponse ResponseParser::take_response() {
+    return std::exchange(response_, ParsedResponse{});
 }
 
 void ResponseParser::reset(bool head) noexcept {
@@ -1006,4 +1092,31 @@ std::string_view mime_type_for(std::string_view path) noexcept {
     return "application/octet-stream";
 }
 
-}  // namespace corio::net::http
+bool valid_field_name(std::string_view name) noexcept {
+    return is_token(name);
+}
+
+bool valid_field_value_text(std::string_view value) noexcept {
+    return valid_field_value(value);
+}
+
+void format_chunk_header(std::string& out, std::size_t size) {
+    char b[2 * sizeof(std::size_t) + 2];
+    auto r = std::to_chars(b, b + sizeof b - 2, size, 16);
+    *r.ptr++ = '\r';
+    *r.ptr++ = '\n';
+    out.append(b, r.ptr);
+}
+
+void format_chunk(std::string& out, std::string_view data) {
+    if (data.empty()) return;
+    format_chunk_header(out, data.size());
+    out.append(data);
+    out.append("\r\n");
+}
+
+void format_last_chunk(std::string& out) {
+    out.append("0\r\n\r\n");
+}
+
+}  // namespace corio::http

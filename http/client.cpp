@@ -1,0 +1,404 @@
+// The client: connections per origin, one exchange, redirects and the
+// resilience hooks around each hop.
+#include <corio/http/client.hpp>
+
+#include <array>
+#include <cstring>
+#include <stdexcept>
+#include <utility>
+
+#include <corio/net/resolve.hpp>
+#include <corio/net/tcp.hpp>
+#include <corio/runtime/loop.hpp>
+#include <corio/runtime/timer.hpp>
+
+namespace corio::http {
+namespace detail {
+
+constexpr std::size_t client_buf_size = 16 * 1024;
+
+/// A connection to one origin, with what was read and not yet parsed.
+struct ClientConn {
+    Stream s;
+    std::string key;  // "http://host:port"
+    std::unique_ptr<char[]> in{new char[client_buf_size]};
+    std::size_t begin = 0;
+    std::size_t end = 0;
+    TimePoint idle_since{};
+
+    // The client's one receive path: into the (emptied) buffer.
+    Task<Result<std::size_t>> receive() {
+        begin = end = 0;
+        auto n = co_await s.recv(std::as_writable_bytes(std::span(in.get(), client_buf_size)));
+        if (n) end = *n;
+        co_return n;
+    }
+};
+
+}  // namespace detail
+
+namespace {
+
+std::string origin_key(const Url& u) {
+    return u.scheme() + "://" + u.host() + ":" + std::to_string(u.port());
+}
+
+bool idempotent(std::string_view m) noexcept {
+    return m == "GET" || m == "HEAD" || m == "PUT" || m == "DELETE" || m == "OPTIONS" ||
+           m == "TRACE";
+}
+
+bool is_redirect(int status) noexcept {
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+bool stale_connection_error(std::error_code ec) noexcept {
+    return ec == std::errc::connection_reset || ec == std::errc::broken_pipe ||
+           ec == std::errc::connection_aborted;
+}
+
+Result<std::size_t> framing_error() {
+    return std::make_error_code(std::errc::bad_message);
+}
+
+}  // namespace
+
+struct Client::Hop {
+    std::string method;
+    Url url;
+    std::string key;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+    Deadline deadline;
+};
+
+// ---- transport --------------------------------------------------------------
+
+Task<Result<Stream>> connect_tcp(Origin origin, Deadline deadline) {
+    if (origin.scheme != "http") co_return std::errc::protocol_not_supported;
+    std::vector<net::Address> addrs;
+    if (auto lit = net::Address::parse(origin.host + ":" + std::to_string(origin.port))) {
+        addrs.push_back(*lit);
+    } else {
+        std::string name = origin.host;
+        if (name.size() > 2 && name.front() == '[') name = name.substr(1, name.size() - 2);
+        auto r = co_await net::resolve(std::move(name), origin.port);
+        if (!r) co_return r.error();
+        addrs = std::move(*r);
+    }
+    Loop& loop = Loop::current();
+    std::error_code last = std::make_error_code(std::errc::address_not_available);
+    for (const net::Address& a : addrs) {
+        if (deadline.expired(loop)) co_return std::errc::timed_out;
+        const Duration left = deadline.is_never() ? Duration::zero() : deadline.remaining(loop);
+        auto s = co_await net::TcpStream::connect(a, left);
+        if (s) {
+            (void)s->set_nodelay();
+            co_return Stream(std::move(*s));
+        }
+        last = s.error();
+        if (last == std::errc::operation_canceled) break;
+    }
+    co_return last;
+}
+
+// ---- ResponseStream -----------------------------------------------------------
+
+ResponseStream::ResponseStream(Client* c, std::unique_ptr<detail::ClientConn> conn,
+                               std::unique_ptr<ResponseParser> p) noexcept
+    : client_(c), conn_(std::move(conn)), parser_(std::move(p)) {}
+ResponseStream::ResponseStream(ResponseStream&&) noexcept = default;
+ResponseStream& ResponseStream::operator=(ResponseStream&&) noexcept = default;
+ResponseStream::~ResponseStream() = default;
+
+void ResponseStream::finish() noexcept {
+    done_ = true;
+    // Bytes after the response mean the server sent something we did not ask
+    // for: such a connection is not reused.
+    if (conn_ && client_ != nullptr && parser_->response().keep_alive() &&
+        conn_->begin == conn_->end) {
+        client_->put_idle(std::move(conn_));
+    }
+    conn_.reset();
+}
+
+Task<Result<std::size_t>> ResponseStream::read(std::span<std::byte> buf) {
+    if (done_ || buf.empty()) co_return std::size_t(0);
+    detail::ClientConn& c = *conn_;
+    for (;;) {
+        if (c.begin < c.end) {
+            const std::size_t avail = std::min(c.end - c.begin, buf.size());
+            c.begin += parser_->feed(std::string_view(c.in.get() + c.begin, avail));
+            if (parser_->state() == ParseState::error) co_return framing_error();
+            std::string_view piece = parser_->body_piece();
+            if (parser_->state() == ParseState::done && piece.empty()) {
+                finish();
+                co_return std::size_t(0);
+            }
+            if (!piece.empty()) {
+                std::memcpy(buf.data(), piece.data(), piece.size());
+                if (parser_->state() == ParseState::done) finish();
+                co_return piece.size();
+            }
+            continue;
+        }
+        auto n = co_await c.receive();
+        if (!n) co_return n.error();
+        if (*n == 0) {
+            if (parser_->finish_eof() == ParseState::done) {  // a body delimited by close
+                finish();
+                co_return std::size_t(0);
+            }
+            co_return Errc::eof;
+        }
+    }
+}
+
+Task<Result<std::string>> ResponseStream::read_all(std::size_t max) {
+    std::string out;
+    std::array<std::byte, 16 * 1024> buf;
+    for (;;) {
+        auto n = co_await read(buf);
+        if (!n) co_return n.error();
+        if (*n == 0) co_return out;
+        if (out.size() + *n > max) co_return Errc::limit_exceeded;
+        out.append(reinterpret_cast<const char*>(buf.data()), *n);
+    }
+}
+
+// ---- Client ----------------------------------------------------------------------
+
+Client::Client(ClientOptions opts) : opts_(std::move(opts)) {
+    if (!opts_.connect) opts_.connect = connect_tcp;
+    if (opts_.breaker) breakers_ = std::make_unique<CircuitBreakerMap>(*opts_.breaker);
+}
+
+Client::~Client() = default;
+
+std::size_t Client::idle_connections() const noexcept {
+    std::size_t n = 0;
+    for (const auto& [k, v] : idle_)
+        n += v.size();
+    return n;
+}
+
+void Client::close_idle() noexcept {
+    idle_.clear();
+}
+
+std::unique_ptr<detail::ClientConn> Client::take_idle(const std::string& key) {
+    auto it = idle_.find(key);
+    if (it == idle_.end()) return nullptr;
+    const TimePoint now = Loop::current().now();
+    while (!it->second.empty()) {
+        std::unique_ptr<detail::ClientConn> c = std::move(it->second.back());
+        it->second.pop_back();
+        if (now - c->idle_since <= opts_.idle_timeout) return c;  // else closed here
+    }
+    return nullptr;
+}
+
+void Client::put_idle(std::unique_ptr<detail::ClientConn> c) {
+    auto& v = idle_[c->key];
+    if (v.size() >= opts_.max_idle_per_origin) return;  // closes it
+    c->idle_since = Loop::current().now();
+    v.push_back(std::move(c));
+}
+
+Task<Result<ResponseStream>> Client::send(const Hop& hop) {
+    std::string head;
+    try {
+        std::vector<HeaderView> fields;
+        bool has_agent = false;
+        for (const auto& [n, v] : hop.headers) {
+            fields.push_back({n, v});
+            if (iequals(n, "user-agent")) has_agent = true;
+        }
+        if (!has_agent && !opts_.user_agent.empty())
+            fields.push_back({"User-Agent", opts_.user_agent});
+        const std::string length = std::to_string(hop.body.size());
+        if (!hop.body.empty() || hop.method == "POST" || hop.method == "PUT" ||
+            hop.method == "PATCH") {
+            fields.push_back({"Content-Length", length});
+        }
+        format_request(head, hop.method, hop.url.target(), hop.url.authority(), fields);
+    } catch (const std::invalid_argument&) {
+        co_return std::errc::invalid_argument;
+    }
+    const bool may_replay = idempotent(hop.method);
+    for (int round = 0; round < 2; ++round) {
+        std::unique_ptr<detail::ClientConn> conn = take_idle(hop.key);
+        const bool reused = conn != nullptr;
+        if (reused) {
+            ++stats_.reuses;
+        } else {
+            auto s = co_await opts_.connect(hop.url.origin(), hop.deadline);
+            if (!s) co_return s.error();
+            conn = std::make_unique<detail::ClientConn>();
+            conn->s = std::move(*s);
+            conn->key = hop.key;
+            ++stats_.connects;
+        }
+        ++stats_.requests;
+        // A pooled connection the server closed meanwhile fails at once (or
+        // gives EOF before any byte): then once more on a new connection, for
+        // requests that may be replayed.
+        const bool may_retry = reused && may_replay && round == 0;
+        const std::array<std::span<const std::byte>, 2> parts = {
+            std::as_bytes(std::span(head)), std::as_bytes(std::span(hop.body))};
+        auto w = co_await conn->s.send_all(
+            std::span<const std::span<const std::byte>>(parts.data(), hop.body.empty() ? 1 : 2));
+        if (!w) {
+            if (may_retry && stale_connection_error(w.error())) continue;
+            co_return w.error();
+        }
+        auto parser = std::make_unique<ResponseParser>(opts_.limits);
+        parser->set_stream_body(true);
+        parser->set_head_request(hop.method == "HEAD");
+        bool got_any = false;
+        bool stale = false;
+        for (;;) {
+            if (conn->begin < conn->end) {
+                got_any = true;
+                conn->begin += parser->feed(
+                    std::string_view(conn->in.get() + conn->begin, conn->end - conn->begin));
+                if (parser->state() == ParseState::error) co_return std::errc::bad_message;
+                if (parser->headers_complete()) break;
+                continue;
+            }
+            auto n = co_await conn->receive();
+            if (!n) {
+                if (may_retry && !got_any && stale_connection_error(n.error())) {
+                    stale = true;
+                    break;
+                }
+                co_return n.error();
+            }
+            if (*n == 0) {
+                if (may_retry && !got_any) {
+                    stale = true;
+                    break;
+                }
+                parser->finish_eof();
+                co_return std::errc::bad_message;
+            }
+        }
+        if (stale) continue;
+        ResponseStream rs(this, std::move(conn), std::move(parser));
+        if (rs.parser_->state() == ParseState::done) rs.finish();
+        co_return rs;
+    }
+    co_return Errc::eof;
+}
+
+Task<Result<ClientResponse>> Client::exchange(const Hop& hop) {
+    auto rs = co_await send(hop);
+    if (!rs) co_return rs.error();
+    auto body = co_await rs->read_all(opts_.max_body);
+    if (!body) co_return body.error();
+    ClientResponse out;
+    static_cast<ParsedResponse&>(out) = rs->parser_->take_response();
+    out.body = std::move(*body);
+    co_return out;
+}
+
+Task<Result<ClientResponse>> Client::attempt(const Hop& hop) {
+    CircuitBreaker* br = breakers_ ? &breakers_->get(hop.key) : nullptr;
+    bool (*error_fails)(std::error_code) =
+        br != nullptr && br->options().is_failure ? br->options().is_failure : &counts_as_failure;
+    auto is_failure = [error_fails](const Result<ClientResponse>& r) {
+        return r ? r->status >= 500 : error_fails(r.error());
+    };
+    auto once = [this, &hop] { return exchange(hop); };
+    auto guarded = [br, &once, &is_failure]() -> Task<Result<ClientResponse>> {
+        if (br != nullptr) return br->call(once, is_failure);
+        return once();
+    };
+    if (!opts_.retry) co_return co_await guarded();
+    const bool idem = idempotent(hop.method);
+    const bool retry_5xx = opts_.retry_server_errors && idem;
+    bool (*retryable)(std::error_code) = opts_.retry->retryable;
+    auto should_retry = [retry_5xx, idem, retryable](const Result<ClientResponse>& r) {
+        if (r) return retry_5xx && r->status >= 500;
+        return idem && retryable != nullptr && retryable(r.error());
+    };
+    auto rr = co_await retry(opts_.retry->until(hop.deadline), guarded, should_retry);
+    if (rr.attempts > 1) stats_.retries += std::uint64_t(rr.attempts - 1);
+    co_return std::move(rr.result);
+}
+
+Task<Result<ClientResponse>> Client::fetch_hops(ClientRequest req, Url url) {
+    Hop hop{std::move(req.method), url,
+            origin_key(url),       std::move(req.headers),
+            std::move(req.body),   Deadline::never()};
+    if (req.deadline) hop.deadline = *req.deadline;
+    for (int hops = 0;; ++hops) {
+        auto r = co_await attempt(hop);
+        if (!r) co_return r;
+        auto loc = r->headers.get("Location");
+        if (opts_.max_redirects == 0 || !is_redirect(r->status) || !loc) {
+            r->url = hop.url.normalized();
+            r->redirects = hops;
+            co_return r;
+        }
+        if (hops >= opts_.max_redirects) co_return std::errc::too_many_links;
+        auto next = Url::resolve(hop.url, *loc);
+        if (!next) {  // somewhere we cannot go: the 3xx is the answer
+            r->url = hop.url.normalized();
+            r->redirects = hops;
+            co_return r;
+        }
+        // RFC 9110 §15.4: 303 asks for a GET (HEAD stays HEAD); 301 and 302
+        // turn POST into GET as every browser does; 307 and 308 repeat the
+        // request as it was.
+        const bool to_get = (r->status == 303 && hop.method != "HEAD") ||
+                            ((r->status == 301 || r->status == 302) && hop.method == "POST");
+        if (to_get) {
+            hop.method = "GET";
+            hop.body.clear();
+            std::erase_if(hop.headers, [](const auto& h) {
+                return iequals(h.first, "content-type") || iequals(h.first, "content-length");
+            });
+        }
+        if (!next->same_origin(hop.url)) {
+            std::erase_if(hop.headers, [](const auto& h) {
+                return iequals(h.first, "authorization") || iequals(h.first, "cookie") ||
+                       iequals(h.first, "proxy-authorization");
+            });
+        }
+        hop.url = std::move(*next);
+        hop.key = origin_key(hop.url);
+        ++stats_.redirects;
+    }
+}
+
+Task<Result<ClientResponse>> Client::get(std::string url) {
+    ClientRequest req;
+    req.url = std::move(url);
+    co_return co_await fetch(std::move(req));
+}
+
+Task<Result<ClientResponse>> Client::fetch(ClientRequest req) {
+    auto url = Url::parse(req.url);
+    if (!url) co_return std::errc::invalid_argument;
+    Deadline d = req.deadline                       ? *req.deadline
+                 : opts_.timeout > Duration::zero() ? Deadline::after(opts_.timeout)
+                                                    : Deadline::never();
+    req.deadline = d;
+    if (d.is_never()) co_return co_await fetch_hops(std::move(req), std::move(*url));
+    co_return co_await with_deadline(fetch_hops(std::move(req), std::move(*url)), d.when());
+}
+
+Task<Result<ResponseStream>> Client::open(ClientRequest req) {
+    auto url = Url::parse(req.url);
+    if (!url) co_return std::errc::invalid_argument;
+    Deadline d = req.deadline                       ? *req.deadline
+                 : opts_.timeout > Duration::zero() ? Deadline::after(opts_.timeout)
+                                                    : Deadline::never();
+    Hop hop{std::move(req.method), *url, origin_key(*url), std::move(req.headers),
+            std::move(req.body),   d};
+    if (d.is_never()) co_return co_await send(hop);
+    co_return co_await with_deadline(send(hop), d.when());
+}
+
+}  // namespace corio::http

@@ -1,0 +1,184 @@
+#pragma once
+// An HTTP/1.1 client: keep-alive connections pooled per origin, a deadline
+// per request, redirects, bodies collected (with a cap) or streamed, and
+// hooks for runtime/resilience.hpp's retry policy and circuit breaker.
+//
+//   http::Client client;
+//   auto r = co_await client.get("http://127.0.0.1:8080/index.html");
+//   if (r) fmt::print("{} {} bytes\n", r->status, r->body.size());
+//
+// A Client belongs to the loop it is used on (no locks); make one per loop.
+// It must outlive the requests and ResponseStreams it made.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <corio/http/codec.hpp>
+#include <corio/http/stream.hpp>
+#include <corio/http/url.hpp>
+#include <corio/runtime/clock.hpp>
+#include <corio/runtime/deadline.hpp>
+#include <corio/runtime/resilience.hpp>
+#include <corio/runtime/result.hpp>
+#include <corio/runtime/task.hpp>
+
+namespace corio::http {
+
+/// Opens a byte stream to an origin before `deadline`: the transport hook.
+/// The default connects over TCP for "http" and refuses other schemes with
+/// std::errc::protocol_not_supported; a TLS connector answers "https".
+using Connector = std::function<Task<Result<Stream>>(Origin origin, Deadline deadline)>;
+
+/// The default Connector: TCP for http (IP literals directly, names through
+/// net::resolve, each address in turn), TCP_NODELAY set.
+Task<Result<Stream>> connect_tcp(Origin origin, Deadline deadline);
+
+/// How a Client behaves.
+struct ClientOptions {
+    /// Idle keep-alive connections kept per origin (more are closed).
+    std::size_t max_idle_per_origin = 8;
+    /// A pooled connection idle longer than this is closed rather than reused.
+    Duration idle_timeout = std::chrono::seconds(30);
+    /// Default deadline of a request (redirects, retries and, for fetch(),
+    /// the body included); zero: none.
+    Duration timeout = std::chrono::seconds(30);
+    /// Redirects followed per request; 0 returns 3xx responses as they are.
+    int max_redirects = 5;
+    /// Largest body fetch() collects (Errc::limit_exceeded beyond).
+    std::size_t max_body = std::size_t(8) << 20;
+    /// Response head limits.
+    ResponseParser::Limits limits{};
+    /// Sent as User-Agent unless the request has one; empty: none.
+    std::string user_agent = "corio";
+    /// Hook: retry each hop with this policy (transient errors by
+    /// policy.retryable, and 5xx answers to idempotent requests when
+    /// retry_server_errors). Unset: no retries.
+    std::optional<RetryPolicy> retry;
+    bool retry_server_errors = true;
+    /// Hook: a circuit breaker per origin ("http://host:port") with these
+    /// options; errors per options' is_failure and 5xx answers count as
+    /// failures; an open breaker fails calls with Errc::circuit_open.
+    std::optional<BreakerOptions> breaker;
+    /// Hook: how to open a stream to an origin (default connect_tcp).
+    Connector connect;
+};
+
+/// A request for Client::fetch() and Client::open().
+struct ClientRequest {
+    std::string method = "GET";
+    std::string url;
+    /// Extra header fields (Host, Content-Length and framing are the client's).
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+    /// Overrides ClientOptions::timeout when set.
+    std::optional<Deadline> deadline;
+};
+
+/// A complete response: the parsed message, the URL that gave it (after
+/// redirects) and how many redirects led there.
+struct ClientResponse : ParsedResponse {
+    std::string url;
+    int redirects = 0;
+};
+
+struct ClientStats {
+    std::uint64_t requests = 0;   ///< requests sent (each hop and retry counts)
+    std::uint64_t connects = 0;   ///< connections opened
+    std::uint64_t reuses = 0;     ///< requests sent on a pooled connection
+    std::uint64_t redirects = 0;  ///< redirects followed
+    std::uint64_t retries = 0;    ///< attempts beyond the first of each hop
+};
+
+namespace detail {
+struct ClientConn;
+}
+class Client;
+
+/// A response whose body is read as a stream (Client::open()). When the body
+/// has been read to its end the connection goes back to the pool; dropping
+/// the stream earlier closes it.
+class ResponseStream {
+public:
+    ResponseStream(ResponseStream&&) noexcept;
+    ResponseStream& operator=(ResponseStream&&) noexcept;
+    ~ResponseStream();
+
+    int status() const noexcept { return parser_->response().status; }
+    const Headers& headers() const noexcept { return parser_->response().headers; }
+    const ParsedResponse& head() const noexcept { return parser_->response(); }
+    /// Some body bytes into `buf`: the count, 0 at the end of the body.
+    /// Errors: the connection's, std::errc::bad_message for bad framing,
+    /// Errc::eof when the connection ended inside the body.
+    Task<Result<std::size_t>> read(std::span<std::byte> buf);
+    /// The rest of the body, at most `max` bytes (Errc::limit_exceeded beyond).
+    Task<Result<std::string>> read_all(std::size_t max);
+
+private:
+    friend class Client;
+    ResponseStream(Client* c, std::unique_ptr<detail::ClientConn> conn,
+                   std::unique_ptr<ResponseParser> p) noexcept;
+    void finish() noexcept;
+
+    Client* client_ = nullptr;
+    std::unique_ptr<detail::ClientConn> conn_;
+    std::unique_ptr<ResponseParser> parser_;
+    bool done_ = false;
+};
+
+class Client {
+public:
+    explicit Client(ClientOptions opts = {});
+    ~Client();
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
+
+    /// GET `url`, body collected.
+    Task<Result<ClientResponse>> get(std::string url);
+    /// Sends `req` and collects the response body (at most options().max_body),
+    /// following redirects (301/302 turn POST into GET, 303 turns anything but
+    /// HEAD into GET without a body, 307/308 keep method and body; fields
+    /// naming credentials are dropped when the origin changes) and applying
+    /// the retry and breaker hooks. Errors: std::errc::invalid_argument for a
+    /// URL that is not http(s), std::errc::too_many_links past max_redirects,
+    /// std::errc::timed_out at the deadline, std::errc::bad_message for a
+    /// malformed response, Errc::circuit_open, or the connection's error.
+    Task<Result<ClientResponse>> fetch(ClientRequest req);
+    /// Sends `req` and gives the response once its head has arrived; the body
+    /// is read from the ResponseStream. Redirects are not followed and there
+    /// are no retries (a streamed exchange cannot be replayed); the deadline
+    /// bounds the head only.
+    Task<Result<ResponseStream>> open(ClientRequest req);
+
+    const ClientStats& stats() const noexcept { return stats_; }
+    const ClientOptions& options() const noexcept { return opts_; }
+    /// Idle pooled connections, over all origins.
+    std::size_t idle_connections() const noexcept;
+    /// Closes every idle pooled connection.
+    void close_idle() noexcept;
+
+private:
+    friend class ResponseStream;
+    struct Hop;
+    Task<Result<ClientResponse>> fetch_hops(ClientRequest req, Url url);
+    Task<Result<ClientResponse>> attempt(const Hop& hop);
+    Task<Result<ClientResponse>> exchange(const Hop& hop);
+    Task<Result<ResponseStream>> send(const Hop& hop);
+    std::unique_ptr<detail::ClientConn> take_idle(const std::string& key);
+    void put_idle(std::unique_ptr<detail::ClientConn> c);
+
+    ClientOptions opts_;
+    ClientStats stats_;
+    std::map<std::string, std::vector<std::unique_ptr<detail::ClientConn>>, std::less<>> idle_;
+    std::unique_ptr<CircuitBreakerMap> breakers_;
+};
+
+}  // namespace corio::http

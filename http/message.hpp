@@ -1,0 +1,211 @@
+#pragma once
+// What a server handler sees and gives back: Request (the parsed head, the
+// router's captures, the body as a stream) and Response (a status, header
+// fields, and a body that is a buffer, a shared pre-formatted buffer, a file
+// or a stream written in chunks).
+//
+//   Task<http::Response> hello(http::Request& req) {
+//       co_return http::Response::text(200, "hello " + std::string(req.param("name")) + "\n");
+//   }
+
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <corio/http/codec.hpp>
+#include <corio/runtime/result.hpp>
+#include <corio/runtime/task.hpp>
+
+namespace corio::http {
+
+namespace detail {
+class Connection;
+}
+
+/// Owns a descriptor of a regular file (or directory): closed when destroyed.
+/// Never registered with a backend, so a plain close(2). Move-only.
+class FileFd {
+public:
+    FileFd() noexcept = default;
+    explicit FileFd(int fd) noexcept : fd_(fd) {}
+    FileFd(FileFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    FileFd& operator=(FileFd&& o) noexcept {
+        reset(std::exchange(o.fd_, -1));
+        return *this;
+    }
+    ~FileFd() { reset(); }
+    /// Closes the current descriptor (if any) and owns `fd`.
+    void reset(int fd = -1) noexcept {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = fd;
+    }
+    int get() const noexcept { return fd_; }
+    explicit operator bool() const noexcept { return fd_ >= 0; }
+
+private:
+    int fd_ = -1;
+};
+
+/// Router captures: the `{name}` segments of the matched pattern, as views
+/// into the request's path (still percent-encoded; see percent_decode()).
+struct Param {
+    std::string_view name;
+    std::string_view value;
+};
+
+/// A request as a handler sees it. The head (method, target, headers) is
+/// complete; the body is read on demand with read_body() or read_body_all(),
+/// so a handler may refuse a large upload without receiving it (with
+/// `Expect: 100-continue` the server sends "100 Continue" only when the
+/// handler starts reading). Valid until the handler's Task completes; views
+/// it gives are valid as long.
+class Request {
+public:
+    Request() = default;
+    /// A request over `msg` with no connection behind it (its body is
+    /// msg.body): for tests and for calling handlers directly.
+    explicit Request(const ParsedRequest& msg) { bind(&msg, nullptr); }
+
+    std::string_view method() const noexcept { return msg_->method; }
+    /// The request-target as sent (origin form "/a?b", or absolute form).
+    std::string_view target() const noexcept { return msg_->target; }
+    /// The path of the target, as sent (escapes kept): "/a" for "/a?b" and
+    /// for "http://host/a?b"; "" for the asterisk and authority forms.
+    std::string_view path() const noexcept { return path_; }
+    /// The query without its '?', "" when there is none.
+    std::string_view query() const noexcept { return query_; }
+    Version version() const noexcept { return msg_->version; }
+    const Headers& headers() const noexcept { return msg_->headers; }
+    /// The first field named `name` (any case).
+    std::optional<std::string_view> header(std::string_view name) const noexcept {
+        return msg_->headers.get(name);
+    }
+    /// True for HEAD: the server sends no body, whatever the response holds.
+    bool is_head() const noexcept { return msg_->method == "HEAD"; }
+    /// The value of the router capture `{name}`, "" when there is none.
+    std::string_view param(std::string_view name) const noexcept;
+    /// Under Router::mount(prefix, ...): the path below the prefix, starting
+    /// with '/' ("/a.txt" for "/static/a.txt" under "/static"); else path().
+    std::string_view subpath() const noexcept { return subpath_; }
+
+    /// Reads some body bytes into `buf`: the count, 0 at the end of the body
+    /// (or when there is none). Errors: the connection's (reset, timed_out),
+    /// Errc::limit_exceeded past the server's body limit, std::errc::bad_message
+    /// for malformed chunked framing; after an error the server answers with
+    /// the matching status (413, 400) and closes, whatever the handler returns.
+    Task<Result<std::size_t>> read_body(std::span<std::byte> buf);
+    /// The whole body, at most `max` bytes (Errc::limit_exceeded beyond).
+    Task<Result<std::string>> read_body_all(std::size_t max);
+
+    /// Not API: set up by the server and the router.
+    void bind(const ParsedRequest* msg, detail::Connection* conn) noexcept;
+    std::vector<Param>& params() noexcept { return params_; }
+    void set_subpath(std::string_view s) noexcept { subpath_ = s; }
+
+private:
+    const ParsedRequest* msg_ = nullptr;
+    detail::Connection* conn_ = nullptr;
+    std::string_view path_;
+    std::string_view query_;
+    std::string_view subpath_;
+    std::vector<Param> params_;
+    std::size_t body_pos_ = 0;  // without a connection: bytes of msg_->body handed out
+};
+
+/// An immutable pre-formatted response part that many responses share
+/// without copying (a cache entry): header lines, each "Name: value\r\n",
+/// already validated, and the body.
+struct SharedBody {
+    std::string fields;
+    std::string body;
+};
+
+/// A body sent from a file: `length` bytes from `offset`. The response owns
+/// the descriptor. The server sends it with splice (io_uring) or sendfile
+/// (epoll) when the stream is a plain socket, else through a buffer. Those
+/// calls cannot suppress SIGPIPE, so before the first one the server sets
+/// SIGPIPE to "ignore" if it still has its default action.
+struct FileBody {
+    FileFd fd;
+    std::uint64_t offset = 0;
+    std::uint64_t length = 0;
+};
+
+class BodyWriter;
+/// Writes a streamed response body; returning ends it. An error ends the
+/// connection.
+using BodyProducer = std::function<Task<Result<void>>(BodyWriter&)>;
+
+/// A response: a status, header fields, and one kind of body. The server adds
+/// Date, Server, the framing (Content-Length, or Transfer-Encoding: chunked
+/// for a stream) and Connection; a handler must not set those. Responses to
+/// HEAD, 1xx, 204 and 304 go out without a body whatever they hold.
+class Response {
+public:
+    enum class Kind : std::uint8_t { empty, buffer, shared, file, stream };
+
+    Response() = default;
+    explicit Response(int status_code) noexcept : status(status_code) {}
+
+    /// `body` with a Content-Type.
+    static Response text(int status, std::string body,
+                         std::string_view content_type = "text/plain; charset=utf-8");
+    /// `length` bytes of `b->body` from `offset`, after b->fields.
+    static Response shared(int status, std::shared_ptr<const SharedBody> b, std::size_t offset,
+                           std::size_t length) noexcept;
+    /// All of b->body after b->fields.
+    static Response shared(int status, std::shared_ptr<const SharedBody> b) noexcept;
+    /// A file body.
+    static Response file(int status, FileBody f) noexcept;
+    /// A body produced as it goes, sent chunked (HTTP/1.1) or until close (1.0).
+    static Response stream(int status, BodyProducer p);
+    /// A short text body "STATUS Reason\n", as the server's own error answers.
+    static Response error(int status);
+
+    /// Adds a header field (checked when sent: a name that is not a token or
+    /// a value with CR/LF is a bug and throws std::invalid_argument).
+    Response& set(std::string_view name, std::string_view value) {
+        headers.add(name, value);
+        return *this;
+    }
+    /// The body length when it is known before sending (not for a stream).
+    std::uint64_t body_length() const noexcept;
+
+    int status = 200;
+    Headers headers;
+    Kind kind = Kind::empty;
+    std::string body;                         ///< Kind::buffer
+    std::shared_ptr<const SharedBody> share;  ///< Kind::shared (fields are sent for any kind)
+    std::size_t share_offset = 0;
+    std::size_t share_length = 0;
+    FileBody file_body;    ///< Kind::file
+    BodyProducer produce;  ///< Kind::stream
+    bool close = false;    ///< close the connection after this response
+};
+
+/// The sink of a streamed response body (see Response::stream). Each write()
+/// goes out as one chunk at once; nothing is buffered.
+class BodyWriter {
+public:
+    /// Sends `data` (nothing for an empty one). Errors: the connection's.
+    Task<Result<void>> write(std::string_view data);
+
+    /// Not API: made by the server.
+    BodyWriter(detail::Connection* c, bool chunked) noexcept : conn_(c), chunked_(chunked) {}
+
+private:
+    detail::Connection* conn_;
+    bool chunked_;
+    std::string frame_;
+};
+
+}  // namespace corio::http

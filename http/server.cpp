@@ -1,0 +1,985 @@
+// The server's connections: reading requests, calling the handler, writing
+// responses in order, timeouts, limits and draining.
+//
+// One coroutine per connection reads into a fixed buffer, feeds the strict
+// request parser, and answers every complete request in the buffer before it
+// sends: pipelined requests get their responses in order, in one send. Small
+// response bodies are copied after their head; large shared ones are sent by
+// reference (gathered writes); files go out with splice/sendfile when the
+// stream is a plain socket.
+#include <corio/http/server.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstring>
+#include <ctime>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include <corio/fs/ops.hpp>
+#include <corio/http/file_ops.hpp>
+#include <corio/runtime/log.hpp>
+#include <corio/runtime/loop.hpp>
+#include <corio/runtime/ops.hpp>
+#include <corio/runtime/task_group.hpp>
+#include <corio/runtime/timer.hpp>
+
+namespace corio::http {
+namespace detail {
+
+namespace {
+
+constexpr std::size_t in_buf_size = 16 * 1024;  // per connection; partial lines stay in the parser
+constexpr std::size_t inline_body_max = 16 * 1024;  // bodies up to this are copied after their head
+constexpr std::size_t flush_at = 64 * 1024;         // pending output sent before parsing further
+constexpr int pipe_size = 256 * 1024;               // splice chunk on io_uring
+constexpr std::uint64_t sendfile_chunk = 1u << 20;  // epoll: progress is noted per chunk
+
+void append_number(std::string& out, std::uint64_t v) {
+    char b[24];
+    auto r = std::to_chars(b, b + sizeof b, v);
+    out.append(b, r.ptr);
+}
+
+}  // namespace
+
+class Connection;
+
+/// What one loop knows of a server's connections. Shared by the reaper and
+/// the connections, so that it outlives both.
+struct LoopState {
+    Loop* loop = nullptr;
+    Connection* conns = nullptr;  // every open connection of this loop
+    bool draining = false;        // no keep-alive, no new requests
+    bool reaper_running = false;
+    Duration tick{};
+    std::time_t date_sec = -1;
+    std::size_t date_len = 0;
+    char date[64] = {};
+    // The runtime whose loop this is (serve()), else null. Its graceful
+    // shutdown is noticed by the reaper and by new connections rather than
+    // by a callback, which could outlive the runtime with the server.
+    Runtime* rt = nullptr;
+
+    std::string_view date_now() noexcept {
+        std::time_t t = ::time(nullptr);
+        if (t != date_sec) {
+            date_sec = t;
+            struct tm tm;
+            ::gmtime_r(&t, &tm);
+            date_len = std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        }
+        return {date, date_len};
+    }
+    void drain() noexcept;
+    bool shutting_down() noexcept { return rt != nullptr && rt->shutdown_token().stop_requested(); }
+};
+
+struct ServerCore {
+    Handler handler;
+    ServerOptions opts;
+    std::atomic<std::size_t> conns{0};
+    std::mutex mu;  // guards `loops` (looked up once per connection)
+    std::vector<std::pair<Loop*, std::shared_ptr<LoopState>>> loops;
+
+    std::shared_ptr<LoopState> state_for(Loop& loop);
+};
+
+/// A pipe for splicing, made on a connection's first large file.
+struct Pipe {
+    int r = -1;
+    int w = -1;
+    unsigned cap = 0;
+    Pipe() = default;
+    Pipe(const Pipe&) = delete;
+    Pipe& operator=(const Pipe&) = delete;
+    ~Pipe() { discard(); }
+    bool open() noexcept {
+        if (r >= 0) return true;
+        int p[2];
+        if (::pipe2(p, O_NONBLOCK | O_CLOEXEC) != 0) return false;
+        r = p[0];
+        w = p[1];
+        (void)::fcntl(w, F_SETPIPE_SZ, pipe_size);
+        int got = ::fcntl(w, F_GETPIPE_SZ);
+        cap = got > 0 ? unsigned(got) : 65536u;
+        return true;
+    }
+    /// Closes the pipe (it may hold bytes of an aborted transfer).
+    void discard() noexcept {
+        if (r >= 0) ::close(r);
+        if (w >= 0) ::close(w);
+        r = w = -1;
+    }
+};
+
+/// Output waiting to be sent: heads and small bodies in `buf`, larger shared
+/// bodies referenced (and kept alive) rather than copied.
+struct Output {
+    struct Seg {
+        std::size_t off;
+        std::size_t len;
+        const char* ext;  // null: bytes of buf
+    };
+    std::string buf;
+    std::vector<Seg> segs;
+    std::size_t seg_start = 0;  // bytes of buf not yet described by segs
+    std::vector<std::shared_ptr<const SharedBody>> holds;
+    std::vector<std::span<const std::byte>> spans;
+    std::size_t ext_bytes = 0;
+
+    bool empty() const noexcept { return buf.empty() && segs.empty(); }
+    std::size_t pending() const noexcept { return buf.size() + ext_bytes; }
+    void add_external(const std::shared_ptr<const SharedBody>& b, std::size_t off, std::size_t n) {
+        segs.push_back({seg_start, buf.size() - seg_start, nullptr});
+        seg_start = buf.size();
+        segs.push_back({0, n, b->body.data() + off});
+        ext_bytes += n;
+        holds.push_back(b);
+    }
+    std::span<const std::span<const std::byte>> gather() {
+        spans.clear();
+        for (const Seg& s : segs) {
+            const char* p = s.ext != nullptr ? s.ext : buf.data() + s.off;
+            if (s.len > 0) spans.push_back(std::as_bytes(std::span(p, s.len)));
+        }
+        if (seg_start < buf.size()) {
+            spans.push_back(
+                std::as_bytes(std::span(buf.data() + seg_start, buf.size() - seg_start)));
+        }
+        return spans;
+    }
+    void clear() noexcept {
+        buf.clear();
+        segs.clear();
+        seg_start = 0;
+        ext_bytes = 0;
+        holds.clear();
+    }
+};
+
+/// One connection: its state for the reaper and the shutdown, its buffers,
+/// and the request being served.
+class Connection {
+public:
+    enum class Phase : std::uint8_t { idle, head, body, handler, sending };
+
+    Connection(ServerCore* core, std::shared_ptr<LoopState> ls, Stream s, StopToken parent)
+        : core_(core),
+          ls_(std::move(ls)),
+          s_(std::move(s)),
+          stop_(parent),
+          parser_(core->opts.limits),
+          in_(new char[in_buf_size]) {
+        parser_.set_stream_body(true);
+        next_ = ls_->conns;
+        if (next_ != nullptr) next_->prev_ = this;
+        ls_->conns = this;
+    }
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+    ~Connection() {
+        if (prev_ != nullptr) {
+            prev_->next_ = next_;
+        } else {
+            ls_->conns = next_;
+        }
+        if (next_ != nullptr) next_->prev_ = prev_;
+    }
+
+    Task<void> run();
+    Task<Result<std::size_t>> read_body(std::span<std::byte> buf);
+    Task<Result<void>> write_chunk(std::string_view data, bool chunked, std::string& frame);
+
+    // For the reaper and the shutdown.
+    Connection* next() const noexcept { return next_; }
+    bool idle() const noexcept { return phase_ == Phase::idle; }
+    void expire_if(TimePoint now) noexcept {
+        if (deadline_ <= now) {
+            deadline_ = TimePoint::max();
+            timed_out_ = true;
+            stop_.request_stop();
+        }
+    }
+    void stop() noexcept { stop_.request_stop(); }
+    StopToken stop_token() noexcept { return stop_.token(); }
+
+private:
+    void set_phase(Phase p, Duration timeout) noexcept {
+        phase_ = p;
+        deadline_ = ls_->loop->now() + timeout;
+    }
+    // A handler may take as long as it likes; what it awaits of the
+    // connection (body reads, chunk writes) has its own deadline.
+    void in_handler() noexcept {
+        phase_ = Phase::handler;
+        deadline_ = TimePoint::max();
+    }
+    Task<Result<std::size_t>> receive();
+    Task<bool> flush();
+    Task<bool> answer(Response& resp, bool head, bool keep_alive, Version v);
+    void append_head(const Response& resp, bool keep_alive, Version v, bool body_allowed);
+    void append_error(int status, bool head, bool keep_alive, Version v);
+    Task<bool> send_file(FileBody& f);
+    Task<bool> send_stream(Response& resp, bool chunked);
+    void send_final(std::string_view text) noexcept;
+    Task<bool> linger_close();
+
+    ServerCore* core_;
+    std::shared_ptr<LoopState> ls_;
+    Stream s_;
+    LinkedStopSource stop_;  // stopping it cancels what the connection waits for
+    Connection* prev_ = nullptr;
+    Connection* next_ = nullptr;
+    TimePoint deadline_ = TimePoint::max();
+    Phase phase_ = Phase::idle;
+    bool timed_out_ = false;
+
+    RequestParser parser_;
+    std::unique_ptr<char[]> in_;
+    std::size_t begin_ = 0;
+    std::size_t end_ = 0;
+    Output out_;
+    Request req_;
+    Pipe pipe_;
+    bool expect_continue_ = false;  // 100 Continue owed before the body is read
+    int body_error_ = 0;            // status owed for a failed body read
+};
+
+// ---- per-loop state -------------------------------------------------------
+
+void LoopState::drain() noexcept {
+    draining = true;
+    for (Connection* c = conns; c != nullptr;) {
+        Connection* n = c->next();  // stopping only schedules: the list stays as it is
+        if (c->idle()) c->stop();
+        c = n;
+    }
+}
+
+Task<void> reaper(std::shared_ptr<LoopState> ls) {
+    // Cleared however the task ends (also when its loop is torn down).
+    struct Running {
+        LoopState* ls;
+        ~Running() { ls->reaper_running = false; }
+    } running{ls.get()};
+    while (ls->conns != nullptr) {
+        const bool slept = co_await sleep_for(ls->tick);
+        if (!slept) break;
+        // The runtime's graceful shutdown: idle connections close now, busy
+        // ones after their response.
+        if (!ls->draining && ls->shutting_down()) ls->drain();
+        const TimePoint now = ls->loop->now();
+        for (Connection* c = ls->conns; c != nullptr;) {
+            Connection* n = c->next();
+            c->expire_if(now);
+            c = n;
+        }
+    }
+}
+
+std::shared_ptr<LoopState> ServerCore::state_for(Loop& loop) {
+    std::lock_guard lk(mu);
+    for (auto& [l, st] : loops) {
+        if (l == &loop) return st;
+    }
+    auto st = std::make_shared<LoopState>();
+    st->loop = &loop;
+    Duration shortest =
+        std::min({opts.idle_timeout, opts.header_timeout, opts.body_timeout, opts.send_timeout});
+    st->tick = std::clamp<Duration>(shortest / 8, std::chrono::milliseconds(5),
+                                    std::chrono::milliseconds(500));
+    st->rt = Runtime::current();
+    loops.emplace_back(&loop, st);
+    return st;
+}
+
+// ---- the receive path -----------------------------------------------------
+
+// Every byte the connection reads comes through here: into the free space of
+// the input buffer (which the caller has emptied), one receive.
+Task<Result<std::size_t>> Connection::receive() {
+    begin_ = end_ = 0;
+    auto n = co_await s_.recv(std::as_writable_bytes(std::span(in_.get(), in_buf_size)));
+    if (n) end_ = *n;
+    co_return n;
+}
+
+// ---- request bodies -------------------------------------------------------
+
+Task<Result<std::size_t>> Connection::read_body(std::span<std::byte> buf) {
+    if (body_error_ != 0)
+        co_return body_error_ == 413 ? Result<std::size_t>(Errc::limit_exceeded)
+                                     : Result<std::size_t>(std::errc::bad_message);
+    if (parser_.state() == ParseState::done || buf.empty()) co_return std::size_t(0);
+    if (expect_continue_) {
+        // The client waits for this before it sends the body; responses to
+        // earlier pipelined requests go first.
+        expect_continue_ = false;
+        out_.buf += "HTTP/1.1 100 Continue\r\n\r\n";
+        // Not `if (!co_await ...)`: g++ 12 skips the body of a coroutine whose
+        // first co_await sits in an if condition.
+        const bool sent = co_await flush();
+        if (!sent) co_return std::errc::connection_aborted;
+    }
+    for (;;) {
+        if (begin_ < end_) {
+            const std::size_t avail = std::min(end_ - begin_, buf.size());
+            begin_ += parser_.feed(std::string_view(in_.get() + begin_, avail));
+            if (parser_.state() == ParseState::error) {
+                body_error_ = parser_.error_status();
+                co_return body_error_ == 413 ? Result<std::size_t>(Errc::limit_exceeded)
+                                             : Result<std::size_t>(std::errc::bad_message);
+            }
+            std::string_view piece = parser_.body_piece();
+            if (!piece.empty()) {
+                std::memcpy(buf.data(), piece.data(), piece.size());
+                co_return piece.size();
+            }
+            if (parser_.state() == ParseState::done) co_return std::size_t(0);
+            continue;
+        }
+        set_phase(Phase::body, core_->opts.body_timeout);
+        auto n = co_await receive();
+        in_handler();
+        if (!n) co_return n.error();
+        if (*n == 0) {
+            body_error_ = 400;  // the body ended early: nothing more can follow
+            co_return Errc::eof;
+        }
+    }
+}
+
+// ---- responses ------------------------------------------------------------
+
+void Connection::append_head(const Response& resp, bool keep_alive, Version v, bool body_allowed) {
+    std::string& out = out_.buf;
+    if (resp.status < 100 || resp.status > 999) {
+        throw std::invalid_argument("http: invalid status code " + std::to_string(resp.status));
+    }
+    for (const Header& h : resp.headers) {
+        if (!valid_field_name(h.name) || !valid_field_value_text(h.value)) {
+            throw std::invalid_argument("http: invalid response header '" + h.name + "'");
+        }
+    }
+    out += "HTTP/1.1 ";
+    append_number(out, unsigned(resp.status));
+    out += ' ';
+    out += status_reason(resp.status);
+    out += "\r\n";
+    if (!core_->opts.server_name.empty()) {
+        out += "Server: ";
+        out += core_->opts.server_name;
+        out += "\r\n";
+    }
+    out += "Date: ";
+    out += ls_->date_now();
+    out += "\r\n";
+    if (resp.share) out += resp.share->fields;
+    for (const Header& h : resp.headers) {
+        out += h.name;
+        out += ": ";
+        out += h.value;
+        out += "\r\n";
+    }
+    // RFC 9110 §8.6, §6.4.1: 1xx, 204 and 304 carry no body and 1xx/204 no
+    // Content-Length; a HEAD answer says what a GET's would.
+    const bool bodiless = resp.status < 200 || resp.status == 204 || resp.status == 304;
+    if (!bodiless && body_allowed) {
+        if (resp.kind == Response::Kind::stream) {
+            if (v == Version::http_1_1) out += "Transfer-Encoding: chunked\r\n";
+        } else {
+            out += "Content-Length: ";
+            append_number(out, resp.body_length());
+            out += "\r\n";
+        }
+    }
+    if (!keep_alive) {
+        out += "Connection: close\r\n\r\n";
+    } else if (v == Version::http_1_0) {
+        out += "Connection: keep-alive\r\n\r\n";
+    } else {
+        out += "\r\n";
+    }
+}
+
+void Connection::append_error(int status, bool head, bool keep_alive, Version v) {
+    Response r = Response::error(status);
+    append_head(r, keep_alive, v, true);
+    if (!head) out_.buf += r.body;
+}
+
+// Sends everything pending and empties it, under the send timeout; false
+// when the connection is gone.
+Task<bool> Connection::flush() {
+    if (out_.empty()) co_return true;
+    const Phase was = phase_;
+    const TimePoint was_deadline = deadline_;
+    set_phase(Phase::sending, core_->opts.send_timeout);
+    bool sent;
+    if (out_.segs.empty()) {
+        sent = (co_await s_.send_all(std::as_bytes(std::span(out_.buf)))).has_value();
+    } else {
+        sent = (co_await s_.send_all(out_.gather())).has_value();
+    }
+    phase_ = was;
+    deadline_ = was_deadline;
+    if (sent) out_.clear();
+    co_return sent;
+}
+
+// Queues (and for files and streams, sends) one response. False: the
+// connection must close now.
+Task<bool> Connection::answer(Response& resp, bool head, bool keep_alive, Version v) {
+    const bool bodiless = head || resp.status < 200 || resp.status == 204 || resp.status == 304;
+    const bool chunked = resp.kind == Response::Kind::stream && v == Version::http_1_1;
+    append_head(resp, keep_alive, v, true);
+    if (bodiless) co_return true;
+    switch (resp.kind) {
+        case Response::Kind::empty:
+            break;
+        case Response::Kind::buffer:
+            out_.buf += resp.body;
+            break;
+        case Response::Kind::shared: {
+            const std::size_t off = std::min(resp.share_offset, resp.share->body.size());
+            const std::size_t n = std::min(resp.share_length, resp.share->body.size() - off);
+            if (n <= inline_body_max) {
+                out_.buf.append(resp.share->body, off, n);
+            } else {
+                out_.add_external(resp.share, off, n);
+            }
+            break;
+        }
+        case Response::Kind::file: {
+            const bool sent = co_await flush();  // (not in the if: see read_body)
+            if (!sent) co_return false;
+            co_return co_await send_file(resp.file_body);
+        }
+        case Response::Kind::stream: {
+            const bool sent = co_await flush();
+            if (!sent) co_return false;
+            co_return co_await send_stream(resp, chunked);
+        }
+    }
+    co_return true;
+}
+
+Task<Result<void>> Connection::write_chunk(std::string_view data, bool chunked,
+                                           std::string& frame) {
+    if (data.empty()) co_return Result<void>{};
+    set_phase(Phase::sending, core_->opts.send_timeout);
+    Result<void> r;
+    if (chunked) {
+        frame.clear();
+        format_chunk_header(frame, data.size());
+        const std::array<std::span<const std::byte>, 3> parts = {
+            std::as_bytes(std::span(frame)), std::as_bytes(std::span(data)),
+            std::as_bytes(std::span("\r\n", 2))};
+        r = co_await s_.send_all(std::span<const std::span<const std::byte>>(parts));
+    } else {
+        r = co_await s_.send_all(std::as_bytes(std::span(data)));
+    }
+    in_handler();
+    co_return r;
+}
+
+Task<bool> Connection::send_stream(Response& resp, bool chunked) {
+    BodyWriter w(this, chunked);
+    in_handler();
+    auto r = co_await resp.produce(w);
+    if (!r) co_return false;
+    if (chunked) {
+        out_.buf.clear();
+        format_last_chunk(out_.buf);
+        co_return co_await flush();
+    }
+    co_return true;
+}
+
+// ---- the raw socket: files and last words ----------------------------------
+//
+// The only code that uses the descriptor under the stream (native_socket()),
+// for splice/sendfile and for a final answer that must not wait.
+
+/// Best effort, never waits: a timed-out or refused client may not read.
+/// Only a plain socket can be written without waiting; other streams get nothing.
+static void send_now(Stream& s, std::string_view text) noexcept {
+    if (int fd = s.native_socket(); fd >= 0) {
+        (void)::send(fd, text.data(), text.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
+}
+
+void Connection::send_final(std::string_view text) noexcept {
+    send_now(s_, text);
+}
+
+// splice(2) and sendfile(2) take no MSG_NOSIGNAL: into a closed connection
+// they raise SIGPIPE, whose default action ends the process. Before the first
+// one, a default disposition becomes "ignore" (a handler the program set is
+// left alone); the error code says the same.
+static void ignore_sigpipe_once() noexcept {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        struct sigaction old {};
+        if (::sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) {
+            ::signal(SIGPIPE, SIG_IGN);
+        }
+    });
+}
+
+// Sends `f` without copying it through user space where the backend allows,
+// else through a bounded buffer; refreshes the send deadline as it goes.
+// False: the connection must close (peer gone, timed out, file shrank).
+Task<bool> Connection::send_file(FileBody& f) {
+    Loop& loop = *ls_->loop;
+    const Duration send_timeout = core_->opts.send_timeout;
+    const int sock = s_.native_socket();
+    if (sock >= 0) ignore_sigpipe_once();
+    const int file = f.fd.get();
+    const std::uint64_t end = f.offset + f.length;
+    std::uint64_t off = f.offset;
+    if (sock >= 0 && loop.kind() == BackendKind::epoll) {
+        while (off < end) {
+            std::uint64_t n = std::min(sendfile_chunk, end - off);
+            set_phase(Phase::sending, send_timeout);
+            auto r = co_await corio::run(SendFile{sock, file, off_t(off), n});
+            if (!r) {
+                if (off == f.offset && (r.error() == std::errc::invalid_argument ||
+                                        r.error() == std::errc::function_not_supported)) {
+                    break;  // this file system cannot: the buffered path below
+                }
+                co_return false;
+            }
+            off += n;
+        }
+    } else if (sock >= 0 && pipe_.open()) {
+        // io_uring: file -> pipe with IORING_OP_SPLICE (a disk read happens in
+        // the kernel's worker), pipe -> socket with a non-blocking splice
+        // here and a POLLOUT wait when the socket is full (an io_uring splice
+        // into a full socket only comes back with EAGAIN).
+        while (off < end) {
+            const unsigned len = unsigned(std::min<std::uint64_t>(end - off, pipe_.cap));
+            set_phase(Phase::sending, send_timeout);
+            auto n = co_await corio::run(SpliceToPipe{file, std::int64_t(off), pipe_.w, len});
+            if (!n || *n == 0) {
+                if (off == f.offset && !n && n.error() == std::errc::invalid_argument) break;
+                pipe_.discard();
+                co_return false;
+            }
+            std::size_t in_pipe = *n;
+            const bool more = off + *n < end;
+            while (in_pipe > 0) {
+                ssize_t m =
+                    ::splice(pipe_.r, nullptr, sock, nullptr, in_pipe,
+                             SPLICE_F_MOVE | SPLICE_F_NONBLOCK | (more ? SPLICE_F_MORE : 0));
+                if (m > 0) {
+                    in_pipe -= std::size_t(m);
+                    set_phase(Phase::sending, send_timeout);
+                    continue;
+                }
+                if (m < 0 && errno == EAGAIN) {
+                    auto p = co_await corio::poll(sock, POLLOUT);
+                    if (p) continue;
+                }
+                pipe_.discard();
+                co_return false;
+            }
+            off += *n;
+        }
+    }
+    if (off == end) co_return true;
+    // Through a bounded buffer: 64 KiB at a time.
+    constexpr std::size_t chunk = 64 * 1024;
+    std::unique_ptr<std::byte[]> buf(new std::byte[chunk]);
+    static const std::string subject = "(served file)";
+    while (off < end) {
+        std::size_t want = std::size_t(std::min<std::uint64_t>(chunk, end - off));
+        auto n = co_await corio::run(fs::ReadAt{file, std::span(buf.get(), want), off, &subject});
+        if (!n || *n == 0) co_return false;
+        set_phase(Phase::sending, send_timeout);
+        auto w = co_await s_.send_all(std::span<const std::byte>(buf.get(), *n));
+        if (!w) co_return false;
+        off += *n;
+    }
+    co_return true;
+}
+
+// Closing with unread input makes the kernel send RST, which can destroy the
+// response before the client reads it: send FIN, then read and drop what
+// comes for a moment.
+Task<bool> Connection::linger_close() {
+    (void)s_.shutdown(SHUT_WR);
+    set_phase(Phase::sending,
+              std::min<Duration>(core_->opts.header_timeout, std::chrono::seconds(1)));
+    for (std::size_t dropped = 0; dropped < 256 * 1024;) {
+        auto n = co_await receive();
+        if (!n || *n == 0) break;
+        dropped += *n;
+    }
+    co_return true;
+}
+
+// ---- the connection -------------------------------------------------------
+
+Task<void> Connection::run() {
+    const ServerOptions& opts = core_->opts;
+    TimePoint request_deadline{};
+    bool in_request = false;   // bytes of a request not yet answered were read
+    bool close_after = false;  // close once the output is sent
+    bool linger = false;       // unread input may remain: close gently
+
+    for (;;) {
+        while (begin_ < end_ && !close_after) {
+            if (!in_request) {
+                in_request = true;
+                set_phase(Phase::head, opts.header_timeout);
+                request_deadline = deadline_;
+            }
+            begin_ += parser_.feed(std::string_view(in_.get() + begin_, end_ - begin_));
+            if (parser_.state() == ParseState::error) {
+                // RFC 9110 §9.3.2: an answer to HEAD has no content, even an error.
+                append_error(parser_.error_status(), parser_.request().method == "HEAD", false,
+                             Version::http_1_1);
+                close_after = linger = true;
+                break;
+            }
+            if (!parser_.headers_complete()) break;  // need more of the head
+
+            const ParsedRequest& msg = parser_.request();
+            const bool head = msg.method == "HEAD";
+            expect_continue_ = msg.version == Version::http_1_1 &&
+                               parser_.state() != ParseState::done &&
+                               msg.headers.has_token("expect", "100-continue");
+            body_error_ = 0;
+            req_.bind(&msg, this);
+            in_handler();
+            Response resp;
+            bool failed = false;
+            try {
+                resp = co_await core_->handler(req_);
+            } catch (const std::exception& e) {
+                log_warn("http: handler for {} {}: {}", msg.method, msg.target, e.what());
+                failed = true;
+            }
+            if (stop_.stop_requested()) co_return;  // timed out or cancelled
+            bool keep_alive = msg.keep_alive() && !ls_->draining && !resp.close && !failed;
+            // A body the handler left unread: drained when the client is
+            // sending it anyway; after an unanswered 100-continue, the
+            // client may not send it at all, so the connection ends.
+            if (body_error_ == 0 && parser_.state() != ParseState::done) {
+                if (expect_continue_) {
+                    keep_alive = false;
+                } else {
+                    std::array<std::byte, 4096> sink;
+                    for (;;) {
+                        auto n = co_await read_body(sink);
+                        if (!n || *n == 0) break;
+                    }
+                    if (stop_.stop_requested()) co_return;
+                }
+            }
+            if (resp.kind == Response::Kind::stream && msg.version == Version::http_1_0) {
+                keep_alive = false;  // the body ends with the connection
+            }
+            if (body_error_ != 0 || failed) {
+                append_error(body_error_ != 0 ? body_error_ : 500, head, false, msg.version);
+                close_after = linger = true;
+                break;
+            }
+            bool ok;
+            try {
+                ok = co_await answer(resp, head, keep_alive, msg.version);
+            } catch (const std::exception& e) {
+                log_warn("http: response to {} {}: {}", msg.method, msg.target, e.what());
+                ok = false;
+            }
+            if (!ok) co_return;
+            parser_.reset();
+            in_request = false;
+            phase_ = Phase::idle;
+            if (!keep_alive) {
+                close_after = true;
+                linger = begin_ < end_;
+                break;
+            }
+            if (out_.pending() >= flush_at) {
+                const bool sent = co_await flush();
+                if (!sent) co_return;
+            }
+        }
+
+        const bool sent = co_await flush();
+        if (!sent) co_return;
+        if (close_after) {
+            if (linger) co_await linger_close();
+            co_return;
+        }
+        if (in_request) {
+            phase_ = Phase::head;
+            deadline_ = request_deadline;
+        } else {
+            if (ls_->draining) co_return;
+            set_phase(Phase::idle, opts.idle_timeout);
+        }
+        auto n = co_await receive();
+        if (!n) {
+            if (timed_out_ && in_request) {
+                send_final(
+                    "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
+                    "Content-Length: 0\r\n\r\n");
+            }
+            co_return;
+        }
+        if (*n == 0) co_return;
+    }
+}
+
+Task<void> serve_one(ServerCore* core, Stream s) {
+    // Counted before anything else, so that the limit holds under a burst.
+    if (core->conns.fetch_add(1, std::memory_order_relaxed) >= core->opts.max_connections) {
+        core->conns.fetch_sub(1, std::memory_order_relaxed);
+        send_now(s,
+                 "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"
+                 "Content-Length: 0\r\n\r\n");
+        co_return;
+    }
+    struct Uncount {
+        ServerCore* core;
+        ~Uncount() { core->conns.fetch_sub(1, std::memory_order_relaxed); }
+    } uncount{core};
+    Loop& loop = Loop::current();
+    auto ls = core->state_for(loop);
+    if (ls->draining || ls->shutting_down()) co_return;
+    if (auto* tcp = s.get<net::TcpStream>()) (void)tcp->set_nodelay();
+    StopToken parent = co_await this_task::stop_token();
+    Connection c(core, ls, std::move(s), parent);
+    if (!ls->reaper_running) {
+        ls->reaper_running = true;
+        loop.spawn(reaper(ls)).detach();
+    }
+    // Everything this connection awaits from here on is cancelled by its own
+    // stop source (the reaper's timeouts, draining) as well as by the caller's.
+    co_await corio::detail::SetStopToken{c.stop_token()};
+    co_await c.run();
+}
+
+}  // namespace detail
+
+// ---- Request and BodyWriter -------------------------------------------------
+
+void Request::bind(const ParsedRequest* msg, detail::Connection* conn) noexcept {
+    msg_ = msg;
+    conn_ = conn;
+    params_.clear();
+    body_pos_ = 0;
+    std::string_view t = msg->target;
+    // Absolute form (RFC 9112 §3.2.2): the path starts after the authority.
+    if (t.size() > 7 && (t[0] == 'h' || t[0] == 'H')) {
+        for (std::string_view scheme : {"http://", "https://"}) {
+            if (t.size() >= scheme.size() && iequals(t.substr(0, scheme.size()), scheme)) {
+                std::size_t slash = t.find_first_of("/?", scheme.size());
+                t = slash == std::string_view::npos ? std::string_view("/") : t.substr(slash);
+                if (!t.empty() && t.front() == '?') {
+                    path_ = "/";
+                    query_ = t.substr(1);
+                    subpath_ = path_;
+                    return;
+                }
+                break;
+            }
+        }
+    }
+    if (t.empty() || t.front() != '/') {  // asterisk or authority form
+        path_ = {};
+        query_ = {};
+        subpath_ = {};
+        return;
+    }
+    std::size_t q = t.find('?');
+    path_ = t.substr(0, q);
+    query_ = q == std::string_view::npos ? std::string_view() : t.substr(q + 1);
+    subpath_ = path_;
+}
+
+std::string_view Request::param(std::string_view name) const noexcept {
+    for (const Param& p : params_) {
+        if (p.name == name) return p.value;
+    }
+    return {};
+}
+
+Task<Result<std::size_t>> Request::read_body(std::span<std::byte> buf) {
+    if (conn_ != nullptr) co_return co_await conn_->read_body(buf);
+    const std::string& b = msg_->body;
+    std::size_t n = std::min(buf.size(), b.size() - body_pos_);
+    std::memcpy(buf.data(), b.data() + body_pos_, n);
+    body_pos_ += n;
+    co_return n;
+}
+
+Task<Result<std::string>> Request::read_body_all(std::size_t max) {
+    std::string out;
+    std::array<std::byte, 8192> buf;
+    for (;;) {
+        auto n = co_await read_body(buf);
+        if (!n) co_return n.error();
+        if (*n == 0) co_return out;
+        if (out.size() + *n > max) co_return Errc::limit_exceeded;
+        out.append(reinterpret_cast<const char*>(buf.data()), *n);
+    }
+}
+
+Task<Result<void>> BodyWriter::write(std::string_view data) {
+    co_return co_await conn_->write_chunk(data, chunked_, frame_);
+}
+
+Response Response::text(int status, std::string body, std::string_view content_type) {
+    Response r(status);
+    r.kind = Kind::buffer;
+    r.body = std::move(body);
+    if (!content_type.empty()) r.set("Content-Type", content_type);
+    return r;
+}
+
+Response Response::shared(int status, std::shared_ptr<const SharedBody> b, std::size_t offset,
+                          std::size_t length) noexcept {
+    Response r(status);
+    r.kind = Kind::shared;
+    r.share = std::move(b);
+    r.share_offset = offset;
+    r.share_length = length;
+    return r;
+}
+
+Response Response::shared(int status, std::shared_ptr<const SharedBody> b) noexcept {
+    const std::size_t n = b->body.size();
+    return shared(status, std::move(b), 0, n);
+}
+
+Response Response::file(int status, FileBody f) noexcept {
+    Response r(status);
+    r.kind = Kind::file;
+    r.file_body = std::move(f);
+    return r;
+}
+
+Response Response::stream(int status, BodyProducer p) {
+    Response r(status);
+    r.kind = Kind::stream;
+    r.produce = std::move(p);
+    return r;
+}
+
+Response Response::error(int status) {
+    std::string body;
+    body.reserve(32);
+    detail::append_number(body, unsigned(status));
+    body += ' ';
+    body += status_reason(status);
+    body += '\n';
+    return text(status, std::move(body));
+}
+
+std::uint64_t Response::body_length() const noexcept {
+    switch (kind) {
+        case Kind::buffer:
+            return body.size();
+        case Kind::shared: {
+            const std::size_t off = std::min(share_offset, share->body.size());
+            return std::min(share_length, share->body.size() - off);
+        }
+        case Kind::file:
+            return file_body.length;
+        case Kind::empty:
+        case Kind::stream:
+            return 0;
+    }
+    return 0;
+}
+
+// ---- Router dispatch (here, so that router.cpp stays pure for fuzzing) ----
+
+Task<Response> Router::operator()(Request& req) const {
+    RouteMatch m = match(req.method(), req.path(), req.params());
+    if (m.handler != nullptr) {
+        req.set_subpath(m.subpath);
+        co_return co_await (*m.handler)(req);
+    }
+    Response r = Response::error(m.status);
+    if (m.status == 405) r.set("Allow", m.allow);
+    co_return r;
+}
+
+// ---- Server -----------------------------------------------------------------
+
+Server::Server(Handler handler, ServerOptions opts)
+    : core_(std::make_shared<detail::ServerCore>()) {
+    core_->handler = std::move(handler);
+    core_->opts = std::move(opts);
+}
+
+Server::~Server() = default;
+
+std::size_t Server::connections() const noexcept {
+    return core_->conns.load(std::memory_order_relaxed);
+}
+
+const ServerOptions& Server::options() const noexcept {
+    return core_->opts;
+}
+
+Task<void> Server::serve_connection(Stream s) {
+    return detail::serve_one(core_.get(), std::move(s));
+}
+
+namespace {
+
+Task<void> accept_loop(detail::ServerCore* core, net::TcpListener* l, TaskGroup* conns) {
+    for (;;) {
+        auto s = co_await l->accept();
+        if (!s) {
+            if (s.error() == std::errc::operation_canceled) co_return;
+            log_warn("http: accept: {}", s.error().message());
+            const bool slept = co_await sleep_for(std::chrono::milliseconds(10));
+            if (!slept) co_return;
+            continue;
+        }
+        conns->spawn(detail::serve_one(core, Stream(std::move(*s))));
+    }
+}
+
+}  // namespace
+
+Task<void> Server::run(net::TcpListener listener, StopToken stop) {
+    TaskGroup conns;
+    TaskGroup background;
+    auto ls = core_->state_for(Loop::current());
+    {
+        StopCallback on_stop(stop, [&background] { background.cancel(); });
+        background.spawn(accept_loop(core_.get(), &listener, &conns));
+        co_await background.wait();  // until `stop` (or our own cancellation)
+    }
+    listener.close();
+    ls->drain();
+    (void)co_await with_timeout(conns.wait(), core_->opts.grace);
+    conns.cancel();
+    co_await conns.wait();
+}
+
+Task<Result<net::Address>> Server::serve(Runtime& rt, net::Address addr, net::ServeOptions o) {
+    detail::ServerCore* core = core_.get();
+    co_return co_await net::serve(
+        rt, addr,
+        [core](net::TcpStream s) { return detail::serve_one(core, Stream(std::move(s))); }, o);
+}
+
+}  // namespace corio::http

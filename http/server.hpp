@@ -1,0 +1,102 @@
+#pragma once
+// An HTTP/1.1 server: a handler (often a Router) behind connections that
+// keep alive, answer pipelined requests in order, stream bodies both ways,
+// and cut off slow or idle peers.
+//
+//   http::Router r;
+//   r.get("/hello", [](http::Request&) -> Task<http::Response> {
+//       co_return http::Response::text(200, "hello\n");
+//   });
+//   http::Server srv(r);
+//   auto addr = rt.block_on(srv.serve(rt, net::Address::loopback_v4(8080))).value("serve");
+//   rt.run_until_signal();
+//
+// Timeouts cost nothing per request: each connection notes its deadline and
+// a per-loop reaper walks the connections a few times a second and stops
+// those whose deadline passed (what they wait for is cancelled). A request
+// whose head does not arrive in time gets 408.
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include <corio/http/codec.hpp>
+#include <corio/http/message.hpp>
+#include <corio/http/router.hpp>
+#include <corio/http/stream.hpp>
+#include <corio/net/address.hpp>
+#include <corio/net/server.hpp>
+#include <corio/net/tcp.hpp>
+#include <corio/runtime/cancel.hpp>
+#include <corio/runtime/clock.hpp>
+#include <corio/runtime/runtime.hpp>
+#include <corio/runtime/task.hpp>
+
+namespace corio::http {
+
+/// How a Server treats its connections.
+struct ServerOptions {
+    /// Request line, header and body limits (414, 431, 413). max_body also
+    /// bounds bodies read as a stream.
+    RequestParser::Limits limits{};
+    /// From the first byte of a request to the end of its head (then 408).
+    Duration header_timeout = std::chrono::seconds(10);
+    /// A request body that makes no progress for this long ends the connection.
+    Duration body_timeout = std::chrono::seconds(30);
+    /// A keep-alive connection idle this long between requests is closed.
+    Duration idle_timeout = std::chrono::seconds(60);
+    /// A response that makes no progress for this long ends the connection.
+    Duration send_timeout = std::chrono::seconds(60);
+    /// run(): time left to requests in progress when it stops.
+    Duration grace = std::chrono::seconds(2);
+    /// Open connections at most, over all loops; one more gets 503 and is closed.
+    std::size_t max_connections = 10000;
+    /// The Server field of every response; empty: none.
+    std::string server_name = "corio";
+};
+
+namespace detail {
+struct ServerCore;
+}
+
+/// Serves HTTP/1.1 with `handler` on any number of connections and loops.
+/// The Server must outlive every connection it serves (run() and serve()
+/// see to that for theirs).
+class Server {
+public:
+    explicit Server(Handler handler, ServerOptions opts = {});
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    /// Serves one connection over any ByteStream until the peer closes, an
+    /// error or timeout ends it, or the server drains. Completes when the
+    /// connection is closed; never fails (errors end the connection).
+    Task<void> serve_connection(Stream s);
+    template <ByteStream S>
+    requires(!std::same_as<S, Stream>) Task<void> serve_connection(S s) {
+        return serve_connection(Stream(std::move(s)));
+    }
+
+    /// Accepts on `listener` and serves each connection on this loop until
+    /// `stop` is requested (or the calling task is cancelled); then stops
+    /// accepting, closes idle keep-alive connections, lets requests in
+    /// progress finish within options().grace, cancels the rest and returns.
+    Task<void> run(net::TcpListener listener, StopToken stop);
+
+    /// One listener per loop of `rt` through net::serve (SO_REUSEPORT); the
+    /// bound address. With the runtime's graceful shutdown, idle keep-alive
+    /// connections close at once and busy ones close after their response.
+    Task<Result<net::Address>> serve(Runtime& rt, net::Address addr, net::ServeOptions o = {});
+
+    /// Connections open now, over all loops.
+    std::size_t connections() const noexcept;
+    const ServerOptions& options() const noexcept;
+
+private:
+    std::shared_ptr<detail::ServerCore> core_;
+};
+
+}  // namespace corio::http

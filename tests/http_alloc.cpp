@@ -1,0 +1,115 @@
+// The zero-allocation property of the server: a keep-alive GET of a cached
+// small file (StaticFiles behind a Router) allocates nothing per request in
+// steady state. Client and server share this loop; the client sends fixed
+// bytes and reads the response by its known length, so every operator new
+// counted is the server's.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include <corio/http/static_files.hpp>
+
+#include "http_support.hpp"
+#include "site/harness.hpp"
+
+// Counts every operator new in this binary. Not under AddressSanitizer, which
+// owns the allocation functions.
+namespace {
+std::atomic<std::uint64_t> g_news{0};
+}
+#if defined(__SANITIZE_ADDRESS__)
+#define CORIO_COUNT_NEW 0
+#else
+#define CORIO_COUNT_NEW 1
+#endif
+#if CORIO_COUNT_NEW
+void* operator new(std::size_t n) {
+    g_news.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) {
+    g_news.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+    std::free(p);
+}
+#endif
+
+using namespace corio;
+
+namespace {
+test::site::TempDir* g_dir = nullptr;
+}
+
+TEST_CASE("keep-alive GET of a cached small file allocates nothing per request", "[http][alloc]") {
+    if (!CORIO_COUNT_NEW) {
+        WARN("operator new is not counted under AddressSanitizer");
+        return;
+    }
+    test::site::TempDir dir("corio-http-alloc");
+    test::site::write_file(dir / "index.html", std::string(2048, 'x'));
+    g_dir = &dir;
+    test::run(
+        [](Loop&) -> Task<void> {
+            http::Router router;
+            router.mount("/", http::StaticFiles::open(g_dir->path).value("root"));
+            test::LocalServer srv(router);
+            auto s = (co_await net::TcpStream::connect(srv.address())).value("connect");
+            (void)s.set_nodelay();
+            static constexpr std::string_view req = "GET /index.html HTTP/1.1\r\nHost: t\r\n\r\n";
+            // The first response tells the length (the Date field is fixed-width).
+            auto w = co_await s.send_all(std::as_bytes(std::span(req)));
+            REQUIRE(w);
+            std::string first;
+            std::array<std::byte, 8192> buf;
+            while (first.find("\r\n\r\n") == std::string::npos ||
+                   first.size() < first.find("\r\n\r\n") + 4 + 2048) {
+                auto n = co_await s.recv(buf);
+                REQUIRE(n);
+                REQUIRE(*n > 0);
+                first.append(reinterpret_cast<const char*>(buf.data()), *n);
+            }
+            const std::size_t len = first.size();
+            REQUIRE(first.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+            bool ok = true;
+            auto one = [](net::TcpStream* st, std::span<std::byte> into) -> Task<bool> {
+                auto sw = co_await st->send_all(std::as_bytes(std::span(req)));
+                auto sr = co_await st->read_exact(into);
+                co_return sw.has_value() && sr.has_value();
+            };
+            const auto span = std::span(buf).first(len);
+            for (int i = 0; i < 200; ++i) {  // warm up: first-use allocations happen here
+                const bool r = co_await one(&s, span);
+                ok = ok && r;
+            }
+            const std::uint64_t before = g_news.load();
+            constexpr int requests = 5000;
+            for (int i = 0; i < requests; ++i) {
+                const bool r = co_await one(&s, span);
+                ok = ok && r;
+            }
+            const std::uint64_t news = g_news.load() - before;
+            REQUIRE(ok);
+            CHECK(std::string_view(reinterpret_cast<const char*>(buf.data()), 15) ==
+                  "HTTP/1.1 200 OK");
+            INFO("operator new calls over " << requests << " requests: " << news);
+            CHECK(news == 0);
+            s.close();
+            co_await srv.stop();
+        },
+        std::chrono::seconds(60));
+}
