@@ -35,6 +35,7 @@ done
 
 pkgs=("${base_pkgs[@]}")
 [ $quick -eq 1 ] || pkgs+=(clang libclang-rt-14-dev valgrind)
+[ $quick -eq 1 ] || pkgs+=(cmake) # the consumers step
 need_pkgs "${pkgs[@]}" || exit 1
 
 pass=0
@@ -161,6 +162,24 @@ if [ $quick -eq 0 ]; then
             tail -20 build-test/fuzz-output.txt
         fi
         grep -E "^fuzz" build-test/fuzz-output.txt | sed 's/^/   /'
+    fi
+fi
+
+if [ $quick -eq 0 ] && [ -x scripts/test_consumers.sh ]; then
+    echo "== consumers (CMake find_package, pkg-config, meson subproject)"
+    cstart=$(date +%s)
+    mkdir -p build-consumers
+    scripts/test_consumers.sh build-consumers >build-consumers/output.txt 2>&1
+    grep '^consumer' build-consumers/output.txt | sed 's/^/   /'
+    read -r p _ f _ <<<"$(tail -n 1 build-consumers/output.txt)"
+    if [[ "$p" =~ ^[0-9]+$ && "$f" =~ ^[0-9]+$ ]]; then
+        pass=$((pass + p))
+        fail=$((fail + f))
+        summary+=("consumers: $p passed, $f failed ($(( $(date +%s) - cstart )) s)")
+    else
+        fail=$((fail + 1))
+        summary+=("consumers: 0 passed, 1 failed")
+        tail -20 build-consumers/output.txt
     fi
 fi
 

@@ -1,6 +1,8 @@
 #pragma once
 // The umbrella header: everything corio offers.
 
+#include <corio/version.hpp>
+
 #include <corio/runtime/backend.hpp>
 #include <corio/runtime/cancel.hpp>
 #include <corio/runtime/clock.hpp>
