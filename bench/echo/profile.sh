@@ -5,7 +5,7 @@
 #
 #   bench/echo/profile.sh SERVER [--tool strace|perf] [--conns 500] [--size 64]
 #                         [--pipeline 1] [--duration 5] [--build build-bench]
-#   SERVER: corio-uring, corio-epoll, uring-c, uring-c-nofixed, epoll-c, asio
+#   SERVER: corio-uring, corio-epoll, uring-c, uring-c-nofixed, uring-c-ms, epoll-c, asio
 #
 # Server on CPU 0, load generator on CPU 1, each in a session of its own with
 # autogroup nice -20 (as root), as in bench/echo/run.py. Prints the load
@@ -37,6 +37,7 @@ case $server in
     corio-epoll) cmd=("$build/examples/echo_server" --backend epoll) ;;
     uring-c) cmd=("$build/bench/peers/peer_uring_echo") ;;
     uring-c-nofixed) cmd=("$build/bench/peers/peer_uring_echo"); envs=(PEER_URING_NO_FIXED_FILES=1) ;;
+    uring-c-ms) cmd=("$build/bench/peers/peer_uring_echo"); envs=(PEER_URING_MULTISHOT_RECV=1) ;;
     epoll-c) cmd=("$build/bench/peers/peer_epoll_echo") ;;
     asio) cmd=("$build/bench/peers/peer_asio_echo") ;;
     *) echo "profile.sh: SERVER is one of corio-uring corio-epoll uring-c uring-c-nofixed epoll-c asio" >&2; exit 2 ;;

@@ -44,8 +44,13 @@ SERVERS = {
 }
 # Ablations for diagnosis (--servers ...), not in the default set.
 SERVERS["uring-c-nofixed"] = ("bench/peers/peer_uring_echo", [], "liburing C, no fixed files")
+# The same kernel features as corio's default echo_server: multishot recv
+# into a provided-buffer ring, registered descriptors (issue 16's limit peer).
+SERVERS["uring-c-ms"] = ("bench/peers/peer_uring_echo", [],
+                         "liburing C, multishot recv + fixed files")
 DEFAULT_SERVERS = list(SERVERS)
-ENV = {"uring-c-nofixed": {"PEER_URING_NO_FIXED_FILES": "1"}}
+ENV = {"uring-c-nofixed": {"PEER_URING_NO_FIXED_FILES": "1"},
+       "uring-c-ms": {"PEER_URING_MULTISHOT_RECV": "1"}}
 # The configs the issue's targets name: they get --core-reps repetitions.
 CORE = ("pp-64-50", "pp-64-500")
 
@@ -54,6 +59,7 @@ CORE = ("pp-64-50", "pp-64-500")
 RATIOS = [
     ("corio-uring", "uring-c", "corio io_uring vs liburing C"),
     ("corio-uring", "uring-c-nofixed", "corio io_uring vs liburing C, no fixed files"),
+    ("corio-uring", "uring-c-ms", "corio io_uring vs liburing C, same features"),
     ("corio-uring", "corio-uring-single", "corio multishot recv vs single-shot recv"),
     ("corio-epoll", "epoll-c", "corio epoll vs epoll C"),
     ("corio-uring", "asio", "corio io_uring vs Asio"),

@@ -36,14 +36,29 @@
 
 /* user_data below UD_MAX names a singleton request; anything else is a
  * struct conn pointer (malloc'd, so 16-byte aligned) with OP_SEND in bit 0. */
-enum { UD_ACCEPT = 1, UD_SIGNAL, UD_CLOSE, UD_MAX = 16 };
+enum { UD_ACCEPT = 1, UD_SIGNAL, UD_CLOSE, UD_CANCEL, UD_MAX = 16 };
+/* Multishot mode: one buffer ring of this many buffers (as many as corio's
+ * echo_server gives each loop), group id BGID. */
+#define BR_ENTRIES 1024
+#define BGID 7
 #define OP_SEND 1u
 
 struct conn {
-    int fd;              /* slot in the registered file table, or a plain fd */
-    unsigned len;        /* bytes received into buf */
-    unsigned off;        /* bytes of them already sent back */
-    unsigned char buf[]; /* buf_size bytes */
+    int fd;       /* slot in the registered file table, or a plain fd */
+    unsigned len; /* bytes received into buf (multishot: in the queue's head) */
+    unsigned off; /* bytes of them already sent back */
+    /* Multishot receive only: buffers received and not yet echoed, oldest
+     * first (a ring of buffer ids with their lengths), and the state of the
+     * connection's two requests. */
+    uint16_t* qbid;
+    uint32_t* qlen;
+    unsigned qhead, qcount, qcap;
+    bool recv_armed; /* the multishot recv is in the kernel */
+    bool sending;    /* a send is in the kernel */
+    bool closing;    /* EOF or an error: finish the queue (EOF) and close */
+    bool failed;     /* a send failed: drop the queue */
+    struct conn* next_parked;
+    unsigned char buf[]; /* buf_size bytes (single-shot mode only) */
 };
 
 struct server {
@@ -57,6 +72,12 @@ struct server {
     bool accept_paused; /* out of descriptors: re-arm accept after a close */
     bool cqe_skip;      /* IOSQE_CQE_SKIP_SUCCESS (5.17+) */
     bool stop;
+    /* Multishot receive into a provided-buffer ring (PEER_URING_MULTISHOT_RECV=1):
+     * the same kernel features corio's echo_server uses by default. */
+    bool ms_recv;
+    struct io_uring_buf_ring* br;
+    unsigned char* bufs; /* BR_ENTRIES * buf_size bytes */
+    struct conn* parked; /* connections whose recv ended with ENOBUFS */
     unsigned max_conns;
     struct conn** conns; /* indexed by fd/slot, so SIGTERM can close them all */
     struct signalfd_siginfo siginfo;
@@ -94,6 +115,8 @@ static void post_send(struct server* s, struct conn* c) {
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c | OP_SEND);
 }
 
+static void arm_recv_multi(struct server* s, struct conn* c);
+
 static void arm_accept(struct server* s) {
     struct io_uring_sqe* sqe = get_sqe(s);
     if (s->fixed_files)
@@ -128,7 +151,8 @@ static void on_accept(struct server* s, const struct io_uring_cqe* cqe) {
     if (res >= 0) {
         s->accepted_any = true;
         struct conn* c = NULL;
-        if ((unsigned)res < s->max_conns) c = malloc(sizeof(*c) + s->buf_size);
+        if ((unsigned)res < s->max_conns)
+            c = calloc(1, sizeof(*c) + (s->ms_recv ? 0 : s->buf_size));
         if (!c) {
             struct io_uring_sqe* sqe = get_sqe(s);
             if (s->fixed_files)
@@ -139,7 +163,10 @@ static void on_accept(struct server* s, const struct io_uring_cqe* cqe) {
         } else {
             c->fd = res;
             s->conns[res] = c;
-            post_recv(s, c);
+            if (s->ms_recv)
+                arm_recv_multi(s, c);
+            else
+                post_recv(s, c);
         }
     } else if (res == -EINVAL && s->multishot && !s->accepted_any) {
         /* Kernel before 5.19: no multishot accept (nor accept-direct). */
@@ -158,6 +185,192 @@ static void on_accept(struct server* s, const struct io_uring_cqe* cqe) {
     if (!(cqe->flags & IORING_CQE_F_MORE)) arm_accept(s);
 }
 
+/* ---- multishot receive mode ------------------------------------------- */
+
+static unsigned char* buf_of(struct server* s, unsigned bid) {
+    return s->bufs + (size_t)bid * s->buf_size;
+}
+
+static void arm_recv_multi(struct server* s, struct conn* c) {
+    struct io_uring_sqe* sqe = get_sqe(s);
+    io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = BGID;
+    if (s->fixed_files) sqe->flags |= IOSQE_FIXED_FILE;
+    io_uring_sqe_set_data(sqe, c);
+    c->recv_armed = true;
+}
+
+/* A buffer goes back to the ring; one connection starved of buffers (its
+ * multishot recv ended with ENOBUFS) gets its recv back. */
+static void give_back(struct server* s, unsigned bid) {
+    io_uring_buf_ring_add(s->br, buf_of(s, bid), s->buf_size, (unsigned short)bid,
+                          io_uring_buf_ring_mask(BR_ENTRIES), 0);
+    io_uring_buf_ring_advance(s->br, 1);
+    struct conn* p = s->parked;
+    if (p) {
+        s->parked = p->next_parked;
+        p->next_parked = NULL;
+        if (!p->closing) arm_recv_multi(s, p);
+    }
+}
+
+static void post_send_head(struct server* s, struct conn* c) {
+    unsigned bid = c->qbid[c->qhead];
+    struct io_uring_sqe* sqe = get_sqe(s);
+    io_uring_prep_send(sqe, c->fd, buf_of(s, bid) + c->off, c->len - c->off, MSG_NOSIGNAL);
+    if (s->fixed_files) sqe->flags |= IOSQE_FIXED_FILE;
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c | OP_SEND);
+    c->sending = true;
+}
+
+static void start_next_send(struct server* s, struct conn* c) {
+    if (c->sending || c->qcount == 0) return;
+    c->len = c->qlen[c->qhead];
+    c->off = 0;
+    post_send_head(s, c);
+}
+
+static void push_buffer(struct server* s, struct conn* c, unsigned bid, unsigned len) {
+    if (c->qcount == c->qcap) {
+        /* Grow (rare: only while a send is stuck behind a slow reader). */
+        unsigned cap = c->qcap ? c->qcap * 2 : 8;
+        uint16_t* nb = malloc(cap * sizeof(*nb));
+        uint32_t* nl = malloc(cap * sizeof(*nl));
+        if (!nb || !nl) die("malloc", ENOMEM);
+        for (unsigned i = 0; i < c->qcount; i++) {
+            nb[i] = c->qbid[(c->qhead + i) % c->qcap];
+            nl[i] = c->qlen[(c->qhead + i) % c->qcap];
+        }
+        free(c->qbid);
+        free(c->qlen);
+        c->qbid = nb;
+        c->qlen = nl;
+        c->qcap = cap;
+        c->qhead = 0;
+    }
+    unsigned tail = (c->qhead + c->qcount) % c->qcap;
+    c->qbid[tail] = (uint16_t)bid;
+    c->qlen[tail] = len;
+    c->qcount++;
+    (void)s;
+}
+
+static void maybe_close_ms(struct server* s, struct conn* c) {
+    if (c->closing && !c->recv_armed && !c->sending && c->qcount == 0 && !c->next_parked &&
+        s->parked != c) {
+        free(c->qbid);
+        free(c->qlen);
+        close_conn(s, c);
+    }
+}
+
+static void unpark(struct server* s, struct conn* c);
+
+static void fail_ms(struct server* s, struct conn* c) {
+    /* A send failed (reset): drop what is queued, stop the recv, close. */
+    unpark(s, c);
+    c->failed = true;
+    c->closing = true;
+    while (c->qcount) {
+        give_back(s, c->qbid[c->qhead]);
+        c->qhead = (c->qhead + 1) % c->qcap;
+        c->qcount--;
+    }
+    if (c->recv_armed) {
+        struct io_uring_sqe* sqe = get_sqe(s);
+        io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)c, 0);
+        io_uring_sqe_set_data64(sqe, UD_CANCEL);
+    }
+}
+
+static void unpark(struct server* s, struct conn* c) {
+    for (struct conn** p = &s->parked; *p; p = &(*p)->next_parked) {
+        if (*p == c) {
+            *p = c->next_parked;
+            c->next_parked = NULL;
+            return;
+        }
+    }
+}
+
+static void handle_ms(struct server* s, struct conn* c, uint64_t ud,
+                      const struct io_uring_cqe* cqe) {
+    int res = cqe->res;
+    if (ud & OP_SEND) {
+        c->sending = false;
+        if (res <= 0) {
+            fail_ms(s, c);
+        } else if (!c->failed) {
+            c->off += (unsigned)res;
+            if (c->off < c->len) {
+                post_send_head(s, c); /* short send: the rest first */
+                return;
+            }
+            unsigned bid = c->qbid[c->qhead];
+            c->qhead = (c->qhead + 1) % c->qcap;
+            c->qcount--;
+            give_back(s, bid);
+            start_next_send(s, c);
+        }
+        maybe_close_ms(s, c);
+        return;
+    }
+    /* A recv completion: bytes in a ring buffer, or the end of the request. */
+    if (res > 0) {
+        unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+        if (c->failed) {
+            give_back(s, bid);
+        } else {
+            push_buffer(s, c, bid, (unsigned)res);
+            start_next_send(s, c);
+        }
+    }
+    if (!(cqe->flags & IORING_CQE_F_MORE)) {
+        c->recv_armed = false;
+        if (!c->closing) {
+            if (res > 0) {
+                arm_recv_multi(s, c); /* the kernel ended it (e.g. CQ pressure) */
+            } else if (res == -ENOBUFS) {
+                c->next_parked = s->parked; /* until a buffer comes back */
+                s->parked = c;
+            } else {
+                c->closing = true; /* EOF (echo what is queued, then close) or error */
+                if (res < 0) fail_ms(s, c);
+            }
+        }
+        if (c->closing) unpark(s, c);
+    }
+    maybe_close_ms(s, c);
+}
+
+static bool setup_buf_ring(struct server* s) {
+    size_t ring_bytes = BR_ENTRIES * sizeof(struct io_uring_buf);
+    void* ring_mem = NULL;
+    if (posix_memalign(&ring_mem, 4096, ring_bytes)) return false;
+    memset(ring_mem, 0, ring_bytes);
+    s->bufs = malloc((size_t)BR_ENTRIES * s->buf_size);
+    if (!s->bufs) return false;
+    struct io_uring_buf_reg reg;
+    memset(&reg, 0, sizeof(reg));
+    reg.ring_addr = (unsigned long)(uintptr_t)ring_mem;
+    reg.ring_entries = BR_ENTRIES;
+    reg.bgid = BGID;
+    if (io_uring_register_buf_ring(&s->ring, &reg, 0) != 0) {
+        free(ring_mem);
+        free(s->bufs);
+        s->bufs = NULL;
+        return false;
+    }
+    s->br = ring_mem;
+    io_uring_buf_ring_init(s->br);
+    for (unsigned i = 0; i < BR_ENTRIES; i++)
+        io_uring_buf_ring_add(s->br, buf_of(s, i), s->buf_size, (unsigned short)i,
+                              io_uring_buf_ring_mask(BR_ENTRIES), (int)i);
+    io_uring_buf_ring_advance(s->br, BR_ENTRIES);
+    return true;
+}
+
 static void handle_cqe(struct server* s, const struct io_uring_cqe* cqe) {
     uint64_t ud = cqe->user_data;
     if (ud < UD_MAX) {
@@ -169,6 +382,10 @@ static void handle_cqe(struct server* s, const struct io_uring_cqe* cqe) {
         return;
     }
     struct conn* c = (struct conn*)(uintptr_t)(ud & ~(uint64_t)OP_SEND);
+    if (s->ms_recv) {
+        handle_ms(s, c, ud, cqe);
+        return;
+    }
     int res = cqe->res;
     if (res <= 0) { /* EOF, reset or other error: the connection is done */
         close_conn(s, c);
@@ -353,13 +570,21 @@ int main(int argc, char** argv) {
     s->fixed_files = !(no_fixed && *no_fixed == '1') &&
                      io_uring_register_files_sparse(&s->ring, s->max_conns) == 0;
 
+    const char* ms = getenv("PEER_URING_MULTISHOT_RECV");
+    if (ms && *ms == '1') {
+        s->ms_recv = setup_buf_ring(s);
+        if (!s->ms_recv)
+            fprintf(stderr, "%s: no provided-buffer ring: single-shot recv\n", PROG);
+    }
+
     arm_accept(s);
     struct io_uring_sqe* sqe = get_sqe(s);
     io_uring_prep_read(sqe, s->sfd, &s->siginfo, sizeof(s->siginfo), 0);
     io_uring_sqe_set_data64(sqe, UD_SIGNAL);
 
-    fprintf(stderr, "%s: setup=%s registered_ring=%s fixed_files=%s buf_size=%u\n", PROG,
-            setup_name, ring_registered ? "yes" : "no", s->fixed_files ? "yes" : "no", s->buf_size);
+    fprintf(stderr, "%s: setup=%s registered_ring=%s fixed_files=%s recv=%s buf_size=%u\n", PROG,
+            setup_name, ring_registered ? "yes" : "no", s->fixed_files ? "yes" : "no",
+            s->ms_recv ? "multishot" : "single", s->buf_size);
     printf("listening %s backend=" BACKEND " loops=1\n", name);
     fflush(stdout);
 
