@@ -133,7 +133,7 @@ skipped() {
 }
 
 # ---- echo: corio against the peers -------------------------------------------
-servers=corio-uring,corio-epoll,uring-c,epoll-c
+servers=corio-uring,corio-epoll,uring-c,uring-c-nofixed,uring-c-ms,epoll-c
 built bench/peers/peer_asio_echo && servers+=,asio
 if [ "$quick" = 1 ]; then
     part echo 300 "" python3 bench/echo/run.py --build "$build" --out "$out" --quick --reps "$reps" \

@@ -7,6 +7,9 @@
 #   subproject  a meson project with subprojects/corio -> this source tree
 # The install comes from a release build of the library only (no tests,
 # examples or benchmarks). WORK_DIR defaults to build-consumers.
+# CORIO_INSTALL_FROM=BUILD_DIR installs from that already-built tree instead
+# (configured with --prefix=/usr/local --libdir=lib -Dpkgconfig.relocatable=true,
+# as scripts/test.sh does for build-test): one library build fewer.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 src=$(pwd)
@@ -36,7 +39,9 @@ dest=$work/destdir
 prefix=$dest/usr/local
 rm -rf "$dest"
 installed=1
-{
+if [ -n "${CORIO_INSTALL_FROM:-}" ]; then
+    meson install -C "$CORIO_INSTALL_FROM" --no-rebuild --destdir "$dest" >>"$log" 2>&1 || installed=0
+else {
     if [ -f "$work/lib/build.ninja" ]; then
         meson setup --reconfigure "$work/lib" "$src" --buildtype=release --prefix=/usr/local --libdir=lib -Dpkgconfig.relocatable=true \
             -Dtests=false -Dexamples=false -Dbenchmarks=false
@@ -47,6 +52,7 @@ installed=1
         ninja -C "$work/lib" -j "$jobs" &&
         meson install -C "$work/lib" --no-rebuild --destdir "$dest"
 } >>"$log" 2>&1 || installed=0
+fi
 [ $installed -eq 1 ] || echo "consumers: building or installing corio failed (see $log)"
 
 # 1. CMake find_package.
