@@ -45,7 +45,7 @@ summary=()
 # run_suite NAME BUILD_DIR [meson test args...]: runs meson test, counts results
 # per suite from the JSON log.
 run_suite() {
-    local name=$1 dir=$2
+    local name=$1 dir=$2 t=$(date +%s)
     shift 2
     echo "== $name"
     meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes "$(jobs)" "$@" >"$dir/test-output.txt" 2>&1
@@ -74,7 +74,7 @@ PY
     read -r _ p f <<<"$(echo "$counts" | grep '^TOTAL')"
     pass=$((pass + p))
     fail=$((fail + f))
-    summary+=("$name: $p passed, $f failed")
+    summary+=("$name: $p passed, $f failed ($(( $(date +%s) - t )) s)")
     if [ "$f" -ne 0 ]; then
         grep -E "^(FAILED|.*FAILED:)" -A6 "$dir/test-output.txt" | head -60
     fi
@@ -121,7 +121,14 @@ trap stop_hogs EXIT
 trap 'stop_hogs; exit 130' INT TERM
 
 start=$(date +%s)
-if build build-test -Dbuildtype=debugoptimized -Dbenchmarks=false -Dparts=runtime,net,fs,http; then
+# step_time START: seconds since START, for the summary (CI has a time budget).
+step_time() { echo "$(( $(date +%s) - $1 )) s"; }
+t0=$(date +%s)
+# The prefix and libdir are the ones the consumers step installs with (it
+# installs this tree instead of building the library again).
+if build build-test -Dbuildtype=debugoptimized -Dbenchmarks=false -Dparts=runtime,net,fs,http \
+    --prefix=/usr/local --libdir=lib -Dpkgconfig.relocatable=true; then
+    summary+=("build-test built ($(step_time "$t0"))")
     if [ $busy -eq 1 ]; then
         for _ in $(seq "$(jobs)"); do
             (while :; do :; done) &
@@ -133,18 +140,20 @@ if build build-test -Dbuildtype=debugoptimized -Dbenchmarks=false -Dparts=runtim
     else
         run_suite "tests" build-test --no-suite peers
     fi
-    if [ $quick -eq 0 ]; then
-        seed=${CORIO_SHUFFLE:-$(( (RANDOM << 15) | RANDOM ))}
-        echo "   shuffle seed: $seed (replay: CORIO_SHUFFLE=$seed scripts/test.sh)"
-        CORIO_SHUFFLE=$seed run_suite "tests, shuffled run queue (seed $seed)" build-test --no-suite peers
-    fi
 fi
 
 if [ $quick -eq 0 ]; then
+    t0=$(date +%s)
     if build build-asan -Dbuildtype=debug -Doptimization=1 -Db_sanitize=address,undefined -Dwerror=false \
         -Db_lundef=false -Dbenchmarks=false -Dparts=runtime,net,fs,http; then
-        ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-            run_suite "tests under ASan+UBSan" build-asan
+        summary+=("build-asan built ($(step_time "$t0"))")
+        # One run serves two checks: the sanitizers, and a shuffled run queue
+        # (code that depends on an accidental order of ready tasks fails).
+        seed=${CORIO_SHUFFLE:-$(( (RANDOM << 15) | RANDOM ))}
+        echo "   shuffle seed: $seed (replay: CORIO_SHUFFLE=$seed scripts/test.sh)"
+        CORIO_SHUFFLE=$seed ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+            UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+            run_suite "tests under ASan+UBSan, shuffled run queue (seed $seed)" build-asan
     fi
     if TARGETS=suite:multi build build-tsan -Dbuildtype=debug -Doptimization=1 -Db_sanitize=thread -Db_lundef=false -Dwerror=false \
         -Dbenchmarks=false -Dexamples=false -Dparts=runtime,net,fs,http; then
@@ -153,9 +162,10 @@ if [ $quick -eq 0 ]; then
     fi
     if [ -x scripts/fuzz.sh ]; then
         echo "== fuzz targets (short runs)"
+        t0=$(date +%s)
         if scripts/fuzz.sh 10 >build-test/fuzz-output.txt 2>&1; then
             pass=$((pass + 1))
-            summary+=("fuzz: 1 passed, 0 failed")
+            summary+=("fuzz: 1 passed, 0 failed ($(step_time "$t0"))")
         else
             fail=$((fail + 1))
             summary+=("fuzz: 0 passed, 1 failed")
@@ -169,7 +179,10 @@ if [ $quick -eq 0 ] && [ -x scripts/test_consumers.sh ]; then
     echo "== consumers (CMake find_package, pkg-config, meson subproject)"
     cstart=$(date +%s)
     mkdir -p build-consumers
-    scripts/test_consumers.sh build-consumers >build-consumers/output.txt 2>&1
+    # Installs build-test's library (no second build of it) when that built.
+    from=""
+    [ -f build-test/libcorio.so ] || [ -f build-test/libcorio.a ] && from=build-test
+    CORIO_INSTALL_FROM=$from scripts/test_consumers.sh build-consumers >build-consumers/output.txt 2>&1
     grep '^consumer' build-consumers/output.txt | sed 's/^/   /'
     read -r p _ f _ <<<"$(tail -n 1 build-consumers/output.txt)"
     if [[ "$p" =~ ^[0-9]+$ && "$f" =~ ^[0-9]+$ ]]; then
