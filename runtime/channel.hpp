@@ -365,17 +365,24 @@ private:
 template <class T, class State>
 class ChannelHandle {
 public:
+    /// The type of the values carried.
     using value_type = T;
 
+    /// A new channel holding up to `capacity` values (0: rendezvous).
     explicit ChannelHandle(std::size_t capacity) : s_(new State(capacity)) {}
+    /// Another handle of the same channel.
     ChannelHandle(const ChannelHandle& o) noexcept : s_(o.s_) {
         if (s_ != nullptr) s_->ref();
     }
+    /// Takes over `o`'s reference; `o` must not be used afterwards (but
+    /// assigned to or destroyed).
     ChannelHandle(ChannelHandle&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+    /// Refers to `o`'s channel from now on, dropping the reference held.
     ChannelHandle& operator=(ChannelHandle o) noexcept {
         std::swap(s_, o.s_);
         return *this;
     }
+    /// Drops the reference; the channel goes with the last handle and waiter.
     ~ChannelHandle() {
         if (s_ != nullptr) s_->unref();
     }

@@ -174,10 +174,13 @@ inline unsigned poll_events(Interest in) noexcept {
 template <Operation Op>
 class [[nodiscard]] OpAwaiter : private detail::OpState, private detail::ParkNode {
 public:
+    /// Awaits `op` on the current loop (which must exist).
     explicit OpAwaiter(Op op) noexcept : op_(std::move(op)) {
         loop = &Loop::current();
         kind = Op::kind;
     }
+    /// Only before it is awaited (with_timeout, when_all and when_any take
+    /// awaitables by value).
     OpAwaiter(OpAwaiter&& o) noexcept : detail::OpState(o), op_(std::move(o.op_)) {
         timeout_ = o.timeout_;
         has_timeout_ = o.has_timeout_;
@@ -185,6 +188,7 @@ public:
     OpAwaiter(const OpAwaiter&) = delete;
     OpAwaiter& operator=(const OpAwaiter&) = delete;
     OpAwaiter& operator=(OpAwaiter&&) = delete;
+    /// Unregisters its stop callback, timer and parking place.
     ~OpAwaiter() {
         stop_cb_.unlink();
         if (timer_.armed()) loop->timers().remove(timer_);
@@ -200,8 +204,15 @@ public:
         return std::move(*this);
     }
 
+    /// The operation struct (e.g. to read what `finish` will use).
     Op& op() noexcept { return op_; }
 
+    ///@{
+    /// Awaiter protocol: await_suspend starts the operation (an SQE on
+    /// io_uring; on epoll the call, then a wait for readiness if it says
+    /// EAGAIN; the blocking pool for `Interest::blocking`), or completes at
+    /// once when the task is already stopped (operation_canceled) or the call
+    /// succeeded inline; await_resume gives `op.finish(res)`.
     bool await_ready() const noexcept { return false; }
 
     template <class P>
@@ -254,6 +265,7 @@ public:
         }
         return detail::finish_op(op_, r, flags);
     }
+    ///@}
 
 private:
     struct StopNode : StopCallbackBase {
