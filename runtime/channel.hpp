@@ -492,6 +492,10 @@ private:
 /// Capacity: values buffered before a sender waits; 0 makes a rendezvous
 /// channel (each send waits for its receiver), `corio::unbounded` never waits.
 /// Waiters are served in arrival order and resumed by the loop.
+///
+/// The operations (send, recv, try_send, try_recv, close, closed, size,
+/// capacity) are members of the base class \ref detail::ChannelHandle and
+/// documented there.
 template <class T>
 class Channel : public detail::ChannelHandle<T, detail::LocalChanState<T>> {
 public:
@@ -506,7 +510,8 @@ public:
 /// on its own loop: directly when the waker runs on that loop, else through
 /// the loop's remote queue (one wake-up per burst; IORING_OP_MSG_RING between
 /// io_uring loops of a Runtime, else an eventfd). try_send/try_recv/close also
-/// work from threads without a loop.
+/// work from threads without a loop. The operations are members of the base
+/// class \ref detail::ChannelHandle and documented there.
 template <class T>
 class SharedChannel : public detail::ChannelHandle<T, detail::SharedChanState<T>> {
 public:
