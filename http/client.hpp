@@ -79,7 +79,7 @@ struct ClientRequest {
     std::string url;             ///< an absolute http (or https, with a connector) URL
     /// Extra header fields (Host, Content-Length and framing are the client's).
     std::vector<std::pair<std::string, std::string>> headers;
-    std::string body;  ///< sent with a Content-Length when not empty
+    std::string body;  ///< the body; Content-Length is sent with one (and for POST, PUT, PATCH)
     /// Overrides ClientOptions::timeout when set.
     std::optional<Deadline> deadline;
 };

@@ -85,8 +85,10 @@ public:
     /// Throws BackendError when the requested backend cannot start
     /// (`automatic` falls back to epoll instead, and says why in report()).
     explicit Loop(LoopOptions opts = {});
-    /// Tears the loop down: cancels every spawned task and operation still
-    /// pending, waits for the kernel's completions, then destroys the frames.
+    /// Tears the loop down: asks every spawned task to stop and lets them
+    /// unwind (up to 2 s), cancels what the kernel still holds and waits for
+    /// its completions, then destroys what is left (a frame whose operation
+    /// never comes back is leaked rather than freed under the kernel).
     ~Loop();
     Loop(const Loop&) = delete;
     Loop& operator=(const Loop&) = delete;
