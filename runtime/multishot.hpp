@@ -56,13 +56,14 @@
 namespace corio {
 
 /// What a multishot operation struct provides:
-///   `kind`, `interest`, `int fd`   as for one-shot operations
-///   `void prep(io_uring_sqe*) const` the multishot request
-///   `bool multishot(const Caps&) const` whether this kernel runs it multishot
-///   `int attempt()`                one non-blocking call giving one item's
-///                                  result (-EAGAIN: nothing now)
-///   `finish(int res, std::uint32_t flags)` one completion as the item the
-///                                  stream yields (a Result)
+/// - `kind`, `interest`, `int fd`: as for one-shot operations (see Operation)
+/// - `void prep(io_uring_sqe*) const`: the multishot request
+/// - `bool multishot(const Caps&) const`: whether this kernel runs it multishot
+/// - `int attempt()`: one non-blocking call giving one item's result (-EAGAIN:
+///   nothing now)
+/// - `finish(int res, std::uint32_t flags)`: one completion as the item the
+///   stream yields (a Result)
+///
 /// Optional: `static constexpr bool returns_fd` (items >= 0 are descriptors,
 /// closed if never taken), `std::uint32_t attempt_flags` and
 /// `detail::ParkingLot* parking(int res)` (see runtime/op.hpp).
