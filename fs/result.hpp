@@ -47,7 +47,7 @@ public:
         : Base(ec), op_(op), subject_(std::move(subject)) {}
 
     /// The failed operation's name ("open"), or "" when there is no context
-    /// (a success, or an error that came from elsewhere, e.g. a timeout).
+    /// (a success, or an error that came from elsewhere, such as a timeout).
     const char* op() const noexcept { return op_ != nullptr ? op_ : ""; }
     /// The path the failed operation worked on ("" when there is no context).
     const std::string& path() const noexcept { return subject_; }

@@ -69,8 +69,8 @@ public:
     bool contains(std::string_view name) const noexcept { return get(name).has_value(); }
     /// How many fields are named `name`.
     std::size_t count(std::string_view name) const noexcept;
-    /// True when any field named `name` holds `token` (any case) in its comma-separated list,
-    /// e.g. has_token("connection", "close").
+    /// True when any field named `name` holds `token` (any case) in its comma-separated list:
+    /// has_token("connection", "close").
     bool has_token(std::string_view name, std::string_view token) const noexcept;
 
     /// The number of fields.
@@ -199,8 +199,8 @@ public:
     std::size_t feed(std::string_view data);
     /// need_more, done (a complete request) or error (final).
     ParseState state() const noexcept;
-    /// True once the head (request line and headers) is complete and valid, e.g. to answer
-    /// "Expect: 100-continue" before the body arrives.
+    /// True once the head (request line and headers) is complete and valid: the moment to
+    /// answer "Expect: 100-continue" before the body arrives.
     bool headers_complete() const noexcept;
     /// Streams the body instead of collecting it in body: from then on (the setting stays
     /// across reset()), feed() stops at the end of the head and after each run of body bytes,

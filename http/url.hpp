@@ -35,7 +35,7 @@ public:
     static std::optional<Url> parse(std::string_view text);
 
     /// Resolves `reference` (as found in an href) against `base` per RFC 3986 §5.2 and parses
-    /// the result; nullopt when the result is not a valid http(s) URL (e.g. "mailto:x").
+    /// the result; nullopt when the result is not a valid http(s) URL (such as "mailto:x").
     static std::optional<Url> resolve(const Url& base, std::string_view reference);
 
     /// "http" or "https".
@@ -57,7 +57,7 @@ public:
     std::string target() const;
     /// host, then ":port" unless the port is the default: the value of a Host header.
     std::string authority() const;
-    /// The URL as one string in normal form, e.g. "http://example.com/a?b"; equal strings
+    /// The URL as one string in normal form ("http://example.com/a?b"); equal strings
     /// mean equal URLs, which makes it the key for deduplication.
     std::string normalized() const;
     /// Scheme, host and port.

@@ -133,15 +133,15 @@ private:
     socklen_t len_;
 };
 
-/// "OP ADDRESS: MESSAGE", e.g. "connect 127.0.0.1:9: Connection refused": the
+/// "OP ADDRESS: MESSAGE" ("connect 127.0.0.1:9: Connection refused"): the
 /// sentence an example or a log line shows for a failed operation.
 std::string describe(std::string_view op, const Address& addr, std::error_code ec);
-/// "OP TARGET: MESSAGE" for a target that is not an address yet, e.g.
-/// "resolve no-such-host.invalid:80: Name or service not known".
+/// "OP TARGET: MESSAGE" for a target that is not an address yet
+/// ("resolve no-such-host.invalid:80: Name or service not known").
 std::string describe(std::string_view op, std::string_view target, std::error_code ec);
 
-/// "parse address 'TEXT': MESSAGE", e.g. "parse address 'x:99999': port out
-/// of range": the sentence for an error of Address::parse.
+/// "parse address 'TEXT': MESSAGE" ("parse address 'x:99999': port out of
+/// range"): the sentence for an error of Address::parse.
 std::string describe_parse(std::string_view text, std::error_code ec);
 
 /// The local address of a socket (getsockname). Errors: the errno.

@@ -199,7 +199,7 @@ public:
     /// io_uring: a completion whose user_data carries a tag in its low bits
     /// (a MSG_RING wake-up received or sent). Called by the backend.
     void on_tagged_cqe(std::uint64_t user_data, int res) noexcept;
-    /// Whether an op's inline pre-try (`fast_path`, e.g. a RWF_NOWAIT read)
+    /// Whether an op's inline pre-try (`fast_path`, such as a RWF_NOWAIT read)
     /// pays now: always on epoll (it skips the blocking pool); on io_uring only
     /// for an operation that would be submitted alone (see lone_submission).
     bool fast_path_pays() const noexcept {
