@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
 # scripts/docs.sh [OUT_DIR]: builds the API reference from the `///` comments of
-# the public headers (include/corio/*.hpp, runtime/, net/, fs/, http/; not
-# detail/) with doxygen and docs/Doxyfile, into OUT_DIR/html (OUT_DIR defaults
-# to build-docs). Doxygen's warnings (an undocumented public member, a broken
-# reference, a malformed comment) go to OUT_DIR/doxygen-warnings.log; any
-# warning is printed and fails the script (exit 1). Otherwise it prints the
-# path of index.html and exits 0.
+# the public headers (include/corio/*.hpp, runtime/, net/, fs/, http/; no
+# detail namespace, of runtime/detail/ only the public types: see docs/Doxyfile)
+# with doxygen, into OUT_DIR/html (OUT_DIR defaults to build-docs in the
+# repository; a relative OUT_DIR is taken from the current directory).
+# Doxygen's warnings (an undocumented public member, a broken reference, a
+# malformed comment) go to OUT_DIR/doxygen-warnings.log; any warning is
+# printed and fails the script (exit 1). Otherwise it prints the path of
+# index.html and exits 0.
 set -u
+caller=$PWD
 cd "$(dirname "$0")/.." || exit 1
 . scripts/lib.sh
 
 case ${1:-} in
     -h | --help)
-        sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
 esac
 need_pkgs doxygen || exit 1
 
 out=${1:-build-docs}
+[ -n "${1:-}" ] && [ "${out#/}" = "$out" ] && out=$caller/$out
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 log=$out/doxygen-warnings.log
