@@ -120,10 +120,10 @@ struct Openat {
     int flags = O_RDONLY;        ///< open(2) flags (O_CLOEXEC is added)
     mode_t mode = 0;             ///< permission bits for O_CREAT (less the umask)
     std::string subject;         ///< the path as error messages name it
-    ///@{
     /// Operation protocol (see corio::Operation): IORING_OP_OPENAT where the
     /// kernel has it, else openat(2) on the blocking pool; finish gives the
     /// descriptor (closed by the awaiter if the operation was cancelled).
+    ///@{
     static constexpr OpKind kind = OpKind::open;
     static constexpr Interest interest = Interest::blocking;
     static constexpr bool returns_fd = true;
@@ -153,10 +153,10 @@ struct ReadAt {
     const std::string* subject;        ///< the path for error messages
     std::uint64_t* advance = nullptr;  ///< if set, gets the count read added
     bool nowait = true;                ///< try the page cache first (`fast_path`)
-    ///@{
     /// Operation protocol (see corio::Operation): preadv2(RWF_NOWAIT) inline
     /// first where that pays (Loop::fast_path_pays), then IORING_OP_READ, or
     /// pread(2) on the blocking pool on epoll; finish gives the count.
+    ///@{
     static constexpr OpKind kind = OpKind::read;
     static constexpr Interest interest = Interest::blocking;
     void prep(io_uring_sqe* s) const noexcept {
@@ -186,9 +186,9 @@ struct WriteAt {
     std::uint64_t offset;              ///< where in the file
     const std::string* subject;        ///< the path for error messages
     std::uint64_t* advance = nullptr;  ///< if set, gets the count written added
-    ///@{
     /// Operation protocol (see corio::Operation): IORING_OP_WRITE, or
     /// pwrite(2) on the blocking pool on epoll; finish gives the count.
+    ///@{
     static constexpr OpKind kind = OpKind::write;
     static constexpr Interest interest = Interest::blocking;
     void prep(io_uring_sqe* s) const noexcept {
@@ -218,9 +218,9 @@ struct ReadFixed {
     int index = 0;               ///< the registered buffer
     bool fixed = false;          ///< the buffers are registered with this loop's ring
     bool nowait = true;          ///< try the page cache first (`fast_path`)
-    ///@{
     /// Operation protocol (see corio::Operation): as ReadAt, with
     /// IORING_OP_READ_FIXED when `fixed`; finish gives the count.
+    ///@{
     static constexpr OpKind kind = OpKind::read;
     static constexpr Interest interest = Interest::blocking;
     void prep(io_uring_sqe* s) const noexcept {
@@ -254,9 +254,9 @@ struct WriteFixed {
     const std::string* subject;      ///< the path for error messages
     int index = 0;                   ///< the registered buffer
     bool fixed = false;              ///< the buffers are registered with this loop's ring
-    ///@{
     /// Operation protocol (see corio::Operation): as WriteAt, with
     /// IORING_OP_WRITE_FIXED when `fixed`; finish gives the count.
+    ///@{
     static constexpr OpKind kind = OpKind::write;
     static constexpr Interest interest = Interest::blocking;
     void prep(io_uring_sqe* s) const noexcept {
@@ -283,9 +283,9 @@ struct Fsync {
     int fd;                      ///< the file
     const std::string* subject;  ///< the path for error messages
     bool datasync = false;       ///< fdatasync instead of fsync
-    ///@{
     /// Operation protocol (see corio::Operation): IORING_OP_FSYNC, or the call
     /// on the blocking pool; finish gives success or the error.
+    ///@{
     static constexpr OpKind kind = OpKind::fsync;
     static constexpr Interest interest = Interest::blocking;
     static constexpr unsigned uring_opcode = IORING_OP_FSYNC;
@@ -312,10 +312,10 @@ struct Statx {
     std::string subject;                       ///< the path as error messages name it
     const std::string* subject_ref = nullptr;  ///< used instead of `subject` if set
     mutable struct statx buf {};               ///< the kernel fills it (prep() is const)
-    ///@{
     /// Operation protocol (see corio::Operation): IORING_OP_STATX of
     /// STATX_BASIC_STATS and STATX_DIOALIGN (`mask`), or statx(2) on the
     /// blocking pool; finish gives a Stat.
+    ///@{
     static constexpr OpKind kind = OpKind::statx;
     static constexpr Interest interest = Interest::blocking;
     static constexpr unsigned uring_opcode = IORING_OP_STATX;
@@ -352,9 +352,9 @@ struct Mkdirat {
     int dirfd = AT_FDCWD;        ///< the directory `path` is relative to
     std::filesystem::path path;  ///< the directory made; owned until completion
     mode_t mode = 0777;          ///< permission bits (less the umask)
-    ///@{
     /// Operation protocol (see corio::Operation): IORING_OP_MKDIRAT, or
     /// mkdirat(2) on the blocking pool; finish gives success or the error.
+    ///@{
     static constexpr OpKind kind = OpKind::dir;
     static constexpr Interest interest = Interest::blocking;
     static constexpr unsigned uring_opcode = IORING_OP_MKDIRAT;
@@ -374,9 +374,9 @@ struct Unlinkat {
     int dirfd = AT_FDCWD;        ///< the directory `path` is relative to
     std::filesystem::path path;  ///< what is removed; owned until completion
     int flags = 0;               ///< 0, or AT_REMOVEDIR
-    ///@{
     /// Operation protocol (see corio::Operation): IORING_OP_UNLINKAT, or
     /// unlinkat(2) on the blocking pool; finish gives success or the error.
+    ///@{
     static constexpr OpKind kind = OpKind::dir;
     static constexpr Interest interest = Interest::blocking;
     static constexpr unsigned uring_opcode = IORING_OP_UNLINKAT;
@@ -401,10 +401,10 @@ struct Renameat {
     int newdirfd = AT_FDCWD;     ///< the directory `to` is relative to
     std::filesystem::path to;    ///< the new name; owned until completion
     unsigned flags = 0;          ///< renameat2 flags
-    ///@{
     /// Operation protocol (see corio::Operation): IORING_OP_RENAMEAT, or
     /// renameat2(2) on the blocking pool; finish gives success or the error
     /// naming both paths.
+    ///@{
     static constexpr OpKind kind = OpKind::dir;
     static constexpr Interest interest = Interest::blocking;
     static constexpr unsigned uring_opcode = IORING_OP_RENAMEAT;
@@ -429,9 +429,9 @@ struct ListDir {
     int dirfd = AT_FDCWD;           ///< the directory `path` is relative to
     std::filesystem::path path;     ///< the directory listed; owned until completion
     std::vector<DirEntry> entries;  ///< filled by attempt() on the pool thread
-    ///@{
     /// Operation protocol (see corio::Operation): never an io_uring request
     /// (`uring = false`); one blocking-pool job; finish gives the entries.
+    ///@{
     static constexpr OpKind kind = OpKind::dir;
     static constexpr Interest interest = Interest::blocking;
     static constexpr bool uring = false;  // no getdents opcode: the pool on both
@@ -448,9 +448,9 @@ struct ListDir {
 struct CloseFile {
     int fd;               ///< the descriptor closed
     std::string subject;  ///< the path for error messages
-    ///@{
     /// Operation protocol (see corio::Operation): IORING_OP_CLOSE where the
     /// kernel has it, else close(2) inline; finish gives its error, if any.
+    ///@{
     static constexpr OpKind kind = OpKind::close;
     static constexpr Interest interest = Interest::none;
     static constexpr unsigned uring_opcode = IORING_OP_CLOSE;

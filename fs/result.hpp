@@ -57,8 +57,8 @@ public:
         return detail::error_sentence(op_, subject_, this->error(), true);
     }
 
-    ///@{
     /// The value, or throws std::system_error whose what() is describe().
+    ///@{
     decltype(auto) value() & {
         check();
         return Base::value();
@@ -72,8 +72,8 @@ public:
         return std::move(*this).Base::value();
     }
     ///@}
-    ///@{
     /// The value, or throws std::system_error("WHAT: message") (as corio::Result).
+    ///@{
     decltype(auto) value(std::string_view what) & { return Base::value(what); }
     decltype(auto) value(std::string_view what) && { return std::move(*this).Base::value(what); }
     ///@}

@@ -110,8 +110,8 @@ public:
     /// `"unix:/path"`, `"unix:@name"`; "(unspecified)" when empty.
     std::string to_string() const;
 
-    ///@{
     /// The kernel form, for bind, connect, sendto and the like.
+    ///@{
     const sockaddr* sockaddr_ptr() const noexcept {
         return reinterpret_cast<const sockaddr*>(&storage_);
     }

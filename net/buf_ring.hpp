@@ -165,12 +165,12 @@ struct RecvSelect {
     BufRing* ring = nullptr;          ///< where the bytes land
     std::uint32_t attempt_flags = 0;  ///< epoll: the buffer attempt() used, as CQE flags
     int slot = -1;                    ///< registered descriptor table slot standing for fd, or -1
-    ///@{
     /// Operation protocol (see corio::Operation): IORING_OP_RECV with
     /// IOSQE_BUFFER_SELECT when the ring is the kernel's (`uring_enabled`);
     /// else recv(2) into a pool buffer after readiness; no free buffer
     /// (ENOBUFS) parks the receive until one comes back; finish gives the
     /// RecvBuffer.
+    ///@{
     static constexpr OpKind kind = OpKind::recv;
     static constexpr Interest interest = Interest::read;
     bool uring_enabled() const noexcept { return ring->kernel_selected(); }
@@ -198,12 +198,12 @@ struct RecvMulti {
     BufRing* ring = nullptr;          ///< where the bytes land
     std::uint32_t attempt_flags = 0;  ///< epoll: the buffer attempt() used, as CQE flags
     int slot = -1;                    ///< registered descriptor table slot standing for fd, or -1
-    ///@{
     /// Multishot operation protocol (see corio::MultishotOperation): a
     /// multishot RECV into the ring where the kernel has it
     /// (Caps::multishot_recv and a kernel-selected ring); elsewhere recv(2)
     /// into a pool buffer after readiness; ENOBUFS parks the request until
     /// a buffer comes back; each item is a RecvBuffer.
+    ///@{
     static constexpr OpKind kind = OpKind::recv;
     static constexpr Interest interest = Interest::read;
     bool multishot(const Caps& c) const noexcept {

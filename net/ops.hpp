@@ -37,10 +37,10 @@ inline constexpr std::size_t max_iov = 16;
 /// accept4(2): a new connected descriptor (non-blocking, close-on-exec).
 struct Accept {
     int fd;  ///< the listening socket
-    ///@{
     /// Operation protocol (see corio::Operation): IORING_OP_ACCEPT; accept4(2)
     /// after readiness on epoll; finish gives the new descriptor (closed by
     /// the awaiter if the operation was cancelled meanwhile).
+    ///@{
     static constexpr OpKind kind = OpKind::accept;
     static constexpr Interest interest = Interest::read;
     static constexpr bool returns_fd = true;
@@ -62,11 +62,11 @@ struct Accept {
 /// descriptor; see MultishotStream. accept4(2) after readiness elsewhere.
 struct AcceptMulti {
     int fd = -1;  ///< the listening socket
-    ///@{
     /// Multishot operation protocol (see corio::MultishotOperation): a
     /// multishot ACCEPT where the kernel has it (Caps::multishot_accept);
     /// elsewhere accept4(2) after readiness; each item is a new descriptor
     /// (closed if never taken).
+    ///@{
     static constexpr OpKind kind = OpKind::accept;
     static constexpr Interest interest = Interest::read;
     static constexpr bool returns_fd = true;
@@ -91,10 +91,10 @@ struct Connect {
     int fd;                ///< the socket, non-blocking
     Address addr;          ///< the peer
     bool started = false;  ///< epoll: connect(2) said EINPROGRESS; now wait for the verdict
-    ///@{
     /// Operation protocol (see corio::Operation): IORING_OP_CONNECT; on epoll
     /// connect(2), then writability and SO_ERROR; finish gives success or
     /// the error (ECONNREFUSED, ...).
+    ///@{
     static constexpr OpKind kind = OpKind::connect;
     static constexpr Interest interest = Interest::write;
     void prep(io_uring_sqe* s) const noexcept {
@@ -137,10 +137,10 @@ struct Recv {
         return !datagram && res > 0 && std::size_t(res) < buf.size() && (flags & MSG_PEEK) == 0;
     }
     int slot = -1;  ///< registered descriptor table slot standing for fd, or -1
-    ///@{
     /// Operation protocol (see corio::Operation): IORING_OP_RECV; one
     /// non-blocking recv(2) on epoll; finish gives the count (0: the peer
     /// closed).
+    ///@{
     static constexpr OpKind kind = OpKind::recv;
     static constexpr Interest interest = Interest::read;
     void prep(io_uring_sqe* s) const noexcept {
@@ -163,11 +163,11 @@ struct RecvAll {
     std::span<std::byte> buf;  ///< filled completely; the kernel's until completion
     std::size_t done = 0;      ///< bytes received so far
     int slot = -1;             ///< registered descriptor table slot standing for fd, or -1
-    ///@{
     /// Operation protocol (see corio::Operation): IORING_OP_RECV of the rest,
     /// submitted again after each short receive (`again`); on epoll recv(2)
     /// until full or EAGAIN; finish gives success, Errc::eof if the stream
     /// ended first, or the error.
+    ///@{
     static constexpr OpKind kind = OpKind::recv;
     static constexpr Interest interest = Interest::read;
     void prep(io_uring_sqe* s) const noexcept {
@@ -205,9 +205,9 @@ struct Send {
     std::span<const std::byte> buf;  ///< the bytes; the kernel's until completion
     int flags = 0;                   ///< send(2) flags besides MSG_NOSIGNAL (MSG_MORE, ...)
     int slot = -1;                   ///< registered descriptor table slot standing for fd, or -1
-    ///@{
     /// Operation protocol (see corio::Operation): IORING_OP_SEND; one
     /// non-blocking send(2) on epoll; finish gives the count sent.
+    ///@{
     static constexpr OpKind kind = OpKind::send;
     static constexpr Interest interest = Interest::write;
     void prep(io_uring_sqe* s) const noexcept {
@@ -235,11 +235,11 @@ struct SendAll {
     std::size_t done = 0;            ///< bytes sent so far
     bool zero_copy = false;          ///< io_uring: IORING_OP_SEND_ZC (see above)
     int slot = -1;                   ///< registered descriptor table slot standing for fd, or -1
-    ///@{
     /// Operation protocol (see corio::Operation): IORING_OP_SEND (or SEND_ZC)
     /// of the rest with MSG_WAITALL, submitted again after a short send
     /// (`again`); on epoll send(2) until done or EAGAIN; finish gives
     /// success or the error (EPIPE, ECONNRESET, ...).
+    ///@{
     static constexpr OpKind kind = OpKind::send;
     static constexpr Interest interest = Interest::write;
     bool notifies() const noexcept { return zero_copy; }
@@ -322,10 +322,10 @@ struct SendMsg {
     int fd;                 ///< the socket
     detail::IovCursor cur;  ///< the buffers (the list and the bytes live until completion)
     int slot = -1;          ///< registered descriptor table slot standing for fd, or -1
-    ///@{
     /// Operation protocol (see corio::Operation): IORING_OP_SENDMSG of up to
     /// max_iov buffers; one non-blocking sendmsg(2) on epoll; finish gives
     /// the count sent.
+    ///@{
     static constexpr OpKind kind = OpKind::sendmsg;
     static constexpr Interest interest = Interest::write;
     void prep(io_uring_sqe* s) const noexcept {
@@ -347,11 +347,11 @@ struct SendMsgAll {
     int fd;                 ///< the socket
     detail::IovCursor cur;  ///< the buffers and how far they are sent
     int slot = -1;          ///< registered descriptor table slot standing for fd, or -1
-    ///@{
     /// Operation protocol (see corio::Operation): IORING_OP_SENDMSG with
     /// MSG_WAITALL, submitted again from where a short send stopped
     /// (`again`); on epoll sendmsg(2) until done or EAGAIN; finish gives
     /// success or the error.
+    ///@{
     static constexpr OpKind kind = OpKind::sendmsg;
     static constexpr Interest interest = Interest::write;
     void prep(io_uring_sqe* s) const noexcept {
@@ -389,10 +389,10 @@ struct RecvFrom {
     Address from{};            ///< filled with the sender's address
     mutable iovec iov{};       ///< the one iovec of `msg`
     mutable msghdr msg{};      ///< what recvmsg is given (filled by fill())
-    ///@{
     /// Operation protocol (see corio::Operation): IORING_OP_RECVMSG with
     /// MSG_TRUNC; one non-blocking recvmsg(2) on epoll; finish gives a
     /// Datagram (size, sender, truncation).
+    ///@{
     static constexpr OpKind kind = OpKind::recvmsg;
     static constexpr Interest interest = Interest::read;
     ///@}
@@ -407,10 +407,10 @@ struct RecvFrom {
         msg.msg_iovlen = 1;
         return &msg;
     }
-    ///@{
     /// Operation protocol, as above. MSG_TRUNC: the result is the datagram's
     /// real length even when it did not fit, on both backends, so
     /// truncation is never silent.
+    ///@{
     void prep(io_uring_sqe* s) const noexcept { io_uring_prep_recvmsg(s, fd, fill(), MSG_TRUNC); }
     int attempt() noexcept {
         ssize_t n = ::recvmsg(fd, fill(), MSG_DONTWAIT | MSG_TRUNC);
@@ -433,10 +433,10 @@ struct SendTo {
     Address to;                      ///< the receiver
     mutable iovec iov{};             ///< the one iovec of `msg`
     mutable msghdr msg{};            ///< what sendmsg is given (filled by fill())
-    ///@{
     /// Operation protocol (see corio::Operation): IORING_OP_SENDMSG with
     /// MSG_NOSIGNAL; one non-blocking sendmsg(2) on epoll; finish gives the
     /// count sent.
+    ///@{
     static constexpr OpKind kind = OpKind::sendmsg;
     static constexpr Interest interest = Interest::write;
     ///@}
@@ -451,8 +451,8 @@ struct SendTo {
         msg.msg_iovlen = 1;
         return &msg;
     }
-    ///@{
     /// Operation protocol, as above.
+    ///@{
     void prep(io_uring_sqe* s) const noexcept {
         io_uring_prep_sendmsg(s, fd, fill(), MSG_NOSIGNAL);
     }

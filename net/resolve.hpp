@@ -42,11 +42,11 @@ struct GetAddrInfo {
     const char* service;      ///< the port as text; lives until completion
     addrinfo hints{};         ///< getaddrinfo's hints
     addrinfo* out = nullptr;  ///< getaddrinfo's answer, until finish() frees it
-    ///@{
     /// Operation protocol (see corio::Operation): never an io_uring request
     /// (`uring = false`): getaddrinfo(3) on the blocking pool on both
     /// backends; finish gives the addresses, or an error of
     /// resolve_category() (EAI_*) or the errno for EAI_SYSTEM.
+    ///@{
     static constexpr OpKind kind = OpKind::other;
     static constexpr Interest interest = Interest::blocking;
     static constexpr bool uring = false;

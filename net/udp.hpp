@@ -30,12 +30,12 @@ struct RecvMsgMulti {
     BufRing* ring = nullptr;          ///< where datagrams land
     msghdr msg = layout();            ///< the layout asked of the kernel (name length only)
     std::uint32_t attempt_flags = 0;  ///< epoll: the buffer attempt() used, as CQE flags
-    ///@{
     /// Multishot operation protocol (see corio::MultishotOperation): a
     /// multishot RECVMSG into the ring where the kernel has it
     /// (Caps::multishot_recvmsg and a kernel-selected ring); elsewhere
     /// recvmsg(2) into a pool buffer after readiness; no free buffer (ENOBUFS)
     /// parks the receive; each item is a ReceivedDatagram.
+    ///@{
     static constexpr OpKind kind = OpKind::recvmsg;
     static constexpr Interest interest = Interest::read;
     static msghdr layout() noexcept {

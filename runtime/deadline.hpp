@@ -75,8 +75,8 @@ public:
     /// The earlier of this deadline and `d` from now (a per-step timeout).
     Deadline earliest_after(Duration d) const { return earliest(after(d)); }
 
-    ///@{
     /// Deadlines compare by time; never is the latest.
+    ///@{
     friend constexpr bool operator==(Deadline a, Deadline b) noexcept = default;
     friend constexpr auto operator<=>(Deadline a, Deadline b) noexcept = default;
     ///@}

@@ -371,9 +371,9 @@ struct BackendAccess {
 
 /// Resumes the awaiting coroutine at the loop's next turn.
 struct YieldAwaiter {
-    ///@{
     /// Awaiter protocol: always suspends and queues the coroutine on the
     /// current loop's run queue.
+    ///@{
     bool await_ready() const noexcept { return false; }
     void await_suspend(std::coroutine_handle<> h) const { Loop::current().schedule(h); }
     void await_resume() const noexcept {}
@@ -539,11 +539,11 @@ public:
         /// Stops forwarding the awaiting task's stop requests.
         ~Awaiter() { stop_.unlink(); }
 
-        ///@{
         /// Awaiter protocol: ready when the task has finished; otherwise the
         /// awaiting coroutine is resumed when it does (and its stop requests
         /// are forwarded to the task meanwhile); then the task's value, or
         /// its exception rethrown.
+        ///@{
         bool await_ready() const noexcept {
             h_.promise().loop->check_owner("awaiting the JoinHandle of a task of another loop");
             return h_.promise().finished;
@@ -576,8 +576,8 @@ public:
         std::coroutine_handle<promise_type> h_;
         StopNode stop_;
     };
-    ///@{
     /// `co_await handle` (or `co_await std::move(handle)`): see Awaiter.
+    ///@{
     Awaiter operator co_await() & noexcept { return Awaiter(h_); }
     Awaiter operator co_await() && noexcept { return Awaiter(h_); }
     ///@}

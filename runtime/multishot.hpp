@@ -350,11 +350,11 @@ public:
             if (c_ != nullptr && node_.linked) c_->waiters.erase(node_);
         }
 
-        ///@{
         /// Awaiter protocol: ready when an item is queued (or the stream is
         /// closed or stopped); otherwise the task joins the stream's waiters
         /// (arming the request if needed) until an item comes or the task is
         /// stopped; then the item, or the error next() describes.
+        ///@{
         bool await_ready() const noexcept {
             return c_ == nullptr || !c_->queue.empty() || (c_->stopped && !c_->pending);
         }
@@ -418,10 +418,10 @@ public:
     public:
         /// Stops the stream state `c` (null: nothing to stop).
         explicit StopAwaiter(Core* c) noexcept : c_(c) {}
-        ///@{
         /// Awaiter protocol: marks the stream stopped, cancels its request and
         /// resumes after the kernel's final completion (at once when none is
         /// pending); waiters get operation_canceled.
+        ///@{
         bool await_ready() const noexcept { return c_ == nullptr; }
         bool await_suspend(std::coroutine_handle<> h) noexcept {
             c_->stopped = true;

@@ -197,12 +197,12 @@ public:
     /// The operation struct (e.g. to read what `finish` will use).
     Op& op() noexcept { return op_; }
 
-    ///@{
     /// Awaiter protocol: await_suspend starts the operation (an SQE on
     /// io_uring; on epoll the call, then a wait for readiness if it says
     /// EAGAIN; the blocking pool for `Interest::blocking`), or completes at
     /// once when the task is already stopped (operation_canceled) or the call
     /// succeeded inline; await_resume gives `op.finish(res)`.
+    ///@{
     bool await_ready() const noexcept { return false; }
 
     template <class P>

@@ -21,9 +21,9 @@ namespace corio {
 
 /// Does nothing; completes with 0. Measures a round trip through the loop.
 struct Nop {
-    ///@{
     /// Operation protocol (see corio::Operation): IORING_OP_NOP; nothing to
     /// call on epoll; finish gives success.
+    ///@{
     static constexpr OpKind kind = OpKind::nop;
     static constexpr Interest interest = Interest::none;
     void prep(io_uring_sqe* s) const noexcept { io_uring_prep_nop(s); }
@@ -36,10 +36,10 @@ struct Nop {
 struct Read {
     int fd;                    ///< the descriptor (non-blocking on epoll)
     std::span<std::byte> buf;  ///< where the bytes go; the kernel's until completion
-    ///@{
     /// Operation protocol (see corio::Operation): IORING_OP_READ at the file
     /// position; one read(2) after readiness on epoll; finish gives the
     /// count (0: end of file or stream).
+    ///@{
     static constexpr OpKind kind = OpKind::read;
     static constexpr Interest interest = Interest::read;
     void prep(io_uring_sqe* s) const noexcept {
@@ -61,10 +61,10 @@ struct Read {
 struct Write {
     int fd;                          ///< the descriptor (non-blocking on epoll)
     std::span<const std::byte> buf;  ///< the bytes; the kernel's until completion
-    ///@{
     /// Operation protocol (see corio::Operation): IORING_OP_WRITE at the file
     /// position; one write(2) after writability on epoll; finish gives the
     /// count written.
+    ///@{
     static constexpr OpKind kind = OpKind::write;
     static constexpr Interest interest = Interest::write;
     void prep(io_uring_sqe* s) const noexcept {
@@ -85,10 +85,10 @@ struct Write {
 struct Poll {
     int fd;                    ///< the descriptor watched
     unsigned events = POLLIN;  ///< poll(2) events to wait for
-    ///@{
     /// Operation protocol (see corio::Operation): IORING_OP_POLL_ADD; on epoll
     /// a zero-timeout poll(2) after readiness (writability when `events` has
     /// only POLLOUT); finish gives the events that are set.
+    ///@{
     static constexpr OpKind kind = OpKind::poll;
     static constexpr Interest interest = Interest::read;
     Interest dynamic_interest() const noexcept {
@@ -115,11 +115,11 @@ struct Poll {
 struct PollMulti {
     int fd = -1;               ///< the descriptor watched
     unsigned events = POLLIN;  ///< poll(2) events to wait for
-    ///@{
     /// Multishot operation protocol (see corio::MultishotOperation): a
     /// multishot POLL_ADD where the kernel has it (Caps::multishot_poll);
     /// elsewhere a zero-timeout poll(2) after readiness; each item is the
     /// events that are set.
+    ///@{
     static constexpr OpKind kind = OpKind::poll;
     static constexpr Interest interest = Interest::read;
     Interest dynamic_interest() const noexcept {
@@ -143,9 +143,9 @@ struct PollMulti {
 /// close(2). Forgets the epoll registration first.
 struct Close {
     int fd;  ///< the descriptor closed
-    ///@{
     /// Operation protocol (see corio::Operation): IORING_OP_CLOSE where the
     /// kernel has it; close(2) inline elsewhere; finish gives its error, if any.
+    ///@{
     static constexpr OpKind kind = OpKind::close;
     static constexpr Interest interest = Interest::none;
     static constexpr unsigned uring_opcode = IORING_OP_CLOSE;

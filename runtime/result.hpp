@@ -65,14 +65,14 @@ public:
     /// The type of the value.
     using value_type = T;
 
-    ///@{
     /// A result holding a value (implicit, so `co_return v;` works).
+    ///@{
     Result(const T& v) : v_(std::in_place_index<0>, v) {}  // NOLINT: implicit by design
     Result(T&& v) noexcept(std::is_nothrow_move_constructible_v<T>)  // NOLINT
         : v_(std::in_place_index<0>, std::move(v)) {}
     ///@}
-    ///@{
     /// A result holding an error (implicit, so `co_return std::errc::timed_out;` works).
+    ///@{
     Result(std::error_code ec) noexcept : v_(std::in_place_index<1>, ec) {}  // NOLINT
     Result(std::errc e) noexcept : v_(std::in_place_index<1>, std::make_error_code(e)) {}  // NOLINT
     Result(Errc e) noexcept : v_(std::in_place_index<1>, make_error_code(e)) {}  // NOLINT
@@ -86,9 +86,9 @@ public:
     /// has_value(): `if (auto r = co_await op; !r) ...`.
     explicit operator bool() const noexcept { return has_value(); }
 
-    ///@{
     /// The value. On an error: a message naming the error on stderr, then
     /// std::terminate (in every build; check has_value() or use value()).
+    ///@{
     T& operator*() & noexcept { return *checked("operator*"); }
     const T& operator*() const& noexcept { return *checked("operator*"); }
     T&& operator*() && noexcept { return std::move(*checked("operator*")); }
@@ -102,8 +102,8 @@ public:
         return {};
     }
 
-    ///@{
     /// The value, or throws std::system_error("WHAT: message").
+    ///@{
     T& value(std::string_view what = "corio") & {
         if (!has_value()) throw_error(error(), what);
         return **this;
@@ -144,8 +144,8 @@ public:
     using value_type = void;
     /// Success (`co_return Result<void>{};`, or `co_return {};`).
     Result() noexcept = default;
-    ///@{
     /// An error (implicit, so `co_return std::errc::timed_out;` works).
+    ///@{
     Result(std::error_code ec) noexcept : ec_(ec) {}  // NOLINT
     Result(std::errc e) noexcept : ec_(std::make_error_code(e)) {}  // NOLINT
     Result(Errc e) noexcept : ec_(make_error_code(e)) {}  // NOLINT

@@ -257,12 +257,12 @@ public:
             }
             if (loop_ != nullptr) loop_->drop_remote_ref();
         }
-        ///@{
         /// Awaiter protocol: ready when the task has finished; otherwise the
         /// task's loop wakes this loop when it does (stopping the awaiting
         /// task asks the remote one to stop meanwhile); then its value, or
         /// its exception rethrown (std::system_error(operation_canceled) for
         /// a task the runtime refused or destroyed unfinished).
+        ///@{
         bool await_ready() const {
             std::lock_guard lk(s_->mu);
             return s_->phase == detail::RemoteStateBase::Phase::finished;
@@ -313,8 +313,8 @@ public:
         Loop* loop_ = nullptr;
         StopNode stop_;
     };
-    ///@{
     /// `co_await handle` (or `co_await std::move(handle)`): see Awaiter.
+    ///@{
     Awaiter operator co_await() & noexcept { return Awaiter(s_); }
     Awaiter operator co_await() && noexcept { return Awaiter(s_); }
     ///@}

@@ -153,10 +153,10 @@ public:
     struct Awaiter {
         /// The awaited task's frame.
         handle_type h;
-        ///@{
         /// Awaiter protocol: the task starts by symmetric transfer, inheriting
         /// the awaiting coroutine's StopToken unless it has one of its own; its
         /// value (or exception) is taken when it is done.
+        ///@{
         bool await_ready() const noexcept { return false; }
         template <class P>
         std::coroutine_handle<> await_suspend(std::coroutine_handle<P> parent) noexcept {
@@ -245,9 +245,9 @@ namespace this_task {
 struct StopTokenAwaiter {
     /// The token found (set in await_suspend).
     StopToken token;
-    ///@{
     /// Awaiter protocol: reads the token from the awaiting coroutine's promise
     /// and resumes at once.
+    ///@{
     bool await_ready() const noexcept { return false; }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) noexcept {

@@ -41,10 +41,10 @@ public:
     /// Awaiter of wait().
     struct WaitAwaiter {
         TaskGroup* g;  ///< the group waited for
-        ///@{
         /// Awaiter protocol: ready when no child is left; otherwise resumed by
         /// the last child to finish (stopping the waiting task stops the
         /// children); then rethrows the first exception of a child, if any.
+        ///@{
         bool await_ready() const noexcept { return g->live_ == 0; }
         template <class P>
         void await_suspend(std::coroutine_handle<P> h) noexcept {

@@ -38,10 +38,10 @@ public:
         if (armed()) loop_->timers().remove(*this);
     }
 
-    ///@{
     /// Awaiter protocol: ready when the time has come already; otherwise arms
     /// a timer on the loop and, if the task can be stopped, a stop callback
     /// that ends the sleep early.
+    ///@{
     bool await_ready() const noexcept { return deadline <= loop_->now(); }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {

@@ -81,11 +81,11 @@ public:
     template <std::size_t I>
     using value_t = std::variant_alternative_t<I, variant_type>;
 
-    ///@{
     /// Slot I's value when it lost: what it finished with (an operation
     /// cancelled in time gives its operation_canceled result; one that
     /// completed first gives its real result). Empty for the winner, or for a
     /// loser that threw (see loser_exception).
+    ///@{
     template <std::size_t I>
     std::optional<value_t<I>>& loser() noexcept {
         return std::get<I>(losers_);
