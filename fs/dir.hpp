@@ -64,8 +64,8 @@ inline OpAwaiter<ListDir> list_dir(std::filesystem::path path) {
     return OpAwaiter<ListDir>(ListDir{AT_FDCWD, std::move(path), {}});
 }
 
-/// Opens the directory `path` (O_RDONLY | O_DIRECTORY), e.g. for
-/// File::open_at or to fsync it after a rename.
+/// Opens the directory `path` (O_RDONLY | O_DIRECTORY), for File::open_at
+/// or to fsync it after a rename.
 inline OpAwaiter<detail::OpenFile> open_dir(std::filesystem::path path) {
     return File::open(std::move(path), O_RDONLY | O_DIRECTORY);
 }

@@ -47,10 +47,13 @@ struct OpenFile;
 /// closes it as an operation and reports its error.
 class File {
 public:
+    /// No file (is_open() false).
     File() noexcept = default;
     /// Takes ownership of `fd`; `path` names it in error messages.
     File(int fd, std::string path, int flags = 0) noexcept;
+    /// Takes over the other file's descriptor, path and position.
     File(File&&) noexcept = default;
+    /// Closes the file held (if open) and takes over the other's.
     File& operator=(File&&) noexcept = default;
 
     /// Opens `path` (O_CLOEXEC is added; `mode` applies with O_CREAT). On
@@ -77,6 +80,7 @@ public:
     int fd() const noexcept { return fd_.get(); }
     /// True while the file is open.
     bool is_open() const noexcept { return fd_.valid(); }
+    /// is_open().
     explicit operator bool() const noexcept { return is_open(); }
     /// The path the file was opened with (as error messages name it).
     const std::string& path() const noexcept { return path_; }
@@ -90,6 +94,7 @@ public:
     /// loop's thread (default: on, off for O_DIRECT files). Off sends every
     /// read to io_uring (or, on epoll, the blocking pool).
     void set_cached_fast_path(bool on) noexcept { nowait_ = on; }
+    /// Whether reads try the page cache first (see set_cached_fast_path()).
     bool cached_fast_path() const noexcept { return nowait_; }
 
     /// Reads up to buf.size() bytes at `offset`. Completes with the count:
@@ -196,14 +201,20 @@ OpAwaiter<Op> File::open_at(const File& dir, std::filesystem::path path, int fla
 /// common device). Zero-filled. Move-only.
 class AlignedBuffer {
 public:
+    /// No memory.
     AlignedBuffer() noexcept = default;
     /// Allocates; throws std::bad_alloc on failure.
     explicit AlignedBuffer(std::size_t size, std::size_t align = 4096);
+    /// Takes over `o`'s memory; `o` is empty.
     AlignedBuffer(AlignedBuffer&& o) noexcept;
+    /// Frees the memory held and takes over `o`'s.
     AlignedBuffer& operator=(AlignedBuffer&& o) noexcept;
+    /// Frees the memory.
     ~AlignedBuffer();
 
+    /// The first byte (null when empty).
     std::byte* data() const noexcept { return data_; }
+    /// The size in bytes.
     std::size_t size() const noexcept { return size_; }
     /// The whole buffer.
     std::span<std::byte> span() const noexcept { return {data_, size_}; }
@@ -221,19 +232,25 @@ private:
 /// destroyed on its loop's thread, before the loop.
 class FixedBuffers {
 public:
+    /// No buffers.
     FixedBuffers() noexcept = default;
     /// Allocates `count` page-aligned buffers of `size` bytes and registers
     /// them with the current loop (if it runs on io_uring).
     static Result<FixedBuffers> make(unsigned count, std::size_t size);
+    /// Takes over `o`'s buffers and registration; `o` holds none.
     FixedBuffers(FixedBuffers&& o) noexcept;
+    /// Unregisters and frees the buffers held, then takes over `o`'s.
     FixedBuffers& operator=(FixedBuffers&& o) noexcept;
+    /// Unregisters the buffers from the loop's ring and frees them.
     ~FixedBuffers();
 
     /// Buffer `i`.
     std::span<std::byte> operator[](unsigned i) const noexcept {
         return {mem_.data() + static_cast<std::size_t>(i) * size_, size_};
     }
+    /// The number of buffers.
     unsigned count() const noexcept { return count_; }
+    /// The size of each buffer.
     std::size_t buffer_size() const noexcept { return size_; }
     /// True when the kernel has them registered (io_uring only).
     bool registered() const noexcept { return loop_ != nullptr; }

@@ -43,14 +43,14 @@ namespace corio::fs {
 
 /// The kind of a directory entry or file.
 enum class FileType : std::uint8_t {
-    unknown,
-    regular,
-    directory,
-    symlink,
-    block,
-    character,
-    fifo,
-    socket,
+    unknown,    ///< not reported (or not one of the others)
+    regular,    ///< a regular file
+    directory,  ///< a directory
+    symlink,    ///< a symbolic link
+    block,      ///< a block device
+    character,  ///< a character device
+    fifo,       ///< a named pipe
+    socket,     ///< a Unix socket
 };
 
 /// Names a FileType ("regular", "directory", ...).
@@ -69,12 +69,13 @@ struct Stat {
     std::uint32_t uid = 0;      ///< owner
     std::uint32_t gid = 0;      ///< group
     std::uint32_t blksize = 0;  ///< preferred I/O size
-    FileType type = FileType::unknown;
-    std::int64_t mtime_sec = 0;  ///< last modification, seconds since the epoch
-    std::uint32_t mtime_nsec = 0;
+    FileType type = FileType::unknown;  ///< the kind of file (from `mode`)
+    std::int64_t mtime_sec = 0;         ///< last modification, seconds since the epoch
+    std::uint32_t mtime_nsec = 0;       ///< last modification, nanoseconds within the second
     /// Direct I/O alignment of buffers and of offsets/lengths (statx
     /// STATX_DIOALIGN, Linux 6.1+); 0 = not reported or O_DIRECT unsupported.
     std::uint32_t dio_mem_align = 0;
+    /// Direct I/O alignment of file offsets and lengths (see dio_mem_align).
     std::uint32_t dio_offset_align = 0;
 
     /// The permission bits (mode & 07777).
@@ -83,8 +84,8 @@ struct Stat {
 
 /// One entry of a directory listing ("." and ".." are left out).
 struct DirEntry {
-    std::string name;  ///< the entry's name (no directory part)
-    FileType type = FileType::unknown;
+    std::string name;                   ///< the entry's name (no directory part)
+    FileType type = FileType::unknown;  ///< its kind (looked up when the file system does not say)
 };
 
 namespace detail {
@@ -114,11 +115,15 @@ inline unsigned io_len(std::size_t n) noexcept {
 /// openat(2) relative to `dirfd` (AT_FDCWD: the working directory). Gives the
 /// new descriptor. O_CLOEXEC is always added.
 struct Openat {
-    int dirfd = AT_FDCWD;
-    std::filesystem::path path;
-    int flags = O_RDONLY;
-    mode_t mode = 0;
-    std::string subject;  ///< the path as error messages name it
+    int dirfd = AT_FDCWD;        ///< the directory `path` is relative to
+    std::filesystem::path path;  ///< the file; owned until completion
+    int flags = O_RDONLY;        ///< open(2) flags (O_CLOEXEC is added)
+    mode_t mode = 0;             ///< permission bits for O_CREAT (less the umask)
+    std::string subject;         ///< the path as error messages name it
+    /// Operation protocol (see corio::Operation): IORING_OP_OPENAT where the
+    /// kernel has it, else openat(2) on the blocking pool; finish gives the
+    /// descriptor (closed by the awaiter if the operation was cancelled).
+    ///@{
     static constexpr OpKind kind = OpKind::open;
     static constexpr Interest interest = Interest::blocking;
     static constexpr bool returns_fd = true;
@@ -134,6 +139,7 @@ struct Openat {
         if (res < 0) return detail::fail<int>(res, "open", subject);
         return res;
     }
+    ///@}
 };
 
 /// pread(2): reads up to buf.size() bytes at `offset` (fewer at the end of the
@@ -141,12 +147,16 @@ struct Openat {
 /// (sequential reads keep their position there). Tries the page cache first
 /// when `nowait`.
 struct ReadAt {
-    int fd;
-    std::span<std::byte> buf;
-    std::uint64_t offset;
-    const std::string* subject;
-    std::uint64_t* advance = nullptr;
-    bool nowait = true;
+    int fd;                            ///< the file
+    std::span<std::byte> buf;          ///< where the bytes go; the kernel's until completion
+    std::uint64_t offset;              ///< where in the file
+    const std::string* subject;        ///< the path for error messages
+    std::uint64_t* advance = nullptr;  ///< if set, gets the count read added
+    bool nowait = true;                ///< try the page cache first (`fast_path`)
+    /// Operation protocol (see corio::Operation): preadv2(RWF_NOWAIT) inline
+    /// first where that pays (Loop::fast_path_pays), then IORING_OP_READ, or
+    /// pread(2) on the blocking pool on epoll; finish gives the count.
+    ///@{
     static constexpr OpKind kind = OpKind::read;
     static constexpr Interest interest = Interest::blocking;
     void prep(io_uring_sqe* s) const noexcept {
@@ -165,16 +175,20 @@ struct ReadAt {
         if (advance != nullptr) *advance += static_cast<std::uint64_t>(res);
         return static_cast<std::size_t>(res);
     }
+    ///@}
 };
 
 /// pwrite(2): writes up to buf.size() bytes at `offset`; may write fewer (see
 /// File::write_all_at). If `advance` is set, adds the count written to it.
 struct WriteAt {
-    int fd;
-    std::span<const std::byte> buf;
-    std::uint64_t offset;
-    const std::string* subject;
-    std::uint64_t* advance = nullptr;
+    int fd;                            ///< the file
+    std::span<const std::byte> buf;    ///< the bytes; the kernel's until completion
+    std::uint64_t offset;              ///< where in the file
+    const std::string* subject;        ///< the path for error messages
+    std::uint64_t* advance = nullptr;  ///< if set, gets the count written added
+    /// Operation protocol (see corio::Operation): IORING_OP_WRITE, or
+    /// pwrite(2) on the blocking pool on epoll; finish gives the count.
+    ///@{
     static constexpr OpKind kind = OpKind::write;
     static constexpr Interest interest = Interest::blocking;
     void prep(io_uring_sqe* s) const noexcept {
@@ -190,19 +204,23 @@ struct WriteAt {
         if (advance != nullptr) *advance += static_cast<std::uint64_t>(res);
         return static_cast<std::size_t>(res);
     }
+    ///@}
 };
 
 /// Read into a registered buffer (IORING_OP_READ_FIXED) when `fixed`; a
 /// plain read otherwise (epoll, or no registration). `buf` must lie inside
 /// registered buffer `index`.
 struct ReadFixed {
-    int fd;
-    std::span<std::byte> buf;
-    std::uint64_t offset;
-    const std::string* subject;
-    int index = 0;
-    bool fixed = false;
-    bool nowait = true;
+    int fd;                      ///< the file
+    std::span<std::byte> buf;    ///< inside registered buffer `index`
+    std::uint64_t offset;        ///< where in the file
+    const std::string* subject;  ///< the path for error messages
+    int index = 0;               ///< the registered buffer
+    bool fixed = false;          ///< the buffers are registered with this loop's ring
+    bool nowait = true;          ///< try the page cache first (`fast_path`)
+    /// Operation protocol (see corio::Operation): as ReadAt, with
+    /// IORING_OP_READ_FIXED when `fixed`; finish gives the count.
+    ///@{
     static constexpr OpKind kind = OpKind::read;
     static constexpr Interest interest = Interest::blocking;
     void prep(io_uring_sqe* s) const noexcept {
@@ -224,17 +242,21 @@ struct ReadFixed {
         if (res < 0) return detail::fail<std::size_t>(res, "read", *subject);
         return static_cast<std::size_t>(res);
     }
+    ///@}
 };
 
 /// Write from a registered buffer (IORING_OP_WRITE_FIXED) when `fixed`; a
 /// plain write otherwise.
 struct WriteFixed {
-    int fd;
-    std::span<const std::byte> buf;
-    std::uint64_t offset;
-    const std::string* subject;
-    int index = 0;
-    bool fixed = false;
+    int fd;                          ///< the file
+    std::span<const std::byte> buf;  ///< inside registered buffer `index`
+    std::uint64_t offset;            ///< where in the file
+    const std::string* subject;      ///< the path for error messages
+    int index = 0;                   ///< the registered buffer
+    bool fixed = false;              ///< the buffers are registered with this loop's ring
+    /// Operation protocol (see corio::Operation): as WriteAt, with
+    /// IORING_OP_WRITE_FIXED when `fixed`; finish gives the count.
+    ///@{
     static constexpr OpKind kind = OpKind::write;
     static constexpr Interest interest = Interest::blocking;
     void prep(io_uring_sqe* s) const noexcept {
@@ -253,13 +275,17 @@ struct WriteFixed {
         if (res < 0) return detail::fail<std::size_t>(res, "write", *subject);
         return static_cast<std::size_t>(res);
     }
+    ///@}
 };
 
 /// fsync(2), or fdatasync(2) when `datasync`.
 struct Fsync {
-    int fd;
-    const std::string* subject;
-    bool datasync = false;
+    int fd;                      ///< the file
+    const std::string* subject;  ///< the path for error messages
+    bool datasync = false;       ///< fdatasync instead of fsync
+    /// Operation protocol (see corio::Operation): IORING_OP_FSYNC, or the call
+    /// on the blocking pool; finish gives success or the error.
+    ///@{
     static constexpr OpKind kind = OpKind::fsync;
     static constexpr Interest interest = Interest::blocking;
     static constexpr unsigned uring_opcode = IORING_OP_FSYNC;
@@ -274,17 +300,22 @@ struct Fsync {
         if (res < 0) return detail::fail<void>(res, datasync ? "fdatasync" : "fsync", *subject);
         return {};
     }
+    ///@}
 };
 
 /// statx(2) of `path` relative to `dirfd`; with an empty path and
 /// AT_EMPTY_PATH, of the descriptor itself.
 struct Statx {
-    int dirfd = AT_FDCWD;
-    std::filesystem::path path;
-    int flags = 0;
-    std::string subject;
+    int dirfd = AT_FDCWD;                      ///< the directory `path` is relative to
+    std::filesystem::path path;                ///< the file; owned until completion
+    int flags = 0;                             ///< AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH, ...
+    std::string subject;                       ///< the path as error messages name it
     const std::string* subject_ref = nullptr;  ///< used instead of `subject` if set
-    mutable struct statx buf {};               // the kernel fills it; prep() is const
+    mutable struct statx buf {};               ///< the kernel fills it (prep() is const)
+    /// Operation protocol (see corio::Operation): IORING_OP_STATX of
+    /// STATX_BASIC_STATS and STATX_DIOALIGN (`mask`), or statx(2) on the
+    /// blocking pool; finish gives a Stat.
+    ///@{
     static constexpr OpKind kind = OpKind::statx;
     static constexpr Interest interest = Interest::blocking;
     static constexpr unsigned uring_opcode = IORING_OP_STATX;
@@ -295,9 +326,12 @@ struct Statx {
     int attempt() noexcept {
         return ::statx(dirfd, path.c_str(), flags, mask, &buf) == 0 ? 0 : -errno;
     }
+    ///@}
+    /// The subject of error messages.
     const std::string& who() const noexcept {
         return subject_ref != nullptr ? *subject_ref : subject;
     }
+    /// The Stat, or the error naming who().
     Result<Stat> finish(int res) {
         if (res < 0) return detail::fail<Stat>(res, "stat", who());
         return detail::to_stat(buf);
@@ -306,6 +340,7 @@ struct Statx {
 
 /// statx(2) that gives only the size.
 struct StatxSize : Statx {
+    /// The size in bytes, or the error naming who().
     Result<std::uint64_t> finish(int res) {
         if (res < 0) return detail::fail<std::uint64_t>(res, "stat", who());
         return static_cast<std::uint64_t>(buf.stx_size);
@@ -314,9 +349,12 @@ struct StatxSize : Statx {
 
 /// mkdirat(2).
 struct Mkdirat {
-    int dirfd = AT_FDCWD;
-    std::filesystem::path path;
-    mode_t mode = 0777;
+    int dirfd = AT_FDCWD;        ///< the directory `path` is relative to
+    std::filesystem::path path;  ///< the directory made; owned until completion
+    mode_t mode = 0777;          ///< permission bits (less the umask)
+    /// Operation protocol (see corio::Operation): IORING_OP_MKDIRAT, or
+    /// mkdirat(2) on the blocking pool; finish gives success or the error.
+    ///@{
     static constexpr OpKind kind = OpKind::dir;
     static constexpr Interest interest = Interest::blocking;
     static constexpr unsigned uring_opcode = IORING_OP_MKDIRAT;
@@ -328,13 +366,17 @@ struct Mkdirat {
         if (res < 0) return detail::fail<void>(res, "mkdir", path.native());
         return {};
     }
+    ///@}
 };
 
 /// unlinkat(2); with AT_REMOVEDIR in `flags`, rmdir.
 struct Unlinkat {
-    int dirfd = AT_FDCWD;
-    std::filesystem::path path;
-    int flags = 0;
+    int dirfd = AT_FDCWD;        ///< the directory `path` is relative to
+    std::filesystem::path path;  ///< what is removed; owned until completion
+    int flags = 0;               ///< 0, or AT_REMOVEDIR
+    /// Operation protocol (see corio::Operation): IORING_OP_UNLINKAT, or
+    /// unlinkat(2) on the blocking pool; finish gives success or the error.
+    ///@{
     static constexpr OpKind kind = OpKind::dir;
     static constexpr Interest interest = Interest::blocking;
     static constexpr unsigned uring_opcode = IORING_OP_UNLINKAT;
@@ -349,15 +391,20 @@ struct Unlinkat {
         }
         return {};
     }
+    ///@}
 };
 
 /// renameat2(2) (`flags`: RENAME_NOREPLACE, RENAME_EXCHANGE; 0 = rename(2)).
 struct Renameat {
-    int olddirfd = AT_FDCWD;
-    std::filesystem::path from;
-    int newdirfd = AT_FDCWD;
-    std::filesystem::path to;
-    unsigned flags = 0;
+    int olddirfd = AT_FDCWD;     ///< the directory `from` is relative to
+    std::filesystem::path from;  ///< the old name; owned until completion
+    int newdirfd = AT_FDCWD;     ///< the directory `to` is relative to
+    std::filesystem::path to;    ///< the new name; owned until completion
+    unsigned flags = 0;          ///< renameat2 flags
+    /// Operation protocol (see corio::Operation): IORING_OP_RENAMEAT, or
+    /// renameat2(2) on the blocking pool; finish gives success or the error
+    /// naming both paths.
+    ///@{
     static constexpr OpKind kind = OpKind::dir;
     static constexpr Interest interest = Interest::blocking;
     static constexpr unsigned uring_opcode = IORING_OP_RENAMEAT;
@@ -372,15 +419,19 @@ struct Renameat {
         if (res < 0) return detail::fail<void>(res, "rename", from.native() + " -> " + to.native());
         return {};
     }
+    ///@}
 };
 
 /// Reads a whole directory (open, getdents64 until the end, close) in one
 /// blocking-pool job, on both backends: io_uring has no getdents. Entries
 /// whose type the file system does not report are looked up with fstatat.
 struct ListDir {
-    int dirfd = AT_FDCWD;
-    std::filesystem::path path;
-    std::vector<DirEntry> entries;
+    int dirfd = AT_FDCWD;           ///< the directory `path` is relative to
+    std::filesystem::path path;     ///< the directory listed; owned until completion
+    std::vector<DirEntry> entries;  ///< filled by attempt() on the pool thread
+    /// Operation protocol (see corio::Operation): never an io_uring request
+    /// (`uring = false`); one blocking-pool job; finish gives the entries.
+    ///@{
     static constexpr OpKind kind = OpKind::dir;
     static constexpr Interest interest = Interest::blocking;
     static constexpr bool uring = false;  // no getdents opcode: the pool on both
@@ -390,12 +441,16 @@ struct ListDir {
         if (res < 0) return detail::fail<std::vector<DirEntry>>(res, "list", path.native());
         return std::move(entries);
     }
+    ///@}
 };
 
 /// close(2) of a file; the error names the file.
 struct CloseFile {
-    int fd;
-    std::string subject;
+    int fd;               ///< the descriptor closed
+    std::string subject;  ///< the path for error messages
+    /// Operation protocol (see corio::Operation): IORING_OP_CLOSE where the
+    /// kernel has it, else close(2) inline; finish gives its error, if any.
+    ///@{
     static constexpr OpKind kind = OpKind::close;
     static constexpr Interest interest = Interest::none;
     static constexpr unsigned uring_opcode = IORING_OP_CLOSE;
@@ -405,6 +460,7 @@ struct CloseFile {
         if (res < 0) return detail::fail<void>(res, "close", subject);
         return {};
     }
+    ///@}
 };
 
 }  // namespace corio::fs

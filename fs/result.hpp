@@ -36,8 +36,10 @@ std::string error_sentence(const char* op, const std::string& subject, std::erro
 template <class T>
 class [[nodiscard]] Result : public corio::Result<T> {
 public:
+    /// The corio::Result it extends.
     using Base = corio::Result<T>;
     using Base::Base;
+    /// A plain corio::Result, without context (implicit).
     Result(Base b) noexcept(std::is_nothrow_move_constructible_v<Base>)  // NOLINT: implicit
         : Base(std::move(b)) {}
     /// An error of operation `op` (a string literal) on `subject`.
@@ -45,7 +47,7 @@ public:
         : Base(ec), op_(op), subject_(std::move(subject)) {}
 
     /// The failed operation's name ("open"), or "" when there is no context
-    /// (a success, or an error that came from elsewhere, e.g. a timeout).
+    /// (a success, or an error that came from elsewhere, such as a timeout).
     const char* op() const noexcept { return op_ != nullptr ? op_ : ""; }
     /// The path the failed operation worked on ("" when there is no context).
     const std::string& path() const noexcept { return subject_; }
@@ -56,6 +58,7 @@ public:
     }
 
     /// The value, or throws std::system_error whose what() is describe().
+    ///@{
     decltype(auto) value() & {
         check();
         return Base::value();
@@ -68,9 +71,12 @@ public:
         check();
         return std::move(*this).Base::value();
     }
+    ///@}
     /// The value, or throws std::system_error("WHAT: message") (as corio::Result).
+    ///@{
     decltype(auto) value(std::string_view what) & { return Base::value(what); }
     decltype(auto) value(std::string_view what) && { return std::move(*this).Base::value(what); }
+    ///@}
 
 private:
     void check() const {
@@ -88,8 +94,10 @@ private:
 template <>
 class [[nodiscard]] Result<void> : public corio::Result<void> {
 public:
+    /// The corio::Result it extends.
     using Base = corio::Result<void>;
     using Base::Base;
+    /// A plain corio::Result<void>, without context (implicit).
     Result(Base b) noexcept : Base(b) {}  // NOLINT: implicit
     /// An error of operation `op` (a string literal) on `subject`.
     Result(std::error_code ec, const char* op, std::string subject)

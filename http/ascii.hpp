@@ -4,14 +4,18 @@
 // ASCII whatever the process locale says.
 #include <string_view>
 
+/// ASCII character helpers of http/ (internal; locale-free).
 namespace corio::http::ascii {
 
+/// True for A-Z and a-z.
 inline bool is_alpha(char c) noexcept {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
+/// True for 0-9.
 inline bool is_digit(char c) noexcept {
     return c >= '0' && c <= '9';
 }
+/// A-Z to a-z; any other byte unchanged.
 inline char to_lower(char c) noexcept {
     return (c >= 'A' && c <= 'Z') ? char(c + 32) : c;
 }

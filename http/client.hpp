@@ -63,6 +63,7 @@ struct ClientOptions {
     /// policy.retryable, and 5xx answers to idempotent requests when
     /// retry_server_errors). Unset: no retries.
     std::optional<RetryPolicy> retry;
+    /// With `retry`: also retry 5xx answers to idempotent requests.
     bool retry_server_errors = true;
     /// Hook: a circuit breaker per origin ("http://host:port") with these
     /// options; errors per options' is_failure and 5xx answers count as
@@ -74,11 +75,11 @@ struct ClientOptions {
 
 /// A request for Client::fetch() and Client::open().
 struct ClientRequest {
-    std::string method = "GET";
-    std::string url;
+    std::string method = "GET";  ///< the request method
+    std::string url;             ///< an absolute http (or https, with a connector) URL
     /// Extra header fields (Host, Content-Length and framing are the client's).
     std::vector<std::pair<std::string, std::string>> headers;
-    std::string body;
+    std::string body;  ///< the body; Content-Length is sent with one (and for POST, PUT, PATCH)
     /// Overrides ClientOptions::timeout when set.
     std::optional<Deadline> deadline;
 };
@@ -86,10 +87,11 @@ struct ClientRequest {
 /// A complete response: the parsed message, the URL that gave it (after
 /// redirects) and how many redirects led there.
 struct ClientResponse : ParsedResponse {
-    std::string url;
-    int redirects = 0;
+    std::string url;    ///< the URL that gave this response (normalized)
+    int redirects = 0;  ///< redirects followed to get here
 };
 
+/// Counters a Client keeps.
 struct ClientStats {
     std::uint64_t requests = 0;   ///< requests sent (each hop and retry counts)
     std::uint64_t connects = 0;   ///< connections opened
@@ -108,12 +110,19 @@ class Client;
 /// the stream earlier closes it.
 class ResponseStream {
 public:
+    /// Takes over the other stream's connection.
     ResponseStream(ResponseStream&&) noexcept;
+    /// Closes the connection held (as the destructor does) and takes the other's.
     ResponseStream& operator=(ResponseStream&&) noexcept;
+    /// Closes the connection, unless the body was read to its end (it is back
+    /// in the pool then).
     ~ResponseStream();
 
+    /// The status code.
     int status() const noexcept { return parser_->response().status; }
+    /// The header fields.
     const Headers& headers() const noexcept { return parser_->response().headers; }
+    /// The response head (version, status, reason, headers).
     const ParsedResponse& head() const noexcept { return parser_->response(); }
     /// Some body bytes into `buf`: the count, 0 at the end of the body.
     /// Errors: the connection's, std::errc::bad_message for bad framing,
@@ -134,9 +143,13 @@ private:
     bool done_ = false;
 };
 
+/// An HTTP/1.1 client for one loop: pooled keep-alive connections per origin,
+/// deadlines, redirects, retries and circuit breakers (see ClientOptions).
 class Client {
 public:
+    /// A client with `opts`; opens nothing until the first request.
     explicit Client(ClientOptions opts = {});
+    /// Closes the pooled connections.
     ~Client();
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;
@@ -158,7 +171,9 @@ public:
     /// bounds the head only.
     Task<Result<ResponseStream>> open(ClientRequest req);
 
+    /// Its counters.
     const ClientStats& stats() const noexcept { return stats_; }
+    /// The options it was made with.
     const ClientOptions& options() const noexcept { return opts_; }
     /// Idle pooled connections, over all origins.
     std::size_t idle_connections() const noexcept;

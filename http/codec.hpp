@@ -27,15 +27,15 @@ enum class ParseState : std::uint8_t { need_more, done, error };
 /// One received header field: the name as sent (case kept) and the value without its
 /// surrounding spaces and tabs.
 struct Header {
-    std::string name;
-    std::string value;
+    std::string name;   ///< as sent, case kept
+    std::string value;  ///< without surrounding spaces and tabs
 };
 
 /// A header field handed to the formatting functions; it refers to, and does not own, its
 /// name and value.
 struct HeaderView {
-    std::string_view name;
-    std::string_view value;
+    std::string_view name;   ///< the field name (a token)
+    std::string_view value;  ///< the field value (no CR, LF or other control characters)
 };
 
 /// True when a and b are equal ignoring ASCII case.
@@ -46,12 +46,18 @@ bool iequals(std::string_view a, std::string_view b) noexcept;
 /// headers that fit in what earlier requests used.
 class Headers {
 public:
+    /// Iterates over the fields in order.
     using const_iterator = std::vector<Header>::const_iterator;
 
+    /// No fields.
     Headers() = default;
+    /// Copies the fields (not the spare storage).
     Headers(const Headers& other);
+    /// Replaces the fields with copies of `other`'s.
     Headers& operator=(const Headers& other);
+    /// Takes `other`'s fields and storage.
     Headers(Headers&& other) noexcept;
+    /// Takes `other`'s fields and storage.
     Headers& operator=(Headers&& other) noexcept;
     ~Headers() = default;
 
@@ -63,14 +69,19 @@ public:
     bool contains(std::string_view name) const noexcept { return get(name).has_value(); }
     /// How many fields are named `name`.
     std::size_t count(std::string_view name) const noexcept;
-    /// True when any field named `name` holds `token` (any case) in its comma-separated list,
-    /// e.g. has_token("connection", "close").
+    /// True when any field named `name` holds `token` (any case) in its comma-separated list:
+    /// has_token("connection", "close").
     bool has_token(std::string_view name, std::string_view token) const noexcept;
 
+    /// The number of fields.
     std::size_t size() const noexcept { return size_; }
+    /// True when there is no field.
     bool empty() const noexcept { return size_ == 0; }
+    /// Field `i` (in the order received or added); `i` < size().
     const Header& operator[](std::size_t i) const noexcept { return items_[i]; }
+    /// The first field.
     const_iterator begin() const noexcept { return items_.begin(); }
+    /// Past the last field.
     const_iterator end() const noexcept {
         return items_.begin() + static_cast<std::ptrdiff_t>(size_);
     }
@@ -85,12 +96,12 @@ private:
 /// A parsed request. `target` is the request-target exactly as sent (not decoded). `body` is
 /// the payload with any chunked framing removed; chunked trailer fields are in `trailers`.
 struct ParsedRequest {
-    std::string method;
-    std::string target;
-    Version version = Version::http_1_1;
-    Headers headers;
-    Headers trailers;
-    std::string body;
+    std::string method;                   ///< as sent ("GET"); methods are case-sensitive
+    std::string target;                   ///< the request-target as sent
+    Version version = Version::http_1_1;  ///< the request's version
+    Headers headers;                      ///< the header fields
+    Headers trailers;                     ///< trailer fields of a chunked body
+    std::string body;                     ///< the decoded body (empty when streamed)
 
     /// Whether the connection may carry another request: HTTP/1.1 unless a Connection field
     /// holds "close"; HTTP/1.0 only when a Connection field holds "keep-alive" and none holds
@@ -101,13 +112,13 @@ struct ParsedRequest {
 /// A parsed response. `until_close` is set when the body was delimited by the end of the
 /// connection (such a response never allows keep-alive).
 struct ParsedResponse {
-    Version version = Version::http_1_1;
-    int status = 0;
-    std::string reason;
-    Headers headers;
-    Headers trailers;
-    std::string body;
-    bool until_close = false;
+    Version version = Version::http_1_1;  ///< the response's version
+    int status = 0;                       ///< the status code (100 to 999)
+    std::string reason;                   ///< the reason phrase as sent (may be empty)
+    Headers headers;                      ///< the header fields
+    Headers trailers;                     ///< trailer fields of a chunked body
+    std::string body;                     ///< the decoded body (empty when streamed)
+    bool until_close = false;             ///< the body was delimited by the end of the connection
 
     /// Whether the connection may carry another request, by the same rules as
     /// ParsedRequest::keep_alive(), and never after a body delimited by close.
@@ -174,19 +185,22 @@ public:
     struct Limits {
         std::size_t max_request_line = 8 * 1024;   ///< request line with its CRLF
         std::size_t max_header_bytes = 16 * 1024;  ///< all header lines with their CRLFs
-        std::size_t max_header_count = 100;
-        std::size_t max_body = 1024 * 1024;  ///< decoded body bytes
+        std::size_t max_header_count = 100;        ///< header and trailer fields
+        std::size_t max_body = 1024 * 1024;        ///< decoded body bytes
     };
 
+    /// A parser with the default limits.
     RequestParser() noexcept : RequestParser(Limits{}) {}
+    /// A parser with `limits`.
     explicit RequestParser(Limits limits) noexcept : limits_(limits) {}
 
     /// Parses from the start of `data`; returns how many bytes were consumed. Stops at the end
     /// of a request (state() == done) or at an error; otherwise consumes everything.
     std::size_t feed(std::string_view data);
+    /// need_more, done (a complete request) or error (final).
     ParseState state() const noexcept;
-    /// True once the head (request line and headers) is complete and valid, e.g. to answer
-    /// "Expect: 100-continue" before the body arrives.
+    /// True once the head (request line and headers) is complete and valid: the moment to
+    /// answer "Expect: 100-continue" before the body arrives.
     bool headers_complete() const noexcept;
     /// Streams the body instead of collecting it in body: from then on (the setting stays
     /// across reset()), feed() stops at the end of the head and after each run of body bytes,
@@ -208,6 +222,7 @@ public:
     /// Prepares for the next request on the same connection, keeping storage. Does nothing
     /// after an error: the error is final.
     void reset() noexcept;
+    /// The limits it enforces.
     const Limits& limits() const noexcept { return limits_; }
 
 private:
@@ -236,13 +251,15 @@ class ResponseParser {
 public:
     /// Size limits; a response that exceeds one is an error.
     struct Limits {
-        std::size_t max_status_line = 8 * 1024;
-        std::size_t max_header_bytes = 64 * 1024;
-        std::size_t max_header_count = 200;
-        std::size_t max_body = 8 * 1024 * 1024;
+        std::size_t max_status_line = 8 * 1024;    ///< status line with its CRLF
+        std::size_t max_header_bytes = 64 * 1024;  ///< all header lines with their CRLFs
+        std::size_t max_header_count = 200;        ///< header and trailer fields
+        std::size_t max_body = 8 * 1024 * 1024;    ///< decoded body bytes
     };
 
+    /// A parser with the default limits.
     ResponseParser() noexcept : ResponseParser(Limits{}) {}
+    /// A parser with `limits`.
     explicit ResponseParser(Limits limits) noexcept : limits_(limits) {}
 
     /// As RequestParser::feed(): returns bytes consumed, stops at the end of the response.
@@ -251,6 +268,7 @@ public:
     /// ("unexpected end of stream") anywhere else before the response is complete. Returns
     /// state().
     ParseState finish_eof() noexcept;
+    /// need_more, done (a complete final response) or error (final).
     ParseState state() const noexcept;
     /// True once the head (status line and headers) of the final response is complete.
     bool headers_complete() const noexcept;
@@ -263,8 +281,11 @@ public:
     std::string_view body_piece() const noexcept { return core_.body_piece; }
     /// Decoded body bytes so far (streamed or collected).
     std::uint64_t body_bytes() const noexcept { return core_.body_bytes; }
+    /// A short description of the error ("" when none).
     std::string_view error_reason() const noexcept { return core_.error_reason; }
+    /// The response being parsed; complete when state() == done.
     const ParsedResponse& response() const noexcept { return response_; }
+    /// Moves the response out (its storage leaves with it).
     ParsedResponse take_response();
     /// Declares whether the request being answered was HEAD (no body whatever the headers
     /// say). Call before feeding the response.
@@ -272,6 +293,7 @@ public:
     /// Prepares for the next response, keeping storage; `head` as for set_head_request().
     /// Does nothing after an error.
     void reset(bool head = false) noexcept;
+    /// The limits it enforces.
     const Limits& limits() const noexcept { return limits_; }
 
 private:
@@ -324,9 +346,9 @@ bool valid_field_value_text(std::string_view value) noexcept;
 /// Appends one chunk of a chunked body to `out`: the size in hex, CRLF, `data`, CRLF. An empty
 /// `data` appends nothing (an empty chunk would end the body).
 void format_chunk(std::string& out, std::string_view data);
-/// Appends a chunk header only ("SIZE\r\n"), for data sent separately, then followed by CRLF.
+/// Appends a chunk header only (`"SIZE\r\n"`), for data sent separately, then followed by CRLF.
 void format_chunk_header(std::string& out, std::size_t size);
-/// Appends the last chunk and the end of the (empty) trailer section: "0\r\n\r\n".
+/// Appends the last chunk and the end of the (empty) trailer section: `"0\r\n\r\n"`.
 void format_last_chunk(std::string& out);
 
 /// The standard reason phrase for a status ("Not Found"), or "Unknown" for a code without one.

@@ -35,20 +35,27 @@ class Connection;
 /// Never registered with a backend, so a plain close(2). Move-only.
 class FileFd {
 public:
+    /// No descriptor.
     FileFd() noexcept = default;
+    /// Owns `fd`.
     explicit FileFd(int fd) noexcept : fd_(fd) {}
+    /// Takes over `o`'s descriptor; `o` holds none.
     FileFd(FileFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    /// Closes the descriptor held (if any) and takes over `o`'s.
     FileFd& operator=(FileFd&& o) noexcept {
         reset(std::exchange(o.fd_, -1));
         return *this;
     }
+    /// Closes the descriptor.
     ~FileFd() { reset(); }
     /// Closes the current descriptor (if any) and owns `fd`.
     void reset(int fd = -1) noexcept {
         if (fd_ >= 0) ::close(fd_);
         fd_ = fd;
     }
+    /// The descriptor, or -1.
     int get() const noexcept { return fd_; }
+    /// True while it owns a descriptor.
     explicit operator bool() const noexcept { return fd_ >= 0; }
 
 private:
@@ -58,8 +65,8 @@ private:
 /// Router captures: the `{name}` segments of the matched pattern, as views
 /// into the request's path (still percent-encoded; see percent_decode()).
 struct Param {
-    std::string_view name;
-    std::string_view value;
+    std::string_view name;   ///< the name between the braces
+    std::string_view value;  ///< the segment it matched
 };
 
 /// A request as a handler sees it. The head (method, target, headers) is
@@ -70,11 +77,13 @@ struct Param {
 /// it gives are valid as long.
 class Request {
 public:
+    /// No request behind it (the server binds one; accessors need one).
     Request() = default;
     /// A request over `msg` with no connection behind it (its body is
     /// msg.body): for tests and for calling handlers directly.
     explicit Request(const ParsedRequest& msg) { bind(&msg, nullptr); }
 
+    /// The method as sent ("GET", "POST", ...).
     std::string_view method() const noexcept { return msg_->method; }
     /// The request-target as sent (origin form "/a?b", or absolute form).
     std::string_view target() const noexcept { return msg_->target; }
@@ -83,7 +92,9 @@ public:
     std::string_view path() const noexcept { return path_; }
     /// The query without its '?', "" when there is none.
     std::string_view query() const noexcept { return query_; }
+    /// HTTP/1.0 or HTTP/1.1.
     Version version() const noexcept { return msg_->version; }
+    /// All header fields.
     const Headers& headers() const noexcept { return msg_->headers; }
     /// The first field named `name` (any case).
     std::optional<std::string_view> header(std::string_view name) const noexcept {
@@ -108,7 +119,9 @@ public:
 
     /// Not API: set up by the server and the router.
     void bind(const ParsedRequest* msg, detail::Connection* conn) noexcept;
+    /// Not API: the router's captures, filled by Router::match().
     std::vector<Param>& params() noexcept { return params_; }
+    /// Not API: set by the router for a mount (see subpath()).
     void set_subpath(std::string_view s) noexcept { subpath_ = s; }
 
 private:
@@ -122,11 +135,11 @@ private:
 };
 
 /// An immutable pre-formatted response part that many responses share
-/// without copying (a cache entry): header lines, each "Name: value\r\n",
+/// without copying (a cache entry): header lines, each `"Name: value\r\n"`,
 /// already validated, and the body.
 struct SharedBody {
-    std::string fields;
-    std::string body;
+    std::string fields;  ///< header lines, each `"Name: value\r\n"`
+    std::string body;    ///< the body bytes
 };
 
 /// A body sent from a file: `length` bytes from `offset`. The response owns
@@ -135,9 +148,9 @@ struct SharedBody {
 /// calls cannot suppress SIGPIPE, so before the first one the server sets
 /// SIGPIPE to "ignore" if it still has its default action.
 struct FileBody {
-    FileFd fd;
-    std::uint64_t offset = 0;
-    std::uint64_t length = 0;
+    FileFd fd;                 ///< the open file
+    std::uint64_t offset = 0;  ///< where the body starts in the file
+    std::uint64_t length = 0;  ///< how many bytes are sent
 };
 
 class BodyWriter;
@@ -151,9 +164,18 @@ using BodyProducer = std::function<Task<Result<void>>(BodyWriter&)>;
 /// HEAD, 1xx, 204 and 304 go out without a body whatever they hold.
 class Response {
 public:
-    enum class Kind : std::uint8_t { empty, buffer, shared, file, stream };
+    /// Which body the response carries.
+    enum class Kind : std::uint8_t {
+        empty,   ///< no body
+        buffer,  ///< `body`
+        shared,  ///< a range of `share->body`
+        file,    ///< `file_body`
+        stream   ///< produced by `produce`, sent chunked
+    };
 
+    /// 200 with no body.
     Response() = default;
+    /// `status_code` with no body.
     explicit Response(int status_code) noexcept : status(status_code) {}
 
     /// `body` with a Content-Type.
@@ -168,7 +190,7 @@ public:
     static Response file(int status, FileBody f) noexcept;
     /// A body produced as it goes, sent chunked (HTTP/1.1) or until close (1.0).
     static Response stream(int status, BodyProducer p);
-    /// A short text body "STATUS Reason\n", as the server's own error answers.
+    /// A short text body `"STATUS Reason\n"`, as the server's own error answers.
     static Response error(int status);
 
     /// Adds a header field (checked when sent: a name that is not a token or
@@ -180,16 +202,16 @@ public:
     /// The body length when it is known before sending (not for a stream).
     std::uint64_t body_length() const noexcept;
 
-    int status = 200;
-    Headers headers;
-    Kind kind = Kind::empty;
+    int status = 200;                         ///< the status code
+    Headers headers;                          ///< the handler's header fields
+    Kind kind = Kind::empty;                  ///< which body is sent
     std::string body;                         ///< Kind::buffer
     std::shared_ptr<const SharedBody> share;  ///< Kind::shared (fields are sent for any kind)
-    std::size_t share_offset = 0;
-    std::size_t share_length = 0;
-    FileBody file_body;    ///< Kind::file
-    BodyProducer produce;  ///< Kind::stream
-    bool close = false;    ///< close the connection after this response
+    std::size_t share_offset = 0;             ///< Kind::shared: first byte of share->body sent
+    std::size_t share_length = 0;             ///< Kind::shared: bytes sent
+    FileBody file_body;                       ///< Kind::file
+    BodyProducer produce;                     ///< Kind::stream
+    bool close = false;                       ///< close the connection after this response
 };
 
 /// The sink of a streamed response body (see Response::stream). Each write()

@@ -33,22 +33,29 @@ struct RouteMatch {
     /// The handler to call, or null: then `status` says what to answer
     /// (404, 405 with `allow`, or 501).
     const Handler* handler = nullptr;
-    int status = 0;
+    int status = 0;  ///< 0 with a handler; else 404, 405 or 501
     /// For 405: the methods the path allows, "GET, HEAD, POST".
     std::string allow;
     /// For a mount: the path below the prefix (see Request::subpath()).
     std::string_view subpath;
 };
 
+/// Picks the handler for a request by method and path (see the file comment
+/// for the patterns and the 404/405/501 answers). Build it before serving;
+/// matching never changes it.
 class Router {
 public:
     /// Answers `method` on `pattern` with `h`.
     Router& route(std::string_view method, std::string_view pattern, Handler h);
+    /// route("GET", ...): also answers HEAD.
     Router& get(std::string_view pattern, Handler h) { return route("GET", pattern, std::move(h)); }
+    /// route("POST", ...).
     Router& post(std::string_view pattern, Handler h) {
         return route("POST", pattern, std::move(h));
     }
+    /// route("PUT", ...).
     Router& put(std::string_view pattern, Handler h) { return route("PUT", pattern, std::move(h)); }
+    /// route("DELETE", ...) (`delete` is a keyword).
     Router& del(std::string_view pattern, Handler h) {
         return route("DELETE", pattern, std::move(h));
     }

@@ -66,7 +66,9 @@ struct ServerCore;
 /// see to that for theirs).
 class Server {
 public:
+    /// A server answering every request with `handler` (a Router, say).
     explicit Server(Handler handler, ServerOptions opts = {});
+    /// Destroys the server: every connection it serves must be over by then.
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
@@ -75,6 +77,8 @@ public:
     /// error or timeout ends it, or the server drains. Completes when the
     /// connection is closed; never fails (errors end the connection).
     Task<void> serve_connection(Stream s);
+    /// serve_connection(Stream) for any ByteStream (a net::TcpStream, a TLS
+    /// stream), wrapped in a Stream.
     template <ByteStream S>
     requires(!std::same_as<S, Stream>) Task<void> serve_connection(S s) {
         return serve_connection(Stream(std::move(s)));
@@ -93,6 +97,7 @@ public:
 
     /// Connections open now, over all loops.
     std::size_t connections() const noexcept;
+    /// The options it was made with.
     const ServerOptions& options() const noexcept;
 
 private:

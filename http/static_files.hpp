@@ -41,6 +41,8 @@ namespace detail {
 struct StaticCore;
 }
 
+/// A Handler serving the files under a directory (see the file comment):
+/// mount it on a Router. Copies share the root and the caches.
 class StaticFiles {
 public:
     /// Serves the directory `root`. Errors: the open(2) of the root (ENOENT,

@@ -44,7 +44,9 @@ concept ByteStream = std::move_constructible<S> &&
 /// send_all. Move-only; one reader and one writer at a time, as the stream allows.
 class Stream {
 public:
+    /// No stream (is_open() false).
     Stream() noexcept = default;
+    /// Owns `s` (moved in).
     template <ByteStream S>
     requires(!std::same_as<std::remove_cvref_t<S>, Stream>) explicit Stream(S s)
         : impl_(std::make_unique<Model<S>>(std::move(s))) {}
@@ -62,6 +64,7 @@ public:
     Result<void> shutdown(int how = SHUT_WR) { return impl_->shutdown(how); }
     /// The kernel socket under a plain net::Stream, else -1 (see the class comment).
     int native_socket() const noexcept { return impl_ ? impl_->native_socket() : -1; }
+    /// True while it owns a stream.
     bool is_open() const noexcept { return impl_ != nullptr; }
     /// The wrapped stream when it is an S, else null.
     template <class S>

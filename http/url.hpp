@@ -12,10 +12,11 @@ namespace corio::http {
 /// The origin of a URL: scheme, host and port (RFC 6454). Two URLs may share a connection,
 /// or a crawler's politeness budget, when their origins are equal.
 struct Origin {
-    std::string scheme;
-    std::string host;
-    std::uint16_t port = 0;
+    std::string scheme;      ///< "http" or "https"
+    std::string host;        ///< lowercase; an IPv6 literal keeps its brackets
+    std::uint16_t port = 0;  ///< always set (80 or 443 by default)
 
+    /// Equal when scheme, host and port are.
     friend bool operator==(const Origin&, const Origin&) = default;
 };
 
@@ -29,12 +30,12 @@ class Url {
 public:
     /// Parses an absolute http(s) URL ("http://host[:port][/path][?query][#fragment]").
     /// Leading and trailing whitespace and any tab or newline are ignored. Returns nullopt
-    /// for another scheme, a missing or invalid host, user info ("user@host"), or a port
+    /// for another scheme, a missing or invalid host, user info (`"user@host"`), or a port
     /// outside 1..65535.
     static std::optional<Url> parse(std::string_view text);
 
     /// Resolves `reference` (as found in an href) against `base` per RFC 3986 §5.2 and parses
-    /// the result; nullopt when the result is not a valid http(s) URL (e.g. "mailto:x").
+    /// the result; nullopt when the result is not a valid http(s) URL (such as "mailto:x").
     static std::optional<Url> resolve(const Url& base, std::string_view reference);
 
     /// "http" or "https".
@@ -43,6 +44,7 @@ public:
     const std::string& host() const noexcept { return host_; }
     /// The host without IPv6 brackets, as for getaddrinfo().
     std::string_view host_name() const noexcept;
+    /// The port (the scheme's default when the URL names none).
     std::uint16_t port() const noexcept { return port_; }
     /// True when port() is the scheme's default (80 for http, 443 for https).
     bool has_default_port() const noexcept;
@@ -55,7 +57,7 @@ public:
     std::string target() const;
     /// host, then ":port" unless the port is the default: the value of a Host header.
     std::string authority() const;
-    /// The URL as one string in normal form, e.g. "http://example.com/a?b"; equal strings
+    /// The URL as one string in normal form ("http://example.com/a?b"); equal strings
     /// mean equal URLs, which makes it the key for deduplication.
     std::string normalized() const;
     /// Scheme, host and port.
@@ -63,6 +65,7 @@ public:
     /// True when origin() == other.origin().
     bool same_origin(const Url& other) const noexcept;
 
+    /// Equal when the normalized forms are.
     friend bool operator==(const Url&, const Url&) = default;
 
 private:

@@ -44,11 +44,15 @@ class BufRing;
 /// when destroyed. Empty (size() == 0) at end of stream.
 class RecvBuffer {
 public:
+    /// Holds no buffer (the end of a stream).
     RecvBuffer() noexcept = default;
+    /// Holds buffer `id` of `r` with `len` bytes received (BufRing::to_buffer makes them).
     RecvBuffer(BufRing* r, std::uint16_t id, std::uint32_t len) noexcept
         : ring_(r), id_(id), len_(len) {}
+    /// Takes over `o`'s buffer; `o` is empty.
     RecvBuffer(RecvBuffer&& o) noexcept
         : ring_(std::exchange(o.ring_, nullptr)), id_(o.id_), len_(std::exchange(o.len_, 0)) {}
+    /// Gives back the buffer held (if any) and takes over `o`'s.
     RecvBuffer& operator=(RecvBuffer&& o) noexcept {
         if (this != &o) {
             reset();
@@ -60,11 +64,16 @@ public:
     }
     RecvBuffer(const RecvBuffer&) = delete;
     RecvBuffer& operator=(const RecvBuffer&) = delete;
+    /// Gives the buffer back to its ring.
     ~RecvBuffer() { reset(); }
 
+    /// The bytes received (empty for an empty RecvBuffer).
     inline std::span<std::byte> data() const noexcept;
+    /// data().
     std::span<std::byte> bytes() const noexcept { return data(); }
+    /// The number of bytes received.
     std::size_t size() const noexcept { return len_; }
+    /// True at the end of a stream (no bytes, no buffer).
     bool empty() const noexcept { return len_ == 0; }
     /// Gives the buffer back now.
     inline void reset() noexcept;
@@ -80,21 +89,32 @@ private:
 /// on epoll.
 class BufRing {
 public:
+    /// Maps the buffers (`count` rounded up to a power of two, at most 32768;
+    /// pages are only touched when used) and, on an io_uring loop with buffer
+    /// rings and multishot receive, registers them as a buffer ring; on
+    /// failure, or on epoll, they are a pool.
     BufRing(Loop& loop, unsigned count, std::size_t size, bool use_kernel = true);
+    /// Unregisters and unmaps the buffers; logs an error if some are still held
+    /// (every RecvBuffer must be gone first).
     ~BufRing();
     BufRing(const BufRing&) = delete;
     BufRing& operator=(const BufRing&) = delete;
 
     /// True when the kernel picks the buffers (a registered buffer ring).
     bool kernel_selected() const noexcept { return br_ != nullptr; }
+    /// The buffer group id the receives name (IOSQE_BUFFER_SELECT).
     std::uint16_t group() const noexcept { return bgid_; }
+    /// The number of buffers.
     unsigned count() const noexcept { return count_; }
+    /// The size of each buffer.
     std::size_t buffer_size() const noexcept { return size_; }
     /// Buffers not held by a RecvBuffer (or by a receive in progress).
     unsigned available() const noexcept { return available_; }
+    /// The loop the buffers belong to.
     Loop& loop() const noexcept { return *loop_; }
 
     // ---- for the receive operations ----
+    /// The start of buffer `id`.
     std::byte* buffer(std::uint16_t id) const noexcept { return bufs_ + std::size_t(id) * size_; }
     /// Pool mode: a free buffer's id, or -1.
     int take() noexcept {
@@ -111,6 +131,8 @@ public:
     }
     /// Kernel mode: the kernel used buffer `id` for a completion.
     void consumed() noexcept { --available_; }
+    /// Buffer `id` is free again: back into the kernel's ring (or the pool),
+    /// and a receive parked for want of a buffer may go on.
     void give_back(std::uint16_t id) noexcept;
     /// Where receives wait for a buffer (ENOBUFS).
     corio::detail::ParkingLot& parking() noexcept { return lot_; }
@@ -139,10 +161,16 @@ private:
 /// a pool buffer after readiness on epoll. Gives a RecvBuffer (empty at end of
 /// stream).
 struct RecvSelect {
-    int fd = -1;
-    BufRing* ring = nullptr;
-    std::uint32_t attempt_flags = 0;
-    int slot = -1;  // registered descriptor table slot standing for fd, or -1
+    int fd = -1;                      ///< the socket
+    BufRing* ring = nullptr;          ///< where the bytes land
+    std::uint32_t attempt_flags = 0;  ///< epoll: the buffer attempt() used, as CQE flags
+    int slot = -1;                    ///< registered descriptor table slot standing for fd, or -1
+    /// Operation protocol (see corio::Operation): IORING_OP_RECV with
+    /// IOSQE_BUFFER_SELECT when the ring is the kernel's (`uring_enabled`);
+    /// else recv(2) into a pool buffer after readiness; no free buffer
+    /// (ENOBUFS) parks the receive until one comes back; finish gives the
+    /// RecvBuffer.
+    ///@{
     static constexpr OpKind kind = OpKind::recv;
     static constexpr Interest interest = Interest::read;
     bool uring_enabled() const noexcept { return ring->kernel_selected(); }
@@ -158,6 +186,7 @@ struct RecvSelect {
     Result<RecvBuffer> finish(int res, std::uint32_t flags) noexcept {
         return ring->to_buffer(res, flags);
     }
+    ///@}
 };
 
 /// Multishot receive into a BufRing (`stream.recv_stream(ring)`): one request
@@ -165,10 +194,16 @@ struct RecvSelect {
 /// RecvBuffer is the end of the stream. On epoll (or without multishot
 /// receive) the same items come from readiness and recv(2).
 struct RecvMulti {
-    int fd = -1;
-    BufRing* ring = nullptr;
-    std::uint32_t attempt_flags = 0;
-    int slot = -1;  // registered descriptor table slot standing for fd, or -1
+    int fd = -1;                      ///< the socket
+    BufRing* ring = nullptr;          ///< where the bytes land
+    std::uint32_t attempt_flags = 0;  ///< epoll: the buffer attempt() used, as CQE flags
+    int slot = -1;                    ///< registered descriptor table slot standing for fd, or -1
+    /// Multishot operation protocol (see corio::MultishotOperation): a
+    /// multishot RECV into the ring where the kernel has it
+    /// (Caps::multishot_recv and a kernel-selected ring); elsewhere recv(2)
+    /// into a pool buffer after readiness; ENOBUFS parks the request until
+    /// a buffer comes back; each item is a RecvBuffer.
+    ///@{
     static constexpr OpKind kind = OpKind::recv;
     static constexpr Interest interest = Interest::read;
     bool multishot(const Caps& c) const noexcept {
@@ -184,6 +219,7 @@ struct RecvMulti {
     Result<RecvBuffer> finish(int res, std::uint32_t flags) noexcept {
         return ring->to_buffer(res, flags);
     }
+    ///@}
 };
 
 /// A multishot receive as a stream of RecvBuffers.

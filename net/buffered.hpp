@@ -26,7 +26,7 @@ public:
     /// Errc::eof when the stream ended first (what arrived stays buffered),
     /// or the stream's error.
     Task<Result<std::string_view>> read_until(char delim, std::size_t max);
-    /// One line without its "\n" or "\r\n"; `max` counts the line end too.
+    /// One line without its `"\n"` or `"\r\n"`; `max` counts the line end too.
     /// Errors as read_until.
     Task<Result<std::string_view>> read_line(std::size_t max = 8192);
     /// Fills `buf`, buffered bytes first. Errc::eof when the stream ends first.
@@ -40,6 +40,7 @@ public:
     }
     /// Drops `n` buffered bytes (after looking at buffered()).
     void consume(std::size_t n) noexcept { begin_ += std::min(n, end_ - begin_); }
+    /// The stream read from.
     Stream& stream() const noexcept { return *stream_; }
 
 private:

@@ -36,7 +36,11 @@ inline constexpr std::size_t max_iov = 16;
 
 /// accept4(2): a new connected descriptor (non-blocking, close-on-exec).
 struct Accept {
-    int fd;
+    int fd;  ///< the listening socket
+    /// Operation protocol (see corio::Operation): IORING_OP_ACCEPT; accept4(2)
+    /// after readiness on epoll; finish gives the new descriptor (closed by
+    /// the awaiter if the operation was cancelled meanwhile).
+    ///@{
     static constexpr OpKind kind = OpKind::accept;
     static constexpr Interest interest = Interest::read;
     static constexpr bool returns_fd = true;
@@ -51,12 +55,18 @@ struct Accept {
         if (res < 0) return sys_error(-res);
         return res;
     }
+    ///@}
 };
 
 /// Multishot accept (5.19+): one request yields every new connection's
 /// descriptor; see MultishotStream. accept4(2) after readiness elsewhere.
 struct AcceptMulti {
-    int fd = -1;
+    int fd = -1;  ///< the listening socket
+    /// Multishot operation protocol (see corio::MultishotOperation): a
+    /// multishot ACCEPT where the kernel has it (Caps::multishot_accept);
+    /// elsewhere accept4(2) after readiness; each item is a new descriptor
+    /// (closed if never taken).
+    ///@{
     static constexpr OpKind kind = OpKind::accept;
     static constexpr Interest interest = Interest::read;
     static constexpr bool returns_fd = true;
@@ -72,14 +82,19 @@ struct AcceptMulti {
         if (res < 0) return sys_error(-res);
         return res;
     }
+    ///@}
 };
 
 /// connect(2) on a non-blocking socket: completes when the connection is
 /// established or has failed (ECONNREFUSED, ETIMEDOUT, ...).
 struct Connect {
-    int fd;
-    Address addr;
-    bool started = false;
+    int fd;                ///< the socket, non-blocking
+    Address addr;          ///< the peer
+    bool started = false;  ///< epoll: connect(2) said EINPROGRESS; now wait for the verdict
+    /// Operation protocol (see corio::Operation): IORING_OP_CONNECT; on epoll
+    /// connect(2), then writability and SO_ERROR; finish gives success or
+    /// the error (ECONNREFUSED, ...).
+    ///@{
     static constexpr OpKind kind = OpKind::connect;
     static constexpr Interest interest = Interest::write;
     void prep(io_uring_sqe* s) const noexcept {
@@ -106,21 +121,26 @@ struct Connect {
         return -err;
     }
     Result<void> finish(int res) const noexcept { return void_result(res); }
+    ///@}
 };
 
 /// recv(2): some bytes (at most buf.size()); 0 means the peer closed.
 struct Recv {
-    int fd;
-    std::span<std::byte> buf;
-    int flags = 0;
-    bool datagram = false;  // a short datagram says nothing about what is queued
+    int fd;                    ///< the socket
+    std::span<std::byte> buf;  ///< where the bytes go; the kernel's until completion
+    int flags = 0;             ///< recv(2) flags (MSG_PEEK, ...)
+    bool datagram = false;     ///< a datagram socket (a short datagram leaves the queue unknown)
     /// epoll: a short read of a stream emptied the socket buffer, so the next
     /// recv waits for an edge instead of paying for an EAGAIN. Not after end
     /// of stream (0): that edge never comes again.
     bool drained(int res) const noexcept {
         return !datagram && res > 0 && std::size_t(res) < buf.size() && (flags & MSG_PEEK) == 0;
     }
-    int slot = -1;  // registered descriptor table slot standing for fd, or -1
+    int slot = -1;  ///< registered descriptor table slot standing for fd, or -1
+    /// Operation protocol (see corio::Operation): IORING_OP_RECV; one
+    /// non-blocking recv(2) on epoll; finish gives the count (0: the peer
+    /// closed).
+    ///@{
     static constexpr OpKind kind = OpKind::recv;
     static constexpr Interest interest = Interest::read;
     void prep(io_uring_sqe* s) const noexcept {
@@ -134,14 +154,20 @@ struct Recv {
         if (res < 0) return sys_error(-res);
         return std::size_t(res);
     }
+    ///@}
 };
 
 /// Fills `buf` completely; Errc::eof if the stream ends first.
 struct RecvAll {
-    int fd;
-    std::span<std::byte> buf;
-    std::size_t done = 0;
-    int slot = -1;  // registered descriptor table slot standing for fd, or -1
+    int fd;                    ///< the socket
+    std::span<std::byte> buf;  ///< filled completely; the kernel's until completion
+    std::size_t done = 0;      ///< bytes received so far
+    int slot = -1;             ///< registered descriptor table slot standing for fd, or -1
+    /// Operation protocol (see corio::Operation): IORING_OP_RECV of the rest,
+    /// submitted again after each short receive (`again`); on epoll recv(2)
+    /// until full or EAGAIN; finish gives success, Errc::eof if the stream
+    /// ended first, or the error.
+    ///@{
     static constexpr OpKind kind = OpKind::recv;
     static constexpr Interest interest = Interest::read;
     void prep(io_uring_sqe* s) const noexcept {
@@ -170,14 +196,18 @@ struct RecvAll {
         if (done < buf.size()) return Errc::eof;
         return {};
     }
+    ///@}
 };
 
 /// send(2) with MSG_NOSIGNAL: some bytes (a short write is normal).
 struct Send {
-    int fd;
-    std::span<const std::byte> buf;
-    int flags = 0;
-    int slot = -1;  // registered descriptor table slot standing for fd, or -1
+    int fd;                          ///< the socket
+    std::span<const std::byte> buf;  ///< the bytes; the kernel's until completion
+    int flags = 0;                   ///< send(2) flags besides MSG_NOSIGNAL (MSG_MORE, ...)
+    int slot = -1;                   ///< registered descriptor table slot standing for fd, or -1
+    /// Operation protocol (see corio::Operation): IORING_OP_SEND; one
+    /// non-blocking send(2) on epoll; finish gives the count sent.
+    ///@{
     static constexpr OpKind kind = OpKind::send;
     static constexpr Interest interest = Interest::write;
     void prep(io_uring_sqe* s) const noexcept {
@@ -191,6 +221,7 @@ struct Send {
         if (res < 0) return sys_error(-res);
         return std::size_t(res);
     }
+    ///@}
 };
 
 /// Sends all of `buf` (MSG_NOSIGNAL), however many calls it takes. With
@@ -199,11 +230,16 @@ struct Send {
 /// and then the notification that the kernel no longer reads the buffer, and
 /// the awaiter resumes only after the second.
 struct SendAll {
-    int fd;
-    std::span<const std::byte> buf;
-    std::size_t done = 0;
-    bool zero_copy = false;
-    int slot = -1;  // registered descriptor table slot standing for fd, or -1
+    int fd;                          ///< the socket
+    std::span<const std::byte> buf;  ///< the bytes; the kernel's until completion
+    std::size_t done = 0;            ///< bytes sent so far
+    bool zero_copy = false;          ///< io_uring: IORING_OP_SEND_ZC (see above)
+    int slot = -1;                   ///< registered descriptor table slot standing for fd, or -1
+    /// Operation protocol (see corio::Operation): IORING_OP_SEND (or SEND_ZC)
+    /// of the rest with MSG_WAITALL, submitted again after a short send
+    /// (`again`); on epoll send(2) until done or EAGAIN; finish gives
+    /// success or the error (EPIPE, ECONNRESET, ...).
+    ///@{
     static constexpr OpKind kind = OpKind::send;
     static constexpr Interest interest = Interest::write;
     bool notifies() const noexcept { return zero_copy; }
@@ -229,6 +265,7 @@ struct SendAll {
         return done < buf.size();
     }
     Result<void> finish(int res) const noexcept { return void_result(res); }
+    ///@}
 };
 
 namespace detail {
@@ -282,9 +319,13 @@ struct IovCursor {
 
 /// sendmsg(2) of up to max_iov buffers at once: some bytes.
 struct SendMsg {
-    int fd;
-    detail::IovCursor cur;
-    int slot = -1;  // registered descriptor table slot standing for fd, or -1
+    int fd;                 ///< the socket
+    detail::IovCursor cur;  ///< the buffers (the list and the bytes live until completion)
+    int slot = -1;          ///< registered descriptor table slot standing for fd, or -1
+    /// Operation protocol (see corio::Operation): IORING_OP_SENDMSG of up to
+    /// max_iov buffers; one non-blocking sendmsg(2) on epoll; finish gives
+    /// the count sent.
+    ///@{
     static constexpr OpKind kind = OpKind::sendmsg;
     static constexpr Interest interest = Interest::write;
     void prep(io_uring_sqe* s) const noexcept {
@@ -298,13 +339,19 @@ struct SendMsg {
         if (res < 0) return sys_error(-res);
         return std::size_t(res);
     }
+    ///@}
 };
 
 /// Sends every byte of every buffer, in order (sendmsg with iovecs).
 struct SendMsgAll {
-    int fd;
-    detail::IovCursor cur;
-    int slot = -1;  // registered descriptor table slot standing for fd, or -1
+    int fd;                 ///< the socket
+    detail::IovCursor cur;  ///< the buffers and how far they are sent
+    int slot = -1;          ///< registered descriptor table slot standing for fd, or -1
+    /// Operation protocol (see corio::Operation): IORING_OP_SENDMSG with
+    /// MSG_WAITALL, submitted again from where a short send stopped
+    /// (`again`); on epoll sendmsg(2) until done or EAGAIN; finish gives
+    /// success or the error.
+    ///@{
     static constexpr OpKind kind = OpKind::sendmsg;
     static constexpr Interest interest = Interest::write;
     void prep(io_uring_sqe* s) const noexcept {
@@ -324,6 +371,7 @@ struct SendMsgAll {
         return !cur.finished();
     }
     Result<void> finish(int res) const noexcept { return void_result(res); }
+    ///@}
 };
 
 /// A datagram's size and sender.
@@ -336,13 +384,19 @@ struct Datagram {
 
 /// recvmsg(2) of one datagram with its sender's address.
 struct RecvFrom {
-    int fd;
-    std::span<std::byte> buf;
-    Address from{};
-    mutable iovec iov{};
-    mutable msghdr msg{};
+    int fd;                    ///< the socket
+    std::span<std::byte> buf;  ///< where the datagram goes; the kernel's until completion
+    Address from{};            ///< filled with the sender's address
+    mutable iovec iov{};       ///< the one iovec of `msg`
+    mutable msghdr msg{};      ///< what recvmsg is given (filled by fill())
+    /// Operation protocol (see corio::Operation): IORING_OP_RECVMSG with
+    /// MSG_TRUNC; one non-blocking recvmsg(2) on epoll; finish gives a
+    /// Datagram (size, sender, truncation).
+    ///@{
     static constexpr OpKind kind = OpKind::recvmsg;
     static constexpr Interest interest = Interest::read;
+    ///@}
+    /// Points `msg` at `buf` and `from`; gives `msg`.
     msghdr* fill() const noexcept {
         iov.iov_base = buf.data();
         iov.iov_len = buf.size();
@@ -353,8 +407,10 @@ struct RecvFrom {
         msg.msg_iovlen = 1;
         return &msg;
     }
-    // MSG_TRUNC: the result is the datagram's real length even when it did
-    // not fit, on both backends, so truncation is never silent.
+    /// Operation protocol, as above. MSG_TRUNC: the result is the datagram's
+    /// real length even when it did not fit, on both backends, so
+    /// truncation is never silent.
+    ///@{
     void prep(io_uring_sqe* s) const noexcept { io_uring_prep_recvmsg(s, fd, fill(), MSG_TRUNC); }
     int attempt() noexcept {
         ssize_t n = ::recvmsg(fd, fill(), MSG_DONTWAIT | MSG_TRUNC);
@@ -367,17 +423,24 @@ struct RecvFrom {
         const std::size_t kept = full < buf.size() ? full : buf.size();
         return Datagram{kept, from, full > buf.size(), full};
     }
+    ///@}
 };
 
 /// sendmsg(2) of one datagram to `to`.
 struct SendTo {
-    int fd;
-    std::span<const std::byte> buf;
-    Address to;
-    mutable iovec iov{};
-    mutable msghdr msg{};
+    int fd;                          ///< the socket
+    std::span<const std::byte> buf;  ///< the datagram; the kernel's until completion
+    Address to;                      ///< the receiver
+    mutable iovec iov{};             ///< the one iovec of `msg`
+    mutable msghdr msg{};            ///< what sendmsg is given (filled by fill())
+    /// Operation protocol (see corio::Operation): IORING_OP_SENDMSG with
+    /// MSG_NOSIGNAL; one non-blocking sendmsg(2) on epoll; finish gives the
+    /// count sent.
+    ///@{
     static constexpr OpKind kind = OpKind::sendmsg;
     static constexpr Interest interest = Interest::write;
+    ///@}
+    /// Points `msg` at `buf` and `to`; gives `msg`.
     msghdr* fill() const noexcept {
         iov.iov_base = const_cast<std::byte*>(buf.data());
         iov.iov_len = buf.size();
@@ -388,6 +451,8 @@ struct SendTo {
         msg.msg_iovlen = 1;
         return &msg;
     }
+    /// Operation protocol, as above.
+    ///@{
     void prep(io_uring_sqe* s) const noexcept {
         io_uring_prep_sendmsg(s, fd, fill(), MSG_NOSIGNAL);
     }
@@ -399,6 +464,7 @@ struct SendTo {
         if (res < 0) return sys_error(-res);
         return std::size_t(res);
     }
+    ///@}
 };
 
 }  // namespace corio::net

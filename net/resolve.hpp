@@ -38,16 +38,22 @@ Task<Result<std::vector<Address>>> resolve(std::string host, std::uint16_t port,
 
 /// getaddrinfo(3) as an operation (pool only). `out` is freed by finish().
 struct GetAddrInfo {
-    const char* host;
-    const char* service;
-    addrinfo hints{};
-    addrinfo* out = nullptr;
+    const char* host;         ///< the name; lives until completion
+    const char* service;      ///< the port as text; lives until completion
+    addrinfo hints{};         ///< getaddrinfo's hints
+    addrinfo* out = nullptr;  ///< getaddrinfo's answer, until finish() frees it
+    /// Operation protocol (see corio::Operation): never an io_uring request
+    /// (`uring = false`): getaddrinfo(3) on the blocking pool on both
+    /// backends; finish gives the addresses, or an error of
+    /// resolve_category() (EAI_*) or the errno for EAI_SYSTEM.
+    ///@{
     static constexpr OpKind kind = OpKind::other;
     static constexpr Interest interest = Interest::blocking;
     static constexpr bool uring = false;
     void prep(io_uring_sqe*) const noexcept {}
     int attempt() noexcept;
     Result<std::vector<Address>> finish(int res);
+    ///@}
 };
 
 }  // namespace corio::net

@@ -43,6 +43,7 @@ std::span<const std::byte> as_send_bytes(const R& r) noexcept {
 /// epoll registration). Move-only.
 class Socket {
 public:
+    /// No socket (is_open() false).
     Socket() noexcept = default;
     /// Takes ownership of `fd` (which should be non-blocking, see socket_flags).
     explicit Socket(int fd) noexcept : fd_(fd) {}
@@ -50,8 +51,11 @@ public:
     /// socket(2) with socket_flags. Errors: the errno (EMFILE, EAFNOSUPPORT...).
     static Result<Socket> open(int family, int type, int protocol = 0) noexcept;
 
+    /// The descriptor (-1 when closed).
     int fd() const noexcept { return fd_.get(); }
+    /// True while the socket owns a descriptor.
     bool is_open() const noexcept { return fd_.valid(); }
+    /// is_open().
     explicit operator bool() const noexcept { return is_open(); }
     /// Closes now. Operations must not be pending on it (complete or cancel them).
     void close() noexcept { fd_.reset(); }
@@ -66,8 +70,28 @@ public:
     Result<int> get_option(int level, int name) const noexcept;
 
 protected:
+    /// The owned descriptor (with its registered-table slot, for a Stream).
     corio::detail::Fd fd_;
 };
+
+/// send_all of at least this many bytes sends without copying
+/// (IORING_OP_SEND_ZC) on io_uring kernels that have it; 0 (the default) never
+/// does. Zero-copy pays only on a real network device and for large buffers:
+/// over loopback the kernel copies anyway and the second completion is pure
+/// overhead (bench/micro: BM_send_all_zc, see the README). Set it before the
+/// loops start.
+void set_zero_copy_threshold(std::size_t bytes) noexcept;
+/// The threshold set_zero_copy_threshold() set (0: never).
+std::size_t zero_copy_threshold() noexcept;
+namespace detail {
+bool zero_copy_available() noexcept;
+}
+/// True when a send_all of `n` bytes goes zero-copy: the threshold is set,
+/// `n` reaches it, and the current loop runs on io_uring with IORING_OP_SEND_ZC.
+inline bool use_zero_copy(std::size_t n) noexcept {
+    const std::size_t t = zero_copy_threshold();
+    return t != 0 && n >= t && detail::zero_copy_available();
+}
 
 /// A connected byte stream (TCP or Unix). Every operation is awaitable,
 /// completes when the kernel is done with the buffers it names (which the
@@ -76,24 +100,9 @@ protected:
 /// `.timeout(d)` (std::errc::timed_out). Errors are the kernel's
 /// (system_category: ECONNRESET, EPIPE, ...); describe() makes them sentences.
 /// One reader and one writer may be active at once.
-/// send_all of at least this many bytes sends without copying
-/// (IORING_OP_SEND_ZC) on io_uring kernels that have it; 0 (the default) never
-/// does. Zero-copy pays only on a real network device and for large buffers:
-/// over loopback the kernel copies anyway and the second completion is pure
-/// overhead (bench/micro: BM_send_all_zc, see the README). Set it before the
-/// loops start.
-void set_zero_copy_threshold(std::size_t bytes) noexcept;
-std::size_t zero_copy_threshold() noexcept;
-namespace detail {
-bool zero_copy_available() noexcept;
-}
-inline bool use_zero_copy(std::size_t n) noexcept {
-    const std::size_t t = zero_copy_threshold();
-    return t != 0 && n >= t && detail::zero_copy_available();
-}
-
 class Stream : public Socket {
 public:
+    /// No stream (is_open() false).
     Stream() noexcept = default;
     /// Takes ownership of a connected, non-blocking stream descriptor; on
     /// io_uring it also takes a slot of the loop's registered descriptor

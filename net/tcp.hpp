@@ -20,6 +20,7 @@ namespace corio::net {
 /// A connected TCP socket: a Stream plus TCP options.
 class TcpStream : public Stream {
 public:
+    /// No stream (is_open() false).
     TcpStream() noexcept = default;
     /// Takes ownership of a connected, non-blocking TCP descriptor.
     explicit TcpStream(int fd) noexcept : Stream(fd) {}
@@ -42,6 +43,7 @@ public:
 /// A listening TCP socket.
 class TcpListener {
 public:
+    /// No listener (is_open() false).
     TcpListener() noexcept = default;
 
     /// Creates, binds and listens on `addr` (port 0 picks a free port; see
@@ -60,7 +62,9 @@ public:
 
     /// The bound address (with the port the kernel picked).
     Result<Address> local_address() const { return local_address_of(fd()); }
+    /// The listening descriptor (-1 when closed).
     int fd() const noexcept { return acc_.fd(); }
+    /// True while listening.
     bool is_open() const noexcept { return fd() >= 0; }
     /// Stops listening. A pending accept must be cancelled first.
     void close() noexcept { acc_.close(); }

@@ -10,11 +10,12 @@ namespace corio::net {
 /// One datagram from a multishot receive: its sender, and its bytes in a
 /// buffer of the ring (given back when this goes).
 struct ReceivedDatagram {
-    Address from;
-    RecvBuffer buffer;
-    std::size_t offset = 0;  // where the payload starts in `buffer`
-    std::size_t length = 0;
+    Address from;            ///< the sender
+    RecvBuffer buffer;       ///< the ring buffer holding it (kernel header, address, payload)
+    std::size_t offset = 0;  ///< where the payload starts in `buffer`
+    std::size_t length = 0;  ///< payload bytes kept in `buffer`
     bool truncated = false;  ///< the datagram was larger than the buffer (MSG_TRUNC)
+    /// The datagram's bytes (`length` bytes at `offset` of `buffer`).
     std::span<const std::byte> payload() const noexcept {
         return buffer.data().subspan(offset, length);
     }
@@ -25,10 +26,16 @@ struct ReceivedDatagram {
 /// address, the payload). On epoll (or without multishot recvmsg) recvmsg(2)
 /// into a pool buffer, laid out the same way.
 struct RecvMsgMulti {
-    int fd = -1;
-    BufRing* ring = nullptr;
-    msghdr msg = layout();
-    std::uint32_t attempt_flags = 0;
+    int fd = -1;                      ///< the UDP socket
+    BufRing* ring = nullptr;          ///< where datagrams land
+    msghdr msg = layout();            ///< the layout asked of the kernel (name length only)
+    std::uint32_t attempt_flags = 0;  ///< epoll: the buffer attempt() used, as CQE flags
+    /// Multishot operation protocol (see corio::MultishotOperation): a
+    /// multishot RECVMSG into the ring where the kernel has it
+    /// (Caps::multishot_recvmsg and a kernel-selected ring); elsewhere
+    /// recvmsg(2) into a pool buffer after readiness; no free buffer (ENOBUFS)
+    /// parks the receive; each item is a ReceivedDatagram.
+    ///@{
     static constexpr OpKind kind = OpKind::recvmsg;
     static constexpr Interest interest = Interest::read;
     static msghdr layout() noexcept {
@@ -47,6 +54,7 @@ struct RecvMsgMulti {
     int attempt() noexcept;
     corio::detail::ParkingLot* parking(int) noexcept { return &ring->parking(); }
     Result<ReceivedDatagram> finish(int res, std::uint32_t flags) noexcept;
+    ///@}
 };
 
 /// A UDP socket. Each send is one datagram; each receive takes one datagram
@@ -54,7 +62,9 @@ struct RecvMsgMulti {
 /// cancellation and work with with_timeout and `.timeout(d)`.
 class UdpSocket : public Socket {
 public:
+    /// No socket (is_open() false).
     UdpSocket() noexcept = default;
+    /// Takes ownership of a non-blocking UDP descriptor.
     explicit UdpSocket(int fd) noexcept : Socket(fd) {}
 
     /// A socket bound to `addr` (port 0 picks one). `reuse_port` sets

@@ -12,6 +12,7 @@ namespace corio::net {
 /// A connected Unix stream socket.
 class UnixStream : public Stream {
 public:
+    /// No stream (is_open() false).
     UnixStream() noexcept = default;
     /// Takes ownership of a connected, non-blocking AF_UNIX stream descriptor.
     explicit UnixStream(int fd) noexcept : Stream(fd) {}
@@ -26,6 +27,7 @@ public:
 /// the path (EADDRINUSE); the file stays after close (remove it yourself).
 class UnixListener {
 public:
+    /// No listener (is_open() false).
     UnixListener() noexcept = default;
 
     /// Creates, binds and listens on a Unix address (only `backlog` of the
@@ -36,8 +38,11 @@ public:
     /// on io_uring, EMFILE shedding, cancellation).
     Task<Result<UnixStream>> accept();
 
+    /// The bound address (getsockname).
     Result<Address> local_address() const { return local_address_of(fd()); }
+    /// The listening descriptor (-1 when closed).
     int fd() const noexcept { return acc_.fd(); }
+    /// True while listening.
     bool is_open() const noexcept { return fd() >= 0; }
     /// Stops listening. A pending accept must be cancelled first.
     void close() noexcept { acc_.close(); }

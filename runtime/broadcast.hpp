@@ -110,8 +110,10 @@ class Subscriber {
 public:
     /// Subscribed to nothing (Broadcast::subscribe() makes real ones).
     Subscriber() noexcept = default;
+    /// Takes over `o`'s subscription; `o` is subscribed to nothing.
     Subscriber(Subscriber&& o) noexcept
         : st_(std::exchange(o.st_, nullptr)), sub_(std::exchange(o.sub_, nullptr)) {}
+    /// Unsubscribes, then takes over `o`'s subscription.
     Subscriber& operator=(Subscriber&& o) noexcept {
         if (this != &o) {
             reset();
@@ -122,6 +124,7 @@ public:
     }
     Subscriber(const Subscriber&) = delete;
     Subscriber& operator=(const Subscriber&) = delete;
+    /// Unsubscribes (what is buffered is dropped).
     ~Subscriber() { reset(); }
 
     /// Awaiter of recv(). Movable until awaited.
@@ -133,6 +136,7 @@ public:
         RecvAwaiter(RecvAwaiter&& o) noexcept : detail::BcastWaiter(), s_(o.s_) {}
         RecvAwaiter(const RecvAwaiter&) = delete;
         RecvAwaiter& operator=(const RecvAwaiter&) = delete;
+        /// Unregisters from the subscriber if still waiting.
         ~RecvAwaiter() {
             stop_.unlink();
             if (waiting_) {
@@ -318,7 +322,9 @@ public:
     /// A broadcast whose subscribers each buffer up to `capacity` (at least 1)
     /// messages.
     explicit Broadcast(std::size_t capacity) : st_(new detail::BcastState<T>(capacity)) {}
+    /// Takes over `o`'s stream; `o` publishes nothing.
     Broadcast(Broadcast&& o) noexcept : st_(std::exchange(o.st_, nullptr)) {}
+    /// Closes this stream (see close()), then takes over `o`'s.
     Broadcast& operator=(Broadcast&& o) noexcept {
         if (this != &o) {
             reset();
@@ -328,6 +334,7 @@ public:
     }
     Broadcast(const Broadcast&) = delete;
     Broadcast& operator=(const Broadcast&) = delete;
+    /// close(): subscribers drain what they have, then get Errc::channel_closed.
     ~Broadcast() { reset(); }
 
     /// A new subscriber that receives every message sent after this call.

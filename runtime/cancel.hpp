@@ -19,11 +19,12 @@ class StopSource;
 /// A node registered on a StopSource; `fn` runs once when stop is requested.
 /// Plain function pointer, no allocation: the node lives in the waiter's frame.
 struct StopCallbackBase {
-    void (*fn)(StopCallbackBase*) noexcept = nullptr;
-    StopCallbackBase* prev = nullptr;
-    StopCallbackBase* next = nullptr;
-    StopSource* source = nullptr;
+    void (*fn)(StopCallbackBase*) noexcept = nullptr;  ///< called once, after unlinking
+    StopCallbackBase* prev = nullptr;                   ///< the source's list
+    StopCallbackBase* next = nullptr;                   ///< the source's list
+    StopSource* source = nullptr;                       ///< where it is registered, or null
 
+    /// True while registered on a source.
     bool linked() const noexcept { return source != nullptr; }
     /// Removes the node from its source, if still registered.
     inline void unlink() noexcept;
@@ -32,13 +33,19 @@ struct StopCallbackBase {
 /// A view of a StopSource; empty (stop never possible) by default.
 class StopToken {
 public:
+    /// An empty token: stop is never requested.
     StopToken() noexcept = default;
+    /// A token of `s` (StopSource::token() makes them).
     explicit StopToken(StopSource* s) noexcept : src_(s) {}
+    /// True once the source was stopped.
     inline bool stop_requested() const noexcept;
+    /// True when the token has a source (stop may be requested some day).
     bool stop_possible() const noexcept { return src_ != nullptr; }
+    /// The source, or null for an empty token.
     StopSource* source() const noexcept { return src_; }
     /// Registers cb; returns false (and does not call it) if stop was already requested.
     inline bool add(StopCallbackBase& cb) const noexcept;
+    /// Tokens are equal when they view the same source.
     friend bool operator==(StopToken a, StopToken b) noexcept { return a.src_ == b.src_; }
 
 private:
@@ -48,14 +55,18 @@ private:
 /// Owns the stop state. Not copyable or movable: callbacks point to it.
 class StopSource {
 public:
+    /// A source not stopped yet.
     StopSource() noexcept = default;
     StopSource(const StopSource&) = delete;
     StopSource& operator=(const StopSource&) = delete;
+    /// Unlinks the callbacks still registered (without calling them).
     ~StopSource() {
         while (head_ != nullptr) head_->unlink();
     }
 
+    /// True once request_stop() was called.
     bool stop_requested() const noexcept { return stopped_; }
+    /// A token viewing this source; valid while the source lives.
     StopToken token() noexcept { return StopToken(this); }
 
     /// Marks the source stopped and runs every registered callback once, in
@@ -72,6 +83,8 @@ public:
         return true;
     }
 
+    /// Registers `cb` at the end of the list; false (and not registered) if
+    /// stop was already requested.
     bool add(StopCallbackBase& cb) noexcept {
         if (stopped_) return false;
         cb.source = this;
@@ -121,6 +134,7 @@ inline bool StopToken::add(StopCallbackBase& cb) const noexcept {
 template <class F>
 class StopCallback : private StopCallbackBase {
 public:
+    /// Registers `f` on `t`'s source (or runs it now if stop was requested).
     StopCallback(StopToken t, F f) : f_(std::move(f)) {
         fn = [](StopCallbackBase* b) noexcept { static_cast<StopCallback*>(b)->f_(); };
         if (t.stop_requested()) {
@@ -131,6 +145,7 @@ public:
     }
     StopCallback(const StopCallback&) = delete;
     StopCallback& operator=(const StopCallback&) = delete;
+    /// Unregisters `f` (it never runs after this).
     ~StopCallback() { unlink(); }
 
 private:
@@ -142,6 +157,7 @@ private:
 /// caller.
 class LinkedStopSource : public StopSource {
 public:
+    /// A source stopped when `parent` is (at once if it already is).
     explicit LinkedStopSource(StopToken parent) noexcept {
         link_.self = this;
         link_.fn = [](StopCallbackBase* b) noexcept {
@@ -153,6 +169,7 @@ public:
             parent.add(link_);
         }
     }
+    /// Unlinks from the parent.
     ~LinkedStopSource() { link_.unlink(); }
 
 private:

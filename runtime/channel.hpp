@@ -365,17 +365,24 @@ private:
 template <class T, class State>
 class ChannelHandle {
 public:
+    /// The type of the values carried.
     using value_type = T;
 
+    /// A new channel holding up to `capacity` values (0: rendezvous).
     explicit ChannelHandle(std::size_t capacity) : s_(new State(capacity)) {}
+    /// Another handle of the same channel.
     ChannelHandle(const ChannelHandle& o) noexcept : s_(o.s_) {
         if (s_ != nullptr) s_->ref();
     }
+    /// Takes over `o`'s reference; `o` must not be used afterwards (but
+    /// assigned to or destroyed).
     ChannelHandle(ChannelHandle&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+    /// Refers to `o`'s channel from now on, dropping the reference held.
     ChannelHandle& operator=(ChannelHandle o) noexcept {
         std::swap(s_, o.s_);
         return *this;
     }
+    /// Drops the reference; the channel goes with the last handle and waiter.
     ~ChannelHandle() {
         if (s_ != nullptr) s_->unref();
     }
@@ -485,6 +492,10 @@ private:
 /// Capacity: values buffered before a sender waits; 0 makes a rendezvous
 /// channel (each send waits for its receiver), `corio::unbounded` never waits.
 /// Waiters are served in arrival order and resumed by the loop.
+///
+/// The operations (send, recv, try_send, try_recv, close, closed, size,
+/// capacity) are members of the base class \ref detail::ChannelHandle and
+/// documented there.
 template <class T>
 class Channel : public detail::ChannelHandle<T, detail::LocalChanState<T>> {
 public:
@@ -499,7 +510,8 @@ public:
 /// on its own loop: directly when the waker runs on that loop, else through
 /// the loop's remote queue (one wake-up per burst; IORING_OP_MSG_RING between
 /// io_uring loops of a Runtime, else an eventfd). try_send/try_recv/close also
-/// work from threads without a loop.
+/// work from threads without a loop. The operations are members of the base
+/// class \ref detail::ChannelHandle and documented there.
 template <class T>
 class SharedChannel : public detail::ChannelHandle<T, detail::SharedChanState<T>> {
 public:

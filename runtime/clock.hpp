@@ -14,10 +14,17 @@ namespace corio {
 /// loop's next turn after advance().
 class ManualClock {
 public:
+    /// A clock at an arbitrary fixed start (one hour after the epoch of TimePoint).
     ManualClock() noexcept = default;
+    /// A clock at `start`.
     explicit ManualClock(TimePoint start) noexcept : now_(start) {}
+    /// The clock's time.
     TimePoint now() const noexcept { return now_; }
+    /// Moves the time forward by `d` at once (corio::advance() moves it step by
+    /// step, firing the timers on the way).
     void advance(Duration d) noexcept { now_ += d; }
+    /// Moves the time forward to `t`; a `t` in the past is ignored (time never
+    /// goes back).
     void set(TimePoint t) noexcept {
         if (t > now_) now_ = t;
     }

@@ -76,8 +76,10 @@ public:
     Deadline earliest_after(Duration d) const { return earliest(after(d)); }
 
     /// Deadlines compare by time; never is the latest.
+    ///@{
     friend constexpr bool operator==(Deadline a, Deadline b) noexcept = default;
     friend constexpr auto operator<=>(Deadline a, Deadline b) noexcept = default;
+    ///@}
 
 private:
     TimePoint when_ = TimePoint::max();

@@ -50,7 +50,7 @@ struct LoopOptions {
     /// (IOSQE_FIXED_FILE) and the kernel skips the descriptor lookup.
     unsigned fixed_files = 4096;
     /// Run ready coroutines in a seeded random order within each turn.
-    /// CORIO_SHUFFLE=<seed> sets it when this is empty.
+    /// `CORIO_SHUFFLE=<seed>` sets it when this is empty.
     std::optional<std::uint64_t> shuffle_seed;
     /// Use a manual clock (tests); null = the steady clock.
     ManualClock* clock = nullptr;
@@ -85,6 +85,10 @@ public:
     /// Throws BackendError when the requested backend cannot start
     /// (`automatic` falls back to epoll instead, and says why in report()).
     explicit Loop(LoopOptions opts = {});
+    /// Tears the loop down: asks every spawned task to stop and lets them
+    /// unwind (up to 2 s), cancels what the kernel still holds and waits for
+    /// its completions, then destroys what is left (a frame whose operation
+    /// never comes back is leaked rather than freed under the kernel).
     ~Loop();
     Loop(const Loop&) = delete;
     Loop& operator=(const Loop&) = delete;
@@ -92,12 +96,18 @@ public:
     /// The loop running on (or made on) this thread; terminates with a message
     /// when there is none: operations need a loop.
     static Loop& current() noexcept;
+    /// The loop running on (or made on) this thread, or null.
     static Loop* current_or_null() noexcept;
 
+    /// The backend the loop runs on.
     BackendKind kind() const noexcept { return kind_; }
+    /// Which backend and why, with the kernel's capabilities.
     const BackendReport& report() const noexcept { return report_; }
+    /// What the kernel offered (report().caps).
     const Caps& caps() const noexcept { return report_.caps; }
+    /// The loop's counters.
     const LoopStats& stats() const noexcept { return stats_; }
+    /// The options the loop was made with (after CORIO_* were applied).
     const LoopOptions& options() const noexcept { return opts_; }
 
     /// Starts `t` on this loop (at its next turn) without waiting for it. The
@@ -126,6 +136,7 @@ public:
     /// Makes run()/run_until_stopped() return after the current turn. Not
     /// thread-safe: from another thread, post a message instead.
     void stop() noexcept { stop_ = true; }
+    /// True while run(), run_until_stopped(), run_until() or block_on() runs it.
     bool running() const noexcept { return running_; }
     /// True while the loop is being torn down: nothing new is submitted.
     bool shutting_down() const noexcept { return closing_; }
@@ -188,23 +199,27 @@ public:
     /// io_uring: a completion whose user_data carries a tag in its low bits
     /// (a MSG_RING wake-up received or sent). Called by the backend.
     void on_tagged_cqe(std::uint64_t user_data, int res) noexcept;
-    /// True while an operation may resume its coroutine inline; counts one use.
-    /// Whether an op's inline pre-try (`fast_path`, e.g. a RWF_NOWAIT read)
+    /// Whether an op's inline pre-try (`fast_path`, such as a RWF_NOWAIT read)
     /// pays now: always on epoll (it skips the blocking pool); on io_uring only
     /// for an operation that would be submitted alone (see lone_submission).
     bool fast_path_pays() const noexcept {
         return kind_ != BackendKind::io_uring || uring_->lone_submission();
     }
+    /// True while an operation may resume its coroutine inline; counts one use.
     bool take_inline_budget() noexcept {
         if (inline_left_ == 0) return false;
         --inline_left_;
         ++stats_.inline_done;
         return true;
     }
+    /// Runs `st` (its `retry` call) on the loop's blocking pool, started on
+    /// first use; the result comes back through the loop's remote queue.
     void submit_blocking(detail::OpState& st);
+    /// The loop's timer heap (timers, sleeps and `.timeout(d)` on epoll).
     detail::TimerQueue& timers() noexcept {
         return timers_;
     }
+    /// The counters, for the code that counts.
     LoopStats& mutable_stats() noexcept {
         return stats_;
     }
@@ -227,10 +242,12 @@ public:
     /// io_uring only (-EOPNOTSUPP on epoll): registers `n` buffers for the
     /// fixed-buffer operations (READ_FIXED, WRITE_FIXED); one set per loop.
     int register_buffers(const struct iovec* iov, unsigned n) noexcept;
+    /// io_uring only: unregisters the buffers of register_buffers; 0 or -errno.
     int unregister_buffers() noexcept;
     /// io_uring only: registers a provided-buffer ring of `entries` (a power of
     /// two) at `ring` (page-aligned) as buffer group `group`.
     int register_buf_ring(void* ring, unsigned entries, std::uint16_t group) noexcept;
+    /// io_uring only: unregisters buffer group `group`; 0 or -errno.
     int unregister_buf_ring(std::uint16_t group) noexcept;
 
     /// io_uring: puts `fd` into a free slot of the registered descriptor table
@@ -251,10 +268,15 @@ public:
     /// last completion arrives (the state calls `orphan_done`), or at loop
     /// teardown once the kernel has let go of it.
     void adopt_orphan(detail::OpState& st, void (*free)(detail::OpState*) noexcept);
+    /// The last completion of an adopted state arrived: frees it.
     void orphan_done(detail::OpState& st) noexcept;
+    /// Something on another thread will post to this loop (a channel waiter,
+    /// a remote handle): until drop_remote_ref(), an idle loop waits for it
+    /// instead of reporting a deadlock.
     void add_remote_ref() noexcept {
         remote_refs_.fetch_add(1, std::memory_order_relaxed);
     }
+    /// Undoes one add_remote_ref().
     void drop_remote_ref() noexcept {
         remote_refs_.fetch_sub(1, std::memory_order_relaxed);
     }
@@ -349,9 +371,13 @@ struct BackendAccess {
 
 /// Resumes the awaiting coroutine at the loop's next turn.
 struct YieldAwaiter {
+    /// Awaiter protocol: always suspends and queues the coroutine on the
+    /// current loop's run queue.
+    ///@{
     bool await_ready() const noexcept { return false; }
     void await_suspend(std::coroutine_handle<> h) const { Loop::current().schedule(h); }
     void await_resume() const noexcept {}
+    ///@}
 };
 /// `co_await yield()` lets every other ready coroutine run first.
 inline YieldAwaiter yield() noexcept {
@@ -466,10 +492,15 @@ SpawnFrame<T> spawn_entry(Task<T> t) {
 template <class T>
 class [[nodiscard]] JoinHandle {
 public:
+    /// The promise of the spawned frame.
     using promise_type = detail::SpawnPromise<T>;
+    /// A handle of no task.
     JoinHandle() noexcept = default;
+    /// A handle of the spawned frame `h` (Loop::spawn makes them).
     explicit JoinHandle(std::coroutine_handle<promise_type> h) noexcept : h_(h) {}
+    /// Takes over `o`'s task; `o` refers to none.
     JoinHandle(JoinHandle&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+    /// Detaches the task held (if any) and takes over `o`'s.
     JoinHandle& operator=(JoinHandle&& o) noexcept {
         if (this != &o) {
             release();
@@ -477,6 +508,7 @@ public:
         }
         return *this;
     }
+    /// Detaches the task (it runs on); see detach().
     ~JoinHandle() { release(); }
 
     /// True once the task has finished (value or exception).
@@ -500,11 +532,18 @@ public:
     /// is left running behind its back.
     class Awaiter {
     public:
+        /// Awaits the task of `h`.
         explicit Awaiter(std::coroutine_handle<promise_type> h) noexcept : h_(h) {}
         Awaiter(const Awaiter&) = delete;
         Awaiter& operator=(const Awaiter&) = delete;
+        /// Stops forwarding the awaiting task's stop requests.
         ~Awaiter() { stop_.unlink(); }
 
+        /// Awaiter protocol: ready when the task has finished; otherwise the
+        /// awaiting coroutine is resumed when it does (and its stop requests
+        /// are forwarded to the task meanwhile); then the task's value, or
+        /// its exception rethrown.
+        ///@{
         bool await_ready() const noexcept {
             h_.promise().loop->check_owner("awaiting the JoinHandle of a task of another loop");
             return h_.promise().finished;
@@ -528,6 +567,7 @@ public:
             stop_.unlink();
             return h_.promise().take();
         }
+        ///@}
 
     private:
         struct StopNode : StopCallbackBase {
@@ -536,8 +576,11 @@ public:
         std::coroutine_handle<promise_type> h_;
         StopNode stop_;
     };
+    /// `co_await handle` (or `co_await std::move(handle)`): see Awaiter.
+    ///@{
     Awaiter operator co_await() & noexcept { return Awaiter(h_); }
     Awaiter operator co_await() && noexcept { return Awaiter(h_); }
+    ///@}
 
     /// The result of a finished task (block_on uses it).
     T take_result() { return h_.promise().take(); }

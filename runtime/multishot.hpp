@@ -56,13 +56,14 @@
 namespace corio {
 
 /// What a multishot operation struct provides:
-///   `kind`, `interest`, `int fd`   as for one-shot operations
-///   `void prep(io_uring_sqe*) const` the multishot request
-///   `bool multishot(const Caps&) const` whether this kernel runs it multishot
-///   `int attempt()`                one non-blocking call giving one item's
-///                                  result (-EAGAIN: nothing now)
-///   `finish(int res, std::uint32_t flags)` one completion as the item the
-///                                  stream yields (a Result)
+/// - `kind`, `interest`, `int fd`: as for one-shot operations (see Operation)
+/// - `void prep(io_uring_sqe*) const`: the multishot request
+/// - `bool multishot(const Caps&) const`: whether this kernel runs it multishot
+/// - `int attempt()`: one non-blocking call giving one item's result (-EAGAIN:
+///   nothing now)
+/// - `finish(int res, std::uint32_t flags)`: one completion as the item the
+///   stream yields (a Result)
+///
 /// Optional: `static constexpr bool returns_fd` (items >= 0 are descriptors,
 /// closed if never taken), `std::uint32_t attempt_flags` and
 /// `detail::ParkingLot* parking(int res)` (see runtime/op.hpp).
@@ -300,13 +301,17 @@ class MultishotStream {
     using Core = detail::MultishotCore<Op>;
 
 public:
+    /// What next() gives: the Result the operation's `finish` makes of one completion.
     using Item = decltype(std::declval<Op&>().finish(0, 0u));
 
+    /// A closed stream (is_open() false; next() gives EBADF).
     MultishotStream() noexcept = default;
     /// Makes the stream; it arms at the first next().
     explicit MultishotStream(Op op, std::size_t queue_limit = 64)
         : c_(new Core(std::move(op), queue_limit == 0 ? 1 : queue_limit)) {}
+    /// Takes over `o`'s request and queue; `o` is closed.
     MultishotStream(MultishotStream&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
+    /// Closes this stream (see close()), then takes over `o`'s.
     MultishotStream& operator=(MultishotStream&& o) noexcept {
         if (this != &o) {
             close();
@@ -316,8 +321,10 @@ public:
     }
     MultishotStream(const MultishotStream&) = delete;
     MultishotStream& operator=(const MultishotStream&) = delete;
+    /// close().
     ~MultishotStream() { close(); }
 
+    /// True until close() (or a move from it).
     bool is_open() const noexcept { return c_ != nullptr; }
     /// Items received and not yet taken.
     std::size_t queued() const noexcept { return c_ != nullptr ? c_->queue.size() : 0; }
@@ -326,20 +333,28 @@ public:
     /// The operation struct (its descriptor, buffer ring, ...).
     Op* op() noexcept { return c_ != nullptr ? &c_->op : nullptr; }
 
+    /// Awaiter of next().
     class [[nodiscard]] NextAwaiter {
     public:
+        /// Waits on the stream state `c` (null: a closed stream).
         explicit NextAwaiter(Core* c) noexcept : c_(c) {
             if (c != nullptr) op_ = c->op;
         }
-        // Movable until awaited (with_timeout and when_any take awaitables by
-        // value); never moved once suspended.
+        /// Movable until awaited (with_timeout and when_any take awaitables by
+        /// value); never moved once suspended.
         NextAwaiter(NextAwaiter&& o) noexcept : c_(o.c_), op_(o.op_) {}
         NextAwaiter& operator=(NextAwaiter&&) = delete;
+        /// Leaves the stream's waiter list if still on it.
         ~NextAwaiter() {
             stop_.unlink();
             if (c_ != nullptr && node_.linked) c_->waiters.erase(node_);
         }
 
+        /// Awaiter protocol: ready when an item is queued (or the stream is
+        /// closed or stopped); otherwise the task joins the stream's waiters
+        /// (arming the request if needed) until an item comes or the task is
+        /// stopped; then the item, or the error next() describes.
+        ///@{
         bool await_ready() const noexcept {
             return c_ == nullptr || !c_->queue.empty() || (c_->stopped && !c_->pending);
         }
@@ -381,6 +396,7 @@ public:
             if (node_.res < 0) return Item(sys_error(-node_.res));
             return op_.finish(node_.res, node_.flags);
         }
+        ///@}
 
     private:
         struct StopNode : StopCallbackBase {
@@ -397,9 +413,15 @@ public:
     /// stream was stopped and its queue is empty; EBADF on a closed stream.
     NextAwaiter next() noexcept { return NextAwaiter(c_); }
 
+    /// Awaiter of stop().
     class [[nodiscard]] StopAwaiter {
     public:
+        /// Stops the stream state `c` (null: nothing to stop).
         explicit StopAwaiter(Core* c) noexcept : c_(c) {}
+        /// Awaiter protocol: marks the stream stopped, cancels its request and
+        /// resumes after the kernel's final completion (at once when none is
+        /// pending); waiters get operation_canceled.
+        ///@{
         bool await_ready() const noexcept { return c_ == nullptr; }
         bool await_suspend(std::coroutine_handle<> h) noexcept {
             c_->stopped = true;
@@ -413,6 +435,7 @@ public:
             return true;
         }
         void await_resume() const noexcept {}
+        ///@}
 
     private:
         Core* c_;

@@ -40,49 +40,39 @@
 
 namespace corio {
 
-/// What an operation struct provides. Optional members:
-///   `int fd`                       (read/write interest: the descriptor waited on)
-///   `static constexpr bool returns_fd` (a result >= 0 is a new descriptor: closed
-///                                   if the operation was cancelled)
-///   `static constexpr unsigned uring_opcode` (if the kernel lacks it, the
-///                                   readiness path is used on io_uring too)
-///   `static constexpr bool uring = false` (never submitted to io_uring: the
-///                                   call runs inline or on the blocking pool
-///                                   on both backends, e.g. getaddrinfo)
-///   `int slot`                     (>= 0: a slot of the loop's registered
-///                                   descriptor table standing for `fd` on
-///                                   io_uring: IOSQE_FIXED_FILE)
-///   `int fast_path()`              (tried first where it pays: on epoll, and on
-///                                   io_uring for an op that would be submitted
-///                                   alone (Loop::fast_path_pays); -EAGAIN = no)
-///   `bool drained(int res) const`  (epoll: this result shows the descriptor has
-///                                   nothing more now, e.g. a short read; the
-///                                   next operation then waits for an edge
-///                                   instead of trying a call that says EAGAIN)
-///   `bool again(int res)`          (io_uring only: called with each positive
-///                                   result; true = the op made progress but is
-///                                   not finished, submit it again (a short
-///                                   send_all); the awaiter resumes only when it
-///                                   says false. `.timeout()` keeps bounding the
-///                                   whole operation. On epoll `attempt` loops.)
-///   `finish(int res, std::uint32_t flags)` (instead of finish(res): also gets the
-///                                   CQE flags, e.g. the buffer a provided-buffer
-///                                   receive landed in)
-///   `std::uint32_t attempt_flags`  (set by `attempt` where the kernel would have
-///                                   put something in the CQE flags: the same
-///                                   finish then serves both backends)
-///   `detail::ParkingLot* parking(int res)` (a result that says "no resource now"
-///                                   (ENOBUFS): the operation parks there until
-///                                   the resource's owner wakes it, then tries
-///                                   again; a stop request ends the wait)
-///   `bool uring_enabled() const`   (false: on io_uring wait for readiness with a
-///                                   POLL_ADD and make the `attempt` call; e.g. a
-///                                   buffer pool the kernel cannot pick from)
-///   `bool notifies() const`        (zero-copy send: a completion flagged
-///                                   IORING_CQE_F_MORE is the result, and the
-///                                   awaiter resumes only on the second, flagged
-///                                   IORING_CQE_F_NOTIF, when the kernel no longer
-///                                   reads the buffer)
+/// What an operation struct provides: `kind` (an OpKind, for the counters),
+/// `interest` (what the epoll backend waits for), `prep` (fills the io_uring
+/// SQE), `attempt` (one non-blocking call: its result, or -EAGAIN) and
+/// `finish` (the CQE-style result as a Result). Optional members:
+/// - `int fd`: read/write interest: the descriptor waited on
+/// - `static constexpr bool returns_fd`: a result >= 0 is a new descriptor: closed if the operation
+///   was cancelled
+/// - `static constexpr unsigned uring_opcode`: if the kernel lacks it, the readiness path is used
+///   on io_uring too
+/// - `static constexpr bool uring = false`: never submitted to io_uring: the call runs inline or on
+///   the blocking pool on both backends, e.g. getaddrinfo
+/// - `int slot`: >= 0: a slot of the loop's registered descriptor table standing for `fd` on
+///   io_uring: IOSQE_FIXED_FILE
+/// - `int fast_path()`: tried first where it pays: on epoll, and on io_uring for an op that would
+///   be submitted alone (Loop::fast_path_pays); -EAGAIN = no
+/// - `bool drained(int res) const`: epoll: this result shows the descriptor has nothing more now,
+///   e.g. a short read; the next operation then waits for an edge instead of trying a call that
+///   says EAGAIN
+/// - `bool again(int res)`: io_uring only: called with each positive result; true = the op made
+///   progress but is not finished, submit it again (a short send_all); the awaiter resumes only
+///   when it says false. `.timeout()` keeps bounding the whole operation. On epoll `attempt` loops.
+/// - `finish(int res, std::uint32_t flags)`: instead of finish(res): also gets the CQE flags, e.g.
+///   the buffer a provided-buffer receive landed in
+/// - `std::uint32_t attempt_flags`: set by `attempt` where the kernel would have put something in
+///   the CQE flags: the same finish then serves both backends
+/// - `detail::ParkingLot* parking(int res)`: a result that says "no resource now" (ENOBUFS): the
+///   operation parks there until the resource's owner wakes it, then tries again; a stop request
+///   ends the wait
+/// - `bool uring_enabled() const`: false: on io_uring wait for readiness with a POLL_ADD and make
+///   the `attempt` call; e.g. a buffer pool the kernel cannot pick from
+/// - `bool notifies() const`: zero-copy send: a completion flagged IORING_CQE_F_MORE is the result,
+///   and the awaiter resumes only on the second, flagged IORING_CQE_F_NOTIF, when the kernel no
+///   longer reads the buffer
 template <class Op>
 concept Operation = requires(Op& op, const Op& cop, io_uring_sqe* sqe, int res) {
     { Op::kind } -> std::convertible_to<OpKind>;
@@ -174,10 +164,13 @@ inline unsigned poll_events(Interest in) noexcept {
 template <Operation Op>
 class [[nodiscard]] OpAwaiter : private detail::OpState, private detail::ParkNode {
 public:
+    /// Awaits `op` on the current loop (which must exist).
     explicit OpAwaiter(Op op) noexcept : op_(std::move(op)) {
         loop = &Loop::current();
         kind = Op::kind;
     }
+    /// Only before it is awaited (with_timeout, when_all and when_any take
+    /// awaitables by value).
     OpAwaiter(OpAwaiter&& o) noexcept : detail::OpState(o), op_(std::move(o.op_)) {
         timeout_ = o.timeout_;
         has_timeout_ = o.has_timeout_;
@@ -185,6 +178,7 @@ public:
     OpAwaiter(const OpAwaiter&) = delete;
     OpAwaiter& operator=(const OpAwaiter&) = delete;
     OpAwaiter& operator=(OpAwaiter&&) = delete;
+    /// Unregisters its stop callback, timer and parking place.
     ~OpAwaiter() {
         stop_cb_.unlink();
         if (timer_.armed()) loop->timers().remove(timer_);
@@ -200,8 +194,15 @@ public:
         return std::move(*this);
     }
 
+    /// The operation struct (e.g. to read what `finish` will use).
     Op& op() noexcept { return op_; }
 
+    /// Awaiter protocol: await_suspend starts the operation (an SQE on
+    /// io_uring; on epoll the call, then a wait for readiness if it says
+    /// EAGAIN; the blocking pool for `Interest::blocking`), or completes at
+    /// once when the task is already stopped (operation_canceled) or the call
+    /// succeeded inline; await_resume gives `op.finish(res)`.
+    ///@{
     bool await_ready() const noexcept { return false; }
 
     template <class P>
@@ -254,6 +255,7 @@ public:
         }
         return detail::finish_op(op_, r, flags);
     }
+    ///@}
 
 private:
     struct StopNode : StopCallbackBase {

@@ -21,17 +21,25 @@ namespace corio {
 
 /// Does nothing; completes with 0. Measures a round trip through the loop.
 struct Nop {
+    /// Operation protocol (see corio::Operation): IORING_OP_NOP; nothing to
+    /// call on epoll; finish gives success.
+    ///@{
     static constexpr OpKind kind = OpKind::nop;
     static constexpr Interest interest = Interest::none;
     void prep(io_uring_sqe* s) const noexcept { io_uring_prep_nop(s); }
     int attempt() noexcept { return 0; }
     Result<void> finish(int res) const noexcept { return void_result(res); }
+    ///@}
 };
 
 /// read(2) from a stream descriptor at its current position.
 struct Read {
-    int fd;
-    std::span<std::byte> buf;
+    int fd;                    ///< the descriptor (non-blocking on epoll)
+    std::span<std::byte> buf;  ///< where the bytes go; the kernel's until completion
+    /// Operation protocol (see corio::Operation): IORING_OP_READ at the file
+    /// position; one read(2) after readiness on epoll; finish gives the
+    /// count (0: end of file or stream).
+    ///@{
     static constexpr OpKind kind = OpKind::read;
     static constexpr Interest interest = Interest::read;
     void prep(io_uring_sqe* s) const noexcept {
@@ -46,12 +54,17 @@ struct Read {
         if (res < 0) return sys_error(-res);
         return std::size_t(res);
     }
+    ///@}
 };
 
 /// write(2) to a stream descriptor; may write fewer bytes than given.
 struct Write {
-    int fd;
-    std::span<const std::byte> buf;
+    int fd;                          ///< the descriptor (non-blocking on epoll)
+    std::span<const std::byte> buf;  ///< the bytes; the kernel's until completion
+    /// Operation protocol (see corio::Operation): IORING_OP_WRITE at the file
+    /// position; one write(2) after writability on epoll; finish gives the
+    /// count written.
+    ///@{
     static constexpr OpKind kind = OpKind::write;
     static constexpr Interest interest = Interest::write;
     void prep(io_uring_sqe* s) const noexcept {
@@ -65,12 +78,17 @@ struct Write {
         if (res < 0) return sys_error(-res);
         return std::size_t(res);
     }
+    ///@}
 };
 
 /// Waits until `fd` has any of `events` (POLLIN, POLLOUT); gives the events.
 struct Poll {
-    int fd;
-    unsigned events = POLLIN;
+    int fd;                    ///< the descriptor watched
+    unsigned events = POLLIN;  ///< poll(2) events to wait for
+    /// Operation protocol (see corio::Operation): IORING_OP_POLL_ADD; on epoll
+    /// a zero-timeout poll(2) after readiness (writability when `events` has
+    /// only POLLOUT); finish gives the events that are set.
+    ///@{
     static constexpr OpKind kind = OpKind::poll;
     static constexpr Interest interest = Interest::read;
     Interest dynamic_interest() const noexcept {
@@ -87,6 +105,7 @@ struct Poll {
         if (res < 0) return sys_error(-res);
         return unsigned(res);
     }
+    ///@}
 };
 
 /// Multishot poll (5.13+): one request yields the events (POLLIN, ...) each
@@ -94,8 +113,13 @@ struct Poll {
 /// multishot poll) poll(2) after readiness, so an item there also means "ready
 /// now": read what is there before awaiting the next item.
 struct PollMulti {
-    int fd = -1;
-    unsigned events = POLLIN;
+    int fd = -1;               ///< the descriptor watched
+    unsigned events = POLLIN;  ///< poll(2) events to wait for
+    /// Multishot operation protocol (see corio::MultishotOperation): a
+    /// multishot POLL_ADD where the kernel has it (Caps::multishot_poll);
+    /// elsewhere a zero-timeout poll(2) after readiness; each item is the
+    /// events that are set.
+    ///@{
     static constexpr OpKind kind = OpKind::poll;
     static constexpr Interest interest = Interest::read;
     Interest dynamic_interest() const noexcept {
@@ -113,28 +137,39 @@ struct PollMulti {
         if (res < 0) return sys_error(-res);
         return unsigned(res);
     }
+    ///@}
 };
 
 /// close(2). Forgets the epoll registration first.
 struct Close {
-    int fd;
+    int fd;  ///< the descriptor closed
+    /// Operation protocol (see corio::Operation): IORING_OP_CLOSE where the
+    /// kernel has it; close(2) inline elsewhere; finish gives its error, if any.
+    ///@{
     static constexpr OpKind kind = OpKind::close;
     static constexpr Interest interest = Interest::none;
     static constexpr unsigned uring_opcode = IORING_OP_CLOSE;
     void prep(io_uring_sqe* s) const noexcept { io_uring_prep_close(s, fd); }
     int attempt() noexcept { return ::close(fd) == 0 ? 0 : -errno; }
     Result<void> finish(int res) const noexcept { return void_result(res); }
+    ///@}
 };
 
+/// Does nothing on the current loop; completes with success (a round trip
+/// through the backend on io_uring).
 inline OpAwaiter<Nop> nop() noexcept {
     return OpAwaiter<Nop>(Nop{});
 }
+/// Reads some bytes of `fd` into `buf`: the count, 0 at the end. `buf` is the
+/// kernel's until completion.
 inline OpAwaiter<Read> read(int fd, std::span<std::byte> buf) noexcept {
     return OpAwaiter<Read>(Read{fd, buf});
 }
+/// Writes some of `buf` to `fd` (a short count is normal): the count.
 inline OpAwaiter<Write> write(int fd, std::span<const std::byte> buf) noexcept {
     return OpAwaiter<Write>(Write{fd, buf});
 }
+/// Waits until `fd` has one of `events` (POLLIN, POLLOUT, ...): the events set.
 inline OpAwaiter<Poll> poll(int fd, unsigned events) noexcept {
     return OpAwaiter<Poll>(Poll{fd, events});
 }

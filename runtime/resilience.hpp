@@ -477,7 +477,9 @@ class [[nodiscard]] BulkheadPermit {
 public:
     /// Holds nothing.
     BulkheadPermit() noexcept = default;
+    /// Takes over `o`'s permit; `o` holds nothing.
     BulkheadPermit(BulkheadPermit&& o) noexcept : b_(std::exchange(o.b_, nullptr)) {}
+    /// Gives back the permit held (if any) and takes over `o`'s.
     BulkheadPermit& operator=(BulkheadPermit&& o) noexcept {
         if (this != &o) {
             release();
@@ -487,6 +489,7 @@ public:
     }
     BulkheadPermit(const BulkheadPermit&) = delete;
     BulkheadPermit& operator=(const BulkheadPermit&) = delete;
+    /// release().
     ~BulkheadPermit() { release(); }
     /// Gives the permit back now (the next waiter, if any, gets it).
     inline void release() noexcept;
@@ -501,12 +504,12 @@ private:
 
 /// Counters a Bulkhead keeps.
 struct BulkheadStats {
-    std::uint64_t admitted = 0;   ///< permits given
-    std::uint64_t queued = 0;     ///< callers that had to wait
-    std::uint64_t rejected = 0;   ///< callers turned away (queue full)
-    std::uint64_t cancelled = 0;  ///< waiters cancelled while queued
-    std::size_t peak_in_flight = 0;
-    std::size_t peak_waiting = 0;
+    std::uint64_t admitted = 0;      ///< permits given
+    std::uint64_t queued = 0;        ///< callers that had to wait
+    std::uint64_t rejected = 0;      ///< callers turned away (queue full)
+    std::uint64_t cancelled = 0;     ///< waiters cancelled while queued
+    std::size_t peak_in_flight = 0;  ///< the most permits held at once
+    std::size_t peak_waiting = 0;    ///< the longest the queue has been
 };
 
 /// A concurrency limit: at most `limit()` calls in flight; the others wait
@@ -534,9 +537,12 @@ public:
     public:
         /// Waits on `b` (see Bulkhead::acquire()).
         explicit AcquireAwaiter(Bulkhead& b) noexcept : b_(&b) {}
+        /// Only before it is awaited.
         AcquireAwaiter(AcquireAwaiter&& o) noexcept : b_(o.b_) {}
         AcquireAwaiter(const AcquireAwaiter&) = delete;
         AcquireAwaiter& operator=(const AcquireAwaiter&) = delete;
+        /// Leaves the queue if still in it; gives back a permit granted but
+        /// never taken.
         ~AcquireAwaiter() {
             stop_.unlink();
             if (state_ == State::queued) b_->unlink(*this);

@@ -32,12 +32,14 @@ enum class Errc {
 /// The category of corio::Errc.
 const std::error_category& corio_category() noexcept;
 
+/// An error_code of corio_category(); lets `std::error_code ec = Errc::eof;` compile.
 inline std::error_code make_error_code(Errc e) noexcept {
     return {static_cast<int>(e), corio_category()};
 }
 
 }  // namespace corio
 
+/// Marks corio::Errc as an error code enum: it converts to std::error_code.
 template <>
 struct std::is_error_code_enum<corio::Errc> : std::true_type {};
 
@@ -60,27 +62,39 @@ namespace detail {
 template <class T>
 class [[nodiscard]] Result {
 public:
+    /// The type of the value.
     using value_type = T;
 
+    /// A result holding a value (implicit, so `co_return v;` works).
+    ///@{
     Result(const T& v) : v_(std::in_place_index<0>, v) {}  // NOLINT: implicit by design
     Result(T&& v) noexcept(std::is_nothrow_move_constructible_v<T>)  // NOLINT
         : v_(std::in_place_index<0>, std::move(v)) {}
+    ///@}
+    /// A result holding an error (implicit, so `co_return std::errc::timed_out;` works).
+    ///@{
     Result(std::error_code ec) noexcept : v_(std::in_place_index<1>, ec) {}  // NOLINT
     Result(std::errc e) noexcept : v_(std::in_place_index<1>, std::make_error_code(e)) {}  // NOLINT
     Result(Errc e) noexcept : v_(std::in_place_index<1>, make_error_code(e)) {}  // NOLINT
+    ///@}
+    /// A result holding a value made in place from `a...`.
     template <class... A>
     explicit Result(std::in_place_t, A&&... a) : v_(std::in_place_index<0>, std::forward<A>(a)...) {}
 
+    /// True when the result holds a value, false when it holds an error.
     bool has_value() const noexcept { return v_.index() == 0; }
+    /// has_value(): `if (auto r = co_await op; !r) ...`.
     explicit operator bool() const noexcept { return has_value(); }
 
     /// The value. On an error: a message naming the error on stderr, then
     /// std::terminate (in every build; check has_value() or use value()).
+    ///@{
     T& operator*() & noexcept { return *checked("operator*"); }
     const T& operator*() const& noexcept { return *checked("operator*"); }
     T&& operator*() && noexcept { return std::move(*checked("operator*")); }
     T* operator->() noexcept { return checked("operator->"); }
     const T* operator->() const noexcept { return checked("operator->"); }
+    ///@}
 
     /// The error; a default (zero) error_code when there is a value.
     std::error_code error() const noexcept {
@@ -89,6 +103,7 @@ public:
     }
 
     /// The value, or throws std::system_error("WHAT: message").
+    ///@{
     T& value(std::string_view what = "corio") & {
         if (!has_value()) throw_error(error(), what);
         return **this;
@@ -97,6 +112,8 @@ public:
         if (!has_value()) throw_error(error(), what);
         return std::move(**this);
     }
+    ///@}
+    /// A copy of the value, or `other` converted to T when there is an error.
     template <class U>
     T value_or(U&& other) const& {
         return has_value() ? **this : static_cast<T>(std::forward<U>(other));
@@ -123,15 +140,24 @@ private:
 template <>
 class [[nodiscard]] Result<void> {
 public:
+    /// No value: only success or an error.
     using value_type = void;
+    /// Success (`co_return Result<void>{};`, or `co_return {};`).
     Result() noexcept = default;
+    /// An error (implicit, so `co_return std::errc::timed_out;` works).
+    ///@{
     Result(std::error_code ec) noexcept : ec_(ec) {}  // NOLINT
     Result(std::errc e) noexcept : ec_(std::make_error_code(e)) {}  // NOLINT
     Result(Errc e) noexcept : ec_(make_error_code(e)) {}  // NOLINT
+    ///@}
 
+    /// True on success.
     bool has_value() const noexcept { return !ec_; }
+    /// has_value().
     explicit operator bool() const noexcept { return has_value(); }
+    /// The error; a default (zero) error_code on success.
     std::error_code error() const noexcept { return ec_; }
+    /// Throws std::system_error("WHAT: message") on an error; nothing on success.
     void value(std::string_view what = "corio") const {
         if (ec_) throw_error(ec_, what);
     }

@@ -202,9 +202,13 @@ Task<void> remote_body(Task<T> t, RemoteState<T>* s) {
 template <class T>
 class [[nodiscard]] RemoteHandle {
 public:
+    /// A handle of no task.
     RemoteHandle() noexcept = default;
+    /// A handle of the shared state `s` (Runtime::spawn_on makes them).
     explicit RemoteHandle(detail::RemoteState<T>* s) noexcept : s_(s) {}
+    /// Takes over `o`'s task; `o` refers to none.
     RemoteHandle(RemoteHandle&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+    /// Detaches the task held (if any) and takes over `o`'s.
     RemoteHandle& operator=(RemoteHandle&& o) noexcept {
         if (this != &o) {
             detach();
@@ -212,6 +216,7 @@ public:
         }
         return *this;
     }
+    /// Detaches the task (it runs on).
     ~RemoteHandle() { detach(); }
 
     /// True once the task has finished (or was refused).
@@ -235,11 +240,14 @@ public:
     /// a running loop (that would block it: co_await instead).
     T get();
 
+    /// What `co_await handle` uses, on any loop.
     class Awaiter {
     public:
+        /// Awaits the task of `s`.
         explicit Awaiter(detail::RemoteState<T>* s) noexcept : s_(s) {}
         Awaiter(const Awaiter&) = delete;
         Awaiter& operator=(const Awaiter&) = delete;
+        /// Unregisters from the task if still waiting (its loop torn down).
         ~Awaiter() {
             stop_.unlink();
             if (loop_ != nullptr) {
@@ -249,6 +257,12 @@ public:
             }
             if (loop_ != nullptr) loop_->drop_remote_ref();
         }
+        /// Awaiter protocol: ready when the task has finished; otherwise the
+        /// task's loop wakes this loop when it does (stopping the awaiting
+        /// task asks the remote one to stop meanwhile); then its value, or
+        /// its exception rethrown (std::system_error(operation_canceled) for
+        /// a task the runtime refused or destroyed unfinished).
+        ///@{
         bool await_ready() const {
             std::lock_guard lk(s_->mu);
             return s_->phase == detail::RemoteStateBase::Phase::finished;
@@ -289,6 +303,7 @@ public:
             std::lock_guard lk(s_->mu);  // pairs with finish(): the result is visible
             return s_->take();
         }
+        ///@}
 
     private:
         struct StopNode : StopCallbackBase {
@@ -298,8 +313,11 @@ public:
         Loop* loop_ = nullptr;
         StopNode stop_;
     };
+    /// `co_await handle` (or `co_await std::move(handle)`): see Awaiter.
+    ///@{
     Awaiter operator co_await() & noexcept { return Awaiter(s_); }
     Awaiter operator co_await() && noexcept { return Awaiter(s_); }
+    ///@}
 
 private:
     detail::RemoteState<T>* s_ = nullptr;

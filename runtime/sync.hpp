@@ -133,10 +133,14 @@ public:
     /// A semaphore with `permits` permits available.
     explicit Semaphore(std::size_t permits) noexcept : count_(permits) {}
 
+    /// Awaiter of acquire().
     class [[nodiscard]] AcquireAwaiter : public Awaiter<AcquireAwaiter> {
     public:
+        /// Acquires a permit of `s`.
         explicit AcquireAwaiter(Semaphore* s) noexcept : Awaiter<AcquireAwaiter>(s) {}
+        /// Takes a permit without waiting if it can (try_acquire()).
         bool try_now() noexcept { return static_cast<Semaphore*>(owner_)->try_acquire(); }
+        /// Success, or std::errc::operation_canceled (no permit taken).
         Result<void> await_resume() noexcept { return finish(); }
     };
 
@@ -173,15 +177,19 @@ private:
 /// the oldest waiter. Use the guard: `auto g = co_await m.lock();`
 class Mutex : detail::SyncBase {
 public:
+    /// An unlocked mutex.
     Mutex() noexcept = default;
 
     /// Holds the lock while it lives (move-only); unlocks when destroyed.
     class [[nodiscard]] Guard {
     public:
+        /// A guard holding nothing.
         Guard() noexcept = default;
         /// Adopts a lock already held (after try_lock()).
         Guard(Mutex& m, std::adopt_lock_t) noexcept : m_(&m) {}
+        /// Takes over `o`'s lock; `o` holds nothing.
         Guard(Guard&& o) noexcept : m_(std::exchange(o.m_, nullptr)) {}
+        /// Unlocks what this guard holds, then takes over `o`'s lock.
         Guard& operator=(Guard&& o) noexcept {
             if (this != &o) {
                 unlock();
@@ -189,6 +197,7 @@ public:
             }
             return *this;
         }
+        /// Unlocks, if the guard still holds the lock.
         ~Guard() { unlock(); }
         /// Unlocks now (once).
         void unlock() noexcept {
@@ -201,10 +210,14 @@ public:
         Mutex* m_ = nullptr;
     };
 
+    /// Awaiter of lock().
     class [[nodiscard]] LockAwaiter : public Awaiter<LockAwaiter> {
     public:
+        /// Locks `m`.
         explicit LockAwaiter(Mutex* m) noexcept : Awaiter<LockAwaiter>(m) {}
+        /// Takes the lock without waiting if it can (try_lock()).
         bool try_now() noexcept { return mutex()->try_lock(); }
+        /// A Guard holding the lock, or std::errc::operation_canceled (not locked).
         Result<Guard> await_resume() noexcept {
             if (std::error_code e = finish()) return e;
             return Result<Guard>(Guard(*mutex(), std::adopt_lock));
@@ -244,10 +257,14 @@ public:
     /// An event, initially set if `initially_set`.
     explicit Event(bool initially_set = false) noexcept : set_(initially_set) {}
 
+    /// Awaiter of wait().
     class [[nodiscard]] WaitAwaiter : public Awaiter<WaitAwaiter> {
     public:
+        /// Waits for `e`.
         explicit WaitAwaiter(Event* e) noexcept : Awaiter<WaitAwaiter>(e) {}
+        /// True (no waiting) while the event is set.
         bool try_now() const noexcept { return static_cast<Event*>(owner_)->set_; }
+        /// Success once set, or std::errc::operation_canceled.
         Result<void> await_resume() noexcept { return finish(); }
     };
 

@@ -111,13 +111,20 @@ inline StopToken stop_token_of(std::coroutine_handle<P> h) noexcept {
 template <class T>
 class [[nodiscard]] Task {
 public:
+    /// The coroutine promise (what makes a function returning Task a coroutine).
     using promise_type = detail::Promise<T>;
+    /// The coroutine handle of the frame a Task owns.
     using handle_type = std::coroutine_handle<promise_type>;
+    /// What `co_await` on the task gives.
     using value_type = T;
 
+    /// An empty task (valid() is false); awaiting it is a bug.
     Task() noexcept = default;
+    /// Owns the frame `h` (made by the promise; see release()).
     explicit Task(handle_type h) noexcept : h_(h) {}
+    /// Takes the frame of `o`, which becomes empty.
     Task(Task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+    /// Destroys the frame held (if any) and takes the frame of `o`.
     Task& operator=(Task&& o) noexcept {
         if (this != &o) {
             if (h_) h_.destroy();
@@ -127,18 +134,29 @@ public:
     }
     Task(const Task&) = delete;
     Task& operator=(const Task&) = delete;
+    /// Destroys the frame: a task that never started runs nothing and leaks nothing.
     ~Task() {
         if (h_) h_.destroy();
     }
 
+    /// True while the task owns a frame.
     bool valid() const noexcept { return static_cast<bool>(h_); }
+    /// True once the coroutine has run to its end.
     bool done() const noexcept { return h_ && h_.done(); }
+    /// The frame's handle, still owned by the task.
     handle_type handle() const noexcept { return h_; }
     /// Gives up ownership of the frame (used by spawn, when_all, ...).
     handle_type release() noexcept { return std::exchange(h_, {}); }
 
+    /// What `co_await std::move(task)` uses: starts the task and resumes the
+    /// awaiter when it finishes.
     struct Awaiter {
+        /// The awaited task's frame.
         handle_type h;
+        /// Awaiter protocol: the task starts by symmetric transfer, inheriting
+        /// the awaiting coroutine's StopToken unless it has one of its own; its
+        /// value (or exception) is taken when it is done.
+        ///@{
         bool await_ready() const noexcept { return false; }
         template <class P>
         std::coroutine_handle<> await_suspend(std::coroutine_handle<P> parent) noexcept {
@@ -148,7 +166,9 @@ public:
             return h;
         }
         decltype(auto) await_resume() { return h.promise().take(); }
+        ///@}
     };
+    /// Runs the task: `co_await std::move(task)` or `co_await f()`.
     Awaiter operator co_await() && noexcept { return Awaiter{h_}; }
 
 private:
@@ -218,11 +238,16 @@ Task<awaited_t<A>> as_task(A a) {
 
 }  // namespace detail
 
+/// What a running task can ask about itself.
 namespace this_task {
 
 /// `co_await this_task::stop_token()` gives the running task's StopToken.
 struct StopTokenAwaiter {
+    /// The token found (set in await_suspend).
     StopToken token;
+    /// Awaiter protocol: reads the token from the awaiting coroutine's promise
+    /// and resumes at once.
+    ///@{
     bool await_ready() const noexcept { return false; }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) noexcept {
@@ -230,7 +255,10 @@ struct StopTokenAwaiter {
         return false;
     }
     StopToken await_resume() const noexcept { return token; }
+    ///@}
 };
+/// `co_await this_task::stop_token()`: the running task's StopToken (empty
+/// outside a corio::Task), without suspending.
 inline StopTokenAwaiter stop_token() noexcept { return {}; }
 
 }  // namespace this_task

@@ -18,11 +18,17 @@
 
 namespace corio {
 
+/// A scope for tasks started one by one on the current loop: no child outlives
+/// it. `co_await group.wait()` returns once every child has finished and
+/// rethrows the first exception (which also stops the others). Destroying it
+/// with children still running logs and terminates.
 class TaskGroup {
 public:
+    /// An empty group on the current loop.
     TaskGroup() noexcept : loop_(&Loop::current()) {}
     TaskGroup(const TaskGroup&) = delete;
     TaskGroup& operator=(const TaskGroup&) = delete;
+    /// Terminates (after logging) if children are still running: await wait() first.
     ~TaskGroup();
 
     /// Starts `t` at the loop's next turn, as a child of this group.
@@ -32,8 +38,13 @@ public:
     /// Children not finished yet.
     std::size_t size() const noexcept { return live_; }
 
+    /// Awaiter of wait().
     struct WaitAwaiter {
-        TaskGroup* g;
+        TaskGroup* g;  ///< the group waited for
+        /// Awaiter protocol: ready when no child is left; otherwise resumed by
+        /// the last child to finish (stopping the waiting task stops the
+        /// children); then rethrows the first exception of a child, if any.
+        ///@{
         bool await_ready() const noexcept { return g->live_ == 0; }
         template <class P>
         void await_suspend(std::coroutine_handle<P> h) noexcept {
@@ -55,6 +66,7 @@ public:
                 std::rethrow_exception(e);
             }
         }
+        ///@}
     };
     /// Waits until every child has finished; rethrows the first exception.
     WaitAwaiter wait() noexcept { return WaitAwaiter{this}; }

@@ -23,17 +23,25 @@ namespace corio {
 /// `false` early when the task was asked to stop.
 class [[nodiscard]] SleepAwaiter : private detail::TimerNode {
 public:
+    /// Sleeps on `l`'s timers until `when` on its clock.
     SleepAwaiter(Loop& l, TimePoint when) noexcept : loop_(&l) { deadline = when; }
+    /// Only before it is awaited (with_timeout and when_any take awaitables
+    /// by value).
     SleepAwaiter(SleepAwaiter&& o) noexcept : detail::TimerNode(), loop_(o.loop_) {
         deadline = o.deadline;
     }
     SleepAwaiter(const SleepAwaiter&) = delete;
     SleepAwaiter& operator=(const SleepAwaiter&) = delete;
+    /// Disarms the timer if it is still armed.
     ~SleepAwaiter() {
         stop_.unlink();
         if (armed()) loop_->timers().remove(*this);
     }
 
+    /// Awaiter protocol: ready when the time has come already; otherwise arms
+    /// a timer on the loop and, if the task can be stopped, a stop callback
+    /// that ends the sleep early.
+    ///@{
     bool await_ready() const noexcept { return deadline <= loop_->now(); }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
@@ -64,6 +72,7 @@ public:
         }
         return true;
     }
+    ///@}
     /// True if the full time passed; false if cancelled.
     bool await_resume() noexcept {
         stop_.unlink();
@@ -86,6 +95,7 @@ inline SleepAwaiter sleep_for(Duration d) {
     Loop& l = Loop::current();
     return SleepAwaiter(l, l.now() + d);
 }
+/// sleep_for(Duration) for any duration type (`sleep_for(10ms)`).
 template <class Rep, class Period>
 SleepAwaiter sleep_for(std::chrono::duration<Rep, Period> d) {
     return sleep_for(std::chrono::duration_cast<Duration>(d));

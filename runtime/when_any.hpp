@@ -74,8 +74,10 @@ ChildTask race_child(Task<T> t, RaceState* st, std::size_t index, Won won, Lost 
 template <class... Vs>
 class AnyOf : public std::variant<Vs...> {
 public:
+    /// The variant of the winner's value.
     using variant_type = std::variant<Vs...>;
 
+    /// The value type of slot I.
     template <std::size_t I>
     using value_t = std::variant_alternative_t<I, variant_type>;
 
@@ -83,6 +85,7 @@ public:
     /// cancelled in time gives its operation_canceled result; one that
     /// completed first gives its real result). Empty for the winner, or for a
     /// loser that threw (see loser_exception).
+    ///@{
     template <std::size_t I>
     std::optional<value_t<I>>& loser() noexcept {
         return std::get<I>(losers_);
@@ -91,6 +94,7 @@ public:
     const std::optional<value_t<I>>& loser() const noexcept {
         return std::get<I>(losers_);
     }
+    ///@}
     /// Slot I's value, won or lost (null if it threw). For
     /// `when_any(s.recv(buf), sleep_for(1s))`, `r.result<0>()` holds the bytes
     /// received even when the timer won the race.
@@ -103,6 +107,8 @@ public:
     /// The exception a loser threw after the winner was decided (null if none).
     std::exception_ptr loser_exception(std::size_t i) const noexcept { return errors_[i]; }
 
+    /// The winner's value, what each loser finished with, and the losers'
+    /// exceptions (when_any makes it).
     AnyOf(variant_type&& winner, std::tuple<std::optional<Vs>...>&& losers,
           std::array<std::exception_ptr, sizeof...(Vs)>&& errors)
         : variant_type(std::move(winner)), losers_(std::move(losers)), errors_(std::move(errors)) {}
@@ -118,13 +124,14 @@ private:
 /// before its cancellation took effect is kept, not dropped.
 template <class T>
 struct AnyResult {
-    std::size_t index;
-    T value;
-    std::vector<std::optional<T>> losers;
+    std::size_t index;                     ///< the winner's position in the range
+    T value;                               ///< the winner's value
+    std::vector<std::optional<T>> losers;  ///< per position: what that loser finished with
 };
+/// AnyResult of tasks without a value.
 template <>
 struct AnyResult<void> {
-    std::size_t index;
+    std::size_t index;                                  ///< the winner's position in the range
     std::vector<std::optional<std::monostate>> losers;  ///< engaged: that loser finished
 };
 

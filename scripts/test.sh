@@ -2,7 +2,8 @@
 # scripts/test.sh: installs what is missing, builds, and runs every test on both
 # backends: the suite, the suite again with a shuffled run queue, the suite
 # under ASan+UBSan, the multi-loop tests under TSan, the fuzz targets briefly,
-# and the example programs' command contract. Last line: `N passed, N failed`.
+# the API reference (doxygen, no warning) and the example programs' command
+# contract. Last line: `N passed, N failed`.
 #
 #   scripts/test.sh [--quick]     --quick: one plain build and run only
 #   scripts/test.sh --busy        the plain suite with both cores kept busy by
@@ -23,7 +24,7 @@ for a in "$@"; do
             busy=1
             ;;
         -h | --help)
-            sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
@@ -36,6 +37,7 @@ done
 pkgs=("${base_pkgs[@]}")
 [ $quick -eq 1 ] || pkgs+=(clang libclang-rt-14-dev valgrind)
 [ $quick -eq 1 ] || pkgs+=(cmake) # the consumers step
+[ $quick -eq 1 ] || pkgs+=(doxygen) # the API reference step
 need_pkgs "${pkgs[@]}" || exit 1
 
 pass=0
@@ -194,6 +196,21 @@ if [ $quick -eq 0 ] && [ -x scripts/test_consumers.sh ]; then
         summary+=("consumers: 0 passed, 1 failed")
         tail -20 build-consumers/output.txt
     fi
+fi
+
+if [ $quick -eq 0 ] && [ -x scripts/docs.sh ]; then
+    echo "== API reference (doxygen, no warnings)"
+    dstart=$(date +%s)
+    mkdir -p build-docs
+    if scripts/docs.sh build-docs >build-docs/output.txt 2>&1; then
+        pass=$((pass + 1))
+        summary+=("API reference: 1 passed, 0 failed ($(( $(date +%s) - dstart )) s)")
+    else
+        fail=$((fail + 1))
+        summary+=("API reference: 0 passed, 1 failed")
+        tail -30 build-docs/output.txt
+    fi
+    grep '^docs:' build-docs/output.txt | sed 's/^/   /'
 fi
 
 if [ -x ../shared/tools/contract-check.sh ] && ls build-test/examples/* >/dev/null 2>&1; then

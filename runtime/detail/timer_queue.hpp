@@ -12,8 +12,11 @@
 
 namespace corio {
 
+/// The clock of every loop without a ManualClock.
 using Clock = std::chrono::steady_clock;
+/// Time spans on a loop's clock (nanoseconds).
 using Duration = Clock::duration;
+/// Points in time on a loop's clock (Loop::now(), deadlines).
 using TimePoint = Clock::time_point;
 
 class Loop;
