@@ -105,6 +105,9 @@ int serve(const Config& cfg, const net::Address& addr, BackendChoice backend) {
         rc.shutdown_deadline =
             std::chrono::duration_cast<std::chrono::milliseconds>(cfg.server.grace + 500ms);
         rc.cancel_deadline = 1000ms;
+        // The ready line comes before run_until_signal waits: a SIGTERM in
+        // between must wait for it instead of killing the process.
+        rc.block_signals_on_calling_thread = true;
         Runtime rt(rc);
         auto bound = rt.block_on(srv.serve(rt, addr));
         if (!bound) {
