@@ -172,3 +172,32 @@ TEST_CASE("https: the crawler against nginx serving https", "[examples][tls]") {
     CHECK(r.errors == 0);
     ngx.stop(SIGQUIT);
 }
+
+TEST_CASE("https: echo_server --tls and echo_bench --tls", "[examples][tls]") {
+    NEED_TLS_FILES(f);
+    NEED_BIN(server, "", "echo_server");
+    NEED_BIN(bench, "", "echo_bench");
+    Child srv(server, {"--port", "0", "--backend", backend_name(), "--tls", "--cert",
+                       f->cert("server"), "--key", f->key("server")});
+    auto line = srv.read_line(10s);
+    REQUIRE(line);
+    INFO(*line);
+    CHECK(line->find(" tls=on") != std::string::npos);
+    const int port = port_of_ready_line(*line);
+    REQUIRE(port > 0);
+    // Counts, not speed: every echoed message is checked byte for byte.
+    Child ok(bench, {"--port", std::to_string(port), "--tls", "--ca-file", f->ca(), "--conns", "3",
+                     "--size", "3000", "--duration", "0.3", "--backend", backend_name()});
+    const std::string out = ok.read_all();
+    INFO(out);
+    CHECK(ok.wait(30s) == 0);
+    CHECK(out.find("errors=0") != std::string::npos);
+    // Without the CA: the handshake fails and says why.
+    Child bad("sh", {"-c", bench + " --port " + std::to_string(port) +
+                               " --tls --conns 1 --duration 0.1 2>&1"});
+    const std::string why = bad.read_all();
+    CHECK(bad.wait(30s) == 1);
+    CHECK(why.find("certificate verify failed: unable to get local issuer certificate") !=
+          std::string::npos);
+    CHECK(srv.stop() == 0);
+}
