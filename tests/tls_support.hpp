@@ -146,6 +146,10 @@ inline Task<TlsPair> tls_pair(tls::Context cctx, tls::Context sctx,
         out.client_error = out.server_error = tcp.error();
         co_return out;
     }
+    // As servers and clients do: without it, Nagle's algorithm holds a small
+    // record behind an unacknowledged one until the peer's delayed ACK.
+    (void)tcp->first.set_nodelay();
+    (void)tcp->second.set_nodelay();
     auto c = tls::Stream::client(cctx, std::move(tcp->first), name);
     auto s = tls::Stream::server(sctx, std::move(tcp->second));
     if (!c || !s) {
