@@ -1,6 +1,7 @@
 // echo_bench: a load generator for echo servers, built on corio.
 //
 //   echo_bench --port P [--conns 50] [--size 64] [--duration 5] [--pipeline 1]
+//              [--tls [--ca-file FILE] [--server-name NAME]]
 //
 // Each connection sends a message, reads the whole echo back, checks every
 // byte, and repeats (keeping --pipeline messages in flight). Prints one line:
@@ -12,6 +13,7 @@
 #include <cstring>
 #include <memory>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include <corio/net/tcp.hpp>
@@ -19,6 +21,11 @@
 #include <corio/runtime/loop.hpp>
 #include <corio/runtime/timer.hpp>
 #include <corio/runtime/when_all.hpp>
+#include <corio/version.hpp>
+#if CORIO_HAS_TLS
+#include <corio/runtime/deadline.hpp>
+#include <corio/tls/stream.hpp>
+#endif
 
 #include "cli.hpp"
 #include "histogram.hpp"
@@ -40,6 +47,9 @@ const char* const usage =
     "  --pipeline DEPTH   messages in flight per connection (default 1)\n"
     "  --loops N          client event loops (threads), 0 = one per core (default 1)\n"
     "  --backend B        auto, io_uring or epoll (default auto)\n"
+    "  --tls              talk TLS (echo_server --tls); the handshake is not timed\n"
+    "  --ca-file FILE     trust this CA for --tls (default: the system store)\n"
+    "  --server-name N    name to verify for --tls (default localhost)\n"
     "  --help             this text\n"
     "Prints: msgs_per_sec=X mbps=Y p50_us=A p99_us=B errors=E\n"
     "  (mbps: megabits per second of echoed payload, one direction)\n";
@@ -53,6 +63,12 @@ struct Config {
     unsigned pipeline = 1;
     unsigned loops = 1;
     BackendChoice backend = BackendChoice::automatic;
+    bool use_tls = false;
+    std::string ca_file;
+    std::string server_name = "localhost";
+#if CORIO_HAS_TLS
+    tls::Context tls_ctx;
+#endif
 };
 
 struct Totals {
@@ -75,16 +91,25 @@ void fill(std::span<std::byte> m, std::uint32_t conn, std::uint64_t k) {
     }
 }
 
-Task<void> connection(net::Address addr, const Config* cfg, std::uint32_t id, TimePoint end,
-                      Totals* t) {
-    auto s = co_await net::TcpStream::connect(addr, 5s);
-    if (!s) {
-        ++t->errors;
-        if (t->first_error.empty()) t->first_error = net::describe("connect", addr, s.error());
-        co_return;
+template <class S>
+Task<Result<void>> read_full(S* s, std::span<std::byte> buf) {
+    if constexpr (std::is_same_v<S, net::TcpStream>) {
+        co_return co_await s->read_exact(buf);
+    } else {
+        while (!buf.empty()) {
+            auto n = co_await s->recv(buf);
+            if (!n) co_return n.error();
+            if (*n == 0) co_return Errc::eof;
+            buf = buf.subspan(*n);
+        }
+        co_return Result<void>{};
     }
-    ++t->connected;
-    (void)s->set_nodelay();
+}
+
+// The message loop over a connected stream (TCP or TLS).
+template <class S>
+Task<void> exchange(S* s, net::Address addr, const Config* cfg, std::uint32_t id, TimePoint end,
+                    Totals* t) {
     const std::size_t size = cfg->size;
     const unsigned depth = cfg->pipeline;
     std::vector<std::byte> out(size * depth), expect(size), in(size);
@@ -96,14 +121,14 @@ Task<void> connection(net::Address addr, const Config* cfg, std::uint32_t id, Ti
         sent_at[next % depth] = Clock::now();
         ++next;
     }
-    auto w = co_await s->send_all(out);
+    auto w = co_await s->send_all(std::span<const std::byte>(out));
     if (!w) {
         ++t->errors;
         if (t->first_error.empty()) t->first_error = net::describe("send", addr, w.error());
         co_return;
     }
     while (done < next) {
-        auto r = co_await s->read_exact(in);
+        auto r = co_await read_full(s, std::span<std::byte>(in));
         if (!r) {
             ++t->errors;
             if (t->first_error.empty()) t->first_error = net::describe("recv", addr, r.error());
@@ -126,18 +151,47 @@ Task<void> connection(net::Address addr, const Config* cfg, std::uint32_t id, Ti
             fill(m, id, next);
             sent_at[next % depth] = Clock::now();
             ++next;
-            auto w2 = co_await s->send_all(m);
+            auto w2 = co_await s->send_all(std::span<const std::byte>(m));
             if (!w2) {
                 ++t->errors;
-                if (t->first_error.empty()) t->first_error = net::describe("send", addr, w2.error());
+                if (t->first_error.empty())
+                    t->first_error = net::describe("send", addr, w2.error());
                 co_return;
             }
         }
     }
 }
 
-void run_loop(const Config& cfg, net::Address addr, unsigned first, unsigned count,
-              TimePoint start, Totals* t) {
+Task<void> connection(net::Address addr, const Config* cfg, std::uint32_t id, TimePoint end,
+                      Totals* t) {
+    auto s = co_await net::TcpStream::connect(addr, 5s);
+    if (!s) {
+        ++t->errors;
+        if (t->first_error.empty()) t->first_error = net::describe("connect", addr, s.error());
+        co_return;
+    }
+    (void)s->set_nodelay();
+#if CORIO_HAS_TLS
+    if (cfg->use_tls) {
+        auto ts = tls::Stream::client(cfg->tls_ctx, std::move(*s), cfg->server_name);
+        Result<void> h = ts.error();
+        if (ts) h = co_await ts->handshake(Deadline::after(5s));
+        if (!h) {
+            ++t->errors;
+            if (t->first_error.empty()) t->first_error = net::describe("tls", addr, h.error());
+            co_return;
+        }
+        ++t->connected;
+        co_await exchange(&*ts, addr, cfg, id, end, t);
+        co_return;
+    }
+#endif
+    ++t->connected;
+    co_await exchange(&*s, addr, cfg, id, end, t);
+}
+
+void run_loop(const Config& cfg, net::Address addr, unsigned first, unsigned count, TimePoint start,
+              Totals* t) {
     try {
         LoopOptions lo;
         lo.backend = cfg.backend;
@@ -147,7 +201,8 @@ void run_loop(const Config& cfg, net::Address addr, unsigned first, unsigned cou
             TimePoint end = st + std::chrono::duration_cast<Duration>(
                                      std::chrono::duration<double>(c->duration));
             std::vector<Task<void>> conns;
-            for (unsigned i = 0; i < n; ++i) conns.push_back(connection(a, c, f + i, end, tot));
+            for (unsigned i = 0; i < n; ++i)
+                conns.push_back(connection(a, c, f + i, end, tot));
             co_await when_all(std::move(conns));
         };
         loop.block_on(body(addr, &cfg, first, count, start, t));
@@ -185,6 +240,12 @@ int main(int argc, char** argv) {
                 cfg.loops = cli.number<unsigned>(flag, value(), 0, 1024);
             } else if (flag == "backend") {
                 cfg.backend = cli.backend(value());
+            } else if (flag == "tls") {
+                cfg.use_tls = true;
+            } else if (flag == "ca-file") {
+                cfg.ca_file = value();
+            } else if (flag == "server-name") {
+                cfg.server_name = value();
             } else {
                 return false;
             }
@@ -192,6 +253,19 @@ int main(int argc, char** argv) {
         },
         [](const std::string&) { return false; });
     if (cfg.port < 0) cli.fail("--port is required");
+    if (cfg.use_tls) {
+#if CORIO_HAS_TLS
+        auto c = tls::Context::client(cfg.ca_file);
+        if (!c) {
+            std::fprintf(stderr, "echo_bench: --ca-file %s: %s\n", cfg.ca_file.c_str(),
+                         c.error().message().c_str());
+            return 2;
+        }
+        cfg.tls_ctx = std::move(*c);
+#else
+        cli.fail("--tls: corio was built without the tls part (OpenSSL 3)");
+#endif
+    }
     auto addr = net::Address::parse(cfg.host + ":" + std::to_string(cfg.port));
     if (!addr) addr = net::Address::parse("[" + cfg.host + "]:" + std::to_string(cfg.port));
     if (!addr) cli.fail("--host: not an IP address: '" + cfg.host + "'");
@@ -207,7 +281,8 @@ int main(int argc, char** argv) {
         threads.emplace_back(run_loop, std::cref(cfg), *addr, first, n, start, &totals[i]);
         first += n;
     }
-    for (auto& t : threads) t.join();
+    for (auto& t : threads)
+        t.join();
     double secs = std::chrono::duration<double>(Clock::now() - start).count();
 
     Totals all;

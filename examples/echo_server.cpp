@@ -1,6 +1,7 @@
 // echo_server: a TCP echo server on one event loop per core.
 //
 //   echo_server [--host 127.0.0.1] [--port 0] [--loops 1] [--backend auto] [--no-multishot]
+//               [--tls --cert FILE --key FILE]
 //
 // Prints `listening HOST:PORT backend=B loops=N` when ready, echoes every byte
 // back until SIGINT/SIGTERM, then stops accepting, gives open connections a
@@ -12,7 +13,12 @@
 #include <corio/net/buf_ring.hpp>
 #include <corio/net/server.hpp>
 #include <corio/net/tcp.hpp>
+#include <corio/runtime/deadline.hpp>
 #include <corio/runtime/runtime.hpp>
+#include <corio/version.hpp>
+#if CORIO_HAS_TLS
+#include <corio/tls/stream.hpp>
+#endif
 
 #include "cli.hpp"
 
@@ -32,8 +38,12 @@ const char* const usage =
     "  --no-multishot     io_uring: one recv per message into the connection's\n"
     "                     buffer instead of a multishot receive into a buffer ring\n"
     "  --pin              pin loop i's thread to CPU i\n"
+    "  --tls              echo over TLS (tls::Stream; needs --cert and --key)\n"
+    "  --cert FILE        PEM certificate chain for --tls\n"
+    "  --key FILE         its PEM private key\n"
     "  --help             this text\n"
-    "Prints `listening HOST:PORT backend=B loops=N` when ready; SIGINT/SIGTERM stop it.\n";
+    "Prints `listening HOST:PORT backend=B loops=N` when ready (`tls=on` with --tls);\n"
+    "SIGINT/SIGTERM stop it.\n";
 
 struct Config {
     std::string host = "127.0.0.1";
@@ -43,6 +53,8 @@ struct Config {
     std::size_t buf_size = 4096;
     bool pin = false;
     bool multishot = true;
+    bool use_tls = false;
+    std::string cert, key;
 };
 
 // The loop's buffer ring, shared by its connections: a multishot receive names
@@ -80,6 +92,32 @@ Task<void> echo(net::TcpStream s, std::size_t buf_size) {
     }
 }
 
+#if CORIO_HAS_TLS
+// The same echo over TLS: the handshake within 10 s, then records both ways.
+Task<void> echo_tls(tls::Context ctx, net::TcpStream s, std::size_t buf_size) {
+    (void)s.set_nodelay();
+    auto t = tls::Stream::server(ctx, std::move(s));
+    if (!t) co_return;
+    auto h = co_await t->handshake(Deadline::after(10s));
+    if (!h) co_return;
+    auto buf = std::make_unique<std::byte[]>(buf_size);
+    std::span<std::byte> span(buf.get(), buf_size);
+    for (;;) {
+        auto n = co_await t->recv(span);
+        if (!n || *n == 0) co_return;
+        auto w = co_await t->send_all(std::span<const std::byte>(span.first(*n)));
+        if (!w) co_return;
+    }
+}
+#else
+struct NoTls {
+    bool valid() const noexcept { return false; }
+};
+Task<void> echo_tls(NoTls, net::TcpStream, std::size_t) {
+    co_return;
+}
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -99,6 +137,12 @@ int main(int argc, char** argv) {
                 cfg.pin = true;
             } else if (flag == "no-multishot") {
                 cfg.multishot = false;
+            } else if (flag == "tls") {
+                cfg.use_tls = true;
+            } else if (flag == "cert") {
+                cfg.cert = value();
+            } else if (flag == "key") {
+                cfg.key = value();
             } else if (flag == "buf-size") {
                 cfg.buf_size = cli.number<std::size_t>(flag, value(), 1, 1 << 24);
             } else {
@@ -113,6 +157,24 @@ int main(int argc, char** argv) {
         auto v6 = net::Address::parse("[" + cfg.host + "]:" + std::to_string(cfg.port));
         if (!v6) cli.fail("--host: not an IP address: '" + cfg.host + "'");
         addr = v6;
+    }
+#if CORIO_HAS_TLS
+    tls::Context ctx;
+#else
+    NoTls ctx;
+    if (cfg.use_tls) cli.fail("--tls: corio was built without the tls part (OpenSSL 3)");
+#endif
+    if (cfg.use_tls) {
+        if (cfg.cert.empty() || cfg.key.empty()) cli.fail("--tls needs --cert FILE and --key FILE");
+#if CORIO_HAS_TLS
+        auto c = tls::Context::server(cfg.cert, cfg.key);
+        if (!c) {
+            std::fprintf(stderr, "echo_server: --cert %s --key %s: %s\n", cfg.cert.c_str(),
+                         cfg.key.c_str(), c.error().message().c_str());
+            return 2;
+        }
+        ctx = std::move(*c);
+#endif
     }
 
     try {
@@ -131,7 +193,8 @@ int main(int argc, char** argv) {
         const std::size_t buf_size = cfg.buf_size;
         const bool multishot = cfg.multishot;
         auto bound = rt.block_on(
-            net::serve(rt, *addr, [buf_size, multishot](net::TcpStream s) -> Task<void> {
+            net::serve(rt, *addr, [buf_size, multishot, ctx](net::TcpStream s) -> Task<void> {
+                if (ctx.valid()) return echo_tls(ctx, std::move(s), buf_size);
                 if (multishot && Loop::current().kind() == BackendKind::io_uring) {
                     return echo_multishot(std::move(s), loop_ring(buf_size));
                 }
@@ -143,9 +206,10 @@ int main(int argc, char** argv) {
             return 1;
         }
         const bool uring = rt.report(0).kind == BackendKind::io_uring;
-        std::printf("listening %s backend=%s loops=%u recv=%s\n", bound->to_string().c_str(),
+        std::printf("listening %s backend=%s loops=%u recv=%s%s\n", bound->to_string().c_str(),
                     std::string(to_string(rt.report(0).kind)).c_str(), rt.loops(),
-                    uring && multishot ? "multishot" : "single");
+                    uring && multishot && !cfg.use_tls ? "multishot" : "single",
+                    cfg.use_tls ? " tls=on" : "");
         std::fflush(stdout);
         rt.run_until_signal();
     } catch (const std::exception& e) {

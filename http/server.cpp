@@ -772,6 +772,23 @@ Task<void> serve_one(ServerCore* core, Stream s) {
     co_await c.run();
 }
 
+// An accepted TCP connection: wrapped first (TLS) when the options say so.
+Task<void> serve_wrapped(ServerCore* core, net::TcpStream s) {
+    (void)s.set_nodelay();
+    auto w = co_await core->opts.wrap_connection(std::move(s),
+                                                 Deadline::after(core->opts.header_timeout));
+    if (!w) {
+        log_debug("http: connection setup: {}", w.error().message());
+        co_return;
+    }
+    co_await serve_one(core, std::move(*w));
+}
+
+Task<void> serve_accepted(ServerCore* core, net::TcpStream s) {
+    if (core->opts.wrap_connection) return serve_wrapped(core, std::move(s));
+    return serve_one(core, Stream(std::move(s)));
+}
+
 }  // namespace detail
 
 // ---- Request and BodyWriter -------------------------------------------------
@@ -953,7 +970,7 @@ Task<void> accept_loop(detail::ServerCore* core, net::TcpListener* l, TaskGroup*
             if (!slept) co_return;
             continue;
         }
-        conns->spawn(detail::serve_one(core, Stream(std::move(*s))));
+        conns->spawn(detail::serve_accepted(core, std::move(*s)));
     }
 }
 
@@ -978,8 +995,8 @@ Task<void> Server::run(net::TcpListener listener, StopToken stop) {
 Task<Result<net::Address>> Server::serve(Runtime& rt, net::Address addr, net::ServeOptions o) {
     detail::ServerCore* core = core_.get();
     co_return co_await net::serve(
-        rt, addr,
-        [core](net::TcpStream s) { return detail::serve_one(core, Stream(std::move(s))); }, o);
+        rt, addr, [core](net::TcpStream s) { return detail::serve_accepted(core, std::move(s)); },
+        o);
 }
 
 }  // namespace corio::http

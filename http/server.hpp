@@ -19,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -31,10 +32,17 @@
 #include <corio/net/tcp.hpp>
 #include <corio/runtime/cancel.hpp>
 #include <corio/runtime/clock.hpp>
+#include <corio/runtime/deadline.hpp>
 #include <corio/runtime/runtime.hpp>
 #include <corio/runtime/task.hpp>
 
 namespace corio::http {
+
+/// Turns an accepted TCP connection into the stream to serve, before
+/// `deadline` (a TLS handshake, for instance; see tls/https.hpp); an error
+/// drops the connection. The server's transport hook, as Connector is the
+/// client's. Called on the accepting loop; shared by every loop.
+using ConnectionWrapper = std::function<Task<Result<Stream>>(net::TcpStream s, Deadline deadline)>;
 
 /// How a Server treats its connections.
 struct ServerOptions {
@@ -55,6 +63,9 @@ struct ServerOptions {
     std::size_t max_connections = 10000;
     /// The Server field of every response; empty: none.
     std::string server_name = "corio";
+    /// Hook: run on each connection run() and serve() accept, within
+    /// header_timeout, before the first request is read (TLS). Unset: plain TCP.
+    ConnectionWrapper wrap_connection;
 };
 
 namespace detail {

@@ -38,6 +38,7 @@ pkgs=("${base_pkgs[@]}")
 [ $quick -eq 1 ] || pkgs+=(clang libclang-rt-14-dev valgrind)
 [ $quick -eq 1 ] || pkgs+=(cmake) # the consumers step
 [ $quick -eq 1 ] || pkgs+=(doxygen) # the API reference step
+[ $quick -eq 1 ] || pkgs+=(nginx) # tests/examples_https: the crawler against nginx over https
 need_pkgs "${pkgs[@]}" || exit 1
 
 pass=0

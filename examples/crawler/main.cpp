@@ -1,8 +1,12 @@
 // crawler: fetches every page reachable by links from a start URL on the
-// same host and port, many at a time, on one corio loop.
+// same origin (scheme, host and port), many at a time, on one corio loop.
 //
-//   crawler http://127.0.0.1:8080/ [--concurrency 16] [--max-pages N] [--timeout-ms T]
-//           [--out FILE] [--backend auto|io_uring|epoll]
+//   crawler http[s]://127.0.0.1:8080/ [--concurrency 16] [--max-pages N] [--timeout-ms T]
+//           [--out FILE] [--backend auto|io_uring|epoll] [--ca-file FILE] [--insecure]
+//
+// https goes through tls::https_connector: the server's certificate chain and
+// name are verified (against --ca-file or the system store) unless --insecure;
+// a page that fails verification counts as an error, named on stderr.
 //
 // Each page is one task. A Bulkhead lets --concurrency of them talk to the
 // server at once. HTTP is http::Client's: keep-alive connections pooled per
@@ -29,6 +33,10 @@
 #include <corio/runtime/resilience.hpp>
 #include <corio/runtime/task_group.hpp>
 #include <corio/runtime/timer.hpp>
+#include <corio/version.hpp>
+#if CORIO_HAS_TLS
+#include <corio/tls/https.hpp>
+#endif
 
 #include "cli.hpp"
 #include "html.hpp"
@@ -40,7 +48,8 @@ namespace {
 
 const char* const usage =
     "usage: crawler URL [options]\n"
-    "  Fetches every page reachable by href/src links from URL on the same host and port.\n"
+    "  Fetches every page reachable by href/src links from URL on the same scheme, host\n"
+    "  and port.\n"
     "  --concurrency N     pages fetched at once (default 16)\n"
     "  --max-pages N       stop scheduling new pages after N (default 100000)\n"
     "  --timeout-ms T      deadline per page, retries included (default 10000)\n"
@@ -49,8 +58,10 @@ const char* const usage =
     "  --out FILE          write `STATUS URL` per page (STATUS is ERR when no answer came)\n"
     "  --backend B         auto, io_uring or epoll (default auto; CORIO_BACKEND overrides auto)\n"
     "  --quiet             no progress line, no per-error messages on stderr\n"
+    "  --ca-file FILE      https: trust the CAs in FILE (default: the system store)\n"
+    "  --insecure          https: accept any certificate and name (no verification)\n"
     "  --help              this text\n"
-    "Prints `pages=N bytes=B errors=E elapsed_ms=T` at the end. http only.\n";
+    "Prints `pages=N bytes=B errors=E elapsed_ms=T` at the end. http and https.\n";
 
 struct Config {
     std::size_t concurrency = 16;
@@ -60,6 +71,9 @@ struct Config {
     int max_redirects = 5;
     std::string out_path;
     bool quiet = false;
+    std::string ca_file;
+    bool insecure = false;
+    http::Connector connect;  // https too when built with tls
 };
 
 http::ClientOptions client_options(const Config& cfg) {
@@ -67,6 +81,7 @@ http::ClientOptions client_options(const Config& cfg) {
     o.max_idle_per_origin = cfg.concurrency;
     o.max_redirects = 0;  // a redirect is a page of its own
     o.user_agent = "corio-crawler/0.1";
+    o.connect = cfg.connect;
     RetryPolicy policy;
     policy.max_attempts = 1 + cfg.retries;
     policy.initial_backoff = 50ms;
@@ -141,7 +156,7 @@ Task<void> crawl_page(Crawler* cr, http::Url url, int hops);
 
 /// Schedules `u` if it is on the start URL's origin, new, and within the page budget.
 void schedule(Crawler* cr, http::Url u, int hops) {
-    if (u.scheme() != "http" || !(u.origin() == cr->origin)) return;
+    if (!(u.origin() == cr->origin)) return;  // same scheme, host and port
     if (!cr->seen.insert(u.normalized()).second) return;
     if (cr->scheduled >= cr->cfg.max_pages) return;
     ++cr->scheduled;
@@ -251,6 +266,10 @@ int main(int argc, char** argv) {
                 backend = cli.backend(value());
             } else if (flag == "quiet") {
                 cfg.quiet = true;
+            } else if (flag == "ca-file") {
+                cfg.ca_file = value();
+            } else if (flag == "insecure") {
+                cfg.insecure = true;
             } else {
                 return false;
             }
@@ -263,10 +282,18 @@ int main(int argc, char** argv) {
         });
     if (start_text.empty()) cli.fail("a start URL is required");
     auto start = http::Url::parse(start_text);
-    if (start && start->scheme() == "https") {
-        cli.fail("https is not supported, only http: '" + start_text + "'");
-    }
-    if (!start) cli.fail("not an http URL: '" + start_text + "'");
+    if (!start) cli.fail("not an http(s) URL: '" + start_text + "'");
+#if CORIO_HAS_TLS
+    tls::ContextOptions tls_opts;
+    tls_opts.ca_file = cfg.ca_file;
+    tls_opts.verify_peer = !cfg.insecure;
+    tls_opts.alpn = {"http/1.1"};
+    auto tls_ctx = tls::Context::make(tls_opts);
+    if (!tls_ctx) cli.fail("--ca-file " + cfg.ca_file + ": " + tls_ctx.error().message());
+    cfg.connect = tls::https_connector(*tls_ctx);
+#else
+    if (start->scheme() == "https") cli.fail("https: built without the tls part (OpenSSL 3)");
+#endif
 
     std::FILE* out = nullptr;
     if (!cfg.out_path.empty()) {

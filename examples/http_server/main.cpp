@@ -1,8 +1,10 @@
 // http_server: a static file server on corio::http (GET and HEAD over HTTP/1.1).
 //
 //   http_server --root DIR [--host 127.0.0.1] [--port 0] [--loops 1] [--backend auto]
+//               [--cert FILE --key FILE]
 //
-// Prints `listening HOST:PORT backend=B loops=N` when ready and serves until
+// Prints `listening HOST:PORT backend=B loops=N` (and `tls=on` when serving
+// https with --cert/--key, ALPN http/1.1) when ready and serves until
 // SIGINT/SIGTERM; then it stops accepting, closes idle connections, gives
 // requests in progress --grace-ms to finish, and exits 0. Everything HTTP is
 // the library's: a Router with http::StaticFiles mounted at "/", an
@@ -22,6 +24,10 @@
 #include <corio/runtime/runtime.hpp>
 #include <corio/runtime/signal.hpp>
 #include <corio/runtime/task_group.hpp>
+#include <corio/version.hpp>
+#if CORIO_HAS_TLS
+#include <corio/tls/https.hpp>
+#endif
 
 #include "cli.hpp"
 
@@ -52,8 +58,11 @@ const char* const usage =
     "  --cache-max-file B      files up to B bytes are kept in memory (default 262144)\n"
     "  --cache-bytes B         memory for cached files, per loop (default 67108864)\n"
     "  --cache-valid-ms T      re-check a cached file after T; 0 = no cache (default 1000)\n"
+    "  --cert FILE             serve https: PEM certificate chain (with --key; ALPN http/1.1)\n"
+    "  --key FILE              the certificate's PEM private key\n"
     "  --help                  this text\n"
-    "Prints `listening HOST:PORT backend=B loops=N` when ready; SIGINT/SIGTERM stop it.\n";
+    "Prints `listening HOST:PORT backend=B loops=N` when ready (` tls=on` added with\n"
+    "--cert); SIGINT/SIGTERM stop it.\n";
 
 struct Config {
     std::string root;
@@ -63,6 +72,7 @@ struct Config {
     bool pin = false;
     http::ServerOptions server;
     http::StaticOptions files;
+    std::string cert, key;
 };
 
 Task<void> watch_signals(StopSource* stop) {
@@ -81,10 +91,35 @@ Task<void> run_single(http::Server* srv, net::TcpListener l) {
     co_await g.wait();
 }
 
-void ready(const net::Address& addr, BackendKind kind, unsigned loops) {
-    std::printf("listening %s backend=%s loops=%u\n", addr.to_string().c_str(),
-                std::string(to_string(kind)).c_str(), loops);
+void ready(const net::Address& addr, BackendKind kind, unsigned loops, bool https) {
+    std::printf("listening %s backend=%s loops=%u%s\n", addr.to_string().c_str(),
+                std::string(to_string(kind)).c_str(), loops, https ? " tls=on" : "");
     std::fflush(stdout);
+}
+
+// https: a server context on --cert/--key, the handshake as the server's
+// connection wrapper (within the header timeout).
+bool setup_tls(const Config& cfg, http::ServerOptions& so) {
+#if CORIO_HAS_TLS
+    tls::ContextOptions o;
+    o.role = tls::Role::server;
+    o.cert_file = cfg.cert;
+    o.key_file = cfg.key;
+    o.alpn = {"http/1.1"};
+    auto ctx = tls::Context::make(o);
+    if (!ctx) {
+        std::fprintf(stderr, "http_server: --cert %s --key %s: %s\n", cfg.cert.c_str(),
+                     cfg.key.c_str(), ctx.error().message().c_str());
+        return false;
+    }
+    so.wrap_connection = tls::https_wrapper(*ctx);
+    return true;
+#else
+    (void)cfg;
+    (void)so;
+    std::fprintf(stderr, "http_server: --cert: built without the tls part (OpenSSL 3)\n");
+    return false;
+#endif
 }
 
 int serve(const Config& cfg, const net::Address& addr, BackendChoice backend) {
@@ -96,7 +131,10 @@ int serve(const Config& cfg, const net::Address& addr, BackendChoice backend) {
     }
     http::Router router;
     router.mount("/", *files);
-    http::Server srv(router, cfg.server);
+    http::ServerOptions so = cfg.server;
+    const bool https = !cfg.cert.empty();
+    if (https && !setup_tls(cfg, so)) return 2;
+    http::Server srv(router, so);
     if (cfg.loops != 1) {
         RuntimeConfig rc;
         rc.loops = cfg.loops;
@@ -115,7 +153,7 @@ int serve(const Config& cfg, const net::Address& addr, BackendChoice backend) {
                          net::describe("listen", addr, bound.error()).c_str());
             return 1;
         }
-        ready(*bound, rt.report(0).kind, rt.loops());
+        ready(*bound, rt.report(0).kind, rt.loops(), https);
         rt.run_until_signal({SIGINT, SIGTERM});
         return 0;
     }
@@ -129,7 +167,7 @@ int serve(const Config& cfg, const net::Address& addr, BackendChoice backend) {
         std::fprintf(stderr, "http_server: %s\n", net::describe("listen", addr, l.error()).c_str());
         return 1;
     }
-    ready(l->local_address().value("getsockname"), loop.kind(), 1);
+    ready(l->local_address().value("getsockname"), loop.kind(), 1, https);
     loop.block_on(run_single(&srv, std::move(*l)));
     return 0;
 }
@@ -183,6 +221,10 @@ int main(int argc, char** argv) {
                     cli.number<std::size_t>(flag, value(), 0, std::size_t(1) << 40);
             } else if (flag == "cache-valid-ms") {
                 cfg.files.cache_valid = ms(flag, value());
+            } else if (flag == "cert") {
+                cfg.cert = value();
+            } else if (flag == "key") {
+                cfg.key = value();
             } else {
                 return false;
             }
@@ -190,6 +232,7 @@ int main(int argc, char** argv) {
         },
         [](const std::string&) { return false; });
     if (cfg.root.empty()) cli.fail("--root DIR is required");
+    if (cfg.cert.empty() != cfg.key.empty()) cli.fail("--cert and --key go together");
     if (so.idle_timeout.count() == 0 || so.header_timeout.count() == 0 ||
         so.send_timeout.count() == 0) {
         cli.fail("timeouts must be at least 1 ms");

@@ -43,3 +43,9 @@
 #include <corio/http/server.hpp>
 #include <corio/http/static_files.hpp>
 #include <corio/http/client.hpp>
+#if CORIO_HAS_TLS
+#include <corio/tls/error.hpp>
+#include <corio/tls/context.hpp>
+#include <corio/tls/stream.hpp>
+#include <corio/tls/https.hpp>
+#endif

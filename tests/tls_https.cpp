@@ -1,0 +1,148 @@
+// https through corio::http, on the backend of this run: http::Client with
+// tls::https_connector against http::Server with tls::https_wrapper (keep-
+// alive over one TLS connection, a large body, http:// still plain), a server
+// certificate the client rejects, and a length-less body cut without
+// close_notify (truncation) or ended with it (complete).
+#include <string>
+
+#include <corio/http/router.hpp>
+#include <corio/tls/https.hpp>
+
+#include "http_support.hpp"
+#include "tls_support.hpp"
+
+using namespace corio;
+using namespace std::chrono_literals;
+using test::LocalServer;
+
+namespace {
+
+Task<http::Response> hello(http::Request&) {
+    co_return http::Response::text(200, "hello over tls\n");
+}
+
+Task<http::Response> big(http::Request&) {
+    co_return http::Response::text(200, std::string(300000, 'z'));
+}
+
+http::Router make_router() {
+    http::Router r;
+    r.get("/hello", hello);
+    r.get("/big", big);
+    return r;
+}
+
+std::string https_url(const LocalServer& srv, std::string_view path) {
+    return "https://" + srv.address().to_string() + std::string(path);
+}
+
+Task<void> client_and_server(const test::TlsFiles* f) {
+    const int fds = test::open_fds();
+    {
+        http::ServerOptions so;
+        so.wrap_connection = tls::https_wrapper(test::server_context(*f));
+        LocalServer srv(make_router(), so);
+        http::ClientOptions co;
+        co.connect = tls::https_connector(test::client_context(*f));
+        http::Client client(co);
+        for (int i = 0; i < 5; ++i) {
+            auto r = co_await client.get(https_url(srv, "/hello"));
+            INFO((r ? std::string("ok") : r.error().message()));
+            REQUIRE(r);
+            CHECK(r->status == 200);
+            CHECK(r->body == "hello over tls\n");
+        }
+        auto b = co_await client.get(https_url(srv, "/big"));
+        REQUIRE(b);
+        CHECK(b->body == std::string(300000, 'z'));
+        CHECK(client.stats().connects == 1);  // keep-alive over one TLS connection
+        CHECK(client.stats().reuses == 5);
+
+        // The same client speaks plain http to a plain server.
+        LocalServer plain(make_router());
+        auto p = co_await client.get(plain.url("/hello"));
+        REQUIRE(p);
+        CHECK(p->body == "hello over tls\n");
+
+        // A client that does not trust the server's CA gets the reason.
+        http::ClientOptions strict;
+        strict.connect = tls::https_connector(tls::Context::client(f->cert("self")).value("ctx"));
+        http::Client other(strict);
+        auto bad = co_await other.get(https_url(srv, "/hello"));
+        REQUIRE_FALSE(bad);
+        CHECK(tls::is_verify_error(bad.error()));
+        CHECK(bad.error().message() ==
+              "certificate verify failed: unable to get local issuer certificate");
+        client.close_idle();
+        co_await plain.stop();
+        co_await srv.stop();
+    }
+    CHECK(test::open_fds() == fds);
+}
+
+}  // namespace
+
+TEST_CASE("https: http::Client and http::Server over TLS", "[tls][http]") {
+    NEED_TLS_FILES(f);
+    test::run([f](Loop&) { return client_and_server(f); }, 20s);
+}
+
+namespace {
+
+// A TLS server that answers one request with a body delimited by the end of
+// the connection, then ends it with or without close_notify.
+Task<void> lengthless_server(tls::Context ctx, net::TcpListener* l, bool notify) {
+    auto tcp = co_await l->accept();
+    REQUIRE(tcp);
+    auto s = tls::Stream::server(ctx, std::move(*tcp));
+    REQUIRE(s);
+    auto h = co_await s->handshake(Deadline::after(5s));
+    REQUIRE(h);
+    std::array<std::byte, 2048> buf;
+    auto n = co_await s->recv(buf);  // the request (small: one read)
+    REQUIRE(n);
+    auto w = co_await s->send_all(
+        std::string_view("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nthe body ends "));
+    REQUIRE(w);
+    auto w2 = co_await s->send_all(std::string_view("with the connection"));
+    REQUIRE(w2);
+    if (notify) {
+        auto c = co_await s->close_notify();
+        REQUIRE(c);
+    } else {
+        REQUIRE(s->transport().shutdown(SHUT_WR));  // FIN, no close_notify
+    }
+    // Wait for the client to go, so that the FIN is all it sees.
+    auto end = co_await with_timeout(s->transport().recv(buf), 5s);
+    (void)end;
+}
+
+Task<void> lengthless(const test::TlsFiles* f, bool notify) {
+    auto l = net::TcpListener::bind(net::Address::loopback_v4(0));
+    REQUIRE(l);
+    const auto addr = l->local_address().value("local_address");
+    http::ClientOptions co;
+    co.connect = tls::https_connector(test::client_context(*f));
+    co.retry.reset();
+    http::Client client(co);
+    tls::Context sctx = test::server_context(*f);
+    auto [r, done] = co_await when_all(client.get("https://" + addr.to_string() + "/"),
+                                       lengthless_server(sctx, &*l, notify));
+    (void)done;
+    if (notify) {
+        REQUIRE(r);
+        CHECK(r->body == "the body ends with the connection");
+    } else {
+        REQUIRE_FALSE(r);
+        CHECK(r.error() == tls::Errc::truncated);
+        CHECK(r.error().message() == "TLS connection closed without close_notify (truncated)");
+    }
+}
+
+}  // namespace
+
+TEST_CASE("https: a body that ends with the connection needs close_notify", "[tls][http]") {
+    NEED_TLS_FILES(f);
+    test::run([f](Loop&) { return lengthless(f, true); });
+    test::run([f](Loop&) { return lengthless(f, false); });
+}

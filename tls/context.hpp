@@ -1,0 +1,107 @@
+#pragma once
+// A TLS configuration shared by many connections: role, certificates, what
+// is verified, ALPN, protocol versions, session resumption.
+//
+//   auto client = tls::Context::make({.ca_file = "ca.pem"}).value("tls client");
+//   auto server = tls::Context::make({.role = tls::Role::server,
+//                                     .cert_file = "cert.pem", .key_file = "key.pem"})
+//                     .value("tls server");
+//
+// OpenSSL 3 underneath (SSL_CTX); the headers do not include OpenSSL's.
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <corio/runtime/result.hpp>
+#include <corio/tls/error.hpp>
+
+namespace corio::tls {
+
+enum class Role { client, server };
+enum class Version { tls1_2, tls1_3 };
+
+/// How a Context is made. The defaults are the safe ones.
+struct ContextOptions {
+    Role role = Role::client;
+    /// PEM certificate chain (leaf first) and its private key. Required for a
+    /// server; optional for a client (a client certificate).
+    std::string cert_file;
+    std::string key_file;
+    /// PEM file of trusted CA certificates; empty: the system store
+    /// (/etc/ssl/certs, as `openssl version -d` says).
+    std::string ca_file;
+    /// Client: verify the server's chain and its name (the name given to
+    /// BasicStream::client). Turning it off accepts any server (`--insecure`).
+    /// Server: ask for and verify a client certificate (off by default).
+    bool verify_peer = true;
+    /// ALPN protocol names in order of preference ("h2", "http/1.1"); a
+    /// server picks the first of its own the client offers, and goes on
+    /// without ALPN when there is none in common.
+    std::vector<std::string> alpn;
+    /// Protocol versions: only TLS 1.2 and 1.3 exist here.
+    Version min_version = Version::tls1_2;
+    Version max_version = Version::tls1_3;
+    /// Session resumption: clients remember sessions per server (name and
+    /// port) and offer them again; servers issue tickets and keep a session
+    /// cache. The caches hold at most session_cache_size sessions each.
+    bool session_resumption = true;
+    std::size_t session_cache_size = 1024;
+    /// An idle connection keeps no record buffers (SSL_MODE_RELEASE_BUFFERS,
+    /// and corio's own ciphertext buffers are freed when empty and only
+    /// taken once the socket is readable). Off: faster, ~34 KiB more per
+    /// connection.
+    bool release_buffers = true;
+    /// OpenSSL cipher lists; empty: OpenSSL's defaults. `ciphers` is for TLS
+    /// 1.2 (SSL_CTX_set_cipher_list), `ciphersuites` for TLS 1.3.
+    std::string ciphers;
+    std::string ciphersuites;
+};
+
+namespace detail {
+struct ContextImpl;
+}
+
+/// A TLS context: cheap to copy (shared), usable from every loop at once.
+/// Streams keep what they need of it alive.
+class Context {
+public:
+    Context() noexcept = default;
+
+    /// Makes a context. Errors (tls::Errc): certificate_file, private_key_file,
+    /// key_mismatch, ca_file, bad_option; the caller names the files in its
+    /// message.
+    static Result<Context> make(ContextOptions opts);
+
+    /// A client that verifies servers against `ca_file` (empty: the system store).
+    static Result<Context> client(std::string ca_file = {});
+    /// A server with this certificate chain and key.
+    static Result<Context> server(std::string cert_file, std::string key_file);
+
+    bool valid() const noexcept { return impl_ != nullptr; }
+    const ContextOptions& options() const noexcept;
+    /// The SSL_CTX*, for settings corio does not offer (as void*: OpenSSL's
+    /// headers stay out of this one).
+    void* native_handle() const noexcept;
+
+    /// Client sessions remembered now (for tests and the memory tool).
+    std::size_t cached_client_sessions() const;
+    /// Server sessions in OpenSSL's cache now.
+    std::size_t cached_server_sessions() const;
+
+    const std::shared_ptr<detail::ContextImpl>& impl() const noexcept { return impl_; }
+
+private:
+    std::shared_ptr<detail::ContextImpl> impl_;
+};
+
+/// Kernel TLS: whether the running kernel offers the `tls` TCP upper layer
+/// protocol (/proc/sys/net/ipv4/tcp_available_ulp lists "tls"). Probed once.
+bool kernel_tls_available() noexcept;
+/// One line for a backend report: "ktls=available" or
+/// "ktls=unavailable (no tls ULP in /proc/sys/net/ipv4/tcp_available_ulp); user-space records".
+std::string kernel_tls_report();
+
+}  // namespace corio::tls

@@ -1,0 +1,43 @@
+#pragma once
+// The inside of a tls::Context, shared by context.cpp and session.cpp (not
+// installed: it includes OpenSSL's headers).
+
+#include <openssl/ssl.h>
+
+#include <cstddef>
+#include <list>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <corio/tls/context.hpp>
+
+namespace corio::tls::detail {
+
+struct ContextImpl {
+    SSL_CTX* ctx = nullptr;
+    ContextOptions opts;
+    std::vector<unsigned char> alpn_wire;  // length-prefixed names, ALPN's wire form
+
+    ContextImpl() = default;
+    ContextImpl(const ContextImpl&) = delete;
+    ContextImpl& operator=(const ContextImpl&) = delete;
+    ~ContextImpl();
+
+    /// Keeps `s` (one reference, taken over) as the session for `key`,
+    /// replacing the one there; forgets the oldest beyond the cache size.
+    void remember(const std::string& key, SSL_SESSION* s);
+    /// The session for `key` with a reference for the caller, or null.
+    SSL_SESSION* recall(const std::string& key);
+    std::size_t remembered() const;
+
+private:
+    // Loops on several threads share a context: the client cache is locked
+    // (once per new connection and per ticket, never per record).
+    mutable std::mutex mu_;
+    std::map<std::string, SSL_SESSION*, std::less<>> sessions_;
+    std::list<std::string> order_;  // oldest first
+};
+
+}  // namespace corio::tls::detail
