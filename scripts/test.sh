@@ -129,7 +129,7 @@ step_time() { echo "$(( $(date +%s) - $1 )) s"; }
 t0=$(date +%s)
 # The prefix and libdir are the ones the consumers step installs with (it
 # installs this tree instead of building the library again).
-if build build-test -Dbuildtype=debugoptimized -Dbenchmarks=false -Dparts=runtime,net,fs,http \
+if build build-test -Dbuildtype=debugoptimized -Dbenchmarks=false -Dparts=runtime,net,fs,http,tls \
     --prefix=/usr/local --libdir=lib -Dpkgconfig.relocatable=true; then
     summary+=("build-test built ($(step_time "$t0"))")
     if [ $busy -eq 1 ]; then
@@ -148,7 +148,7 @@ fi
 if [ $quick -eq 0 ]; then
     t0=$(date +%s)
     if build build-asan -Dbuildtype=debug -Doptimization=1 -Db_sanitize=address,undefined -Dwerror=false \
-        -Db_lundef=false -Dbenchmarks=false -Dparts=runtime,net,fs,http; then
+        -Db_lundef=false -Dbenchmarks=false -Dparts=runtime,net,fs,http,tls; then
         summary+=("build-asan built ($(step_time "$t0"))")
         # One run serves two checks: the sanitizers, and a shuffled run queue
         # (code that depends on an accidental order of ready tasks fails).
@@ -159,7 +159,7 @@ if [ $quick -eq 0 ]; then
             run_suite "tests under ASan+UBSan, shuffled run queue (seed $seed)" build-asan
     fi
     if TARGETS=suite:multi build build-tsan -Dbuildtype=debug -Doptimization=1 -Db_sanitize=thread -Db_lundef=false -Dwerror=false \
-        -Dbenchmarks=false -Dexamples=false -Dparts=runtime,net,fs,http; then
+        -Dbenchmarks=false -Dexamples=false -Dparts=runtime,net,fs,http,tls; then
         TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
             run_suite "multi-loop tests under TSan" build-tsan --suite multi
     fi

@@ -20,15 +20,19 @@
 
 namespace corio::tls {
 
+/// Which end of the handshake a Context makes streams for.
 enum class Role { client, server };
+/// The protocol versions corio speaks (older ones are refused).
 enum class Version { tls1_2, tls1_3 };
 
 /// How a Context is made. The defaults are the safe ones.
 struct ContextOptions {
+    /// Client (verifies servers by default) or server (needs cert_file and key_file).
     Role role = Role::client;
     /// PEM certificate chain (leaf first) and its private key. Required for a
     /// server; optional for a client (a client certificate).
     std::string cert_file;
+    /// PEM private key of cert_file's leaf certificate.
     std::string key_file;
     /// PEM file of trusted CA certificates; empty: the system store
     /// (/etc/ssl/certs, as `openssl version -d` says).
@@ -43,11 +47,13 @@ struct ContextOptions {
     std::vector<std::string> alpn;
     /// Protocol versions: only TLS 1.2 and 1.3 exist here.
     Version min_version = Version::tls1_2;
+    /// The newest version offered or accepted.
     Version max_version = Version::tls1_3;
     /// Session resumption: clients remember sessions per server (name and
     /// port) and offer them again; servers issue tickets and keep a session
     /// cache. The caches hold at most session_cache_size sessions each.
     bool session_resumption = true;
+    /// Bound of each session cache (client and server), in sessions.
     std::size_t session_cache_size = 1024;
     /// An idle connection keeps no record buffers (SSL_MODE_RELEASE_BUFFERS,
     /// and corio's own ciphertext buffers are freed when empty and only
@@ -57,6 +63,7 @@ struct ContextOptions {
     /// OpenSSL cipher lists; empty: OpenSSL's defaults. `ciphers` is for TLS
     /// 1.2 (SSL_CTX_set_cipher_list), `ciphersuites` for TLS 1.3.
     std::string ciphers;
+    /// TLS 1.3 cipher suites (SSL_CTX_set_ciphersuites); empty: OpenSSL's defaults.
     std::string ciphersuites;
 };
 
@@ -80,7 +87,9 @@ public:
     /// A server with this certificate chain and key.
     static Result<Context> server(std::string cert_file, std::string key_file);
 
+    /// False for a default-constructed Context (no streams can be made from it).
     bool valid() const noexcept { return impl_ != nullptr; }
+    /// The options the context was made with.
     const ContextOptions& options() const noexcept;
     /// The SSL_CTX*, for settings corio does not offer (as void*: OpenSSL's
     /// headers stay out of this one).
@@ -91,6 +100,7 @@ public:
     /// Server sessions in OpenSSL's cache now.
     std::size_t cached_server_sessions() const;
 
+    /// The shared implementation, for tls/'s own streams.
     const std::shared_ptr<detail::ContextImpl>& impl() const noexcept { return impl_; }
 
 private:

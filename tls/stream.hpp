@@ -70,7 +70,9 @@ template <class S>
 class BasicStream {
 public:
     BasicStream() noexcept = default;
+    /// Takes over the other stream's transport and session (none pending).
     BasicStream(BasicStream&&) noexcept = default;
+    /// Closes this stream quietly, then takes over the other's.
     BasicStream& operator=(BasicStream&& o) noexcept {
         if (this != &o) {
             close_quietly();
@@ -231,12 +233,16 @@ public:
     }
     /// True when the handshake resumed an earlier session.
     bool resumed() const noexcept { return sess_ && sess_->resumed(); }
+    /// True once the handshake has completed.
     bool handshake_done() const noexcept { return sess_ && sess_->handshake_done(); }
+    /// True from client()/server() until the stream is closed or moved from.
     bool is_open() const noexcept { return sess_ != nullptr; }
     /// Bytes held now in the stream's own ciphertext buffers.
     std::size_t buffer_bytes() const noexcept { return sess_ ? sess_->buffer_bytes() : 0; }
 
+    /// The byte stream the records travel on.
     S& transport() noexcept { return transport_; }
+    /// The byte stream the records travel on.
     const S& transport() const noexcept { return transport_; }
 
 private:
