@@ -77,6 +77,22 @@ int ListDir::attempt() noexcept {
     return err;
 }
 
+// The simulation's directory listing (sim::World): names and kinds from the
+// simulated disk.
+int ListDir::sim(corio::detail::SimIo& io) noexcept {
+    std::vector<std::pair<std::string, bool>> names;
+    try {
+        int r = io.list_dir(dirfd, path.c_str(), names);
+        if (r < 0) return r;
+        for (auto& [name, dir] : names)
+            entries.push_back(
+                DirEntry{std::move(name), dir ? FileType::directory : FileType::regular});
+    } catch (const std::bad_alloc&) {
+        return -ENOMEM;
+    }
+    return 0;
+}
+
 Task<Result<void>> create_directories(std::filesystem::path path, mode_t mode) {
     auto r = co_await fs::mkdir(path, mode);
     if (r || r.error() == std::errc::file_exists) {

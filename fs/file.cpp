@@ -15,6 +15,7 @@
 
 #include <corio/fs/dir.hpp>
 #include <corio/runtime/loop.hpp>
+#include <corio/runtime/sim_io.hpp>
 
 namespace corio::fs {
 
@@ -384,9 +385,12 @@ Task<Result<void>> write_file_atomic_impl(std::filesystem::path path,
         (void)u;
         co_return err;
     };
-    if (keep_mode && ::fchmod(f.fd(), mode) != 0) {
+    if (keep_mode) {
         // The umask may have cleared bits the old file had.
-        co_return co_await fail(tmp, atomic_error(path, sys_error(errno), "chmod", tmp));
+        corio::detail::SimIo* sim = corio::detail::current_sim();
+        const int r =
+            sim != nullptr ? sim->fchmod(f.fd(), mode) : (::fchmod(f.fd(), mode) == 0 ? 0 : -errno);
+        if (r != 0) co_return co_await fail(tmp, atomic_error(path, sys_error(-r), "chmod", tmp));
     }
     if (auto w = co_await f.write_all_at(0, data); !w) {
         co_return co_await fail(tmp, atomic_error(path, w));

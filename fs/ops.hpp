@@ -135,6 +135,9 @@ struct Openat {
         int fd = ::openat(dirfd, path.c_str(), flags | O_CLOEXEC, mode);
         return fd >= 0 ? fd : -errno;
     }
+    int sim(corio::detail::SimIo& io) noexcept {
+        return io.openat(dirfd, path.c_str(), flags, mode);
+    }
     Result<int> finish(int res) {
         if (res < 0) return detail::fail<int>(res, "open", subject);
         return res;
@@ -170,6 +173,7 @@ struct ReadAt {
         ssize_t n = ::pread(fd, buf.data(), detail::io_len(buf.size()), static_cast<off_t>(offset));
         return n >= 0 ? static_cast<int>(n) : -errno;
     }
+    int sim(corio::detail::SimIo& io) noexcept { return io.pread(fd, buf, offset); }
     Result<std::size_t> finish(int res) {
         if (res < 0) return detail::fail<std::size_t>(res, "read", *subject);
         if (advance != nullptr) *advance += static_cast<std::uint64_t>(res);
@@ -199,6 +203,7 @@ struct WriteAt {
             ::pwrite(fd, buf.data(), detail::io_len(buf.size()), static_cast<off_t>(offset));
         return n >= 0 ? static_cast<int>(n) : -errno;
     }
+    int sim(corio::detail::SimIo& io) noexcept { return io.pwrite(fd, buf, offset); }
     Result<std::size_t> finish(int res) {
         if (res < 0) return detail::fail<std::size_t>(res, "write", *subject);
         if (advance != nullptr) *advance += static_cast<std::uint64_t>(res);
@@ -296,6 +301,7 @@ struct Fsync {
         int r = datasync ? ::fdatasync(fd) : ::fsync(fd);
         return r == 0 ? 0 : -errno;
     }
+    int sim(corio::detail::SimIo& io) noexcept { return io.fsync(fd); }
     Result<void> finish(int res) {
         if (res < 0) return detail::fail<void>(res, datasync ? "fdatasync" : "fsync", *subject);
         return {};
@@ -325,6 +331,9 @@ struct Statx {
     }
     int attempt() noexcept {
         return ::statx(dirfd, path.c_str(), flags, mask, &buf) == 0 ? 0 : -errno;
+    }
+    int sim(corio::detail::SimIo& io) noexcept {
+        return io.statx(dirfd, path.c_str(), flags, &buf);
     }
     ///@}
     /// The subject of error messages.
@@ -362,6 +371,7 @@ struct Mkdirat {
         io_uring_prep_mkdirat(s, dirfd, path.c_str(), mode);
     }
     int attempt() noexcept { return ::mkdirat(dirfd, path.c_str(), mode) == 0 ? 0 : -errno; }
+    int sim(corio::detail::SimIo& io) noexcept { return io.mkdirat(dirfd, path.c_str(), mode); }
     Result<void> finish(int res) {
         if (res < 0) return detail::fail<void>(res, "mkdir", path.native());
         return {};
@@ -384,6 +394,7 @@ struct Unlinkat {
         io_uring_prep_unlinkat(s, dirfd, path.c_str(), flags);
     }
     int attempt() noexcept { return ::unlinkat(dirfd, path.c_str(), flags) == 0 ? 0 : -errno; }
+    int sim(corio::detail::SimIo& io) noexcept { return io.unlinkat(dirfd, path.c_str(), flags); }
     Result<void> finish(int res) {
         if (res < 0) {
             return detail::fail<void>(res, (flags & AT_REMOVEDIR) != 0 ? "rmdir" : "unlink",
@@ -415,6 +426,9 @@ struct Renameat {
         int r = ::renameat2(olddirfd, from.c_str(), newdirfd, to.c_str(), flags);
         return r == 0 ? 0 : -errno;
     }
+    int sim(corio::detail::SimIo& io) noexcept {
+        return io.renameat(olddirfd, from.c_str(), newdirfd, to.c_str(), flags);
+    }
     Result<void> finish(int res) {
         if (res < 0) return detail::fail<void>(res, "rename", from.native() + " -> " + to.native());
         return {};
@@ -437,6 +451,7 @@ struct ListDir {
     static constexpr bool uring = false;  // no getdents opcode: the pool on both
     void prep(io_uring_sqe* s) const noexcept { io_uring_prep_nop(s); }  // never used
     int attempt() noexcept;                                              // in dir.cpp
+    int sim(corio::detail::SimIo& io) noexcept;                          // in dir.cpp
     Result<std::vector<DirEntry>> finish(int res) {
         if (res < 0) return detail::fail<std::vector<DirEntry>>(res, "list", path.native());
         return std::move(entries);
@@ -456,6 +471,7 @@ struct CloseFile {
     static constexpr unsigned uring_opcode = IORING_OP_CLOSE;
     void prep(io_uring_sqe* s) const noexcept { io_uring_prep_close(s, fd); }
     int attempt() noexcept { return ::close(fd) == 0 ? 0 : -errno; }
+    int sim(corio::detail::SimIo& io) noexcept { return io.close(fd); }
     Result<void> finish(int res) {
         if (res < 0) return detail::fail<void>(res, "close", subject);
         return {};

@@ -6,6 +6,8 @@
 #include <charconv>
 #include <cstring>
 
+#include <corio/runtime/sim_io.hpp>
+
 namespace corio::net {
 
 namespace {
@@ -277,7 +279,11 @@ std::string describe(std::string_view op, std::string_view target, std::error_co
 Result<Address> local_address_of(int fd) {
     Address a;
     socklen_t len = a.capacity();
-    if (::getsockname(fd, a.sockaddr_ptr(), &len) != 0) return sys_error(errno);
+    if (auto* sim = corio::detail::current_sim()) {
+        if (int r = sim->getsockname(fd, a.sockaddr_ptr(), &len); r < 0) return sys_error(-r);
+    } else if (::getsockname(fd, a.sockaddr_ptr(), &len) != 0) {
+        return sys_error(errno);
+    }
     a.resize(len);
     return a;
 }
@@ -285,7 +291,11 @@ Result<Address> local_address_of(int fd) {
 Result<Address> peer_address_of(int fd) {
     Address a;
     socklen_t len = a.capacity();
-    if (::getpeername(fd, a.sockaddr_ptr(), &len) != 0) return sys_error(errno);
+    if (auto* sim = corio::detail::current_sim()) {
+        if (int r = sim->getpeername(fd, a.sockaddr_ptr(), &len); r < 0) return sys_error(-r);
+    } else if (::getpeername(fd, a.sockaddr_ptr(), &len) != 0) {
+        return sys_error(errno);
+    }
     a.resize(len);
     return a;
 }

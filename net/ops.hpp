@@ -9,6 +9,9 @@
 // resubmits the rest if it still stops short; on epoll their attempt loops
 // until EAGAIN.
 //
+// Each also has a `sim` half, the same call against a simulated host's
+// kernel (sim::World): the simulation runs these structs unchanged.
+//
 // Buffers named by an operation belong to the kernel until it completes; the
 // awaiter resumes only after that, so a buffer in the awaiting frame is safe.
 
@@ -24,6 +27,7 @@
 
 #include <corio/net/address.hpp>
 #include <corio/runtime/op.hpp>
+#include <corio/runtime/sim_io.hpp>
 
 namespace corio::net {
 
@@ -51,6 +55,7 @@ struct Accept {
         int c = ::accept4(fd, nullptr, nullptr, socket_flags);
         return c >= 0 ? c : -errno;
     }
+    int sim(corio::detail::SimIo& io) noexcept { return io.accept(fd); }
     Result<int> finish(int res) const noexcept {
         if (res < 0) return sys_error(-res);
         return res;
@@ -78,6 +83,7 @@ struct AcceptMulti {
         int c = ::accept4(fd, nullptr, nullptr, socket_flags);
         return c >= 0 ? c : -errno;
     }
+    int sim(corio::detail::SimIo& io) noexcept { return io.accept(fd); }
     Result<int> finish(int res, std::uint32_t) const noexcept {
         if (res < 0) return sys_error(-res);
         return res;
@@ -120,6 +126,13 @@ struct Connect {
         if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return -errno;
         return -err;
     }
+    int sim(corio::detail::SimIo& io) noexcept {
+        if (!started) {
+            started = true;
+            return io.connect(fd, addr.sockaddr_ptr(), addr.size());
+        }
+        return io.connect_status(fd);
+    }
     Result<void> finish(int res) const noexcept { return void_result(res); }
     ///@}
 };
@@ -150,6 +163,7 @@ struct Recv {
         ssize_t n = ::recv(fd, buf.data(), buf.size(), flags | MSG_DONTWAIT);
         return n >= 0 ? int(n) : -errno;
     }
+    int sim(corio::detail::SimIo& io) noexcept { return io.recv(fd, buf, flags); }
     Result<std::size_t> finish(int res) const noexcept {
         if (res < 0) return sys_error(-res);
         return std::size_t(res);
@@ -187,6 +201,15 @@ struct RecvAll {
         }
         return int(std::min<std::size_t>(done, 0x7fffffff));
     }
+    int sim(corio::detail::SimIo& io) noexcept {
+        while (done < buf.size()) {
+            int n = io.recv(fd, buf.subspan(done), 0);
+            if (n < 0) return n;
+            if (n == 0) break;
+            done += std::size_t(n);
+        }
+        return int(std::min<std::size_t>(done, 0x7fffffff));
+    }
     bool again(int res) noexcept {
         done += std::size_t(res);
         return done < buf.size();
@@ -217,6 +240,7 @@ struct Send {
         ssize_t n = ::send(fd, buf.data(), buf.size(), flags | MSG_NOSIGNAL | MSG_DONTWAIT);
         return n >= 0 ? int(n) : -errno;
     }
+    int sim(corio::detail::SimIo& io) noexcept { return io.send(fd, buf, flags); }
     Result<std::size_t> finish(int res) const noexcept {
         if (res < 0) return sys_error(-res);
         return std::size_t(res);
@@ -256,6 +280,14 @@ struct SendAll {
             ssize_t n =
                 ::send(fd, buf.data() + done, buf.size() - done, MSG_NOSIGNAL | MSG_DONTWAIT);
             if (n < 0) return -errno;
+            done += std::size_t(n);
+        }
+        return 0;
+    }
+    int sim(corio::detail::SimIo& io) noexcept {
+        while (done < buf.size()) {
+            int n = io.send(fd, buf.subspan(done), 0);
+            if (n < 0) return n;
             done += std::size_t(n);
         }
         return 0;
@@ -335,6 +367,7 @@ struct SendMsg {
         ssize_t n = ::sendmsg(fd, cur.window(), MSG_NOSIGNAL | MSG_DONTWAIT);
         return n >= 0 ? int(n) : -errno;
     }
+    int sim(corio::detail::SimIo& io) noexcept { return io.sendmsg(fd, cur.window(), 0); }
     Result<std::size_t> finish(int res) const noexcept {
         if (res < 0) return sys_error(-res);
         return std::size_t(res);
@@ -362,6 +395,15 @@ struct SendMsgAll {
         while (!cur.finished()) {
             ssize_t n = ::sendmsg(fd, cur.window(), MSG_NOSIGNAL | MSG_DONTWAIT);
             if (n < 0) return -errno;
+            cur.advance(std::size_t(n));
+        }
+        return 0;
+    }
+    int sim(corio::detail::SimIo& io) noexcept {
+        cur.skip_empty();
+        while (!cur.finished()) {
+            int n = io.sendmsg(fd, cur.window(), 0);
+            if (n < 0) return n;
             cur.advance(std::size_t(n));
         }
         return 0;
@@ -416,6 +458,7 @@ struct RecvFrom {
         ssize_t n = ::recvmsg(fd, fill(), MSG_DONTWAIT | MSG_TRUNC);
         return n >= 0 ? int(n) : -errno;
     }
+    int sim(corio::detail::SimIo& io) noexcept { return io.recvmsg(fd, fill(), MSG_TRUNC); }
     Result<Datagram> finish(int res) noexcept {
         if (res < 0) return sys_error(-res);
         from.resize(msg.msg_namelen);
@@ -460,6 +503,7 @@ struct SendTo {
         ssize_t n = ::sendmsg(fd, fill(), MSG_NOSIGNAL | MSG_DONTWAIT);
         return n >= 0 ? int(n) : -errno;
     }
+    int sim(corio::detail::SimIo& io) noexcept { return io.sendmsg(fd, fill(), 0); }
     Result<std::size_t> finish(int res) const noexcept {
         if (res < 0) return sys_error(-res);
         return std::size_t(res);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <corio/runtime/log.hpp>
+#include <corio/runtime/sim_io.hpp>
 #include <corio/runtime/timer.hpp>
 
 namespace corio::net {
@@ -32,13 +33,25 @@ bool detail::zero_copy_available() noexcept {
     return l.kind() == BackendKind::io_uring && l.caps().send_zc;
 }
 
+// On a simulated host (sim::World) these calls go to its simulated kernel.
+
 Result<Socket> Socket::open(int family, int type, int protocol) noexcept {
+    if (auto* sim = corio::detail::current_sim()) {
+        int fd = sim->socket(family, type);
+        if (fd < 0) return sys_error(-fd);
+        return Socket(fd);
+    }
     int fd = ::socket(family, type | socket_flags, protocol);
     if (fd < 0) return sys_error(errno);
     return Socket(fd);
 }
 
 Result<void> Socket::set_option(int level, int name, int value) noexcept {
+    if (auto* sim = corio::detail::current_sim()) {
+        int r = sim->setsockopt(fd(), level, name, &value, sizeof value);
+        if (r < 0) return sys_error(-r);
+        return {};
+    }
     if (::setsockopt(fd(), level, name, &value, sizeof value) != 0) return sys_error(errno);
     return {};
 }
@@ -46,11 +59,21 @@ Result<void> Socket::set_option(int level, int name, int value) noexcept {
 Result<int> Socket::get_option(int level, int name) const noexcept {
     int v = 0;
     socklen_t len = sizeof v;
+    if (auto* sim = corio::detail::current_sim()) {
+        int r = sim->getsockopt(fd(), level, name, &v);
+        if (r < 0) return sys_error(-r);
+        return v;
+    }
     if (::getsockopt(fd(), level, name, &v, &len) != 0) return sys_error(errno);
     return v;
 }
 
 Result<void> Stream::shutdown(int how) noexcept {
+    if (auto* sim = corio::detail::current_sim()) {
+        int r = sim->shutdown(fd(), how);
+        if (r < 0) return sys_error(-r);
+        return {};
+    }
     if (::shutdown(fd(), how) != 0) return sys_error(errno);
     return {};
 }
@@ -74,6 +97,13 @@ Result<int> bind_listen(const Address& addr, const ListenOptions& opts) {
                 return r.error();
             }
         }
+    }
+    if (auto* sim = corio::detail::current_sim()) {
+        if (int r = sim->bind(s->fd(), addr.sockaddr_ptr(), addr.size()); r < 0) {
+            return sys_error(-r);
+        }
+        if (int r = sim->listen(s->fd(), opts.backlog); r < 0) return sys_error(-r);
+        return s->release();
     }
     if (::bind(s->fd(), addr.sockaddr_ptr(), addr.size()) != 0) return sys_error(errno);
     if (::listen(s->fd(), opts.backlog) != 0) return sys_error(errno);
@@ -117,6 +147,9 @@ bool is_transient_accept_error(int e) {
 }
 
 int open_reserve() noexcept {
+    // A simulated host never runs out of descriptors: no reserve (and no
+    // real file opened).
+    if (corio::detail::current_sim() != nullptr) return -1;
     return ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
@@ -202,6 +235,11 @@ Result<void> TcpStream::set_keepalive(bool on, std::chrono::seconds idle) noexce
 
 Result<void> TcpStream::set_linger_reset() noexcept {
     linger lg{1, 0};
+    if (auto* sim = corio::detail::current_sim()) {
+        int r = sim->setsockopt(fd(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        if (r < 0) return sys_error(-r);
+        return {};
+    }
     if (::setsockopt(fd(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg) != 0) return sys_error(errno);
     return {};
 }

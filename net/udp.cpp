@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include <corio/runtime/sim_io.hpp>
+
 namespace corio::net {
 
 Result<UdpSocket> UdpSocket::bind(const Address& addr, bool reuse_port) {
@@ -11,7 +13,13 @@ Result<UdpSocket> UdpSocket::bind(const Address& addr, bool reuse_port) {
     if (reuse_port) {
         if (auto r = s->set_option(SOL_SOCKET, SO_REUSEPORT, 1); !r) return r.error();
     }
-    if (::bind(s->fd(), addr.sockaddr_ptr(), addr.size()) != 0) return sys_error(errno);
+    if (auto* sim = corio::detail::current_sim()) {
+        if (int r = sim->bind(s->fd(), addr.sockaddr_ptr(), addr.size()); r < 0) {
+            return sys_error(-r);
+        }
+    } else if (::bind(s->fd(), addr.sockaddr_ptr(), addr.size()) != 0) {
+        return sys_error(errno);
+    }
     return UdpSocket(s->release());
 }
 
@@ -22,6 +30,11 @@ Result<UdpSocket> UdpSocket::open(int family) {
 }
 
 Result<void> UdpSocket::connect(const Address& peer) noexcept {
+    if (auto* sim = corio::detail::current_sim()) {
+        int r = sim->connect(fd(), peer.sockaddr_ptr(), peer.size());
+        if (r < 0) return sys_error(-r);
+        return {};
+    }
     if (::connect(fd(), peer.sockaddr_ptr(), peer.size()) != 0) return sys_error(errno);
     return {};
 }

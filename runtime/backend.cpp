@@ -14,7 +14,15 @@
 namespace corio {
 
 std::string_view to_string(BackendKind k) noexcept {
-    return k == BackendKind::io_uring ? "io_uring" : "epoll";
+    switch (k) {
+        case BackendKind::io_uring:
+            return "io_uring";
+        case BackendKind::epoll:
+            return "epoll";
+        case BackendKind::sim:
+            return "sim";
+    }
+    return "?";
 }
 
 std::string_view to_string(BackendChoice c) noexcept {
@@ -101,7 +109,7 @@ std::string BackendReport::describe() const {
         s += fmt::format("MSG_RING: {}\n", yn(caps.msg_ring));
         s += fmt::format("linked timeouts: {}\n", yn(caps.link_timeout));
         s += fmt::format("opcodes supported: {}\n", caps.ops.count());
-    } else {
+    } else if (kind == BackendKind::epoll) {
         s += fmt::format("epoll_pwait2 (ns timeouts): {}\n", yn(caps.epoll_pwait2));
     }
     return s;

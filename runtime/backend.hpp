@@ -10,8 +10,9 @@
 
 namespace corio {
 
-/// The engine a Loop runs on.
-enum class BackendKind : std::uint8_t { io_uring, epoll };
+/// The engine a Loop runs on. `sim`: a host of a sim::World (virtual time,
+/// simulated network); such loops are made and driven by the world only.
+enum class BackendKind : std::uint8_t { io_uring, epoll, sim };
 
 /// What a program asks for: `automatic` takes io_uring when it starts, else epoll.
 enum class BackendChoice : std::uint8_t { automatic, io_uring, epoll };

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include <corio/runtime/log.hpp>
+#include <corio/runtime/sim_io.hpp>
 
 namespace corio {
 namespace detail {
@@ -87,6 +88,18 @@ std::optional<std::uint64_t> shuffle_from_env() {
 }  // namespace
 
 Loop::Loop(LoopOptions opts) : opts_(std::move(opts)), owner_(::pthread_self()) {
+    if (opts_.sim != nullptr) {
+        // A simulated host: no ring, no epoll, no eventfd (nothing wakes it
+        // from another thread; its world runs it), no environment.
+        sim_ = opts_.sim;
+        kind_ = BackendKind::sim;
+        report_.kind = kind_;
+        report_.reason = "simulation";
+        clock_ = opts_.clock;
+        if (opts_.shuffle_seed) shuffle_.emplace(*opts_.shuffle_seed);
+        if (detail::t_current_loop == nullptr) detail::t_current_loop = this;
+        return;
+    }
     BackendChoice choice = opts_.backend;
     if (opts_.use_env && choice == BackendChoice::automatic) {
         if (auto env = backend_from_env()) choice = *env;
@@ -160,7 +173,44 @@ Loop::~Loop() {
     if (detail::t_current_loop == this) detail::t_current_loop = nullptr;
 }
 
+void Loop::shutdown_sim() noexcept {
+    // Everything is in this thread and in memory: cancel, let the tasks
+    // unwind as far as they can without waiting, complete what still waits
+    // in the simulated kernel, then destroy what is left.
+    cancel_all();
+    Loop* saved = detail::t_current_loop;
+    detail::t_current_loop = this;
+    const bool was_running = running_;
+    running_ = true;
+    try {
+        for (int round = 0; round < 1000 && live_ > 0 && !ready_.empty(); ++round)
+            run_ready();
+        closing_ = true;
+        sim_->cancel_everything(*this);
+        for (int round = 0; round < 1000 && !ready_.empty(); ++round)
+            run_ready();
+        // Whatever the unwinding started and left waiting: its frame goes next.
+        sim_->cancel_everything(*this);
+    } catch (const std::exception& e) {
+        log_error("loop shutdown: {}", e.what());
+    }
+    running_ = was_running;
+    while (tasks_ != nullptr) {
+        detail::SpawnBase* s = tasks_;
+        unregister_task(*s);
+        s->self.destroy();
+    }
+    for (Orphan& o : orphans_)
+        o.free(o.st);
+    orphans_.clear();
+    detail::t_current_loop = saved;
+}
+
 void Loop::shutdown() noexcept {
+    if (sim_ != nullptr) {
+        shutdown_sim();
+        return;
+    }
     // Cancel what is left and give it a bounded time to unwind. No frame may
     // go while the kernel (or a pool thread) may still write into it: what
     // has not come back by the first deadline is cancelled wholesale and
@@ -232,7 +282,9 @@ void Loop::shutdown() noexcept {
 
 void Loop::release_fd(int fd) noexcept {
     if (fd < 0) return;
-    if (epoll_) {
+    if (sim_ != nullptr) {
+        sim_->release(fd);
+    } else if (epoll_) {
         epoll_->forget(fd);
     } else if (uring_) {
         uring_->cancel_fd(fd);
@@ -241,6 +293,10 @@ void Loop::release_fd(int fd) noexcept {
 
 void Loop::close_fd(int fd) noexcept {
     if (fd < 0) return;
+    if (sim_ != nullptr) {
+        sim_->close(fd);
+        return;
+    }
     // The cancel from release_fd must reach the kernel while the number still
     // names the file. Closing synchronously keeps close's usual meaning (the
     // descriptor is free when reset() returns: EMFILE handling, descriptor
@@ -357,6 +413,26 @@ void Loop::run() {
     run_while_not([] { return false; }, true);
 }
 
+bool Loop::run_once() {
+    if (running_) throw std::logic_error("corio: the loop is already running on this thread");
+    check_owner("running a loop");
+    Loop* saved = current_or_null();
+    detail::t_current_loop = this;
+    running_ = true;
+    struct Restore {
+        Loop* self;
+        Loop* saved;
+        ~Restore() {
+            self->running_ = false;
+            detail::t_current_loop = saved;
+        }
+    } restore{this, saved};
+    const std::uint64_t before = stats_.tasks_run + stats_.timers_fired;
+    run_ready();
+    fire_timers();
+    return stats_.tasks_run + stats_.timers_fired != before;
+}
+
 void Loop::run_until_stopped() {
     run_while_not([] { return false; }, false);
 }
@@ -390,6 +466,12 @@ void Loop::fire_timers() {
 
 bool Loop::turn(bool may_wait) {
     ++stats_.turns;
+    if (sim_ != nullptr) {
+        // Nothing to wait on here: the world moves time and delivers the
+        // network. Run by block_on alone, a sim loop can only go on while
+        // it has ready work.
+        return !may_wait || !ready_.empty();
+    }
     bool wait = may_wait && ready_.empty();
     std::chrono::nanoseconds timeout{};
     const std::chrono::nanoseconds* tp = nullptr;
@@ -566,6 +648,9 @@ void Loop::cancel_op(detail::OpState& st) {
                 ++stats_.cancels;
                 st.on_complete(&st, *this, -ECANCELED, 0);
             }
+            break;
+        case detail::OpState::Engine::sim:
+            sim_->cancel(*this, st);
             break;
         case detail::OpState::Engine::none:
             break;

@@ -33,6 +33,10 @@
 
 namespace corio {
 
+namespace detail {
+class SimIo;
+}
+
 /// How a Loop is made.
 struct LoopOptions {
     /// `automatic`: io_uring when it starts, else epoll. CORIO_BACKEND
@@ -56,6 +60,10 @@ struct LoopOptions {
     ManualClock* clock = nullptr;
     /// Honour CORIO_BACKEND and CORIO_SHUFFLE.
     bool use_env = true;
+    /// Set by sim::World for the loop of a simulated host: the loop then has
+    /// no kernel backend (no descriptor, no system call for I/O); its
+    /// operations go to this simulated kernel and `clock` is the world's.
+    detail::SimIo* sim = nullptr;
 };
 
 namespace detail {
@@ -130,6 +138,10 @@ public:
 
     /// Runs until stop() is called or no spawned task is left.
     void run();
+    /// Runs the ready work and the due timers once, without waiting for
+    /// anything; true if a task ran or a timer fired. A sim::World drives
+    /// the loops of its hosts with it.
+    bool run_once();
     /// Runs until stop() is called, even with nothing to do (a loop that
     /// receives work from other threads).
     void run_until_stopped();
@@ -203,8 +215,11 @@ public:
     /// pays now: always on epoll (it skips the blocking pool); on io_uring only
     /// for an operation that would be submitted alone (see lone_submission).
     bool fast_path_pays() const noexcept {
-        return kind_ != BackendKind::io_uring || uring_->lone_submission();
+        return kind_ != BackendKind::io_uring ? kind_ == BackendKind::epoll
+                                              : uring_->lone_submission();
     }
+    /// The simulated kernel of a sim loop; null on a real backend.
+    detail::SimIo* sim_io() const noexcept { return sim_; }
     /// True while an operation may resume its coroutine inline; counts one use.
     bool take_inline_budget() noexcept {
         if (inline_left_ == 0) return false;
@@ -308,6 +323,7 @@ private:
     void register_task(detail::SpawnBase& s) noexcept;
     void unregister_task(detail::SpawnBase& s) noexcept;
     void shutdown() noexcept;
+    void shutdown_sim() noexcept;
 
     detail::ReadyQueue ready_;
     detail::TimerQueue timers_;
@@ -319,6 +335,7 @@ private:
     std::unique_ptr<detail::UringBackend> uring_;
     std::unique_ptr<detail::EpollBackend> epoll_;
     std::unique_ptr<detail::BlockingPool> pool_;
+    detail::SimIo* sim_ = nullptr;
     ManualClock* clock_ = nullptr;
     std::optional<std::mt19937_64> shuffle_;
     LoopOptions opts_;
@@ -366,6 +383,7 @@ namespace detail {
 struct BackendAccess {
     static UringBackend& uring(Loop& l) noexcept { return *l.uring_; }
     static EpollBackend& epoll(Loop& l) noexcept { return *l.epoll_; }
+    static SimIo& sim(Loop& l) noexcept { return *l.sim_; }
 };
 }  // namespace detail
 

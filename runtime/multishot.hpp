@@ -95,7 +95,7 @@ struct Completion {
 
 template <class Op>
 struct MultishotCore final : OpState {
-    enum class Mode : std::uint8_t { multishot, readiness, epoll };
+    enum class Mode : std::uint8_t { multishot, readiness, epoll, sim };
     struct Park : ParkNode {
         MultishotCore* self = nullptr;
     };
@@ -107,6 +107,8 @@ struct MultishotCore final : OpState {
         retry = &retry_fn;
         if (loop->kind() == BackendKind::io_uring) {
             mode = op.multishot(loop->caps()) ? Mode::multishot : Mode::readiness;
+        } else if (loop->kind() == BackendKind::sim) {
+            mode = Mode::sim;
         } else {
             mode = Mode::epoll;
         }
@@ -159,6 +161,22 @@ struct MultishotCore final : OpState {
                 ep.wait(*this);
                 return;
             }
+            case Mode::sim: {
+                // As on epoll: one call per waiting task, then a wait in the
+                // simulated kernel until the descriptor changes.
+                SimIo& io = BackendAccess::sim(*loop);
+                while (!waiters.empty()) {
+                    int r = sim_attempt(op, io);
+                    if (r == -EAGAIN) break;
+                    deliver(r, 0);
+                }
+                if (waiters.empty()) return;
+                fd = op.fd;
+                interest = interest_of(op);
+                engine = Engine::sim;
+                io.wait(*this);
+                return;
+            }
         }
     }
 
@@ -184,7 +202,7 @@ struct MultishotCore final : OpState {
 
     void discard(int r, std::uint32_t f) noexcept {
         if constexpr (op_returns_fd<Op>()) {
-            if (r >= 0) ::close(r);
+            if (r >= 0) close_unwanted(*loop, r);
         } else {
             (void)op.finish(r, f);  // RAII items (buffers) release themselves
         }
@@ -218,7 +236,7 @@ struct MultishotCore final : OpState {
         auto* c = static_cast<MultishotCore*>(s);
         bool more = false;
         std::uint32_t f = cqe_flags;
-        if (c->engine == Engine::epoll) {
+        if (c->engine == Engine::epoll || c->engine == Engine::sim) {
             f = std::exchange(c->flags, 0u);
         } else if (c->polling) {
             c->polling = false;
@@ -272,6 +290,7 @@ struct MultishotCore final : OpState {
 
     static int retry_fn(OpState* s) noexcept {
         auto* c = static_cast<MultishotCore*>(s);
+        if (c->mode == Mode::sim) return sim_attempt(c->op, BackendAccess::sim(*c->loop));
         return attempt_op(c->op, c->flags);
     }
 

@@ -36,6 +36,7 @@
 #include <corio/runtime/detail/timer_queue.hpp>
 #include <corio/runtime/loop.hpp>
 #include <corio/runtime/result.hpp>
+#include <corio/runtime/sim_io.hpp>
 #include <corio/runtime/task.hpp>
 
 namespace corio {
@@ -70,6 +71,9 @@ namespace corio {
 ///   ends the wait
 /// - `bool uring_enabled() const`: false: on io_uring wait for readiness with a POLL_ADD and make
 ///   the `attempt` call; e.g. a buffer pool the kernel cannot pick from
+/// - `int sim(detail::SimIo&)`: the sim backend: the call made against the simulated kernel of a
+///   sim::World host, in the style of `attempt`: a result, or -EAGAIN to wait until the simulated
+///   descriptor changes; an op without it ends with EOPNOTSUPP in a simulation
 /// - `bool notifies() const`: zero-copy send: a completion flagged IORING_CQE_F_MORE is the result,
 ///   and the awaiter resumes only on the second, flagged IORING_CQE_F_NOTIF, when the kernel no
 ///   longer reads the buffer
@@ -129,6 +133,30 @@ ParkingLot* parking_of(Op& op, int res) noexcept {
         (void)op;
         (void)res;
         return nullptr;
+    }
+}
+template <class Op>
+concept SimOperation = requires(Op& op, SimIo& io) {
+    { op.sim(io) } -> std::same_as<int>;
+};
+/// The op's call against the simulated kernel; EOPNOTSUPP for an op the
+/// simulation does not model.
+template <class Op>
+int sim_attempt(Op& op, SimIo& io) noexcept {
+    if constexpr (SimOperation<Op>) {
+        return op.sim(io);
+    } else {
+        (void)op;
+        (void)io;
+        return -EOPNOTSUPP;
+    }
+}
+/// Closes a descriptor an operation produced that nobody will take.
+inline void close_unwanted(Loop& l, int fd) noexcept {
+    if (l.kind() == BackendKind::sim) {
+        l.close_fd(fd);
+    } else {
+        ::close(fd);
     }
 }
 template <class Op>
@@ -249,7 +277,7 @@ public:
             // The kernel finished the call after we asked it to stop: the
             // caller will never see this descriptor, so it must not leak.
             if (r >= 0 && (cancel_requested || timed_out)) {
-                ::close(r);
+                detail::close_unwanted(*loop, r);
                 r = timed_out ? -ETIMEDOUT : -ECANCELED;
             }
         }
@@ -300,6 +328,9 @@ private:
             submit_uring();
             return true;
         }
+        if (!uring && loop->kind() == BackendKind::sim) [[unlikely]] {
+            return start_sim(inline_ok);
+        }
         switch (Op::interest) {
             case Interest::none: {
                 res = detail::attempt_op(op_, flags);
@@ -339,6 +370,36 @@ private:
                 return true;
             }
         }
+        return true;
+    }
+
+    // The sim backend: the op's call against the simulated kernel; on EAGAIN
+    // it waits there (like epoll's readiness wait) and is retried whenever
+    // the simulated descriptor changes.
+    bool start_sim(bool inline_ok) noexcept {
+        detail::SimIo& io = detail::BackendAccess::sim(*loop);
+        auto retry_sim = [](detail::OpState* s) noexcept {
+            auto* self = static_cast<OpAwaiter*>(s);
+            return detail::sim_attempt(self->op_, detail::BackendAccess::sim(*self->loop));
+        };
+        if constexpr (Op::interest == Interest::blocking && detail::SimOperation<Op>) {
+            // A disk call takes simulated time: made when its latency has
+            // passed, so a crash or a cancel can land before it.
+            engine = Engine::sim;
+            retry = retry_sim;
+            io.defer(*this);
+            return true;
+        }
+        int r = detail::sim_attempt(op_, io);
+        if (r != -EAGAIN) {
+            res = r;
+            return deliver_now(inline_ok);
+        }
+        if constexpr (requires { op_.fd; }) fd = op_.fd;
+        interest = detail::interest_of(op_);
+        engine = Engine::sim;
+        retry = retry_sim;
+        io.wait(*this);
         return true;
     }
 

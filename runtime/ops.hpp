@@ -28,6 +28,7 @@ struct Nop {
     static constexpr Interest interest = Interest::none;
     void prep(io_uring_sqe* s) const noexcept { io_uring_prep_nop(s); }
     int attempt() noexcept { return 0; }
+    int sim(detail::SimIo&) noexcept { return 0; }
     Result<void> finish(int res) const noexcept { return void_result(res); }
     ///@}
 };
@@ -101,6 +102,7 @@ struct Poll {
         if (n < 0) return -errno;
         return n == 0 ? -EAGAIN : p.revents;
     }
+    int sim(detail::SimIo& io) noexcept { return io.poll(fd, events); }
     Result<unsigned> finish(int res) const noexcept {
         if (res < 0) return sys_error(-res);
         return unsigned(res);
@@ -133,6 +135,7 @@ struct PollMulti {
         if (n < 0) return -errno;
         return n == 0 ? -EAGAIN : p.revents;
     }
+    int sim(detail::SimIo& io) noexcept { return io.poll(fd, events); }
     Result<unsigned> finish(int res, std::uint32_t) const noexcept {
         if (res < 0) return sys_error(-res);
         return unsigned(res);
@@ -151,6 +154,7 @@ struct Close {
     static constexpr unsigned uring_opcode = IORING_OP_CLOSE;
     void prep(io_uring_sqe* s) const noexcept { io_uring_prep_close(s, fd); }
     int attempt() noexcept { return ::close(fd) == 0 ? 0 : -errno; }
+    int sim(detail::SimIo& io) noexcept { return io.close(fd); }
     Result<void> finish(int res) const noexcept { return void_result(res); }
     ///@}
 };

@@ -5,12 +5,15 @@
 #include <exception>
 
 #include <corio/runtime/log.hpp>
+#include <corio/runtime/sim_io.hpp>
 
 namespace corio {
 
 namespace detail {
 
 std::uint64_t random_seed() noexcept {
+    // On a simulated host the seed decides, so that a run replays.
+    if (SimIo* sim = current_sim()) return sim->random();
     // One random_device read per thread, then a cheap generator: a crawler
     // may start thousands of retry loops.
     thread_local std::mt19937_64 gen = [] {

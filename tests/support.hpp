@@ -5,8 +5,10 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include <corio/runtime/loop.hpp>
 #include <corio/runtime/op.hpp>
@@ -15,6 +17,7 @@
 #include <corio/runtime/timer.hpp>
 #include <corio/runtime/when_all.hpp>
 #include <corio/runtime/when_any.hpp>
+#include <corio/sim/world.hpp>
 
 namespace corio::test {
 
@@ -24,16 +27,32 @@ inline LoopOptions options() {
     return o;
 }
 
+/// CORIO_BACKEND=sim (meson's "sim" registrations): run() puts the test's
+/// body on a host of a sim::World instead (virtual time, simulated network;
+/// CORIO_SIM_SEED picks the seed).
+inline bool sim_requested() {
+    const char* b = std::getenv("CORIO_BACKEND");
+    return b != nullptr && std::string_view(b) == "sim";
+}
+
 /// Runs `body(loop)` on a fresh loop, failing the test if it takes longer
 /// than `cap` (the task is cancelled, then the loop is torn down).
 template <class F>
 void run(F body, std::chrono::milliseconds cap = std::chrono::seconds(10),
          LoopOptions opts = options()) {
-    Loop loop(opts);
     auto guarded = [](Loop& l, F& b, std::chrono::milliseconds c) -> Task<bool> {
         auto r = co_await with_timeout(b(l), c);
         co_return r.has_value();
     };
+    if (sim_requested()) {
+        sim::World w;
+        sim::Host& h = w.add_host("test");
+        bool finished = w.block_on(h, guarded(h.loop(), body, cap));
+        INFO("sim " << w.summary());
+        REQUIRE(finished);
+        return;
+    }
+    Loop loop(opts);
     bool finished = loop.block_on(guarded(loop, body, cap));
     INFO("backend " << to_string(loop.kind()));
     REQUIRE(finished);

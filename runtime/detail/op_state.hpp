@@ -45,10 +45,10 @@ struct OpState {
     Loop* loop = nullptr;
     int res = 0;
     std::uint32_t flags = 0;  // CQE flags of the delivered completion (buffer id, ...)
-    int fd = -1;              // epoll: the descriptor waited on
+    int fd = -1;              // epoll, sim: the descriptor waited on
     Interest interest = Interest::none;
     OpKind kind = OpKind::other;
-    enum class Engine : std::uint8_t { none, uring, epoll, pool } engine = Engine::none;
+    enum class Engine : std::uint8_t { none, uring, epoll, pool, sim } engine = Engine::none;
     bool polling = false;  // io_uring: a POLL_ADD stands in for the call (readiness path)
     bool pending = false;           // submitted; completion not yet delivered
     bool cancel_requested = false;  // a cancel was asked for (the op still completes)
