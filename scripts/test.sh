@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/test.sh: installs what is missing, builds, and runs every test on both
-# backends: the suite, the suite again with a shuffled run queue, the suite
-# under ASan+UBSan, the multi-loop tests under TSan, the fuzz targets briefly,
+# backends: the suite, the suite under ASan+UBSan with a shuffled run queue,
+# the multi-loop tests under TSan, the fuzz targets briefly, three consumer
+# builds (CMake, pkg-config, meson subproject),
 # the API reference (doxygen, no warning) and the example programs' command
 # contract. Last line: `N passed, N failed`.
 #
@@ -9,6 +10,10 @@
 #   scripts/test.sh --busy        the plain suite with both cores kept busy by
 #                                 two CPU hogs at normal priority (no test may
 #                                 depend on the machine's speed)
+#   scripts/test.sh --clang       the plain suite built with clang 14 instead of
+#                                 g++ 12 (build-clang); a separate CI step, as
+#                                 a third full build does not fit test.sh's
+#                                 time budget on 2 cores
 #   CORIO_SHUFFLE=SEED            replay a shuffled run with that seed
 set -u
 cd "$(dirname "$0")/.."
@@ -16,9 +21,14 @@ cd "$(dirname "$0")/.."
 
 quick=0
 busy=0
+clang=0
 for a in "$@"; do
     case $a in
         --quick) quick=1 ;;
+        --clang)
+            quick=1
+            clang=1
+            ;;
         --busy)
             quick=1
             busy=1
@@ -129,7 +139,15 @@ step_time() { echo "$(( $(date +%s) - $1 )) s"; }
 t0=$(date +%s)
 # The prefix and libdir are the ones the consumers step installs with (it
 # installs this tree instead of building the library again).
-if build build-test -Dbuildtype=debugoptimized -Dbenchmarks=false -Dparts=runtime,net,fs,http,tls \
+if [ $clang -eq 1 ]; then
+    need_pkgs clang || exit 1
+    # meson takes the compiler from CC/CXX when it sets up a new directory.
+    if CC=clang CXX=clang++ build build-clang -Dbuildtype=debugoptimized -Dbenchmarks=false \
+        -Dparts=runtime,net,fs,http,tls; then
+        summary+=("build-clang built ($(step_time "$t0"))")
+        run_suite "tests, clang" build-clang --no-suite peers
+    fi
+elif build build-test -Dbuildtype=debugoptimized -Dbenchmarks=false -Dparts=runtime,net,fs,http,tls \
     --prefix=/usr/local --libdir=lib -Dpkgconfig.relocatable=true; then
     summary+=("build-test built ($(step_time "$t0"))")
     if [ $busy -eq 1 ]; then
@@ -218,7 +236,7 @@ if [ $quick -eq 0 ] && [ -x scripts/docs.sh ]; then
     grep '^docs:' build-docs/output.txt | sed 's/^/   /'
 fi
 
-if [ -x ../shared/tools/contract-check.sh ] && ls build-test/examples/* >/dev/null 2>&1; then
+if [ $clang -eq 0 ] && [ -x ../shared/tools/contract-check.sh ] && ls build-test/examples/* >/dev/null 2>&1; then
     echo "== example command contract"
     ../shared/tools/contract-check.sh build-test >build-test/contract-output.txt 2>&1
     read -r p _ f _ <<<"$(tail -n 1 build-test/contract-output.txt)"
