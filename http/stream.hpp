@@ -46,9 +46,12 @@ class Stream {
 public:
     /// No stream (is_open() false).
     Stream() noexcept = default;
+    // The same_as test comes first: checking ByteStream<Stream> would ask
+    // whether Stream is move-constructible, which considers this constructor
+    // again (clang 14 recurses; g++ 12 lets it pass).
     /// Owns `s` (moved in).
-    template <ByteStream S>
-    requires(!std::same_as<std::remove_cvref_t<S>, Stream>) explicit Stream(S s)
+    template <class S>
+    requires(!std::same_as<std::remove_cvref_t<S>, Stream> && ByteStream<S>) explicit Stream(S s)
         : impl_(std::make_unique<Model<S>>(std::move(s))) {}
 
     /// Some bytes into `buf`: the count, 0 when the peer closed its side.

@@ -338,7 +338,13 @@ public:
     /// temporary of T appears in the caller's co_await expression.
     template <class... A>
     SendAwaiter(State* s, std::in_place_t, A&&... args) : Base(s) {
-        owned_.emplace(std::forward<A>(args)...);
+        if constexpr (std::is_constructible_v<T, A&&...>) {
+            owned_.emplace(std::forward<A>(args)...);
+        } else {
+            // An aggregate, on a compiler without parenthesised aggregate
+            // initialisation (clang 14): braces, still in this ordinary function.
+            owned_.emplace(T{std::forward<A>(args)...});
+        }
         this->src = std::addressof(*owned_);
         this->take = &take_move<T>;
     }
@@ -411,7 +417,8 @@ public:
     /// error (closed, cancelled) the value built is destroyed.
     template <class... A>
     requires(sizeof...(A) != 1 || !(std::is_same_v<std::remove_cvref_t<A>, T> && ...)) &&
-        std::is_constructible_v<T, A&&...> SendAwaiter<T, State> send(A&&... args) {
+        (std::is_constructible_v<T, A&&...> ||
+         requires(A&&... a) { T{std::forward<A>(a)...}; }) SendAwaiter<T, State> send(A&&... args) {
         return SendAwaiter<T, State>(s_, std::in_place, std::forward<A>(args)...);
     }
 
