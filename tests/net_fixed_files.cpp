@@ -53,7 +53,7 @@ TEST_CASE("a full descriptor table falls back to plain descriptors", "[net][fixe
                 co_await echo_once(pairs[i].second, pairs[i].first, "pong " + std::to_string(i));
             }
             pairs.clear();
-            co_await nop();
+            (void)co_await nop();
             CHECK(loop.fixed_files_in_use() == 0);
         },
         10s, opts);
@@ -83,7 +83,7 @@ TEST_CASE("closing a registered stream under a pending receive ends it", "[net][
         REQUIRE(e);
         CHECK(*e == 0);
         c.close();
-        co_await nop();
+        (void)co_await nop();
         CHECK(loop.fixed_files_in_use() == 0);
     });
 }
@@ -103,7 +103,7 @@ TEST_CASE("10,000 connect/close cycles leave the descriptor table empty", "[net]
                 peak = std::max(peak, loop.fixed_files_in_use());
                 if (i % 100 == 0) co_await echo_once(*c, *s, "cycle");
             }
-            co_await nop();
+            (void)co_await nop();
             CHECK(loop.fixed_files_in_use() == 0);
             if (loop.caps().fixed_files > 0) {
                 CHECK(peak == 2);
