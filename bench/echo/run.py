@@ -2,7 +2,7 @@
 """Echo macro benchmark: corio (io_uring, epoll) against the peers in bench/peers.
 
     bench/echo/run.py [--build build-bench] [--quick] [--reps 3] [--duration SECS]
-                      [--out bench/results] [--only NAME,...]
+                      [--out bench/results] [--only NAME,...] [--baseline DIR]
 
 For every config (mode, message size, connections) every server runs once per
 repetition; the servers are interleaved (A B C D E, then B C D E A, ...) and the
@@ -64,6 +64,9 @@ RATIOS = [
     ("corio-epoll", "epoll-c", "corio epoll vs epoll C"),
     ("corio-uring", "asio", "corio io_uring vs Asio"),
     ("corio-uring", "corio-epoll", "corio io_uring vs corio epoll"),
+    # --baseline DIR: the same echo_server built from another commit.
+    ("corio-uring", "base-uring", "corio io_uring vs the baseline build"),
+    ("corio-epoll", "base-epoll", "corio epoll vs the baseline build"),
 ]
 
 
@@ -338,6 +341,9 @@ def main():
                     help="repetitions of the 64 B ping-pong 50/500 configs (default: --reps, "
                     "5 in a full run)")
     ap.add_argument("--servers", default=",".join(DEFAULT_SERVERS))
+    ap.add_argument("--baseline", default=None, metavar="DIR",
+                    help="a build dir of another commit: adds servers base-uring and "
+                         "base-epoll (its echo_server), for before/after comparisons")
     ap.add_argument("--server-cpu", type=int, default=0)
     ap.add_argument("--client-cpu", type=int, default=1)
     ap.add_argument("--client-loops", type=int, default=1)
@@ -345,6 +351,10 @@ def main():
     ap.add_argument("--nice", type=int, default=-20 if os.geteuid() == 0 else 0,
                     help="nice value for server and load generator (default -20 as root)")
     args = ap.parse_args()
+    if args.baseline:
+        base = os.path.abspath(os.path.join(args.baseline, "examples/echo_server"))
+        SERVERS["base-uring"] = (base, ["--backend", "io_uring"], "baseline io_uring")
+        SERVERS["base-epoll"] = (base, ["--backend", "epoll"], "baseline epoll")
     duration = args.duration or (1.0 if args.quick else 2.0)
     core_reps = args.core_reps or (args.reps if args.quick else max(args.reps, 5))
 
