@@ -62,7 +62,7 @@ built() { [ -x "$build/$1" ] && [[ " $build_failed " != *" $1 "* ]]; }
 
 mkdir -p "$out"
 # Results of an earlier run must not be mistaken for this one's.
-rm -f "$out"/{parts.tsv,run.json,echo.json,echo_runs.csv,micro.json,fs.txt,http.txt,multi.txt} \
+rm -f "$out"/{parts.tsv,run.json,echo.json,echo_runs.csv,micro.json,fs.txt,http.txt,https.txt,multi.txt} \
     "$out"/*.png "$out"/*.dat "$out"/*.log
 tmp=$(mktemp -d)
 child=""
@@ -186,6 +186,17 @@ if [ -x scripts/http_bench.sh ]; then
     fi
 else
     skipped http "scripts/http_bench.sh" "scripts/http_bench.sh is not in this tree yet"
+fi
+
+# ---- https -----------------------------------------------------------------
+if [ -x scripts/https_bench.sh ]; then
+    if [ "$quick" = 1 ]; then
+        part https 90 https.txt env BUILD="$build" scripts/https_bench.sh --quick
+    else
+        part https 400 https.txt env BUILD="$build" REPS=5 scripts/https_bench.sh
+    fi
+else
+    skipped https "scripts/https_bench.sh" "scripts/https_bench.sh is not in this tree"
 fi
 
 # ---- files -------------------------------------------------------------------

@@ -41,9 +41,15 @@ fi
 
 need_pkgs "${base_pkgs[@]}" wrk nginx || exit 1
 
-BUILD=${BUILD:-build-httpsbench}
-configure "$BUILD" -Dbuildtype=release -Dtests=false -Dexamples=true -Dbenchmarks=false
-nice -n 10 ninja -C "$BUILD" -j "$(jobs)" examples/http_server/http_server >/dev/null
+# Use BUILD's http_server if BUILD is given and can build it (bench.sh passes
+# its build-bench); otherwise an optimised build of our own.
+if [ -n "${BUILD:-}" ] && ninja -C "$BUILD" examples/http_server/http_server >/dev/null 2>&1; then
+    :
+else
+    BUILD=build-httpsbench
+    configure "$BUILD" -Dbuildtype=release -Dtests=false -Dexamples=true -Dbenchmarks=false
+    nice -n 10 ninja -C "$BUILD" -j "$(jobs)" examples/http_server/http_server >/dev/null
+fi
 BIN="$BUILD/examples/http_server/http_server"
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
