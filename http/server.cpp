@@ -215,7 +215,7 @@ public:
 private:
     void set_phase(Phase p, Duration timeout) noexcept {
         phase_ = p;
-        deadline_ = ls_->loop->now() + timeout;
+        deadline_ = ls_->loop->turn_now() + timeout;  // no clock read per request
     }
     // A handler may take as long as it likes; what it awaits of the
     // connection (body reads, chunk writes) has its own deadline.

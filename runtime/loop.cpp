@@ -458,6 +458,8 @@ void Loop::run_ready() {
 void Loop::fire_timers() {
     if (timers_.empty()) return;
     TimePoint t = now();
+    turn_now_ = t;
+    turn_now_valid_ = true;
     while (detail::TimerNode* n = timers_.pop_due(t)) {
         ++stats_.timers_fired;
         n->fire(n, *this);
@@ -466,6 +468,7 @@ void Loop::fire_timers() {
 
 bool Loop::turn(bool may_wait) {
     ++stats_.turns;
+    turn_now_valid_ = false;  // the wait below moves time on
     if (sim_ != nullptr) {
         // Nothing to wait on here: the world moves time and delivers the
         // network. Run by block_on alone, a sim loop can only go on while

@@ -155,6 +155,19 @@ public:
 
     /// The loop's time (the manual clock if it has one).
     TimePoint now() const noexcept { return clock_ != nullptr ? clock_->now() : Clock::now(); }
+    /// The loop's time as of this turn: read at most once per turn (the
+    /// timer pass's reading when there was one), so it may lag now() by the
+    /// time the turn's tasks have run. For deadlines that tolerate that,
+    /// taken often (an HTTP connection's timeouts, per request); timers and
+    /// operation timeouts use now(). With a manual clock, the clock.
+    TimePoint turn_now() const noexcept {
+        if (clock_ != nullptr) return clock_->now();
+        if (!turn_now_valid_) {
+            turn_now_ = Clock::now();
+            turn_now_valid_ = true;
+        }
+        return turn_now_;
+    }
 
     // ---- for awaitables (the building blocks of operations) ----
 
@@ -184,9 +197,7 @@ public:
         run_while_not(std::move(done), false);
     }
     /// Delivers what other threads have posted so far, now (loop thread only).
-    void process_remote() {
-        drain_remote();
-    }
+    void process_remote() { drain_remote(); }
 
     /// Cross-loop wake-ups with IORING_OP_MSG_RING: loops made by one Runtime
     /// share a `group`; a loop that may `send` wakes the other io_uring loops
@@ -201,13 +212,9 @@ public:
             send && group != nullptr && kind_ == BackendKind::io_uring && report_.caps.msg_ring;
     }
     /// Stops this loop's MSG_RING wake-ups (later ones use the eventfd).
-    void disable_msg_ring_send() noexcept {
-        msg_send_ = false;
-    }
+    void disable_msg_ring_send() noexcept { msg_send_ = false; }
     /// MSG_RING wake-ups this loop sent whose completion has not come back.
-    unsigned msg_ring_inflight() const noexcept {
-        return msg_inflight_;
-    }
+    unsigned msg_ring_inflight() const noexcept { return msg_inflight_; }
     /// io_uring: a completion whose user_data carries a tag in its low bits
     /// (a MSG_RING wake-up received or sent). Called by the backend.
     void on_tagged_cqe(std::uint64_t user_data, int res) noexcept;
@@ -231,13 +238,9 @@ public:
     /// first use; the result comes back through the loop's remote queue.
     void submit_blocking(detail::OpState& st);
     /// The loop's timer heap (timers, sleeps and `.timeout(d)` on epoll).
-    detail::TimerQueue& timers() noexcept {
-        return timers_;
-    }
+    detail::TimerQueue& timers() noexcept { return timers_; }
     /// The counters, for the code that counts.
-    LoopStats& mutable_stats() noexcept {
-        return stats_;
-    }
+    LoopStats& mutable_stats() noexcept { return stats_; }
     /// Asks whichever engine holds `st` to cancel it; `st` still completes.
     void cancel_op(detail::OpState& st);
     /// Thread-safe: hands a finished `st` (res set) back to this loop, which
@@ -288,22 +291,16 @@ public:
     /// Something on another thread will post to this loop (a channel waiter,
     /// a remote handle): until drop_remote_ref(), an idle loop waits for it
     /// instead of reporting a deadlock.
-    void add_remote_ref() noexcept {
-        remote_refs_.fetch_add(1, std::memory_order_relaxed);
-    }
+    void add_remote_ref() noexcept { remote_refs_.fetch_add(1, std::memory_order_relaxed); }
     /// Undoes one add_remote_ref().
-    void drop_remote_ref() noexcept {
-        remote_refs_.fetch_sub(1, std::memory_order_relaxed);
-    }
+    void drop_remote_ref() noexcept { remote_refs_.fetch_sub(1, std::memory_order_relaxed); }
 
     /// Requests stop on every task spawned on this loop.
     void cancel_all() noexcept;
     /// Requests stop on every task started with spawn_background.
     void cancel_background() noexcept;
     /// Number of spawned tasks not yet finished.
-    std::size_t live_tasks() const noexcept {
-        return live_;
-    }
+    std::size_t live_tasks() const noexcept { return live_; }
 
 private:
     friend struct detail::BackendAccess;
@@ -337,6 +334,8 @@ private:
     std::unique_ptr<detail::BlockingPool> pool_;
     detail::SimIo* sim_ = nullptr;
     ManualClock* clock_ = nullptr;
+    mutable TimePoint turn_now_{};  // turn_now(): valid until the next wait
+    mutable bool turn_now_valid_ = false;
     std::optional<std::mt19937_64> shuffle_;
     LoopOptions opts_;
     BackendReport report_;

@@ -21,29 +21,32 @@ TEST_CASE("sleep_for waits at least the duration, and not much longer", "[timer]
 }
 
 TEST_CASE("timers fire in deadline order, equal deadlines in arming order", "[timer]") {
-    test::run([](Loop& loop) -> Task<void> {
-        std::vector<int> order;
-        auto sleeper = [](std::vector<int>* out, int id, TimePoint when) -> Task<void> {
-            co_await sleep_until(when);
-            out->push_back(id);
-        };
-        TimePoint base = loop.now() + 20ms;
-        std::vector<Task<void>> ts;
-        ts.push_back(sleeper(&order, 3, base + 6ms));
-        ts.push_back(sleeper(&order, 1, base + 2ms));
-        ts.push_back(sleeper(&order, 2, base + 4ms));
-        ts.push_back(sleeper(&order, 10, base + 8ms));
-        ts.push_back(sleeper(&order, 11, base + 8ms));
-        ts.push_back(sleeper(&order, 12, base + 8ms));
-        co_await when_all(std::move(ts));
-        CHECK(order == std::vector<int>{1, 2, 3, 10, 11, 12});
-    }, 10s, [] {
-        auto o = test::options();
-        o.shuffle_seed.reset();
-        o.use_env = false;  // arming order matters here: no shuffled start
-        o.backend = backend_from_env().value_or(BackendChoice::automatic);
-        return o;
-    }());
+    test::run(
+        [](Loop& loop) -> Task<void> {
+            std::vector<int> order;
+            auto sleeper = [](std::vector<int>* out, int id, TimePoint when) -> Task<void> {
+                co_await sleep_until(when);
+                out->push_back(id);
+            };
+            TimePoint base = loop.now() + 20ms;
+            std::vector<Task<void>> ts;
+            ts.push_back(sleeper(&order, 3, base + 6ms));
+            ts.push_back(sleeper(&order, 1, base + 2ms));
+            ts.push_back(sleeper(&order, 2, base + 4ms));
+            ts.push_back(sleeper(&order, 10, base + 8ms));
+            ts.push_back(sleeper(&order, 11, base + 8ms));
+            ts.push_back(sleeper(&order, 12, base + 8ms));
+            co_await when_all(std::move(ts));
+            CHECK(order == std::vector<int>{1, 2, 3, 10, 11, 12});
+        },
+        10s,
+        [] {
+            auto o = test::options();
+            o.shuffle_seed.reset();
+            o.use_env = false;  // arming order matters here: no shuffled start
+            o.backend = backend_from_env().value_or(BackendChoice::automatic);
+            return o;
+        }());
 }
 
 TEST_CASE("a cancelled sleep resumes early with false", "[timer][cancel]") {
@@ -141,4 +144,22 @@ TEST_CASE("a manual clock moves only when advanced", "[timer][clock]") {
     auto t0 = Clock::now();
     loop.block_on(body(clock));
     CHECK(Clock::now() - t0 < 5s);
+}
+
+TEST_CASE("turn_now: one reading per turn, never ahead of now, new after a wait", "[timer]") {
+    test::run([](Loop& loop) -> Task<void> {
+        if (loop.kind() == BackendKind::sim) co_return;  // virtual time: turn_now() is now()
+        const TimePoint t1 = loop.turn_now();
+        CHECK(t1 <= loop.now());
+        // The clock moves on within the turn; turn_now stays.
+        while (loop.now() == t1) {
+        }
+        CHECK(loop.turn_now() == t1);
+        // A sleep ends in a later turn, after a wait: a new reading, at
+        // least the sleep's length later.
+        co_await sleep_for(1ms);
+        const TimePoint t2 = loop.turn_now();
+        CHECK(t2 >= t1 + 1ms);
+        CHECK(t2 <= loop.now());
+    });
 }
