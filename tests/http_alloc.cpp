@@ -11,43 +11,9 @@
 
 #include <corio/http/static_files.hpp>
 
+#include "alloc_support.hpp"
 #include "http_support.hpp"
 #include "site/harness.hpp"
-
-// Counts every operator new in this binary. Not under AddressSanitizer, which
-// owns the allocation functions.
-namespace {
-std::atomic<std::uint64_t> g_news{0};
-}
-#if defined(__SANITIZE_ADDRESS__)
-#define CORIO_COUNT_NEW 0
-#else
-#define CORIO_COUNT_NEW 1
-#endif
-#if CORIO_COUNT_NEW
-void* operator new(std::size_t n) {
-    g_news.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) {
-    g_news.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-    std::free(p);
-}
-#endif
 
 using namespace corio;
 
@@ -96,13 +62,13 @@ TEST_CASE("keep-alive GET of a cached small file allocates nothing per request",
                 const bool r = co_await one(&s, span);
                 ok = ok && r;
             }
-            const std::uint64_t before = g_news.load();
+            const std::uint64_t before = test::news();
             constexpr int requests = 5000;
             for (int i = 0; i < requests; ++i) {
                 const bool r = co_await one(&s, span);
                 ok = ok && r;
             }
-            const std::uint64_t news = g_news.load() - before;
+            const std::uint64_t news = test::news() - before;
             REQUIRE(ok);
             CHECK(std::string_view(reinterpret_cast<const char*>(buf.data()), 15) ==
                   "HTTP/1.1 200 OK");

@@ -9,31 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "alloc_support.hpp"
 #include "net_support.hpp"
 
 using namespace corio;
 using namespace std::chrono_literals;
 using test::bytes;
 using test::chars;
-
-// Counts allocations (not under ASan, which has its own operator new).
-#if !defined(__SANITIZE_ADDRESS__)
-namespace {
-std::atomic<long> g_news{0};
-}
-void* operator new(std::size_t n) {
-    g_news.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
-#define CORIO_COUNT_NEW 1
-#endif
 
 TEST_CASE("multishot accept: a 4-entry CQ under a flood of connections loses none",
           "[net][multishot]") {
@@ -207,7 +189,7 @@ TEST_CASE("multishot receive: cancelling the waiter keeps the stream's bytes", "
     });
 }
 
-#ifdef CORIO_COUNT_NEW
+#if CORIO_COUNT_NEW
 TEST_CASE("multishot receive allocates nothing per message", "[net][multishot][alloc]") {
     test::run([](Loop& loop) -> Task<void> {
         net::BufRing ring(loop, 16, 256);
@@ -230,10 +212,10 @@ TEST_CASE("multishot receive allocates nothing per message", "[net][multishot][a
         };
         for (int i = 0; i < 100; ++i)
             co_await round();  // warm-up: queues and caches reach their size
-        const long before = g_news.load();
+        const std::uint64_t before = test::news();
         for (int i = 0; i < 10000; ++i)
             co_await round();
-        CHECK(g_news.load() - before == 0);
+        CHECK(test::news() - before == 0);
     });
 }
 #endif

@@ -9,42 +9,8 @@
 
 #include <netinet/tcp.h>
 
+#include "alloc_support.hpp"
 #include "net_support.hpp"
-
-// Counts every operator new in this binary (the steady-state test reads it).
-// Not under AddressSanitizer, which owns the allocation functions.
-namespace {
-std::atomic<std::uint64_t> g_news{0};
-}
-#if defined(__SANITIZE_ADDRESS__)
-#define CORIO_COUNT_NEW 0
-#else
-#define CORIO_COUNT_NEW 1
-#endif
-#if CORIO_COUNT_NEW
-void* operator new(std::size_t n) {
-    g_news.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) {
-    g_news.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-    std::free(p);
-}
-#endif
 
 using namespace corio;
 using namespace std::chrono_literals;
@@ -333,7 +299,7 @@ TEST_CASE("steady state echo allocates nothing per message", "[net][tcp][alloc]"
             auto r = co_await c.read_exact(back);
             if (!w || !r) ok = false;
         }
-        const std::uint64_t before = g_news.load();
+        const std::uint64_t before = test::news();
         for (int i = 0; i < 10'000; ++i) {
             msg[0] = static_cast<std::byte>(i);
             auto w = co_await c.send_all(msg);
@@ -341,7 +307,7 @@ TEST_CASE("steady state echo allocates nothing per message", "[net][tcp][alloc]"
             if (!w || !r) ok = false;
             ok = ok && back[0] == msg[0];
         }
-        const std::uint64_t news = g_news.load() - before;
+        const std::uint64_t news = test::news() - before;
         REQUIRE(ok);
         INFO("operator new calls over 10,000 echoed messages: " << news);
         CHECK(news == 0);

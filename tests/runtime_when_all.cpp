@@ -7,42 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "alloc_support.hpp"
 #include "support.hpp"
-
-// Counts every operator new in this binary (the allocation test reads it).
-// Not under AddressSanitizer, which owns the allocation functions.
-namespace {
-std::atomic<std::uint64_t> g_news{0};
-}
-#if defined(__SANITIZE_ADDRESS__)
-#define CORIO_COUNT_NEW 0
-#else
-#define CORIO_COUNT_NEW 1
-#endif
-#if CORIO_COUNT_NEW
-void* operator new(std::size_t n) {
-    g_news.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) {
-    g_news.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-    std::free(p);
-}
-#endif
 
 using namespace corio;
 using namespace std::chrono_literals;
@@ -52,8 +18,12 @@ Task<int> after(std::chrono::milliseconds d, int v) {
     co_await sleep_for(d);
     co_return v;
 }
-Task<void> nothing() { co_return; }
-Task<std::string> word() { co_return std::string("w"); }
+Task<void> nothing() {
+    co_return;
+}
+Task<std::string> word() {
+    co_return std::string("w");
+}
 Task<int> fail_after(std::chrono::milliseconds d) {
     co_await sleep_for(d);
     throw std::runtime_error("child failed");
@@ -74,11 +44,13 @@ TEST_CASE("when_all runs children concurrently", "[when_all]") {
     test::run([](Loop&) -> Task<void> {
         auto t0 = Clock::now();
         std::vector<Task<int>> ts;
-        for (int i = 0; i < 50; ++i) ts.push_back(after(30ms, i));
+        for (int i = 0; i < 50; ++i)
+            ts.push_back(after(30ms, i));
         auto vs = co_await when_all(std::move(ts));
         auto took = Clock::now() - t0;
         REQUIRE(vs.size() == 50);
-        for (int i = 0; i < 50; ++i) CHECK(vs[std::size_t(i)] == i);
+        for (int i = 0; i < 50; ++i)
+            CHECK(vs[std::size_t(i)] == i);
         CHECK(took < 30ms * 10);  // not 50 x 30 ms in sequence
     });
 }
@@ -88,7 +60,8 @@ TEST_CASE("when_all over an empty range and of synchronous children", "[when_all
         auto vs = co_await when_all(std::vector<Task<int>>{});
         CHECK(vs.empty());
         std::vector<Task<void>> vt;
-        for (int i = 0; i < 1000; ++i) vt.push_back(nothing());
+        for (int i = 0; i < 1000; ++i)
+            vt.push_back(nothing());
         co_await when_all(std::move(vt));
     });
 }
@@ -137,14 +110,14 @@ TEST_CASE("fixed-arity when_all and when_any allocate nothing per call", "[when_
         std::uint64_t news = 0;
         int sum = 0;
         for (int round = 0; round < 2; ++round) {  // round 0 warms the frame cache
-            const std::uint64_t before = g_news.load();
+            const std::uint64_t before = test::news();
             for (int i = 0; i < 1000; ++i) {
                 auto [a, b, c] = co_await when_all(value(i), value(1), yield());
                 auto r = co_await when_any(value(2), value(3), sleep_for(1h));
                 sum += a + b + std::get<0>(r);
                 (void)c;
             }
-            news = g_news.load() - before;
+            news = test::news() - before;
         }
         CHECK(news == 0);
         CHECK(sum == 2 * (999 * 1000 / 2 + 1000 + 2000));
