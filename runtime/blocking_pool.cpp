@@ -12,19 +12,13 @@ BlockingPool::~BlockingPool() {
         stopping_ = true;
     }
     cv_.notify_all();
-    for (auto& t : threads_) t.join();
+    for (auto& t : threads_)
+        t.join();
 }
 
 void BlockingPool::submit(OpState& st) {
     std::unique_lock lk(mu_);
-    st.next = nullptr;
-    st.prev = tail_;
-    if (tail_ != nullptr) {
-        tail_->next = &st;
-    } else {
-        head_ = &st;
-    }
-    tail_ = &st;
+    queue_.push(st);
     ++outstanding_;
     if (idle_ == 0 && threads_.size() < max_threads_) {
         // Pool threads take no asynchronous signal: a SIGTERM meant for a
@@ -47,23 +41,10 @@ void BlockingPool::submit(OpState& st) {
 
 bool BlockingPool::try_remove(OpState& st) {
     std::lock_guard lk(mu_);
-    for (OpState* s = head_; s != nullptr; s = s->next) {
-        if (s != &st) continue;
-        if (s->prev != nullptr) {
-            s->prev->next = s->next;
-        } else {
-            head_ = s->next;
-        }
-        if (s->next != nullptr) {
-            s->next->prev = s->prev;
-        } else {
-            tail_ = s->prev;
-        }
-        s->prev = s->next = nullptr;
-        --outstanding_;
-        return true;
-    }
-    return false;
+    if (!queue_.contains(st)) return false;
+    queue_.erase(st);
+    --outstanding_;
+    return true;
 }
 
 std::size_t BlockingPool::outstanding() const {
@@ -74,20 +55,13 @@ std::size_t BlockingPool::outstanding() const {
 void BlockingPool::worker() {
     std::unique_lock lk(mu_);
     for (;;) {
-        while (head_ == nullptr && !stopping_) {
+        while (queue_.empty() && !stopping_) {
             ++idle_;
             cv_.wait(lk);
             --idle_;
         }
-        if (head_ == nullptr) return;  // stopping, queue drained
-        OpState* s = head_;
-        head_ = s->next;
-        if (head_ != nullptr) {
-            head_->prev = nullptr;
-        } else {
-            tail_ = nullptr;
-        }
-        s->next = nullptr;
+        OpState* s = queue_.pop();
+        if (s == nullptr) return;  // stopping, queue drained
         lk.unlock();
         s->res = s->retry(s);
         s->loop->post_remote(*s);

@@ -35,8 +35,7 @@ private:
 
     mutable std::mutex mu_;
     std::condition_variable cv_;
-    OpState* head_ = nullptr;
-    OpState* tail_ = nullptr;
+    OpList queue_;  // jobs not yet taken by a thread
     std::vector<std::thread> threads_;
     unsigned max_threads_;
     unsigned idle_ = 0;

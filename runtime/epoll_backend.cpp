@@ -12,31 +12,6 @@
 
 namespace corio::detail {
 
-void EpollBackend::List::push(OpState& s) noexcept {
-    s.next = nullptr;
-    s.prev = tail;
-    if (tail != nullptr) {
-        tail->next = &s;
-    } else {
-        head = &s;
-    }
-    tail = &s;
-}
-
-void EpollBackend::List::erase(OpState& s) noexcept {
-    if (s.prev != nullptr) {
-        s.prev->next = s.next;
-    } else {
-        head = s.next;
-    }
-    if (s.next != nullptr) {
-        s.next->prev = s.prev;
-    } else {
-        tail = s.prev;
-    }
-    s.prev = s.next = nullptr;
-}
-
 EpollBackend::EpollBackend(Caps& caps, LoopStats& stats) : stats_(stats), caps_(caps) {
     epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
     if (epfd_ < 0) throw std::system_error(errno, std::system_category(), "epoll_create1");
@@ -103,7 +78,7 @@ void EpollBackend::forget(int fd) noexcept {
     if (f.registered) ::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
     // Waiters left behind would wait on a number that may be reused: they
     // end as cancelled, as io_uring's cancel-by-descriptor ends them.
-    for (List* l : {&f.readers, &f.writers}) {
+    for (OpList* l : {&f.readers, &f.writers}) {
         while (OpState* s = l->head) {
             l->erase(*s);
             s->pending = false;
@@ -117,7 +92,7 @@ void EpollBackend::forget(int fd) noexcept {
 
 void EpollBackend::cancel_everything(Loop& loop) noexcept {
     for (FdState& f : fds_) {
-        for (List* l : {&f.readers, &f.writers}) {
+        for (OpList* l : {&f.readers, &f.writers}) {
             while (OpState* s = l->head) {
                 l->erase(*s);
                 s->pending = false;
@@ -135,7 +110,7 @@ void EpollBackend::run_list(Loop& loop, int fd, bool readers) {
     // descriptor and grow fds_.
     auto at = [&]() -> FdState& { return fds_[static_cast<std::size_t>(fd)]; };
     for (;;) {
-        List& l = readers ? at().readers : at().writers;
+        OpList& l = readers ? at().readers : at().writers;
         OpState* s = l.head;
         if (s == nullptr) return;
         int r = s->retry(s);

@@ -64,16 +64,9 @@ public:
     unsigned waiting() const noexcept { return waiting_; }
 
 private:
-    struct List {
-        OpState* head = nullptr;
-        OpState* tail = nullptr;
-        bool empty() const noexcept { return head == nullptr; }
-        void push(OpState& s) noexcept;
-        void erase(OpState& s) noexcept;
-    };
     struct FdState {
-        List readers;
-        List writers;
+        OpList readers;
+        OpList writers;
         bool registered = false;
         bool readable = true;  // unknown counts as ready: try first
         bool writable = true;

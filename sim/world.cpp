@@ -24,6 +24,7 @@
 
 namespace corio::sim {
 
+using detail::OpList;
 using detail::OpState;
 
 namespace {
@@ -48,47 +49,6 @@ std::uint64_t mix64(std::uint64_t x) noexcept {
     x ^= x >> 31;
     return x;
 }
-
-// An intrusive FIFO of waiting operations (OpState's prev/next).
-struct Waiters {
-    OpState* head = nullptr;
-    OpState* tail = nullptr;
-    bool empty() const noexcept { return head == nullptr; }
-    void push(OpState& s) noexcept {
-        s.next = nullptr;
-        s.prev = tail;
-        if (tail != nullptr) {
-            tail->next = &s;
-        } else {
-            head = &s;
-        }
-        tail = &s;
-    }
-    void erase(OpState& s) noexcept {
-        if (s.prev != nullptr) {
-            s.prev->next = s.next;
-        } else {
-            head = s.next;
-        }
-        if (s.next != nullptr) {
-            s.next->prev = s.prev;
-        } else {
-            tail = s.prev;
-        }
-        s.prev = s.next = nullptr;
-    }
-    OpState* pop() noexcept {
-        OpState* s = head;
-        if (s != nullptr) erase(*s);
-        return s;
-    }
-    bool contains(const OpState& s) const noexcept {
-        for (const OpState* p = head; p != nullptr; p = p->next) {
-            if (p == &s) return true;
-        }
-        return false;
-    }
-};
 
 struct Dgram {
     std::uint32_t ip;
@@ -125,8 +85,8 @@ struct Sock {
     bool linger_reset = false;
     // datagrams
     std::deque<Dgram> dgrams;
-    Waiters readers;
-    Waiters writers;
+    OpList readers;
+    OpList writers;
 };
 
 // The disk: inodes with what a crash keeps (`synced`, `synced_entries`)
@@ -304,8 +264,8 @@ struct World::Impl {
         st.pending = false;
         st.on_complete(&st, *st.loop, r, 0);
     }
-    void run_list(Waiters& list) noexcept {
-        Waiters again;
+    void run_list(OpList& list) noexcept {
+        OpList again;
         while (OpState* st = list.pop()) {
             int r = st->retry(st);
             if (r == -EAGAIN) {
