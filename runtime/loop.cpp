@@ -226,11 +226,14 @@ void Loop::shutdown() noexcept {
         return epoll_ ? epoll_->waiting() - (closing_ ? 0u : 1u) : 0u;
     };
     try {
+        // Each wait is short, so the deadline holds even when a cancelled
+        // operation never completes (an io-wq read the cancel missed).
+        const auto tick = std::chrono::nanoseconds(std::chrono::milliseconds(10));
         while (live_ > 0 && Clock::now() < deadline) {
             run_ready();
             fire_timers();
             if (live_ == 0) break;
-            if (!turn(true)) break;
+            if (!turn(true, tick)) break;
         }
         // Everything the kernel still holds: tasks that did not unwind in
         // time, orphaned multishot requests, the wake-up read.
@@ -241,11 +244,13 @@ void Loop::shutdown() noexcept {
             epoll_->cancel_everything(*this);
         }
         deadline = Clock::now() + std::chrono::seconds(2);
-        while (in_flight() > 0 && Clock::now() < deadline) {
+        for (unsigned ticks = 1; in_flight() > 0 && Clock::now() < deadline; ++ticks) {
             run_ready();
             if (uring_) {
-                const auto tick = std::chrono::nanoseconds(std::chrono::milliseconds(10));
                 uring_->poll(*this, true, &tick, false);
+                // A cancel can miss an io-wq worker that is just picking the
+                // request up; asked again, it finds it running and interrupts it.
+                if (ticks % 10 == 0) uring_->cancel_everything();
             } else {
                 break;  // epoll completed its waiters inline
             }
@@ -414,19 +419,7 @@ void Loop::run() {
 }
 
 bool Loop::run_once() {
-    if (running_) throw std::logic_error("corio: the loop is already running on this thread");
-    check_owner("running a loop");
-    Loop* saved = current_or_null();
-    detail::t_current_loop = this;
-    running_ = true;
-    struct Restore {
-        Loop* self;
-        Loop* saved;
-        ~Restore() {
-            self->running_ = false;
-            detail::t_current_loop = saved;
-        }
-    } restore{this, saved};
+    RunningScope running(*this);
     const std::uint64_t before = stats_.tasks_run + stats_.timers_fired;
     run_ready();
     fire_timers();
@@ -466,7 +459,7 @@ void Loop::fire_timers() {
     }
 }
 
-bool Loop::turn(bool may_wait) {
+bool Loop::turn(bool may_wait, std::chrono::nanoseconds max_wait) {
     ++stats_.turns;
     turn_now_valid_ = false;  // the wait below moves time on
     if (sim_ != nullptr) {
@@ -496,6 +489,11 @@ bool Loop::turn(bool may_wait) {
             !remote_signalled_.load(std::memory_order_acquire)) {
             return false;
         }
+    }
+    if (wait && max_wait != std::chrono::nanoseconds::max() &&
+        (tp == nullptr || timeout > max_wait)) {
+        timeout = max_wait;
+        tp = &timeout;
     }
     if (kind_ == BackendKind::io_uring) {
         // Everything prepared so far (updates of the descriptor table

@@ -310,7 +310,33 @@ private:
 
     template <class Pred>
     void run_while_not(Pred done, bool stop_when_idle);
-    bool turn(bool may_wait);  // false: would wait forever (deadlock)
+    // While one of the run calls runs: the loop is the thread's current one
+    // and running() is true; the previous current loop comes back at the end.
+    // Throws when the loop already runs or another thread owns it.
+    class RunningScope {
+    public:
+        explicit RunningScope(Loop& l) : loop_(l) {
+            if (l.running_) {
+                throw std::logic_error("corio: the loop is already running on this thread");
+            }
+            l.check_owner("running a loop");
+            saved_ = current_or_null();
+            detail::t_current_loop = &l;
+            l.running_ = true;
+        }
+        ~RunningScope() {
+            loop_.running_ = false;
+            detail::t_current_loop = saved_;
+        }
+        RunningScope(const RunningScope&) = delete;
+        RunningScope& operator=(const RunningScope&) = delete;
+
+    private:
+        Loop& loop_;
+        Loop* saved_ = nullptr;
+    };
+    // false: would wait forever (deadlock). A wait lasts at most max_wait.
+    bool turn(bool may_wait, std::chrono::nanoseconds max_wait = std::chrono::nanoseconds::max());
     void run_ready();
     void fire_timers();
     void arm_wake();
@@ -651,20 +677,8 @@ JoinHandle<T> spawn(Task<T> t) {
 
 template <class Pred>
 void Loop::run_while_not(Pred done, bool stop_when_idle) {
-    if (running_) throw std::logic_error("corio: the loop is already running on this thread");
-    check_owner("running a loop");
-    Loop* saved = current_or_null();
-    detail::t_current_loop = this;
-    running_ = true;
+    RunningScope running(*this);
     stop_ = false;
-    struct Restore {
-        Loop* self;
-        Loop* saved;
-        ~Restore() {
-            self->running_ = false;
-            detail::t_current_loop = saved;
-        }
-    } restore{this, saved};
     for (;;) {
         run_ready();
         fire_timers();

@@ -67,7 +67,47 @@ Task<void> acceptor(net::TcpListener* l, Counts* c) {
     (void)r;
 }
 
+// Ignores cancellation (its stop token is replaced by an empty one), so the
+// teardown's per-task cancel never reaches its read.
+Task<void> shielded_reader(int fd, Counts* c, bool* freed) {
+    co_await detail::SetStopToken{StopToken{}};
+    struct Freed {
+        bool* f;
+        ~Freed() { *f = true; }
+    } on_free{freed};
+    std::array<std::byte, 64> buf{};
+    ++c->started;
+    auto r = co_await run(AsyncRead{fd, buf});
+    ++c->returned;
+    (void)r;
+}
+
 }  // namespace
+
+TEST_CASE("teardown is bounded when a task does not unwind: its operation is cancelled anyway",
+          "[teardown]") {
+    // The first phase (cancel the tasks, wait up to 2 s) cannot end this
+    // task; it must not wait forever for it either. The second phase cancels
+    // every operation in the kernel and reaps it.
+    Counts counts;
+    bool freed = false;
+    int p[2];
+    REQUIRE(::pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0);
+    {
+        Loop loop(test::options());
+        loop.spawn(shielded_reader(p[0], &counts, &freed)).detach();
+        (void)loop.run_once();
+        CHECK(counts.started == 1);
+        // ~Loop: the old teardown waited here forever.
+    }
+    // The read came back (cancelled) before the frame went: the frame was
+    // freed, not leaked, and the data written now goes nowhere.
+    CHECK(freed);
+    const char x[8] = {};
+    CHECK(::write(p[1], x, sizeof x) == static_cast<ssize_t>(sizeof x));
+    ::close(p[1]);
+    ::close(p[0]);
+}
 
 TEST_CASE("a loop torn down with operations in flight reaps them before freeing frames",
           "[teardown]") {
