@@ -39,9 +39,12 @@ concept ByteStream = std::move_constructible<S> &&
 
 /// A connected byte stream of any ByteStream type, owned. When the stream is
 /// (or derives from) net::Stream, a plain kernel socket, native_socket() gives
-/// its descriptor, which lets http/ send files with splice/sendfile; for other
-/// streams (TLS, which must see every byte) it is -1 and files go through
-/// send_all. Move-only; one reader and one writer at a time, as the stream allows.
+/// its descriptor, which lets http/ send files with splice/sendfile; a stream
+/// with a native_socket() member of its own says for itself (a TLS stream
+/// whose records the kernel makes gives its socket; one that must see every
+/// byte gives -1); for other streams it is -1 and files go through
+/// send_all. Move-only; one reader and one writer at a time, as the stream
+/// allows.
 class Stream {
 public:
     /// No stream (is_open() false).
@@ -111,6 +114,8 @@ private:
         int native_socket() const noexcept override {
             if constexpr (std::is_base_of_v<net::Stream, S>) {
                 return s.fd();
+            } else if constexpr (requires { s.native_socket(); }) {
+                return s.native_socket();  // e.g. TLS whose records the kernel makes
             } else {
                 return -1;
             }

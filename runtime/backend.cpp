@@ -4,7 +4,9 @@
 #include <sys/utsname.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -112,7 +114,27 @@ std::string BackendReport::describe() const {
     } else if (kind == BackendKind::epoll) {
         s += fmt::format("epoll_pwait2 (ns timeouts): {}\n", yn(caps.epoll_pwait2));
     }
+    s += kernel_tls_ulp()
+             ? "ktls: available (tls ULP)\n"
+             : "ktls: unavailable (no tls ULP in /proc/sys/net/ipv4/tcp_available_ulp)\n";
     return s;
+}
+
+bool kernel_tls_ulp() noexcept {
+    // Read once: the list changes only when the tls module is loaded, and a
+    // loop that started without it keeps its answer.
+    static const bool yes = [] {
+        std::FILE* f = std::fopen("/proc/sys/net/ipv4/tcp_available_ulp", "re");
+        if (f == nullptr) return false;
+        char word[64];
+        bool found = false;
+        while (!found && std::fscanf(f, "%63s", word) == 1) {
+            found = std::strcmp(word, "tls") == 0;
+        }
+        std::fclose(f);
+        return found;
+    }();
+    return yes;
 }
 
 }  // namespace corio

@@ -68,6 +68,11 @@ public:
     BackendError(std::error_code ec, const std::string& what) : std::system_error(ec, what) {}
 };
 
+/// True when the running kernel offers the `tls` TCP upper layer protocol
+/// (kernel TLS: /proc/sys/net/ipv4/tcp_available_ulp lists "tls"). Probed
+/// once; BackendReport::describe() prints it as the `ktls:` line.
+bool kernel_tls_ulp() noexcept;
+
 /// The backend choice in CORIO_BACKEND, if set and valid (a bad value is
 /// reported once at warn level and ignored).
 std::optional<BackendChoice> backend_from_env() noexcept;

@@ -6,9 +6,10 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 #include <utility>
+
+#include <corio/runtime/backend.hpp>
 
 #include "context_impl.hpp"
 
@@ -181,6 +182,14 @@ Result<void> configure(detail::ContextImpl& impl) {
         SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
         SSL_CTX_sess_set_new_cb(c, on_new_session);
     }
+    // Kernel TLS needs each stream's sending traffic secret, which OpenSSL
+    // 3.0 gives only to a keylog callback, and the sequence number of its
+    // next record, which it does not give at all: a message callback counts
+    // the records (session.cpp).
+    if (o.ktls != KtlsMode::off) {
+        SSL_CTX_set_keylog_callback(c, detail::on_keylog);
+        SSL_CTX_set_msg_callback(c, detail::on_message);
+    }
     SSL_CTX_set_app_data(c, &impl);
     ERR_clear_error();
     return {};
@@ -236,25 +245,13 @@ std::size_t Context::cached_server_sessions() const {
 
 // ---- kernel TLS -------------------------------------------------------------
 
-namespace {
-bool probe_ktls() noexcept {
-    std::ifstream f("/proc/sys/net/ipv4/tcp_available_ulp");
-    std::string word;
-    while (f >> word) {
-        if (word == "tls") return true;
-    }
-    return false;
-}
-}  // namespace
-
 bool kernel_tls_available() noexcept {
-    static const bool yes = probe_ktls();
-    return yes;
+    return corio::kernel_tls_ulp();
 }
 
 std::string kernel_tls_report() {
     if (kernel_tls_available()) {
-        return "ktls=available (tls ULP offered; corio streams still use user-space records)";
+        return "ktls=available (TLS 1.3 records sent by the kernel where a stream can)";
     }
     return "ktls=unavailable (no tls ULP in /proc/sys/net/ipv4/tcp_available_ulp); user-space "
            "records";

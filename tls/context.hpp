@@ -24,6 +24,11 @@ namespace corio::tls {
 enum class Role { client, server };
 /// The protocol versions corio speaks (older ones are refused).
 enum class Version { tls1_2, tls1_3 };
+/// Kernel TLS for the sending direction: `automatic` hands the keys to the
+/// kernel after a TLS 1.3 handshake on a TCP socket where the kernel offers
+/// the `tls` ULP (and falls back to user-space records, per connection, where
+/// anything says no); `off` never does.
+enum class KtlsMode { off, automatic };
 
 /// How a Context is made. The defaults are the safe ones.
 struct ContextOptions {
@@ -65,6 +70,13 @@ struct ContextOptions {
     std::string ciphers;
     /// TLS 1.3 cipher suites (SSL_CTX_set_ciphersuites); empty: OpenSSL's defaults.
     std::string ciphersuites;
+    /// Kernel TLS transmit (see KtlsMode and BasicStream::ktls_status()).
+    /// With `automatic` the context's keylog and message callbacks
+    /// (SSL_CTX_set_keylog_callback, SSL_CTX_set_msg_callback) are corio's:
+    /// they take each stream's sending traffic secret and count its records.
+    /// A program that installs its own on native_handle() turns kernel TLS
+    /// off for the streams made after that (ktls_status() says so).
+    KtlsMode ktls = KtlsMode::automatic;
 };
 
 namespace detail {
@@ -110,8 +122,9 @@ private:
 /// Kernel TLS: whether the running kernel offers the `tls` TCP upper layer
 /// protocol (/proc/sys/net/ipv4/tcp_available_ulp lists "tls"). Probed once.
 bool kernel_tls_available() noexcept;
-/// One line for a backend report: "ktls=available" or
-/// "ktls=unavailable (no tls ULP in /proc/sys/net/ipv4/tcp_available_ulp); user-space records".
+/// One line for a report: "ktls=available (TLS 1.3 records sent by the kernel
+/// where a stream can)" or "ktls=unavailable (no tls ULP in
+/// /proc/sys/net/ipv4/tcp_available_ulp); user-space records".
 std::string kernel_tls_report();
 
 }  // namespace corio::tls

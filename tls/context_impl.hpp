@@ -40,4 +40,12 @@ private:
     std::list<std::string> order_;  // oldest first
 };
 
+/// The keylog callback of a context with kernel TLS (session.cpp): keeps the
+/// stream's sending application traffic secret in its Session.
+void on_keylog(const SSL* ssl, const char* line);
+/// The message callback of a context with kernel TLS (session.cpp): counts
+/// the records a stream's OpenSSL makes (the argument is the Session).
+void on_message(int write_p, int version, int content_type, const void* buf, std::size_t len,
+                SSL* ssl, void* arg);
+
 }  // namespace corio::tls::detail

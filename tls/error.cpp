@@ -33,6 +33,11 @@ public:
                 return "cannot load the trusted CA certificates";
             case Errc::bad_option:
                 return "TLS option refused";
+            case Errc::ktls_unsupported:
+                return "kernel TLS cannot carry this TLS session";
+            case Errc::ktls_key_update:
+                return "the peer asked for a TLS key update, which kernel TLS transmit cannot "
+                       "answer";
         }
         return "unknown TLS error";
     }

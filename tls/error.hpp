@@ -45,6 +45,14 @@ enum class Errc {
     /// A server context without a certificate, an ALPN name longer than 255
     /// bytes, or another option OpenSSL refused.
     bad_option,
+    /// Kernel TLS cannot carry this session: TLS 1.2, a cipher suite the
+    /// kernel has no form of, no traffic secret, or the kernel already owns
+    /// the keys (BasicStream::ktls_status() says which).
+    ktls_unsupported,
+    /// With kernel TLS transmit, the peer asked for a key update (TLS 1.3
+    /// KeyUpdate, update_requested), which only OpenSSL's own sending state
+    /// could answer: the stream can only be closed.
+    ktls_key_update,
 };
 
 /// The category of tls::Errc.

@@ -2,14 +2,19 @@
 
 #include <arpa/inet.h>
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <new>
+#include <string_view>
+
+#include <fmt/format.h>
 
 #include "context_impl.hpp"
 
@@ -25,11 +30,17 @@ Session* session_of(BIO* b) noexcept {
     return static_cast<Session*>(BIO_get_data(b));
 }
 
+struct Method {
+    BIO_METHOD* m;
+    int type;
+};
+
 // Our BIO: reads take ciphertext the transport received, writes queue
 // ciphertext for the transport. Nothing here waits, so OpenSSL reports
 // "want read" when the input runs dry and never "want write".
-BIO_METHOD* make_method() {
-    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "corio");
+Method make_method() {
+    const int type = BIO_get_new_index() | BIO_TYPE_SOURCE_SINK;
+    BIO_METHOD* m = BIO_meth_new(type, "corio");
     if (m == nullptr) throw std::bad_alloc();
     BIO_meth_set_read_ex(m, [](BIO* b, char* out, std::size_t len, std::size_t* got) -> int {
         BIO_clear_retry_flags(b);
@@ -52,12 +63,19 @@ BIO_METHOD* make_method() {
         BIO_set_init(b, 1);
         return 1;
     });
+    return {m, type};
+}
+
+const Method& bio_method() {
+    static const Method m = make_method();  // lives for the process
     return m;
 }
 
-BIO_METHOD* bio_method() {
-    static BIO_METHOD* const m = make_method();  // lives for the process
-    return m;
+int from_hex(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
 }
 
 bool is_ip_literal(const std::string& host) {
@@ -81,7 +99,8 @@ Result<std::unique_ptr<Session>> Session::make(const Context& ctx, Role role,
         ERR_clear_error();
         return std::errc::not_enough_memory;
     }
-    BIO* bio = BIO_new(bio_method());
+    if (impl->opts.ktls != KtlsMode::off) SSL_set_msg_callback_arg(s->ssl_, s.get());
+    BIO* bio = BIO_new(bio_method().m);
     if (bio == nullptr) {
         ERR_clear_error();
         return std::errc::not_enough_memory;
@@ -129,6 +148,57 @@ Result<std::unique_ptr<Session>> Session::make(const Context& ctx, Role role,
 
 Session::~Session() {
     SSL_free(ssl_);  // frees the BIO too
+    OPENSSL_cleanse(tx_secret_.data(), tx_secret_.size());
+}
+
+// The keylog callback of contexts with kernel TLS. OpenSSL 3.0 reports each
+// TLS 1.3 traffic secret when it installs the keys made from it: our
+// sending application secret (CLIENT_TRAFFIC_SECRET_0 for a client,
+// SERVER_TRAFFIC_SECRET_0 for a server) right after it made the last record
+// under the handshake keys (our Finished), so every record made after this
+// call is under that secret, a server's session tickets included. (The
+// Finished may still sit in OpenSSL's handshake buffer then: records are
+// counted when made, not when they reach our BIO.)
+void on_keylog(const SSL* ssl, const char* line) {
+    BIO* b = SSL_get_wbio(ssl);
+    if (b == nullptr || BIO_method_type(b) != bio_method().type) return;  // not a corio stream
+    Session* s = session_of(b);
+    if (s == nullptr) return;
+    std::string_view l(line);
+    const std::string_view label =
+        SSL_is_server(ssl) ? "SERVER_TRAFFIC_SECRET_0 " : "CLIENT_TRAFFIC_SECRET_0 ";
+    if (l.substr(0, label.size()) != label) return;
+    l.remove_prefix(label.size());
+    const std::size_t sp = l.find(' ');  // after the client random
+    if (sp == std::string_view::npos) return;
+    l.remove_prefix(sp + 1);
+    std::array<unsigned char, 48> secret{};
+    if (l.size() % 2 != 0 || l.size() / 2 > secret.size()) return;
+    const std::size_t n = l.size() / 2;
+    for (std::size_t i = 0; i < n; ++i) {
+        const int hi = from_hex(l[2 * i]), lo = from_hex(l[2 * i + 1]);
+        if (hi < 0 || lo < 0) return;
+        secret[i] = static_cast<unsigned char>(hi * 16 + lo);
+    }
+    s->tx_secret(std::span(secret).first(n));
+    OPENSSL_cleanse(secret.data(), secret.size());
+}
+
+// The message callback of contexts with kernel TLS: OpenSSL calls it with
+// the header of every record it makes, when it encrypts it (before any
+// buffering on the way to the BIO). Counted from the switch to the sending
+// application secret, that is the kernel's sequence number.
+void on_message(int write_p, int, int content_type, const void* buf, std::size_t len, SSL*,
+                void* arg) {
+    if (write_p != 1 || arg == nullptr) return;
+    auto* s = static_cast<Session*>(arg);
+    if (content_type == SSL3_RT_HEADER) {
+        s->record_written();
+    } else if (content_type == SSL3_RT_HANDSHAKE && len > 0 &&
+               *static_cast<const unsigned char*>(buf) == SSL3_MT_KEY_UPDATE) {
+        // Our sending keys move on to a secret OpenSSL does not log.
+        s->tx_secret_stale();
+    }
 }
 
 // ---- OpenSSL calls ------------------------------------------------------------
@@ -238,6 +308,107 @@ int Session::bio_write(const char* in, std::size_t len, std::size_t* put) {
     }
     *put = len;
     return 1;
+}
+
+// ---- kernel TLS ------------------------------------------------------------------
+
+void Session::tx_secret(std::span<const unsigned char> secret) noexcept {
+    tx_switched_ = true;
+    tx_base_ = records_written_;
+    tx_secret_len_ = static_cast<unsigned char>(std::min(secret.size(), tx_secret_.size()));
+    std::memcpy(tx_secret_.data(), secret.data(), tx_secret_len_);
+}
+
+Result<KtlsParams> Session::tx_params() const {
+    // Valid until OpenSSL changes its sending keys again: a TLS 1.3 key
+    // update, which only a read or write after the handshake can start. The
+    // stream hands the keys over before either.
+    if (ktls_ == KtlsState::kernel_tx || !hs_done_ || SSL_version(ssl_) != TLS1_3_VERSION ||
+        !tx_switched_ || tx_secret_len_ == 0 || records_written_ == 0) {
+        return make_error_code(Errc::ktls_unsupported);
+    }
+    const SSL_CIPHER* c = SSL_get_current_cipher(ssl_);
+    if (c == nullptr) return make_error_code(Errc::ktls_unsupported);
+    return derive_ktls_params(SSL_CIPHER_get_protocol_id(c),
+                              std::span(tx_secret_.data(), tx_secret_len_),
+                              records_written_ - tx_base_);
+}
+
+void Session::try_ktls_tx(int fd) noexcept {
+    if (ktls_ != KtlsState::pending || !hs_done_) return;
+    const SSL_CIPHER* c = SSL_get_current_cipher(ssl_);
+    const std::uint16_t suite = c != nullptr ? SSL_CIPHER_get_protocol_id(c) : 0;
+    if (ctx_->opts.ktls == KtlsMode::off) {
+        ktls_ = KtlsState::off;
+    } else if (fd < 0) {
+        ktls_ = KtlsState::not_socket;
+    } else if (!kernel_tls_available()) {
+        ktls_ = KtlsState::no_ulp;
+    } else if (SSL_version(ssl_) != TLS1_3_VERSION) {
+        ktls_ = KtlsState::tls12;
+    } else if (suite < 0x1301 || suite > 0x1303) {
+        ktls_ = KtlsState::cipher;
+    } else if (!tx_switched_ || tx_secret_len_ == 0) {
+        ktls_ = KtlsState::no_secret;
+    } else if (records_written_ == 0 || has_output()) {
+        // No record counted at all (the handshake wrote some): the message
+        // callback is not ours, and the sequence number would be a guess.
+        ktls_ = KtlsState::no_count;
+    } else {
+        auto p = tx_params();
+        if (!p) {
+            ktls_ = KtlsState::cipher;
+            return;
+        }
+        const int r = install_ktls_tx(fd, *p, &ktls_step_);
+        if (r < 0) {
+            ktls_errno_ = -r;
+            ktls_ = KtlsState::setsockopt;
+            return;
+        }
+        ktls_ = KtlsState::kernel_tx;
+        // The kernel has the keys; OpenSSL's copy of the sending state is
+        // stale from here on and ours is not needed.
+        OPENSSL_cleanse(tx_secret_.data(), tx_secret_.size());
+        tx_secret_len_ = 0;
+    }
+}
+
+std::string Session::ktls_status() const {
+    switch (ktls_) {
+        case KtlsState::pending:
+            return "not decided (the handshake is not done)";
+        case KtlsState::kernel_tx:
+            return fmt::format(
+                "kernel TLS transmit ({}: the kernel makes the records sent), "
+                "user-space receive",
+                cipher());
+        case KtlsState::off:
+            return "user space (kernel TLS off in the context)";
+        case KtlsState::not_socket:
+            return "user space (the transport is not a socket)";
+        case KtlsState::no_ulp:
+            return "user space (no tls ULP in /proc/sys/net/ipv4/tcp_available_ulp)";
+        case KtlsState::tls12:
+            return "user space (TLS 1.2: only TLS 1.3 keys are handed to the kernel)";
+        case KtlsState::cipher:
+            return fmt::format("user space (cipher suite {} has no kernel TLS form here)",
+                               cipher());
+        case KtlsState::no_secret:
+            return "user space (no sending traffic secret: the context's keylog callback was "
+                   "replaced)";
+        case KtlsState::no_count:
+            return "user space (no record count: the context's message callback was replaced)";
+        case KtlsState::setsockopt:
+            return fmt::format("user space ({}: {})", ktls_step_,
+                               std::generic_category().message(ktls_errno_));
+    }
+    return "unknown";
+}
+
+void Session::mark_shutdown_sent() noexcept {
+    shutdown_sent_ = true;
+    SSL_set_shutdown(ssl_, SSL_get_shutdown(ssl_) | SSL_SENT_SHUTDOWN);
 }
 
 std::span<const std::byte> Session::take_output() {

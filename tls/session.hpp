@@ -4,7 +4,9 @@
 // the stream template (stream.hpp) moves every record with the transport's
 // own operations. Not API: use tls::BasicStream.
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -15,10 +17,25 @@
 #include <corio/runtime/result.hpp>
 #include <corio/runtime/sync.hpp>
 #include <corio/tls/context.hpp>
+#include <corio/tls/ktls.hpp>
 
 struct ssl_st;
 
 namespace corio::tls::detail {
+
+/// Which way a session's records go out (see Session::ktls_status()).
+enum class KtlsState : unsigned char {
+    pending,     ///< the handshake is not done (or the stream has not decided yet)
+    kernel_tx,   ///< the kernel makes the records we send
+    off,         ///< ContextOptions::ktls is off
+    not_socket,  ///< the transport has no socket
+    no_ulp,      ///< the kernel offers no tls ULP
+    tls12,       ///< TLS 1.2 was negotiated
+    cipher,      ///< a suite the kernel has no form of
+    no_secret,   ///< the keylog callback gave no sending secret
+    no_count,    ///< no record was counted: the message callback is not ours
+    setsockopt,  ///< the kernel refused the ULP or the keys: ktls_errno()
+};
 
 /// What an OpenSSL call needs next.
 enum class Want : unsigned char {
@@ -104,6 +121,34 @@ public:
     /// Where a client's session is remembered.
     const std::string& session_key() const noexcept { return key_; }
 
+    // Kernel TLS, sending direction.
+    /// The keylog callback saw our sending application traffic secret: OpenSSL
+    /// has just switched its write keys to it; records from here on count.
+    void tx_secret(std::span<const unsigned char> secret) noexcept;
+    /// The message callback saw OpenSSL make a record.
+    void record_written() noexcept { ++records_written_; }
+    /// The message callback saw OpenSSL send a KeyUpdate: the secret we hold
+    /// is no longer the sending one.
+    void tx_secret_stale() noexcept { tx_switched_ = false; }
+    /// The kernel's parameters for the next record we send (key, iv, sequence
+    /// number = records OpenSSL wrote under the secret). Errc::ktls_unsupported
+    /// for TLS 1.2, another suite, no secret, or once the kernel has the keys.
+    Result<KtlsParams> tx_params() const;
+    /// After the handshake, with all output sent: hands the sending keys to
+    /// the kernel on the socket `fd` (-1: the transport is not a socket) when
+    /// the context and the kernel allow, else records why not.
+    void try_ktls_tx(int fd) noexcept;
+    /// True when the kernel makes the records we send.
+    bool ktls_tx() const noexcept { return ktls_ == KtlsState::kernel_tx; }
+    KtlsState ktls_state() const noexcept { return ktls_; }
+    /// Says which path the records take and why ("kernel TLS transmit, ...",
+    /// "user space (no tls ULP in /proc/sys/net/ipv4/tcp_available_ulp)").
+    std::string ktls_status() const;
+    /// Drops the queued output (OpenSSL's sending state is stale under kernel TLS).
+    void discard_output() noexcept { out_.clear(); }
+    /// close_notify went out another way (the kernel): OpenSSL must not send one.
+    void mark_shutdown_sent() noexcept;
+
     // The BIO's callbacks.
     int bio_read(char* out, std::size_t len, std::size_t* got) noexcept;
     int bio_write(const char* in, std::size_t len, std::size_t* put);
@@ -123,6 +168,17 @@ private:
     std::error_code broken_;
     Mutex send_mu_;
     Mutex hs_mu_;
+    // Kernel TLS: the sending secret, and the records OpenSSL made in all
+    // and when that secret took over (the next record's number is the
+    // difference).
+    std::array<unsigned char, 48> tx_secret_{};
+    unsigned char tx_secret_len_ = 0;
+    bool tx_switched_ = false;
+    std::uint64_t records_written_ = 0;
+    std::uint64_t tx_base_ = 0;
+    int ktls_errno_ = 0;
+    const char* ktls_step_ = "";
+    KtlsState ktls_ = KtlsState::pending;
     bool eof_ = false;
     bool hs_done_ = false;
     bool shutdown_sent_ = false;

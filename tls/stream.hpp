@@ -17,14 +17,20 @@
 // plaintext is copied in and out synchronously, and ciphertext lives in the
 // session until the transport's operation on it has completed.
 //
-// Kernel TLS is not used by this stream yet (ktls() is false): see
-// tls::kernel_tls_available() and docs/tls.md.
+// Kernel TLS: after a TLS 1.3 handshake over a socket, where the kernel
+// offers the `tls` ULP and the context allows it (ContextOptions::ktls), the
+// sending keys go to the kernel: from then on send/send_all are plain socket
+// sends, send_file is sendfile(2), and native_socket() gives the descriptor.
+// Received records stay in user space (see docs/tls.md). ktls_status() says
+// which path a stream takes and why.
 
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -40,6 +46,7 @@
 #include <corio/runtime/timer.hpp>
 #include <corio/tls/context.hpp>
 #include <corio/tls/error.hpp>
+#include <corio/tls/ktls.hpp>
 #include <corio/tls/session.hpp>
 
 namespace corio::tls {
@@ -66,6 +73,9 @@ concept HasFd = requires(const S& s) {
 /// short leaves the session broken (Errc::broken afterwards). One reader and
 /// one writer may be active at once. The stream must outlive its operations
 /// and be moved only while none is pending.
+///
+/// With kernel TLS transmit (ktls_tx(), decided at the end of the handshake)
+/// the kernel makes the records sent; the behaviour above is the same.
 template <class S>
 class BasicStream {
 public:
@@ -131,7 +141,14 @@ public:
         for (;;) {
             if (auto ec = sess_->broken()) co_return ec;
             detail::Step st = sess_->read(buf);
-            if (sess_->has_output()) {
+            if (sess_->has_output() && sess_->ktls_tx()) {
+                // OpenSSL's sending state stopped at the handover: what it
+                // wrote now (an answer to a key update, an alert) cannot go
+                // out. After an error it does not matter; otherwise the
+                // stream cannot go on (the data read so far is still given).
+                sess_->discard_output();
+                if (st.want != detail::Want::error) sess_->set_broken(Errc::ktls_key_update);
+            } else if (sess_->has_output()) {
                 // A key update or an alert to answer: goes out before we wait.
                 auto f = co_await flush();
                 if (!f && st.want != detail::Want::error) co_return f.error();
@@ -169,6 +186,7 @@ public:
             if (!h) co_return h.error();
         }
         if (auto ec = sess_->broken()) co_return ec;
+        if (sess_->ktls_tx()) co_return co_await kernel_send(buf);
         auto w = co_await write_all(buf);
         if (!w) co_return w.error();
         co_return co_await flush();
@@ -181,6 +199,7 @@ public:
             if (!h) co_return h.error();
         }
         if (auto ec = sess_->broken()) co_return ec;
+        if (sess_->ktls_tx()) co_return co_await kernel_send_v(bufs);
         for (auto b : bufs) {
             auto w = co_await write_all(b);
             if (!w) co_return w.error();
@@ -194,15 +213,63 @@ public:
         return send_all(net::as_send_bytes(text));
     }
 
+    /// Sends `len` bytes of the open file `file` from `offset`. With kernel
+    /// TLS transmit the kernel reads the file and makes the records
+    /// (sendfile(2): no copy through user space; SIGPIPE is set to ignored
+    /// once, if it had its default action); otherwise the file is read 64 KiB
+    /// at a time (IORING_OP_READ, or pread on the blocking pool) and
+    /// encrypted here. Errors: the file's and the transport's; a file shorter
+    /// than `len` gives EIO. A failed send leaves the session broken.
+    Task<Result<void>> send_file(int file, std::uint64_t offset, std::uint64_t len) {
+        if (!sess_) co_return Errc::no_session;
+        if (!sess_->handshake_done()) {
+            auto h = co_await locked_handshake();
+            if (!h) co_return h.error();
+        }
+        if (auto ec = sess_->broken()) co_return ec;
+        if constexpr (detail::HasFd<S>) {
+            if (sess_->ktls_tx()) {
+                auto g = co_await sess_->send_mutex().lock();
+                if (!g) co_return g.error();
+                detail::ignore_sigpipe_once();
+                auto r = co_await corio::run(
+                    detail::KtlsSendFile{transport_.fd(), file, off_t(offset), len});
+                if (!r) sess_->set_broken(r.error());
+                co_return r;
+            }
+        }
+        constexpr std::size_t chunk = 64 * 1024;
+        if (len == 0) co_return Result<void>{};
+        const std::size_t cap = std::size_t(std::min<std::uint64_t>(chunk, len));
+        std::unique_ptr<std::byte[]> buf(new std::byte[cap]);
+        while (len > 0) {
+            const std::size_t want = std::size_t(std::min<std::uint64_t>(cap, len));
+            auto n =
+                co_await corio::run(detail::FileRead{file, std::span(buf.get(), want), offset});
+            if (!n) co_return n.error();
+            if (*n == 0) co_return sys_error(EIO);  // the file is shorter than asked
+            auto w = co_await write_all(std::span<const std::byte>(buf.get(), *n));
+            if (!w) co_return w.error();
+            offset += *n;
+            len -= *n;
+        }
+        co_return co_await flush();
+    }
+
     /// Sends close_notify, waiting until the transport took it, then shuts
     /// the transport's sending side (SHUT_WR). The peer's recv then gives 0.
     Task<Result<void>> close_notify() {
         if (!sess_) co_return Errc::no_session;
         if (sess_->handshake_done() && !sess_->broken() && !sess_->shutdown_sent()) {
-            detail::Step st = sess_->shutdown();
-            auto f = co_await flush();
-            if (!f) co_return f.error();
-            if (st.want == detail::Want::error) co_return st.ec;
+            if (sess_->ktls_tx()) {
+                auto k = co_await kernel_close_notify();
+                if (!k) co_return k.error();
+            } else {
+                detail::Step st = sess_->shutdown();
+                auto f = co_await flush();
+                if (!f) co_return f.error();
+                if (st.want == detail::Want::error) co_return st.ec;
+            }
         }
         co_return transport_.shutdown(SHUT_WR);
     }
@@ -218,9 +285,35 @@ public:
         return transport_.shutdown(how);
     }
 
-    /// True when records go through kernel TLS. Not yet: always false (see
-    /// tls::kernel_tls_available()).
-    bool ktls() const noexcept { return false; }
+    /// True when records go through kernel TLS in either direction (today:
+    /// ktls_tx()).
+    bool ktls() const noexcept { return ktls_tx(); }
+    /// True when the kernel makes the records this stream sends (decided
+    /// when the handshake completes; see ktls_status()).
+    bool ktls_tx() const noexcept { return sess_ && sess_->ktls_tx(); }
+    /// Which path records take and why: "kernel TLS transmit (...)", or
+    /// "user space (REASON)", e.g. "user space (no tls ULP in
+    /// /proc/sys/net/ipv4/tcp_available_ulp)", "user space (TLS 1.2: ...)",
+    /// "user space (setsockopt TCP_ULP tls: ...)".
+    std::string ktls_status() const { return sess_ ? sess_->ktls_status() : "no session"; }
+    /// The kernel TLS parameters for the next record this stream sends, as
+    /// they would go to setsockopt(SOL_TLS, TLS_TX): for tests and
+    /// diagnostics (secret key material). Errc::ktls_unsupported for TLS 1.2,
+    /// another suite, ktls off, or once the kernel has the keys.
+    Result<detail::KtlsParams> ktls_tx_params() const {
+        if (!sess_) return make_error_code(Errc::no_session);
+        return sess_->tx_params();
+    }
+    /// The socket under the stream when the kernel makes the records sent
+    /// (ktls_tx()): bytes written to it with send(2), sendfile(2) or
+    /// splice(2) go out as TLS records (what is read from it is ciphertext).
+    /// Else -1: every byte must pass through the stream.
+    int native_socket() const noexcept {
+        if constexpr (detail::HasFd<S>) {
+            if (sess_ && sess_->ktls_tx()) return transport_.fd();
+        }
+        return -1;
+    }
     /// The protocol ALPN chose ("http/1.1"), empty when none.
     std::string_view alpn() const noexcept { return sess_ ? sess_->alpn() : std::string_view(); }
     /// "TLSv1.3" or "TLSv1.2" once the handshake is done.
@@ -255,6 +348,11 @@ private:
         }
         if constexpr (detail::HasFd<S>) {
             if (sess_->send_mutex().locked()) return;  // a send in progress owns the socket
+            if (sess_->ktls_tx()) {
+                (void)detail::ktls_send_close_notify(transport_.fd());
+                sess_->mark_shutdown_sent();
+                return;
+            }
             (void)sess_->shutdown();
             sess_->send_output_now(transport_.fd());
         }
@@ -282,6 +380,53 @@ private:
                 auto f = co_await flush();
                 if (!f) co_return f.error();
             }
+        }
+        co_return Result<void>{};
+    }
+
+    /// Kernel TLS transmit: plaintext goes to the socket as it is; one sender
+    /// at a time, as for records.
+    Task<Result<void>> kernel_send(std::span<const std::byte> buf) {
+        auto g = co_await sess_->send_mutex().lock();
+        if (!g) co_return g.error();
+        if (auto ec = sess_->broken()) co_return ec;
+        Result<void> r = co_await transport_.send_all(buf);
+        if (!r) sess_->set_broken(r.error());
+        co_return r;
+    }
+    Task<Result<void>> kernel_send_v(std::span<const std::span<const std::byte>> bufs) {
+        auto g = co_await sess_->send_mutex().lock();
+        if (!g) co_return g.error();
+        if (auto ec = sess_->broken()) co_return ec;
+        Result<void> r;
+        if constexpr (requires { transport_.send_all(bufs); }) {
+            r = co_await transport_.send_all(bufs);
+        } else {
+            for (auto b : bufs) {
+                r = co_await transport_.send_all(b);
+                if (!r) break;
+            }
+        }
+        if (!r) sess_->set_broken(r.error());
+        co_return r;
+    }
+    /// Kernel TLS transmit: close_notify as an alert record the kernel makes,
+    /// waiting for room in the socket.
+    Task<Result<void>> kernel_close_notify() {
+        if constexpr (detail::HasFd<S>) {
+            auto g = co_await sess_->send_mutex().lock();
+            if (!g) co_return g.error();
+            for (;;) {
+                const int r = detail::ktls_send_close_notify(transport_.fd());
+                if (r >= 0) break;
+                if (r != -EAGAIN) {
+                    sess_->set_broken(sys_error(-r));
+                    co_return sys_error(-r);
+                }
+                auto p = co_await corio::poll(transport_.fd(), POLLOUT);
+                if (!p) co_return p.error();
+            }
+            sess_->mark_shutdown_sent();
         }
         co_return Result<void>{};
     }
@@ -337,7 +482,17 @@ private:
         auto r = co_await run_handshake();
         // Cut short (cancelled, timed out, failed): OpenSSL's state is
         // mid-flight and the peer's too; nothing can resume it.
-        if (!r) sess_->set_broken(r.error());
+        if (!r) {
+            sess_->set_broken(r.error());
+            co_return r;
+        }
+        // Done, and everything OpenSSL wrote has been sent (run_handshake
+        // flushes): the moment the sending keys can go to the kernel.
+        if constexpr (detail::HasFd<S>) {
+            sess_->try_ktls_tx(transport_.fd());
+        } else {
+            sess_->try_ktls_tx(-1);
+        }
         co_return r;
     }
 
