@@ -9,7 +9,7 @@
 #   --quick   under 2 minutes once built: the core echo comparison only (64 B
 #             ping-pong, 50 and 500 connections, 3 interleaved repetitions of
 #             1 s), short micro, files and the other parts' quick modes
-#   --skip    leave parts out: echo, micro, fs, http, multi
+#   --skip    leave parts out: echo, micro, fs, http, https, multi
 # A part whose script or binary is not there is skipped and the report says so.
 set -u
 cd "$(dirname "$0")/.."
@@ -35,7 +35,8 @@ started=$(date +%s)
 need_pkgs "${base_pkgs[@]}" libboost1.81-dev gnuplot-nox fio wrk nginx util-linux || exit 1
 
 build=build-bench
-configure "$build" -Dbuildtype=release -Dtests=false -Dexamples=true -Dbenchmarks=true || exit 1
+configure "$build" -Dbuildtype=release -Dtests=false -Dexamples=true -Dbenchmarks=true \
+    -Dparts=runtime,net,fs,http,tls || exit 1
 echo "bench.sh: building corio (release) in $build ..." >&2
 # has_target T: the build defines T (a part's folder may not be there yet).
 has_target() { ninja -C "$build" -t query "$1" >/dev/null 2>&1; }

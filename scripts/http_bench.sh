@@ -28,6 +28,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
+# shellcheck source=scripts/web_bench_lib.sh
+source scripts/web_bench_lib.sh
+me=http_bench.sh
 
 SECS=${SECS:-5}
 REPS=${REPS:-3}
@@ -63,43 +66,10 @@ fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 H2O=$(command -v h2o || echo /usr/sbin/h2o)
 
-tmp=$(mktemp -d)
-chmod 755 "$tmp"  # nginx's worker may run as another user
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    sleep 0.3
-    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-mkdir -p "$tmp/www"
-head -c "$SIZE" /dev/zero | tr '\0' 'x' >"$tmp/www/index.html"
-chmod -R a+rX "$tmp/www"
+web_tmp
 
 # ---- servers -------------------------------------------------------------------
 declare -A port pid_of
-start_corio() { # NAME BACKEND [BINARY]
-    local name=$1 be=$2 bin=${3:-$BIN} line
-    taskset -c "$SERVER_CPU" "$bin" --root "$tmp/www" --port 0 --loops 1 --backend "$be" \
-        >"$tmp/$name.out" 2>"$tmp/$name.err" &
-    pid_of[$name]=$!
-    pids+=($!)
-    for _ in $(seq 1 100); do
-        line=$(head -n 1 "$tmp/$name.out" 2>/dev/null || true)
-        [ -n "$line" ] && break
-        sleep 0.05
-    done
-    [[ $line =~ :([0-9]+)\ backend=([a-z_]+) ]] || { echo "http_bench.sh: $name did not start: $(cat "$tmp/$name.err")" >&2; exit 1; }
-    port[$name]=${BASH_REMATCH[1]}
-    if [ "${BASH_REMATCH[2]}" != "$be" ]; then
-        echo "http_bench.sh: $name runs on ${BASH_REMATCH[2]}, not $be" >&2
-    fi
-}
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
 start_nginx() {
     local p
     p=$(free_port)
@@ -137,12 +107,7 @@ EOF
     pid_of[nginx]=$!
     pids+=($!)
     port[nginx]=$p
-    for _ in $(seq 1 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "http_bench.sh: nginx did not start: $(cat "$tmp/nginx.err" "$tmp/nginx/error.log" 2>/dev/null)" >&2
-    exit 1
+    wait_port "$p" nginx "$tmp/nginx.err" "$tmp/nginx/error.log"
 }
 
 # h2o: one thread, no access log (none is configured), the same file.
@@ -169,29 +134,12 @@ EOF
     pid_of[h2o]=$!
     pids+=($!)
     port[h2o]=$p
-    for _ in $(seq 1 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "http_bench.sh: h2o did not start: $(cat "$tmp/h2o.err" "$tmp/h2o/error.log" 2>/dev/null)" >&2
-    exit 1
-}
-
-# cpu_ticks PID: utime+stime of PID and its children processes (nginx's worker).
-cpu_ticks() {
-    local total=0 p f
-    for p in "$1" $(pgrep -P "$1" || true); do
-        f=$(cut -d')' -f2- "/proc/$p/stat" 2>/dev/null) || continue
-        # After "pid (comm)": field 3 is state; utime/stime are fields 14/15.
-        set -- $f
-        total=$((total + ${12} + ${13}))
-    done
-    echo "$total"
+    wait_port "$p" h2o "$tmp/h2o.err" "$tmp/h2o/error.log"
 }
 
 servers=(corio_io_uring corio_epoll nginx h2o)
-start_corio corio_io_uring io_uring
-start_corio corio_epoll epoll
+start_corio corio_io_uring io_uring "$BIN"
+start_corio corio_epoll epoll "$BIN"
 start_nginx
 start_h2o
 if [ -n "${BASELINE:-}" ]; then
@@ -199,7 +147,6 @@ if [ -n "${BASELINE:-}" ]; then
     start_corio baseline io_uring "$BASELINE"
 fi
 
-hz=$(getconf CLK_TCK)
 url() { echo "http://127.0.0.1:${port[$1]}/index.html"; }
 
 # Sanity: every server answers with the file.
@@ -219,21 +166,13 @@ done
 declare -A rps cpu
 for rep in $(seq 1 "$REPS"); do
     for s in "${servers[@]}"; do
-        before=$(cpu_ticks "${pid_of[$s]}")
-        out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"${SECS}s" "$(url "$s")")
-        after=$(cpu_ticks "${pid_of[$s]}")
-        reqs=$(echo "$out" | sed -n 's/^ *\([0-9]*\) requests in.*/\1/p')
-        r=$(echo "$out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')
-        errs=$(echo "$out" | sed -n 's/.*Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p')
-        [ -n "$errs" ] && echo "http_bench.sh: $s: $errs non-2xx responses" >&2
-        us=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$reqs" 'BEGIN { printf "%.2f", (n > 0) ? (t / hz * 1e6 / n) : 0 }')
-        rps[$s]="${rps[$s]:-} ${r%.*}"
+        read -r r us < <(wrk_run "$s" "$(url "$s")")
+        rps[$s]="${rps[$s]:-} $r"
         cpu[$s]="${cpu[$s]:-} $us"
-        echo "round $rep: $s ${r%.*} req/s, $us us CPU/req" >&2
+        echo "round $rep: $s $r req/s, $us us CPU/req" >&2
     done
 done
 
-median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 nginx_rps=$(echo "${rps[nginx]}" | median)
 h2o_rps=$(echo "${rps[h2o]}" | median)

@@ -20,6 +20,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
+# shellcheck source=scripts/web_bench_lib.sh
+source scripts/web_bench_lib.sh
+me=https_bench.sh
 
 SECS=${SECS:-5}
 REPS=${REPS:-3}
@@ -53,20 +56,7 @@ fi
 BIN="$BUILD/examples/http_server/http_server"
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
-tmp=$(mktemp -d)
-chmod 755 "$tmp"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    sleep 0.3
-    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-mkdir -p "$tmp/www"
-head -c "$SIZE" /dev/zero | tr '\0' 'x' >"$tmp/www/index.html"
-chmod -R a+rX "$tmp/www"
+web_tmp
 
 # The certificate: a throwaway CA signs localhost/127.0.0.1 (ECDSA P-256).
 ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
@@ -79,34 +69,13 @@ openssl x509 -req -in "$tmp/cert.csr" -CA "$tmp/ca.pem" -CAkey "$tmp/ca.key" -CA
 chmod a+r "$tmp"/*.pem
 
 declare -A port pid_of
-wait_port() { # PORT NAME
-    for _ in $(seq 1 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "https_bench.sh: $2 did not start" >&2
-    exit 1
-}
-start_corio() { # NAME BACKEND
-    local name=$1 be=$2 line=""
-    taskset -c "$SERVER_CPU" "$BIN" --root "$tmp/www" --port 0 --loops 1 --backend "$be" \
-        --cert "$tmp/cert.pem" --key "$tmp/key.pem" >"$tmp/$name.out" 2>"$tmp/$name.err" &
-    pid_of[$name]=$!
-    pids+=($!)
-    for _ in $(seq 1 100); do
-        line=$(head -n 1 "$tmp/$name.out" 2>/dev/null || true)
-        [ -n "$line" ] && break
-        sleep 0.05
-    done
-    [[ $line =~ :([0-9]+)\ backend=([a-z_]+).*tls=on ]] || {
-        echo "https_bench.sh: $name did not start: $(cat "$tmp/$name.err")" >&2
-        exit 1
-    }
-    port[$name]=${BASH_REMATCH[1]}
+start_tls() { # NAME BACKEND: http_server with the certificate; its ready line says tls=on
+    start_corio "$1" "$2" "$BIN" --cert "$tmp/cert.pem" --key "$tmp/key.pem"
+    grep -q 'tls=on' "$tmp/$1.out" || { echo "$me: $1 does not say tls=on" >&2; exit 1; }
 }
 start_nginx() {
     local p
-    p=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    p=$(free_port)
     mkdir -p "$tmp/nginx"
     cat >"$tmp/nginx/nginx.conf" <<EOF
 worker_processes 1;
@@ -143,24 +112,13 @@ EOF
     pid_of[nginx]=$!
     pids+=($!)
     port[nginx]=$p
-    wait_port "$p" nginx
-}
-
-cpu_ticks() { # PID: utime+stime of PID and its children (nginx's worker)
-    local total=0 p f
-    for p in "$1" $(pgrep -P "$1" || true); do
-        f=$(cut -d')' -f2- "/proc/$p/stat" 2>/dev/null) || continue
-        set -- $f
-        total=$((total + ${12} + ${13}))
-    done
-    echo "$total"
+    wait_port "$p" nginx "$tmp/nginx.err" "$tmp/nginx/error.log"
 }
 
 servers=(corio_io_uring corio_epoll nginx)
-start_corio corio_io_uring io_uring
-start_corio corio_epoll epoll
+start_tls corio_io_uring io_uring
+start_tls corio_epoll epoll
 start_nginx
-hz=$(getconf CLK_TCK)
 url() { echo "https://127.0.0.1:${port[$1]}/index.html"; }
 
 for s in "${servers[@]}"; do
@@ -175,20 +133,14 @@ for mode in keepalive close; do
     [ $mode = close ] && hdr=(-H "Connection: close")
     for rep in $(seq 1 "$REPS"); do
         for s in "${servers[@]}"; do
-            before=$(cpu_ticks "${pid_of[$s]}")
-            out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"${SECS}s" "${hdr[@]}" "$(url "$s")")
-            after=$(cpu_ticks "${pid_of[$s]}")
-            reqs=$(echo "$out" | sed -n 's/^ *\([0-9]*\) requests in.*/\1/p')
-            r=$(echo "$out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')
-            us=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$reqs" 'BEGIN { printf "%.1f", (n > 0) ? (t / hz * 1e6 / n) : 0 }')
-            rps[$mode.$s]="${rps[$mode.$s]:-} ${r%.*}"
+            read -r r us < <(wrk_run "$s" "$(url "$s")" "${hdr[@]}")
+            rps[$mode.$s]="${rps[$mode.$s]:-} $r"
             cpu[$mode.$s]="${cpu[$mode.$s]:-} $us"
-            echo "$mode round $rep: $s ${r%.*} req/s, $us us CPU/req" >&2
+            echo "$mode round $rep: $s $r req/s, $us us CPU/req" >&2
         done
     done
 done
 
-median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 echo "HTTPS: wrk -t1 -c$CONNS -d${SECS}s, GET of a $SIZE-byte file, TLS 1.3, ECDSA P-256; server on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU; median of $REPS interleaved runs; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-10s %-22s %12s %10s %16s   %s\n' mode server "req/s" "vs nginx" "CPU us/request" "runs (req/s)"
 for mode in keepalive close; do
