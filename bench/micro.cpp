@@ -1,14 +1,24 @@
 // Micro benchmarks of the core: task create+await+destroy, spawn+run, and a
 // nop round trip through the loop on each backend beside a raw liburing nop
-// loop in the same binary (the floor a runtime can approach).
+// loop in the same binary (the floor a runtime can approach); send_all over
+// loopback TCP with and without zero-copy (where net::set_zero_copy_threshold
+// starts to pay).
 //
 //   build/bench/micro --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 #include <liburing.h>
 
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include <corio/net/tcp.hpp>
 #include <corio/runtime/loop.hpp>
 #include <corio/runtime/ops.hpp>
 #include <corio/runtime/timer.hpp>
+#include <corio/runtime/when_all.hpp>
 
 using namespace corio;
 
@@ -21,7 +31,9 @@ LoopOptions opts(BackendChoice b) {
     return o;
 }
 
-Task<int> trivial(int x) { co_return x + 1; }
+Task<int> trivial(int x) {
+    co_return x + 1;
+}
 
 void task_await(benchmark::State& state) {
     Loop loop(opts(BackendChoice::automatic));
@@ -36,7 +48,9 @@ void task_await(benchmark::State& state) {
 }
 BENCHMARK(task_await)->Name("task create+await+destroy");
 
-Task<void> empty() { co_return; }
+Task<void> empty() {
+    co_return;
+}
 
 void spawn_run(benchmark::State& state) {
     Loop loop(opts(BackendChoice::automatic));
@@ -53,7 +67,8 @@ BENCHMARK(spawn_run)->Name("spawn+run+join");
 void spawn_batch(benchmark::State& state) {
     Loop loop(opts(BackendChoice::automatic));
     for (auto _ : state) {
-        for (int i = 0; i < 1000; ++i) loop.spawn(empty()).detach();
+        for (int i = 0; i < 1000; ++i)
+            loop.spawn(empty()).detach();
         loop.run();
     }
     state.SetItemsProcessed(state.iterations() * 1000);
@@ -116,7 +131,8 @@ void nop_batched(benchmark::State& state) {
                 benchmark::DoNotOptimize(r);
             }
         };
-        for (int i = 0; i < 64; ++i) loop.spawn(body()).detach();
+        for (int i = 0; i < 64; ++i)
+            loop.spawn(body()).detach();
         loop.run();
     }
     state.SetItemsProcessed(state.iterations() * 64 * 100);
@@ -126,12 +142,68 @@ BENCHMARK(nop_batched)->Name("corio nop x64 concurrent")->Arg(0)->Arg(1);
 void timer_zero(benchmark::State& state) {
     Loop loop(opts(BackendChoice::automatic));
     auto body = [](benchmark::State& s) -> Task<void> {
-        for (auto _ : s) co_await yield();
+        for (auto _ : s)
+            co_await yield();
     };
     loop.block_on(body(state));
 }
 BENCHMARK(timer_zero)->Name("yield to the loop");
 
 }  // namespace
+
+// send_all of one buffer over loopback TCP to a reader on the same loop that
+// discards what it gets: copying (IORING_OP_SEND) against zero-copy
+// (IORING_OP_SEND_ZC, which resumes on the second completion). CPU time per
+// byte is both tasks' work and the kernel's; over loopback the kernel copies
+// a zero-copy buffer on receive, so what this measures is the cost of the
+// notification path (see the README: zero-copy is off by default).
+Task<void> discard(net::TcpStream& r, std::span<std::byte> buf) {
+    for (;;) {
+        auto n = co_await r.recv(buf);
+        if (!n || *n == 0) co_return;
+    }
+}
+
+void send_all_zc(benchmark::State& state) {
+    const auto size = static_cast<std::size_t>(state.range(0));
+    const bool zc = state.range(1) != 0;
+    net::set_zero_copy_threshold(zc ? 1 : 0);
+    Loop loop(opts(BackendChoice::io_uring));
+    auto body = [](benchmark::State& s, std::size_t n, bool zc) -> Task<void> {
+        if (zc && !net::detail::zero_copy_available()) {
+            s.SkipWithError("this kernel has no IORING_OP_SEND_ZC");
+            co_return;
+        }
+        auto l = net::TcpListener::bind(net::Address::loopback_v4(0));
+        if (!l) {
+            s.SkipWithError("bind failed");
+            co_return;
+        }
+        auto [c, r] = co_await when_all(net::TcpStream::connect(*l->local_address()), l->accept());
+        if (!c || !r) {
+            s.SkipWithError("connect failed");
+            co_return;
+        }
+        std::vector<std::byte> out(n, std::byte{'z'});
+        std::vector<std::byte> in(256 * 1024);
+        auto reader = Loop::current().spawn(discard(*r, in));
+        for (auto _ : s) {
+            auto w = co_await c->send_all(out);
+            if (!w) {
+                s.SkipWithError("send_all failed");
+                break;
+            }
+        }
+        (void)c->shutdown(SHUT_WR);
+        co_await reader;
+    };
+    loop.block_on(body(state, size, zc));
+    net::set_zero_copy_threshold(0);
+    state.SetLabel(zc ? "zero-copy" : "copy");
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * size));
+}
+BENCHMARK(send_all_zc)
+    ->Name("tcp send_all loopback")
+    ->ArgsProduct({{4096, 16384, 65536, 262144, 1048576}, {0, 1}});
 
 BENCHMARK_MAIN();
