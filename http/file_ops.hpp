@@ -8,6 +8,7 @@
 //                    epoll: the blocking pool. Both first try RESOLVE_CACHED
 //                    inline, which succeeds without I/O when every dentry is
 //                    in the cache (the usual case for a busy server).
+//                    sim: the simulated disk's openat (no links there).
 //   SpliceToPipe     file -> pipe with IORING_OP_SPLICE (the disk read, if
 //                    any, happens in the kernel's worker, not on the loop).
 //   SendFile         sendfile(2) on the readiness path: the non-blocking
@@ -89,6 +90,19 @@ struct OpenBeneath {
         int r = sys_openat2(dirfd, path.c_str(), how);
         if (r == -ENOSYS) return open_checked_realpath(dirfd, path, static_cast<int>(how.flags));
         return r;
+    }
+    // A simulated disk has no symbolic links, so staying beneath `dirfd`
+    // only needs a relative path without "..": anything else is refused as
+    // RESOLVE_BENEATH refuses it.
+    int sim(corio::detail::SimIo& io) noexcept {
+        if (path.empty() || path.front() == '/') return -EXDEV;
+        for (std::size_t pos = 0; pos <= path.size();) {
+            std::size_t end = path.find('/', pos);
+            if (end == std::string::npos) end = path.size();
+            if (std::string_view(path).substr(pos, end - pos) == "..") return -EXDEV;
+            pos = end + 1;
+        }
+        return io.openat(dirfd, path.c_str(), static_cast<int>(how.flags), 0);
     }
     Result<int> finish(int res) const noexcept {
         if (res < 0) return sys_error(-res);

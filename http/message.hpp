@@ -29,7 +29,10 @@ namespace corio::http {
 
 namespace detail {
 class Connection;
-}
+/// Closes a descriptor FileFd owns: close(2), or on a simulated host the
+/// simulated kernel's close (see runtime/sim_io.hpp).
+void close_file(int fd) noexcept;
+}  // namespace detail
 
 /// Owns a descriptor of a regular file (or directory): closed when destroyed.
 /// Never registered with a backend, so a plain close(2). Move-only.
@@ -50,7 +53,7 @@ public:
     ~FileFd() { reset(); }
     /// Closes the current descriptor (if any) and owns `fd`.
     void reset(int fd = -1) noexcept {
-        if (fd_ >= 0) ::close(fd_);
+        if (fd_ >= 0) detail::close_file(fd_);
         fd_ = fd;
     }
     /// The descriptor, or -1.

@@ -29,6 +29,7 @@
 #include <corio/runtime/log.hpp>
 #include <corio/runtime/loop.hpp>
 #include <corio/runtime/ops.hpp>
+#include <corio/runtime/sim_io.hpp>
 #include <corio/runtime/task_group.hpp>
 #include <corio/runtime/timer.hpp>
 
@@ -70,7 +71,13 @@ struct LoopState {
     Runtime* rt = nullptr;
 
     std::string_view date_now() noexcept {
-        std::time_t t = ::time(nullptr);
+        // A simulated host has no wall clock: its date is the world's
+        // virtual time, counted from the epoch.
+        std::time_t t = loop != nullptr && loop->kind() == BackendKind::sim
+                            ? std::time_t(std::chrono::duration_cast<std::chrono::seconds>(
+                                              loop->now().time_since_epoch())
+                                              .count())
+                            : ::time(nullptr);
         if (t != date_sec) {
             date_sec = t;
             struct tm tm;
@@ -514,6 +521,11 @@ Task<bool> Connection::send_stream(Response& resp, bool chunked) {
 /// Only a plain socket can be written without waiting; other streams get nothing.
 static void send_now(Stream& s, std::string_view text) noexcept {
     if (int fd = s.native_socket(); fd >= 0) {
+        if (corio::detail::SimIo* sim = corio::detail::current_sim()) {
+            (void)sim->send(fd, std::as_bytes(std::span(text.data(), text.size())),
+                            MSG_DONTWAIT | MSG_NOSIGNAL);
+            return;
+        }
         (void)::send(fd, text.data(), text.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     }
 }
@@ -543,7 +555,8 @@ Task<bool> Connection::send_file(FileBody& f) {
     Loop& loop = *ls_->loop;
     const Duration send_timeout = core_->opts.send_timeout;
     const int sock = s_.native_socket();
-    if (sock >= 0) ignore_sigpipe_once();
+    // A simulated host has no splice or sendfile: the buffered path below.
+    if (sock >= 0 && loop.kind() != BackendKind::sim) ignore_sigpipe_once();
     const int file = f.fd.get();
     const std::uint64_t end = f.offset + f.length;
     std::uint64_t off = f.offset;
@@ -561,7 +574,7 @@ Task<bool> Connection::send_file(FileBody& f) {
             }
             off += n;
         }
-    } else if (sock >= 0 && pipe_.open()) {
+    } else if (sock >= 0 && loop.kind() == BackendKind::io_uring && pipe_.open()) {
         // io_uring: file -> pipe with IORING_OP_SPLICE (a disk read happens in
         // the kernel's worker), pipe -> socket with a non-blocking splice
         // here and a POLLOUT wait when the socket is full (an io_uring splice

@@ -20,6 +20,7 @@
 #include <corio/fs/ops.hpp>
 #include <corio/http/file_ops.hpp>
 #include <corio/runtime/loop.hpp>
+#include <corio/runtime/sim_io.hpp>
 
 namespace corio::http {
 namespace detail {
@@ -117,6 +118,23 @@ std::string encode_path(std::string_view key) {
         }
     }
     return out;
+}
+
+/// fstat(2); on a simulated host the simulated kernel's statx of the
+/// descriptor (its disk has no devices and no timestamps: both stay 0).
+int stat_fd(int fd, struct stat& st) noexcept {
+    if (corio::detail::SimIo* sim = corio::detail::current_sim()) {
+        struct statx sx;
+        if (int r = sim->statx(fd, "", AT_EMPTY_PATH, &sx); r < 0) return r;
+        st = {};
+        st.st_mode = sx.stx_mode;
+        st.st_size = off_t(sx.stx_size);
+        st.st_ino = ino_t(sx.stx_ino);
+        st.st_mtim.tv_sec = time_t(sx.stx_mtime.tv_sec);
+        st.st_mtim.tv_nsec = long(sx.stx_mtime.tv_nsec);
+        return 0;
+    }
+    return ::fstat(fd, &st) == 0 ? 0 : -errno;
 }
 
 int status_for_open_error(std::error_code ec) noexcept {
@@ -296,7 +314,7 @@ Task<Resolved> resolve(StaticCore* core, std::string key) {
     }
     r.file.reset(*fd);
     struct stat st;
-    if (::fstat(r.file.get(), &st) != 0) {
+    if (stat_fd(r.file.get(), st) != 0) {
         r.status = 500;
         co_return r;
     }
@@ -319,7 +337,7 @@ Task<Resolved> resolve(StaticCore* core, std::string key) {
             co_return r;
         }
         r.file.reset(*idx);
-        if (::fstat(r.file.get(), &st) != 0) {
+        if (stat_fd(r.file.get(), st) != 0) {
             r.status = 500;
             co_return r;
         }
@@ -410,11 +428,29 @@ Response from_entry(const Request& req, const std::shared_ptr<Entry>& e) {
 }
 
 }  // namespace
+
+void close_file(int fd) noexcept {
+    if (fd < corio::detail::sim_fd_base) {
+        ::close(fd);
+    } else if (corio::detail::SimIo* sim = corio::detail::current_sim()) {
+        // A simulated descriptor: never a real close(2) on that number. With
+        // no simulated host current its world is gone, and the file with it.
+        (void)sim->close(fd);
+    }
+}
+
 }  // namespace detail
 
 Result<StaticFiles> StaticFiles::open(const std::string& root, StaticOptions opts) {
-    int fd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return sys_error(errno);
+    int fd = -1;
+    if (corio::detail::SimIo* sim = corio::detail::current_sim()) {
+        // A simulated host serves from its simulated disk.
+        fd = sim->openat(AT_FDCWD, root.c_str(), O_RDONLY | O_DIRECTORY, 0);
+        if (fd < 0) return sys_error(-fd);
+    } else {
+        fd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) return sys_error(errno);
+    }
     auto core = std::make_shared<detail::StaticCore>();
     core->opts = std::move(opts);
     core->root.reset(fd);

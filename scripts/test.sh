@@ -45,6 +45,7 @@ for a in "$@"; do
 done
 
 pkgs=("${base_pkgs[@]}")
+pkgs+=(strace) # tests/examples_sim_crawl: a simulated run makes no I/O system call
 [ $quick -eq 1 ] || pkgs+=(clang libclang-rt-14-dev valgrind)
 [ $quick -eq 1 ] || pkgs+=(cmake) # the consumers step
 [ $quick -eq 1 ] || pkgs+=(doxygen) # the API reference step

@@ -52,12 +52,13 @@ inline std::mt19937_64 seeded_rng(std::uint64_t salt) {
 }
 
 /// Polls `done()` every few milliseconds on the current loop for at most
-/// `limit`; gives its last answer.
+/// `limit` (of the loop's time: virtual on a simulated host); gives its last
+/// answer.
 template <class Pred>
 Task<bool> eventually(Pred done, std::chrono::milliseconds limit) {
-    const auto end = Clock::now() + limit;
+    const auto end = Loop::current().now() + limit;
     while (!done()) {
-        if (Clock::now() >= end) co_return false;
+        if (Loop::current().now() >= end) co_return false;
         co_await sleep_for(std::chrono::milliseconds(2));
     }
     co_return true;
@@ -84,21 +85,21 @@ inline long long ms(Duration d) {
 /// took to cut it off (an answer, an end of stream or a reset), or 0 if it
 /// never did.
 inline Task<Duration> slowloris(net::Address addr, Duration limit = std::chrono::seconds(3)) {
-    const auto t0 = Clock::now();
+    const auto t0 = Loop::current().now();
     auto s = co_await net::TcpStream::connect(addr, std::chrono::seconds(2));
     if (!s) co_return Duration{};
     if (!co_await s->send_all(bytes("GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "))) {
         co_return Duration{};
     }
     std::array<std::byte, 256> buf{};
-    while (Clock::now() - t0 < limit) {
+    while (Loop::current().now() - t0 < limit) {
         auto r = co_await s->recv(buf).timeout(std::chrono::milliseconds(100));
         if (!r && r.error() == std::errc::timed_out) {
             auto w = co_await s->send(bytes("a"));
-            if (!w) co_return Clock::now() - t0;
+            if (!w) co_return Loop::current().now() - t0;
             continue;
         }
-        co_return Clock::now() - t0;
+        co_return Loop::current().now() - t0;
     }
     co_return Duration{};
 }
@@ -106,7 +107,7 @@ inline Task<Duration> slowloris(net::Address addr, Duration limit = std::chrono:
 /// A normal client: one whole GET for `target`; gives how long until a 200
 /// response containing `expect` had arrived, or Duration::max() on failure.
 inline Task<Duration> http_get(net::Address addr, std::string target, std::string expect) {
-    const auto t0 = Clock::now();
+    const auto t0 = Loop::current().now();
     auto s = co_await net::TcpStream::connect(addr, std::chrono::seconds(2));
     if (!s) co_return Duration::max();
     std::string req = "GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -119,7 +120,7 @@ inline Task<Duration> http_get(net::Address addr, std::string target, std::strin
         got.append(chars(std::span(buf).first(*r)));
     }
     if (got.rfind("HTTP/1.1 200", 0) != 0) co_return Duration::max();
-    co_return Clock::now() - t0;
+    co_return Loop::current().now() - t0;
 }
 
 }  // namespace corio::test

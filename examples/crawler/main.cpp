@@ -17,20 +17,17 @@
 // at most --max-redirects in a chain). URLs are deduplicated in normal form.
 //
 // Prints a live progress line on a terminal, `STATUS URL` per page to
-// --out, and `pages=N bytes=B errors=E elapsed_ms=T` at the end.
+// --out, and `pages=N bytes=B errors=E elapsed_ms=T` at the end. The crawl
+// itself is crawl.cpp's, shared with examples/sim_crawl.
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <string>
-#include <unordered_set>
 
-#include <corio/http/client.hpp>
 #include <corio/http/url.hpp>
-#include <corio/runtime/deadline.hpp>
 #include <corio/runtime/loop.hpp>
-#include <corio/runtime/resilience.hpp>
 #include <corio/runtime/task_group.hpp>
 #include <corio/runtime/timer.hpp>
 #include <corio/version.hpp>
@@ -39,10 +36,11 @@
 #endif
 
 #include "cli.hpp"
-#include "html.hpp"
+#include "crawl.hpp"
 
 using namespace corio;
 using namespace std::chrono_literals;
+namespace crawl = corio::examples::crawl;
 
 namespace {
 
@@ -63,187 +61,75 @@ const char* const usage =
     "  --help              this text\n"
     "Prints `pages=N bytes=B errors=E elapsed_ms=T` at the end. http and https.\n";
 
-struct Config {
-    std::size_t concurrency = 16;
-    std::size_t max_pages = 100000;
-    std::chrono::milliseconds timeout{10000};
-    int retries = 3;
-    int max_redirects = 5;
+struct Options {
+    crawl::Config crawl;
     std::string out_path;
     bool quiet = false;
     std::string ca_file;
     bool insecure = false;
-    http::Connector connect;  // https too when built with tls
 };
 
-http::ClientOptions client_options(const Config& cfg) {
-    http::ClientOptions o;
-    o.max_idle_per_origin = cfg.concurrency;
-    o.max_redirects = 0;  // a redirect is a page of its own
-    o.user_agent = "corio-crawler/0.1";
-    o.connect = cfg.connect;
-    RetryPolicy policy;
-    policy.max_attempts = 1 + cfg.retries;
-    policy.initial_backoff = 50ms;
-    policy.max_backoff = 2s;
-    policy.jitter = Jitter::full;
-    o.retry = policy;
-    // Opens when, over the last `window` calls to the origin, 80% failed: a
-    // dead host fails fast, while a host that fails each page once (and then
-    // answers) keeps being called.
-    BreakerOptions b;
-    b.failure_threshold = 0;
-    b.window = int(std::max<std::size_t>(20, 2 * cfg.concurrency));
-    b.failure_ratio = 0.8;
-    b.cool_down = 2s;
-    b.half_open_trials = 1;
-    o.breaker = b;
-    return o;
-}
-
-struct Crawler {
-    explicit Crawler(Config c, http::Url u)
-        : cfg(std::move(c)),
-          start(std::move(u)),
-          origin(start.origin()),
-          bulkhead(cfg.concurrency),
-          client(client_options(cfg)) {}
-
-    Config cfg;
-    http::Url start;
-    http::Origin origin;
-    Bulkhead bulkhead;
-    http::Client client;
-    std::unordered_set<std::string> seen;
-    std::size_t scheduled = 0;
-    TaskGroup* pages_group = nullptr;
+/// What the command shows of a crawl: the live progress line, the --out
+/// listing, errors on stderr.
+struct Display {
+    const crawl::Crawler* cr = nullptr;
     std::FILE* out = nullptr;
-    TimePoint started{};
-    std::uint64_t pages = 0;
-    std::uint64_t bytes = 0;
-    std::uint64_t errors = 0;
+    bool quiet = false;
     bool progress_shown = false;
+
+    void clear_progress() {
+        if (progress_shown) {
+            std::fputs("\r\033[K", stderr);
+            progress_shown = false;
+        }
+    }
+    void page(const crawl::Page& p) {
+        if (p.status == 0 && !quiet) {
+            clear_progress();
+            std::fprintf(stderr, "crawler: %s: %.*s\n", p.url.c_str(), int(p.error.size()),
+                         p.error.data());
+        }
+        if (out == nullptr) return;
+        if (p.status == 0) {
+            std::fprintf(out, "ERR %s\n", p.url.c_str());
+        } else {
+            std::fprintf(out, "%d %s\n", p.status, p.url.c_str());
+        }
+    }
+    void progress() {
+        const double secs =
+            std::chrono::duration<double>(Loop::current().now() - cr->started()).count();
+        std::fprintf(stderr, "\r\033[Kpages=%llu pages/s=%.0f errors=%llu in-flight=%zu queued=%zu",
+                     static_cast<unsigned long long>(cr->pages()),
+                     secs > 0 ? double(cr->pages()) / secs : 0.0,
+                     static_cast<unsigned long long>(cr->errors()), cr->in_flight(), cr->waiting());
+        std::fflush(stderr);
+        progress_shown = true;
+    }
 };
 
-void clear_progress(Crawler* cr) {
-    if (cr->progress_shown) {
-        std::fputs("\r\033[K", stderr);
-        cr->progress_shown = false;
-    }
-}
-
-void report_error(Crawler* cr, const std::string& url, const std::string& why) {
-    if (cr->cfg.quiet) return;
-    clear_progress(cr);
-    std::fprintf(stderr, "crawler: %s: %s\n", url.c_str(), why.c_str());
-}
-
-void record(Crawler* cr, const std::string& url, int status) {
-    ++cr->pages;
-    if (status == 0 || status >= 400) ++cr->errors;
-    if (cr->out != nullptr) {
-        if (status == 0) {
-            std::fprintf(cr->out, "ERR %s\n", url.c_str());
-        } else {
-            std::fprintf(cr->out, "%d %s\n", status, url.c_str());
-        }
-    }
-}
-
-// ---- pages ---------------------------------------------------------------
-
-Task<void> crawl_page(Crawler* cr, http::Url url, int hops);
-
-/// Schedules `u` if it is on the start URL's origin, new, and within the page budget.
-void schedule(Crawler* cr, http::Url u, int hops) {
-    if (!(u.origin() == cr->origin)) return;  // same scheme, host and port
-    if (!cr->seen.insert(u.normalized()).second) return;
-    if (cr->scheduled >= cr->cfg.max_pages) return;
-    ++cr->scheduled;
-    cr->pages_group->spawn(crawl_page(cr, std::move(u), hops));
-}
-
-bool is_html(std::string_view content_type) {
-    std::string_view t = content_type.substr(0, content_type.find(';'));
-    while (!t.empty() && t.back() == ' ')
-        t.remove_suffix(1);
-    return http::iequals(t, "text/html") || http::iequals(t, "application/xhtml+xml");
-}
-
-Task<void> crawl_page(Crawler* cr, http::Url url, int hops) {
-    const std::string name = url.normalized();
-    if (hops > cr->cfg.max_redirects) {
-        report_error(cr, name, "too many redirects");
-        record(cr, name, 0);
-        co_return;
-    }
-    auto permit = co_await cr->bulkhead.acquire();
-    if (!permit) co_return;  // cancelled
-    http::ClientRequest req;
-    req.url = name;
-    req.headers = {{"Accept", "*/*"}};
-    req.deadline = Deadline::after(cr->cfg.timeout);
-    auto page = co_await cr->client.fetch(std::move(req));
-    permit->release();
-    if (!page) {
-        report_error(cr, name, page.error().message());
-        record(cr, name, 0);
-        co_return;
-    }
-    cr->bytes += page->body.size();
-    record(cr, name, page->status);
-    auto location = page->headers.get("Location");
-    if (page->status >= 300 && page->status < 400 && location) {
-        if (auto next = http::Url::resolve(url, *location)) {
-            schedule(cr, std::move(*next), hops + 1);
-        }
-        co_return;
-    }
-    if (page->status != 200 || !is_html(page->headers.get("Content-Type").value_or(""))) {
-        co_return;
-    }
-    for (const std::string& link : examples::html::extract_links(page->body)) {
-        if (auto next = http::Url::resolve(url, link)) schedule(cr, std::move(*next), 0);
-    }
-}
-
-void print_progress(Crawler* cr) {
-    const double secs = std::chrono::duration<double>(Loop::current().now() - cr->started).count();
-    std::fprintf(stderr, "\r\033[Kpages=%llu pages/s=%.0f errors=%llu in-flight=%zu queued=%zu",
-                 static_cast<unsigned long long>(cr->pages),
-                 secs > 0 ? double(cr->pages) / secs : 0.0,
-                 static_cast<unsigned long long>(cr->errors), cr->bulkhead.in_flight(),
-                 cr->bulkhead.waiting());
-    std::fflush(stderr);
-    cr->progress_shown = true;
-}
-
-Task<void> progress(Crawler* cr) {
+Task<void> show_progress(Display* d) {
     for (;;) {
         const bool slept = co_await sleep_for(250ms);
         if (!slept) co_return;
-        print_progress(cr);
+        d->progress();
     }
 }
 
-Task<void> crawl(Crawler* cr) {
-    cr->started = Loop::current().now();
-    TaskGroup pages;
-    cr->pages_group = &pages;
+Task<void> crawl_with_display(crawl::Crawler* cr, Display* d) {
     TaskGroup background;
-    if (!cr->cfg.quiet && ::isatty(STDERR_FILENO) == 1) background.spawn(progress(cr));
-    schedule(cr, cr->start, 0);
-    co_await pages.wait();
+    if (!d->quiet && ::isatty(STDERR_FILENO) == 1) background.spawn(show_progress(d));
+    co_await cr->run();
     background.cancel();
     co_await background.wait();
-    cr->client.close_idle();
-    clear_progress(cr);
+    d->clear_progress();
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    Config cfg;
+    Options opt;
+    crawl::Config& cfg = opt.crawl;
     BackendChoice backend = BackendChoice::automatic;
     std::string start_text;
     examples::Cli cli(argc, argv, usage);
@@ -261,15 +147,15 @@ int main(int argc, char** argv) {
             } else if (flag == "max-redirects") {
                 cfg.max_redirects = cli.number<int>(flag, value(), 0, 100);
             } else if (flag == "out") {
-                cfg.out_path = value();
+                opt.out_path = value();
             } else if (flag == "backend") {
                 backend = cli.backend(value());
             } else if (flag == "quiet") {
-                cfg.quiet = true;
+                opt.quiet = true;
             } else if (flag == "ca-file") {
-                cfg.ca_file = value();
+                opt.ca_file = value();
             } else if (flag == "insecure") {
-                cfg.insecure = true;
+                opt.insecure = true;
             } else {
                 return false;
             }
@@ -285,34 +171,36 @@ int main(int argc, char** argv) {
     if (!start) cli.fail("not an http(s) URL: '" + start_text + "'");
 #if CORIO_HAS_TLS
     tls::ContextOptions tls_opts;
-    tls_opts.ca_file = cfg.ca_file;
-    tls_opts.verify_peer = !cfg.insecure;
+    tls_opts.ca_file = opt.ca_file;
+    tls_opts.verify_peer = !opt.insecure;
     tls_opts.alpn = {"http/1.1"};
     auto tls_ctx = tls::Context::make(tls_opts);
-    if (!tls_ctx) cli.fail("--ca-file " + cfg.ca_file + ": " + tls_ctx.error().message());
+    if (!tls_ctx) cli.fail("--ca-file " + opt.ca_file + ": " + tls_ctx.error().message());
     cfg.connect = tls::https_connector(*tls_ctx);
 #else
     if (start->scheme() == "https") cli.fail("https: built without the tls part (OpenSSL 3)");
 #endif
 
     std::FILE* out = nullptr;
-    if (!cfg.out_path.empty()) {
-        out = std::fopen(cfg.out_path.c_str(), "w");
-        if (out == nullptr) cli.fail("--out " + cfg.out_path + ": " + std::strerror(errno));
+    if (!opt.out_path.empty()) {
+        out = std::fopen(opt.out_path.c_str(), "w");
+        if (out == nullptr) cli.fail("--out " + opt.out_path + ": " + std::strerror(errno));
     }
     try {
         LoopOptions lo;
         lo.backend = backend;
         Loop loop(lo);
-        Crawler cr(cfg, *start);
-        cr.out = out;
-        loop.block_on(crawl(&cr));
+        crawl::Crawler cr(cfg, *start);
+        Display display{&cr, out, opt.quiet};
+        cr.on_page = [&display](const crawl::Page& p) { display.page(p); };
+        loop.block_on(crawl_with_display(&cr, &display));
         const auto elapsed =
-            std::chrono::duration_cast<std::chrono::milliseconds>(loop.now() - cr.started);
-        std::printf(
-            "pages=%llu bytes=%llu errors=%llu elapsed_ms=%lld\n",
-            static_cast<unsigned long long>(cr.pages), static_cast<unsigned long long>(cr.bytes),
-            static_cast<unsigned long long>(cr.errors), static_cast<long long>(elapsed.count()));
+            std::chrono::duration_cast<std::chrono::milliseconds>(loop.now() - cr.started());
+        std::printf("pages=%llu bytes=%llu errors=%llu elapsed_ms=%lld\n",
+                    static_cast<unsigned long long>(cr.pages()),
+                    static_cast<unsigned long long>(cr.bytes()),
+                    static_cast<unsigned long long>(cr.errors()),
+                    static_cast<long long>(elapsed.count()));
         std::fflush(stdout);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "crawler: %s\n", e.what());
@@ -320,7 +208,7 @@ int main(int argc, char** argv) {
         return 1;
     }
     if (out != nullptr && std::fclose(out) != 0) {
-        std::fprintf(stderr, "crawler: --out %s: %s\n", cfg.out_path.c_str(), std::strerror(errno));
+        std::fprintf(stderr, "crawler: --out %s: %s\n", opt.out_path.c_str(), std::strerror(errno));
         return 1;
     }
     return 0;

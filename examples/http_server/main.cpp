@@ -7,8 +7,9 @@
 // https with --cert/--key, ALPN http/1.1) when ready and serves until
 // SIGINT/SIGTERM; then it stops accepting, closes idle connections, gives
 // requests in progress --grace-ms to finish, and exits 0. Everything HTTP is
-// the library's: a Router with http::StaticFiles mounted at "/", an
-// http::Server with the limits and timeouts of the flags.
+// the library's: a Router with http::StaticFiles mounted at "/" (site.cpp,
+// shared with examples/sim_crawl), an http::Server with the limits and
+// timeouts of the flags.
 #include <signal.h>
 
 #include <chrono>
@@ -30,6 +31,7 @@
 #endif
 
 #include "cli.hpp"
+#include "site.hpp"
 
 using namespace corio;
 using namespace std::chrono_literals;
@@ -123,18 +125,16 @@ bool setup_tls(const Config& cfg, http::ServerOptions& so) {
 }
 
 int serve(const Config& cfg, const net::Address& addr, BackendChoice backend) {
-    auto files = http::StaticFiles::open(cfg.root, cfg.files);
-    if (!files) {
+    auto router = examples::static_site(cfg.root, cfg.files);
+    if (!router) {
         std::fprintf(stderr, "http_server: --root %s: %s\n", cfg.root.c_str(),
-                     files.error().message().c_str());
+                     router.error().message().c_str());
         return 2;
     }
-    http::Router router;
-    router.mount("/", *files);
     http::ServerOptions so = cfg.server;
     const bool https = !cfg.cert.empty();
     if (https && !setup_tls(cfg, so)) return 2;
-    http::Server srv(router, so);
+    http::Server srv(std::move(*router), so);
     if (cfg.loops != 1) {
         RuntimeConfig rc;
         rc.loops = cfg.loops;
@@ -176,8 +176,8 @@ int serve(const Config& cfg, const net::Address& addr, BackendChoice backend) {
 
 int main(int argc, char** argv) {
     Config cfg;
+    cfg.server = examples::server_defaults();
     http::ServerOptions& so = cfg.server;
-    so.limits.max_body = 64 * 1024;
     BackendChoice backend = BackendChoice::automatic;
     examples::Cli cli(argc, argv, usage);
     auto ms = [&cli](const std::string& flag, const std::string& v) {
