@@ -171,7 +171,9 @@ bool uring_enabled(const Op& op) noexcept {
 /// descriptor: the kernel takes the file from the loop's table.
 template <class Op>
 void use_slot(const Op& op, io_uring_sqe* s) noexcept {
-    if constexpr (requires { requires std::same_as<decltype(op.slot), const int>; }) {
+    // (decltype of a member access is the member's declared type, `int`; a
+    // test against `const int` never held, and no op ever used its slot.)
+    if constexpr (requires { requires std::same_as<decltype(Op::slot), int>; }) {
         if (op.slot >= 0) {
             s->fd = op.slot;
             s->flags |= IOSQE_FIXED_FILE;

@@ -27,6 +27,29 @@ Task<void> echo_once(net::TcpStream& a, net::TcpStream& b, std::string msg) {
 
 }  // namespace
 
+TEST_CASE("an operation with a registered slot names the slot, not the descriptor",
+          "[net][fixed]") {
+    test::run([](Loop& loop) -> Task<void> {
+        auto p = co_await test::tcp_pair();
+        REQUIRE(p);
+        auto& [c, s] = *p;
+        if (loop.caps().fixed_files == 0) co_return;  // epoll: no table
+        const int slot = s.registered_slot();
+        REQUIRE(slot >= 0);
+        auto w = co_await c.send_all(bytes(std::string("hi")));
+        REQUIRE(w);
+        // A descriptor that is no file at all: only the table can make this
+        // receive work (IOSQE_FIXED_FILE); without it the kernel says EBADF.
+        std::array<std::byte, 8> buf{};
+        net::Recv op{-1, buf};
+        op.slot = slot;
+        auto r = co_await run(op);
+        REQUIRE(r);
+        CHECK(*r == 2);
+        CHECK(chars(std::span(buf.data(), *r)) == "hi");
+    });
+}
+
 TEST_CASE("a full descriptor table falls back to plain descriptors", "[net][fixed]") {
     LoopOptions opts = test::options();
     opts.fixed_files = 4;
