@@ -11,12 +11,9 @@
 //                    sim: the simulated disk's openat (no links there).
 //   SpliceToPipe     file -> pipe with IORING_OP_SPLICE (the disk read, if
 //                    any, happens in the kernel's worker, not on the loop).
-//   SendFile         sendfile(2) on the readiness path: the non-blocking
-//                    socket says EAGAIN when full; the op waits for
-//                    writability and goes on.
+//   (sendfile(2) is net::SendFile, shared with tls/.)
 #include <fcntl.h>
 #include <linux/openat2.h>
-#include <sys/sendfile.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -131,31 +128,6 @@ struct SpliceToPipe {
         if (res < 0) return sys_error(-res);
         return std::size_t(res);
     }
-};
-
-/// sendfile(2) of `left` bytes of `file` from `offset` to the socket `fd`;
-/// waits for writability whenever the socket buffer is full. Readiness
-/// backend only (`uring = false`). A file that shrank under it gives EIO.
-struct SendFile {
-    int fd;
-    int file;
-    off_t offset;
-    std::uint64_t left;
-    static constexpr OpKind kind = OpKind::splice;
-    static constexpr Interest interest = Interest::write;
-    static constexpr bool uring = false;
-    void prep(io_uring_sqe*) const noexcept {}
-    int attempt() noexcept {
-        while (left > 0) {
-            std::size_t chunk = left < (1u << 30) ? std::size_t(left) : std::size_t(1u << 30);
-            ssize_t n = ::sendfile(fd, file, &offset, chunk);
-            if (n < 0) return -errno;
-            if (n == 0) return -EIO;
-            left -= std::uint64_t(n);
-        }
-        return 0;
-    }
-    Result<void> finish(int res) const noexcept { return void_result(res); }
 };
 
 }  // namespace corio::http::detail

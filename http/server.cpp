@@ -564,7 +564,7 @@ Task<bool> Connection::send_file(FileBody& f) {
         while (off < end) {
             std::uint64_t n = std::min(sendfile_chunk, end - off);
             set_phase(Phase::sending, send_timeout);
-            auto r = co_await corio::run(SendFile{sock, file, off_t(off), n});
+            auto r = co_await corio::run(net::SendFile{sock, file, off_t(off), n});
             if (!r) {
                 if (off == f.offset && (r.error() == std::errc::invalid_argument ||
                                         r.error() == std::errc::function_not_supported)) {

@@ -17,12 +17,14 @@
 
 #include <liburing.h>
 #include <poll.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 
 #include <corio/net/address.hpp>
@@ -509,6 +511,33 @@ struct SendTo {
         return std::size_t(res);
     }
     ///@}
+};
+
+/// sendfile(2) of `left` bytes of `file` from `offset` to the socket `fd`:
+/// the kernel reads the file (and, under kernel TLS transmit, encrypts), nothing
+/// passes through user space. Waits for writability whenever the socket is
+/// full (a POLL_ADD on io_uring, which has no sendfile opcode); progress is
+/// kept in `offset`/`left` across waits. A file shorter than asked gives EIO.
+struct SendFile {
+    int fd;
+    int file;
+    off_t offset;
+    std::uint64_t left;
+    static constexpr OpKind kind = OpKind::splice;
+    static constexpr Interest interest = Interest::write;
+    bool uring_enabled() const noexcept { return false; }
+    void prep(io_uring_sqe*) const noexcept {}
+    int attempt() noexcept {
+        while (left > 0) {
+            const std::size_t chunk = left < (1u << 30) ? std::size_t(left) : std::size_t(1u << 30);
+            ssize_t n = ::sendfile(fd, file, &offset, chunk);
+            if (n < 0) return -errno;  // EAGAIN: wait, then go on from offset
+            if (n == 0) return -EIO;
+            left -= std::uint64_t(n);
+        }
+        return 0;
+    }
+    Result<void> finish(int res) const noexcept { return void_result(res); }
 };
 
 }  // namespace corio::net

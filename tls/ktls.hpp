@@ -11,7 +11,6 @@
 // number of records OpenSSL has written under that secret (the sequence
 // number of the next record).
 
-#include <sys/sendfile.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -103,33 +102,6 @@ struct FileRead {
         if (res < 0) return sys_error(-res);
         return std::size_t(res);
     }
-};
-
-/// sendfile(2) of `left` bytes of `file` from `offset` to the socket `fd`
-/// whose records the kernel makes (kTLS transmit): the kernel reads the file
-/// and encrypts, nothing passes through user space. Waits for writability
-/// whenever the socket is full (a POLL_ADD on io_uring, where sendfile has
-/// no opcode). A file shorter than asked gives EIO.
-struct KtlsSendFile {
-    int fd;
-    int file;
-    off_t offset;
-    std::uint64_t left;
-    static constexpr OpKind kind = OpKind::splice;
-    static constexpr Interest interest = Interest::write;
-    bool uring_enabled() const noexcept { return false; }
-    void prep(io_uring_sqe*) const noexcept {}
-    int attempt() noexcept {
-        while (left > 0) {
-            const std::size_t chunk = left < (1u << 30) ? std::size_t(left) : std::size_t(1u << 30);
-            ssize_t n = ::sendfile(fd, file, &offset, chunk);
-            if (n < 0) return -errno;  // EAGAIN: progress is kept in offset/left
-            if (n == 0) return -EIO;
-            left -= std::uint64_t(n);
-        }
-        return 0;
-    }
-    Result<void> finish(int res) const noexcept { return void_result(res); }
 };
 
 }  // namespace corio::tls::detail

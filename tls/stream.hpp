@@ -232,8 +232,8 @@ public:
                 auto g = co_await sess_->send_mutex().lock();
                 if (!g) co_return g.error();
                 detail::ignore_sigpipe_once();
-                auto r = co_await corio::run(
-                    detail::KtlsSendFile{transport_.fd(), file, off_t(offset), len});
+                auto r =
+                    co_await corio::run(net::SendFile{transport_.fd(), file, off_t(offset), len});
                 if (!r) sess_->set_broken(r.error());
                 co_return r;
             }
