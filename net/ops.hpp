@@ -519,10 +519,13 @@ struct SendTo {
 /// full (a POLL_ADD on io_uring, which has no sendfile opcode); progress is
 /// kept in `offset`/`left` across waits. A file shorter than asked gives EIO.
 struct SendFile {
-    int fd;
-    int file;
-    off_t offset;
-    std::uint64_t left;
+    int fd;              ///< the socket
+    int file;            ///< the file read from
+    off_t offset;        ///< where in the file; advanced as bytes go
+    std::uint64_t left;  ///< bytes still to send
+    /// Operation protocol (see corio::Operation): no io_uring opcode, so a
+    /// POLL_ADD then the call; one non-blocking sendfile loop on epoll.
+    ///@{
     static constexpr OpKind kind = OpKind::splice;
     static constexpr Interest interest = Interest::write;
     bool uring_enabled() const noexcept { return false; }
@@ -538,6 +541,7 @@ struct SendFile {
         return 0;
     }
     Result<void> finish(int res) const noexcept { return void_result(res); }
+    ///@}
 };
 
 }  // namespace corio::net
