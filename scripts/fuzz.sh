@@ -30,32 +30,45 @@ common=(-std=c++20 -O1 -g -fno-omit-frame-pointer -I"$root/include"
 # The code under test gets coverage instrumentation without libFuzzer's main.
 declare -A sources=([codec]=http/codec [url]=http/url [router]=http/router
                     [html]=examples/crawler/html)
-for src in codec url router html; do
-    obj="$out/obj/$src.o"
-    path="$root/${sources[$src]}"
+# Up to PARALLEL compiles and runs at a time (default: one per core); each
+# run's time is SECONDS whatever the machine, so runs side by side only
+# share the cores.
+parallel=${PARALLEL:-$(nproc 2>/dev/null || echo 2)}
+throttle() { while [ "$(jobs -rp | wc -l)" -ge "$parallel" ]; do wait -n || true; done; }
+
+compile_obj() { # SRC
+    local obj="$out/obj/$1.o" path="$root/${sources[$1]}"
     if [ ! -f "$obj" ] || [ "$path.cpp" -nt "$obj" ] || [ "$path.hpp" -nt "$obj" ]; then
-        echo "compile ${sources[$src]}.cpp"
+        echo "compile ${sources[$1]}.cpp"
         "$cxx" "${common[@]}" -fsanitize=fuzzer-no-link,address,undefined -c "$path.cpp" -o "$obj"
     fi
+}
+rm -f "$out/build-failed"
+for src in codec url router html; do
+    throttle
+    { compile_obj "$src" || touch "$out/build-failed"; } &
 done
+wait
+[ ! -f "$out/build-failed" ] || { echo "fuzz.sh: a compile failed" >&2; exit 1; }
 
 declare -A needs=([http_request]=codec [http_response]=codec [url]=url [html_links]=html
                   [http_router]="router codec" [http_chunked]=codec)
 targets=(http_request http_response url html_links http_router http_chunked)
 for t in "${targets[@]}"; do
+    throttle
     echo "build fuzz_$t"
     objs=()
     for o in ${needs[$t]}; do objs+=("$out/obj/$o.o"); done
-    "$cxx" "${common[@]}" -fsanitize=fuzzer,address,undefined "$root/fuzz/$t.cpp" \
-        "${objs[@]}" -o "$out/fuzz_$t"
+    { "$cxx" "${common[@]}" -fsanitize=fuzzer,address,undefined "$root/fuzz/$t.cpp" \
+        "${objs[@]}" -o "$out/fuzz_$t" || touch "$out/build-failed"; } &
 done
+wait
+[ ! -f "$out/build-failed" ] || { echo "fuzz.sh: a fuzz target did not build" >&2; exit 1; }
 
-status=0
-summary=()
-for t in "${targets[@]}"; do
+# run_one TARGET: one timed run; its summary line goes to fuzz_TARGET.result.
+run_one() {
+    local t=$1 log="$out/fuzz_$1.log" rc execs cov
     mkdir -p "$out/corpus/$t"
-    log="$out/fuzz_$t.log"
-    echo "run fuzz_$t for ${seconds}s"
     set +e
     "$out/fuzz_$t" -max_total_time="$seconds" -timeout=10 -print_final_stats=1 \
         -artifact_prefix="$out/crashes/$t-" "$out/corpus/$t" "$root/fuzz/corpus/$t" \
@@ -65,12 +78,26 @@ for t in "${targets[@]}"; do
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     cov=$(grep -Eo 'cov: [0-9]+' "$log" | tail -n 1 || true)
     if [ "$rc" -ne 0 ]; then
-        status=1
-        summary+=("$t: FAILED (exit $rc) after ${execs:-?} executions; see $log")
+        echo "$t: FAILED (exit $rc) after ${execs:-?} executions; see $log" >"$out/fuzz_$t.result"
         grep -E 'ERROR|invariant violated|SUMMARY|Test unit written' "$log" | head -n 5 || true
     else
-        summary+=("$t: ${execs:-?} executions, ${cov:-cov: ?}")
+        echo "$t: ${execs:-?} executions, ${cov:-cov: ?}" >"$out/fuzz_$t.result"
     fi
+}
+for t in "${targets[@]}"; do
+    throttle
+    echo "run fuzz_$t for ${seconds}s"
+    rm -f "$out/fuzz_$t.result"
+    run_one "$t" &
+done
+wait
+
+status=0
+summary=()
+for t in "${targets[@]}"; do
+    line=$(cat "$out/fuzz_$t.result" 2>/dev/null || echo "$t: FAILED (no result)")
+    case $line in *FAILED*) status=1 ;; esac
+    summary+=("$line")
 done
 
 echo
