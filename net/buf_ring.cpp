@@ -33,7 +33,7 @@ thread_local std::uint16_t t_next_group = 1;
 
 }  // namespace
 
-BufRing::BufRing(Loop& loop, unsigned count, std::size_t size, bool use_kernel)
+BufPool::BufPool(Loop& loop, unsigned count, std::size_t size, bool use_kernel)
     : loop_(&loop), size_(size == 0 ? 1 : size) {
     unsigned n = 1;
     while (n < count && n < 32768)
@@ -79,7 +79,7 @@ BufRing::BufRing(Loop& loop, unsigned count, std::size_t size, bool use_kernel)
     available_ = count_;
 }
 
-BufRing::~BufRing() {
+BufPool::~BufPool() {
     if (available_ != count_) {
         log_error("BufRing destroyed with {} buffers still held", count_ - available_);
     }
@@ -90,7 +90,7 @@ BufRing::~BufRing() {
     ::munmap(bufs_, bufs_len_);
 }
 
-void BufRing::give_back(std::uint16_t id) noexcept {
+void BufPool::give_back(std::uint16_t id) noexcept {
     ++available_;
     if (br_ != nullptr) {
         io_uring_buf_ring_add(br_, buffer(id), static_cast<unsigned>(size_), id,
@@ -107,7 +107,7 @@ void BufRing::give_back(std::uint16_t id) noexcept {
     }
 }
 
-Result<RecvBuffer> BufRing::to_buffer(int res, std::uint32_t flags) noexcept {
+Result<RecvBuffer> BufPool::to_buffer(int res, std::uint32_t flags) noexcept {
     if ((flags & IORING_CQE_F_BUFFER) != 0) {
         auto bid = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
         if (br_ != nullptr) consumed();
@@ -120,7 +120,7 @@ Result<RecvBuffer> BufRing::to_buffer(int res, std::uint32_t flags) noexcept {
     return RecvBuffer();
 }
 
-int BufRing::recv_into_pool(int fd, std::uint32_t& flags) noexcept {
+int BufPool::recv_into_pool(int fd, std::uint32_t& flags) noexcept {
     int id = take();
     if (id < 0) {
         // No buffer: park only if there is something to read, else wait for

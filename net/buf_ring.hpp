@@ -20,12 +20,16 @@
 // Two operations use a ring: RecvSelect (one receive, `stream.recv_buffer(ring)`)
 // and RecvMulti (a multishot receive, `stream.recv_stream(ring)`: one request
 // stays armed and yields a RecvBuffer per arrival). A BufRing must outlive the
-// receives and the RecvBuffers that use it.
+// receives and the RecvBuffers that use it. A multishot request the kernel
+// still holds after its stream and the BufRing are gone (the stream was
+// closed mid-flight) keeps the buffers alive until its last completion
+// (BufPool is shared with it), so what it still brings is given back safely.
 
 #include <liburing.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <utility>
 #include <vector>
@@ -38,7 +42,7 @@
 
 namespace corio::net {
 
-class BufRing;
+class BufPool;
 
 /// The bytes of one receive, in a buffer of a BufRing; gives the buffer back
 /// when destroyed. Empty (size() == 0) at end of stream.
@@ -46,8 +50,8 @@ class RecvBuffer {
 public:
     /// Holds no buffer (the end of a stream).
     RecvBuffer() noexcept = default;
-    /// Holds buffer `id` of `r` with `len` bytes received (BufRing::to_buffer makes them).
-    RecvBuffer(BufRing* r, std::uint16_t id, std::uint32_t len) noexcept
+    /// Holds buffer `id` of `r` with `len` bytes received (BufPool::to_buffer makes them).
+    RecvBuffer(BufPool* r, std::uint16_t id, std::uint32_t len) noexcept
         : ring_(r), id_(id), len_(len) {}
     /// Takes over `o`'s buffer; `o` is empty.
     RecvBuffer(RecvBuffer&& o) noexcept
@@ -79,26 +83,28 @@ public:
     inline void reset() noexcept;
 
 private:
-    BufRing* ring_ = nullptr;
+    BufPool* ring_ = nullptr;
     std::uint16_t id_ = 0;
     std::uint32_t len_ = 0;
 };
 
-/// `count` receive buffers of `size` bytes for one loop: a provided buffer ring
-/// the kernel picks from on io_uring (unless `use_kernel` is false), a pool
-/// on epoll.
-class BufRing {
+/// The buffers behind a BufRing: `count` receive buffers of `size` bytes for
+/// one loop, a provided buffer ring the kernel picks from on io_uring (unless
+/// `use_kernel` is false), a pool on epoll. Shared by the BufRing and the
+/// multishot requests that name it (see the file comment); the receive
+/// operations call it, users hold a BufRing.
+class BufPool {
 public:
     /// Maps the buffers (`count` rounded up to a power of two, at most 32768;
     /// pages are only touched when used) and, on an io_uring loop with buffer
     /// rings and multishot receive, registers them as a buffer ring; on
     /// failure, or on epoll, they are a pool.
-    BufRing(Loop& loop, unsigned count, std::size_t size, bool use_kernel = true);
+    BufPool(Loop& loop, unsigned count, std::size_t size, bool use_kernel = true);
     /// Unregisters and unmaps the buffers; logs an error if some are still held
     /// (every RecvBuffer must be gone first).
-    ~BufRing();
-    BufRing(const BufRing&) = delete;
-    BufRing& operator=(const BufRing&) = delete;
+    ~BufPool();
+    BufPool(const BufPool&) = delete;
+    BufPool& operator=(const BufPool&) = delete;
 
     /// True when the kernel picks the buffers (a registered buffer ring).
     bool kernel_selected() const noexcept { return br_ != nullptr; }
@@ -156,13 +162,52 @@ private:
     corio::detail::ParkingLot lot_;
 };
 
+/// `count` receive buffers of `size` bytes for one loop: a provided buffer ring
+/// the kernel picks from on io_uring (unless `use_kernel` is false), a pool
+/// on epoll. Hand it to `stream.recv_buffer(ring)` or `stream.recv_stream(ring)`.
+class BufRing {
+public:
+    /// Maps the buffers (`count` rounded up to a power of two, at most 32768;
+    /// pages are only touched when used) and, on an io_uring loop with buffer
+    /// rings and multishot receive, registers them as a buffer ring; on
+    /// failure, or on epoll, they are a pool.
+    BufRing(Loop& loop, unsigned count, std::size_t size, bool use_kernel = true)
+        : p_(std::make_shared<BufPool>(loop, count, size, use_kernel)) {}
+    /// Lets go of the buffers: unregistered and unmapped now, or when the last
+    /// multishot request still in the kernel that names them has completed.
+    ~BufRing() = default;
+    BufRing(const BufRing&) = delete;
+    BufRing& operator=(const BufRing&) = delete;
+
+    /// True when the kernel picks the buffers (a registered buffer ring).
+    bool kernel_selected() const noexcept { return p_->kernel_selected(); }
+    /// The buffer group id the receives name (IOSQE_BUFFER_SELECT).
+    std::uint16_t group() const noexcept { return p_->group(); }
+    /// The number of buffers.
+    unsigned count() const noexcept { return p_->count(); }
+    /// The size of each buffer.
+    std::size_t buffer_size() const noexcept { return p_->buffer_size(); }
+    /// Buffers not held by a RecvBuffer (or by a receive in progress).
+    unsigned available() const noexcept { return p_->available(); }
+    /// The loop the buffers belong to.
+    Loop& loop() const noexcept { return p_->loop(); }
+    /// The buffers, for the receive operations.
+    BufPool& pool() const noexcept { return *p_; }
+    /// The buffers, shared: a multishot request holds them while the kernel may
+    /// still complete it.
+    const std::shared_ptr<BufPool>& shared() const noexcept { return p_; }
+
+private:
+    std::shared_ptr<BufPool> p_;
+};
+
 /// One receive into a buffer the ring picks when data is there
 /// (`stream.recv_buffer(ring)`): recv(2) with IOSQE_BUFFER_SELECT on io_uring,
 /// a pool buffer after readiness on epoll. Gives a RecvBuffer (empty at end of
 /// stream).
 struct RecvSelect {
     int fd = -1;                      ///< the socket
-    BufRing* ring = nullptr;          ///< where the bytes land
+    BufPool* ring = nullptr;          ///< where the bytes land
     std::uint32_t attempt_flags = 0;  ///< epoll: the buffer attempt() used, as CQE flags
     int slot = -1;                    ///< registered descriptor table slot standing for fd, or -1
     /// Operation protocol (see corio::Operation): IORING_OP_RECV with
@@ -195,7 +240,7 @@ struct RecvSelect {
 /// receive) the same items come from readiness and recv(2).
 struct RecvMulti {
     int fd = -1;                      ///< the socket
-    BufRing* ring = nullptr;          ///< where the bytes land
+    std::shared_ptr<BufPool> ring;    ///< where the bytes land (kept while the kernel may use it)
     std::uint32_t attempt_flags = 0;  ///< epoll: the buffer attempt() used, as CQE flags
     int slot = -1;                    ///< registered descriptor table slot standing for fd, or -1
     /// Multishot operation protocol (see corio::MultishotOperation): a

@@ -128,7 +128,7 @@ public:
     /// waiting connection holds no buffer. An empty RecvBuffer means the peer
     /// closed. `ring` must belong to this loop.
     OpAwaiter<RecvSelect> recv_buffer(BufRing& ring) noexcept {
-        return OpAwaiter<RecvSelect>(slotted(RecvSelect{fd(), &ring}));
+        return OpAwaiter<RecvSelect>(slotted(RecvSelect{fd(), &ring.pool()}));
     }
     /// A multishot receive into `ring`: one request stays armed and each
     /// `co_await rs.next()` gives the next RecvBuffer (empty: the peer
@@ -136,7 +136,7 @@ public:
     /// the kernel keeps the bytes (see runtime/multishot.hpp). The stream
     /// must not outlive this socket, nor `ring` the stream.
     RecvStream recv_stream(BufRing& ring, std::size_t queue_limit = 16) {
-        return RecvStream(slotted(RecvMulti{fd(), &ring}), queue_limit);
+        return RecvStream(slotted(RecvMulti{fd(), ring.shared()}), queue_limit);
     }
 
     /// Sends some of `buf` (a short count is normal); never raises SIGPIPE

@@ -4,7 +4,9 @@
 // re-arming, no allocation per message) and UDP recvmsg.
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <memory>
 #include <new>
 #include <string>
 #include <vector>
@@ -186,6 +188,38 @@ TEST_CASE("multishot receive: cancelling the waiter keeps the stream's bytes", "
         for (int i = 0; i < 200; ++i)
             want += std::to_string(i) + ";";
         CHECK(got == want);
+    });
+}
+
+TEST_CASE("multishot receive: a request closed mid-flight keeps its buffers past the BufRing",
+          "[net][multishot]") {
+    test::run([](Loop& loop) -> Task<void> {
+        auto p = co_await test::tcp_pair();
+        REQUIRE(p);
+        auto& [c, s] = *p;
+        auto ring = std::make_unique<net::BufRing>(loop, 8, 256);
+        std::weak_ptr<net::BufPool> pool = ring->shared();
+        auto rs = s.recv_stream(*ring);
+        {
+            // One item arms the request; it stays armed for the next.
+            auto w = co_await c.send_all(bytes("a"));
+            REQUIRE(w);
+            auto b = co_await rs.next();
+            REQUIRE(b);
+            CHECK(chars(b->data()) == "a");
+        }
+        // The stream goes while its request may still be in the kernel, and
+        // the BufRing right after it: whatever the kernel still completes
+        // (bytes in a buffer of the ring included) must find the buffers.
+        rs.close();
+        ring.reset();
+        auto w = co_await c.send_all(bytes("late"));
+        REQUIRE(w);
+        // A request still in the kernel holds the buffers until its last
+        // completion; once the loop has reaped it, they are gone.
+        for (int i = 0; i < 5000 && !pool.expired(); ++i)
+            co_await sleep_for(1ms);
+        CHECK(pool.expired());
     });
 }
 
