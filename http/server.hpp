@@ -61,6 +61,11 @@ struct ServerOptions {
     Duration grace = std::chrono::seconds(2);
     /// Open connections at most, over all loops; one more gets 503 and is closed.
     std::size_t max_connections = 10000;
+    /// io_uring: plain TCP connections read through one multishot receive into
+    /// a per-loop buffer ring (256 x 4 KiB) rather than one receive per read;
+    /// false turns it off (for comparison). Ignored on epoll, on kernels
+    /// without multishot receive, and for wrapped (TLS) streams.
+    bool multishot_receive = true;
     /// The Server field of every response; empty: none.
     std::string server_name = "corio";
     /// Hook: run on each connection run() and serve() accept, within

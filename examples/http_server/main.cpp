@@ -49,6 +49,8 @@ const char* const usage =
     "  --backend B             auto, io_uring or epoll (default auto; CORIO_BACKEND overrides "
     "auto)\n"
     "  --max-conns N           open connections at most; more get 503 (default 10000)\n"
+    "  --no-multishot          io_uring: one receive per read instead of one multishot\n"
+    "                          receive per connection into the loop's buffer ring\n"
     "  --idle-timeout-ms T     close a keep-alive connection idle this long (default 60000)\n"
     "  --header-timeout-ms T   a request must arrive whole within T of its first byte;\n"
     "                          else 408 and close (default 10000)\n"
@@ -195,6 +197,8 @@ int main(int argc, char** argv) {
                 cfg.loops = cli.number<unsigned>(flag, value(), 0, 1024);
             } else if (flag == "pin") {
                 cfg.pin = true;
+            } else if (flag == "no-multishot") {
+                so.multishot_receive = false;
             } else if (flag == "backend") {
                 backend = cli.backend(value());
             } else if (flag == "max-conns") {
