@@ -462,6 +462,40 @@ TEST_CASE("multishot receive: one armed receive serves a connection; off, one pe
     });
 }
 
+TEST_CASE("pipelined requests that arrive while a handler runs are all answered, in order",
+          "[http][server][multishot]") {
+    // With multishot receive, arrivals queue while the connection is busy; past
+    // the stream's small queue the server stops the receive and the bytes wait
+    // in the socket until it reads again. Either way none is lost.
+    test::run([](Loop&) -> Task<void> {
+        for (bool ms : {true, false}) {
+            http::ServerOptions o;
+            o.multishot_receive = ms;
+            LocalServer srv(make_router(), o);
+            auto c = co_await RawClient::connect(srv.address());
+            {
+                const auto sent_ = co_await c.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
+                REQUIRE(sent_);
+            }
+            for (int i = 0; i < 12; ++i) {
+                (void)co_await sleep_for(1ms);  // separate arrivals, not one
+                const auto sent_ = co_await c.send("GET /users/" + std::to_string(i) +
+                                                   "/posts/0 HTTP/1.1\r\nHost: t\r\n\r\n");
+                REQUIRE(sent_);
+            }
+            auto first = co_await c.response();
+            REQUIRE(first);
+            CHECK(first->body == "slow\n");
+            for (int i = 0; i < 12; ++i) {
+                auto r = co_await c.response();
+                REQUIRE(r);
+                CHECK(r->body == "user " + std::to_string(i) + " post 0\n");
+            }
+            co_await srv.stop();
+        }
+    });
+}
+
 TEST_CASE("a handler that throws gets 500 and the connection closes", "[http][server]") {
     test::run([](Loop&) -> Task<void> {
         LocalServer srv(make_router());
