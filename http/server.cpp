@@ -372,7 +372,7 @@ Task<Result<std::size_t>> Connection::receive() {
         if (!b) co_return b.error();
         // An empty buffer is the end of the stream (0); a buffer is at most
         // recv_ring_buf bytes, which the input buffer holds.
-        std::memcpy(in_.get(), b->data().data(), b->size());
+        if (!b->empty()) std::memcpy(in_.get(), b->data().data(), b->size());
         end_ = b->size();
         co_return end_;
     }
