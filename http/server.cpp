@@ -39,6 +39,8 @@
 namespace corio::http {
 namespace detail {
 
+using namespace std::string_view_literals;
+
 namespace {
 
 constexpr std::size_t in_buf_size = 16 * 1024;  // per connection; partial lines stay in the parser
@@ -212,7 +214,8 @@ public:
           s_(std::move(s)),
           stop_(parent),
           parser_(core->opts.limits),
-          in_(new char[in_buf_size]) {
+          in_(new char[in_buf_size]),
+          tcp_(s_.get<net::TcpStream>()) {
         parser_.set_stream_body(true);
         start_multishot();
         next_ = ls_->conns;
@@ -281,6 +284,10 @@ private:
 
     RequestParser parser_;
     std::unique_ptr<char[]> in_;
+    // The TCP stream inside s_ when it is one (not TLS or another wrapper):
+    // reads and writes go to it directly, without the type-erased call and
+    // its coroutine frame per operation.
+    net::TcpStream* tcp_ = nullptr;
     std::size_t begin_ = 0;
     std::size_t end_ = 0;
     Output out_;
@@ -353,14 +360,13 @@ void Connection::start_multishot() {
     if (loop.kind() != BackendKind::io_uring || !loop.caps().multishot_recv ||
         !loop.caps().buf_ring)
         return;
-    auto* tcp = s_.get<net::TcpStream>();
-    if (tcp == nullptr) return;  // TLS and other streams read through recv
+    if (tcp_ == nullptr) return;  // TLS and other streams read through recv
     ring_ = ls_->recv_ring();
     if (!ring_->kernel_selected()) {
         ring_.reset();
         return;
     }
-    recv_.emplace(tcp->recv_stream(*ring_, recv_queue));
+    recv_.emplace(tcp_->recv_stream(*ring_, recv_queue));
 }
 
 // Every byte the connection reads comes through here: into the free space of
@@ -376,7 +382,13 @@ Task<Result<std::size_t>> Connection::receive() {
         end_ = b->size();
         co_return end_;
     }
-    auto n = co_await s_.recv(std::as_writable_bytes(std::span(in_.get(), in_buf_size)));
+    const auto buf = std::as_writable_bytes(std::span(in_.get(), in_buf_size));
+    Result<std::size_t> n = std::errc::operation_canceled;
+    if (tcp_ != nullptr) {
+        n = co_await tcp_->recv(buf);
+    } else {
+        n = co_await s_.recv(buf);
+    }
     if (n) end_ = *n;
     co_return n;
 }
@@ -438,44 +450,44 @@ void Connection::append_head(const Response& resp, bool keep_alive, Version v, b
             throw std::invalid_argument("http: invalid response header '" + h.name + "'");
         }
     }
-    out += "HTTP/1.1 ";
+    out += "HTTP/1.1 "sv;
     append_number(out, unsigned(resp.status));
     out += ' ';
     out += status_reason(resp.status);
-    out += "\r\n";
+    out += "\r\n"sv;
     if (!core_->opts.server_name.empty()) {
-        out += "Server: ";
+        out += "Server: "sv;
         out += core_->opts.server_name;
-        out += "\r\n";
+        out += "\r\n"sv;
     }
-    out += "Date: ";
+    out += "Date: "sv;
     out += ls_->date_now();
-    out += "\r\n";
+    out += "\r\n"sv;
     if (resp.share) out += resp.share->fields;
     for (const Header& h : resp.headers) {
         out += h.name;
-        out += ": ";
+        out += ": "sv;
         out += h.value;
-        out += "\r\n";
+        out += "\r\n"sv;
     }
     // RFC 9110 §8.6, §6.4.1: 1xx, 204 and 304 carry no body and 1xx/204 no
     // Content-Length; a HEAD answer says what a GET's would.
     const bool bodiless = resp.status < 200 || resp.status == 204 || resp.status == 304;
     if (!bodiless && body_allowed) {
         if (resp.kind == Response::Kind::stream) {
-            if (v == Version::http_1_1) out += "Transfer-Encoding: chunked\r\n";
+            if (v == Version::http_1_1) out += "Transfer-Encoding: chunked\r\n"sv;
         } else {
-            out += "Content-Length: ";
+            out += "Content-Length: "sv;
             append_number(out, resp.body_length());
-            out += "\r\n";
+            out += "\r\n"sv;
         }
     }
     if (!keep_alive) {
-        out += "Connection: close\r\n\r\n";
+        out += "Connection: close\r\n\r\n"sv;
     } else if (v == Version::http_1_0) {
-        out += "Connection: keep-alive\r\n\r\n";
+        out += "Connection: keep-alive\r\n\r\n"sv;
     } else {
-        out += "\r\n";
+        out += "\r\n"sv;
     }
 }
 
@@ -494,9 +506,19 @@ Task<bool> Connection::flush() {
     set_phase(Phase::sending, core_->opts.send_timeout);
     bool sent;
     if (out_.segs.empty()) {
-        sent = (co_await s_.send_all(std::as_bytes(std::span(out_.buf)))).has_value();
+        const auto bytes = std::as_bytes(std::span(out_.buf));
+        if (tcp_ != nullptr) {
+            sent = (co_await tcp_->send_all(bytes)).has_value();
+        } else {
+            sent = (co_await s_.send_all(bytes)).has_value();
+        }
     } else {
-        sent = (co_await s_.send_all(out_.gather())).has_value();
+        const auto spans = out_.gather();
+        if (tcp_ != nullptr) {
+            sent = (co_await tcp_->send_all(spans)).has_value();
+        } else {
+            sent = (co_await s_.send_all(spans)).has_value();
+        }
     }
     phase_ = was;
     deadline_ = was_deadline;
