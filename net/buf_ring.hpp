@@ -240,7 +240,8 @@ struct RecvSelect {
 /// receive) the same items come from readiness and recv(2).
 struct RecvMulti {
     int fd = -1;                      ///< the socket
-    std::shared_ptr<BufPool> ring;    ///< where the bytes land (kept while the kernel may use it)
+    BufPool* ring = nullptr;          ///< where the bytes land
+    std::shared_ptr<BufPool> hold;    ///< `ring`, kept while the kernel may use it
     std::uint32_t attempt_flags = 0;  ///< epoll: the buffer attempt() used, as CQE flags
     int slot = -1;                    ///< registered descriptor table slot standing for fd, or -1
     /// Multishot operation protocol (see corio::MultishotOperation): a

@@ -136,7 +136,7 @@ public:
     /// the kernel keeps the bytes (see runtime/multishot.hpp). The stream
     /// must not outlive this socket, nor `ring` the stream.
     RecvStream recv_stream(BufRing& ring, std::size_t queue_limit = 16) {
-        return RecvStream(slotted(RecvMulti{fd(), ring.shared()}), queue_limit);
+        return RecvStream(slotted(RecvMulti{fd(), &ring.pool(), ring.shared()}), queue_limit);
     }
 
     /// Sends some of `buf` (a short count is normal); never raises SIGPIPE

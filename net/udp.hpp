@@ -27,7 +27,8 @@ struct ReceivedDatagram {
 /// into a pool buffer, laid out the same way.
 struct RecvMsgMulti {
     int fd = -1;                      ///< the UDP socket
-    std::shared_ptr<BufPool> ring;    ///< where datagrams land (kept while the kernel may use it)
+    BufPool* ring = nullptr;          ///< where datagrams land
+    std::shared_ptr<BufPool> hold;    ///< `ring`, kept while the kernel may use it
     msghdr msg = layout();            ///< the layout asked of the kernel (name length only)
     std::uint32_t attempt_flags = 0;  ///< epoll: the buffer attempt() used, as CQE flags
     /// Multishot operation protocol (see corio::MultishotOperation): a
@@ -101,7 +102,8 @@ public:
     /// A multishot receive of datagrams into `ring`: `co_await s.next()` gives
     /// the next ReceivedDatagram. Must not outlive this socket, nor `ring` it.
     MultishotStream<RecvMsgMulti> recv_stream(BufRing& ring, std::size_t queue_limit = 64) {
-        return MultishotStream<RecvMsgMulti>(RecvMsgMulti{fd(), ring.shared()}, queue_limit);
+        return MultishotStream<RecvMsgMulti>(RecvMsgMulti{fd(), &ring.pool(), ring.shared()},
+                                             queue_limit);
     }
 };
 

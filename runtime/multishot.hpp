@@ -43,6 +43,7 @@
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <utility>
 
 #include <corio/runtime/cancel.hpp>
@@ -65,8 +66,12 @@ namespace corio {
 ///   stream yields (a Result)
 ///
 /// Optional: `static constexpr bool returns_fd` (items >= 0 are descriptors,
-/// closed if never taken), `std::uint32_t attempt_flags` and
-/// `detail::ParkingLot* parking(int res)` (see runtime/op.hpp).
+/// closed if never taken), `std::uint32_t attempt_flags`,
+/// `detail::ParkingLot* parking(int res)` (see runtime/op.hpp), and
+/// `std::shared_ptr<...> hold`: what the request needs alive for as long as
+/// the kernel may complete it (a buffer ring), which may be longer than the
+/// stream; the stream's state takes it over at the start, so the copies of
+/// the op that awaiters keep carry none (no reference count per item).
 template <class Op>
 concept MultishotOperation = requires(Op& op, const Op& cop, io_uring_sqe* sqe, int res,
                                       std::uint32_t f, const Caps& caps) {
@@ -113,6 +118,7 @@ struct MultishotCore final : OpState {
             mode = Mode::epoll;
         }
         queue.reserve(limit);
+        if constexpr (requires { op.hold; }) hold = std::move(op.hold);
     }
 
     bool parked() const noexcept { return park.linked; }
@@ -297,6 +303,7 @@ struct MultishotCore final : OpState {
     static void free_fn(OpState* s) noexcept { delete static_cast<MultishotCore*>(s); }
 
     Op op;
+    std::shared_ptr<const void> hold;  // the op's `hold`, for the request's life
     Ring<Completion> queue;
     WaitQueue<ItemNode> waiters;
     Park park;
