@@ -190,6 +190,11 @@ struct ListenOptions {
     bool reuse_port = false;  ///< SO_REUSEPORT (IP): one listener per loop, the kernel spreads
     int backlog = 1024;       ///< listen(2) backlog (the kernel caps it at somaxconn)
     bool v6_only = false;     ///< IPV6_V6ONLY for an IPv6 address
+    /// TCP_NODELAY on the listening socket (IP), which accepted connections
+    /// inherit (Linux): a reply goes out at once instead of waiting for the
+    /// peer's ACK of the previous one (Nagle), with no setsockopt per
+    /// connection. False keeps Nagle's coalescing of small writes.
+    bool nodelay = true;
 };
 
 namespace detail {

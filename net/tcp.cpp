@@ -92,6 +92,9 @@ Result<int> bind_listen(const Address& addr, const ListenOptions& opts) {
         if (opts.reuse_port) {
             if (auto r = s->set_option(SOL_SOCKET, SO_REUSEPORT, 1); !r) return r.error();
         }
+        if (opts.nodelay) {
+            if (auto r = s->set_option(IPPROTO_TCP, TCP_NODELAY, 1); !r) return r.error();
+        }
         if (addr.is_ipv6()) {
             if (auto r = s->set_option(IPPROTO_IPV6, IPV6_V6ONLY, opts.v6_only ? 1 : 0); !r) {
                 return r.error();

@@ -67,6 +67,26 @@ TEST_CASE("echo round trips through a listener", "[net][tcp]") {
     });
 }
 
+TEST_CASE("accepted connections have TCP_NODELAY from the listener unless it is off",
+          "[net][tcp]") {
+    test::run([](Loop&) -> Task<void> {
+        for (bool nodelay : {true, false}) {
+            net::ListenOptions o;
+            o.nodelay = nodelay;
+            auto l = net::TcpListener::bind(net::Address::loopback_v4(0), o);
+            REQUIRE(l);
+            auto addr = l->local_address();
+            REQUIRE(addr);
+            auto [c, s] = co_await when_all(net::TcpStream::connect(*addr), l->accept());
+            REQUIRE(c);
+            REQUIRE(s);
+            auto v = s->get_option(IPPROTO_TCP, TCP_NODELAY);
+            REQUIRE(v);
+            CHECK((*v != 0) == nodelay);
+        }
+    });
+}
+
 TEST_CASE("256 MiB transfer arrives byte for byte", "[net][tcp]") {
     test::run(
         [](Loop&) -> Task<void> {
