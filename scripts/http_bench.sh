@@ -193,3 +193,30 @@ for s in "${servers[@]}"; do
     esac
     printf '%-22s %12s %10s %10s %16s  %s\n' "$name" "$m" "$ratio" "$ratio_h2o" "$c" "${rps[$s]}"
 done
+# Paired ratios: each round's servers ran back to back, so a slow phase of a
+# shared machine hits them alike; the median of the per-round ratios is
+# steadier than the ratio of the medians above.
+paired() { # A B FIELD(rps|cpu): median [min-max] of the per-round A/B (cpu: B/A)
+    local -a a b
+    local field=$3
+    if [ "$field" = rps ]; then
+        read -r -a a <<<"${rps[$1]}"
+        read -r -a b <<<"${rps[$2]}"
+    else
+        read -r -a b <<<"${cpu[$1]}"
+        read -r -a a <<<"${cpu[$2]}"
+    fi
+    local rs=() i
+    for i in "${!a[@]}"; do
+        rs+=("$(awk -v x="${a[$i]}" -v y="${b[$i]}" 'BEGIN { printf "%.2f", (y > 0) ? x / y : 0 }')")
+    done
+    local med lo hi
+    med=$(printf '%s\n' "${rs[@]}" | median)
+    lo=$(printf '%s\n' "${rs[@]}" | sort -g | head -n 1)
+    hi=$(printf '%s\n' "${rs[@]}" | sort -g | tail -n 1)
+    printf '%.2f [%s-%s]' "$med" "$lo" "$hi"
+}
+for s in corio_io_uring corio_epoll; do
+    [ -n "${rps[$s]:-}" ] || continue
+    echo "paired per round, $s: req/s vs nginx $(paired "$s" nginx rps), vs h2o $(paired "$s" h2o rps); CPU per request nginx/corio $(paired "$s" nginx cpu), h2o/corio $(paired "$s" h2o cpu)"
+done
