@@ -107,12 +107,22 @@ struct LoopState {
 
     // The loop's receive buffer ring, made when the first connection wants it
     // and freed with the last connection that uses it (not with this state,
-    // which a Server may keep after its loop is gone).
+    // which a Server may keep after its loop is gone). Null where the kernel
+    // does not pick the buffers (epoll, no multishot receive, registration
+    // refused): the first connection finds out, once per loop.
     std::weak_ptr<net::BufRing> ring;
+    bool no_ring = false;
     std::shared_ptr<net::BufRing> recv_ring() {
+        if (no_ring) return nullptr;
         auto r = ring.lock();
         if (!r) {
-            r = std::make_shared<net::BufRing>(*loop, recv_ring_count, recv_ring_buf);
+            if (loop->kind() == BackendKind::io_uring) {
+                r = std::make_shared<net::BufRing>(*loop, recv_ring_count, recv_ring_buf);
+            }
+            if (!r || !r->kernel_selected()) {
+                no_ring = true;
+                return nullptr;
+            }
             ring = r;
         }
         return r;
@@ -355,18 +365,10 @@ std::shared_ptr<LoopState> ServerCore::state_for(Loop& loop) {
 // into the loop's buffer ring (ServerOptions::multishot_receive): one request
 // stays armed for the connection's life instead of one per read.
 void Connection::start_multishot() {
-    if (!core_->opts.multishot_receive) return;
-    Loop& loop = *ls_->loop;
-    if (loop.kind() != BackendKind::io_uring || !loop.caps().multishot_recv ||
-        !loop.caps().buf_ring)
-        return;
-    if (tcp_ == nullptr) return;  // TLS and other streams read through recv
+    // TLS and other wrapped streams read through recv.
+    if (!core_->opts.multishot_receive || tcp_ == nullptr) return;
     ring_ = ls_->recv_ring();
-    if (!ring_->kernel_selected()) {
-        ring_.reset();
-        return;
-    }
-    recv_.emplace(tcp_->recv_stream(*ring_, recv_queue));
+    if (ring_) recv_.emplace(tcp_->recv_stream(*ring_, recv_queue));
 }
 
 // Every byte the connection reads comes through here: into the free space of
