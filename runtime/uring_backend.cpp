@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -178,7 +179,7 @@ void UringBackend::cancel_everything() {
 void UringBackend::poll(Loop& loop, bool wait, const std::chrono::nanoseconds* timeout,
                         bool events) {
     const unsigned to_submit = io_uring_sq_ready(&ring_);
-    last_batch_ = to_submit;
+    last_batch_ = std::exchange(started_, 0u);
     if (wait) {
         ++stats_.syscalls;
         io_uring_cqe* cqe = nullptr;

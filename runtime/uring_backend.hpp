@@ -48,6 +48,7 @@ public:
         io_uring_sqe_set_data(s, &st);
         st.pending = true;
         ++inflight_;
+        ++started_;
         ++stats_.submitted[static_cast<std::size_t>(st.kind)];
     }
 
@@ -74,12 +75,12 @@ public:
 
     unsigned inflight() const noexcept { return inflight_; }
     /// True when an operation prepared now would go to the kernel alone: no
-    /// SQE waits for this turn's submit and the last submit carried at most
-    /// one. A call that can be tried inline (a page-cached read) is cheaper
-    /// then; in a batch the ring serves it within the shared submit.
-    bool lone_submission() const noexcept {
-        return last_batch_ <= 1 && io_uring_sq_ready(&ring_) == 0;
-    }
+    /// operation waits for this turn's submit and the last submit carried at
+    /// most one. A call that can be tried inline (a page-cached read) is
+    /// cheaper then; in a batch the ring serves it within the shared submit.
+    /// Control SQEs (cancels, descriptor table updates, linked timeouts) do
+    /// not make a batch: a file's first registered read is still tried inline.
+    bool lone_submission() const noexcept { return last_batch_ <= 1 && started_ == 0; }
     io_uring& ring() noexcept { return ring_; }
     int ring_fd() const noexcept { return ring_.ring_fd; }
 
@@ -97,7 +98,8 @@ private:
     Caps& caps_;
     unsigned inflight_ = 0;
     unsigned internal_ = 0;
-    unsigned last_batch_ = 0;  // SQEs in the last submit of a loop turn
+    unsigned last_batch_ = 0;  // operations in the last submit of a loop turn
+    unsigned started_ = 0;     // operations started since that submit
     bool defer_taskrun_ = false;
 };
 
