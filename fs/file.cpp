@@ -146,14 +146,14 @@ OpAwaiter<CloseFile> File::close() noexcept {
 
 OpAwaiter<ReadFixed> File::read_fixed_at(std::uint64_t offset, std::span<std::byte> buf,
                                          const FixedBuffers& bufs, unsigned index) noexcept {
-    return OpAwaiter<ReadFixed>(
-        ReadFixed{fd(), buf, offset, &path_, static_cast<int>(index), bufs.registered(), nowait_});
+    return OpAwaiter<ReadFixed>(ReadFixed{fd(), buf, offset, &path_, static_cast<int>(index),
+                                          bufs.registered(), nowait_, io_slot()});
 }
 
 OpAwaiter<WriteFixed> File::write_fixed_at(std::uint64_t offset, std::span<const std::byte> buf,
                                            const FixedBuffers& bufs, unsigned index) noexcept {
-    return OpAwaiter<WriteFixed>(
-        WriteFixed{fd(), buf, offset, &path_, static_cast<int>(index), bufs.registered()});
+    return OpAwaiter<WriteFixed>(WriteFixed{fd(), buf, offset, &path_, static_cast<int>(index),
+                                            bufs.registered(), io_slot()});
 }
 
 Task<Result<std::size_t>> File::read_full_at(std::uint64_t offset, std::span<std::byte> buf) {

@@ -101,21 +101,21 @@ public:
     /// fewer than asked at the end of the file, 0 at or past it (1 GiB at
     /// most per call). `buf` is the kernel's until then.
     OpAwaiter<ReadAt> read_at(std::uint64_t offset, std::span<std::byte> buf) noexcept {
-        return OpAwaiter<ReadAt>(ReadAt{fd(), buf, offset, &path_, nullptr, nowait_});
+        return OpAwaiter<ReadAt>(ReadAt{fd(), buf, offset, &path_, nullptr, nowait_, io_slot()});
     }
     /// Writes up to buf.size() bytes at `offset`; completes with the count
     /// written, which may be short (write_all_at loops).
     OpAwaiter<WriteAt> write_at(std::uint64_t offset, std::span<const std::byte> buf) noexcept {
-        return OpAwaiter<WriteAt>(WriteAt{fd(), buf, offset, &path_, nullptr});
+        return OpAwaiter<WriteAt>(WriteAt{fd(), buf, offset, &path_, nullptr, io_slot()});
     }
     /// Reads at position() and advances it by the count read.
     OpAwaiter<ReadAt> read(std::span<std::byte> buf) noexcept {
-        return OpAwaiter<ReadAt>(ReadAt{fd(), buf, pos_, &path_, &pos_, nowait_});
+        return OpAwaiter<ReadAt>(ReadAt{fd(), buf, pos_, &path_, &pos_, nowait_, io_slot()});
     }
     /// Writes at position() and advances it by the count written (for a file
     /// opened with O_APPEND the kernel writes at the end regardless).
     OpAwaiter<WriteAt> write(std::span<const std::byte> buf) noexcept {
-        return OpAwaiter<WriteAt>(WriteAt{fd(), buf, pos_, &path_, &pos_});
+        return OpAwaiter<WriteAt>(WriteAt{fd(), buf, pos_, &path_, &pos_, io_slot()});
     }
 
     /// Reads until `buf` is full or the file ends; completes with the count
@@ -142,9 +142,13 @@ public:
                                          const FixedBuffers& bufs, unsigned index) noexcept;
 
     /// fsync(2): data and metadata reach stable storage before it completes.
-    OpAwaiter<Fsync> fsync() noexcept { return OpAwaiter<Fsync>(Fsync{fd(), &path_, false}); }
+    OpAwaiter<Fsync> fsync() noexcept {
+        return OpAwaiter<Fsync>(Fsync{fd(), &path_, false, io_slot()});
+    }
     /// fdatasync(2): like fsync, without metadata not needed to read the data.
-    OpAwaiter<Fsync> fdatasync() noexcept { return OpAwaiter<Fsync>(Fsync{fd(), &path_, true}); }
+    OpAwaiter<Fsync> fdatasync() noexcept {
+        return OpAwaiter<Fsync>(Fsync{fd(), &path_, true, io_slot()});
+    }
     /// statx(2) of the open file.
     OpAwaiter<Statx> stat() noexcept;
     /// The file's size in bytes (a statx).
@@ -158,11 +162,25 @@ public:
     /// Gives up ownership of the descriptor.
     int release() noexcept { return fd_.release(); }
 
+    /// The slot of the loop's registered descriptor table the file's reads,
+    /// writes and syncs name (io_uring; IOSQE_FIXED_FILE spares the kernel a
+    /// descriptor lookup per operation), or -1: not yet taken, epoll, the
+    /// table full (LoopOptions::fixed_files), or another loop's thread.
+    /// Taken at the file's second read, write or sync, so a file used once
+    /// costs no table update; given back by close() or the destructor.
+    int registered_slot() const noexcept { return fd_.slot(); }
+
 private:
+    int io_slot() noexcept {
+        if (uses_ < 2 && ++uses_ == 2) fd_.register_slot();
+        return fd_.slot();
+    }
+
     corio::detail::Fd fd_;
     std::string path_;
     std::uint64_t pos_ = 0;
     bool nowait_ = true;
+    std::uint8_t uses_ = 0;  // reads, writes and syncs started, counted to 2
 };
 
 namespace detail {

@@ -156,6 +156,7 @@ struct ReadAt {
     const std::string* subject;        ///< the path for error messages
     std::uint64_t* advance = nullptr;  ///< if set, gets the count read added
     bool nowait = true;                ///< try the page cache first (`fast_path`)
+    int slot = -1;  ///< registered descriptor table slot standing for fd (io_uring), or -1
     /// Operation protocol (see corio::Operation): preadv2(RWF_NOWAIT) inline
     /// first where that pays (Loop::fast_path_pays), then IORING_OP_READ, or
     /// pread(2) on the blocking pool on epoll; finish gives the count.
@@ -190,6 +191,7 @@ struct WriteAt {
     std::uint64_t offset;              ///< where in the file
     const std::string* subject;        ///< the path for error messages
     std::uint64_t* advance = nullptr;  ///< if set, gets the count written added
+    int slot = -1;  ///< registered descriptor table slot standing for fd (io_uring), or -1
     /// Operation protocol (see corio::Operation): IORING_OP_WRITE, or
     /// pwrite(2) on the blocking pool on epoll; finish gives the count.
     ///@{
@@ -223,6 +225,7 @@ struct ReadFixed {
     int index = 0;               ///< the registered buffer
     bool fixed = false;          ///< the buffers are registered with this loop's ring
     bool nowait = true;          ///< try the page cache first (`fast_path`)
+    int slot = -1;  ///< registered descriptor table slot standing for fd (io_uring), or -1
     /// Operation protocol (see corio::Operation): as ReadAt, with
     /// IORING_OP_READ_FIXED when `fixed`; finish gives the count.
     ///@{
@@ -259,6 +262,7 @@ struct WriteFixed {
     const std::string* subject;      ///< the path for error messages
     int index = 0;                   ///< the registered buffer
     bool fixed = false;              ///< the buffers are registered with this loop's ring
+    int slot = -1;  ///< registered descriptor table slot standing for fd (io_uring), or -1
     /// Operation protocol (see corio::Operation): as WriteAt, with
     /// IORING_OP_WRITE_FIXED when `fixed`; finish gives the count.
     ///@{
@@ -288,6 +292,7 @@ struct Fsync {
     int fd;                      ///< the file
     const std::string* subject;  ///< the path for error messages
     bool datasync = false;       ///< fdatasync instead of fsync
+    int slot = -1;  ///< registered descriptor table slot standing for fd (io_uring), or -1
     /// Operation protocol (see corio::Operation): IORING_OP_FSYNC, or the call
     /// on the blocking pool; finish gives success or the error.
     ///@{

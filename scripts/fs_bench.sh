@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Random 4 KiB reads from a page-cached file at queue depth 1 and 32:
 # corio on io_uring and on epoll (with and without the page-cache fast path,
-# and with registered buffers) against fio's io_uring engine with the same
-# settings, in the same run. Installs fio (Debian) if missing.
+# with registered buffers, and without the registered descriptor) against
+# fio's io_uring engine with the same settings, in the same run. Installs
+# fio (Debian) if missing.
 #
 #   scripts/fs_bench.sh                 # 256 MiB file, 3 s per run, 3 rounds
 #   SECS=5 ROUNDS=5 CPU=0 SIZE_MIB=512 scripts/fs_bench.sh
@@ -53,6 +54,7 @@ fio_run() {
 
 configs=(
     "corio io_uring|corio io_uring --backend io_uring --fast-path on"
+    "corio io_uring, no registered file|corio io_uring --backend io_uring --fast-path on --registered-file off"
     "corio io_uring, no fast path|corio io_uring --backend io_uring --fast-path off"
     "corio io_uring, no fast path, fixed bufs|corio io_uring --backend io_uring --fast-path off --fixed"
     "corio epoll|corio epoll --backend epoll --fast-path on"
@@ -104,4 +106,13 @@ for key in order:
     fio = med[(depth, "fio io_uring")]
     tuned = med[(depth, "fio io_uring, fixedbufs+registerfiles+batch")]
     print(f"| {depth} | {name} | {med[key]:,.0f} | {med[key] / fio:.2f}x | {med[key] / tuned:.2f}x |")
+# The same comparison paired within each round (both runs met the same load).
+print()
+for depth in sorted({d for d, _ in order}):
+    a = runs.get((depth, "corio io_uring"), [])
+    t = runs.get((depth, "fio io_uring, fixedbufs+registerfiles+batch"), [])
+    r = sorted(x / y for x, y in zip(a, t) if y > 0)
+    if r:
+        print(f"depth {depth}, corio io_uring / fio tuned paired per round: median "
+              f"{statistics.median(r):.2f} [{r[0]:.2f}-{r[-1]:.2f}]")
 EOF

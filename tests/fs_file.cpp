@@ -1,6 +1,7 @@
 // fs::File on both backends: round trips at offsets, short reads at the end,
 // a 1 GiB sparse file, concurrent reads, whole-file helpers, sync and stat,
-// O_DIRECT, registered buffers, and errors that name the path.
+// O_DIRECT, registered buffers, registered descriptor slots, and errors that
+// name the path.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -358,6 +359,83 @@ TEST_CASE("registered buffers: read_fixed and write_fixed", "[fs][file]") {
             CHECK(second.describe().rfind("register buffers 1 x 4096 bytes: ", 0) == 0);
         }
     });
+}
+
+TEST_CASE("a file used twice takes a registered slot; close gives it back", "[fs][file][fixed]") {
+    test::run([](Loop& loop) -> Task<void> {
+        TempDir dir;
+        auto f = co_await fs::File::open(dir / "slot", O_RDWR | O_CREAT, 0600);
+        REQUIRE(f);
+        f->set_cached_fast_path(false);  // every read through the ring
+        const std::string text = "registered";
+        REQUIRE_OK(f->write_at(0, bytes(text)));
+        CHECK(f->registered_slot() == -1);  // one use: no table update yet
+        std::array<std::byte, 16> buf{};
+        auto r = co_await f->read_at(0, buf);
+        REQUIRE(r);
+        CHECK(*r == text.size());
+        const bool table = loop.caps().fixed_files > 0;
+        CHECK((f->registered_slot() >= 0) == table);
+        CHECK(loop.fixed_files_in_use() == (table ? 1u : 0u));
+        if (table) {
+            // A descriptor that is no file at all: only the table can make
+            // this read work (IOSQE_FIXED_FILE); without it, EBADF.
+            std::string subject = "slot";
+            fs::ReadAt op{-1, buf, 0, &subject, nullptr, false, f->registered_slot()};
+            buf.fill(std::byte{0});
+            auto via_slot = co_await run(op);
+            REQUIRE(via_slot);
+            CHECK(*via_slot == text.size());
+            CHECK(std::memcmp(buf.data(), text.data(), text.size()) == 0);
+        }
+        REQUIRE_OK(f->fsync());
+        REQUIRE_OK(f->close());
+        CHECK(f->registered_slot() == -1);
+        (void)co_await nop();
+        CHECK(loop.fixed_files_in_use() == 0);
+        {
+            // The destructor gives the slot back too.
+            auto g = co_await fs::File::open(dir / "slot", O_RDONLY);
+            REQUIRE(g);
+            for (int i = 0; i < 2; ++i)
+                REQUIRE_OK(g->read_at(0, buf));
+            CHECK(loop.fixed_files_in_use() == (table ? 1u : 0u));
+        }
+        (void)co_await nop();
+        CHECK(loop.fixed_files_in_use() == 0);
+    });
+}
+
+TEST_CASE("with the descriptor table full a file reads and writes by descriptor",
+          "[fs][file][fixed]") {
+    LoopOptions opts = test::options();
+    opts.fixed_files = 1;
+    test::run(
+        [](Loop& loop) -> Task<void> {
+            TempDir dir;
+            auto a = co_await fs::File::open(dir / "a", O_RDWR | O_CREAT, 0600);
+            auto b = co_await fs::File::open(dir / "b", O_RDWR | O_CREAT, 0600);
+            REQUIRE(a);
+            REQUIRE(b);
+            for (int i = 0; i < 2; ++i) {
+                REQUIRE_OK(a->write_all_at(0, bytes("first")));
+                REQUIRE_OK(b->write_all_at(0, bytes("second")));
+            }
+            const bool table = loop.caps().fixed_files > 0;
+            CHECK((a->registered_slot() >= 0) == table);
+            CHECK(b->registered_slot() == -1);  // no room: the plain descriptor
+            CHECK(loop.fixed_files_in_use() == (table ? 1u : 0u));
+            a->set_cached_fast_path(false);
+            b->set_cached_fast_path(false);
+            std::array<std::byte, 8> buf{};
+            auto ra = co_await a->read_at(0, buf);
+            REQUIRE(ra);
+            CHECK(std::string(reinterpret_cast<const char*>(buf.data()), *ra) == "first");
+            auto rb = co_await b->read_at(0, buf);
+            REQUIRE(rb);
+            CHECK(std::string(reinterpret_cast<const char*>(buf.data()), *rb) == "second");
+        },
+        std::chrono::seconds(10), opts);
 }
 
 TEST_CASE("every File error names the operation and the path", "[fs][file][errors]") {

@@ -7,6 +7,9 @@
 // (default) a cached read is one preadv2(RWF_NOWAIT) on the loop's thread;
 // with --fast-path off every read goes to io_uring (or, on epoll, to the
 // blocking pool). --fixed reads into registered buffers (READ_FIXED).
+// The file takes a slot of the loop's registered descriptor table (io_uring,
+// IOSQE_FIXED_FILE), as every fs::File does; --registered-file off runs the
+// loop without that table, for comparison.
 //
 // Prints one line of key=value pairs ending in reads_per_sec=N.
 
@@ -36,7 +39,7 @@ namespace {
 constexpr const char* usage =
     "usage: fs_bench [--file PATH] [--size MIB] [--depth N] [--seconds S]\n"
     "                [--backend auto|io_uring|epoll] [--fast-path on|off] [--fixed]\n"
-    "                [--prepare-only]\n"
+    "                [--registered-file on|off] [--prepare-only]\n"
     "Random 4 KiB reads of a page-cached file; prints reads_per_sec=N.\n";
 
 struct Config {
@@ -47,6 +50,7 @@ struct Config {
     BackendChoice backend = BackendChoice::automatic;
     bool fast_path = true;
     bool fixed = false;
+    bool registered_file = true;  // LoopOptions::fixed_files 0 when off
     bool prepare_only = false;
 };
 
@@ -124,7 +128,7 @@ Task<void> stopper(Shared* s, double seconds) {
     s->stop = true;
 }
 
-Task<double> bench(Config c) {
+Task<double> bench(Config c, bool* registered) {
     auto f = co_await fs::File::open(c.file, O_RDONLY);
     if (!f) bad(f.describe());
     f->set_cached_fast_path(c.fast_path);
@@ -144,6 +148,7 @@ Task<double> bench(Config c) {
     tasks.push_back(stopper(&s, c.seconds));
     const auto t0 = std::chrono::steady_clock::now();
     co_await when_all(std::move(tasks));
+    *registered = f->registered_slot() >= 0;
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (s.errors != 0) bad(fmt::format("{} reads failed or were short", s.errors));
@@ -182,6 +187,10 @@ int main(int argc, char** argv) {
                 c.fast_path = v == "on";
             } else if (a == "--fixed") {
                 c.fixed = true;
+            } else if (a == "--registered-file") {
+                std::string v = value();
+                if (v != "on" && v != "off") bad("--registered-file wants on or off");
+                c.registered_file = v == "on";
             } else if (a == "--prepare-only") {
                 c.prepare_only = true;
             } else {
@@ -197,13 +206,15 @@ int main(int argc, char** argv) {
     LoopOptions opts;
     opts.backend = c.backend;
     opts.sq_entries = std::max(256u, c.depth * 2);
+    if (!c.registered_file) opts.fixed_files = 0;
     Loop loop(opts);
-    double rps = loop.block_on(bench(c));
+    bool registered = false;
+    double rps = loop.block_on(bench(c, &registered));
     const auto& st = loop.stats();
     fmt::print(
-        "corio backend={} depth={} fast_path={} fixed={} seconds={} syscalls={} inline={} "
-        "reads_per_sec={:.0f}\n",
+        "corio backend={} depth={} fast_path={} fixed={} registered_file={} seconds={} syscalls={} "
+        "inline={} reads_per_sec={:.0f}\n",
         to_string(loop.kind()), c.depth, c.fast_path ? "on" : "off", c.fixed ? "on" : "off",
-        c.seconds, st.syscalls, st.inline_done, rps);
+        registered ? "on" : "off", c.seconds, st.syscalls, st.inline_done, rps);
     return 0;
 }

@@ -308,6 +308,18 @@ class Report:
                 self.targets.append((
                     "files ≥ 0.9x fio, queue depth %d (corio epoll vs fio io_uring)" % depth,
                     "%sx" % f(r[1]), verdict(r[1], 0.9)))
+        # Issue 16: the default beats fio tuned at depth 32 and plain pread at depth 1.
+        r = rows.get((32, "corio io_uring"))
+        if r:
+            self.targets.append((
+                "files ≥ 1.0x fio tuned (fixedbufs + registerfiles + batching), queue depth 32 "
+                "(corio io_uring, default configuration; issue 16)", "%sx" % f(r[2]), verdict(r[2], 1.0)))
+        r, p = rows.get((1, "corio io_uring")), rows.get((1, "fio psync (plain pread)"))
+        if r and p and p[0] > 0:
+            ratio = r[0] / p[0]
+            self.targets.append((
+                "files ≥ 1.0x fio psync, queue depth 1 (corio io_uring, default configuration; issue 16)",
+                "%sx" % f(ratio), verdict(ratio, 1.0)))
 
     def verbatim(self, part, title, fname, short):
         self.w("## %s" % title, "")
