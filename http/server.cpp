@@ -102,6 +102,26 @@ struct LoopState {
         }
         return {date, date_len};
     }
+    // "HTTP/1.1 200 OK\r\n", the Server field and the Date field, as most
+    // responses start: made again when the second changes.
+    std::string head_200;
+    std::time_t head_200_sec = -1;
+    std::string_view head_200_now(std::string_view server_name) {
+        std::string_view d = date_now();
+        if (head_200_sec != date_sec) {
+            head_200_sec = date_sec;
+            head_200.assign("HTTP/1.1 200 OK\r\n");
+            if (!server_name.empty()) {
+                head_200 += "Server: ";
+                head_200 += server_name;
+                head_200 += "\r\n";
+            }
+            head_200 += "Date: ";
+            head_200 += d;
+            head_200 += "\r\n";
+        }
+        return head_200;
+    }
     void drain() noexcept;
     bool shutting_down() noexcept { return rt != nullptr && rt->shutdown_token().stop_requested(); }
 
@@ -452,19 +472,23 @@ void Connection::append_head(const Response& resp, bool keep_alive, Version v, b
             throw std::invalid_argument("http: invalid response header '" + h.name + "'");
         }
     }
-    out += "HTTP/1.1 "sv;
-    append_number(out, unsigned(resp.status));
-    out += ' ';
-    out += status_reason(resp.status);
-    out += "\r\n"sv;
-    if (!core_->opts.server_name.empty()) {
-        out += "Server: "sv;
-        out += core_->opts.server_name;
+    if (resp.status == 200) {
+        out += ls_->head_200_now(core_->opts.server_name);
+    } else {
+        out += "HTTP/1.1 "sv;
+        append_number(out, unsigned(resp.status));
+        out += ' ';
+        out += status_reason(resp.status);
+        out += "\r\n"sv;
+        if (!core_->opts.server_name.empty()) {
+            out += "Server: "sv;
+            out += core_->opts.server_name;
+            out += "\r\n"sv;
+        }
+        out += "Date: "sv;
+        out += ls_->date_now();
         out += "\r\n"sv;
     }
-    out += "Date: "sv;
-    out += ls_->date_now();
-    out += "\r\n"sv;
     if (resp.share) out += resp.share->fields;
     for (const Header& h : resp.headers) {
         out += h.name;
@@ -1023,15 +1047,23 @@ std::uint64_t Response::body_length() const noexcept {
 
 // ---- Router dispatch (here, so that router.cpp stays pure for fuzzing) ----
 
+namespace {
+Task<Response> route_error(int status, std::string allow) {
+    Response r = Response::error(status);
+    if (status == 405) r.set("Allow", allow);
+    co_return r;
+}
+}  // namespace
+
+// Not a coroutine: a matched request gets the handler's own task, so the
+// router adds no frame and no move of the Response to each request.
 Task<Response> Router::operator()(Request& req) const {
     RouteMatch m = match(req.method(), req.path(), req.params());
     if (m.handler != nullptr) {
         req.set_subpath(m.subpath);
-        co_return co_await (*m.handler)(req);
+        return (*m.handler)(req);
     }
-    Response r = Response::error(m.status);
-    if (m.status == 405) r.set("Allow", m.allow);
-    co_return r;
+    return route_error(m.status, std::move(m.allow));
 }
 
 // ---- Server -----------------------------------------------------------------
