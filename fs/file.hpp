@@ -167,7 +167,9 @@ public:
     /// descriptor lookup per operation), or -1: not yet taken, epoll, the
     /// table full (LoopOptions::fixed_files), or another loop's thread.
     /// Taken at the file's second read, write or sync, so a file used once
-    /// costs no table update; given back by close() or the destructor.
+    /// costs no table update; given back by close() or the destructor on
+    /// the loop that took it (closed on another thread, the file stays in
+    /// that loop's table, and open, until that loop ends).
     int registered_slot() const noexcept { return fd_.slot(); }
 
 private:
