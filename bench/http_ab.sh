@@ -14,6 +14,8 @@
 # divided by the requests wrk counted. Needs wrk (apt-get install wrk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 n=8
 secs=4
 while getopts "n:s:" o; do
@@ -36,13 +38,9 @@ head -c 612 /dev/zero | tr '\0' 'x' >"$dir/www/index.html"
 run() {
     # shellcheck disable=SC2086
     taskset -c 0 $1 --root "$dir/www" --port 0 --loops 1 >"$dir/out" 2>"$dir/err" &
-    local pid=$! port=""
-    for _ in $(seq 100); do
-        port=$(sed -n 's/^listening [^ ]*:\([0-9]*\) .*/\1/p' "$dir/out")
-        [ -n "$port" ] && break
-        sleep 0.1
-    done
-    [ -n "$port" ] || { echo "http_ab.sh: no ready line from: $1" >&2; cat "$dir/err" >&2; exit 1; }
+    local pid=$! port
+    port=$(ready_port "$dir/out") ||
+        { echo "http_ab.sh: no ready line from: $1" >&2; cat "$dir/err" >&2; exit 1; }
     local url=http://127.0.0.1:$port/index.html
     taskset -c 1 wrk -t1 -c50 -d1s "$url" >/dev/null
     local c0 c1 reqs

@@ -15,7 +15,9 @@
 # file in /tmp/corio-http-instr/ (read it with callgrind_annotate). Needs
 # valgrind and wrk (apt-get install valgrind wrk).
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 
 bin=${1:-build-bench/examples/http_server/http_server}
 [ $# -gt 0 ] && shift
@@ -34,13 +36,8 @@ valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" --dump-instr=no \
     >"$dir/server.out" 2>"$dir/valgrind.err" &
 pid=$!
 trap 'kill $pid 2>/dev/null' EXIT
-port=""
-for _ in $(seq 150); do
-    port=$(sed -n 's/.*:\([0-9]*\) backend.*/\1/p' "$dir/server.out")
-    [ -n "$port" ] && break
-    sleep 0.2
-done
-[ -n "$port" ] || { echo "http_instr.sh: the server did not start" >&2; cat "$dir/valgrind.err" >&2; exit 1; }
+port=$(ready_port "$dir/server.out" 300) ||
+    { echo "http_instr.sh: the server did not start" >&2; cat "$dir/valgrind.err" >&2; exit 1; }
 url="http://127.0.0.1:$port/index.html"
 
 wrk -t1 -c4 -d2s "$url" >/dev/null
@@ -50,8 +47,10 @@ callgrind_control -d "$pid" >/dev/null 2>&1
 sleep 0.5
 kill "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
-file=$(ls -t "$dir"/cg.out.* 2>/dev/null | head -1)
-[ -n "$file" ] && [ -n "$requests" ] && [ "$requests" -gt 0 ] ||
-    { echo "http_instr.sh: no dump or no requests" >&2; exit 1; }
+file=$dir/cg.out.1  # the one dump callgrind_control -d asked for
+if [ ! -s "$file" ] || [ -z "$requests" ] || [ "$requests" -eq 0 ]; then
+    echo "http_instr.sh: no dump or no requests" >&2
+    exit 1
+fi
 ir=$(grep -m1 '^summary:\|^totals:' "$file" | awk '{print $2}')
 echo "requests=$requests Ir=$ir Ir/request=$((ir / requests)) file=$file"

@@ -44,3 +44,19 @@ configure() {
 }
 
 jobs() { nproc 2>/dev/null || echo 2; }
+
+# ready_port FILE [TRIES]: waits (TRIES x 0.1 s, default 100) for a corio
+# example's ready line, `listening ADDR:PORT ...`, in FILE and prints PORT;
+# returns 1 if none came.
+ready_port() {
+    local file=$1 tries=${2:-100} port=""
+    for _ in $(seq "$tries"); do
+        port=$(sed -n 's/^listening [^ ]*:\([0-9]*\) .*/\1/p' "$file" 2>/dev/null)
+        if [ -n "$port" ]; then
+            echo "$port"
+            return 0
+        fi
+        sleep 0.1
+    done
+    return 1
+}

@@ -14,7 +14,9 @@
 # /tmp/corio-profile/. strace slows every system call, so read its counts, not
 # its msgs/s.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 
 server=${1:-}
 [ -n "$server" ] && shift
@@ -60,13 +62,8 @@ trap cleanup EXIT
 env "${envs[@]}" setsid sh -c "$hi" sh taskset -c 0 "${cmd[@]}" --port 0 --buf-size 4096 \
     >"$out/$server.ready" 2>"$out/$server.err" &
 spid=$!
-port=""
-for _ in $(seq 200); do
-    port=$(sed -n 's/^listening [^ ]*:\([0-9]*\) .*/\1/p' "$out/$server.ready")
-    [ -n "$port" ] && break
-    sleep 0.1
-done
-[ -n "$port" ] || { echo "profile.sh: $server did not start: $(cat "$out/$server.err")" >&2; exit 1; }
+port=$(ready_port "$out/$server.ready" 200) ||
+    { echo "profile.sh: $server did not start: $(cat "$out/$server.err")" >&2; exit 1; }
 
 if [ "$tool" = strace ]; then
     timeout $((duration + 30)) strace -c -f -p "$spid" -o "$out/$server.strace" 2>/dev/null &
