@@ -73,6 +73,9 @@ Loop& Loop::current() noexcept {
 
 namespace {
 
+// Loop::id(): 1, 2, 3, ... in the order loops are made, process-wide.
+std::atomic<std::uint64_t> g_next_loop_id{1};
+
 std::optional<std::uint64_t> shuffle_from_env() {
     const char* s = std::getenv("CORIO_SHUFFLE");
     if (s == nullptr || *s == '\0') return std::nullopt;
@@ -87,7 +90,10 @@ std::optional<std::uint64_t> shuffle_from_env() {
 
 }  // namespace
 
-Loop::Loop(LoopOptions opts) : opts_(std::move(opts)), owner_(::pthread_self()) {
+Loop::Loop(LoopOptions opts)
+    : opts_(std::move(opts)),
+      id_(g_next_loop_id.fetch_add(1, std::memory_order_relaxed)),
+      owner_(::pthread_self()) {
     if (opts_.sim != nullptr) {
         // A simulated host: no ring, no epoll, no eventfd (nothing wakes it
         // from another thread; its world runs it), no environment.

@@ -177,6 +177,11 @@ public:
         ready_.push(h);
     }
 
+    /// A number no other loop of the process has had (1, 2, ...). Unlike the
+    /// loop's address, which a loop made later may reuse (a temporary loop
+    /// per corio::block_on call), it names this loop's ring and tables alone.
+    std::uint64_t id() const noexcept { return id_; }
+
     /// True on the thread that made the loop (the only one that may run it).
     bool on_owner_thread() const noexcept { return pthread_equal(owner_, ::pthread_self()) != 0; }
     /// Logs and aborts when called on another thread than the loop's own. A
@@ -382,6 +387,7 @@ private:
     detail::OpState wake_op_;
     std::size_t pool_jobs_ = 0;  // blocking-pool jobs of this loop not yet delivered
 
+    std::uint64_t id_;                 // see id()
     pthread_t owner_;                  // the thread that made the loop
     const void* msg_group_ = nullptr;  // MSG_RING wake-ups only within one group
     bool msg_send_ = false;            // this loop may wake others by MSG_RING

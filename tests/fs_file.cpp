@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -404,6 +405,50 @@ TEST_CASE("a file used twice takes a registered slot; close gives it back", "[fs
         (void)co_await nop();
         CHECK(loop.fixed_files_in_use() == 0);
     });
+}
+
+// A slot belongs to one ring. A loop made later at the same address (a
+// temporary loop per corio::block_on call does that) has a table of its own,
+// where the same slot number may hold another file.
+TEST_CASE("a file's slot from a loop that is gone is not used on a new loop at its address",
+          "[fs][file][fixed]") {
+    if (test::sim_requested()) return;  // real loops only
+    TempDir dir;
+    std::optional<Loop> loop;
+    loop.emplace(test::options());
+    const Loop* first = &*loop;
+    auto a = loop->block_on([](std::string path) -> Task<fs::File> {
+        auto f = co_await fs::File::open(path, O_RDWR | O_CREAT, 0600);
+        REQUIRE(f);
+        f->set_cached_fast_path(false);
+        for (int i = 0; i < 2; ++i)
+            REQUIRE_OK(f->write_all_at(0, bytes("file a")));
+        co_return std::move(*f);
+    }(dir / "a"));
+    const bool table = loop->caps().fixed_files > 0;
+    CHECK((a.registered_slot() >= 0) == table);
+    loop.reset();
+    loop.emplace(test::options());
+    REQUIRE(&*loop == first);  // the same address, a new ring
+    CHECK(a.registered_slot() == -1);
+    loop->block_on([](fs::File* a, std::string path) -> Task<void> {
+        // Another file takes the first free slot of the new table: the
+        // number the old loop gave `a`.
+        auto b = co_await fs::File::open(path, O_RDWR | O_CREAT, 0600);
+        REQUIRE(b);
+        for (int i = 0; i < 2; ++i)
+            REQUIRE_OK(b->write_all_at(0, bytes("file b")));
+        std::array<std::byte, 6> buf{};
+        auto r = co_await a->read_at(0, buf);
+        REQUIRE(r);
+        CHECK(std::string(reinterpret_cast<const char*>(buf.data()), *r) == "file a");
+        REQUIRE_OK(a->write_all_at(0, bytes("A")));
+        std::array<std::byte, 6> got{};
+        auto rb = co_await b->read_at(0, got);
+        REQUIRE(rb);
+        CHECK(std::string(reinterpret_cast<const char*>(got.data()), *rb) == "file b");
+    }(&a, dir / "b"));
+    a = fs::File();  // closed while its first loop's table is long gone
 }
 
 TEST_CASE("with the descriptor table full a file reads and writes by descriptor",

@@ -4,7 +4,9 @@
 // it; thousands of connect/close cycles leave the table empty. On epoll there
 // is no table and the same tests check that nothing is registered.
 #include <array>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "net_support.hpp"
@@ -136,4 +138,44 @@ TEST_CASE("10,000 connect/close cycles leave the descriptor table empty", "[net]
             CHECK(test::open_fds() == before);
         },
         60s);
+}
+
+// A slot belongs to one ring: streams that outlive their loop must not name
+// their old slots in a loop made later at the same address (a temporary loop
+// per corio::block_on call does that), where the numbers name other sockets.
+TEST_CASE("streams from a loop that is gone use their descriptors on a new loop at its address",
+          "[net][fixed]") {
+    if (test::sim_requested()) return;  // real loops only
+    using Pair = std::pair<net::TcpStream, net::TcpStream>;
+    std::optional<Loop> loop;
+    loop.emplace(test::options());
+    const Loop* first = &*loop;
+    Pair old = loop->block_on([]() -> Task<Pair> {
+        auto p = co_await test::tcp_pair();
+        REQUIRE(p);
+        co_return std::move(*p);
+    }());
+    const bool table = loop->caps().fixed_files > 0;
+    CHECK((old.second.registered_slot() >= 0) == table);
+    loop.reset();
+    loop.emplace(test::options());
+    REQUIRE(&*loop == first);  // the same address, a new ring
+    CHECK(old.first.registered_slot() == -1);
+    CHECK(old.second.registered_slot() == -1);
+    loop->block_on([](Pair* old) -> Task<void> {
+        // A new pair takes the first free slots of the new table: the
+        // numbers the old loop gave `old`.
+        auto p = co_await test::tcp_pair();
+        REQUIRE(p);
+        auto& [c, s] = *p;
+        co_await echo_once(c, s, "new pair");
+        co_await echo_once(old->first, old->second, "old pair");
+        // With the new pair closed its slots are empty: an operation that
+        // named one would fail with EBADF.
+        c.close();
+        s.close();
+        (void)co_await nop();
+        co_await echo_once(old->second, old->first, "old pair back");
+    }(&old));
+    loop.reset();
 }

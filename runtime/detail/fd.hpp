@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <utility>
 
 #include <corio/runtime/loop.hpp>
@@ -20,13 +21,13 @@ public:
     Fd(Fd&& o) noexcept
         : fd_(std::exchange(o.fd_, -1)),
           slot_(std::exchange(o.slot_, -1)),
-          slot_loop_(std::exchange(o.slot_loop_, nullptr)) {}
+          slot_loop_(std::exchange(o.slot_loop_, 0u)) {}
     Fd& operator=(Fd&& o) noexcept {
         if (this != &o) {
             reset();
             fd_ = std::exchange(o.fd_, -1);
             slot_ = std::exchange(o.slot_, -1);
-            slot_loop_ = std::exchange(o.slot_loop_, nullptr);
+            slot_loop_ = std::exchange(o.slot_loop_, 0u);
         }
         return *this;
     }
@@ -49,13 +50,17 @@ public:
         if (fd_ < 0 || slot_ >= 0) return;
         if (Loop* l = Loop::current_or_null()) {
             slot_ = l->register_fd(fd_);
-            if (slot_ >= 0) slot_loop_ = l;
+            if (slot_ >= 0) slot_loop_ = l->id();
         }
     }
     /// The registered slot for operations submitted on the current thread's
-    /// loop, or -1 (no slot, or the slot belongs to another loop's ring).
+    /// loop, or -1 (no slot, or the slot belongs to another loop's ring, one
+    /// that may be gone: loops are told apart by id, not by address, which a
+    /// later loop may reuse with a table where the number means another file).
     int slot() const noexcept {
-        return slot_ >= 0 && slot_loop_ == Loop::current_or_null() ? slot_ : -1;
+        if (slot_ < 0) return -1;
+        const Loop* l = Loop::current_or_null();
+        return l != nullptr && l->id() == slot_loop_ ? slot_ : -1;
     }
     /// Closes the descriptor now; operations pending on it end with
     /// std::errc::operation_canceled.
@@ -76,21 +81,22 @@ private:
     void drop_slot() noexcept {
         if (slot_ < 0) return;
         Loop* l = Loop::current_or_null();
-        if (l == slot_loop_) {
+        if (l != nullptr && l->id() == slot_loop_) {
             l->unregister_fd(slot_);
         } else if (fd_ >= 0) {
-            // Closed off its loop's thread: that ring's table cannot be
-            // touched from here, and its slot keeps the socket alive until
-            // the loop ends. Shut it down so the peer sees the end now.
+            // Closed off its loop's thread, or after that loop ended: that
+            // ring's table cannot be touched from here, and while the loop
+            // lives its slot keeps the socket open. Shut it down so the peer
+            // sees the end now (a no-op for a file).
             ::shutdown(fd_, SHUT_RDWR);
         }
         slot_ = -1;
-        slot_loop_ = nullptr;
+        slot_loop_ = 0;
     }
 
     int fd_ = -1;
-    int slot_ = -1;  // in slot_loop_'s registered descriptor table
-    Loop* slot_loop_ = nullptr;
+    int slot_ = -1;                // in the registered descriptor table of
+    std::uint64_t slot_loop_ = 0;  // the loop with this id()
 };
 
 }  // namespace corio::detail
