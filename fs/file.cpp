@@ -272,7 +272,7 @@ Result<FixedBuffers> FixedBuffers::make(unsigned count, std::size_t size) {
         return Result<FixedBuffers>(sys_error(-r), "register buffers",
                                     fmt::format("{} x {} bytes", count, size));
     }
-    b.loop_ = &loop;
+    b.loop_id_ = loop.id();
     return b;
 }
 
@@ -280,7 +280,7 @@ FixedBuffers::FixedBuffers(FixedBuffers&& o) noexcept
     : mem_(std::move(o.mem_)),
       size_(std::exchange(o.size_, 0)),
       count_(std::exchange(o.count_, 0)),
-      loop_(std::exchange(o.loop_, nullptr)) {}
+      loop_id_(std::exchange(o.loop_id_, 0u)) {}
 
 FixedBuffers& FixedBuffers::operator=(FixedBuffers&& o) noexcept {
     if (this != &o) {
@@ -288,7 +288,7 @@ FixedBuffers& FixedBuffers::operator=(FixedBuffers&& o) noexcept {
         mem_ = std::move(o.mem_);
         size_ = std::exchange(o.size_, 0);
         count_ = std::exchange(o.count_, 0);
-        loop_ = std::exchange(o.loop_, nullptr);
+        loop_id_ = std::exchange(o.loop_id_, 0u);
     }
     return *this;
 }
@@ -297,11 +297,15 @@ FixedBuffers::~FixedBuffers() {
     unregister();
 }
 
+bool FixedBuffers::registered() const noexcept {
+    if (loop_id_ == 0) return false;
+    const Loop* l = Loop::current_or_null();
+    return l != nullptr && l->id() == loop_id_;
+}
+
 void FixedBuffers::unregister() noexcept {
-    if (loop_ != nullptr) {
-        loop_->unregister_buffers();
-        loop_ = nullptr;
-    }
+    if (registered()) Loop::current().unregister_buffers();
+    loop_id_ = 0;
 }
 
 // ---- whole-file helpers ----

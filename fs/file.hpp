@@ -261,7 +261,9 @@ public:
     FixedBuffers(FixedBuffers&& o) noexcept;
     /// Unregisters and frees the buffers held, then takes over `o`'s.
     FixedBuffers& operator=(FixedBuffers&& o) noexcept;
-    /// Unregisters the buffers from the loop's ring and frees them.
+    /// Unregisters the buffers from the loop's ring and frees them. Off that
+    /// loop's thread, or after it ended, the ring is left alone (it drops the
+    /// registration when it closes).
     ~FixedBuffers();
 
     /// Buffer `i`.
@@ -272,15 +274,18 @@ public:
     unsigned count() const noexcept { return count_; }
     /// The size of each buffer.
     std::size_t buffer_size() const noexcept { return size_; }
-    /// True when the kernel has them registered (io_uring only).
-    bool registered() const noexcept { return loop_ != nullptr; }
+    /// True when the current thread's loop has them registered (io_uring
+    /// only): only there do reads and writes use READ_FIXED/WRITE_FIXED.
+    bool registered() const noexcept;
 
 private:
     void unregister() noexcept;
     AlignedBuffer mem_;
     std::size_t size_ = 0;
     unsigned count_ = 0;
-    Loop* loop_ = nullptr;  // the loop whose ring has them; null: not registered
+    // The id() of the loop whose ring has them (0: not registered). Not its
+    // address: a loop made later at the same address has a ring of its own.
+    std::uint64_t loop_id_ = 0;
 };
 
 /// Reads a whole file into a string (open, read_to_string, close).

@@ -34,7 +34,7 @@ thread_local std::uint16_t t_next_group = 1;
 }  // namespace
 
 BufPool::BufPool(Loop& loop, unsigned count, std::size_t size, bool use_kernel)
-    : loop_(&loop), size_(size == 0 ? 1 : size) {
+    : loop_(&loop), loop_id_(loop.id()), size_(size == 0 ? 1 : size) {
     unsigned n = 1;
     while (n < count && n < 32768)
         n <<= 1;
@@ -84,7 +84,10 @@ BufPool::~BufPool() {
         log_error("BufRing destroyed with {} buffers still held", count_ - available_);
     }
     if (br_ != nullptr) {
-        loop_->unregister_buf_ring(bgid_);
+        // Not through loop_: the loop may be gone, and one made later at its
+        // address has a ring where this group id may be another pool's.
+        Loop* l = Loop::current_or_null();
+        if (l != nullptr && l->id() == loop_id_) l->unregister_buf_ring(bgid_);
         ::munmap(br_, br_len_);
     }
     ::munmap(bufs_, bufs_len_);

@@ -101,7 +101,9 @@ public:
     /// failure, or on epoll, they are a pool.
     BufPool(Loop& loop, unsigned count, std::size_t size, bool use_kernel = true);
     /// Unregisters and unmaps the buffers; logs an error if some are still held
-    /// (every RecvBuffer must be gone first).
+    /// (every RecvBuffer must be gone first). Off its loop's thread, or after
+    /// that loop ended, it leaves the ring's table alone (the ring drops the
+    /// registration when it closes).
     ~BufPool();
     BufPool(const BufPool&) = delete;
     BufPool& operator=(const BufPool&) = delete;
@@ -150,6 +152,7 @@ public:
 
 private:
     Loop* loop_;
+    std::uint64_t loop_id_;  // loop_->id(): the ring to unregister from, if it is still ours
     std::byte* bufs_ = nullptr;
     std::size_t bufs_len_ = 0;
     io_uring_buf_ring* br_ = nullptr;

@@ -451,6 +451,53 @@ TEST_CASE("a file's slot from a loop that is gone is not used on a new loop at i
     a = fs::File();  // closed while its first loop's table is long gone
 }
 
+// Registered buffers that outlive their loop: on a loop made later at the
+// same address they are plain memory (their reads are plain reads), and
+// destroying them must not unregister that loop's own buffers.
+TEST_CASE("registered buffers from a loop that is gone leave a new loop's buffers alone",
+          "[fs][file][fixed]") {
+    if (test::sim_requested()) return;  // real loops only
+    TempDir dir;
+    std::optional<Loop> loop;
+    loop.emplace(test::options());
+    const Loop* first = &*loop;
+    auto old_bufs = loop->block_on([]() -> Task<fs::FixedBuffers> {
+        auto b = fs::FixedBuffers::make(2, 4096);
+        REQUIRE(b);
+        co_return std::move(*b);
+    }());
+    const bool uring = loop->kind() == BackendKind::io_uring;
+    loop.reset();
+    loop.emplace(test::options());
+    REQUIRE(&*loop == first);  // the same address, a new ring
+    CHECK_FALSE(old_bufs.registered());
+    loop->block_on([](fs::FixedBuffers* old, std::string path, bool uring) -> Task<void> {
+        auto f = co_await fs::File::open(path, O_RDWR | O_CREAT, 0600);
+        REQUIRE(f);
+        f->set_cached_fast_path(false);
+        REQUIRE_OK(f->write_all_at(0, bytes("fixed")));
+        // A plain read into the old buffers works.
+        auto r0 = co_await f->read_fixed_at(0, (*old)[0].first(5), *old, 0);
+        REQUIRE(r0);
+        CHECK(*r0 == 5);
+        // This loop's own buffers (a ring takes one set: it has none yet).
+        auto mine = fs::FixedBuffers::make(2, 4096);
+        REQUIRE(mine);
+        CHECK(mine->registered() == uring);
+        *old = fs::FixedBuffers();  // must not unregister `mine`
+        for (unsigned i = 0; i < 2; ++i) {
+            auto r = co_await f->read_fixed_at(0, (*mine)[i].first(5), *mine, i);
+            REQUIRE(r);
+            CHECK(std::memcmp((*mine)[i].data(), "fixed", 5) == 0);
+        }
+        if (uring) {
+            // Still this ring's only set: a second one is refused.
+            auto second = fs::FixedBuffers::make(1, 4096);
+            CHECK_FALSE(second);
+        }
+    }(&old_bufs, dir / "fx", uring));
+}
+
 TEST_CASE("with the descriptor table full a file reads and writes by descriptor",
           "[fs][file][fixed]") {
     LoopOptions opts = test::options();

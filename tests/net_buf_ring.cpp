@@ -4,6 +4,8 @@
 
 #include <array>
 #include <cstdio>
+#include <memory>
+#include <optional>
 #include <vector>
 
 #include "net_support.hpp"
@@ -188,4 +190,33 @@ TEST_CASE("idle connections hold no receive buffer", "[net][buf_ring][idle]") {
             CHECK(ring.available() == ring.count());
         },
         60s);
+}
+
+// A ring that outlives its loop (a loop of a block_on call, a Loop on the
+// heap) is destroyed without touching that loop, and leaves the next one
+// alone. Under ASan a ring that still called into its dead loop fails here.
+TEST_CASE("a buffer ring that outlives its loop leaves the loop alone", "[net][buf_ring]") {
+    if (test::sim_requested()) return;  // real loops only
+    auto loop = std::make_unique<Loop>(test::options());
+    auto old_ring = std::make_unique<net::BufRing>(*loop, 8, 4096);
+    loop.reset();
+    loop = std::make_unique<Loop>(test::options());
+    auto r = loop->block_on(with_timeout(
+        [](std::unique_ptr<net::BufRing>* old) -> Task<void> {
+            net::BufRing ring(Loop::current(), 8, 4096);
+            old->reset();  // the old loop's ring, destroyed on this loop
+            auto p = co_await test::tcp_pair();
+            REQUIRE(p);
+            auto& [c, s] = *p;
+            for (int i = 0; i < 3; ++i) {
+                std::string msg = "after " + std::to_string(i);
+                auto w = co_await c.send_all(bytes(msg));
+                REQUIRE(w);
+                auto b = co_await s.recv_buffer(ring);
+                REQUIRE(b);
+                CHECK(chars(b->data()) == msg);
+            }
+        }(&old_ring),
+        10s));
+    CHECK(r.has_value());
 }
