@@ -11,7 +11,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -414,9 +413,7 @@ TEST_CASE("a file's slot from a loop that is gone is not used on a new loop at i
           "[fs][file][fixed]") {
     if (test::sim_requested()) return;  // real loops only
     TempDir dir;
-    std::optional<Loop> loop;
-    loop.emplace(test::options());
-    const Loop* first = &*loop;
+    test::ReplacedLoop loop;
     auto a = loop->block_on([](std::string path) -> Task<fs::File> {
         auto f = co_await fs::File::open(path, O_RDWR | O_CREAT, 0600);
         REQUIRE(f);
@@ -427,9 +424,7 @@ TEST_CASE("a file's slot from a loop that is gone is not used on a new loop at i
     }(dir / "a"));
     const bool table = loop->caps().fixed_files > 0;
     CHECK((a.registered_slot() >= 0) == table);
-    loop.reset();
-    loop.emplace(test::options());
-    REQUIRE(&*loop == first);  // the same address, a new ring
+    loop.replace();
     CHECK(a.registered_slot() == -1);
     loop->block_on([](fs::File* a, std::string path) -> Task<void> {
         // Another file takes the first free slot of the new table: the
@@ -458,18 +453,14 @@ TEST_CASE("registered buffers from a loop that is gone leave a new loop's buffer
           "[fs][file][fixed]") {
     if (test::sim_requested()) return;  // real loops only
     TempDir dir;
-    std::optional<Loop> loop;
-    loop.emplace(test::options());
-    const Loop* first = &*loop;
+    test::ReplacedLoop loop;
     auto old_bufs = loop->block_on([]() -> Task<fs::FixedBuffers> {
         auto b = fs::FixedBuffers::make(2, 4096);
         REQUIRE(b);
         co_return std::move(*b);
     }());
     const bool uring = loop->kind() == BackendKind::io_uring;
-    loop.reset();
-    loop.emplace(test::options());
-    REQUIRE(&*loop == first);  // the same address, a new ring
+    loop.replace();
     CHECK_FALSE(old_bufs.registered());
     loop->block_on([](fs::FixedBuffers* old, std::string path, bool uring) -> Task<void> {
         auto f = co_await fs::File::open(path, O_RDWR | O_CREAT, 0600);

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -34,6 +35,28 @@ inline bool sim_requested() {
     const char* b = std::getenv("CORIO_BACKEND");
     return b != nullptr && std::string_view(b) == "sim";
 }
+
+/// A loop that is replaced by a new one at the same address, as the
+/// temporary loop of each corio::block_on call usually is: for objects that
+/// outlive their loop and meet the next one.
+class ReplacedLoop {
+public:
+    ReplacedLoop() { loop_.emplace(options()); }
+    Loop* operator->() noexcept { return &*loop_; }
+    Loop& operator*() noexcept { return *loop_; }
+    /// Destroys the loop and makes the next one in its place.
+    void replace() {
+        const Loop* at = &*loop_;
+        loop_.reset();
+        loop_.emplace(options());
+        REQUIRE(&*loop_ == at);  // the same address, a new ring
+    }
+    /// Destroys the loop (for objects that must outlive it).
+    void end() noexcept { loop_.reset(); }
+
+private:
+    std::optional<Loop> loop_;
+};
 
 /// Runs `body(loop)` on a fresh loop, failing the test if it takes longer
 /// than `cap` (the task is cancelled, then the loop is torn down).
