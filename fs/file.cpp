@@ -298,13 +298,11 @@ FixedBuffers::~FixedBuffers() {
 }
 
 bool FixedBuffers::registered() const noexcept {
-    if (loop_id_ == 0) return false;
-    const Loop* l = Loop::current_or_null();
-    return l != nullptr && l->id() == loop_id_;
+    return Loop::current_if(loop_id_) != nullptr;  // ids start at 1: 0 is none
 }
 
 void FixedBuffers::unregister() noexcept {
-    if (registered()) Loop::current().unregister_buffers();
+    if (Loop* l = Loop::current_if(loop_id_)) l->unregister_buffers();
     loop_id_ = 0;
 }
 

@@ -66,6 +66,24 @@ void append_number(std::string& out, std::uint64_t v) {
     out.append(b, r.ptr);
 }
 
+// The status line and the Server and Date fields every response starts with.
+void append_start(std::string& out, int status, std::string_view server_name,
+                  std::string_view date) {
+    out += "HTTP/1.1 "sv;
+    append_number(out, unsigned(status));
+    out += ' ';
+    out += status_reason(status);
+    out += "\r\n"sv;
+    if (!server_name.empty()) {
+        out += "Server: "sv;
+        out += server_name;
+        out += "\r\n"sv;
+    }
+    out += "Date: "sv;
+    out += date;
+    out += "\r\n"sv;
+}
+
 }  // namespace
 
 class Connection;
@@ -102,23 +120,16 @@ struct LoopState {
         }
         return {date, date_len};
     }
-    // "HTTP/1.1 200 OK\r\n", the Server field and the Date field, as most
-    // responses start: made again when the second changes.
+    // append_start() of a 200, as most responses start: made again when the
+    // second changes.
     std::string head_200;
     std::time_t head_200_sec = -1;
     std::string_view head_200_now(std::string_view server_name) {
         std::string_view d = date_now();
         if (head_200_sec != date_sec) {
             head_200_sec = date_sec;
-            head_200.assign("HTTP/1.1 200 OK\r\n");
-            if (!server_name.empty()) {
-                head_200 += "Server: ";
-                head_200 += server_name;
-                head_200 += "\r\n";
-            }
-            head_200 += "Date: ";
-            head_200 += d;
-            head_200 += "\r\n";
+            head_200.clear();
+            append_start(head_200, 200, server_name, d);
         }
         return head_200;
     }
@@ -475,19 +486,7 @@ void Connection::append_head(const Response& resp, bool keep_alive, Version v, b
     if (resp.status == 200) {
         out += ls_->head_200_now(core_->opts.server_name);
     } else {
-        out += "HTTP/1.1 "sv;
-        append_number(out, unsigned(resp.status));
-        out += ' ';
-        out += status_reason(resp.status);
-        out += "\r\n"sv;
-        if (!core_->opts.server_name.empty()) {
-            out += "Server: "sv;
-            out += core_->opts.server_name;
-            out += "\r\n"sv;
-        }
-        out += "Date: "sv;
-        out += ls_->date_now();
-        out += "\r\n"sv;
+        append_start(out, resp.status, core_->opts.server_name, ls_->date_now());
     }
     if (resp.share) out += resp.share->fields;
     for (const Header& h : resp.headers) {

@@ -86,8 +86,7 @@ BufPool::~BufPool() {
     if (br_ != nullptr) {
         // Not through loop_: the loop may be gone, and one made later at its
         // address has a ring where this group id may be another pool's.
-        Loop* l = Loop::current_or_null();
-        if (l != nullptr && l->id() == loop_id_) l->unregister_buf_ring(bgid_);
+        if (Loop* l = Loop::current_if(loop_id_)) l->unregister_buf_ring(bgid_);
         ::munmap(br_, br_len_);
     }
     ::munmap(bufs_, bufs_len_);

@@ -106,6 +106,13 @@ public:
     static Loop& current() noexcept;
     /// The loop running on (or made on) this thread, or null.
     static Loop* current_or_null() noexcept;
+    /// The current loop if it is the one with `id` (see id()), else null:
+    /// for state registered with one loop's ring (a descriptor slot, buffers)
+    /// that may outlive it or travel to another thread.
+    static Loop* current_if(std::uint64_t id) noexcept {
+        Loop* l = current_or_null();
+        return l != nullptr && l->id() == id ? l : nullptr;
+    }
 
     /// The backend the loop runs on.
     BackendKind kind() const noexcept { return kind_; }

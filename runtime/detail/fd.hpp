@@ -58,9 +58,7 @@ public:
     /// that may be gone: loops are told apart by id, not by address, which a
     /// later loop may reuse with a table where the number means another file).
     int slot() const noexcept {
-        if (slot_ < 0) return -1;
-        const Loop* l = Loop::current_or_null();
-        return l != nullptr && l->id() == slot_loop_ ? slot_ : -1;
+        return slot_ >= 0 && Loop::current_if(slot_loop_) != nullptr ? slot_ : -1;
     }
     /// Closes the descriptor now; operations pending on it end with
     /// std::errc::operation_canceled.
@@ -80,8 +78,7 @@ public:
 private:
     void drop_slot() noexcept {
         if (slot_ < 0) return;
-        Loop* l = Loop::current_or_null();
-        if (l != nullptr && l->id() == slot_loop_) {
+        if (Loop* l = Loop::current_if(slot_loop_)) {
             l->unregister_fd(slot_);
         } else if (fd_ >= 0) {
             // Closed off its loop's thread, or after that loop ended: that
