@@ -9,7 +9,7 @@
 #   --quick   under 2 minutes once built: the core echo comparison only (64 B
 #             ping-pong, 50 and 500 connections, 3 interleaved repetitions of
 #             1 s), short micro, files and the other parts' quick modes
-#   --skip    leave parts out: echo, micro, fs, http, https, multi
+#   --skip    leave parts out: echo, micro, fs, http, http-pipelined, https, multi
 # A part whose script or binary is not there is skipped and the report says so.
 set -u
 cd "$(dirname "$0")/.."
@@ -63,7 +63,7 @@ built() { [ -x "$build/$1" ] && [[ " $build_failed " != *" $1 "* ]]; }
 
 mkdir -p "$out"
 # Results of an earlier run must not be mistaken for this one's.
-rm -f "$out"/{parts.tsv,run.json,echo.json,echo_runs.csv,micro.json,fs.txt,http.txt,https.txt,multi.txt} \
+rm -f "$out"/{parts.tsv,run.json,echo.json,echo_runs.csv,micro.json,fs.txt,http.txt,http-pipelined.txt,https.txt,multi.txt} \
     "$out"/*.png "$out"/*.dat "$out"/*.log
 tmp=$(mktemp -d)
 child=""
@@ -184,6 +184,10 @@ if [ -x scripts/http_bench.sh ]; then
         part http 90 http.txt env BUILD="$build" QUICK=1 scripts/http_bench.sh --quick
     else
         part http 600 http.txt env BUILD="$build" scripts/http_bench.sh
+        # The same with 4 requests pipelined per connection: wrk stops being
+        # the ceiling, so requests/s ranks the servers' capacity.
+        part http-pipelined 600 http-pipelined.txt env BUILD="$build" PIPELINE=4 REPS=5 \
+            scripts/http_bench.sh
     fi
 else
     skipped http "scripts/http_bench.sh" "scripts/http_bench.sh is not in this tree yet"

@@ -7,6 +7,12 @@
 #   scripts/http_bench.sh [--quick]
 #   SECS=5 REPS=3 CONNS=50 SIZE=612 SERVER_CPU=0 CLIENT_CPU=1 scripts/http_bench.sh
 #   BASELINE=old-build/examples/http_server/http_server scripts/http_bench.sh
+#   PIPELINE=16 scripts/http_bench.sh
+#
+# PIPELINE=N makes wrk send N requests at a time on each connection (HTTP/1.1
+# pipelining, as TechEmpower's plaintext test does): wrk's cost per request
+# falls by about N, so the servers, not wrk, run out of CPU and requests/s
+# ranks them directly. Unset (or 1): one request at a time, keep-alive.
 #
 # BASELINE adds another http_server binary (io_uring), e.g. one built from an
 # older commit, to compare against in the same interleaved rounds.
@@ -35,6 +41,7 @@ me=http_bench.sh
 SECS=${SECS:-5}
 REPS=${REPS:-3}
 CONNS=${CONNS:-50}
+PIPELINE=${PIPELINE:-1}
 SIZE=${SIZE:-612}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-$(($(jobs) - 1))}
@@ -67,6 +74,19 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 H2O=$(command -v h2o || echo /usr/sbin/h2o)
 
 web_tmp
+wrk_args=()
+if [ "$PIPELINE" -gt 1 ]; then
+    # wrk counts responses, so requests/s counts each pipelined request.
+    cat >"$tmp/pipeline.lua" <<'EOF2'
+init = function(args)
+  local batch = {}
+  for i = 1, tonumber(args[1]) do batch[i] = wrk.format(nil) end
+  req = table.concat(batch)
+end
+request = function() return req end
+EOF2
+    wrk_args=(-s "$tmp/pipeline.lua" -- "$PIPELINE")
+fi
 
 # ---- servers -------------------------------------------------------------------
 declare -A port pid_of
@@ -160,13 +180,13 @@ done
 
 # Warm up (caches, page faults, TCP).
 for s in "${servers[@]}"; do
-    taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d1s "$(url "$s")" >/dev/null
+    taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d1s "$(url "$s")" "${wrk_args[@]}" >/dev/null
 done
 
 declare -A rps cpu
 for rep in $(seq 1 "$REPS"); do
     for s in "${servers[@]}"; do
-        read -r r us < <(wrk_run "$s" "$(url "$s")")
+        read -r r us < <(wrk_run "$s" "$(url "$s")" "${wrk_args[@]}")
         rps[$s]="${rps[$s]:-} $r"
         cpu[$s]="${cpu[$s]:-} $us"
         echo "round $rep: $s $r req/s, $us us CPU/req" >&2
@@ -176,7 +196,7 @@ done
 
 nginx_rps=$(echo "${rps[nginx]}" | median)
 h2o_rps=$(echo "${rps[h2o]}" | median)
-echo "HTTP: wrk -t1 -c$CONNS -d${SECS}s, GET of a $SIZE-byte file, keep-alive; server on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU; median of $REPS interleaved runs; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "HTTP: wrk -t1 -c$CONNS -d${SECS}s, GET of a $SIZE-byte file, keep-alive$([ "$PIPELINE" -gt 1 ] && echo ", $PIPELINE requests pipelined per connection"); server on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU; median of $REPS interleaved runs; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-22s %12s %10s %10s %16s   %s\n' server "req/s" "vs nginx" "vs h2o" "CPU us/request" "runs (req/s)"
 for s in "${servers[@]}"; do
     m=$(echo "${rps[$s]}" | median)

@@ -81,7 +81,7 @@ wrk_run() {
     local name=$1 url=$2 before after out reqs r errs
     shift 2
     before=$(cpu_ticks "${pid_of[$name]}")
-    out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"${SECS}s" "$@" "$url")
+    out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"${SECS}s" "$url" "$@")
     after=$(cpu_ticks "${pid_of[$name]}")
     reqs=$(echo "$out" | sed -n 's/^ *\([0-9]*\) requests in.*/\1/p')
     r=$(echo "$out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')

@@ -11,6 +11,7 @@ Reads, from the results folder, whatever the run produced:
   micro.json    Google Benchmark JSON from bench/micro
   fs.txt        stdout of scripts/fs_bench.sh (a markdown table)
   http.txt      stdout of scripts/http_bench.sh
+  http-pipelined.txt  stdout of PIPELINE=4 scripts/http_bench.sh
   https.txt     stdout of scripts/https_bench.sh
   multi.txt     stdout of the multi-loop benchmark
 and bench/report/notes.md (the analysis written by hand), which is appended.
@@ -453,6 +454,9 @@ class Report:
         self.files()
         self.verbatim("http", "HTTP: wrk against http_server and nginx (scripts/http_bench.sh)",
                       "http.txt", "HTTP")
+        self.verbatim("http-pipelined", "HTTP, 4 requests pipelined per connection "
+                      "(PIPELINE=4 scripts/http_bench.sh): the servers, not wrk, are the limit",
+                      "http-pipelined.txt", "HTTP pipelined")
         self.verbatim("https", "HTTPS: wrk against http_server --cert/--key and nginx "
                       "(scripts/https_bench.sh)", "https.txt", "HTTPS")
         self.multi()
