@@ -51,27 +51,30 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// Each function is a snippet's context, its body the #include.
+// clang-format off
+
 // ---- docs/http.md -------------------------------------------------------------
 
 Task<void> doc_server(StopToken stop) {
 #include "http_md_0.inc"
 }
 
-[[maybe_unused]] void doc_static_files(http::Router& router){
+[[maybe_unused]] void doc_static_files(http::Router& router) {
 #include "http_md_1.inc"
 }
 
-Task<void> doc_client(){
+Task<void> doc_client() {
 #include "http_md_2.inc"
 }
 
 // ---- README.md (block 0 is examples/tour.cpp) ----------------------------------
 
-Task<void> readme_server(StopToken stop){
+Task<void> readme_server(StopToken stop) {
 #include "readme_md_1.inc"
 }
 
-Task<void> readme_client(){
+Task<void> readme_client() {
 #include "readme_md_2.inc"
 }
 
@@ -118,6 +121,8 @@ Result<std::string> readme_sim() {
 #include "tls_md_1.inc"
 }
 #endif
+
+// clang-format on
 
 enum class Net { own, shared, busy };
 
