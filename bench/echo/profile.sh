@@ -10,7 +10,8 @@
 # Server on CPU 0, load generator on CPU 1, each in a session of its own with
 # autogroup nice -20 (as root), as in bench/echo/run.py. Prints the load
 # generator's line, then the strace table with calls per message, or perf's
-# top symbols and the split between kernel and user space. Files go to
+# top symbols, the split between kernel and user space, and what the stacks
+# were doing (bench/echo/stacks.py: sending, receiving, io_uring, user space). Files go to
 # /tmp/corio-profile/. strace slows every system call, so read its counts, not
 # its msgs/s.
 set -u
@@ -91,5 +92,7 @@ if [ "$tool" = strace ]; then
 else
     perf report -i "$out/$server.perf.data" --no-children --sort dso -q -g none 2>/dev/null | head -4
     perf report -i "$out/$server.perf.data" --no-children --sort sym -q -g none 2>/dev/null | head -40
-    echo "(perf data: $out/$server.perf.data)"
+    echo
+    python3 bench/echo/stacks.py "$out/$server.perf.data"
+    echo "(perf data: $out/$server.perf.data; compare servers: bench/echo/stacks.py A.perf.data B.perf.data)"
 fi
