@@ -12,10 +12,13 @@
 // The snippets use port 8080. Where the process may (root), the test runs in
 // a network namespace of its own, so the port is free whatever else runs on
 // the machine and the test's backends, run at once, do not meet; elsewhere it
-// uses the machine's loopback and, if 8080 is taken, says so and stops.
+// uses the machine's loopback (its runs on the other backends taking turns)
+// and, if another program holds 8080, says so and stops.
+#include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -127,7 +130,7 @@ Result<std::string> readme_sim() {
 enum class Net { own, shared, busy };
 
 // A network namespace with its loopback up, once per process; else the
-// machine's network, `busy` when port 8080 is taken there.
+// machine's network, `busy` when port 8080 is taken there by another program.
 Net network() {
     static const Net net = [] {
         if (::unshare(CLONE_NEWNET) == 0) {
@@ -144,6 +147,12 @@ Net network() {
             REQUIRE(up);
             return Net::own;
         }
+        // The machine's loopback: this test's runs on the other backends,
+        // which meson starts at the same time, take turns on the port (the
+        // lock is held until the process exits).
+        const int lock =
+            ::open("/tmp/corio-docs-snippets-8080.lock", O_CREAT | O_RDONLY | O_CLOEXEC, 0644);
+        if (lock >= 0) ::flock(lock, LOCK_EX);
         const int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         REQUIRE(s >= 0);
         sockaddr_in a{};
