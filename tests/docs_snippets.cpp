@@ -227,7 +227,15 @@ std::string serve_and_fetch(Server server_snippet, Client client_snippet) {
         StopSource stop;
         TaskGroup server;
         server.spawn(server_snippet(stop.token()));
-        co_await yield();  // the server binds before the client connects
+        // The server snippet binds when it first runs, which a shuffled run
+        // queue (CORIO_SHUFFLE) may put after this task: wait for the port.
+        bool listening = false;
+        for (int i = 0; i < 1000 && !listening; ++i) {
+            auto probe = co_await net::TcpStream::connect(net::Address::loopback_v4(8080));
+            listening = probe.has_value();
+            if (!listening) co_await yield();
+        }
+        REQUIRE(listening);
         {
             CaptureStdout out;
             co_await client_snippet();
