@@ -322,6 +322,30 @@ class Report:
                 "files ≥ 1.0x fio psync, queue depth 1 (corio io_uring, default configuration; issue 16)",
                 "%sx" % f(ratio), verdict(ratio, 1.0)))
 
+    # ---- http targets (issue 17) -------------------------------------------
+    def http_targets(self):
+        """Issue 17's HTTP targets, from the paired per-round ratios that
+        scripts/http_bench.sh prints for corio io_uring."""
+        pat = (r"paired per round, corio_io_uring: req/s vs nginx ([\d.]+) \[([\d.]+)-([\d.]+)\], "
+               r"vs h2o ([\d.]+) \[([\d.]+)-([\d.]+)\]; CPU per request nginx/corio ([\d.]+) "
+               r"\[[\d.]+-[\d.]+\], h2o/corio ([\d.]+) \[([\d.]+)-([\d.]+)\]")
+        for fname, mode in (("http.txt", "keep-alive"),
+                            ("http-pipelined.txt", "4 requests pipelined per connection")):
+            m = re.search(pat, read(os.path.join(self.res, fname)) or "")
+            if not m:
+                continue
+            g = [float(x) for x in m.groups()]
+            self.targets.append((
+                "HTTP %s: http_server io_uring ≥ 1.5x nginx (one worker) requests/s "
+                "(median of the per-round ratios; issue 17)" % mode,
+                "%s (%s–%s); CPU per request %sx less" % (f(g[0]), f(g[1]), f(g[2]), f(g[6])),
+                verdict(g[0], 1.5)))
+            self.targets.append((
+                "HTTP %s: http_server io_uring beats h2o (one thread) per core: CPU per request "
+                "h2o ÷ corio ≥ 1.00 (issue 17)" % mode,
+                "%s (%s–%s); requests/s %sx" % (f(g[7]), f(g[8]), f(g[9]), f(g[3])),
+                verdict(g[7], 1.0)))
+
     def verbatim(self, part, title, fname, short):
         self.w("## %s" % title, "")
         text = read(os.path.join(self.res, fname))
@@ -460,7 +484,8 @@ class Report:
         self.verbatim("https", "HTTPS: wrk against http_server --cert/--key and nginx "
                       "(scripts/https_bench.sh)", "https.txt", "HTTPS")
         self.multi()
-        tgt = ["## Targets (issue 9)", "",
+        self.http_targets()
+        tgt = ["## Targets (issues 9, 16 and 17)", "",
                "Echo ratios use server CPU per message (peer ÷ corio, ≥ 1.00 = corio as good "
                "or better); the range is the lowest and highest per-repetition ratio.", "",
                "| target | measured | verdict |", "|---|---|---|"]
