@@ -26,9 +26,7 @@ need_pkgs "${base_pkgs[@]}" fio || exit 1
 
 # BUILD's fs_bench if BUILD is given and can build it (its options are left
 # as they are); otherwise an optimised build of our own.
-if [ -n "${BUILD:-}" ] && ninja -C "$BUILD" -j "$(jobs)" bench/fs/fs_bench >/dev/null 2>&1; then
-    :
-else
+if [ -z "${BUILD:-}" ] || ! ninja -C "$BUILD" -j "$(jobs)" bench/fs/fs_bench >/dev/null 2>&1; then
     BUILD=build-fsbench
     configure "$BUILD" -Dbuildtype=release -Dtests=false -Dexamples=false -Dbenchmarks=true
     ninja -C "$BUILD" -j "$(jobs)" bench/fs/fs_bench >/dev/null

@@ -14,39 +14,35 @@ samples, so two servers can be compared line by line.
 import subprocess
 import sys
 
-ROWS = [
-    ("user space", None),
-    ("sending (tcp_sendmsg)", "tcp_sendmsg"),
-    ("  of which delivery to the peer (net_rx_action)", "net_rx_action"),
-    ("receiving (tcp_recvmsg)", "tcp_recvmsg"),
-    ("io_uring, other (submit, task work, CQEs, wait)", "io_uring"),
-    ("kernel, other", None),
-]
+USER = "user space"
+SEND = "sending (tcp_sendmsg)"
+DELIVERY = "  of which delivery to the peer (net_rx_action)"
+RECV = "receiving (tcp_recvmsg)"
+URING = "io_uring, other (submit, task work, CQEs, wait)"
+KERNEL = "kernel, other"
+ROWS = [USER, SEND, DELIVERY, RECV, URING, KERNEL]
 
 
 def classify(frames):
-    """frames: [(symbol, dso)], innermost first."""
+    """frames: [(symbol, dso)], innermost first. The rows the sample counts in."""
     if not frames:
-        return None
+        return []
     if "kernel.kallsyms" not in frames[0][1]:
-        return ["user space"]
+        return [USER]
     syms = [s for s, _ in frames]
     if any(s.startswith("tcp_sendmsg") for s in syms):
-        out = ["sending (tcp_sendmsg)"]
-        if "net_rx_action" in syms:
-            out.append("  of which delivery to the peer (net_rx_action)")
-        return out
+        return [SEND, DELIVERY] if "net_rx_action" in syms else [SEND]
     if any(s.startswith("tcp_recvmsg") for s in syms):
-        return ["receiving (tcp_recvmsg)"]
+        return [RECV]
     if any(s.startswith("io_") or s.startswith("__io_") for s in syms):
-        return ["io_uring, other (submit, task work, CQEs, wait)"]
-    return ["kernel, other"]
+        return [URING]
+    return [KERNEL]
 
 
 def shares(path):
     out = subprocess.run(["perf", "script", "-i", path, "-F", "ip,sym,dso"], capture_output=True,
                          text=True, check=True).stdout
-    counts = {name: 0 for name, _ in ROWS}
+    counts = {name: 0 for name in ROWS}
     n = 0
     for block in out.split("\n\n"):
         frames = []
@@ -55,9 +51,8 @@ def shares(path):
             if len(parts) >= 3:
                 frames.append((parts[1].split("+")[0], parts[-1]))
         rows = classify(frames)
-        if rows is None:
-            continue
-        n += 1
+        if rows:
+            n += 1
         for r in rows:
             counts[r] += 1
     return n, counts
@@ -70,7 +65,7 @@ def main():
     results = [shares(p) for p in paths]
     names = [p.rsplit("/", 1)[-1].replace(".perf.data", "") for p in paths]
     print("%-50s" % "share of samples" + "".join("%16s" % n for n in names))
-    for name, _ in ROWS:
+    for name in ROWS:
         print("%-50s" % name + "".join("%15.1f%%" % (100.0 * c[name] / max(n, 1))
                                         for n, c in results))
     print("%-50s" % "samples" + "".join("%16d" % n for n, _ in results))
