@@ -1,7 +1,7 @@
 // echo_server: a TCP echo server on one event loop per core.
 //
 //   echo_server [--host 127.0.0.1] [--port 0] [--loops 1] [--backend auto] [--no-multishot]
-//               [--tls --cert FILE --key FILE]
+//               [--no-fixed-files] [--tls --cert FILE --key FILE]
 //
 // Prints `listening HOST:PORT backend=B loops=N` when ready, echoes every byte
 // back until SIGINT/SIGTERM, then stops accepting, gives open connections a
@@ -37,6 +37,8 @@ const char* const usage =
     "  --buf-size BYTES   receive buffer size (default 4096)\n"
     "  --no-multishot     io_uring: one recv per message into the connection's\n"
     "                     buffer instead of a multishot receive into a buffer ring\n"
+    "  --no-fixed-files   io_uring: ordinary descriptors in every operation instead of\n"
+    "                     slots of the ring's registered descriptor table\n"
     "  --pin              pin loop i's thread to CPU i\n"
     "  --tls              echo over TLS (tls::Stream; needs --cert and --key)\n"
     "  --cert FILE        PEM certificate chain for --tls\n"
@@ -53,6 +55,7 @@ struct Config {
     std::size_t buf_size = 4096;
     bool pin = false;
     bool multishot = true;
+    bool fixed_files = true;
     bool use_tls = false;
     std::string cert, key;
 };
@@ -137,6 +140,8 @@ int main(int argc, char** argv) {
                 cfg.pin = true;
             } else if (flag == "no-multishot") {
                 cfg.multishot = false;
+            } else if (flag == "no-fixed-files") {
+                cfg.fixed_files = false;
             } else if (flag == "tls") {
                 cfg.use_tls = true;
             } else if (flag == "cert") {
@@ -182,6 +187,7 @@ int main(int argc, char** argv) {
         rc.loops = cfg.loops;
         rc.backend = cfg.backend;
         rc.pin = cfg.pin;
+        if (!cfg.fixed_files) rc.loop_options.fixed_files = 0;
         // On SIGINT/SIGTERM: stop accepting, give connections a second, then
         // cancel what is left.
         rc.shutdown_deadline = 1s;
@@ -206,10 +212,10 @@ int main(int argc, char** argv) {
             return 1;
         }
         const bool uring = rt.report(0).kind == BackendKind::io_uring;
-        std::printf("listening %s backend=%s loops=%u recv=%s%s\n", bound->to_string().c_str(),
-                    std::string(to_string(rt.report(0).kind)).c_str(), rt.loops(),
-                    uring && multishot && !cfg.use_tls ? "multishot" : "single",
-                    cfg.use_tls ? " tls=on" : "");
+        std::printf("listening %s backend=%s loops=%u recv=%s fixed_files=%u%s\n",
+                    bound->to_string().c_str(), std::string(to_string(rt.report(0).kind)).c_str(),
+                    rt.loops(), uring && multishot && !cfg.use_tls ? "multishot" : "single",
+                    rt.report(0).caps.fixed_files, cfg.use_tls ? " tls=on" : "");
         std::fflush(stdout);
         rt.run_until_signal();
     } catch (const std::exception& e) {

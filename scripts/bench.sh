@@ -32,7 +32,7 @@ done
 case $reps in '' | *[!0-9]* | 0) echo "bench.sh: --reps wants a number >= 1" >&2; exit 2 ;; esac
 
 started=$(date +%s)
-need_pkgs "${base_pkgs[@]}" libboost1.81-dev gnuplot-nox fio wrk nginx util-linux || exit 1
+need_pkgs "${base_pkgs[@]}" libboost1.81-dev gnuplot-nox fio wrk nginx util-linux linux-perf || exit 1
 
 build=build-bench
 configure "$build" -Dbuildtype=release -Dtests=false -Dexamples=true -Dbenchmarks=true \
@@ -63,7 +63,7 @@ built() { [ -x "$build/$1" ] && [[ " $build_failed " != *" $1 "* ]]; }
 
 mkdir -p "$out"
 # Results of an earlier run must not be mistaken for this one's.
-rm -f "$out"/{parts.tsv,run.json,echo.json,echo_runs.csv,micro.json,fs.txt,http.txt,http-pipelined.txt,https.txt,multi.txt} \
+rm -f "$out"/{parts.tsv,run.json,echo.json,echo_runs.csv,echo-profile.json,micro.json,fs.txt,http.txt,http-pipelined.txt,https.txt,multi.txt} \
     "$out"/*.png "$out"/*.dat "$out"/*.log
 tmp=$(mktemp -d)
 child=""
@@ -134,7 +134,7 @@ skipped() {
 }
 
 # ---- echo: corio against the peers -------------------------------------------
-servers=corio-uring,corio-epoll,uring-c,uring-c-nofixed,uring-c-ms,epoll-c
+servers=corio-uring,corio-uring-plain,corio-epoll,uring-c,uring-c-nofixed,uring-c-ms,epoll-c
 built bench/peers/peer_asio_echo && servers+=,asio
 if [ "$quick" = 1 ]; then
     part echo 300 "" python3 bench/echo/run.py --build "$build" --out "$out" --quick --reps "$reps" \
@@ -142,6 +142,26 @@ if [ "$quick" = 1 ]; then
 else
     part echo 1500 "" python3 bench/echo/run.py --build "$build" --out "$out" --reps "$reps" \
         --servers "$servers"
+fi
+
+# ---- echo-profile: where each server's CPU goes ------------------------------
+# perf profiles of four echo configs (CONNS:SIZE:PIPELINE): the report reads
+# from them how much of each server's CPU is the kernel's TCP work, which every
+# server pays alike per message (the floor under issue 16's ratios).
+if command -v perf >/dev/null; then
+    psecs=3 pconfigs="50:64:1 500:64:1 500:4096:1 500:64:16"
+    [ "$quick" = 1 ] && psecs=1 pconfigs=500:64:1
+    part echo-profile 600 "" sh -c 'b=$0 o=$1 secs=$2
+        for c in $3; do
+            conns=${c%%:*} rest=${c#*:}
+            size=${rest%%:*} pipe=${rest#*:}
+            for s in corio-uring corio-uring-plain uring-c-nofixed uring-c-ms; do
+                bench/echo/profile.sh "$s" --conns "$conns" --size "$size" --pipeline "$pipe" \
+                    --duration "$secs" --build "$b" --json "$o" || exit 1
+            done
+        done' "$build" "$out/echo-profile.json" "$psecs" "$pconfigs"
+else
+    skipped echo-profile "bench/echo/profile.sh" "perf is not installed (linux-perf)"
 fi
 
 # ---- micro -----------------------------------------------------------------

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -21,6 +22,7 @@
 #include <catch2/catch.hpp>
 
 #include <corio/runtime/backend.hpp>
+#include <corio/runtime/loop.hpp>
 
 namespace {
 
@@ -51,7 +53,8 @@ struct Proc {
             ::close(p[0]);
             ::close(p[1]);
             std::vector<char*> args;
-            for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+            for (auto& a : argv)
+                args.push_back(const_cast<char*>(a.c_str()));
             args.push_back(nullptr);
             ::execv(args[0], args.data());
             ::_exit(127);
@@ -113,14 +116,17 @@ bool blocking_client(int port, int messages) {
     for (int i = 0; ok && i < messages; ++i) {
         std::size_t n = 1 + (std::size_t(i) * 7919) % 20000;
         std::string msg(n, '\0');
-        for (std::size_t k = 0; k < n; ++k) msg[k] = char('a' + (k + std::size_t(i)) % 26);
+        for (std::size_t k = 0; k < n; ++k)
+            msg[k] = char('a' + (k + std::size_t(i)) % 26);
         ok = ::send(fd, msg.data(), n, MSG_NOSIGNAL) == ssize_t(n);
         std::string got;
         while (ok && got.size() < n) {
             char buf[8192];
             ssize_t r = ::recv(fd, buf, sizeof buf, 0);
-            if (r <= 0) ok = false;
-            else got.append(buf, std::size_t(r));
+            if (r <= 0)
+                ok = false;
+            else
+                got.append(buf, std::size_t(r));
         }
         ok = ok && got == msg;
     }
@@ -164,10 +170,13 @@ TEST_CASE("echo_server serves echo_bench and a blocking client, and exits 0 on S
         std::vector<std::thread> clients;
         std::vector<char> ok(4, 0);
         for (int c = 0; c < 4; ++c) {
-            clients.emplace_back([&ok, c, port] { ok[std::size_t(c)] = blocking_client(port, 50); });
+            clients.emplace_back(
+                [&ok, c, port] { ok[std::size_t(c)] = blocking_client(port, 50); });
         }
-        for (auto& t : clients) t.join();
-        for (char v : ok) CHECK(v);
+        for (auto& t : clients)
+            t.join();
+        for (char v : ok)
+            CHECK(v);
 
         REQUIRE(::kill(server.pid, SIGTERM) == 0);
         CHECK(server.wait(std::chrono::seconds(10)) == 0);
@@ -194,4 +203,49 @@ TEST_CASE("echo_bench exits non-zero when nothing connects", "[examples][echo]")
                 "--duration", "0.2", "--backend", backend_name()});
     CHECK(bench.line().find("errors=3") != std::string::npos);
     CHECK(bench.wait(std::chrono::seconds(20)) != 0);
+}
+
+TEST_CASE("echo_server's comparison flags turn multishot receive and registered descriptors off",
+          "[examples][echo]") {
+    auto dir = examples_dir();
+    if (!std::filesystem::exists(dir / "echo_server")) {
+        WARN("examples not built: skipped");
+        return;
+    }
+    const bool uring = backend_name() == "io_uring";
+    const std::vector<std::vector<std::string>> variants = {
+        {}, {"--no-multishot"}, {"--no-fixed-files"}, {"--no-multishot", "--no-fixed-files"}};
+    for (const auto& flags : variants) {
+        const bool multishot =
+            std::find(flags.begin(), flags.end(), "--no-multishot") == flags.end();
+        const bool fixed = std::find(flags.begin(), flags.end(), "--no-fixed-files") == flags.end();
+        std::vector<std::string> argv = {(dir / "echo_server").string(), "--port", "0", "--backend",
+                                         backend_name()};
+        argv.insert(argv.end(), flags.begin(), flags.end());
+        Proc server(argv);
+        std::string ready = server.line();
+        INFO("backend " << backend_name() << ", ready line: " << ready);
+        int port = port_of(ready);
+        REQUIRE(port > 0);
+        if (uring) {
+            CHECK(ready.find(multishot ? "recv=multishot" : "recv=single") != std::string::npos);
+            // The table a loop of this process gets (0 where the kernel has none), or none.
+            unsigned table = 0;
+            if (fixed) {
+                corio::LoopOptions lo;
+                lo.backend = corio::BackendChoice::io_uring;
+                corio::Loop probe(lo);
+                table = probe.report().caps.fixed_files;
+            }
+            const auto at = ready.find("fixed_files=");
+            REQUIRE(at != std::string::npos);
+            CHECK(std::strtoul(ready.c_str() + at + 12, nullptr, 10) == table);
+        } else if (backend_name() == "epoll") {
+            CHECK(ready.find("recv=single") != std::string::npos);
+            CHECK(ready.find("fixed_files=0") != std::string::npos);
+        }
+        CHECK(blocking_client(port, 30));
+        REQUIRE(::kill(server.pid, SIGTERM) == 0);
+        CHECK(server.wait(std::chrono::seconds(10)) == 0);
+    }
 }

@@ -4,8 +4,9 @@
 # the CPU goes (perf record -e cpu-clock; this machine has no hardware counters).
 #
 #   bench/echo/profile.sh SERVER [--tool strace|perf] [--conns 500] [--size 64]
-#                         [--pipeline 1] [--duration 5] [--build build-bench]
-#   SERVER: corio-uring, corio-epoll, uring-c, uring-c-nofixed, uring-c-ms, epoll-c, asio
+#                         [--pipeline 1] [--duration 5] [--build build-bench] [--json FILE]
+#   SERVER: corio-uring, corio-uring-plain, corio-epoll, uring-c, uring-c-nofixed, uring-c-ms,
+#           epoll-c, asio
 #
 # Server on CPU 0, load generator on CPU 1, each in a session of its own with
 # autogroup nice -20 (as root), as in bench/echo/run.py. Prints the load
@@ -13,7 +14,8 @@
 # top symbols, the split between kernel and user space, and what the stacks
 # were doing (bench/echo/stacks.py: sending, receiving, io_uring, user space). Files go to
 # /tmp/corio-profile/. strace slows every system call, so read its counts, not
-# its msgs/s.
+# its msgs/s. --json FILE (perf only): adds the stack split to FILE's list
+# (bench/echo/stacks.py --json), labelled "SERVER CONNS SIZE PIPELINE".
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=scripts/lib.sh
@@ -21,7 +23,7 @@ source scripts/lib.sh
 
 server=${1:-}
 [ -n "$server" ] && shift
-tool=perf conns=500 size=64 pipeline=1 duration=5 build=build-bench
+tool=perf conns=500 size=64 pipeline=1 duration=5 build=build-bench json=""
 while [ $# -gt 0 ]; do
     case $1 in
         --tool) tool=$2; shift 2 ;;
@@ -30,20 +32,24 @@ while [ $# -gt 0 ]; do
         --pipeline) pipeline=$2; shift 2 ;;
         --duration) duration=$2; shift 2 ;;
         --build) build=$2; shift 2 ;;
-        -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --json) json=$2; shift 2 ;;
+        -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "profile.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
     esac
 done
 envs=()
 case $server in
     corio-uring) cmd=("$build/examples/echo_server" --backend io_uring) ;;
+    corio-uring-plain)
+        cmd=("$build/examples/echo_server" --backend io_uring --no-multishot --no-fixed-files) ;;
     corio-epoll) cmd=("$build/examples/echo_server" --backend epoll) ;;
     uring-c) cmd=("$build/bench/peers/peer_uring_echo") ;;
     uring-c-nofixed) cmd=("$build/bench/peers/peer_uring_echo"); envs=(PEER_URING_NO_FIXED_FILES=1) ;;
     uring-c-ms) cmd=("$build/bench/peers/peer_uring_echo"); envs=(PEER_URING_MULTISHOT_RECV=1) ;;
     epoll-c) cmd=("$build/bench/peers/peer_epoll_echo") ;;
     asio) cmd=("$build/bench/peers/peer_asio_echo") ;;
-    *) echo "profile.sh: SERVER is one of corio-uring corio-epoll uring-c uring-c-nofixed epoll-c asio" >&2; exit 2 ;;
+    *) echo "profile.sh: SERVER is one of corio-uring corio-uring-plain corio-epoll uring-c" \
+        "uring-c-nofixed uring-c-ms epoll-c asio" >&2; exit 2 ;;
 esac
 case $tool in strace | perf) ;; *) echo "profile.sh: --tool strace|perf" >&2; exit 2 ;; esac
 command -v "$tool" >/dev/null || { echo "profile.sh: $tool is not installed" >&2; exit 1; }
@@ -94,5 +100,9 @@ else
     perf report -i "$out/$server.perf.data" --no-children --sort sym -q -g none 2>/dev/null | head -40
     echo
     python3 bench/echo/stacks.py "$out/$server.perf.data"
+    if [ -n "$json" ]; then
+        python3 bench/echo/stacks.py --json "$json" --label "$server $conns $size $pipeline" \
+            "$out/$server.perf.data" || exit 1
+    fi
     echo "(perf data: $out/$server.perf.data; compare servers: bench/echo/stacks.py A.perf.data B.perf.data)"
 fi

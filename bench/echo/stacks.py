@@ -2,6 +2,7 @@
 """Splits an echo server's perf samples by what their call stacks were doing.
 
     bench/echo/stacks.py PERF_DATA...
+    bench/echo/stacks.py --json FILE --label LABEL PERF_DATA
 
 For each perf.data written by bench/echo/profile.sh (perf record -g), prints
 the share of samples in: user space (the sample's own frame outside the
@@ -9,8 +10,13 @@ kernel), sending (a stack through tcp_sendmsg; on loopback the sender's CPU
 also delivers the segment to the receiving socket, shown apart as "of which
 delivery": net_rx_action), receiving (tcp_recvmsg), the rest of io_uring's
 submit and completion work, and the rest of the kernel. Shares are of all
-samples, so two servers can be compared line by line.
+samples, so two servers can be compared line by line. With --json, adds
+{"label", "samples", "shares": {row: fraction}} for the one file to the list
+in FILE (made if missing) instead of printing; scripts/bench.sh keeps its
+profiles that way for the report.
 """
+import json
+import os
 import subprocess
 import sys
 
@@ -58,9 +64,24 @@ def shares(path):
     return n, counts
 
 
+def add_json(out, label, path):
+    n, counts = shares(path)
+    runs = []
+    if os.path.exists(out):
+        with open(out) as f:
+            runs = json.load(f)
+    runs.append({"label": label, "samples": n,
+                 "shares": {name: counts[name] / max(n, 1) for name in ROWS}})
+    with open(out, "w") as f:
+        json.dump(runs, f, indent=1)
+
+
 def main():
     paths = sys.argv[1:]
-    if not paths:
+    if len(paths) == 5 and paths[0] == "--json" and paths[2] == "--label":
+        add_json(paths[1], paths[3], paths[4])
+        return
+    if not paths or paths[0].startswith("-"):
         sys.exit(__doc__)
     results = [shares(p) for p in paths]
     names = [p.rsplit("/", 1)[-1].replace(".perf.data", "") for p in paths]

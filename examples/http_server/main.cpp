@@ -51,6 +51,8 @@ const char* const usage =
     "  --max-conns N           open connections at most; more get 503 (default 10000)\n"
     "  --no-multishot          io_uring: one receive per read instead of one multishot\n"
     "                          receive per connection into the loop's buffer ring\n"
+    "  --no-fixed-files        io_uring: ordinary descriptors instead of slots of the ring's\n"
+    "                          registered descriptor table\n"
     "  --idle-timeout-ms T     close a keep-alive connection idle this long (default 60000)\n"
     "  --header-timeout-ms T   a request must arrive whole within T of its first byte;\n"
     "                          else 408 and close (default 10000)\n"
@@ -74,6 +76,7 @@ struct Config {
     std::uint16_t port = 0;
     unsigned loops = 1;
     bool pin = false;
+    bool fixed_files = true;
     http::ServerOptions server;
     http::StaticOptions files;
     std::string cert, key;
@@ -142,6 +145,7 @@ int serve(const Config& cfg, const net::Address& addr, BackendChoice backend) {
         rc.loops = cfg.loops;
         rc.backend = backend;
         rc.pin = cfg.pin;
+        if (!cfg.fixed_files) rc.loop_options.fixed_files = 0;
         rc.shutdown_deadline =
             std::chrono::duration_cast<std::chrono::milliseconds>(cfg.server.grace + 500ms);
         rc.cancel_deadline = 1000ms;
@@ -163,6 +167,7 @@ int serve(const Config& cfg, const net::Address& addr, BackendChoice backend) {
     block_signals({SIGINT, SIGTERM});
     LoopOptions lo;
     lo.backend = backend;
+    if (!cfg.fixed_files) lo.fixed_files = 0;
     Loop loop(lo);
     auto l = net::TcpListener::bind(addr);
     if (!l) {
@@ -199,6 +204,8 @@ int main(int argc, char** argv) {
                 cfg.pin = true;
             } else if (flag == "no-multishot") {
                 so.multishot_receive = false;
+            } else if (flag == "no-fixed-files") {
+                cfg.fixed_files = false;
             } else if (flag == "backend") {
                 backend = cli.backend(value());
             } else if (flag == "max-conns") {
