@@ -239,8 +239,10 @@ fi
 
 # ---- report ------------------------------------------------------------------
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+# The results folder is what this run rewrites: a change there is not a change to the code.
 dirty=false
-[ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] && dirty=true
+[ -n "$(git status --porcelain --untracked-files=no -- . ':!bench/results' 2>/dev/null)" ] &&
+    dirty=true
 cat >"$out/run.json" <<EOF
 {"quick": $([ "$quick" = 1 ] && echo true || echo false), "date": "$(date -u '+%Y-%m-%d %H:%M UTC')",
  "commit": "$commit", "dirty": $dirty, "build": "$build", "reps": $reps,
