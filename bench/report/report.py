@@ -110,6 +110,13 @@ class Report:
             self.w("*%s: not run.*" % title, "")
         return True
 
+    def part_json(self, name, title, filename):
+        """The part's JSON result, or None (saying so when the part did not run)."""
+        data = read(os.path.join(self.res, filename))
+        if self.part_missing(name, title) and not data:
+            return None
+        return json.loads(data) if data else None
+
     # ---- echo -------------------------------------------------------------
     def echo(self):
         self.w("## Echo: corio against the peers", "")
@@ -245,12 +252,9 @@ class Report:
     # ---- micro ------------------------------------------------------------
     def micro(self):
         self.w("## Micro benchmarks (bench/micro)", "")
-        data = read(os.path.join(self.res, "micro.json"))
-        if self.part_missing("micro", "Micro benchmarks") and not data:
+        d = self.part_json("micro", "Micro benchmarks", "micro.json")
+        if d is None:
             return
-        if not data:
-            return
-        d = json.loads(data)
         rows = {}
         for b in d.get("benchmarks", []):
             if b.get("aggregate_name") != "median":
@@ -519,12 +523,10 @@ class Report:
 
     def profile_floor(self, summ):
         """The perf stack split of echo-profile.json and what it implies for any server."""
-        data = read(os.path.join(self.res, "echo-profile.json"))
-        if self.part_missing("echo-profile", "Where the CPU goes (echo-profile)") and not data:
+        runs = self.part_json("echo-profile", "Where the CPU goes (echo-profile)",
+                              "echo-profile.json")
+        if not runs:
             return
-        if not data:
-            return
-        runs = json.loads(data)
         by = {}  # (server, config id) -> shares
         for r in runs:
             server, conns, size, pipe = (r["label"].split() + ["64", "1"])[:4]
