@@ -116,14 +116,15 @@ part() {
     local secs=$(($(date +%s) - t0))
     if [ $rc -eq 0 ]; then
         [ -n "$file" ] && cp "$tmp/$name.out" "$out/$file"
-        printf '%s\tok\t%s\t%s\t\n' "$name" "$secs" "$*" >>"$out/parts.tsv"
+        printf '%s\tok\t%s\t%s\t\n' "$name" "$secs" "$(echo "$*" | tr '\n' ' ')" >>"$out/parts.tsv"
         [ -s "$out/$name.log" ] || rm -f "$out/$name.log"
     else
         local why="exit status $rc"
         [ $rc -eq 124 ] && why="timed out after ${limit}s"
         echo "bench.sh: $name failed ($why); log in $out/$name.log" >&2
         tail -5 "$out/$name.log" >&2
-        printf '%s\tfailed\t%s\t%s\t%s; see %s\n' "$name" "$secs" "$*" "$why" "$name.log" >>"$out/parts.tsv"
+        printf '%s\tfailed\t%s\t%s\t%s; see %s\n' "$name" "$secs" "$(echo "$*" | tr '\n' ' ')" "$why" \
+            "$name.log" >>"$out/parts.tsv"
     fi
 }
 
@@ -151,15 +152,9 @@ fi
 if command -v perf >/dev/null; then
     psecs=3 pconfigs="50:64:1 500:64:1 500:4096:1 500:64:16"
     [ "$quick" = 1 ] && psecs=1 pconfigs=500:64:1
-    part echo-profile 600 "" sh -c 'b=$0 o=$1 secs=$2
-        for c in $3; do
-            conns=${c%%:*} rest=${c#*:}
-            size=${rest%%:*} pipe=${rest#*:}
-            for s in corio-uring corio-uring-plain uring-c-nofixed uring-c-ms; do
-                bench/echo/profile.sh "$s" --conns "$conns" --size "$size" --pipeline "$pipe" \
-                    --duration "$secs" --build "$b" --json "$o" || exit 1
-            done
-        done' "$build" "$out/echo-profile.json" "$psecs" "$pconfigs"
+    # shellcheck disable=SC2086
+    part echo-profile 600 "" bench/echo/profile_all.sh --json "$out/echo-profile.json" \
+        --build "$build" --duration "$psecs" $pconfigs
 else
     skipped echo-profile "bench/echo/profile.sh" "perf is not installed (linux-perf)"
 fi

@@ -537,8 +537,8 @@ class Report:
         tcp = [k for k in rows if k.startswith("sending") or k.startswith("receiving")]
         self.w("### Where the CPU goes: the floor under any echo server", "",
                "`perf record -e cpu-clock -g` on the server during the echo configs below "
-               "(`bench/echo/profile.sh SERVER --conns N --size S --pipeline P --duration 3 "
-               "--json FILE`, same build, "
+               "(`bench/echo/profile_all.sh --json FILE --duration 3 CONNS:SIZE:PIPELINE...`, "
+               "which runs `bench/echo/profile.sh` for each server; same build, "
                "right after the echo runs), each sample put in one row by its whole call stack "
                "(`bench/echo/stacks.py`). *Sending* and *receiving* are the kernel's TCP work "
                "for the messages themselves: on loopback a send also delivers the segment into "
