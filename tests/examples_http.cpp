@@ -267,6 +267,31 @@ TEST_CASE("http_server: pipelined requests are answered in order", "[examples][h
     CHECK(srv.child->stop() == 0);
 }
 
+TEST_CASE("http_server: --no-multishot and --no-fixed-files serve the same answers",
+          "[examples][http]") {
+    NEED_SERVER(bin);
+    Site site;
+    const std::vector<std::vector<std::string>> variants = {
+        {"--no-multishot"}, {"--no-fixed-files"}, {"--no-multishot", "--no-fixed-files"}};
+    for (const auto& flags : variants) {
+        INFO("flags: " << flags.front() << (flags.size() > 1 ? " " + flags.back() : ""));
+        Server srv(bin, site.root, flags);
+        Client c(srv.port);
+        REQUIRE(c.connected());
+        REQUIRE(c.send(get("/a.txt") + get("/missing") + get("/mid.bin")));
+        auto r1 = c.response();
+        auto r2 = c.response();
+        auto r3 = c.response();
+        REQUIRE(r1);
+        REQUIRE(r2);
+        REQUIRE(r3);
+        CHECK(r1->body == "alpha\n");
+        CHECK(r2->status == 404);
+        CHECK(r3->body == site.mid);
+        CHECK(srv.child->stop() == 0);
+    }
+}
+
 TEST_CASE("http_server: large files arrive byte for byte", "[examples][http]") {
     NEED_SERVER(bin);
     Site site;
