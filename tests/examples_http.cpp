@@ -279,15 +279,13 @@ TEST_CASE("http_server: --no-multishot and --no-fixed-files serve the same answe
         Client c(srv.port);
         REQUIRE(c.connected());
         REQUIRE(c.send(get("/a.txt") + get("/missing") + get("/mid.bin")));
-        auto r1 = c.response();
-        auto r2 = c.response();
-        auto r3 = c.response();
-        REQUIRE(r1);
-        REQUIRE(r2);
-        REQUIRE(r3);
-        CHECK(r1->body == "alpha\n");
-        CHECK(r2->status == 404);
-        CHECK(r3->body == site.mid);
+        const std::pair<int, std::string> want[] = {{200, "alpha\n"}, {404, ""}, {200, site.mid}};
+        for (const auto& [status, body] : want) {
+            auto r = c.response();
+            REQUIRE(r);
+            CHECK(r->status == status);
+            if (status == 200) CHECK(r->body == body);
+        }
         CHECK(srv.child->stop() == 0);
     }
 }
