@@ -543,8 +543,9 @@ class Report:
                "(`bench/echo/stacks.py`). *Sending* and *receiving* are the kernel's TCP work "
                "for the messages themselves: on loopback a send also delivers the segment into "
                "the client's socket on the server's CPU. In ping-pong (one receive and one send "
-               "per message) that work is the same per message whatever submits it, up to "
-               "noise: it is a floor no runtime can go under.", "")
+               "per message) it is the same kernel code per message whatever submits it, so a "
+               "runtime cannot make it smaller; what each server's run measured of it still "
+               "differs (below), and the least of those is taken as the floor.", "")
         servers = ["corio-uring", "corio-uring-plain", "uring-c-nofixed", "uring-c-ms"]
         names = {"corio-uring": "corio io_uring", "corio-uring-plain": "corio before",
                  "uring-c-nofixed": "plain liburing C", "uring-c-ms": "same-features liburing C"}
