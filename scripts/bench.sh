@@ -116,14 +116,14 @@ part() {
     local secs=$(($(date +%s) - t0))
     if [ $rc -eq 0 ]; then
         [ -n "$file" ] && cp "$tmp/$name.out" "$out/$file"
-        printf '%s\tok\t%s\t%s\t\n' "$name" "$secs" "$(echo "$*" | tr '\n' ' ')" >>"$out/parts.tsv"
+        printf '%s\tok\t%s\t%s\t\n' "$name" "$secs" "$(printf '%s' "$*" | tr '\n' ' ')" >>"$out/parts.tsv"
         [ -s "$out/$name.log" ] || rm -f "$out/$name.log"
     else
         local why="exit status $rc"
         [ $rc -eq 124 ] && why="timed out after ${limit}s"
         echo "bench.sh: $name failed ($why); log in $out/$name.log" >&2
         tail -5 "$out/$name.log" >&2
-        printf '%s\tfailed\t%s\t%s\t%s; see %s\n' "$name" "$secs" "$(echo "$*" | tr '\n' ' ')" "$why" \
+        printf '%s\tfailed\t%s\t%s\t%s; see %s\n' "$name" "$secs" "$(printf '%s' "$*" | tr '\n' ' ')" "$why" \
             "$name.log" >>"$out/parts.tsv"
     fi
 }
