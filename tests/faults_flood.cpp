@@ -133,7 +133,7 @@ TEST_CASE("a flood of 10,000 connect/close cycles: descriptors and memory back t
             CHECK(st.handled == total + 1000);
             CHECK(st.echoed == (total + 1000) / 2);
             CHECK(fds2 == fds1);
-            if (!test::sanitized) {
+            if (!test::sanitized) {  // there freed memory sits in a quarantine
                 // Frames and buffers are reused, not leaked: 10,000 connections
                 // leaking even 1 KiB each would show as 10 MiB.
                 CHECK(rss2 <= rss1 + 4 * test::mib);

@@ -13,22 +13,7 @@
 
 #include "net_support.hpp"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define CORIO_FAULTS_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define CORIO_FAULTS_SANITIZED 1
-#endif
-#endif
-#ifndef CORIO_FAULTS_SANITIZED
-#define CORIO_FAULTS_SANITIZED 0
-#endif
-
 namespace corio::test {
-
-/// True in an ASan or TSan build: freed memory sits in a quarantine there, so
-/// the resident size says nothing about leaks (LeakSanitizer checks those).
-inline constexpr bool sanitized = CORIO_FAULTS_SANITIZED != 0;
 
 /// Resident set size of this process in bytes (/proc/self/statm), or 0.
 inline std::uint64_t rss_bytes() {

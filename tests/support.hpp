@@ -20,7 +20,23 @@
 #include <corio/runtime/when_any.hpp>
 #include <corio/sim/world.hpp>
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define CORIO_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define CORIO_TEST_SANITIZED 1
+#endif
+#endif
+#ifndef CORIO_TEST_SANITIZED
+#define CORIO_TEST_SANITIZED 0
+#endif
+
 namespace corio::test {
+
+/// True in an ASan or TSan build, where code runs 10-30x slower: a test whose
+/// size only adds repetitions of the same path (bytes of a transfer, runs of a
+/// program) does fewer of them there. What it checks stays the same.
+inline constexpr bool sanitized = CORIO_TEST_SANITIZED != 0;
 
 /// Options for the loop of a test: the backend from CORIO_BACKEND.
 inline LoopOptions options() {
