@@ -9,7 +9,8 @@
 #   --quick   under 2 minutes once built: the core echo comparison only (64 B
 #             ping-pong, 50 and 500 connections, 3 interleaved repetitions of
 #             1 s), short micro, files and the other parts' quick modes
-#   --skip    leave parts out: echo, micro, fs, http, http-pipelined, https, multi
+#   --skip    leave parts out: echo, micro, fs, http, http-load, http-pipelined,
+#             https, multi
 # A part whose script or binary is not there is skipped and the report says so.
 set -u
 cd "$(dirname "$0")/.."
@@ -42,7 +43,7 @@ echo "bench.sh: building corio (release) in $build ..." >&2
 has_target() { ninja -C "$build" -t query "$1" >/dev/null 2>&1; }
 required=(examples/echo_server examples/echo_bench bench/peers/peer_uring_echo bench/peers/peer_epoll_echo)
 optional=(bench/peers/peer_asio_echo bench/micro bench/fs/fs_bench bench/multi/multi_bench
-    examples/http_server/http_server examples/http_server)
+    examples/http_server/http_server examples/http_server examples/http_load)
 if ! ninja -C "$build" -j "$(jobs)" "${required[@]}" >"$build/build-output.txt" 2>&1; then
     tail -30 "$build/build-output.txt"
     echo "bench.sh: build failed (full log: $build/build-output.txt)" >&2
@@ -63,7 +64,7 @@ built() { [ -x "$build/$1" ] && [[ " $build_failed " != *" $1 "* ]]; }
 
 mkdir -p "$out"
 # Results of an earlier run must not be mistaken for this one's.
-rm -f "$out"/{parts.tsv,run.json,echo.json,echo_runs.csv,echo-profile.json,micro.json,fs.txt,http.txt,http-pipelined.txt,https.txt,multi.txt} \
+rm -f "$out"/{parts.tsv,run.json,echo.json,echo_runs.csv,echo-profile.json,micro.json,fs.txt,http.txt,http-load.txt,http-pipelined.txt,https.txt,multi.txt} \
     "$out"/*.png "$out"/*.dat "$out"/*.log
 tmp=$(mktemp -d)
 child=""
@@ -199,6 +200,10 @@ if [ -x scripts/http_bench.sh ]; then
         part http 90 http.txt env BUILD="$build" QUICK=1 scripts/http_bench.sh --quick
     else
         part http 600 http.txt env BUILD="$build" scripts/http_bench.sh
+        # The same driven by examples/http_load (corio's client, less CPU per
+        # request than wrk): the servers, not the client, run out of CPU.
+        part http-load 600 http-load.txt env BUILD="$build" LOADGEN=http_load \
+            scripts/http_bench.sh
         # The same with 4 requests pipelined per connection: wrk stops being
         # the ceiling, so requests/s ranks the servers' capacity.
         part http-pipelined 600 http-pipelined.txt env BUILD="$build" PIPELINE=4 REPS=5 \

@@ -8,11 +8,19 @@
 #   SECS=5 REPS=3 CONNS=50 SIZE=612 SERVER_CPU=0 CLIENT_CPU=1 scripts/http_bench.sh
 #   BASELINE=old-build/examples/http_server/http_server scripts/http_bench.sh
 #   PIPELINE=16 scripts/http_bench.sh
+#   LOADGEN=http_load scripts/http_bench.sh
 #
 # PIPELINE=N makes wrk send N requests at a time on each connection (HTTP/1.1
 # pipelining, as TechEmpower's plaintext test does): wrk's cost per request
 # falls by about N, so the servers, not wrk, run out of CPU and requests/s
 # ranks them directly. Unset (or 1): one request at a time, keep-alive.
+#
+# LOADGEN=http_load drives the servers with examples/http_load (corio's own
+# keep-alive client, one loop, io_uring; the same -c and -d, PIPELINE as its
+# --pipeline) instead of wrk. It checks every response's framing and spends
+# about half wrk's CPU per request, so on 2 cores the server, not the client,
+# runs out of CPU first and requests/s measures the server. wrk stays the
+# default and the reference: run both and quote both.
 #
 # BASELINE adds another http_server binary (io_uring), e.g. one built from an
 # older commit, to compare against in the same interleaved rounds.
@@ -42,13 +50,18 @@ SECS=${SECS:-5}
 REPS=${REPS:-3}
 CONNS=${CONNS:-50}
 PIPELINE=${PIPELINE:-1}
+LOADGEN=${LOADGEN:-wrk}
+case $LOADGEN in
+    wrk | http_load) ;;
+    *) echo "http_bench.sh: LOADGEN is wrk or http_load, not '$LOADGEN'" >&2; exit 2 ;;
+esac
 SIZE=${SIZE:-612}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-$(($(jobs) - 1))}
 for a in "$@"; do
     case $a in
         --quick) QUICK=1 ;;
-        -h | --help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "http_bench.sh: unknown option $a (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -61,21 +74,23 @@ need_pkgs "${base_pkgs[@]}" wrk nginx h2o || exit 1
 
 # Use BUILD's http_server if BUILD is given and can build it; otherwise an
 # optimised build of our own.
-BIN=""
-if [ -n "${BUILD:-}" ] && ninja -C "$BUILD" examples/http_server/http_server >/dev/null 2>&1; then
-    BIN="$BUILD/examples/http_server/http_server"
-else
+targets=(examples/http_server/http_server)
+[ "$LOADGEN" = http_load ] && targets+=(examples/http_load)
+if [ -z "${BUILD:-}" ] || ! ninja -C "$BUILD" "${targets[@]}" >/dev/null 2>&1; then
     BUILD=build-httpbench
     configure "$BUILD" -Dbuildtype=release -Dtests=false -Dexamples=true -Dbenchmarks=false
-    ninja -C "$BUILD" -j "$(jobs)" examples/http_server/http_server >/dev/null
-    BIN="$BUILD/examples/http_server/http_server"
+    ninja -C "$BUILD" -j "$(jobs)" "${targets[@]}" >/dev/null
 fi
+BIN="$BUILD/examples/http_server/http_server"
+LOAD_BIN="$BUILD/examples/http_load"
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 H2O=$(command -v h2o || echo /usr/sbin/h2o)
 
 web_tmp
 wrk_args=()
-if [ "$PIPELINE" -gt 1 ]; then
+if [ "$LOADGEN" = http_load ]; then
+    wrk_args=(--pipeline "$PIPELINE")
+elif [ "$PIPELINE" -gt 1 ]; then
     # wrk counts responses, so requests/s counts each pipelined request.
     cat >"$tmp/pipeline.lua" <<'EOF2'
 init = function(args)
@@ -180,7 +195,7 @@ done
 
 # Warm up (caches, page faults, TCP).
 for s in "${servers[@]}"; do
-    taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d1s "$(url "$s")" "${wrk_args[@]}" >/dev/null
+    SECS=1 load_run "$(url "$s")" "${wrk_args[@]}" >/dev/null
 done
 
 declare -A rps cpu
@@ -196,7 +211,12 @@ done
 
 nginx_rps=$(echo "${rps[nginx]}" | median)
 h2o_rps=$(echo "${rps[h2o]}" | median)
-echo "HTTP: wrk -t1 -c$CONNS -d${SECS}s, GET of a $SIZE-byte file, keep-alive$([ "$PIPELINE" -gt 1 ] && echo ", $PIPELINE requests pipelined per connection"); server on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU; median of $REPS interleaved runs; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "$LOADGEN" = wrk ]; then
+    gen="wrk -t1 -c$CONNS -d${SECS}s"
+else
+    gen="http_load --conns $CONNS --duration $SECS (corio's client, io_uring)"
+fi
+echo "HTTP: $gen, GET of a $SIZE-byte file, keep-alive$([ "$PIPELINE" -gt 1 ] && echo ", $PIPELINE requests pipelined per connection"); server on CPU $SERVER_CPU, $LOADGEN on CPU $CLIENT_CPU; median of $REPS interleaved runs; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-22s %12s %10s %10s %16s   %s\n' server "req/s" "vs nginx" "vs h2o" "CPU us/request" "runs (req/s)"
 for s in "${servers[@]}"; do
     m=$(echo "${rps[$s]}" | median)

@@ -22,6 +22,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 # shellcheck source=scripts/web_bench_lib.sh
 source scripts/web_bench_lib.sh
+LOADGEN=wrk # http_load speaks no TLS
 me=https_bench.sh
 
 SECS=${SECS:-5}

@@ -75,17 +75,37 @@ cpu_ticks() {
 # median: the median of the numbers on stdin (space or newline separated).
 median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
-# wrk_run NAME URL [WRK ARGS...]: one measured wrk run against NAME; prints
+# load_run URL [ARGS...]: one run of the load generator (LOADGEN: wrk, the
+# default, or http_load at LOAD_BIN) on CLIENT_CPU, CONNS connections, SECS
+# seconds; prints its output.
+load_run() {
+    local url=$1
+    shift
+    if [ "${LOADGEN:-wrk}" = http_load ]; then
+        taskset -c "$CLIENT_CPU" "$LOAD_BIN" "$url" --conns "$CONNS" --duration "$SECS" "$@" ||
+            echo "$me: http_load against $url failed" >&2
+    else
+        taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"${SECS}s" "$url" "$@"
+    fi
+}
+
+# wrk_run NAME URL [ARGS...]: one measured load_run against NAME; prints
 # "REQ_PER_S US_CPU_PER_REQUEST" (server CPU from cpu_ticks over the run).
 wrk_run() {
     local name=$1 url=$2 before after out reqs r errs
     shift 2
     before=$(cpu_ticks "${pid_of[$name]}")
-    out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"${SECS}s" "$url" "$@")
+    out=$(load_run "$url" "$@")
     after=$(cpu_ticks "${pid_of[$name]}")
-    reqs=$(echo "$out" | sed -n 's/^ *\([0-9]*\) requests in.*/\1/p')
-    r=$(echo "$out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')
-    errs=$(echo "$out" | sed -n 's/.*Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p')
+    if [ "${LOADGEN:-wrk}" = http_load ]; then
+        reqs=$(echo "$out" | sed -n 's/.*requests=\([0-9]*\).*/\1/p')
+        r=$(echo "$out" | sed -n 's/.*req_per_sec=\([0-9.]*\).*/\1/p')
+        errs=$(echo "$out" | sed -n 's/.*non2xx=\([1-9][0-9]*\).*/\1/p')
+    else
+        reqs=$(echo "$out" | sed -n 's/^ *\([0-9]*\) requests in.*/\1/p')
+        r=$(echo "$out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')
+        errs=$(echo "$out" | sed -n 's/.*Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p')
+    fi
     [ -n "$errs" ] && echo "$me: $name: $errs non-2xx responses" >&2
     echo "${r%.*} $(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$reqs" \
         'BEGIN { printf "%.2f", (n > 0) ? (t / hz * 1e6 / n) : 0 }')"

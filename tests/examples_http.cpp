@@ -8,7 +8,11 @@
 // not built the tests WARN and return.
 #include <sys/stat.h>
 
+#include <atomic>
+#include <map>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "site/harness.hpp"
@@ -638,4 +642,156 @@ TEST_CASE("http_server: an error answer to HEAD has no body (RFC 9110 §9.3.2)",
         CHECK(all.size() == end + 4);  // nothing after the head
     }
     CHECK(srv.child->stop() == 0);
+}
+
+// ---- examples/http_load: the load generator of scripts/http_bench.sh ---------
+
+namespace {
+
+std::string load_binary() {
+    return example_binary(".", "http_load");
+}
+
+/// http_load's one line of results as numbers by key; empty when it printed none.
+std::map<std::string, double> load_results(const std::string& out) {
+    std::map<std::string, double> r;
+    std::istringstream words(out);
+    std::string w;
+    while (words >> w) {
+        if (auto eq = w.find('='); eq != std::string::npos) {
+            r[w.substr(0, eq)] = std::strtod(w.c_str() + eq + 1, nullptr);
+        }
+    }
+    return r;
+}
+
+/// A listener that answers every connection's first request with `reply` and then
+/// either closes it or (`hold`) keeps it open without a word more, until destroyed.
+struct FakeServer {
+    int lfd = -1;
+    int port = 0;
+    std::atomic<bool> stop{false};
+    std::vector<int> held;
+    std::thread th;
+    FakeServer(std::string reply, bool hold) {
+        lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof a;
+        if (lfd < 0 || ::bind(lfd, reinterpret_cast<sockaddr*>(&a), len) != 0 ||
+            ::listen(lfd, 16) != 0 ||
+            ::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+            throw std::runtime_error("FakeServer: cannot listen");
+        }
+        port = ntohs(a.sin_port);
+        th = std::thread([this, reply = std::move(reply), hold] {
+            while (!stop) {
+                pollfd p{lfd, POLLIN, 0};
+                if (::poll(&p, 1, 50) <= 0) continue;
+                int c = ::accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+                if (c < 0) continue;
+                char buf[4096];
+                pollfd q{c, POLLIN, 0};
+                if (::poll(&q, 1, 5000) > 0 && ::recv(c, buf, sizeof buf, 0) > 0) {
+                    (void)!::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
+                }
+                if (hold) {
+                    held.push_back(c);
+                } else {
+                    ::close(c);
+                }
+            }
+        });
+    }
+    ~FakeServer() {
+        stop = true;
+        th.join();
+        for (int c : held)
+            ::close(c);
+        ::close(lfd);
+    }
+};
+
+#define NEED_LOAD(bin)                                  \
+    const std::string bin = load_binary();              \
+    if (bin.empty()) {                                  \
+        WARN("examples/http_load not built: skipping"); \
+        return;                                         \
+    }
+
+}  // namespace
+
+TEST_CASE("http_load: counts every answer of http_server, body bytes and statuses",
+          "[examples][http][http_load]") {
+    NEED_SERVER(server_bin);
+    NEED_LOAD(load_bin);
+    Site site;
+    Server srv(server_bin, site.root);
+    const std::string base = "http://127.0.0.1:" + std::to_string(srv.port);
+    for (auto [path, ok] : {std::pair{"/a.txt", true}, std::pair{"/nope.txt", false}}) {
+        INFO(path);
+        Child load(load_bin, {base + path, "--conns", "4", "--pipeline", "3", "--duration", "0.3",
+                              "--backend", backend_name()});
+        const std::string out = load.read_all();
+        INFO("http_load printed: " << out);
+        CHECK(load.wait() == 0);
+        auto r = load_results(out);
+        REQUIRE(r.count("requests") == 1);
+        CHECK(r["requests"] > 0);
+        CHECK(r["errors"] == 0);
+        CHECK(r["non2xx"] == (ok ? 0 : r["requests"]));
+        if (ok) CHECK(r["body_bytes"] == r["requests"] * 6);  // "alpha\n"
+    }
+    CHECK(srv.child->stop() == 0);
+}
+
+TEST_CASE("http_load: a malformed or missing answer is an error, exit status 1",
+          "[examples][http][http_load]") {
+    NEED_LOAD(load_bin);
+    auto run = [&](int port) {
+        Child load(load_bin,
+                   {"http://127.0.0.1:" + std::to_string(port) + "/", "--conns", "2", "--duration",
+                    "0.1", "--timeout", "0.3", "--backend", backend_name()},
+                   120, true);
+        const std::string out = load.read_all();
+        INFO("http_load printed: " << out);
+        CHECK(load.wait() == 1);
+        auto r = load_results(out);
+        CHECK(r["errors"] >= 1);
+        CHECK(r["requests"] == 0);
+    };
+    SECTION("a Content-Length that is not a number") {
+        FakeServer fake("HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n", false);
+        run(fake.port);
+    }
+    SECTION("a body cut short by the close") {
+        FakeServer fake("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf", false);
+        run(fake.port);
+    }
+    SECTION("no answer at all (the --timeout ends the wait)") {
+        FakeServer fake("", true);
+        run(fake.port);
+    }
+}
+
+TEST_CASE("http_load: --help exits 0; a bad flag, URL or value exits 2",
+          "[examples][http][http_load]") {
+    NEED_LOAD(load_bin);
+    {
+        Child help(load_bin, {"--help"});
+        CHECK(help.read_all().rfind("usage: http_load", 0) == 0);
+        CHECK(help.wait() == 0);
+    }
+    for (std::vector<std::string> bad : {std::vector<std::string>{},
+                                         {"http://127.0.0.1:1/", "--no-such-flag"},
+                                         {"https://127.0.0.1:1/"},
+                                         {"not a url"},
+                                         {"http://127.0.0.1:1/", "--conns", "0"},
+                                         {"http://127.0.0.1:1/", "--duration", "-1"},
+                                         {"http://127.0.0.1:1/", "--backend", "kqueue"}}) {
+        Child c(load_bin, bad, 120, true);
+        CHECK(c.read_all().empty());
+        CHECK(c.wait() == 2);
+    }
 }

@@ -12,6 +12,7 @@ Reads, from the results folder, whatever the run produced:
   micro.json    Google Benchmark JSON from bench/micro
   fs.txt        stdout of scripts/fs_bench.sh (a markdown table)
   http.txt      stdout of scripts/http_bench.sh
+  http-load.txt stdout of LOADGEN=http_load scripts/http_bench.sh
   http-pipelined.txt  stdout of PIPELINE=4 scripts/http_bench.sh
   https.txt     stdout of scripts/https_bench.sh
   multi.txt     stdout of the multi-loop benchmark
@@ -341,6 +342,7 @@ class Report:
                r"vs h2o ([\d.]+) \[([\d.]+)-([\d.]+)\]; CPU per request nginx/corio ([\d.]+) "
                r"\[[\d.]+-[\d.]+\], h2o/corio ([\d.]+) \[([\d.]+)-([\d.]+)\]")
         for fname, mode in (("http.txt", "keep-alive"),
+                            ("http-load.txt", "keep-alive, driven by http_load"),
                             ("http-pipelined.txt", "4 requests pipelined per connection")):
             m = re.search(pat, read(os.path.join(self.res, fname)) or "")
             if not m:
@@ -651,6 +653,9 @@ class Report:
         self.files()
         self.verbatim("http", "HTTP: wrk against http_server and nginx (scripts/http_bench.sh)",
                       "http.txt", "HTTP")
+        self.verbatim("http-load", "HTTP: examples/http_load against the same servers "
+                      "(LOADGEN=http_load scripts/http_bench.sh): the servers, not the client, "
+                      "are the limit", "http-load.txt", "HTTP (http_load)")
         self.verbatim("http-pipelined", "HTTP, 4 requests pipelined per connection "
                       "(PIPELINE=4 scripts/http_bench.sh): the servers, not wrk, are the limit",
                       "http-pipelined.txt", "HTTP pipelined")
