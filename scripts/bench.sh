@@ -147,14 +147,16 @@ else
 fi
 
 # ---- echo-profile: where each server's CPU goes ------------------------------
-# perf profiles of four echo configs (CONNS:SIZE:PIPELINE): the report reads
-# from them how much of each server's CPU is the kernel's TCP work, which every
-# server pays alike per message (the floor under issue 16's ratios).
+# perf profiles of the eight echo configs issue 16 counts (CONNS:SIZE:PIPELINE):
+# the report reads from them how much of each server's CPU is the kernel's TCP
+# work, which every server pays alike per message (the floor under issue 16's
+# ratios), and says per row where a missed bound went.
 if command -v perf >/dev/null; then
-    psecs=3 pconfigs="50:64:1 500:64:1 500:4096:1 500:64:16"
+    psecs=3
+    pconfigs="50:64:1 500:64:1 50:4096:1 500:4096:1 50:64:16 500:64:16 50:4096:16 500:4096:16"
     [ "$quick" = 1 ] && psecs=1 pconfigs=500:64:1
     # shellcheck disable=SC2086
-    part echo-profile 600 "" bench/echo/profile_all.sh --json "$out/echo-profile.json" \
+    part echo-profile 900 "" bench/echo/profile_all.sh --json "$out/echo-profile.json" \
         --build "$build" --duration "$psecs" $pconfigs
 else
     skipped echo-profile "bench/echo/profile.sh" "perf is not installed (linux-perf)"
