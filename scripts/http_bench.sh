@@ -18,7 +18,7 @@
 # LOADGEN=http_load drives the servers with examples/http_load (corio's own
 # keep-alive client, one loop, io_uring; the same -c and -d, PIPELINE as its
 # --pipeline) instead of wrk. It checks every response's framing and spends
-# about half wrk's CPU per request, so on 2 cores the server, not the client,
+# less than half wrk's CPU per request, so on 2 cores the server, not the client,
 # runs out of CPU first and requests/s measures the server. wrk stays the
 # default and the reference: run both and quote both.
 #
