@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -103,6 +104,10 @@ int port_of(const std::string& ready) {
 
 // A client with plain blocking sockets: sends messages of several sizes and
 // checks each echo byte for byte.
+// A blocking client. It retries a call that fails with EINTR: this process
+// runs io_uring loops too, and the kernel's teardown of a closed ring
+// interrupts the task's blocking calls (task work, TIF_NOTIFY_SIGNAL), which a
+// socket with SO_RCVTIMEO reports as EINTR instead of restarting the call.
 bool blocking_client(int port, int messages) {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return false;
@@ -118,15 +123,24 @@ bool blocking_client(int port, int messages) {
         std::string msg(n, '\0');
         for (std::size_t k = 0; k < n; ++k)
             msg[k] = char('a' + (k + std::size_t(i)) % 26);
-        ok = ::send(fd, msg.data(), n, MSG_NOSIGNAL) == ssize_t(n);
+        std::size_t sent = 0;
+        while (ok && sent < n) {
+            ssize_t w = ::send(fd, msg.data() + sent, n - sent, MSG_NOSIGNAL);
+            if (w > 0) {
+                sent += std::size_t(w);
+            } else if (!(w < 0 && errno == EINTR)) {
+                ok = false;
+            }
+        }
         std::string got;
         while (ok && got.size() < n) {
             char buf[8192];
             ssize_t r = ::recv(fd, buf, sizeof buf, 0);
-            if (r <= 0)
-                ok = false;
-            else
+            if (r > 0) {
                 got.append(buf, std::size_t(r));
+            } else if (!(r < 0 && errno == EINTR)) {
+                ok = false;
+            }
         }
         ok = ok && got == msg;
     }

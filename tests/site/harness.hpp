@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -128,9 +129,12 @@ public:
             auto left = std::chrono::duration_cast<Ms>(until - std::chrono::steady_clock::now());
             if (left.count() <= 0) return std::nullopt;
             pollfd p{out_, POLLIN, 0};
-            if (::poll(&p, 1, int(left.count())) <= 0) return std::nullopt;
+            const int ready = ::poll(&p, 1, int(left.count()));
+            if (ready < 0 && errno == EINTR) continue;
+            if (ready <= 0) return std::nullopt;
             char b[4096];
             ssize_t n = ::read(out_, b, sizeof b);
+            if (n < 0 && errno == EINTR) continue;
             if (n <= 0) return std::nullopt;
             buf_.append(b, std::size_t(n));
         }
@@ -141,8 +145,9 @@ public:
         buf_.clear();
         char b[4096];
         ssize_t n;
-        while ((n = ::read(out_, b, sizeof b)) > 0)
-            all.append(b, std::size_t(n));
+        while ((n = ::read(out_, b, sizeof b)) > 0 || (n < 0 && errno == EINTR)) {
+            if (n > 0) all.append(b, std::size_t(n));
+        }
         return all;
     }
 
@@ -184,7 +189,10 @@ inline int port_of_ready_line(const std::string& line) {
     return std::atoi(line.c_str() + std::strlen("listening 127.0.0.1:"));
 }
 
-/// A blocking TCP client socket with receive/send timeouts.
+/// A blocking TCP client socket with receive/send timeouts. A call that fails
+/// with EINTR is made again: a test process that runs io_uring loops gets its
+/// blocking calls interrupted by the kernel's teardown of a closed ring (task
+/// work), which a socket with a timeout reports as EINTR.
 class Client {
 public:
     explicit Client(int port, Ms timeout = 5s) {
@@ -211,6 +219,7 @@ public:
     bool send(std::string_view s) {
         while (!s.empty()) {
             ssize_t n = ::send(fd_, s.data(), s.size(), MSG_NOSIGNAL);
+            if (n < 0 && errno == EINTR) continue;
             if (n <= 0) return false;
             s.remove_prefix(std::size_t(n));
         }
@@ -231,6 +240,7 @@ public:
             }
             char b[65536];
             ssize_t n = ::recv(fd_, b, sizeof b, 0);
+            if (n < 0 && errno == EINTR) continue;
             if (n < 0) return std::nullopt;
             if (n == 0) {
                 eof_ = true;
@@ -250,9 +260,12 @@ public:
             auto left = std::chrono::duration_cast<Ms>(until - std::chrono::steady_clock::now());
             if (left.count() <= 0) return false;
             pollfd p{fd_, POLLIN, 0};
-            if (::poll(&p, 1, int(left.count())) <= 0) return false;
+            const int ready = ::poll(&p, 1, int(left.count()));
+            if (ready < 0 && errno == EINTR) continue;
+            if (ready <= 0) return false;
             char b[4096];
             ssize_t n = ::recv(fd_, b, sizeof b, 0);
+            if (n < 0 && errno == EINTR) continue;
             if (n <= 0) return true;
             if (seen != nullptr) seen->append(b, std::size_t(n));
         }
