@@ -15,8 +15,8 @@
 // What it is for: scripts/http_bench.sh measures servers with wrk, and on a
 // 2-core machine wrk (one thread, epoll) runs out of CPU before a fast server
 // does. This client spends less CPU per request (io_uring batches its sends
-// and receives), so the server is what saturates; http_bench.sh runs it with
-// LOADGEN=http_load beside wrk's runs, never instead of them.
+// and receives), so the server is what saturates. `LOADGEN=http_load
+// scripts/http_bench.sh` uses it instead of wrk; scripts/bench.sh runs both.
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -53,8 +53,8 @@ const char* const usage =
 struct Config {
     std::string request;  // one GET, ready to send
     unsigned conns = 50;
-    double duration = 5;
-    double timeout = 5;
+    Duration duration = 5s;  // of sending
+    Duration timeout = 5s;   // after `duration`, for the answers still owed
     unsigned pipeline = 1;
     BackendChoice backend = BackendChoice::automatic;
 };
@@ -131,23 +131,18 @@ Task<void> connection(net::Address addr, const Config* cfg, TimePoint end, Total
 }
 
 Task<void> run(net::Address addr, const Config* cfg, Totals* t) {
-    const TimePoint end = Clock::now() + std::chrono::duration_cast<Duration>(
-                                             std::chrono::duration<double>(cfg->duration));
+    const TimePoint end = Clock::now() + cfg->duration;
     TaskGroup conns;
     for (unsigned i = 0; i < cfg->conns; ++i)
         conns.spawn(connection(addr, cfg, end, t));
     // A server that stops answering must not hang the run: --timeout after the
     // end, what is still waiting is cancelled and counted as an error.
     TaskGroup watchdog;
-    watchdog.spawn([](TaskGroup* g, TimePoint at,
-                      Totals* tot) -> Task<void> {
+    watchdog.spawn([](TaskGroup* g, TimePoint at, Totals* tot) -> Task<void> {
         if (!co_await sleep_until(at)) co_return;
         if (g->size() > 0) tot->error("answers still missing --timeout after the end");
         g->cancel();
-    }(&conns,
-                                   end + std::chrono::duration_cast<Duration>(
-                                             std::chrono::duration<double>(cfg->timeout)),
-                                   t));
+    }(&conns, end + cfg->timeout, t));
     co_await conns.wait();
     watchdog.cancel();
     co_await watchdog.wait();
@@ -170,7 +165,8 @@ int main(int argc, char** argv) {
                 if (e == v.c_str() || *e != '\0' || !(secs > 0) || secs > 86400) {
                     cli.fail("--" + flag + " wants seconds (> 0), not '" + v + "'");
                 }
-                (flag == "duration" ? cfg.duration : cfg.timeout) = secs;
+                (flag == "duration" ? cfg.duration : cfg.timeout) =
+                    std::chrono::duration_cast<Duration>(std::chrono::duration<double>(secs));
             } else if (flag == "pipeline") {
                 cfg.pipeline = cli.number<unsigned>(flag, value(), 1, 1024);
             } else if (flag == "backend") {

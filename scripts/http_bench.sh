@@ -87,9 +87,9 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 H2O=$(command -v h2o || echo /usr/sbin/h2o)
 
 web_tmp
-wrk_args=()
+load_args=()
 if [ "$LOADGEN" = http_load ]; then
-    wrk_args=(--pipeline "$PIPELINE")
+    load_args=(--pipeline "$PIPELINE")
 elif [ "$PIPELINE" -gt 1 ]; then
     # wrk counts responses, so requests/s counts each pipelined request.
     cat >"$tmp/pipeline.lua" <<'EOF2'
@@ -100,7 +100,7 @@ init = function(args)
 end
 request = function() return req end
 EOF2
-    wrk_args=(-s "$tmp/pipeline.lua" -- "$PIPELINE")
+    load_args=(-s "$tmp/pipeline.lua" -- "$PIPELINE")
 fi
 
 # ---- servers -------------------------------------------------------------------
@@ -195,13 +195,13 @@ done
 
 # Warm up (caches, page faults, TCP).
 for s in "${servers[@]}"; do
-    SECS=1 load_run "$(url "$s")" "${wrk_args[@]}" >/dev/null
+    SECS=1 load_run "$(url "$s")" "${load_args[@]}" >/dev/null
 done
 
 declare -A rps cpu
 for rep in $(seq 1 "$REPS"); do
     for s in "${servers[@]}"; do
-        read -r r us < <(wrk_run "$s" "$(url "$s")" "${wrk_args[@]}")
+        read -r r us < <(measured_run "$s" "$(url "$s")" "${load_args[@]}")
         rps[$s]="${rps[$s]:-} $r"
         cpu[$s]="${cpu[$s]:-} $us"
         echo "round $rep: $s $r req/s, $us us CPU/req" >&2

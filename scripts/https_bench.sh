@@ -134,7 +134,7 @@ for mode in keepalive close; do
     [ $mode = close ] && hdr=(-H "Connection: close")
     for rep in $(seq 1 "$REPS"); do
         for s in "${servers[@]}"; do
-            read -r r us < <(wrk_run "$s" "$(url "$s")" "${hdr[@]}")
+            read -r r us < <(measured_run "$s" "$(url "$s")" "${hdr[@]}")
             rps[$mode.$s]="${rps[$mode.$s]:-} $r"
             cpu[$mode.$s]="${cpu[$mode.$s]:-} $us"
             echo "$mode round $rep: $s $r req/s, $us us CPU/req" >&2

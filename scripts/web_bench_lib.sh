@@ -77,36 +77,31 @@ median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -g | awk '{ a[NR] = $1
 
 # load_run URL [ARGS...]: one run of the load generator (LOADGEN: wrk, the
 # default, or http_load at LOAD_BIN) on CLIENT_CPU, CONNS connections, SECS
-# seconds; prints its output.
+# seconds; prints "REQUESTS REQ_PER_S NON_2XX" read from its output.
 load_run() {
-    local url=$1
+    local url=$1 out
     shift
     if [ "${LOADGEN:-wrk}" = http_load ]; then
-        taskset -c "$CLIENT_CPU" "$LOAD_BIN" "$url" --conns "$CONNS" --duration "$SECS" "$@" ||
+        out=$(taskset -c "$CLIENT_CPU" "$LOAD_BIN" "$url" --conns "$CONNS" --duration "$SECS" "$@") ||
             echo "$me: http_load against $url failed" >&2
+        echo "$out" | sed -n 's/.*requests=\([0-9]*\).*req_per_sec=\([0-9.]*\).*non2xx=\([0-9]*\).*/\1 \2 \3/p'
     else
-        taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"${SECS}s" "$url" "$@"
+        out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"${SECS}s" "$url" "$@")
+        echo "$(echo "$out" | sed -n 's/^ *\([0-9]*\) requests in.*/\1/p')" \
+            "$(echo "$out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')" \
+            "$(echo "$out" | sed -n 's/.*Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' | grep . || echo 0)"
     fi
 }
 
-# wrk_run NAME URL [ARGS...]: one measured load_run against NAME; prints
+# measured_run NAME URL [ARGS...]: one load_run against NAME; prints
 # "REQ_PER_S US_CPU_PER_REQUEST" (server CPU from cpu_ticks over the run).
-wrk_run() {
-    local name=$1 url=$2 before after out reqs r errs
+measured_run() {
+    local name=$1 url=$2 before after reqs r errs
     shift 2
     before=$(cpu_ticks "${pid_of[$name]}")
-    out=$(load_run "$url" "$@")
+    read -r reqs r errs < <(load_run "$url" "$@")
     after=$(cpu_ticks "${pid_of[$name]}")
-    if [ "${LOADGEN:-wrk}" = http_load ]; then
-        reqs=$(echo "$out" | sed -n 's/.*requests=\([0-9]*\).*/\1/p')
-        r=$(echo "$out" | sed -n 's/.*req_per_sec=\([0-9.]*\).*/\1/p')
-        errs=$(echo "$out" | sed -n 's/.*non2xx=\([1-9][0-9]*\).*/\1/p')
-    else
-        reqs=$(echo "$out" | sed -n 's/^ *\([0-9]*\) requests in.*/\1/p')
-        r=$(echo "$out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')
-        errs=$(echo "$out" | sed -n 's/.*Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p')
-    fi
-    [ -n "$errs" ] && echo "$me: $name: $errs non-2xx responses" >&2
+    [ "${errs:-0}" -gt 0 ] && echo "$me: $name: $errs non-2xx responses" >&2
     echo "${r%.*} $(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$reqs" \
         'BEGIN { printf "%.2f", (n > 0) ? (t / hz * 1e6 / n) : 0 }')"
 }

@@ -79,12 +79,15 @@ std::string server_binary() {
     return example_binary("http_server", "http_server");
 }
 
-#define NEED_SERVER(bin)                                              \
-    const std::string bin = server_binary();                          \
-    if (bin.empty()) {                                                \
-        WARN("examples/http_server/http_server not built: skipping"); \
-        return;                                                       \
+// NEED_EXAMPLE(bin, finder, path): `bin` is the example's path; the test
+// WARNs and returns when the example was not built.
+#define NEED_EXAMPLE(bin, finder, path)    \
+    const std::string bin = finder();      \
+    if (bin.empty()) {                     \
+        WARN(path " not built: skipping"); \
+        return;                            \
     }
+#define NEED_SERVER(bin) NEED_EXAMPLE(bin, server_binary, "examples/http_server/http_server")
 
 std::string get(std::string_view target, std::string_view extra = {}) {
     return "GET " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n" + std::string(extra) + "\r\n";
@@ -713,12 +716,7 @@ struct FakeServer {
     }
 };
 
-#define NEED_LOAD(bin)                                  \
-    const std::string bin = load_binary();              \
-    if (bin.empty()) {                                  \
-        WARN("examples/http_load not built: skipping"); \
-        return;                                         \
-    }
+#define NEED_LOAD(bin) NEED_EXAMPLE(bin, load_binary, "examples/http_load")
 
 }  // namespace
 
