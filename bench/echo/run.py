@@ -3,6 +3,7 @@
 
     bench/echo/run.py [--build build-bench] [--quick] [--reps 3] [--duration SECS]
                       [--out bench/results] [--only NAME,...] [--baseline DIR]
+                      [--netns] [--name echo]
 
 For every config (mode, message size, connections) every server runs once per
 repetition; the servers are interleaved (A B C D E, then B C D E A, ...) and the
@@ -17,8 +18,16 @@ accounts, without the 10 ms tick granularity of /proc/PID/stat, which is
 recorded too as a cross-check). CPU per message = that CPU time / messages,
 messages = msgs/s x the load generator's wall time.
 
-Writes OUT/echo_runs.csv (one row per run) and OUT/echo.json (the medians,
-ratios and the exact commands); prints the tables.
+--netns (root): server and load generator talk over a veth pair between two
+network namespaces made for the run (and removed after it), with each side's
+receive processing steered to its own CPU (RPS), the way two hosts would
+split it. Over loopback a send also runs the receiver's TCP receive on the
+sender's CPU, so each server pays for the load generator's receives too (half
+of its CPU in the profiles); between the namespaces it pays for its own.
+
+Writes OUT/NAME_runs.csv (one row per run) and OUT/NAME.json (the medians,
+ratios and the exact commands); NAME is echo unless --name says otherwise.
+Prints the tables.
 """
 import argparse
 import csv
@@ -26,6 +35,7 @@ import json
 import os
 import resource
 import select
+import shutil
 import signal
 import statistics
 import subprocess
@@ -137,6 +147,51 @@ def stop(proc, grace=5.0):
         return "killed"
 
 
+class NetNs:
+    """Two network namespaces joined by a veth pair: the server's at
+    SERVER_ADDR, the load generator's at CLIENT_ADDR. Each side's receive
+    processing runs on that side's CPU (RPS on its end of the pair)."""
+    SERVER_ADDR = "10.231.0.1"
+    CLIENT_ADDR = "10.231.0.2"
+
+    def __init__(self, server_cpu, client_cpu):
+        tag = os.getpid() % 100000
+        self.server, self.client = "corio-echo-s%d" % tag, "corio-echo-c%d" % tag
+        self.made = []
+        s_if, c_if = "ces%d" % tag, "cec%d" % tag
+        try:
+            for ns in (self.server, self.client):
+                self.ip("netns", "add", ns)
+                self.made.append(ns)
+            self.ip("link", "add", s_if, "type", "veth", "peer", "name", c_if)
+            for ns, ifc, addr, cpu in ((self.server, s_if, self.SERVER_ADDR, server_cpu),
+                                       (self.client, c_if, self.CLIENT_ADDR, client_cpu)):
+                self.ip("link", "set", ifc, "netns", ns)
+                self.ip("-n", ns, "addr", "add", addr + "/30", "dev", ifc)
+                self.ip("-n", ns, "link", "set", ifc, "up")
+                self.ip("-n", ns, "link", "set", "lo", "up")
+                # sysfs shows a namespace's devices only from inside it.
+                self.ip("netns", "exec", ns, "sh", "-c",
+                        "echo %x > /sys/class/net/%s/queues/rx-0/rps_cpus" % (1 << cpu, ifc))
+        except Exception:
+            self.close()
+            raise
+
+    @staticmethod
+    def ip(*argv):
+        r = subprocess.run(["ip"] + list(argv), capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("ip %s: %s" % (" ".join(argv), r.stderr.strip()))
+
+    def prefix(self, side):
+        return ["ip", "netns", "exec", self.server if side == "server" else self.client]
+
+    def close(self):
+        for ns in self.made:  # deleting a namespace deletes its end of the pair, and the pair
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        self.made = []
+
+
 class Runner:
     def __init__(self, args):
         self.args = args
@@ -146,6 +201,12 @@ class Runner:
         # A raised priority keeps a busy machine's other work (compiles) off
         # the two measured processes' cores most of the time.
         self.nice = ["nice", "-n", str(args.nice)] if args.nice else []
+        # `ip netns exec` execs the command (no fork): the pid stays the server's.
+        self.netns = NetNs(args.server_cpu, args.client_cpu) if args.netns else None
+        self.host = NetNs.SERVER_ADDR if self.netns else "127.0.0.1"
+
+    def prefix(self, side):
+        return self.netns.prefix(side) if self.netns else []
 
     def preexec(self):
         # With sched_autogroup_enabled, nice counts only inside a session's
@@ -161,13 +222,14 @@ class Runner:
 
     def server_cmd(self, name, buf):
         path, extra, _ = SERVERS[name]
-        return (self.nice + ["taskset", "-c", str(self.args.server_cpu),
-                             os.path.join(self.build, path),
-                 "--port", "0", "--buf-size", str(buf)] + extra)
+        return (self.prefix("server") + self.nice +
+                ["taskset", "-c", str(self.args.server_cpu), os.path.join(self.build, path),
+                 "--host", self.host, "--port", "0", "--buf-size", str(buf)] + extra)
 
     def client_cmd(self, port, size, conns, pipe, duration):
-        return self.nice + ["taskset", "-c", str(self.args.client_cpu),
-                os.path.join(self.build, "examples/echo_bench"), "--port", str(port),
+        return self.prefix("client") + self.nice + ["taskset", "-c", str(self.args.client_cpu),
+                os.path.join(self.build, "examples/echo_bench"), "--host", self.host,
+                "--port", str(port),
                 "--conns", str(conns), "--size", str(size), "--duration", str(duration),
                 "--pipeline", str(pipe), "--loops", str(self.args.client_loops),
                 "--backend", self.args.client_backend]
@@ -260,6 +322,8 @@ class Runner:
                 p.wait(5)
             except Exception:
                 pass
+        if self.netns:
+            self.netns.close()
 
 
 def med(rows, key):
@@ -354,6 +418,9 @@ def main():
     ap.add_argument("--client-cpu", type=int, default=1)
     ap.add_argument("--client-loops", type=int, default=1)
     ap.add_argument("--client-backend", default="io_uring")
+    ap.add_argument("--netns", action="store_true",
+                    help="over a veth pair between two network namespaces (root; see above)")
+    ap.add_argument("--name", default="echo", help="output files: OUT/NAME.json, OUT/NAME_runs.csv")
     ap.add_argument("--nice", type=int, default=-20 if os.geteuid() == 0 else 0,
                     help="nice value for server and load generator (default -20 as root)")
     args = ap.parse_args()
@@ -379,10 +446,15 @@ def main():
         want = set(args.only.split(","))
         cfgs = [c for c in cfgs if c[0] in want]
     os.makedirs(args.out, exist_ok=True)
-    args.tmp = os.path.join(args.out, "echo.tmp")
+    if args.netns and (os.geteuid() != 0 or not shutil.which("ip")):
+        sys.exit("echo: --netns needs root and ip(8) (iproute2)")
+    args.tmp = os.path.join(args.out, args.name + ".tmp")
     os.makedirs(args.tmp, exist_ok=True)
 
-    runner = Runner(args)
+    try:
+        runner = Runner(args)
+    except RuntimeError as e:
+        sys.exit("echo: network namespaces: %s" % e)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     rows = []
     plan = [[c for c in cfgs if rep < args.reps or (c[0] in CORE and rep < core_reps)]
@@ -416,7 +488,7 @@ def main():
               "cpu_tick_us_per_msg", "server_cpu_s", "server_cpu_tick_s", "server_util", "client_util",
               "wall_s", "client_status", "server_status", "client_stderr", "server_stderr",
               "ready"]
-    with open(os.path.join(args.out, "echo_runs.csv"), "w", newline="") as f:
+    with open(os.path.join(args.out, args.name + "_runs.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         w.writeheader()
         for r in rows:
@@ -437,10 +509,11 @@ def main():
             "server_cpu": args.server_cpu, "client_cpu": args.client_cpu,
             "client_loops": args.client_loops, "client_backend": args.client_backend,
             "nice": args.nice,
+            "network": "veth between two namespaces, RPS per side" if args.netns else "loopback",
             "servers": {s: SERVERS[s][2] for s in servers}, "commands": commands,
             "features": features, "elapsed_s": round(time.monotonic() - started, 1),
             "failed_runs": sum(1 for r in rows if r.get("errors") != 0)}
-    with open(os.path.join(args.out, "echo.json"), "w") as f:
+    with open(os.path.join(args.out, args.name + ".json"), "w") as f:
         json.dump({"meta": meta, "summary": summary}, f, indent=1)
     try:
         os.remove(os.path.join(args.tmp, "server.err"))
