@@ -2,7 +2,8 @@
 // - feeding the same bytes whole, in random-sized pieces and one byte at a time gives the
 //   same transcript (requests parsed with pipelining, then the final state and error);
 // - feed() never consumes more than it is given, and consumes everything while it needs more;
-// - a complete request respects the limits and holds no CR, LF or NUL in its fields;
+// - a complete request respects the limits and holds no CR, LF or NUL in its fields, and
+//   every Content-Length it kept says its body's size;
 // - after an error, feed() consumes nothing.
 // Any violation calls abort().
 #include <corio/http/codec.hpp>
@@ -46,6 +47,28 @@ bool clean(std::string_view s) {
     return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }
 
+// True when every element of a Content-Length list (RFC 9112 §6.3: several are allowed only
+// when they are equal) is the decimal number n.
+bool length_list_is(std::string_view v, std::size_t n) {
+    const std::string want = std::to_string(n);
+    bool any = false;
+    while (!v.empty()) {
+        std::size_t comma = v.find(',');
+        std::string_view e = v.substr(0, comma);
+        v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+        while (!e.empty() && (e.front() == ' ' || e.front() == '\t'))
+            e.remove_prefix(1);
+        while (!e.empty() && (e.back() == ' ' || e.back() == '\t'))
+            e.remove_suffix(1);
+        if (e.empty()) continue;
+        while (e.size() > 1 && e.front() == '0')
+            e.remove_prefix(1);
+        if (e != want) return false;
+        any = true;
+    }
+    return any;
+}
+
 void record(std::string& log, const RequestParser& p) {
     const ParsedRequest& r = p.request();
     const auto& lim = p.limits();
@@ -55,7 +78,11 @@ void record(std::string& log, const RequestParser& p) {
     require(r.headers.size() + r.trailers.size() <= lim.max_header_count, "header count");
     require(!(r.headers.contains("content-length") && r.headers.contains("transfer-encoding")),
             "Content-Length with Transfer-Encoding");
-    require(r.headers.count("content-length") <= 1, "repeated Content-Length");
+    for (const Header& h : r.headers) {
+        if (iequals(h.name, "content-length")) {
+            require(length_list_is(h.value, r.body.size()), "Content-Length list");
+        }
+    }
     require(r.version == Version::http_1_0 || r.headers.count("host") == 1, "Host");
     require(p.headers_complete(), "headers_complete when done");
     log += "request ";

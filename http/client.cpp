@@ -115,8 +115,10 @@ void ResponseStream::finish() noexcept {
     done_ = true;
     // Bytes after the response mean the server sent something we did not ask
     // for: such a connection is not reused.
-    if (conn_ && client_ != nullptr && parser_->response().keep_alive() &&
-        conn_->begin == conn_->end) {
+    // RFC 9112 §9.6: after a request that said "Connection: close", no other request
+    // goes on the connection, whatever the response says; after 101 it is no longer HTTP.
+    if (conn_ && client_ != nullptr && !request_close_ && parser_->response().status != 101 &&
+        parser_->response().keep_alive() && conn_->begin == conn_->end) {
         client_->put_idle(std::move(conn_));
     }
     conn_.reset();
@@ -207,12 +209,14 @@ void Client::put_idle(std::unique_ptr<detail::ClientConn> c) {
 
 Task<Result<ResponseStream>> Client::send(const Hop& hop) {
     std::string head;
+    Headers connection;  // the request's Connection fields
     try {
         std::vector<HeaderView> fields;
         bool has_agent = false;
         for (const auto& [n, v] : hop.headers) {
             fields.push_back({n, v});
             if (iequals(n, "user-agent")) has_agent = true;
+            if (iequals(n, "connection")) connection.add(n, v);
         }
         if (!has_agent && !opts_.user_agent.empty())
             fields.push_back({"User-Agent", opts_.user_agent});
@@ -285,6 +289,7 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
         }
         if (stale) continue;
         ResponseStream rs(this, std::move(conn), std::move(parser));
+        rs.request_close_ = connection.has_token("connection", "close");
         if (rs.parser_->state() == ParseState::done) rs.finish();
         co_return rs;
     }

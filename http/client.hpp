@@ -141,6 +141,7 @@ private:
     std::unique_ptr<detail::ClientConn> conn_;
     std::unique_ptr<ResponseParser> parser_;
     bool done_ = false;
+    bool request_close_ = false;  // the request said "Connection: close": never pooled
 };
 
 /// An HTTP/1.1 client for one loop: pooled keep-alive connections per origin,

@@ -12,6 +12,25 @@
 #include <corio/http/ascii.hpp>
 
 namespace corio::http {
+
+// The feed loop and line handling, written once for both parsers (a template, so the
+// start-line and end-of-head hooks are direct calls).
+struct detail::ParserAccess {
+    template <class Parser>
+    static bool on_line(Parser& p, ParseCore& c, std::string_view line);
+    template <class Parser>
+    static bool on_content(Parser& p, ParseCore& c, std::string_view content);
+    template <class Parser>
+    static std::size_t feed(Parser& p, std::string_view in);
+    // Appends `more` (trimmed, validated, not empty) to the value of h's last field, after a
+    // space: the value of a response field continued by obs-fold.
+    static void unfold(Headers& h, std::string_view more) {
+        std::string& v = h.items_[h.size_ - 1].value;
+        if (!v.empty()) v.push_back(' ');
+        v.append(more);
+    }
+};
+
 namespace {
 
 using ascii::hex_value;
@@ -169,6 +188,45 @@ int parse_version(std::string_view v, Version& out) noexcept {
     return 0;
 }
 
+// The request-target forms of RFC 9112 §3.2 beyond origin ("/...") and asterisk ("*").
+// all_vchar() has checked the octets. Absolute form: a scheme and ':'; an http(s) URI without
+// a host MUST be rejected (RFC 9110 §4.2.1).
+bool valid_absolute_form(std::string_view t) noexcept {
+    const std::size_t colon = t.find(':');
+    if (colon == std::string_view::npos || colon == 0 || !ascii::is_alpha(t[0])) return false;
+    for (char ch : t.substr(1, colon - 1)) {
+        if (!ascii::is_alpha(ch) && !is_digit(ch) && ch != '+' && ch != '-' && ch != '.') {
+            return false;
+        }
+    }
+    const std::string_view scheme = t.substr(0, colon);
+    if (!iequals(scheme, "http") && !iequals(scheme, "https")) return true;
+    std::string_view rest = t.substr(colon + 1);
+    if (rest.substr(0, 2) != "//") return false;
+    rest.remove_prefix(2);
+    std::string_view auth = rest.substr(0, rest.find_first_of("/?#"));
+    if (std::size_t at = auth.rfind('@'); at != std::string_view::npos) {
+        auth.remove_prefix(at + 1);
+    }
+    return !auth.empty() && auth.front() != ':';
+}
+
+// Authority form, for CONNECT only: uri-host ":" port, the port required (RFC 9110 §9.3.6).
+bool valid_authority_form(std::string_view t) noexcept {
+    const std::size_t colon = t.rfind(':');
+    if (colon == std::string_view::npos || colon == 0 || colon + 1 == t.size()) return false;
+    for (char ch : t.substr(colon + 1)) {
+        if (!is_digit(ch)) return false;
+    }
+    const std::string_view host = t.substr(0, colon);
+    if (host.front() == '[') {
+        if (host.size() < 3 || host.back() != ']') return false;
+    } else if (host.find_first_of(":[]") != std::string_view::npos) {
+        return false;
+    }
+    return all_of_class(host, c_host);
+}
+
 bool known_coding(std::string_view name) noexcept {
     // Codings we recognise but do not decode (RFC 9112 §7); the message keeps its
     // Transfer-Encoding field so the application can see them.
@@ -200,6 +258,37 @@ void note_transfer_encoding(detail::ParseCore& c, std::string_view value) noexce
     });
 }
 
+// A Content-Length field value. RFC 9112 §6.3 item 5: a list of valid, equal values (in one
+// field line or over repeated ones, which RFC 9110 §5.3 makes one list) is that value; any
+// other list, or an element that is not 1*DIGIT, is invalid framing. Empty elements are
+// ignored (RFC 9110 §5.6.1), but each field line needs a value.
+bool content_length_field(detail::ParseCore& c, std::string_view value) noexcept {
+    bool any = false;
+    bool bad = false;
+    bool differ = false;
+    for_each_element(value, [&](std::string_view e) {
+        if (e.empty()) return false;
+        std::uint64_t n = 0;
+        for (char ch : e) {
+            if (!is_digit(ch)) return bad = true;
+            // Saturate: anything this large is over every body limit anyway.
+            if (n > (std::numeric_limits<std::uint64_t>::max() - 9) / 10) {
+                n = std::numeric_limits<std::uint64_t>::max();
+            } else {
+                n = n * 10 + std::uint64_t(ch - '0');
+            }
+        }
+        if (c.has_content_length && n != c.content_length) return differ = true;
+        c.has_content_length = true;
+        c.content_length = n;
+        any = true;
+        return false;
+    });
+    if (bad || !any) return fail(c, 400, "invalid Content-Length");
+    if (differ) return fail(c, 400, "different Content-Length values");
+    return true;
+}
+
 // One header (or trailer) line without its CRLF. `request` enables the checks on Host.
 bool header_field(detail::ParseCore& c, Headers& h, std::string_view line, std::size_t max_count,
                   bool trailer, bool request) {
@@ -210,7 +299,21 @@ bool header_field(detail::ParseCore& c, Headers& h, std::string_view line, std::
     }
     if (colon == line.size() || line[colon] != ':') {
         if (colon == 0 && (line[0] == ' ' || line[0] == '\t')) {
-            return fail(c, 400, "obsolete line folding");
+            // RFC 9112 §5.2: a server may reject obs-fold, and does; a user agent must read it
+            // as SP. Framing fields were acted on at their own line, so a fold of one stays an
+            // error (as the joined value would be: "1 0" is no length).
+            if (request || h.empty()) return fail(c, 400, "obsolete line folding");
+            const std::string& last = h[h.size() - 1].name;
+            if (!trailer &&
+                (iequals(last, "content-length") || iequals(last, "transfer-encoding"))) {
+                return fail(c, 400, "obsolete line folding in a framing field");
+            }
+            std::string_view more = trim_ows(line);
+            if (!valid_field_value(more)) {
+                return fail(c, 400, "invalid character in header value");
+            }
+            if (!more.empty()) detail::ParserAccess::unfold(h, more);
+            return true;
         }
         if (colon < line.size() && (line[colon] == ' ' || line[colon] == '\t')) {
             std::size_t next = line.find_first_not_of(" \t", colon);
@@ -239,22 +342,7 @@ bool header_field(detail::ParseCore& c, Headers& h, std::string_view line, std::
             }
             break;
         case 14:
-            if (iequals(name, "content-length")) {
-                if (c.has_content_length) return fail(c, 400, "repeated Content-Length");
-                c.has_content_length = true;
-                if (value.empty()) return fail(c, 400, "invalid Content-Length");
-                std::uint64_t n = 0;
-                for (char ch : value) {
-                    if (!is_digit(ch)) return fail(c, 400, "invalid Content-Length");
-                    // Saturate: anything this large is over every body limit anyway.
-                    if (n > (std::numeric_limits<std::uint64_t>::max() - 9) / 10) {
-                        n = std::numeric_limits<std::uint64_t>::max();
-                    } else {
-                        n = n * 10 + std::uint64_t(ch - '0');
-                    }
-                }
-                c.content_length = n;
-            }
+            if (iequals(name, "content-length")) return content_length_field(c, value);
             break;
         case 17:
             if (iequals(name, "transfer-encoding")) note_transfer_encoding(c, value);
@@ -481,17 +569,6 @@ std::size_t remaining_budget(std::size_t limit, std::size_t used) noexcept {
 
 }  // namespace
 
-// The feed loop and line handling, written once for both parsers (a template, so the
-// start-line and end-of-head hooks are direct calls).
-struct detail::ParserAccess {
-    template <class Parser>
-    static bool on_line(Parser& p, ParseCore& c, std::string_view line);
-    template <class Parser>
-    static bool on_content(Parser& p, ParseCore& c, std::string_view content);
-    template <class Parser>
-    static std::size_t feed(Parser& p, std::string_view in);
-};
-
 // Handles one complete line (CRLF included) for the line-oriented phases.
 template <class Parser>
 bool detail::ParserAccess::on_line(Parser& p, ParseCore& c, std::string_view line) {
@@ -685,7 +762,13 @@ bool RequestParser::on_start_line(std::string_view line) {
     if (i == t || i == n || !all_vchar(line.substr(t, i - t))) {
         return fail(core_, 400, "invalid request target");
     }
-    request_.target.assign(line.substr(t, i - t));
+    const std::string_view target = line.substr(t, i - t);
+    // RFC 9112 §3.2.3: the authority form is for CONNECT, and CONNECT takes nothing else.
+    const bool form_ok = request_.method == "CONNECT" ? valid_authority_form(target)
+                                                      : target.front() == '/' || target == "*" ||
+                                                            valid_absolute_form(target);
+    if (!form_ok) return fail(core_, 400, "invalid request target");
+    request_.target.assign(target);
     int st = parse_version(line.substr(i + 1), request_.version);
     if (st == 505) return fail(core_, 505, "unsupported HTTP version");
     if (st != 0) return fail(core_, 400, "invalid HTTP version");

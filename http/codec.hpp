@@ -38,6 +38,10 @@ struct HeaderView {
     std::string_view value;  ///< the field value (no CR, LF or other control characters)
 };
 
+namespace detail {
+struct ParserAccess;  // the parsing code shared by both parsers (codec.cpp)
+}  // namespace detail
+
 /// True when a and b are equal ignoring ASCII case.
 bool iequals(std::string_view a, std::string_view b) noexcept;
 
@@ -89,7 +93,8 @@ public:
     void clear() noexcept { size_ = 0; }
 
 private:
-    std::vector<Header> items_;  // items_[size_..] are spare storage
+    friend struct detail::ParserAccess;  // joins a response's obs-fold to the last field
+    std::vector<Header> items_;          // items_[size_..] are spare storage
     std::size_t size_ = 0;
 };
 
@@ -162,7 +167,6 @@ struct ParseCore {
 
     void clear_framing() noexcept;
 };
-struct ParserAccess;  // the parsing code shared by both parsers (http.cpp)
 }  // namespace detail
 
 /// Incremental, strict HTTP/1.1 request parser. Feed it bytes as they arrive, in any split
@@ -171,14 +175,16 @@ struct ParserAccess;  // the parsing code shared by both parsers (http.cpp)
 /// after take_request()/request(), call reset() and feed the rest again.
 ///
 /// Errors set state() to error with error_status() and error_reason(): 400 for malformed or
-/// ambiguous messages (Content-Length with Transfer-Encoding, repeated or non-numeric
-/// Content-Length, chunked not last, bad chunk sizes or malformed chunk extensions (well-formed
-/// ones, RFC 9112 §7.1.1, are accepted and dropped), bare CR or LF,
-/// obs-fold, whitespace before a colon, control characters, bad tokens, HTTP/1.1 without one
-/// Host, Transfer-Encoding in HTTP/1.0), 501 for an unknown transfer coding, 505 for a
-/// version other than 1.0/1.1, 414 for a request line over the limit, 431 for too many or too
-/// large headers, 413 for a body over the limit. An error is final: feed() then consumes
-/// nothing and reset() keeps the error; answer with the status and close the connection.
+/// ambiguous messages (Content-Length with Transfer-Encoding, Content-Length values that are
+/// not numbers or differ (a list of equal values, RFC 9112 §6.3, is that value), chunked not last,
+/// bad chunk sizes or malformed chunk extensions (well-formed ones, RFC 9112 §7.1.1, are accepted
+/// and dropped), bare CR or LF, obs-fold, whitespace before a colon, control characters, bad
+/// tokens, a request-target in no form of RFC 9112 §3.2 (the authority form "host:port" for CONNECT
+/// and only there), HTTP/1.1 without one Host, Transfer-Encoding in HTTP/1.0), 501 for an unknown
+/// transfer coding, 505 for a version other than 1.0/1.1, 414 for a request line over the limit,
+/// 431 for too many or too large headers, 413 for a body over the limit. An error is final: feed()
+/// then consumes nothing and reset() keeps the error; answer with the status and close the
+/// connection.
 class RequestParser {
 public:
     /// Size limits; a message that exceeds one is an error (see the class comment).
@@ -246,7 +252,9 @@ private:
 /// set_head_request()), 1xx, 204 and 304 have no body. Interim 1xx responses other than
 /// 101 are skipped: the parser goes on to the final response. Framing rules are those of
 /// RequestParser; a Transfer-Encoding whose last coding is not chunked means the body runs
-/// until close (RFC 9112 §6.3). Errors are final; error_reason() says what was wrong.
+/// until close (RFC 9112 §6.3). As a user agent must (RFC 9112 §5.2), it reads obs-fold as a
+/// space, except in Content-Length and Transfer-Encoding. Errors are final; error_reason()
+/// says what was wrong.
 class ResponseParser {
 public:
     /// Size limits; a response that exceeds one is an error.

@@ -168,6 +168,51 @@ TEST_CASE("client: a pooled connection the server closed is replaced", "[http][c
     });
 }
 
+// RFC 9112 §9.6: a client that sends the "close" option MUST NOT send another request on that
+// connection; a response with "close", or an HTTP/1.0 one without keep-alive, ends it too.
+// The old client pooled a connection whose request had said "Connection: close", and one
+// that a 101 answer had switched to another protocol.
+TEST_CASE("client: Connection: close either way ends the connection",
+          "[http][client][conformance]") {
+    test::run([](Loop&) -> Task<void> {
+        auto l = net::TcpListener::bind(net::Address::loopback_v4(0)).value("bind");
+        const std::string url = "http://" + l.local_address().value("addr").to_string() + "/";
+        http::Client client;
+        TaskGroup g;
+        struct Case {
+            const char* request_connection;  // "" for none
+            const char* reply;
+            std::size_t pooled;
+            const char* body = "ok";
+        };
+        const Case cases[] = {
+            {"", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 1},
+            {"Close", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 0},
+            {"te, close", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 0},
+            {"", "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", 0},
+            {"", "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", 0},
+            {"", "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok", 1},
+            // After 101 the connection speaks another protocol: never pooled.
+            {"", "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n", 0,
+             ""},
+        };
+        for (const Case& c : cases) {
+            INFO("Connection: " << c.request_connection << " | " << c.reply);
+            client.close_idle();
+            g.spawn(one_shot(&l, c.reply));
+            http::ClientRequest req;
+            req.url = url;
+            if (*c.request_connection != '\0')
+                req.headers.push_back({"Connection", c.request_connection});
+            auto r = co_await client.fetch(std::move(req));
+            REQUIRE(r);
+            CHECK(r->body == c.body);
+            CHECK(client.idle_connections() == c.pooled);
+            co_await g.wait();
+        }
+    });
+}
+
 TEST_CASE("client: redirects and their method rules", "[http][client]") {
     test::run([](Loop&) -> Task<void> {
         LocalServer srv(make_router());

@@ -415,6 +415,44 @@ TEST_CASE("pipelined requests are answered in order; 204; Connection: close; abs
     });
 }
 
+// RFC 9112 §9.3: an HTTP/1.0 connection persists only when the request asks with
+// "Connection: keep-alive" (and the answer then says so); otherwise it closes after the
+// response. A 1.0 client never gets Transfer-Encoding.
+TEST_CASE("HTTP/1.0 keep-alive only when asked", "[http][server][conformance]") {
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(make_router());
+        auto c = co_await RawClient::connect(srv.address());
+        {
+            const auto got_ = co_await c.send(
+                "GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+                "GET /empty HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"
+                "GET /hello HTTP/1.0\r\n\r\n"
+                "GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+            REQUIRE(got_);
+        }
+        auto r1 = co_await c.response();
+        REQUIRE(r1);
+        CHECK(r1->body == "hello\n");
+        CHECK(r1->headers.has_token("Connection", "keep-alive"));
+        CHECK(r1->headers.get("Content-Length").value_or("") == "6");
+        CHECK_FALSE(r1->headers.contains("Transfer-Encoding"));
+        auto r2 = co_await c.response();
+        REQUIRE(r2);
+        CHECK(r2->status == 204);
+        CHECK(r2->body.empty());
+        auto r3 = co_await c.response();
+        REQUIRE(r3);
+        CHECK(r3->body == "hello\n");
+        CHECK(r3->headers.has_token("Connection", "close"));
+        // The fourth request is never answered: the connection ended with the third.
+        {
+            const std::string rest_ = co_await c.until_close();
+            CHECK(rest_.empty());
+        }
+        co_await srv.stop();
+    });
+}
+
 TEST_CASE("multishot receive: one armed receive serves a connection; off, one per read",
           "[http][server][multishot]") {
     test::run([](Loop& loop) -> Task<void> {
