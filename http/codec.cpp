@@ -4,6 +4,7 @@
 #include <array>
 #include <charconv>
 #include <cstring>
+#include <ctime>
 #include <limits>
 #include <stdexcept>
 #include <type_traits>
@@ -1200,6 +1201,128 @@ void format_chunk(std::string& out, std::string_view data) {
 
 void format_last_chunk(std::string& out) {
     out.append("0\r\n\r\n");
+}
+
+// ---- HTTP-dates (RFC 9110 §5.6.7) ----------------------------------------------------
+
+namespace {
+
+/// The value of the decimal digits `s`, or -1 when it holds anything else.
+int date_digits(std::string_view s) noexcept {
+    int v = 0;
+    for (char ch : s) {
+        if (ch < '0' || ch > '9') return -1;
+        v = v * 10 + (ch - '0');
+    }
+    return s.empty() ? -1 : v;
+}
+
+/// The index of `s` in `names`, or -1. HTTP-date is case-sensitive.
+template <std::size_t N>
+int name_index(std::string_view s, const std::string_view (&names)[N]) noexcept {
+    for (std::size_t i = 0; i < N; ++i) {
+        if (s == names[i]) return int(i);
+    }
+    return -1;
+}
+
+constexpr std::string_view day_names[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+constexpr std::string_view long_day_names[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
+                                               "Thursday", "Friday", "Saturday"};
+constexpr std::string_view month_names[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+/// "08:49:37" into `tm`; false when it is not a time of day.
+bool parse_clock(std::string_view s, struct tm& tm) noexcept {
+    if (s.size() != 8 || s[2] != ':' || s[5] != ':') return false;
+    tm.tm_hour = date_digits(s.substr(0, 2));
+    tm.tm_min = date_digits(s.substr(3, 2));
+    tm.tm_sec = date_digits(s.substr(6, 2));
+    // 60: a leap second, which the grammar allows.
+    return tm.tm_hour >= 0 && tm.tm_hour < 24 && tm.tm_min >= 0 && tm.tm_min < 60 &&
+           tm.tm_sec >= 0 && tm.tm_sec <= 60;
+}
+
+}  // namespace
+
+std::size_t format_http_date(std::time_t t, char* out) noexcept {
+    struct tm tm {};
+    ::gmtime_r(&t, &tm);
+    auto two = [&](std::size_t at, int v) {
+        out[at] = char('0' + v / 10 % 10);
+        out[at + 1] = char('0' + v % 10);
+    };
+    const std::string_view day = day_names[unsigned(tm.tm_wday) % 7];
+    const std::string_view mon = month_names[unsigned(tm.tm_mon) % 12];
+    std::memcpy(out, day.data(), 3);
+    out[3] = ',';
+    out[4] = ' ';
+    two(5, tm.tm_mday);
+    out[7] = ' ';
+    std::memcpy(out + 8, mon.data(), 3);
+    out[11] = ' ';
+    const int year = tm.tm_year + 1900;
+    two(12, year / 100);
+    two(14, year % 100);
+    out[16] = ' ';
+    two(17, tm.tm_hour);
+    out[19] = ':';
+    two(20, tm.tm_min);
+    out[22] = ':';
+    two(23, tm.tm_sec);
+    std::memcpy(out + 25, " GMT", 4);
+    return http_date_size;
+}
+
+std::string format_http_date(std::time_t t) {
+    char b[http_date_size];
+    return std::string(b, format_http_date(t, b));
+}
+
+std::optional<std::time_t> parse_http_date(std::string_view s) noexcept {
+    struct tm tm {};
+    int mday = -1;
+    if (s.size() == 29 && s.substr(3, 2) == ", " && s[7] == ' ' && s[11] == ' ' && s[16] == ' ' &&
+        s.substr(25) == " GMT") {
+        if (name_index(s.substr(0, 3), day_names) < 0) return std::nullopt;
+        mday = date_digits(s.substr(5, 2));
+        tm.tm_mon = name_index(s.substr(8, 3), month_names);
+        tm.tm_year = date_digits(s.substr(12, 4)) - 1900;
+        if (!parse_clock(s.substr(17, 8), tm)) return std::nullopt;
+    } else if (std::size_t comma = s.find(", ");
+               comma != std::string_view::npos && s.size() == comma + 24) {
+        if (name_index(s.substr(0, comma), long_day_names) < 0) return std::nullopt;
+        std::string_view d = s.substr(comma + 2);  // "06-Nov-94 08:49:37 GMT"
+        if (d[2] != '-' || d[6] != '-' || d[9] != ' ' || d.substr(18) != " GMT") {
+            return std::nullopt;
+        }
+        mday = date_digits(d.substr(0, 2));
+        tm.tm_mon = name_index(d.substr(3, 3), month_names);
+        int yy = date_digits(d.substr(7, 2));
+        if (yy < 0 || !parse_clock(d.substr(10, 8), tm)) return std::nullopt;
+        // A two-digit year more than 50 years ahead is in the past century.
+        std::time_t now = ::time(nullptr);
+        struct tm now_tm;
+        ::gmtime_r(&now, &now_tm);
+        int year = now_tm.tm_year + 1900;
+        int y = year - year % 100 + yy;
+        if (y > year + 50) y -= 100;
+        tm.tm_year = y - 1900;
+    } else if (s.size() == 24 && s[3] == ' ' && s[7] == ' ' && s[10] == ' ' && s[19] == ' ') {
+        if (name_index(s.substr(0, 3), day_names) < 0) return std::nullopt;
+        tm.tm_mon = name_index(s.substr(4, 3), month_names);
+        mday = s[8] == ' ' ? date_digits(s.substr(9, 1)) : date_digits(s.substr(8, 2));
+        if (!parse_clock(s.substr(11, 8), tm)) return std::nullopt;
+        tm.tm_year = date_digits(s.substr(20, 4)) - 1900;
+    } else {
+        return std::nullopt;
+    }
+    if (tm.tm_mon < 0 || mday < 1 || mday > 31 || tm.tm_year < 0) return std::nullopt;
+    tm.tm_mday = mday;
+    std::time_t t = ::timegm(&tm);
+    // timegm moves "31 Nov" to 1 Dec: no such day, no date.
+    if (t == std::time_t(-1) || tm.tm_mday != mday) return std::nullopt;
+    return t;
 }
 
 }  // namespace corio::http

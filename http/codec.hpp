@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <ctime>
 #include <initializer_list>
 #include <optional>
 #include <span>
@@ -44,6 +45,23 @@ struct ParserAccess;  // the parsing code shared by both parsers (codec.cpp)
 
 /// True when a and b are equal ignoring ASCII case.
 bool iequals(std::string_view a, std::string_view b) noexcept;
+
+/// Characters in an IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
+inline constexpr std::size_t http_date_size = 29;
+/// Writes `t` (UTC) as an IMF-fixdate, the form HTTP senders use (RFC 9110
+/// §5.6.7), into `out` (room for http_date_size characters, no NUL); returns
+/// http_date_size. English names whatever the program's locale (strftime's %a
+/// and %b follow LC_TIME).
+std::size_t format_http_date(std::time_t t, char* out) noexcept;
+/// format_http_date() as a string.
+std::string format_http_date(std::time_t t);
+/// The time an HTTP-date names, or nullopt: any of the three formats a
+/// recipient must accept (RFC 9110 §5.6.7): IMF-fixdate "Sun, 06 Nov 1994
+/// 08:49:37 GMT", rfc850-date "Sunday, 06-Nov-94 08:49:37 GMT" (a two-digit
+/// year more than 50 years ahead is in the past century) and asctime-date
+/// "Sun Nov  6 08:49:37 1994". Names are case-sensitive; a day that does not
+/// exist ("31 Nov") is no date. Independent of the locale.
+std::optional<std::time_t> parse_http_date(std::string_view s) noexcept;
 
 /// An ordered list of header fields with case-insensitive lookup. clear() keeps the strings'
 /// storage, so a parser reused for the next request on a connection allocates nothing for

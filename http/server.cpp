@@ -114,9 +114,7 @@ struct LoopState {
                             : ::time(nullptr);
         if (t != date_sec) {
             date_sec = t;
-            struct tm tm;
-            ::gmtime_r(&t, &tm);
-            date_len = std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+            date_len = format_http_date(t, date);
         }
         return {date, date_len};
     }

@@ -8,7 +8,7 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cstring>
+#include <cstdio>
 #include <ctime>
 #include <mutex>
 #include <optional>
@@ -39,25 +39,12 @@ FileId id_of(const struct stat& st) noexcept {
     return FileId{st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
 }
 
-/// "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110 IMF-fixdate; the C locale's names).
-std::string http_date(std::time_t t) {
-    struct tm tm;
-    ::gmtime_r(&t, &tm);
-    char b[64];
-    return std::string(b, std::strftime(b, sizeof b, "%a, %d %b %Y %H:%M:%S GMT", &tm));
-}
-
-/// The time an IMF-fixdate names, or nullopt (other formats are not worth
-/// honouring: a cache that sends them gets 200, which is always correct).
-std::optional<std::time_t> parse_http_date(std::string_view s) {
-    if (s.size() != 29) return std::nullopt;
-    char b[30];
-    std::memcpy(b, s.data(), 29);
-    b[29] = '\0';
-    struct tm tm {};
-    const char* end = ::strptime(b, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    if (end == nullptr || *end != '\0') return std::nullopt;
-    return ::timegm(&tm);
+/// The date in the only field named `name`, or nullopt when it is absent,
+/// not an HTTP-date, or sent more than once (a list of dates is invalid).
+std::optional<std::time_t> date_field(const Request& req, std::string_view name) {
+    auto v = req.header(name);
+    if (!v || req.headers().count(name) != 1) return std::nullopt;
+    return parse_http_date(*v);
 }
 
 std::string etag_of(const FileId& id) {
@@ -170,7 +157,7 @@ struct Entry {
 std::shared_ptr<Entry> make_entry(const FileId& id, std::string_view mime) {
     auto e = std::make_shared<Entry>();
     e->id = id;
-    e->last_modified = http_date(id.mtime);
+    e->last_modified = format_http_date(id.mtime);
     e->etag = etag_of(id);
     e->full = std::make_shared<SharedBody>();
     e->full->fields = "Content-Type: " + std::string(mime) +
@@ -253,22 +240,28 @@ std::optional<ByteRange> parse_range(std::string_view v, std::uint64_t size) {
     return r;
 }
 
-/// True when an entity tag in the If-None-Match list matches `etag` (weak
-/// comparison, RFC 9110 §13.1.2), or the list is "*".
-bool none_match(std::string_view list, std::string_view etag) {
-    std::size_t pos = 0;
-    while (pos < list.size()) {
-        std::size_t end = list.find(',', pos);
-        if (end == std::string_view::npos) end = list.size();
-        std::string_view t = list.substr(pos, end - pos);
-        while (!t.empty() && (t.front() == ' ' || t.front() == '\t'))
-            t.remove_prefix(1);
-        while (!t.empty() && (t.back() == ' ' || t.back() == '\t'))
-            t.remove_suffix(1);
-        if (t == "*") return true;
-        if (t.size() > 2 && t.substr(0, 2) == "W/") t.remove_prefix(2);
-        if (t == etag) return true;
-        pos = end + 1;
+/// True when an entity tag in the lists of the fields named `name` matches
+/// `etag` (a strong one), or a list is "*". Weak comparison (If-None-Match)
+/// ignores a "W/" prefix; strong comparison (If-Match) never matches a weak
+/// tag (RFC 9110 §8.8.3.2). Several field lines make one list.
+bool etag_listed(const Request& req, std::string_view name, std::string_view etag, bool weak) {
+    for (const Header& h : req.headers()) {
+        if (!iequals(h.name, name)) continue;
+        std::string_view list = h.value;
+        std::size_t pos = 0;
+        while (pos < list.size()) {
+            std::size_t end = list.find(',', pos);
+            if (end == std::string_view::npos) end = list.size();
+            std::string_view t = list.substr(pos, end - pos);
+            while (!t.empty() && (t.front() == ' ' || t.front() == '\t'))
+                t.remove_prefix(1);
+            while (!t.empty() && (t.back() == ' ' || t.back() == '\t'))
+                t.remove_suffix(1);
+            if (t == "*") return true;
+            if (weak && t.size() > 2 && t.substr(0, 2) == "W/") t.remove_prefix(2);
+            if (t == etag) return true;
+            pos = end + 1;
+        }
     }
     return false;
 }
@@ -370,17 +363,19 @@ Task<bool> read_file(int fd, std::uint64_t size, std::string* out) {
     co_return true;
 }
 
-/// 304 when the request's validators match (If-None-Match first, RFC 9110
-/// §13.2.2), else nullopt.
-bool not_modified(const Request& req, std::string_view etag, std::string_view last_modified,
-                  std::time_t mtime) {
-    if (auto inm = req.header("If-None-Match")) return none_match(*inm, etag);
-    if (auto ims = req.header("If-Modified-Since")) {
-        if (*ims == last_modified) return true;
-        auto t = parse_http_date(*ims);
-        return t && mtime <= *t;
+/// The preconditions of RFC 9110 §13.2.2, in its order: 412 when If-Match
+/// (else If-Unmodified-Since) fails, 304 when If-None-Match (else
+/// If-Modified-Since) says the client's copy is current, else 0. Only GET and
+/// HEAD get here.
+int precondition(const Request& req, std::string_view etag, std::time_t mtime) {
+    if (req.header("If-Match")) {
+        if (!etag_listed(req, "If-Match", etag, false)) return 412;
+    } else if (auto t = date_field(req, "If-Unmodified-Since"); t && mtime > *t) {
+        return 412;
     }
-    return false;
+    if (req.header("If-None-Match")) return etag_listed(req, "If-None-Match", etag, true) ? 304 : 0;
+    auto t = date_field(req, "If-Modified-Since");
+    return t && mtime <= *t ? 304 : 0;
 }
 
 /// The range to send, or nullopt for the whole file: If-Range must name the
@@ -409,8 +404,10 @@ void add_content_range(Response& r, const ByteRange& br, std::uint64_t size) {
 
 /// The answer from a cached entry: 200, 304, 206 or 416.
 Response from_entry(const Request& req, const std::shared_ptr<Entry>& e) {
-    if (not_modified(req, e->etag, e->last_modified, e->id.mtime)) {
+    if (int st = precondition(req, e->etag, e->id.mtime); st == 304) {
         return Response::shared(304, e->not_modified);
+    } else if (st == 412) {
+        return Response::error(412);
     }
     const std::uint64_t size = e->full->body.size();
     if (auto br = wanted_range(req, size, e->etag, e->last_modified)) {
@@ -425,6 +422,17 @@ Response from_entry(const Request& req, const std::shared_ptr<Entry>& e) {
         return r;
     }
     return Response::shared(200, e->full);
+}
+
+/// 301 to `location` (a directory's path with its slash), the query kept.
+Response moved_to_dir(const Request& req, std::string location) {
+    if (!req.query().empty()) {
+        location += '?';
+        location += req.query();
+    }
+    Response resp = Response::error(301);
+    resp.set("Location", location);
+    return resp;
 }
 
 }  // namespace
@@ -465,6 +473,11 @@ Task<Response> StaticFiles::operator()(Request& req) const {
         r.set("Allow", "GET, HEAD");
         co_return r;
     }
+    if (req.subpath() == "/" && !req.path().ends_with('/')) {
+        // The mount point itself ("/static", whose subpath is "/" as for
+        // "/static/"): its index's relative links need the slash.
+        co_return moved_to_dir(req, std::string(req.path()) + "/");
+    }
     Loop& loop = Loop::current();
     Cache& cache = core->cache_for(loop);
     std::string& key = cache.key;
@@ -483,14 +496,7 @@ Task<Response> StaticFiles::operator()(Request& req) const {
         // The prefix the router matched, as sent, then the path as we understood it.
         std::string_view full = req.path();
         std::string_view prefix = full.substr(0, full.size() - req.subpath().size());
-        std::string loc = std::string(prefix) + encode_path(name) + "/";
-        if (!req.query().empty()) {
-            loc += '?';
-            loc += req.query();
-        }
-        Response resp = Response::error(301);
-        resp.set("Location", loc);
-        co_return resp;
+        co_return moved_to_dir(req, std::string(prefix) + encode_path(name) + "/");
     }
     if (r.status != 200) co_return Response::error(r.status);
     const std::uint64_t size = std::uint64_t(r.id.size);
@@ -510,12 +516,14 @@ Task<Response> StaticFiles::operator()(Request& req) const {
         co_return from_entry(req, e);
     }
     // Too large for the cache: straight from the file.
-    const std::string last_modified = http_date(r.id.mtime);
+    const std::string last_modified = format_http_date(r.id.mtime);
     const std::string etag = etag_of(r.id);
-    if (not_modified(req, etag, last_modified, r.id.mtime)) {
+    if (int st = precondition(req, etag, r.id.mtime); st == 304) {
         Response resp(304);
         resp.set("Last-Modified", last_modified).set("ETag", etag);
         co_return resp;
+    } else if (st == 412) {
+        co_return Response::error(412);
     }
     FileBody body{std::move(r.file), 0, size};
     int status = 200;

@@ -5,14 +5,17 @@
 //   router.mount("/static", files);      // GET /static/a.css -> /srv/www/a.css
 //
 // What it does: Content-Type by extension; "index.html" for a directory
-// ("/dir/"), 301 to "/dir/" for "/dir"; nothing outside the root is reachable
-// ("..", encoded or not, and symlinks leading out give 403; openat2 with
-// RESOLVE_BENEATH where the kernel has it); Last-Modified and a strong ETag,
-// with If-None-Match / If-Modified-Since answered 304; one byte range
-// ("Range: bytes=a-b", "a-", "-n") answered 206 (416 when it lies past the
-// end; several ranges get the whole file); small files are kept in memory per
-// loop and sent from there (a cached hit allocates nothing), larger ones go
-// out with splice/sendfile.
+// ("/dir/"), 301 to "/dir/" for "/dir" (and for the mount point itself);
+// nothing outside the root is reachable ("..", encoded or not, and symlinks
+// leading out give 403; openat2 with RESOLVE_BENEATH where the kernel has it);
+// Last-Modified and a strong ETag, with the preconditions of RFC 9110 §13 in
+// its order (If-Match, If-Unmodified-Since: 412; If-None-Match,
+// If-Modified-Since: 304; dates in all three HTTP-date formats); one byte
+// range of a GET ("Range: bytes=a-b", "a-", "-n") answered 206 (416 when it
+// lies past the end; several ranges get the whole file; If-Range honoured;
+// HEAD ignores Range); small files are kept in memory per loop and sent from
+// there (a cached hit allocates nothing), larger ones go out with
+// splice/sendfile.
 
 #include <chrono>
 #include <cstddef>

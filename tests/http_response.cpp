@@ -3,6 +3,7 @@
 #include <corio/http/codec.hpp>
 
 #include <catch2/catch.hpp>
+#include <ctime>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -411,4 +412,37 @@ TEST_CASE("mime_type_for", "[net][http][format]") {
     CHECK(mime_type_for("dir.html/file") == "application/octet-stream");
     CHECK(mime_type_for("") == "application/octet-stream");
     CHECK(mime_type_for("trailing.") == "application/octet-stream");
+}
+
+// RFC 9110 §5.6.7: senders write IMF-fixdate; recipients read all three formats. Written
+// without strftime/strptime, whose day and month names follow the program's locale.
+TEST_CASE("HTTP-dates: IMF-fixdate out, three formats in", "[http][date]") {
+    CHECK(format_http_date(784111777) == "Sun, 06 Nov 1994 08:49:37 GMT");
+    CHECK(format_http_date(0) == "Thu, 01 Jan 1970 00:00:00 GMT");
+    CHECK(format_http_date(951782400) == "Tue, 29 Feb 2000 00:00:00 GMT");
+    CHECK(format_http_date(4102444799) == "Thu, 31 Dec 2099 23:59:59 GMT");
+    char raw[http_date_size + 1];
+    raw[http_date_size] = 'x';
+    CHECK(format_http_date(784111777, raw) == http_date_size);
+    CHECK(raw[http_date_size] == 'x');  // writes no NUL
+
+    CHECK(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT") == 784111777);
+    CHECK(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT") == 784111777);
+    CHECK(parse_http_date("Sun Nov  6 08:49:37 1994") == 784111777);
+    CHECK(parse_http_date("Tue, 29 Feb 2000 00:00:00 GMT") == 951782400);
+    for (std::string_view bad :
+         {"", "Sun, 06 Nov 1994 08:49:37 UTC", "sun, 06 Nov 1994 08:49:37 GMT",
+          "Sun, 06 nov 1994 08:49:37 GMT", "Sun, 31 Nov 1994 08:49:37 GMT",
+          "Mon, 29 Feb 1999 00:00:00 GMT", "Sun, 06 Nov 1994 24:00:00 GMT",
+          "Sun, 6 Nov 1994 08:49:37 GMT", "Sun,  06 Nov 1994 08:49:37 GMT",
+          "Sunday, 06-Nov-1994 08:49:37 GMT", "Sun Nov 06 08:49:37 1994 GMT"}) {
+        INFO(bad);
+        CHECK_FALSE(parse_http_date(bad));
+    }
+    // Every second formatted reads back as itself (a stride that visits each field's range).
+    for (std::time_t t = 0; t < std::time_t(4102444800); t += 86400 * 7 + 3671) {
+        char b[http_date_size];
+        const std::string_view s(b, format_http_date(t, b));
+        REQUIRE(parse_http_date(s) == t);
+    }
 }

@@ -1,7 +1,15 @@
 // http::StaticFiles mounted in a Router on the backend of this run:
-// conditional GET (ETag, If-Modified-Since), single byte ranges (206, 416),
-// a mount under a prefix, for cached (small) and streamed (large) files.
+// conditional requests (RFC 9110 §13: ETag, dates in the three formats, 304,
+// 412 and their order), single byte ranges (206, 416, If-Range), HEAD, an
+// empty file, a mount under a prefix, for cached (small) and streamed (large)
+// files.
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
+
+#include <ctime>
+#include <stdexcept>
 
 #include <corio/http/static_files.hpp>
 
@@ -14,6 +22,9 @@ using test::LocalServer;
 
 namespace {
 
+// Sun, 06 Nov 1994 08:49:37 GMT (RFC 9110's example date).
+constexpr std::time_t old_mtime = 784111777;
+
 struct Files {
     test::site::TempDir dir{"corio-http-static"};
     std::string small = "0123456789abcdef";
@@ -22,6 +33,16 @@ struct Files {
         test::site::write_file(dir / "small.txt", small);
         test::site::write_file(dir / "large.bin", large);
         test::site::write_file(dir / "docs/index.html", "<p>docs</p>");
+        test::site::write_file(dir / "empty.txt", "");
+        // The same contents with an old, known modification time.
+        test::site::write_file(dir / "old/small.txt", small);
+        test::site::write_file(dir / "old/large.bin", large);
+        const struct timespec ts[2] = {{old_mtime, 0}, {old_mtime, 0}};
+        for (const char* name : {"old/small.txt", "old/large.bin"}) {
+            if (::utimensat(AT_FDCWD, (dir / name).c_str(), ts, 0) != 0) {
+                throw std::runtime_error("utimensat");
+            }
+        }
     }
 };
 
@@ -50,6 +71,11 @@ Fields hdr(std::string n, std::string v) {
 }
 Fields hdr(std::string n1, std::string v1, std::string n2, std::string v2) {
     return Fields{{std::move(n1), std::move(v1)}, {std::move(n2), std::move(v2)}};
+}
+
+// A response field, "(none)" when it is absent.
+std::string field(const Result<http::ClientResponse>& r, std::string_view name) {
+    return std::string(r->headers.get(name).value_or("(none)"));
 }
 
 }  // namespace
@@ -163,6 +189,257 @@ TEST_CASE("static files: one byte range gives 206, past the end 416", "[http][st
             REQUIRE(r);
             CHECK(r->body.empty());
         }
+        co_await srv.stop();
+    });
+}
+
+TEST_CASE("static files: If-None-Match takes a list, several fields and *", "[http][static]") {
+    static Files files;
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(mounted(files.dir.path));
+        http::Client c;
+        for (std::string name :
+             {std::string("/static/small.txt"), std::string("/static/large.bin")}) {
+            INFO(name);
+            auto r = co_await get(c, srv.url(name));
+            REQUIRE(r);
+            const std::string etag = field(r, "ETag");
+            const std::string lm = field(r, "Last-Modified");
+            r = co_await get(c, srv.url(name), hdr("If-None-Match", "*"));
+            REQUIRE(r);
+            CHECK(r->status == 304);
+            // A 304 names the validators and has no body, nor the body's length.
+            CHECK(field(r, "ETag") == etag);
+            CHECK(field(r, "Last-Modified") == lm);
+            CHECK_FALSE(r->headers.contains("Content-Length"));
+            CHECK(r->body.empty());
+            // Two field lines make one list (RFC 9110 §5.3).
+            r = co_await get(c, srv.url(name),
+                             hdr("If-None-Match", "\"other\"", "If-None-Match", etag));
+            REQUIRE(r);
+            CHECK(r->status == 304);
+            // An invalid date in If-Modified-Since is ignored.
+            r = co_await get(c, srv.url(name), hdr("If-Modified-Since", "yesterday"));
+            REQUIRE(r);
+            CHECK(r->status == 200);
+        }
+        co_await srv.stop();
+    });
+}
+
+TEST_CASE("static files: If-Match and If-Unmodified-Since fail with 412, in RFC 9110 order",
+          "[http][static]") {
+    static Files files;
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(mounted(files.dir.path));
+        http::Client c;
+        for (std::string name :
+             {std::string("/static/old/small.txt"), std::string("/static/old/large.bin")}) {
+            INFO(name);
+            auto r = co_await get(c, srv.url(name));
+            REQUIRE(r);
+            const std::string etag = field(r, "ETag");
+            const std::string lm = field(r, "Last-Modified");
+            const std::string before = "Sun, 06 Nov 1994 08:49:36 GMT";
+            struct Case {
+                Fields h;
+                int status;
+            };
+            const std::vector<Case> cases = {
+                {hdr("If-Match", etag), 200},
+                {hdr("If-Match", "*"), 200},
+                {hdr("If-Match", "\"other\", " + etag), 200},
+                {hdr("If-Match", "\"other\"", "If-Match", etag), 200},
+                {hdr("If-Match", "\"other\""), 412},
+                {hdr("If-Match", "W/" + etag), 412},  // strong comparison
+                {hdr("If-Unmodified-Since", lm), 200},
+                {hdr("If-Unmodified-Since", "Sunday, 06-Nov-94 08:49:37 GMT"), 200},
+                {hdr("If-Unmodified-Since", before), 412},
+                {hdr("If-Unmodified-Since", "Sun Nov  6 08:49:36 1994"), 412},
+                {hdr("If-Unmodified-Since", "not a date"), 200},
+                // If-Unmodified-Since is ignored when If-Match is present.
+                {hdr("If-Match", etag, "If-Unmodified-Since", before), 200},
+                // 412 comes before 304 (RFC 9110 §13.2.2, steps 1-3).
+                {hdr("If-Match", "\"other\"", "If-None-Match", etag), 412},
+                {hdr("If-Unmodified-Since", before, "If-Modified-Since", lm), 412},
+                {hdr("If-Match", etag, "If-None-Match", etag), 304},
+                {hdr("If-Unmodified-Since", lm, "If-Modified-Since", lm), 304},
+                // ... and before a range.
+                {hdr("If-Match", "\"other\"", "Range", "bytes=0-1"), 412},
+                {hdr("If-Match", etag, "Range", "bytes=0-1"), 206},
+            };
+            for (const Case& k : cases) {
+                INFO(k.h.front().first << ": " << k.h.front().second << " / " << k.h.back().first
+                                       << ": " << k.h.back().second);
+                r = co_await get(c, srv.url(name), k.h);
+                REQUIRE(r);
+                CHECK(r->status == k.status);
+                r = co_await get(c, srv.url(name), k.h, std::string("HEAD"));
+                REQUIRE(r);
+                // HEAD: the same status (a HEAD has no range: 200), no body.
+                CHECK(r->status == (k.status == 206 ? 200 : k.status));
+                CHECK(r->body.empty());
+            }
+        }
+        co_await srv.stop();
+    });
+}
+
+TEST_CASE("static files: HTTP-dates in the three formats; Last-Modified is an IMF-fixdate",
+          "[http][static]") {
+    static Files files;
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(mounted(files.dir.path));
+        http::Client c;
+        for (std::string name :
+             {std::string("/static/old/small.txt"), std::string("/static/old/large.bin")}) {
+            INFO(name);
+            auto r = co_await get(c, srv.url(name));
+            REQUIRE(r);
+            CHECK(field(r, "Last-Modified") == "Sun, 06 Nov 1994 08:49:37 GMT");
+            struct Case {
+                std::string date;
+                int status;
+            };
+            const std::vector<Case> cases = {
+                {"Sun, 06 Nov 1994 08:49:37 GMT", 304},   // IMF-fixdate
+                {"Sunday, 06-Nov-94 08:49:37 GMT", 304},  // rfc850-date
+                {"Sun Nov  6 08:49:37 1994", 304},        // asctime-date
+                {"Sun, 06 Nov 1994 08:49:36 GMT", 200},  {"Sunday, 06-Nov-94 08:49:36 GMT", 200},
+                {"Sun Nov  6 08:49:36 1994", 200},       {"Mon, 07 Nov 1994 00:00:00 GMT", 304},
+                {"Sun, 06 Nov 1994 08:49:37 UTC", 200},  // not a date: ignored
+                {"Sun, 31 Nov 1994 08:49:37 GMT", 200},  // no such day
+                {"Sun, 06 Nov 1994 24:49:37 GMT", 200},  {"Sun, 6 Nov 1994 08:49:37 GMT", 200},
+                {"Sun Nov 06 08:49:37 1994 GMT", 200},
+            };
+            for (const Case& k : cases) {
+                INFO(k.date);
+                r = co_await get(c, srv.url(name), hdr("If-Modified-Since", k.date));
+                REQUIRE(r);
+                CHECK(r->status == k.status);
+            }
+        }
+        co_await srv.stop();
+    });
+}
+
+TEST_CASE("static files: If-Range with an ETag or a date", "[http][static]") {
+    static Files files;
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(mounted(files.dir.path));
+        http::Client c;
+        for (std::string name :
+             {std::string("/static/old/small.txt"), std::string("/static/old/large.bin")}) {
+            INFO(name);
+            const std::string& content =
+                name == "/static/old/small.txt" ? files.small : files.large;
+            auto r = co_await get(c, srv.url(name));
+            REQUIRE(r);
+            const std::string etag = field(r, "ETag");
+            const std::string lm = field(r, "Last-Modified");
+            for (const std::string& v : {etag, lm}) {
+                INFO("If-Range: " << v);
+                r = co_await get(c, srv.url(name), hdr("Range", "bytes=1-2", "If-Range", v));
+                REQUIRE(r);
+                CHECK(r->status == 206);
+                CHECK(r->body == content.substr(1, 2));
+                CHECK(field(r, "Content-Length") == "2");
+            }
+            // A weak tag, another date, another format of the same date: the whole file.
+            for (const std::string& v : {"W/" + etag, std::string("Sun, 06 Nov 1994 08:49:38 GMT"),
+                                         std::string("Sunday, 06-Nov-94 08:49:37 GMT")}) {
+                INFO("If-Range: " << v);
+                r = co_await get(c, srv.url(name), hdr("Range", "bytes=1-2", "If-Range", v));
+                REQUIRE(r);
+                CHECK(r->status == 200);
+                CHECK(r->body == content);
+                CHECK_FALSE(r->headers.contains("Content-Range"));
+            }
+        }
+        co_await srv.stop();
+    });
+}
+
+TEST_CASE("static files: HEAD answers the GET's head; Range is for GET only", "[http][static]") {
+    static Files files;
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(mounted(files.dir.path));
+        http::Client c;
+        for (std::string name : {std::string("/static/small.txt"), std::string("/static/large.bin"),
+                                 std::string("/static/empty.txt")}) {
+            INFO(name);
+            auto g = co_await get(c, srv.url(name));
+            REQUIRE(g);
+            auto h = co_await get(c, srv.url(name), {}, std::string("HEAD"));
+            REQUIRE(h);
+            CHECK(h->status == 200);
+            CHECK(h->body.empty());
+            for (std::string_view f :
+                 {"Content-Length", "Content-Type", "ETag", "Last-Modified", "Accept-Ranges"}) {
+                INFO(f);
+                CHECK(field(h, f) == field(g, f));
+            }
+            // RFC 9110 §14.2: range handling is defined for GET only.
+            h = co_await get(c, srv.url(name), hdr("Range", "bytes=0-1"), std::string("HEAD"));
+            REQUIRE(h);
+            CHECK(h->status == 200);
+            CHECK(field(h, "Content-Length") == field(g, "Content-Length"));
+            CHECK_FALSE(h->headers.contains("Content-Range"));
+            h = co_await get(c, srv.url(name), hdr("If-None-Match", field(g, "ETag")),
+                             std::string("HEAD"));
+            REQUIRE(h);
+            CHECK(h->status == 304);
+            CHECK(field(h, "ETag") == field(g, "ETag"));
+        }
+        co_await srv.stop();
+    });
+}
+
+TEST_CASE("static files: an empty file; every range of it is unsatisfiable", "[http][static]") {
+    static Files files;
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(mounted(files.dir.path));
+        http::Client c;
+        auto r = co_await get(c, srv.url("/static/empty.txt"));
+        REQUIRE(r);
+        CHECK(r->status == 200);
+        CHECK(r->body.empty());
+        CHECK(field(r, "Content-Length") == "0");
+        for (std::string range :
+             {std::string("bytes=0-"), std::string("bytes=0-0"), std::string("bytes=-1")}) {
+            INFO(range);
+            r = co_await get(c, srv.url("/static/empty.txt"), hdr("Range", range));
+            REQUIRE(r);
+            CHECK(r->status == 416);
+            CHECK(field(r, "Content-Range") == "bytes */0");
+        }
+        // Invalid syntax: ignored.
+        r = co_await get(c, srv.url("/static/empty.txt"), hdr("Range", "bytes=x-"));
+        REQUIRE(r);
+        CHECK(r->status == 200);
+        co_await srv.stop();
+    });
+}
+
+TEST_CASE("static files: the mount point without its slash redirects", "[http][static]") {
+    static Files files;
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(mounted(files.dir / "docs"));
+        http::ClientOptions co;
+        co.max_redirects = 0;
+        http::Client c(co);
+        auto r = co_await get(c, srv.url("/static?x=1"));
+        REQUIRE(r);
+        CHECK(r->status == 301);
+        CHECK(field(r, "Location") == "/static/?x=1");
+        r = co_await get(c, srv.url("/static"));
+        REQUIRE(r);
+        CHECK(r->status == 301);
+        CHECK(field(r, "Location") == "/static/");
+        r = co_await get(c, srv.url("/static/"));
+        REQUIRE(r);
+        CHECK(r->status == 200);
+        CHECK(r->body == "<p>docs</p>");
         co_await srv.stop();
     });
 }
