@@ -7,7 +7,8 @@
 #
 #   bench/echo/instr.sh SERVER [--conns 50] [--size 64] [--pipeline 1] [--duration 5]
 #                       [--build build-bench] [-- extra server flags]
-#   SERVER: corio-uring, corio-uring-plain, corio-epoll, uring-c, uring-c-nofixed, uring-c-ms
+#   SERVER: corio-uring, corio-uring-plain, corio-epoll, uring-c, uring-c-nofixed, uring-c-ms,
+#           epoll-c, asio
 #
 #   bench/echo/instr.sh corio-uring --conns 500
 #   bench/echo/instr.sh uring-c-ms --conns 500
@@ -38,18 +39,10 @@ while [ $# -gt 0 ]; do
         *) echo "instr.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
     esac
 done
-envs=()
-case $server in
-    corio-uring) cmd=("$build/examples/echo_server" --backend io_uring) ;;
-    corio-uring-plain)
-        cmd=("$build/examples/echo_server" --backend io_uring --no-multishot --no-fixed-files) ;;
-    corio-epoll) cmd=("$build/examples/echo_server" --backend epoll) ;;
-    uring-c) cmd=("$build/bench/peers/peer_uring_echo") ;;
-    uring-c-nofixed) cmd=("$build/bench/peers/peer_uring_echo"); envs=(PEER_URING_NO_FIXED_FILES=1) ;;
-    uring-c-ms) cmd=("$build/bench/peers/peer_uring_echo"); envs=(PEER_URING_MULTISHOT_RECV=1) ;;
-    *) echo "instr.sh: SERVER is one of corio-uring corio-uring-plain corio-epoll uring-c" \
-        "uring-c-nofixed uring-c-ms" >&2; exit 2 ;;
-esac
+# shellcheck source=bench/echo/servers.sh
+source bench/echo/servers.sh
+echo_server_cmd "$server" "$build" ||
+    { echo "instr.sh: SERVER is one of $echo_server_names" >&2; exit 2; }
 for tool in valgrind callgrind_control; do
     command -v "$tool" >/dev/null || { echo "instr.sh: needs $tool (apt-get install valgrind)" >&2; exit 1; }
 done

@@ -37,20 +37,10 @@ while [ $# -gt 0 ]; do
         *) echo "profile.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
     esac
 done
-envs=()
-case $server in
-    corio-uring) cmd=("$build/examples/echo_server" --backend io_uring) ;;
-    corio-uring-plain)
-        cmd=("$build/examples/echo_server" --backend io_uring --no-multishot --no-fixed-files) ;;
-    corio-epoll) cmd=("$build/examples/echo_server" --backend epoll) ;;
-    uring-c) cmd=("$build/bench/peers/peer_uring_echo") ;;
-    uring-c-nofixed) cmd=("$build/bench/peers/peer_uring_echo"); envs=(PEER_URING_NO_FIXED_FILES=1) ;;
-    uring-c-ms) cmd=("$build/bench/peers/peer_uring_echo"); envs=(PEER_URING_MULTISHOT_RECV=1) ;;
-    epoll-c) cmd=("$build/bench/peers/peer_epoll_echo") ;;
-    asio) cmd=("$build/bench/peers/peer_asio_echo") ;;
-    *) echo "profile.sh: SERVER is one of corio-uring corio-uring-plain corio-epoll uring-c" \
-        "uring-c-nofixed uring-c-ms epoll-c asio" >&2; exit 2 ;;
-esac
+# shellcheck source=bench/echo/servers.sh
+source bench/echo/servers.sh
+echo_server_cmd "$server" "$build" ||
+    { echo "profile.sh: SERVER is one of $echo_server_names" >&2; exit 2; }
 case $tool in strace | perf) ;; *) echo "profile.sh: --tool strace|perf" >&2; exit 2 ;; esac
 command -v "$tool" >/dev/null || { echo "profile.sh: $tool is not installed" >&2; exit 1; }
 [ -x "${cmd[0]}" ] || { echo "profile.sh: ${cmd[0]} is not built (scripts/bench.sh builds it)" >&2; exit 1; }
