@@ -2,8 +2,13 @@
 // resilience hooks around each hop.
 #include <corio/http/client.hpp>
 
+#include <sys/socket.h>
+
 #include <array>
+#include <cerrno>
+#include <charconv>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <utility>
 
@@ -59,6 +64,49 @@ bool stale_connection_error(std::error_code ec) noexcept {
 
 Result<std::size_t> framing_error() {
     return std::make_error_code(std::errc::bad_message);
+}
+
+// The body's framing is the client's to send: a caller's copy would put Transfer-Encoding
+// beside Content-Length, or two lengths (RFC 9112 §6.3: a request to reject, or worse, one
+// that a proxy and a server frame differently). At most one Host, which then replaces the
+// URL's authority in the Host field.
+bool caller_fields_ok(const std::vector<std::pair<std::string, std::string>>& headers) noexcept {
+    int hosts = 0;
+    for (const auto& [n, v] : headers) {
+        if (iequals(n, "content-length") || iequals(n, "transfer-encoding")) return false;
+        if (iequals(n, "host") && ++hosts > 1) return false;
+    }
+    return true;
+}
+
+// RFC 9110 §15.4: when a redirect turns the request into a GET, the content goes and with it
+// the fields that describe it (the Fetch standard's list, and the framing).
+bool content_field(std::string_view name) noexcept {
+    return iequals(name, "content-type") || iequals(name, "content-length") ||
+           iequals(name, "content-encoding") || iequals(name, "content-language") ||
+           iequals(name, "content-location") || iequals(name, "transfer-encoding");
+}
+
+// A pooled connection the server has closed, or written to unasked, cannot carry the next
+// exchange. A peek finds both before anything is sent, so that any request, not only an
+// idempotent one, can go on a new connection instead. Only a kernel socket can be asked (not
+// a simulated one, nor a stream that keeps its socket to itself): those are tried as before.
+bool idle_usable(const Stream& s) noexcept {
+    const int fd = s.native_socket();
+    if (fd < 0 || Loop::current().sim_io() != nullptr) return true;
+    char c;
+    const ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+// The Content-Length of a response the parser accepted (one value, or a list of equal ones).
+std::optional<std::uint64_t> announced_length(const Headers& h) {
+    auto v = h.get("Content-Length");
+    if (!v) return std::nullopt;
+    std::uint64_t n = 0;
+    auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (ec != std::errc{}) return std::nullopt;
+    return n;
 }
 
 }  // namespace
@@ -195,7 +243,8 @@ std::unique_ptr<detail::ClientConn> Client::take_idle(const std::string& key) {
     while (!it->second.empty()) {
         std::unique_ptr<detail::ClientConn> c = std::move(it->second.back());
         it->second.pop_back();
-        if (now - c->idle_since <= opts_.idle_timeout) return c;  // else closed here
+        if (now - c->idle_since <= opts_.idle_timeout && idle_usable(c->s)) return c;
+        // else closed here
     }
     return nullptr;
 }
@@ -213,7 +262,12 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
     try {
         std::vector<HeaderView> fields;
         bool has_agent = false;
+        std::string host = hop.url.authority();
         for (const auto& [n, v] : hop.headers) {
+            if (iequals(n, "host")) {
+                host = v;  // the caller's Host stands for the URL's (virtual hosts)
+                continue;
+            }
             fields.push_back({n, v});
             if (iequals(n, "user-agent")) has_agent = true;
             if (iequals(n, "connection")) connection.add(n, v);
@@ -225,7 +279,7 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
             hop.method == "PATCH") {
             fields.push_back({"Content-Length", length});
         }
-        format_request(head, hop.method, hop.url.target(), hop.url.authority(), fields);
+        format_request(head, hop.method, hop.url.target(), host, fields);
     } catch (const std::invalid_argument&) {
         co_return std::errc::invalid_argument;
     }
@@ -256,7 +310,10 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
             if (may_retry && stale_connection_error(w.error())) continue;
             co_return w.error();
         }
-        auto parser = std::make_unique<ResponseParser>(opts_.limits);
+        // The body's cap is the caller's: max_body for fetch(), none for a stream.
+        ResponseParser::Limits limits = opts_.limits;
+        limits.max_body = std::numeric_limits<std::size_t>::max();
+        auto parser = std::make_unique<ResponseParser>(limits);
         parser->set_stream_body(true);
         parser->set_head_request(hop.method == "HEAD");
         bool got_any = false;
@@ -299,6 +356,11 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
 Task<Result<ClientResponse>> Client::exchange(const Hop& hop) {
     auto rs = co_await send(hop);
     if (!rs) co_return rs.error();
+    // A body announced over the cap is refused before it is read.
+    if (!rs->done_) {
+        auto length = announced_length(rs->headers());
+        if (length && *length > opts_.max_body) co_return Errc::limit_exceeded;
+    }
     auto body = co_await rs->read_all(opts_.max_body);
     if (!body) co_return body.error();
     ClientResponse out;
@@ -361,14 +423,12 @@ Task<Result<ClientResponse>> Client::fetch_hops(ClientRequest req, Url url) {
         if (to_get) {
             hop.method = "GET";
             hop.body.clear();
-            std::erase_if(hop.headers, [](const auto& h) {
-                return iequals(h.first, "content-type") || iequals(h.first, "content-length");
-            });
+            std::erase_if(hop.headers, [](const auto& h) { return content_field(h.first); });
         }
         if (!next->same_origin(hop.url)) {
             std::erase_if(hop.headers, [](const auto& h) {
                 return iequals(h.first, "authorization") || iequals(h.first, "cookie") ||
-                       iequals(h.first, "proxy-authorization");
+                       iequals(h.first, "proxy-authorization") || iequals(h.first, "host");
             });
         }
         hop.url = std::move(*next);
@@ -385,7 +445,7 @@ Task<Result<ClientResponse>> Client::get(std::string url) {
 
 Task<Result<ClientResponse>> Client::fetch(ClientRequest req) {
     auto url = Url::parse(req.url);
-    if (!url) co_return std::errc::invalid_argument;
+    if (!url || !caller_fields_ok(req.headers)) co_return std::errc::invalid_argument;
     Deadline d = req.deadline                       ? *req.deadline
                  : opts_.timeout > Duration::zero() ? Deadline::after(opts_.timeout)
                                                     : Deadline::never();
@@ -396,7 +456,7 @@ Task<Result<ClientResponse>> Client::fetch(ClientRequest req) {
 
 Task<Result<ResponseStream>> Client::open(ClientRequest req) {
     auto url = Url::parse(req.url);
-    if (!url) co_return std::errc::invalid_argument;
+    if (!url || !caller_fields_ok(req.headers)) co_return std::errc::invalid_argument;
     Deadline d = req.deadline                       ? *req.deadline
                  : opts_.timeout > Duration::zero() ? Deadline::after(opts_.timeout)
                                                     : Deadline::never();

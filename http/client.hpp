@@ -53,9 +53,10 @@ struct ClientOptions {
     Duration timeout = std::chrono::seconds(30);
     /// Redirects followed per request; 0 returns 3xx responses as they are.
     int max_redirects = 5;
-    /// Largest body fetch() collects (Errc::limit_exceeded beyond).
+    /// Largest body fetch() collects (Errc::limit_exceeded beyond, at once when the
+    /// Content-Length says so). open() has no cap.
     std::size_t max_body = std::size_t(8) << 20;
-    /// Response head limits.
+    /// Response head limits (their max_body is not used: see max_body).
     ResponseParser::Limits limits{};
     /// Sent as User-Agent unless the request has one; empty: none.
     std::string user_agent = "corio";
@@ -77,7 +78,12 @@ struct ClientOptions {
 struct ClientRequest {
     std::string method = "GET";  ///< the request method
     std::string url;             ///< an absolute http (or https, with a connector) URL
-    /// Extra header fields (Host, Content-Length and framing are the client's).
+    /// Extra header fields. Content-Length and Transfer-Encoding are the client's, a second
+    /// Host is one too many, and a name that is not a token or a value with CR, LF or another
+    /// control character would break the head: fetch() and open() fail such a request with
+    /// std::errc::invalid_argument and send nothing. A Host here is sent instead of the URL's
+    /// authority (a virtual host on an address), and dropped on a redirect to another origin,
+    /// like Authorization, Proxy-Authorization and Cookie.
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;  ///< the body; Content-Length is sent with one (and for POST, PUT, PATCH)
     /// Overrides ClientOptions::timeout when set.
@@ -159,10 +165,15 @@ public:
     Task<Result<ClientResponse>> get(std::string url);
     /// Sends `req` and collects the response body (at most options().max_body),
     /// following redirects (301/302 turn POST into GET, 303 turns anything but
-    /// HEAD into GET without a body, 307/308 keep method and body; fields
-    /// naming credentials are dropped when the origin changes) and applying
-    /// the retry and breaker hooks. Errors: std::errc::invalid_argument for a
-    /// URL that is not http(s), std::errc::too_many_links past max_redirects,
+    /// HEAD into GET; a GET made so drops the body and its Content-* fields;
+    /// 307/308 keep method and body; Authorization, Proxy-Authorization and
+    /// Cookie are dropped when the origin changes, https to http included,
+    /// which is followed; 300, 304, 305, 306 and a Location that is not an
+    /// http(s) URL are answers) and applying the retry and breaker hooks.
+    /// Fragments are never sent and ClientResponse::url has none. Errors:
+    /// std::errc::invalid_argument for a URL that is not http(s) or refused
+    /// header fields (see ClientRequest::headers),
+    /// std::errc::too_many_links past max_redirects,
     /// std::errc::timed_out at the deadline, std::errc::bad_message for a
     /// malformed response, Errc::circuit_open, or the connection's error.
     Task<Result<ClientResponse>> fetch(ClientRequest req);

@@ -303,7 +303,7 @@ private:
     void start_multishot();
     Task<Result<std::size_t>> receive();
     Task<bool> flush();
-    Task<bool> answer(Response& resp, bool head, bool keep_alive, Version v);
+    Task<bool> answer(Response& resp, bool head, bool keep_alive, Version v, bool framing = true);
     void append_head(const Response& resp, bool keep_alive, Version v, bool body_allowed);
     void append_error(int status, bool head, bool keep_alive, Version v);
     Task<bool> send_file(FileBody& f);
@@ -551,10 +551,11 @@ Task<bool> Connection::flush() {
 
 // Queues (and for files and streams, sends) one response. False: the
 // connection must close now.
-Task<bool> Connection::answer(Response& resp, bool head, bool keep_alive, Version v) {
-    const bool bodiless = head || resp.status < 200 || resp.status == 204 || resp.status == 304;
+Task<bool> Connection::answer(Response& resp, bool head, bool keep_alive, Version v, bool framing) {
+    const bool bodiless =
+        head || !framing || resp.status < 200 || resp.status == 204 || resp.status == 304;
     const bool chunked = resp.kind == Response::Kind::stream && v == Version::http_1_1;
-    append_head(resp, keep_alive, v, true);
+    append_head(resp, keep_alive, v, framing);
     if (bodiless) co_return true;
     switch (resp.kind) {
         case Response::Kind::empty:
@@ -814,9 +815,14 @@ Task<void> Connection::run() {
                 close_after = linger = true;
                 break;
             }
+            // RFC 9110 §9.3.6: a 2xx answer to CONNECT turns the connection into a
+            // tunnel and carries no Content-Length or Transfer-Encoding. This server makes
+            // no tunnels: such an answer goes out as its head alone, then the connection ends.
+            const bool tunnel = msg.method == "CONNECT" && resp.status >= 200 && resp.status < 300;
+            if (tunnel) keep_alive = false;
             bool ok;
             try {
-                ok = co_await answer(resp, head, keep_alive, msg.version);
+                ok = co_await answer(resp, head, keep_alive, msg.version, !tunnel);
             } catch (const std::exception& e) {
                 log_warn("http: response to {} {}: {}", msg.method, msg.target, e.what());
                 ok = false;

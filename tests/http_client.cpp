@@ -1,9 +1,14 @@
 // http::Client against http::Server (and a few raw peers) on the backend of
 // this run: pool reuse seen in the loop's statistics, redirects and their
 // method rules, deadlines, chunked and length-less bodies, streamed bodies,
-// the size cap, the retry and breaker hooks, and the connector hook.
+// the size cap, the retry and breaker hooks, and the connector hook; against
+// scripted peers: the request on the wire, redirects between origins,
+// interim and bodiless answers, responses cut short, stale pooled connections.
 #include <catch2/catch.hpp>
 
+#include <cctype>
+
+#include <corio/runtime/sync.hpp>
 #include <corio/runtime/timer.hpp>
 
 #include "http_support.hpp"
@@ -420,5 +425,601 @@ TEST_CASE("client: the connector hook opens every connection; https needs one", 
         REQUIRE_FALSE(r);
         CHECK(r.error() == std::errc::invalid_argument);
         co_await srv.stop();
+    });
+}
+
+namespace {
+
+/// A scripted peer for one connection: reads each request (its head, then a
+/// Content-Length body) into `*seen` and answers with the next of `replies`;
+/// an empty reply means: read the request, then close without an answer.
+/// After the last reply it closes, or with `linger` waits for the client to
+/// close first.
+Task<void> serve(net::TcpListener* l, std::vector<std::string> replies,
+                 std::vector<std::string>* seen, bool linger = false) {
+    auto s = co_await l->accept();
+    if (!s) co_return;
+    std::string in;
+    std::array<std::byte, 16384> buf;
+    auto more = [](net::TcpStream* st, std::array<std::byte, 16384>* b,
+                   std::string* to) -> Task<bool> {
+        auto n = co_await st->recv(*b);
+        if (!n || *n == 0) co_return false;
+        to->append(reinterpret_cast<const char*>(b->data()), *n);
+        co_return true;
+    };
+    for (const std::string& reply : replies) {
+        std::size_t end = 0;
+        for (;;) {
+            const std::size_t head = in.find("\r\n\r\n");
+            if (head != std::string::npos) {
+                end = head + 4;
+                const std::size_t cl = in.find("Content-Length: ");
+                if (cl != std::string::npos && cl < head) {
+                    end += std::stoul(in.substr(cl + 16, in.find('\r', cl) - cl - 16));
+                }
+                if (in.size() >= end) break;
+            }
+            const bool got = co_await more(&*s, &buf, &in);
+            if (!got) co_return;
+        }
+        seen->push_back(in.substr(0, end));
+        in.erase(0, end);
+        if (reply.empty()) co_return;
+        auto w = co_await s->send_all(std::as_bytes(std::span(reply)));
+        if (!w) co_return;
+    }
+    while (linger) {
+        const bool got = co_await more(&*s, &buf, &in);
+        if (!got) break;
+    }
+}
+
+/// Serves one connection after another, each with its own replies.
+Task<void> serve_each(net::TcpListener* l, std::vector<std::vector<std::string>> conns,
+                      std::vector<std::string>* seen) {
+    for (auto& replies : conns)
+        co_await serve(l, std::move(replies), seen);
+}
+
+std::string lower(std::string s) {
+    for (char& c : s)
+        c = char(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+bool has_field(const std::string& request, std::string_view name) {
+    return lower(request).find("\r\n" + lower(std::string(name)) + ":") != std::string::npos;
+}
+
+/// A listener on 127.0.0.1:0 and the base URL ("http://127.0.0.1:PORT").
+struct Peer {
+    net::TcpListener l = net::TcpListener::bind(net::Address::loopback_v4(0)).value("bind");
+    std::string base = "http://" + l.local_address().value("addr").to_string();
+};
+
+const char* const ok_reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+/// Connects over TCP whatever the scheme: "https" served in the clear, for
+/// tests of what the client does between schemes.
+Task<Result<http::Stream>> any_scheme_connector(http::Origin o, Deadline d) {
+    o.scheme = "http";
+    co_return co_await http::connect_tcp(std::move(o), d);
+}
+
+}  // namespace
+
+// RFC 9112 §3.2, §6.2; RFC 9110 §5.5: Host carries the port unless it is the default, a body
+// has exactly one framing (the client's), and CR, LF or NUL from the caller never reach the
+// wire; a Host of the caller's replaces the URL's. The old client sent the caller's Host,
+// Content-Length or Transfer-Encoding next to its own (two Hosts; Transfer-Encoding with
+// Content-Length).
+TEST_CASE("client: the request on the wire: Host, one framing, no header injection",
+          "[http][client][conformance]") {
+    test::run([](Loop&) -> Task<void> {
+        Peer p;
+        const std::string port = p.base.substr(p.base.rfind(':') + 1);
+        std::vector<std::string> seen;
+        TaskGroup g;
+        g.spawn(serve(&p.l, {ok_reply, ok_reply, ok_reply}, &seen));
+        http::Client client;
+        auto r = co_await client.get(p.base + "/a?b=1");
+        REQUIRE(r);
+        http::ClientRequest post;
+        post.method = "POST";
+        post.url = p.base + "/form";
+        post.body = "data";
+        r = co_await client.fetch(post);
+        REQUIRE(r);
+        http::ClientRequest vhost;  // a Host of the caller's stands for the URL's
+        vhost.url = p.base + "/v";
+        vhost.headers = {{"host", "site.example"}};
+        r = co_await client.fetch(vhost);
+        REQUIRE(r);
+        co_await g.wait();
+        REQUIRE(seen.size() == 3);
+        CHECK(seen[2].find("\r\nHost: site.example\r\n") != std::string::npos);
+        CHECK(seen[2].find("127.0.0.1") == std::string::npos);
+        CHECK(seen[2].find("host:") == std::string::npos);
+        CHECK(seen[0].rfind("GET /a?b=1 HTTP/1.1\r\n", 0) == 0);
+        CHECK(seen[0].find("\r\nHost: 127.0.0.1:" + port + "\r\n") != std::string::npos);
+        CHECK_FALSE(has_field(seen[0], "content-length"));
+        CHECK_FALSE(has_field(seen[0], "transfer-encoding"));
+        CHECK(seen[1].find("\r\nContent-Length: 4\r\n") != std::string::npos);
+        CHECK_FALSE(has_field(seen[1], "transfer-encoding"));
+        CHECK(seen[1].substr(seen[1].size() - 8) == "\r\n\r\ndata");
+
+        // Framing is the client's; fields that would break the head are refused, and so is a
+        // second Host.
+        // Nothing is sent (the deadline only bounds a client that would wait for an answer).
+        const std::vector<std::pair<std::string, std::string>> refused = {
+            {"Transfer-Encoding", "chunked"}, {"Content-Length", "4"}, {"content-length", "99"},
+            {"X-A", "1\r\nX-Evil: 2"},        {"X-A", "1\nX-Evil: 2"}, {"X-A\r\nX-Evil", "2"},
+            {"X-A", std::string("a\0b", 3)},  {"", "empty name"},
+        };
+        const auto connects = client.stats().connects;
+        for (const auto& [name, value] : refused) {
+            INFO(name << ": " << value);
+            http::ClientRequest req = post;
+            req.headers.push_back({name, value});
+            req.deadline = Deadline::after(500ms);
+            r = co_await client.fetch(req);
+            REQUIRE_FALSE(r);
+            CHECK(r.error() == std::errc::invalid_argument);
+        }
+        {
+            http::ClientRequest two = vhost;
+            two.headers.push_back({"Host", "other.example"});
+            r = co_await client.fetch(two);
+            REQUIRE_FALSE(r);
+            CHECK(r.error() == std::errc::invalid_argument);
+        }
+        CHECK(client.stats().connects == connects);
+        CHECK(client.stats().requests == 3);
+    });
+}
+
+// RFC 9110 §15.4: a relative Location is resolved against the request URL; when a redirect
+// turns the method into GET the content and its header fields go (Content-Encoding,
+// Content-Language and Content-Location too: the old client kept them on a bodiless GET).
+TEST_CASE("client: redirects: relative Location, a GET without the content's fields",
+          "[http][client][conformance]") {
+    test::run([](Loop&) -> Task<void> {
+        Peer p;
+        std::vector<std::string> seen;
+        TaskGroup g;
+        g.spawn(serve(&p.l,
+                      {"HTTP/1.1 303 See Other\r\nLocation: ../b/next?x=1\r\nContent-Length: "
+                       "0\r\n\r\n",
+                       ok_reply},
+                      &seen));
+        http::Client client;
+        http::ClientRequest req;
+        req.method = "POST";
+        req.url = p.base + "/a/start";
+        req.body = "data";
+        req.headers = {{"Content-Type", "text/plain"},     {"Content-Encoding", "gzip"},
+                       {"Content-Language", "en"},         {"Content-Location", "/a/x"},
+                       {"Authorization", "Bearer secret"}, {"X-Keep", "1"}};
+        auto r = co_await client.fetch(req);
+        REQUIRE(r);
+        CHECK(r->status == 200);
+        CHECK(r->redirects == 1);
+        CHECK(r->url == p.base + "/b/next?x=1");
+        co_await g.wait();
+        REQUIRE(seen.size() == 2);
+        INFO(seen[1]);
+        CHECK(seen[1].rfind("GET /b/next?x=1 HTTP/1.1\r\n", 0) == 0);
+        CHECK(seen[1].substr(seen[1].size() - 4) == "\r\n\r\n");
+        for (const char* gone : {"content-type", "content-encoding", "content-language",
+                                 "content-location", "content-length", "transfer-encoding"}) {
+            INFO(gone);
+            CHECK_FALSE(has_field(seen[1], gone));
+        }
+        // Same origin: the credentials stay.
+        CHECK(has_field(seen[1], "authorization"));
+        CHECK(has_field(seen[1], "x-keep"));
+    });
+}
+
+// RFC 9110 §15.4 and the Fetch standard: credentials the caller set (Authorization,
+// Proxy-Authorization, Cookie) never follow a redirect to another origin: another host, port
+// or scheme. A downgrade from https to http is followed, as browsers do, without them.
+TEST_CASE("client: redirects to another origin drop the caller's credentials",
+          "[http][client][security]") {
+    test::run([](Loop&) -> Task<void> {
+        Peer a;
+        Peer b;
+        std::vector<std::string> seen_a;
+        std::vector<std::string> seen_b;
+        TaskGroup g;
+        g.spawn(serve(&a.l,
+                      {"HTTP/1.1 307 Temporary Redirect\r\nLocation: " + b.base +
+                       "/there\r\nContent-Length: 0\r\n\r\n"},
+                      &seen_a));
+        g.spawn(serve(&b.l, {ok_reply}, &seen_b));
+        http::Client client;
+        http::ClientRequest req;
+        req.method = "POST";
+        req.url = a.base + "/here";
+        req.body = "data";
+        req.headers = {{"Authorization", "Bearer secret"},
+                       {"proxy-authorization", "Basic eDp5"},
+                       {"COOKIE", "session=1"},
+                       {"Host", "site.example"},
+                       {"X-Keep", "1"}};
+        auto r = co_await client.fetch(req);
+        REQUIRE(r);
+        CHECK(r->status == 200);
+        CHECK(r->url == b.base + "/there");
+        co_await g.wait();
+        REQUIRE(seen_a.size() == 1);
+        REQUIRE(seen_b.size() == 1);
+        CHECK(has_field(seen_a[0], "authorization"));
+        CHECK(seen_a[0].find("\r\nHost: site.example\r\n") != std::string::npos);
+        INFO(seen_b[0]);
+        CHECK(seen_b[0].rfind("POST /there HTTP/1.1\r\n", 0) == 0);
+        CHECK(seen_b[0].substr(seen_b[0].size() - 8) == "\r\n\r\ndata");
+        CHECK_FALSE(has_field(seen_b[0], "authorization"));
+        CHECK_FALSE(has_field(seen_b[0], "proxy-authorization"));
+        CHECK_FALSE(has_field(seen_b[0], "cookie"));
+        // The caller's Host named the first origin: the second gets its own.
+        CHECK(seen_b[0].find("\r\nHost: " + b.base.substr(7) + "\r\n") != std::string::npos);
+        CHECK(has_field(seen_b[0], "x-keep"));
+
+        // https -> http on the same host and port: another origin.
+        http::ClientOptions o;
+        o.connect = any_scheme_connector;
+        http::Client lax(o);
+        std::vector<std::string> seen;
+        g.spawn(serve_each(
+            &a.l,
+            {{"HTTP/1.1 302 Found\r\nLocation: " + a.base + "/plain\r\nContent-Length: 0\r\n\r\n"},
+             {ok_reply}},
+            &seen));
+        http::ClientRequest tls;
+        tls.url = "https" + a.base.substr(4) + "/secure";
+        tls.headers = {{"Authorization", "Bearer secret"}, {"Cookie", "session=1"}};
+        r = co_await lax.fetch(tls);
+        REQUIRE(r);
+        CHECK(r->status == 200);
+        CHECK(r->url == a.base + "/plain");
+        co_await g.wait();
+        REQUIRE(seen.size() == 2);
+        CHECK(has_field(seen[0], "authorization"));
+        CHECK_FALSE(has_field(seen[1], "authorization"));
+        CHECK_FALSE(has_field(seen[1], "cookie"));
+    });
+}
+
+// RFC 9110 §15.4: 300, 304, 305 and 306 are not redirects to follow, and a Location the client
+// cannot go to (another scheme) leaves the 3xx as the answer.
+TEST_CASE("client: 300, 304, 305, 306 and a Location to another scheme are answers",
+          "[http][client][conformance]") {
+    test::run([](Loop&) -> Task<void> {
+        Peer p;
+        std::vector<std::string> seen;
+        std::vector<std::string> replies;
+        for (int code : {300, 304, 305, 306}) {
+            replies.push_back("HTTP/1.1 " + std::to_string(code) + " X\r\nLocation: " + p.base +
+                              "/elsewhere\r\nContent-Length: 0\r\n\r\n");
+        }
+        replies.push_back(
+            "HTTP/1.1 302 Found\r\nLocation: ftp://example.com/f\r\n"
+            "Content-Length: 0\r\n\r\n");
+        TaskGroup g;
+        g.spawn(serve(&p.l, replies, &seen));
+        http::Client client;
+        for (int code : {300, 304, 305, 306, 302}) {
+            INFO(code);
+            auto r = co_await client.get(p.base + "/start");
+            REQUIRE(r);
+            CHECK(r->status == code);
+            CHECK(r->redirects == 0);
+            CHECK(r->url == p.base + "/start");
+        }
+        co_await g.wait();
+        CHECK(seen.size() == 5);
+        CHECK(client.stats().redirects == 0);
+    });
+}
+
+// RFC 9110 §15.2, §6.4.1, RFC 9112 §7.1.2: interim responses are skipped; HEAD, 204 and 304
+// answers have no body whatever Content-Length says; trailers of a chunked body are kept. All
+// of it on one kept-alive connection.
+TEST_CASE("client: interim responses, bodiless answers and trailers", "[http][client]") {
+    test::run([](Loop&) -> Task<void> {
+        Peer p;
+        std::vector<std::string> seen;
+        TaskGroup g;
+        g.spawn(serve(
+            &p.l,
+            {"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s>\r\n\r\n"
+             "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+             "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+             "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n",
+             "HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n",
+             "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n"
+             "0\r\nX-Sum: 5\r\n\r\n"},
+            &seen));
+        http::Client client;
+        auto r = co_await client.get(p.base + "/");
+        REQUIRE(r);
+        CHECK(r->status == 200);
+        CHECK(r->body == "ok");
+        CHECK_FALSE(r->headers.contains("Link"));
+        http::ClientRequest head;
+        head.method = "HEAD";
+        head.url = p.base + "/";
+        r = co_await client.fetch(head);
+        REQUIRE(r);
+        CHECK(r->status == 200);
+        CHECK(r->body.empty());
+        for (int code : {204, 304}) {
+            r = co_await client.get(p.base + "/");
+            REQUIRE(r);
+            CHECK(r->status == code);
+            CHECK(r->body.empty());
+        }
+        r = co_await client.get(p.base + "/");
+        REQUIRE(r);
+        CHECK(r->body == "abcde");
+        CHECK(r->trailers.get("X-Sum").value_or("") == "5");
+        CHECK(client.stats().connects == 1);
+        CHECK(client.stats().reuses == 4);
+        CHECK(client.idle_connections() == 1);
+        client.close_idle();
+        co_await g.wait();
+    });
+}
+
+// RFC 9112 §8: a message cut short is incomplete, never a short success; a body delimited by
+// the close ends the connection; bytes past the response mean the connection is not reused.
+TEST_CASE("client: a response cut short is an error; what ends a connection",
+          "[http][client][conformance]") {
+    test::run([](Loop&) -> Task<void> {
+        Peer p;
+        std::vector<std::string> seen;
+        TaskGroup g;
+        http::Client client;
+        const std::vector<std::string> cut = {
+            "",
+            "HTTP/1.1 200 OK\r\nContent-Le",
+            "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n",
+        };
+        for (const std::string& reply : cut) {
+            INFO(reply);
+            g.spawn(one_shot(&p.l, reply));
+            auto r = co_await client.get(p.base + "/");
+            CHECK_FALSE(r);
+            co_await g.wait();
+            CHECK(client.idle_connections() == 0);
+        }
+        // Streamed: the read that meets the close fails.
+        g.spawn(one_shot(&p.l, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"));
+        http::ClientRequest req;
+        req.url = p.base + "/";
+        auto s = co_await client.open(req);
+        REQUIRE(s);
+        std::array<std::byte, 64> buf;
+        std::size_t total = 0;
+        std::error_code ec;
+        for (;;) {
+            auto n = co_await s->read(buf);
+            if (!n) {
+                ec = n.error();
+                break;
+            }
+            if (*n == 0) break;
+            total += *n;
+        }
+        CHECK(total == 3);
+        CHECK(ec == Errc::eof);
+        co_await g.wait();
+
+        // A body delimited by the close: complete, and the connection is gone.
+        g.spawn(one_shot(&p.l, "HTTP/1.1 200 OK\r\n\r\nall of it"));
+        auto r = co_await client.get(p.base + "/");
+        REQUIRE(r);
+        CHECK(r->body == "all of it");
+        CHECK(client.idle_connections() == 0);
+        co_await g.wait();
+
+        // More than one response's worth in one go: the answer is the first, the connection
+        // is not reused.
+        g.spawn(serve(&p.l,
+                      {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+                       "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfake"},
+                      &seen, true));
+        r = co_await client.get(p.base + "/");
+        REQUIRE(r);
+        CHECK(r->body == "ok");
+        CHECK(client.idle_connections() == 0);
+        co_await g.wait();
+    });
+}
+
+namespace {
+
+/// Answers one request with `reply`, then, once `go` is released, sends `later` unasked and
+/// releases `sent`; keeps the connection until the client closes it.
+Task<void> unasked(net::TcpListener* l, std::string reply, std::string later, Semaphore* go,
+                   Semaphore* sent) {
+    auto s = co_await l->accept();
+    if (!s) co_return;
+    std::array<std::byte, 4096> buf;
+    auto n = co_await s->recv(buf);
+    if (!n || *n == 0) co_return;
+    (void)co_await s->send_all(std::as_bytes(std::span(reply)));
+    (void)co_await go->acquire();
+    (void)co_await s->send_all(std::as_bytes(std::span(later)));
+    sent->release();
+    for (;;) {
+        auto m = co_await s->recv(buf);
+        if (!m || *m == 0) break;
+    }
+}
+
+}  // namespace
+
+// RFC 9112 §9.3.1: a request that is not idempotent is never sent again by itself once it went
+// out; a pooled connection the server closed (or wrote to unasked) is found before anything is
+// sent on it, and then any request goes on a fresh connection. The old client sent a POST on
+// a pooled connection the server had closed and failed it; it also took bytes the server sent
+// unasked to an idle connection for the answer to the next request.
+TEST_CASE("client: stale pooled connections: replayed only when safe", "[http][client]") {
+    test::run([](Loop&) -> Task<void> {
+        Peer p;
+        std::vector<std::string> seen;
+        TaskGroup g;
+        http::Client client;
+        // The server reads the second request and closes: a GET goes again on a new
+        // connection...
+        g.spawn(serve_each(
+            &p.l, {{ok_reply, ""}, {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nagain"}}, &seen));
+        auto r = co_await client.get(p.base + "/1");
+        REQUIRE(r);
+        r = co_await client.get(p.base + "/2");
+        REQUIRE(r);
+        CHECK(r->body == "again");
+        co_await g.wait();
+        CHECK(seen.size() == 3);
+        CHECK(client.stats().connects == 2);
+        client.close_idle();
+
+        // ... a POST that went out is not sent twice.
+        seen.clear();
+        g.spawn(serve(&p.l, {ok_reply, ""}, &seen));
+        r = co_await client.get(p.base + "/1");
+        REQUIRE(r);
+        http::ClientRequest post;
+        post.method = "POST";
+        post.url = p.base + "/form";
+        post.body = "data";
+        post.deadline = Deadline::after(2s);  // bounds a client that would try again
+        r = co_await client.fetch(post);
+        CHECK_FALSE(r);
+        co_await g.wait();
+        CHECK(seen.size() == 2);
+        CHECK(client.stats().connects == 3);
+        client.close_idle();
+
+        // A pooled connection the server has closed is not used: the POST goes on a new one.
+        seen.clear();
+        g.spawn(serve(&p.l, {ok_reply}, &seen));
+        r = co_await client.get(p.base + "/1");
+        REQUIRE(r);
+        co_await g.wait();  // closed by the server
+        CHECK(client.idle_connections() == 1);
+        g.spawn(serve(&p.l, {"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"}, &seen));
+        r = co_await client.fetch(post);
+        REQUIRE(r);
+        CHECK(r->status == 201);
+        co_await g.wait();
+        CHECK(seen.size() == 2);
+        CHECK(client.stats().connects == 5);
+        client.close_idle();
+    });
+}
+
+// RFC 9112 §9.3: bytes a server sends to an idle connection answer nothing the client asked.
+// The old client took them for the answer to its next request on that connection.
+TEST_CASE("client: bytes sent unasked to an idle connection are not the next answer",
+          "[http][client]") {
+    test::run([](Loop&) -> Task<void> {
+        Peer p;
+        std::vector<std::string> seen;
+        TaskGroup g;
+        http::Client client;
+        Semaphore go(0);
+        Semaphore sent(0);
+        g.spawn(unasked(&p.l, ok_reply, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfake", &go,
+                        &sent));
+        auto r = co_await client.get(p.base + "/1");
+        REQUIRE(r);
+        CHECK(client.idle_connections() == 1);
+        go.release();
+        (void)co_await sent.acquire();
+        g.spawn(serve(&p.l, {"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nreal"}, &seen));
+        r = co_await client.get(p.base + "/2");
+        REQUIRE(r);
+        CHECK(r->body == "real");
+        CHECK(client.stats().connects == 2);
+        client.close_idle();
+        co_await g.wait();
+    });
+}
+
+// The cap on a collected body is ClientOptions::max_body, Errc::limit_exceeded beyond, and the
+// connection is closed; a streamed body has no cap of its own. The old client let the response
+// parser's 8 MiB limit answer first: bad_message for a large Content-Length, whatever max_body
+// or open() said.
+TEST_CASE("client: the body cap is max_body; streamed bodies have none", "[http][client]") {
+    test::run([](Loop&) -> Task<void> {
+        Peer p;
+        TaskGroup g;
+        std::vector<std::string> seen;
+        http::ClientOptions o;
+        o.max_body = 1000;
+        http::Client capped(o);
+        g.spawn(serve(
+            &p.l, {"HTTP/1.1 200 OK\r\nContent-Length: 20000\r\n\r\n" + std::string(20000, 'x')},
+            &seen, true));
+        auto r = co_await capped.get(p.base + "/");
+        REQUIRE_FALSE(r);
+        CHECK(r.error() == Errc::limit_exceeded);
+        CHECK(capped.idle_connections() == 0);
+        co_await g.wait();
+
+        http::Client client;  // max_body 8 MiB
+        g.spawn(one_shot(&p.l, "HTTP/1.1 200 OK\r\nContent-Length: 9000000\r\n\r\nxyz"));
+        r = co_await client.get(p.base + "/");
+        REQUIRE_FALSE(r);
+        CHECK(r.error() == Errc::limit_exceeded);
+        co_await g.wait();
+
+        g.spawn(one_shot(&p.l, "HTTP/1.1 200 OK\r\nContent-Length: 9000000\r\n\r\nxyz"));
+        http::ClientRequest req;
+        req.url = p.base + "/";
+        auto s = co_await client.open(req);
+        REQUIRE(s);
+        CHECK(s->status() == 200);
+        std::array<std::byte, 64> buf;
+        auto n = co_await s->read(buf);
+        REQUIRE(n);
+        CHECK(*n == 3);
+        co_await g.wait();
+
+        o.max_body = std::size_t(16) << 20;
+        http::Client roomy(o);
+        g.spawn(one_shot(&p.l, "HTTP/1.1 200 OK\r\nContent-Length: 9000000\r\n\r\n" +
+                                   std::string(9000000, 'y')));
+        r = co_await roomy.get(p.base + "/");
+        REQUIRE(r);
+        CHECK(r->body.size() == 9000000);
+        co_await g.wait();
+    });
+}
+
+// The deadline covers the body too: a server that stops in the middle of one times out, and
+// the connection is closed.
+TEST_CASE("client: the deadline bounds the body", "[http][client]") {
+    test::run([](Loop&) -> Task<void> {
+        Peer p;
+        TaskGroup g;
+        std::vector<std::string> seen;
+        g.spawn(serve(&p.l, {"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"}, &seen, true));
+        http::Client client;
+        http::ClientRequest req;
+        req.url = p.base + "/";
+        req.deadline = Deadline::after(100ms);
+        auto r = co_await client.fetch(req);
+        REQUIRE_FALSE(r);
+        CHECK(r.error() == std::errc::timed_out);
+        CHECK(client.idle_connections() == 0);
+        co_await g.wait();  // the client closed it
     });
 }

@@ -2,6 +2,7 @@
 // streamed both ways, 100-continue, HEAD never carrying a body, pipelining,
 // framing rules, draining, and a stream type other than TcpStream.
 #include <catch2/catch.hpp>
+#include <cctype>
 
 #include <corio/http/server.hpp>
 #include <corio/net/unix.hpp>
@@ -449,6 +450,37 @@ TEST_CASE("HTTP/1.0 keep-alive only when asked", "[http][server][conformance]") 
             const std::string rest_ = co_await c.until_close();
             CHECK(rest_.empty());
         }
+        co_await srv.stop();
+    });
+}
+
+// RFC 9110 §9.3.6: a server MUST NOT send Content-Length or Transfer-Encoding in a 2xx answer
+// to CONNECT (the connection becomes a tunnel after the head). The server makes no tunnels:
+// it sends the head alone and closes. The old server framed the handler's body.
+TEST_CASE("a 2xx answer to CONNECT has no framing fields and ends the connection",
+          "[http][server][conformance]") {
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv([](http::Request& req) -> Task<http::Response> {
+            if (req.method() == "CONNECT") co_return http::Response::text(200, "no tunnel here");
+            co_return http::Response::text(404, "none");
+        });
+        auto c = co_await RawClient::connect(srv.address());
+        {
+            const auto sent_ = co_await c.send(
+                "CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n"
+                "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+            REQUIRE(sent_);
+        }
+        const std::string raw = co_await c.until_close();
+        CHECK(raw.rfind("HTTP/1.1 200 ", 0) == 0);
+        const std::size_t end = raw.find("\r\n\r\n");
+        REQUIRE(end != std::string::npos);
+        CHECK(raw.size() == end + 4);  // no body, and no answer to the GET behind it
+        std::string head = raw.substr(0, end);
+        for (char& ch : head)
+            ch = char(std::tolower(static_cast<unsigned char>(ch)));
+        CHECK(head.find("content-length") == std::string::npos);
+        CHECK(head.find("transfer-encoding") == std::string::npos);
         co_await srv.stop();
     });
 }
