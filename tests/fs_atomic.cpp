@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -71,8 +72,10 @@ int child_write(const std::string& path, const std::string& data, bool die_befor
         try {
             Loop loop(test::options());
             auto r = loop.block_on(fs::write_file_atomic(path, data));
+            if (!r) std::fprintf(stderr, "child_write: %s\n", r.describe().c_str());
             ::_exit(r ? 0 : 1);
-        } catch (...) {
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "child_write: %s\n", e.what());
             ::_exit(2);
         }
     }
