@@ -6,7 +6,6 @@
 
 #include <array>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
@@ -97,16 +96,6 @@ bool idle_usable(const Stream& s) noexcept {
     char c;
     const ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-}
-
-// The Content-Length of a response the parser accepted (one value, or a list of equal ones).
-std::optional<std::uint64_t> announced_length(const Headers& h) {
-    auto v = h.get("Content-Length");
-    if (!v) return std::nullopt;
-    std::uint64_t n = 0;
-    auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-    if (ec != std::errc{}) return std::nullopt;
-    return n;
 }
 
 }  // namespace
@@ -358,7 +347,7 @@ Task<Result<ClientResponse>> Client::exchange(const Hop& hop) {
     if (!rs) co_return rs.error();
     // A body announced over the cap is refused before it is read.
     if (!rs->done_) {
-        auto length = announced_length(rs->headers());
+        auto length = rs->parser_->content_length();
         if (length && *length > opts_.max_body) co_return Errc::limit_exceeded;
     }
     auto body = co_await rs->read_all(opts_.max_body);

@@ -307,6 +307,12 @@ public:
     std::string_view body_piece() const noexcept { return core_.body_piece; }
     /// Decoded body bytes so far (streamed or collected).
     std::uint64_t body_bytes() const noexcept { return core_.body_bytes; }
+    /// The body length the head announced with Content-Length (a list of equal values is
+    /// one), once headers_complete(); nullopt when it announced none.
+    std::optional<std::uint64_t> content_length() const noexcept {
+        if (!core_.has_content_length) return std::nullopt;
+        return core_.content_length;
+    }
     /// A short description of the error ("" when none).
     std::string_view error_reason() const noexcept { return core_.error_reason; }
     /// The response being parsed; complete when state() == done.
