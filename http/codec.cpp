@@ -1143,6 +1143,13 @@ std::optional<std::string> percent_decode(std::string_view in) {
     return out;
 }
 
+std::string_view media_type(std::string_view content_type) noexcept {
+    std::string_view t = content_type.substr(0, content_type.find(';'));
+    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+    return t;
+}
+
 std::string_view mime_type_for(std::string_view path) noexcept {
     std::size_t slash = path.find_last_of('/');
     if (slash != std::string_view::npos) path.remove_prefix(slash + 1);

@@ -395,4 +395,9 @@ std::optional<std::string> percent_decode(std::string_view in);
 /// Anything else is "application/octet-stream".
 std::string_view mime_type_for(std::string_view path) noexcept;
 
+/// The media type of a Content-Type value without its parameters or surrounding whitespace
+/// (RFC 9110 §8.3.1): "text/html" for "text/html; charset=utf-8". Compare it with iequals():
+/// type and subtype are case-insensitive.
+std::string_view media_type(std::string_view content_type) noexcept;
+
 }  // namespace corio::http

@@ -392,6 +392,14 @@ TEST_CASE("percent_decode", "[net][http][format]") {
     CHECK_FALSE(percent_decode("abc%4").has_value());
 }
 
+TEST_CASE("media_type", "[net][http][format]") {
+    CHECK(media_type("text/html") == "text/html");
+    CHECK(media_type("Text/HTML; charset=utf-8") == "Text/HTML");
+    CHECK(media_type(" \tapplication/xhtml+xml \t;q=1") == "application/xhtml+xml");
+    CHECK(media_type(";charset=utf-8").empty());
+    CHECK(media_type("").empty());
+}
+
 TEST_CASE("mime_type_for", "[net][http][format]") {
     CHECK(mime_type_for("/index.html") == "text/html; charset=utf-8");
     CHECK(mime_type_for("INDEX.HTM") == "text/html; charset=utf-8");

@@ -1,10 +1,9 @@
 #pragma once
-// The crawler's crawl loop, shared by examples/crawler and examples/sim_crawl:
-// a frontier of pages on the start URL's origin (scheme, host and port),
-// deduplicated in normal form, fetched --concurrency at a time through
-// http::Client (pooled keep-alive connections, retries with backoff and
-// jitter, a circuit breaker per origin), links taken from HTML pages,
-// redirects followed as links.
+// The crawl loop, shared by examples/crawler and examples/sim_crawl: the pages on the start
+// URL's origin (scheme, host and port) reachable by links, deduplicated in normal form,
+// fetched `concurrency` at a time through http::Client (pooled keep-alive connections,
+// retries with backoff and full jitter, a circuit breaker per origin). A redirect's target is
+// a page of its own.
 //
 //   crawl::Crawler cr(cfg, *http::Url::parse("http://127.0.0.1:8080/"));
 //   cr.on_page = [](const crawl::Page& p) { std::printf("%d %s\n", p.status, p.url.c_str()); };
@@ -28,31 +27,19 @@ namespace corio::examples::crawl {
 
 /// How a crawl goes.
 struct Config {
-    /// Pages fetched at once.
-    std::size_t concurrency = 16;
-    /// No new page is scheduled after this many.
-    std::size_t max_pages = 100000;
-    /// Deadline of one attempt at a page, the client's retries included.
-    std::chrono::milliseconds timeout{10000};
-    /// The client's retries of a connection error or 5xx answer.
-    int retries = 3;
-    /// Redirects followed in a chain (each hop is a page of its own).
-    int max_redirects = 5;
-    /// Attempts at a page before it counts as failed: an attempt that ends
-    /// without an answer (its deadline passed, the client's retries ran
-    /// out) or with 408 is made again after `page_retry_delay` times the
-    /// number of attempts so far.
+    std::size_t concurrency = 16;              ///< pages fetched at once
+    std::size_t max_pages = 100000;            ///< no page is scheduled after this many
+    std::chrono::milliseconds timeout{10000};  ///< of one attempt at a page, retries included
+    int retries = 3;                           ///< of a connection error or 5xx, by the client
+    int max_redirects = 5;                     ///< hops in a chain (each one a page)
+    /// Attempts at a page: one that ends without an answer (its deadline passed, the client's
+    /// retries ran out) or with 408 is made again after `page_retry_delay` times the number
+    /// of attempts so far.
     int page_attempts = 1;
     std::chrono::milliseconds page_retry_delay{1000};
     std::string user_agent = "corio-crawler/0.1";
-    /// How connections are made (https too when built with tls); unset: plain TCP.
-    http::Connector connect;
+    http::Connector connect;  ///< how connections are made (https too); unset: plain TCP
 };
-
-/// The client a crawl uses: pooled connections, retries with exponential
-/// backoff and full jitter, a circuit breaker per origin, no redirects (a
-/// redirect is a page of its own).
-http::ClientOptions client_options(const Config& cfg);
 
 /// How one page ended.
 struct Page {
@@ -72,9 +59,8 @@ public:
     /// Called as each page ends (exactly once per page scheduled).
     std::function<void(const Page&)> on_page;
 
-    /// Crawls every page reachable by links from the start URL on its
-    /// origin; completes when every scheduled page has ended. Cancelling it
-    /// cancels the pages in flight.
+    /// Crawls every page reachable by links from the start URL on its origin; completes when
+    /// every scheduled page has ended. Cancelling it cancels the pages in flight.
     Task<void> run();
 
     std::uint64_t pages() const noexcept { return pages_; }
@@ -87,22 +73,22 @@ public:
     TimePoint started() const noexcept { return started_; }
 
 private:
-    friend struct Access;
+    void schedule(http::Url url, int hops);
+    Task<void> page(http::Url url, int hops);
+    Task<Result<http::ClientResponse>> fetch(const std::string& url);
+    void record(const std::string& url, int status, std::size_t bytes, std::string_view error);
+
     Config cfg_;
     http::Url start_;
     http::Origin origin_;
     Bulkhead bulkhead_;
     http::Client client_;
     std::unordered_set<std::string> seen_;
-    std::size_t scheduled_ = 0;
     TaskGroup* pages_group_ = nullptr;
     TimePoint started_{};
     std::uint64_t pages_ = 0;
     std::uint64_t bytes_ = 0;
     std::uint64_t errors_ = 0;
 };
-
-/// True for text/html and application/xhtml+xml (parameters ignored).
-bool is_html(std::string_view content_type);
 
 }  // namespace corio::examples::crawl
