@@ -139,7 +139,8 @@ private:
 
 /// An immutable pre-formatted response part that many responses share
 /// without copying (a cache entry): header lines, each `"Name: value\r\n"`,
-/// already validated, and the body.
+/// already validated and none of the server's (see Response; they are sent
+/// as they are, unchecked), and the body.
 struct SharedBody {
     std::string fields;  ///< header lines, each `"Name: value\r\n"`
     std::string body;    ///< the body bytes
@@ -163,8 +164,14 @@ using BodyProducer = std::function<Task<Result<void>>(BodyWriter&)>;
 
 /// A response: a status, header fields, and one kind of body. The server adds
 /// Date, Server, the framing (Content-Length, or Transfer-Encoding: chunked
-/// for a stream) and Connection; a handler must not set those. Responses to
-/// HEAD, 1xx, 204 and 304 go out without a body whatever they hold.
+/// for a stream on HTTP/1.1; never to HTTP/1.0, whose stream ends with the
+/// connection) and Connection. The framing and Connection are the server's:
+/// a response whose `headers` hold Content-Length or Transfer-Encoding (any
+/// case), or Connection with anything but `close`, is a bug; the server logs
+/// it, sends 500 in its place and closes the connection, as when the handler
+/// throws. `Connection: close` is `close = true`: the server sends its one
+/// Connection field and closes after the response. Responses to HEAD, 1xx,
+/// 204 and 304 go out without a body whatever they hold.
 class Response {
 public:
     /// Which body the response carries.
@@ -196,8 +203,9 @@ public:
     /// A short text body `"STATUS Reason\n"`, as the server's own error answers.
     static Response error(int status);
 
-    /// Adds a header field (checked when sent: a name that is not a token or
-    /// a value with CR/LF is a bug and throws std::invalid_argument).
+    /// Adds a header field (checked when the handler returns: a name that is
+    /// not a token, a value with CR/LF, or one of the server's fields is a
+    /// bug, answered with 500 as above).
     Response& set(std::string_view name, std::string_view value) {
         headers.add(name, value);
         return *this;

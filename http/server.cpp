@@ -27,6 +27,7 @@
 #include <vector>
 
 #include <corio/fs/ops.hpp>
+#include <corio/http/ascii.hpp>
 #include <corio/http/file_ops.hpp>
 #include <corio/net/buf_ring.hpp>
 #include <corio/runtime/log.hpp>
@@ -82,6 +83,73 @@ void append_start(std::string& out, int status, std::string_view server_name,
     out += "Date: "sv;
     out += date;
     out += "\r\n"sv;
+}
+
+// The header fields a handler may not send, by what the server does with them.
+enum class OwnField : std::uint8_t { none, framing, connection };
+
+// Content-Length and Transfer-Encoding are the server's framing: a handler's copy would
+// go out beside it (two lengths, or a length and chunked: RFC 9112 §6.3 makes a recipient
+// reject that, and a proxy may read it differently: a smuggling shape), and
+// Transfer-Encoding would reach HTTP/1.0 clients (§6.1). Connection is the server's
+// too: it knows whether the connection stays open. On the path of every response: the
+// length decides for nearly every name, without a call.
+OwnField own_field(std::string_view name) noexcept {
+    switch (name.size()) {
+        case 10:
+            return ascii::iequals(name, "connection") ? OwnField::connection : OwnField::none;
+        case 14:
+            return ascii::iequals(name, "content-length") ? OwnField::framing : OwnField::none;
+        case 17:
+            return ascii::iequals(name, "transfer-encoding") ? OwnField::framing : OwnField::none;
+        default:
+            return OwnField::none;
+    }
+}
+
+// What a handler returned, before any of it is queued: a response the server cannot send
+// as it is throws std::invalid_argument, which run() answers as it does a handler's own
+// exception (500, close), so that no part of it goes out. A handler's "Connection: close"
+// is resp.close; the field is dropped, as the server writes the one Connection field.
+void check_response(Response& resp) {
+    if (resp.status < 100 || resp.status > 999) {
+        throw std::invalid_argument("http: invalid status code " + std::to_string(resp.status));
+    }
+    bool asks_close = false;
+    for (const Header& h : resp.headers) {
+        if (!valid_field_name(h.name) || !valid_field_value_text(h.value)) {
+            throw std::invalid_argument("http: invalid response header '" + h.name + "'");
+        }
+        switch (own_field(h.name)) {
+            case OwnField::none:
+                break;
+            case OwnField::framing:
+                throw std::invalid_argument("http: response header '" + h.name +
+                                            "' is the server's (it frames the body)");
+            case OwnField::connection: {
+                // Response::set keeps the value as given: spaces around it are OWS.
+                std::string_view v = h.value;
+                const std::size_t first = v.find_first_not_of(" \t");
+                v = first == std::string_view::npos
+                        ? std::string_view()
+                        : v.substr(first, v.find_last_not_of(" \t") - first + 1);
+                if (!ascii::iequals(v, "close")) {
+                    throw std::invalid_argument("http: response header '" + h.name +
+                                                "' is the server's (a handler may only say close)");
+                }
+                asks_close = true;
+                break;
+            }
+        }
+    }
+    if (asks_close) {
+        Headers kept;
+        for (const Header& h : resp.headers) {
+            if (own_field(h.name) != OwnField::connection) kept.add(h.name, h.value);
+        }
+        resp.headers = std::move(kept);
+        resp.close = true;
+    }
 }
 
 }  // namespace
@@ -471,16 +539,9 @@ Task<Result<std::size_t>> Connection::read_body(std::span<std::byte> buf) {
 
 // ---- responses ------------------------------------------------------------
 
+// `resp` passed check_response (a handler's) or is the server's own.
 void Connection::append_head(const Response& resp, bool keep_alive, Version v, bool body_allowed) {
     std::string& out = out_.buf;
-    if (resp.status < 100 || resp.status > 999) {
-        throw std::invalid_argument("http: invalid status code " + std::to_string(resp.status));
-    }
-    for (const Header& h : resp.headers) {
-        if (!valid_field_name(h.name) || !valid_field_value_text(h.value)) {
-            throw std::invalid_argument("http: invalid response header '" + h.name + "'");
-        }
-    }
     if (resp.status == 200) {
         out += ls_->head_200_now(core_->opts.server_name);
     } else {
@@ -786,6 +847,7 @@ Task<void> Connection::run() {
             bool failed = false;
             try {
                 resp = co_await core_->handler(req_);
+                check_response(resp);
             } catch (const std::exception& e) {
                 log_warn("http: handler for {} {}: {}", msg.method, msg.target, e.what());
                 failed = true;

@@ -582,6 +582,191 @@ TEST_CASE("a handler that throws gets 500 and the connection closes", "[http][se
     });
 }
 
+namespace {
+
+/// Sets, by path, header fields that are the server's to send: framing
+/// (refused) or Connection (honoured when it says close).
+Task<http::Response> own_fields(http::Request& req) {
+    const std::string_view p = req.path();
+    http::Response r;
+    if (p.ends_with("-stream")) {
+        r = co_await streamed(req);
+    } else {
+        r = co_await hello(req);
+    }
+    if (p.starts_with("/te")) r.set("Transfer-Encoding", "chunked");
+    if (p == "/cl") r.set("content-length", "3");
+    if (p == "/cl-same") r.set("CONTENT-LENGTH", "6");  // the true length: refused all the same
+    if (p == "/close" || p == "/close-stream") r.set("Connection", "close");
+    if (p == "/close-case") r.set("connection", "  Close ");
+    if (p == "/keep") r.set("Connection", "keep-alive");
+    co_return r;
+}
+
+/// The head of a raw answer, lower-cased, each line with its CRLF.
+std::string lower_head(std::string_view raw) {
+    const std::size_t end = raw.find("\r\n\r\n");
+    std::string head(raw.substr(0, end == std::string_view::npos ? raw.size() : end + 2));
+    for (char& ch : head)
+        ch = char(std::tolower(static_cast<unsigned char>(ch)));
+    return head;
+}
+
+/// Everything until the server closes the connection. A server that has not
+/// closed it within 20 s (it closes at once; the bound is for a busy machine)
+/// fails the test (the old server kept such connections open) and gives what
+/// arrived.
+Task<std::string> until_closed(RawClient c) {
+    auto all = co_await with_timeout(c.until_close(), 20s);
+    CHECK(all.has_value());
+    co_return all ? *all : std::exchange(c.buffered(), {});
+}
+
+/// GET `path` pipelined between two GET /hello on one connection (`version`,
+/// keep-alive asked): the first is answered whole, `path` gets 500 with the
+/// server's framing alone and the connection ends (the third is never
+/// answered); a new connection is served.
+Task<void> expect_refused(net::Address addr, std::string path, std::string version) {
+    INFO(path << " " << version);
+    auto c = co_await RawClient::connect(addr);
+    const std::string ka = "Connection: keep-alive\r\n";
+    {
+        const auto sent_ = co_await c.send(
+            "GET /hello " + version + "\r\nHost: t\r\n" + ka + "\r\nGET " + path + " " + version +
+            "\r\nHost: t\r\n" + ka + "\r\nGET /hello " + version + "\r\nHost: t\r\n" + ka + "\r\n");
+        REQUIRE(sent_);
+    }
+    auto r1 = co_await c.response();
+    REQUIRE(r1);
+    CHECK(r1->status == 200);
+    CHECK(r1->body == "hello\n");
+    const std::string raw = co_await until_closed(std::move(c));
+    CHECK(raw.starts_with("HTTP/1.1 500 "));
+    const std::string head = lower_head(raw);
+    CHECK(head.find("transfer-encoding") == std::string::npos);
+    CHECK(head.find("content-length:") == head.rfind("content-length:"));  // one at most
+    CHECK(head.find("connection: close\r\n") != std::string::npos);
+    CHECK(head.find("connection:") == head.rfind("connection:"));
+    CHECK(raw.find("hello") == std::string::npos);  // the third request was not answered
+    {
+        auto again = co_await RawClient::connect(addr);
+        const auto sent_ = co_await again.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+        REQUIRE(sent_);
+        auto r = co_await again.response();
+        REQUIRE(r);
+        CHECK(r->status == 200);
+        CHECK(r->body == "hello\n");
+    }
+}
+
+}  // namespace
+
+// RFC 9112 §6.1, §6.3: the server frames the body itself. The old server sent a handler's
+// Transfer-Encoding beside its own Content-Length (and to HTTP/1.0 clients): two
+// framings in one message, which a proxy in front may read differently.
+TEST_CASE("a handler's Transfer-Encoding is refused: 500, then close",
+          "[http][server][conformance]") {
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(own_fields);
+        co_await expect_refused(srv.address(), "/te", "HTTP/1.1");
+        co_await expect_refused(srv.address(), "/te-stream", "HTTP/1.1");
+        co_await expect_refused(srv.address(), "/te", "HTTP/1.0");
+        co_await srv.stop();
+    });
+}
+
+// The old server sent a handler's Content-Length beside its own: two different lengths
+// (RFC 9112 §6.3: a recipient must reject the message, or frames it its own way).
+TEST_CASE("a handler's Content-Length is refused: 500, then close", "[http][server][conformance]") {
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(own_fields);
+        co_await expect_refused(srv.address(), "/cl", "HTTP/1.1");
+        co_await expect_refused(srv.address(), "/cl-same", "HTTP/1.1");
+        co_await expect_refused(srv.address(), "/cl", "HTTP/1.0");
+        co_await srv.stop();
+    });
+}
+
+// RFC 9112 §6.1: no Transfer-Encoding to a client that did not send HTTP/1.1; a streamed
+// body then ends with the connection, whatever the request asked and whatever the handler
+// set (the old server passed a handler's Transfer-Encoding on to 1.0 clients).
+TEST_CASE("an HTTP/1.0 client never gets Transfer-Encoding", "[http][server][conformance]") {
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(own_fields);
+        for (std::string ask : {"", "Connection: keep-alive\r\n"}) {
+            auto c = co_await RawClient::connect(srv.address());
+            {
+                const auto sent_ = co_await c.send("GET /plain-stream HTTP/1.0\r\n" + ask + "\r\n");
+                REQUIRE(sent_);
+            }
+            const std::string raw = co_await until_closed(std::move(c));
+            INFO(raw);
+            CHECK(raw.starts_with("HTTP/1.1 200 "));
+            const std::string head = lower_head(raw);
+            CHECK(head.find("transfer-encoding") == std::string::npos);
+            CHECK(head.find("content-length") == std::string::npos);
+            CHECK(head.find("connection: close\r\n") != std::string::npos);
+            REQUIRE(raw.find("\r\n\r\n") != std::string::npos);
+            CHECK(raw.substr(raw.find("\r\n\r\n") + 4) == "one,two,three");
+        }
+        auto c = co_await RawClient::connect(srv.address());
+        {
+            const auto sent_ = co_await c.send("GET /te-stream HTTP/1.0\r\n\r\n");
+            REQUIRE(sent_);
+        }
+        const std::string raw = co_await until_closed(std::move(c));
+        INFO(raw);
+        CHECK(raw.starts_with("HTTP/1.1 500 "));
+        CHECK(lower_head(raw).find("transfer-encoding") == std::string::npos);
+        co_await srv.stop();
+    });
+}
+
+// A handler's "Connection: close" is resp.close: one Connection field, the server's, and
+// the connection ends after the answer. The old server sent the handler's field and kept
+// the connection open (answering what followed), and to an HTTP/1.0 keep-alive request
+// sent "Connection: close" and "Connection: keep-alive" both. Any other Connection value
+// is the server's to choose: refused.
+TEST_CASE("a handler's Connection: close ends the connection; other values are refused",
+          "[http][server][conformance]") {
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(own_fields);
+        struct Case {
+            std::string path;
+            std::string request;  // the version, and what it asks for the connection
+            std::string body;
+        };
+        const std::array<Case, 5> cases = {{
+            {"/close", "HTTP/1.1\r\nHost: t\r\n", "hello\n"},
+            {"/close-case", "HTTP/1.1\r\nHost: t\r\n", "hello\n"},
+            {"/close-stream", "HTTP/1.1\r\nHost: t\r\n", "one,two,three"},
+            {"/close", "HTTP/1.0\r\nConnection: keep-alive\r\n", "hello\n"},
+            {"/close-stream", "HTTP/1.0\r\nConnection: keep-alive\r\n", "one,two,three"},
+        }};
+        for (const Case& k : cases) {
+            INFO(k.path << " " << k.request);
+            auto c = co_await RawClient::connect(srv.address());
+            {
+                const auto sent_ = co_await c.send("GET " + k.path + " " + k.request + "\r\n" +
+                                                   "GET /hello " + k.request + "\r\n");
+                REQUIRE(sent_);
+            }
+            auto r = co_await c.response();
+            REQUIRE(r);
+            CHECK(r->status == 200);
+            CHECK(r->body == k.body);
+            CHECK(r->headers.count("Connection") == 1);
+            CHECK(r->headers.get("Connection").value_or("") == "close");
+            // The request behind it is never answered.
+            const std::string rest = co_await until_closed(std::move(c));
+            CHECK(rest.empty());
+        }
+        co_await expect_refused(srv.address(), "/keep", "HTTP/1.1");
+        co_await expect_refused(srv.address(), "/keep", "HTTP/1.0");
+        co_await srv.stop();
+    });
+}
+
 TEST_CASE("run() drains: idle connections close, the server returns", "[http][server]") {
     test::run([](Loop&) -> Task<void> {
         LocalServer srv(make_router());
