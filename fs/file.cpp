@@ -333,11 +333,19 @@ Task<Result<void>> write_file(std::filesystem::path path, std::string_view data,
 
 namespace {
 
-// ".NAME.tmp-XXXXXXXX": hidden, and never the target's own name.
+// ".NAME.tmp-XXXXXXXXXXXXXXXX": hidden, never the target's own name, and a different
+// sequence in each process. A forked child inherits its parent's generator state, so the
+// generator is seeded again when the process id changes: with the inherited state every
+// child tried the same names in the same order, and each writer killed before its rename
+// left one more of them behind, until a child found all nine of its tries taken (EEXIST).
 std::string temp_name(const std::filesystem::path& target) {
     static std::atomic<std::uint64_t> counter{0};
-    thread_local std::mt19937_64 rng(std::random_device{}() ^
-                                     (static_cast<std::uint64_t>(::getpid()) << 32));
+    thread_local std::mt19937_64 rng;
+    thread_local pid_t seeded_for = 0;
+    if (const pid_t pid = ::getpid(); pid != seeded_for) {
+        rng.seed(std::random_device{}() ^ (static_cast<std::uint64_t>(pid) << 32));
+        seeded_for = pid;
+    }
     std::uint64_t n = rng() ^ counter.fetch_add(1, std::memory_order_relaxed);
     std::filesystem::path dir = target.parent_path();
     std::string name = fmt::format(".{}.tmp-{:016x}", target.filename().native(), n);

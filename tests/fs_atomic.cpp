@@ -140,6 +140,29 @@ TEST_CASE("a writer killed between write and rename leaves the old content", "[f
     CHECK(slurp(target) == new_content);
 }
 
+// A forked child inherited its parent's name generator, so every child tried the same
+// temporary names in the same order: after nine writers killed before their rename, the
+// tenth found all of its tries taken and failed with EEXIST (a clean-clone CI run hit this
+// in the test below, where some of the killed writers die before the rename).
+TEST_CASE("writers in forked children never reuse a killed writer's temporary name",
+          "[fs][atomic]") {
+    TempDir dir;
+    const std::string target = dir / "data.bin";
+    // The parent's generator is in use before the forks, as after any earlier write.
+    test::run([&](Loop&) -> Task<void> {
+        REQUIRE_OK(fs::write_file_atomic(target, std::string_view("parent")));
+    });
+    for (int i = 0; i < 12; ++i) {
+        const int status = child_write(target, version(10 + i, 1000), true);
+        REQUIRE(WIFSIGNALED(status));
+        REQUIRE(WTERMSIG(status) == SIGKILL);
+    }
+    CHECK(names_in(dir.path).size() == 13);  // 12 temporaries, each under its own name
+    CHECK(slurp(target) == "parent");
+    REQUIRE(child_write(target, version(30, 1000), false) == 0);
+    CHECK(slurp(target) == version(30, 1000));
+}
+
 TEST_CASE("a writer killed at random moments leaves old or new, never a mix", "[fs][atomic]") {
     TempDir dir;
     const std::string target = dir / "data.bin";
