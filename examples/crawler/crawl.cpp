@@ -94,11 +94,11 @@ Task<void> Crawler::page(http::Url url, int hops) {
 }
 
 // One attempt at a page: the answer, or why none came.
-Task<Result<http::ClientResponse>> Crawler::fetch(const std::string& url) {
+Task<Result<http::ClientResponse>> Crawler::fetch(std::string url) {
     auto permit = co_await bulkhead_.acquire();
     if (!permit) co_return permit.error();  // cancelled
     http::ClientRequest req;
-    req.url = url;
+    req.url = std::move(url);
     req.headers = {{"Accept", "*/*"}};
     req.deadline = Deadline::after(cfg_.timeout);
     co_return co_await client_.fetch(std::move(req));

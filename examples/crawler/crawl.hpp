@@ -75,7 +75,7 @@ public:
 private:
     void schedule(http::Url url, int hops);
     Task<void> page(http::Url url, int hops);
-    Task<Result<http::ClientResponse>> fetch(const std::string& url);
+    Task<Result<http::ClientResponse>> fetch(std::string url);
     void record(const std::string& url, int status, std::size_t bytes, std::string_view error);
 
     Config cfg_;
