@@ -170,8 +170,9 @@ using BodyProducer = std::function<Task<Result<void>>(BodyWriter&)>;
 /// case), or Connection with anything but `close`, is a bug; the server logs
 /// it, sends 500 in its place and closes the connection, as when the handler
 /// throws. `Connection: close` is `close = true`: the server sends its one
-/// Connection field and closes after the response. Responses to HEAD, 1xx,
-/// 204 and 304 go out without a body whatever they hold.
+/// Connection field and closes after the response. A handler's Date or Server
+/// goes out in place of the server's (neither is sent twice). Responses to
+/// HEAD, 1xx, 204 and 304 go out without a body whatever they hold.
 class Response {
 public:
     /// Which body the response carries.

@@ -67,7 +67,8 @@ void append_number(std::string& out, std::uint64_t v) {
     out.append(b, r.ptr);
 }
 
-// The status line and the Server and Date fields every response starts with.
+// The status line and the Server and Date fields every response starts with (none when
+// empty: the handler sent its own).
 void append_start(std::string& out, int status, std::string_view server_name,
                   std::string_view date) {
     out += "HTTP/1.1 "sv;
@@ -80,13 +81,20 @@ void append_start(std::string& out, int status, std::string_view server_name,
         out += server_name;
         out += "\r\n"sv;
     }
-    out += "Date: "sv;
-    out += date;
-    out += "\r\n"sv;
+    if (!date.empty()) {
+        out += "Date: "sv;
+        out += date;
+        out += "\r\n"sv;
+    }
 }
 
-// The header fields a handler may not send, by what the server does with them.
-enum class OwnField : std::uint8_t { none, framing, connection };
+// The header fields the server sends itself, by what it does with a handler's.
+enum class OwnField : std::uint8_t { none, framing, connection, date, server };
+
+// Which of the server's singleton fields a handler's response sets itself: those go out
+// in place of the server's (RFC 9110 §5.3: no second field line of a name whose value is
+// not a list).
+enum Replaces : unsigned { replaces_date = 1, replaces_server = 2 };
 
 // Content-Length and Transfer-Encoding are the server's framing: a handler's copy would
 // go out beside it (two lengths, or a length and chunked: RFC 9112 §6.3 makes a recipient
@@ -96,6 +104,10 @@ enum class OwnField : std::uint8_t { none, framing, connection };
 // length decides for nearly every name, without a call.
 OwnField own_field(std::string_view name) noexcept {
     switch (name.size()) {
+        case 4:
+            return ascii::iequals(name, "date") ? OwnField::date : OwnField::none;
+        case 6:
+            return ascii::iequals(name, "server") ? OwnField::server : OwnField::none;
         case 10:
             return ascii::iequals(name, "connection") ? OwnField::connection : OwnField::none;
         case 14:
@@ -111,17 +123,25 @@ OwnField own_field(std::string_view name) noexcept {
 // as it is throws std::invalid_argument, which run() answers as it does a handler's own
 // exception (500, close), so that no part of it goes out. A handler's "Connection: close"
 // is resp.close; the field is dropped, as the server writes the one Connection field.
-void check_response(Response& resp) {
+// Returns the Replaces bits of the Date and Server fields the handler set.
+unsigned check_response(Response& resp) {
     if (resp.status < 100 || resp.status > 999) {
         throw std::invalid_argument("http: invalid status code " + std::to_string(resp.status));
     }
     bool asks_close = false;
+    unsigned replaces = 0;
     for (const Header& h : resp.headers) {
         if (!valid_field_name(h.name) || !valid_field_value_text(h.value)) {
             throw std::invalid_argument("http: invalid response header '" + h.name + "'");
         }
         switch (own_field(h.name)) {
             case OwnField::none:
+                break;
+            case OwnField::date:
+                replaces |= replaces_date;
+                break;
+            case OwnField::server:
+                replaces |= replaces_server;
                 break;
             case OwnField::framing:
                 throw std::invalid_argument("http: response header '" + h.name +
@@ -150,6 +170,7 @@ void check_response(Response& resp) {
         resp.headers = std::move(kept);
         resp.close = true;
     }
+    return replaces;
 }
 
 }  // namespace
@@ -371,8 +392,10 @@ private:
     void start_multishot();
     Task<Result<std::size_t>> receive();
     Task<bool> flush();
-    Task<bool> answer(Response& resp, bool head, bool keep_alive, Version v, bool framing = true);
-    void append_head(const Response& resp, bool keep_alive, Version v, bool body_allowed);
+    Task<bool> answer(Response& resp, bool head, bool keep_alive, Version v, bool framing = true,
+                      unsigned replaces = 0);
+    void append_head(const Response& resp, bool keep_alive, Version v, bool body_allowed,
+                     unsigned replaces = 0);
     void append_error(int status, bool head, bool keep_alive, Version v);
     Task<bool> send_file(FileBody& f);
     Task<bool> send_stream(Response& resp, bool chunked);
@@ -539,13 +562,17 @@ Task<Result<std::size_t>> Connection::read_body(std::span<std::byte> buf) {
 
 // ---- responses ------------------------------------------------------------
 
-// `resp` passed check_response (a handler's) or is the server's own.
-void Connection::append_head(const Response& resp, bool keep_alive, Version v, bool body_allowed) {
+// `resp` passed check_response (a handler's; `replaces` is what it returned) or is the
+// server's own.
+void Connection::append_head(const Response& resp, bool keep_alive, Version v, bool body_allowed,
+                             unsigned replaces) {
     std::string& out = out_.buf;
-    if (resp.status == 200) {
+    if (resp.status == 200 && replaces == 0) {
         out += ls_->head_200_now(core_->opts.server_name);
     } else {
-        append_start(out, resp.status, core_->opts.server_name, ls_->date_now());
+        append_start(out, resp.status,
+                     (replaces & replaces_server) != 0 ? ""sv : core_->opts.server_name,
+                     (replaces & replaces_date) != 0 ? ""sv : ls_->date_now());
     }
     if (resp.share) out += resp.share->fields;
     for (const Header& h : resp.headers) {
@@ -612,11 +639,12 @@ Task<bool> Connection::flush() {
 
 // Queues (and for files and streams, sends) one response. False: the
 // connection must close now.
-Task<bool> Connection::answer(Response& resp, bool head, bool keep_alive, Version v, bool framing) {
+Task<bool> Connection::answer(Response& resp, bool head, bool keep_alive, Version v, bool framing,
+                              unsigned replaces) {
     const bool bodiless =
         head || !framing || resp.status < 200 || resp.status == 204 || resp.status == 304;
     const bool chunked = resp.kind == Response::Kind::stream && v == Version::http_1_1;
-    append_head(resp, keep_alive, v, framing);
+    append_head(resp, keep_alive, v, framing, replaces);
     if (bodiless) co_return true;
     switch (resp.kind) {
         case Response::Kind::empty:
@@ -845,9 +873,10 @@ Task<void> Connection::run() {
             in_handler();
             Response resp;
             bool failed = false;
+            unsigned replaces = 0;
             try {
                 resp = co_await core_->handler(req_);
-                check_response(resp);
+                replaces = check_response(resp);
             } catch (const std::exception& e) {
                 log_warn("http: handler for {} {}: {}", msg.method, msg.target, e.what());
                 failed = true;
@@ -884,7 +913,7 @@ Task<void> Connection::run() {
             if (tunnel) keep_alive = false;
             bool ok;
             try {
-                ok = co_await answer(resp, head, keep_alive, msg.version, !tunnel);
+                ok = co_await answer(resp, head, keep_alive, msg.version, !tunnel, replaces);
             } catch (const std::exception& e) {
                 log_warn("http: response to {} {}: {}", msg.method, msg.target, e.what());
                 ok = false;

@@ -600,6 +600,9 @@ Task<http::Response> own_fields(http::Request& req) {
     if (p == "/close" || p == "/close-stream") r.set("Connection", "close");
     if (p == "/close-case") r.set("connection", "  Close ");
     if (p == "/keep") r.set("Connection", "keep-alive");
+    if (p == "/own-date" || p == "/own-both") r.set("date", "Tue, 01 Jan 2030 00:00:00 GMT");
+    if (p == "/own-server" || p == "/own-both") r.set("Server", "mine/1.0");
+    if (p == "/own-both") r.status = 404;
     co_return r;
 }
 
@@ -763,6 +766,44 @@ TEST_CASE("a handler's Connection: close ends the connection; other values are r
         }
         co_await expect_refused(srv.address(), "/keep", "HTTP/1.1");
         co_await expect_refused(srv.address(), "/keep", "HTTP/1.0");
+        co_await srv.stop();
+    });
+}
+
+// RFC 9110 §5.3: a sender must not send two field lines of one name unless its value is a
+// list; Date and Server are not. The old server sent a handler's Date or Server beside its
+// own. A handler's now goes out in the server's place.
+TEST_CASE("a handler's Date or Server replaces the server's own", "[http][server][conformance]") {
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(own_fields);
+        struct Case {
+            std::string path;
+            int status;
+            std::string date;    // the handler's, or empty: the server's (any value)
+            std::string server;  // the one Server value expected
+        };
+        const std::array<Case, 4> cases = {{
+            {"/hello", 200, "", "corio"},
+            {"/own-date", 200, "Tue, 01 Jan 2030 00:00:00 GMT", "corio"},
+            {"/own-server", 200, "", "mine/1.0"},
+            {"/own-both", 404, "Tue, 01 Jan 2030 00:00:00 GMT", "mine/1.0"},
+        }};
+        auto c = co_await RawClient::connect(srv.address());
+        for (const Case& k : cases) {
+            INFO(k.path);
+            {
+                const auto sent_ =
+                    co_await c.send("GET " + k.path + " HTTP/1.1\r\nHost: t\r\n\r\n");
+                REQUIRE(sent_);
+            }
+            auto r = co_await c.response();
+            REQUIRE(r);
+            CHECK(r->status == k.status);
+            CHECK(r->headers.count("Date") == 1);
+            CHECK(r->headers.count("Server") == 1);
+            if (!k.date.empty()) CHECK(r->headers.get("Date").value_or("") == k.date);
+            CHECK(r->headers.get("Server").value_or("") == k.server);
+        }
         co_await srv.stop();
     });
 }
