@@ -12,7 +12,10 @@
 #
 # Running several at once on 2 cores is the point: a test that depends on
 # timing shows it under load. (Found this way: a blocking client that did not
-# retry on EINTR, 20 failures in 450 runs.)
+# retry on EINTR, 20 failures in 450 runs; temporary names repeated in forked
+# children, 3 in 120.) A failing run's whole output is kept in
+# ${TMPDIR:-/tmp}/corio-repeat-RUN.txt (its path is printed): what a child
+# process printed is there even when the lines shown here miss it.
 set -u
 cd "$(dirname "$0")/.."
 
@@ -46,7 +49,9 @@ one() { # N: one run; its output kept only if it failed
     [ -n "$filter" ] && args=("$filter")
     [ "$shuffle" = 1 ] && envs+=(CORIO_SHUFFLE="$seed")
     if ! env "${envs[@]}" timeout 300 "$bin" "${args[@]}" >"$out/$1.txt" 2>&1; then
-        { echo "FAILED run $1: ${envs[*]} $bin ${filter:+\"$filter\"}"
+        local kept="${TMPDIR:-/tmp}/corio-repeat-$1.txt"
+        cp "$out/$1.txt" "$kept"
+        { echo "FAILED run $1: ${envs[*]} $bin ${filter:+\"$filter\"} (output: $kept)"
           grep -E "FAILED|with expansion|^  [^ ]|error|Error" "$out/$1.txt" | head -12; } >"$out/$1.fail"
     fi
     rm -f "$out/$1.txt"
