@@ -518,9 +518,10 @@ Task<Result<std::size_t>> Connection::receive() {
 // ---- request bodies -------------------------------------------------------
 
 Task<Result<std::size_t>> Connection::read_body(std::span<std::byte> buf) {
-    if (body_error_ != 0)
+    if (body_error_ != 0) {
         co_return body_error_ == 413 ? Result<std::size_t>(Errc::limit_exceeded)
                                      : Result<std::size_t>(std::errc::bad_message);
+    }
     if (parser_.state() == ParseState::done || buf.empty()) co_return std::size_t(0);
     if (expect_continue_) {
         // The client waits for this before it sends the body; responses to

@@ -65,7 +65,10 @@ void Crawler::schedule(http::Url url, int hops) {
 
 Task<void> Crawler::page(http::Url url, int hops) {
     const std::string name = url.normalized();
-    if (hops > cfg_.max_redirects) co_return record(name, 0, 0, "too many redirects");
+    if (hops > cfg_.max_redirects) {
+        record(name, 0, 0, "too many redirects");
+        co_return;
+    }
     Result<http::ClientResponse> page = co_await fetch(name);
     for (int attempt = 1; attempt < cfg_.page_attempts && (!page || page->status == 408);
          ++attempt) {
@@ -74,8 +77,9 @@ Task<void> Crawler::page(http::Url url, int hops) {
         page = co_await fetch(name);
     }
     if (!page) {
-        if (page.error() != std::errc::operation_canceled)
+        if (page.error() != std::errc::operation_canceled) {
             record(name, 0, 0, page.error().message());
+        }
         co_return;
     }
     record(name, page->status, page->body.size(), {});
