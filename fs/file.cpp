@@ -5,16 +5,15 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <new>
-#include <random>
 
 #include <fmt/format.h>
 
 #include <corio/fs/dir.hpp>
 #include <corio/runtime/loop.hpp>
+#include <corio/runtime/resilience.hpp>
 #include <corio/runtime/sim_io.hpp>
 
 namespace corio::fs {
@@ -333,20 +332,13 @@ Task<Result<void>> write_file(std::filesystem::path path, std::string_view data,
 
 namespace {
 
-// ".NAME.tmp-XXXXXXXXXXXXXXXX": hidden, never the target's own name, and a different
-// sequence in each process. A forked child inherits its parent's generator state, so the
-// generator is seeded again when the process id changes: with the inherited state every
-// child tried the same names in the same order, and each writer killed before its rename
-// left one more of them behind, until a child found all nine of its tries taken (EEXIST).
+// ".NAME.tmp-XXXXXXXXXXXXXXXX": hidden, never the target's own name. The number comes from
+// detail::random_seed(): a different sequence in each process (a forked child once drew its
+// parent's names, so that after nine writers killed before their rename the next child found
+// all nine of its tries taken: EEXIST), and the world's seed on a simulated host, so that a
+// crash's leftover temporary has the same name in every replay.
 std::string temp_name(const std::filesystem::path& target) {
-    static std::atomic<std::uint64_t> counter{0};
-    thread_local std::mt19937_64 rng;
-    thread_local pid_t seeded_for = 0;
-    if (const pid_t pid = ::getpid(); pid != seeded_for) {
-        rng.seed(std::random_device{}() ^ (static_cast<std::uint64_t>(pid) << 32));
-        seeded_for = pid;
-    }
-    std::uint64_t n = rng() ^ counter.fetch_add(1, std::memory_order_relaxed);
+    const std::uint64_t n = corio::detail::random_seed();
     std::filesystem::path dir = target.parent_path();
     std::string name = fmt::format(".{}.tmp-{:016x}", target.filename().native(), n);
     return (dir / name).native();

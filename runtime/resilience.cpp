@@ -1,5 +1,7 @@
 #include <corio/runtime/resilience.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <exception>
@@ -14,19 +16,24 @@ namespace detail {
 std::uint64_t random_seed() noexcept {
     // On a simulated host the seed decides, so that a run replays.
     if (SimIo* sim = current_sim()) return sim->random();
-    // One random_device read per thread, then a cheap generator: a crawler
-    // may start thousands of retry loops.
-    thread_local std::mt19937_64 gen = [] {
-        std::uint64_t s = 0x9e3779b97f4a7c15ULL;
+    // One random_device read per thread, then a cheap generator: a crawler may start
+    // thousands of retry loops. Seeded again when the process id changes: a forked child
+    // inherits the parent's generator state and would draw the parent's numbers (the same
+    // temporary names for write_file_atomic in every child; the same jitter).
+    thread_local std::mt19937_64 gen;
+    thread_local pid_t seeded_for = 0;
+    if (const pid_t pid = ::getpid(); pid != seeded_for) {
+        std::uint64_t s = 0x9e3779b97f4a7c15ULL ^ (std::uint64_t(pid) << 32);
         try {
             std::random_device rd;
-            s = (std::uint64_t(rd()) << 32) ^ rd();
+            s ^= (std::uint64_t(rd()) << 32) ^ rd();
         } catch (...) {
-            // No entropy source: mix in the clock, jitter still differs per run.
+            // No entropy source: mix in the clock, draws still differ per run.
             s ^= static_cast<std::uint64_t>(Clock::now().time_since_epoch().count());
         }
-        return std::mt19937_64(s);
-    }();
+        gen.seed(s);
+        seeded_for = pid;
+    }
     return gen();
 }
 

@@ -55,7 +55,8 @@ concept ResultCallable = requires {
 }
 &&is_result<call_result_t<F>>::value;
 
-/// A fresh seed from a per-thread generator seeded by std::random_device.
+/// A fresh random number: on a simulated host from the world's seed (a run replays),
+/// else from a per-thread generator seeded by std::random_device, again in a forked child.
 std::uint64_t random_seed() noexcept;
 }  // namespace detail
 

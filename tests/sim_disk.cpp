@@ -4,6 +4,7 @@
 // crash lands, while a plain rewrite does not.
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include <corio/fs/dir.hpp>
 #include <corio/fs/file.hpp>
@@ -147,6 +148,35 @@ TEST_CASE(
     // The crash landed both before and after the rename became durable.
     CHECK(saw_new > 0);
     CHECK(saw_new < 100);
+}
+
+namespace {
+
+std::vector<std::string> temporaries_seen;
+
+// The temporary names of three atomic writes on a fresh world with `seed`.
+std::vector<std::string> temporary_names(std::uint64_t seed) {
+    temporaries_seen.clear();
+    fs::detail::atomic_write_hook = [](const std::string& tmp) { temporaries_seen.push_back(tmp); };
+    sim::World w({.seed = seed, .use_env = false});
+    auto& h = w.add_host("db");
+    for (int i = 0; i < 3; ++i) {
+        CHECK(w.block_on(h, fs::write_file_atomic("/f", std::string_view("v"))));
+    }
+    fs::detail::atomic_write_hook = nullptr;
+    return temporaries_seen;
+}
+
+}  // namespace
+
+// A crash can leave a temporary behind, and a program that lists the directory sees its
+// name: the old names came from std::random_device even on a simulated host, so the same
+// seed listed different names.
+TEST_CASE("sim disk: write_file_atomic's temporary names replay with the seed", "[sim][disk]") {
+    const auto a = temporary_names(5);
+    REQUIRE(a.size() == 3);
+    CHECK(temporary_names(5) == a);
+    CHECK(temporary_names(6) != a);
 }
 
 TEST_CASE("sim disk: the seed search finds a crash that breaks a plain rewrite", "[sim][disk]") {
