@@ -100,7 +100,8 @@ enum Replaces : unsigned { replaces_date = 1, replaces_server = 2 };
 // go out beside it (two lengths, or a length and chunked: RFC 9112 §6.3 makes a recipient
 // reject that, and a proxy may read it differently: a smuggling shape), and
 // Transfer-Encoding would reach HTTP/1.0 clients (§6.1). Connection is the server's
-// too: it knows whether the connection stays open. On the path of every response: the
+// too: it knows whether the connection stays open. Date and Server are the server's
+// unless a handler sets its own (see Replaces). On the path of every response: the
 // length decides for nearly every name, without a call.
 OwnField own_field(std::string_view name) noexcept {
     switch (name.size()) {
