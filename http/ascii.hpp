@@ -26,6 +26,14 @@ inline int hex_value(char c) noexcept {
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
 }
+/// `s` without the spaces and tabs (OWS, RFC 9110 §5.6.3) at its ends.
+inline std::string_view trim_ows(std::string_view s) noexcept {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+        s.remove_suffix(1);
+    return s;
+}
 /// Equal ignoring ASCII case.
 inline bool iequals(std::string_view a, std::string_view b) noexcept {
     if (a.size() != b.size()) return false;

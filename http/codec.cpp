@@ -36,6 +36,7 @@ namespace {
 
 using ascii::hex_value;
 using ascii::is_digit;
+using ascii::trim_ows;
 
 // Character classes from RFC 9110 §5.6.2 (tchar), §5.5 (field-vchar, SP, HTAB) and RFC 3986
 // (request-target as printable ASCII; host characters).
@@ -145,16 +146,6 @@ bool all_vchar(std::string_view s) noexcept {
 
 bool is_token(std::string_view s) noexcept {
     return !s.empty() && all_of_class(s, c_token);
-}
-
-std::string_view trim_ows(std::string_view s) noexcept {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
 }
 
 // Calls f(element) for each comma-separated element of a list value, trimmed of OWS (empty
@@ -1144,10 +1135,7 @@ std::optional<std::string> percent_decode(std::string_view in) {
 }
 
 std::string_view media_type(std::string_view content_type) noexcept {
-    std::string_view t = content_type.substr(0, content_type.find(';'));
-    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
-    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
-    return t;
+    return ascii::trim_ows(content_type.substr(0, content_type.find(';')));
 }
 
 std::string_view mime_type_for(std::string_view path) noexcept {

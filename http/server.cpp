@@ -149,12 +149,7 @@ unsigned check_response(Response& resp) {
                                             "' is the server's (it frames the body)");
             case OwnField::connection: {
                 // Response::set keeps the value as given: spaces around it are OWS.
-                std::string_view v = h.value;
-                const std::size_t first = v.find_first_not_of(" \t");
-                v = first == std::string_view::npos
-                        ? std::string_view()
-                        : v.substr(first, v.find_last_not_of(" \t") - first + 1);
-                if (!ascii::iequals(v, "close")) {
+                if (!ascii::iequals(ascii::trim_ows(h.value), "close")) {
                     throw std::invalid_argument("http: response header '" + h.name +
                                                 "' is the server's (a handler may only say close)");
                 }

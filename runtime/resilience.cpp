@@ -1,8 +1,10 @@
 #include <corio/runtime/resilience.hpp>
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <exception>
 
@@ -13,17 +15,31 @@ namespace corio {
 
 namespace detail {
 
+namespace {
+
+// Bumped in the child of every fork (pthread_atfork), so that random_seed() sees a fork
+// without a system call per draw.
+std::atomic<unsigned> fork_generation{1};
+
+}  // namespace
+
 std::uint64_t random_seed() noexcept {
     // On a simulated host the seed decides, so that a run replays.
     if (SimIo* sim = current_sim()) return sim->random();
     // One random_device read per thread, then a cheap generator: a crawler may start
-    // thousands of retry loops. Seeded again when the process id changes: a forked child
-    // inherits the parent's generator state and would draw the parent's numbers (the same
-    // temporary names for write_file_atomic in every child; the same jitter).
+    // thousands of retry loops. Seeded again after a fork: a child inherits the parent's
+    // generator state and would draw the parent's numbers (the same temporary names for
+    // write_file_atomic in every child; the same jitter).
+    static const bool watching_forks = [] {
+        ::pthread_atfork(nullptr, nullptr,
+                         [] { fork_generation.fetch_add(1, std::memory_order_relaxed); });
+        return true;
+    }();
+    (void)watching_forks;
     thread_local std::mt19937_64 gen;
-    thread_local pid_t seeded_for = 0;
-    if (const pid_t pid = ::getpid(); pid != seeded_for) {
-        std::uint64_t s = 0x9e3779b97f4a7c15ULL ^ (std::uint64_t(pid) << 32);
+    thread_local unsigned seeded_in = 0;
+    if (const unsigned now = fork_generation.load(std::memory_order_relaxed); now != seeded_in) {
+        std::uint64_t s = 0x9e3779b97f4a7c15ULL ^ (std::uint64_t(::getpid()) << 32);
         try {
             std::random_device rd;
             s ^= (std::uint64_t(rd()) << 32) ^ rd();
@@ -32,7 +48,7 @@ std::uint64_t random_seed() noexcept {
             s ^= static_cast<std::uint64_t>(Clock::now().time_since_epoch().count());
         }
         gen.seed(s);
-        seeded_for = pid;
+        seeded_in = now;
     }
     return gen();
 }
