@@ -35,17 +35,6 @@ using namespace corio;
 
 namespace {
 
-constexpr const char* usage =
-    "usage: copy SRC DST [--backend auto|io_uring|epoll] [--depth N] [--block BYTES]\n"
-    "\n"
-    "Copies the file SRC to DST (created or truncated), keeping SRC's permission\n"
-    "bits, with at most N reads/writes in flight.\n"
-    "\n"
-    "  --backend B   auto (default: io_uring if it works), io_uring or epoll\n"
-    "  --depth N     blocks in flight, 1..1024 (default 8)\n"
-    "  --block BYTES block size, 4096..64M, suffix k or m allowed (default 128k)\n"
-    "  --help        this text\n";
-
 struct Copy {
     fs::File* src = nullptr;
     fs::File* dst = nullptr;
@@ -168,34 +157,24 @@ std::size_t parse_size(const examples::Cli& cli, std::string text) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    examples::Cli cli(argc, argv, usage);
+    examples::Cli cli(argc, argv, "SRC DST [options]",
+                      "Copies the file SRC to DST (created or truncated), keeping SRC's\n"
+                      "permission bits, with at most N reads/writes in flight.\n");
     LoopOptions opts;
     unsigned depth = 8;
     std::size_t block = 128 * 1024;
-    std::vector<std::string> paths;
-    cli.parse(
-        [&](const std::string& flag, auto value) {
-            if (flag == "backend") {
-                opts.backend = cli.backend(value());
-            } else if (flag == "depth") {
-                depth = cli.number<unsigned>("depth", value(), 1, 1024);
-            } else if (flag == "block") {
-                block = parse_size(cli, value());
-            } else {
-                return false;
-            }
-            return true;
-        },
-        [&](const std::string& p) {
-            paths.push_back(p);
-            return paths.size() <= 2;
-        });
-    if (paths.size() != 2) cli.fail("wants SRC and DST");
+    std::string src, dst;
+    cli.positional("SRC", src).positional("DST", dst);
+    cli.backend(opts.backend);
+    cli.option("depth N", "blocks in flight, 1..1024", depth, 1, 1024);
+    cli.option("block BYTES", "block size, 4096..64M, suffix k or m allowed (default 128k)",
+               [&](const std::string& v) { block = parse_size(cli, v); });
+    cli.parse();
     // Enough SQEs for every block in flight plus the odd stat/close.
     opts.sq_entries = std::max(256u, depth * 2);
     try {
         Loop loop(opts);
-        return loop.block_on(run(paths[0], paths[1], depth, block));
+        return loop.block_on(run(src, dst, depth, block));
     } catch (const std::exception& e) {
         std::fprintf(stderr, "copy: %s\n", e.what());
         return 1;

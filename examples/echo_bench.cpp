@@ -35,25 +35,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const char* const usage =
-    "usage: echo_bench --port P [options]\n"
-    "  Load generator for echo servers: each connection sends a message, reads the\n"
-    "  echo back, verifies it and repeats.\n"
-    "  --host ADDR        server address (default 127.0.0.1)\n"
-    "  --port P           server port (required)\n"
-    "  --conns N          connections (default 50)\n"
-    "  --size BYTES       message size (default 64)\n"
-    "  --duration SECS    how long to send, fractions allowed (default 5)\n"
-    "  --pipeline DEPTH   messages in flight per connection (default 1)\n"
-    "  --loops N          client event loops (threads), 0 = one per core (default 1)\n"
-    "  --backend B        auto, io_uring or epoll (default auto)\n"
-    "  --tls              talk TLS (echo_server --tls); the handshake is not timed\n"
-    "  --ca-file FILE     trust this CA for --tls (default: the system store)\n"
-    "  --server-name N    name to verify for --tls (default localhost)\n"
-    "  --help             this text\n"
-    "Prints: msgs_per_sec=X mbps=Y p50_us=A p99_us=B errors=E\n"
-    "  (mbps: megabits per second of echoed payload, one direction)\n";
-
 struct Config {
     std::string host = "127.0.0.1";
     int port = -1;
@@ -216,42 +197,24 @@ void run_loop(const Config& cfg, net::Address addr, unsigned first, unsigned cou
 
 int main(int argc, char** argv) {
     Config cfg;
-    examples::Cli cli(argc, argv, usage);
-    cli.parse(
-        [&](const std::string& flag, auto value) {
-            if (flag == "host") {
-                cfg.host = value();
-            } else if (flag == "port") {
-                cfg.port = cli.number<int>(flag, value(), 1, 65535);
-            } else if (flag == "conns") {
-                cfg.conns = cli.number<unsigned>(flag, value(), 1, 1'000'000);
-            } else if (flag == "size") {
-                cfg.size = cli.number<std::size_t>(flag, value(), 1, 64 << 20);
-            } else if (flag == "duration") {
-                std::string v = value();
-                char* e = nullptr;
-                cfg.duration = std::strtod(v.c_str(), &e);
-                if (e == v.c_str() || *e != '\0' || !(cfg.duration > 0) || cfg.duration > 86400) {
-                    cli.fail("--duration wants seconds (> 0), not '" + v + "'");
-                }
-            } else if (flag == "pipeline") {
-                cfg.pipeline = cli.number<unsigned>(flag, value(), 1, 4096);
-            } else if (flag == "loops") {
-                cfg.loops = cli.number<unsigned>(flag, value(), 0, 1024);
-            } else if (flag == "backend") {
-                cfg.backend = cli.backend(value());
-            } else if (flag == "tls") {
-                cfg.use_tls = true;
-            } else if (flag == "ca-file") {
-                cfg.ca_file = value();
-            } else if (flag == "server-name") {
-                cfg.server_name = value();
-            } else {
-                return false;
-            }
-            return true;
-        },
-        [](const std::string&) { return false; });
+    examples::Cli cli(argc, argv, "--port P [options]",
+                      "Load generator for echo servers: each connection sends a message, reads\n"
+                      "the echo back, verifies it and repeats.\n"
+                      "Prints: msgs_per_sec=X mbps=Y p50_us=A p99_us=B errors=E\n"
+                      "  (mbps: megabits per second of echoed payload, one direction)\n");
+    cli.option("host ADDR", "server address", cfg.host);
+    cli.option("port P", "server port (required)",
+               [&cli, &cfg](const std::string& v) { cfg.port = cli.number("port", v, 1, 65535); });
+    cli.option("conns N", "connections", cfg.conns, 1, 1'000'000);
+    cli.option("size BYTES", "message size", cfg.size, 1, 64 << 20);
+    cli.seconds("duration SECS", "how long to send, fractions allowed (default 5)", cfg.duration);
+    cli.option("pipeline DEPTH", "messages in flight per connection", cfg.pipeline, 1, 4096);
+    cli.option("loops N", "client event loops (threads), 0 = one per core", cfg.loops, 0, 1024);
+    cli.backend(cfg.backend);
+    cli.flag("tls", "talk TLS (echo_server --tls); the handshake is not timed", cfg.use_tls);
+    cli.option("ca-file FILE", "trust this CA for --tls (default: the system store)", cfg.ca_file);
+    cli.option("server-name N", "name to verify for --tls", cfg.server_name);
+    cli.parse();
     if (cfg.port < 0) cli.fail("--port is required");
     if (cfg.use_tls) {
 #if CORIO_HAS_TLS

@@ -27,26 +27,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const char* const usage =
-    "usage: echo_server [options]\n"
-    "  TCP echo server on corio: sends every byte it receives back.\n"
-    "  --host ADDR        address to listen on (default 127.0.0.1)\n"
-    "  --port P           port, 0 picks a free one (default 0)\n"
-    "  --loops N          event loops, one per thread; 0 = one per core (default 1)\n"
-    "  --backend B        auto, io_uring or epoll (default auto; CORIO_BACKEND overrides auto)\n"
-    "  --buf-size BYTES   receive buffer size (default 4096)\n"
-    "  --no-multishot     io_uring: one recv per message into the connection's\n"
-    "                     buffer instead of a multishot receive into a buffer ring\n"
-    "  --no-fixed-files   io_uring: ordinary descriptors in every operation instead of\n"
-    "                     slots of the ring's registered descriptor table\n"
-    "  --pin              pin loop i's thread to CPU i\n"
-    "  --tls              echo over TLS (tls::Stream; needs --cert and --key)\n"
-    "  --cert FILE        PEM certificate chain for --tls\n"
-    "  --key FILE         its PEM private key\n"
-    "  --help             this text\n"
-    "Prints `listening HOST:PORT backend=B loops=N` when ready (`tls=on` with --tls);\n"
-    "SIGINT/SIGTERM stop it.\n";
-
 struct Config {
     std::string host = "127.0.0.1";
     std::uint16_t port = 0;
@@ -125,37 +105,28 @@ Task<void> echo_tls(NoTls, net::TcpStream, std::size_t) {
 
 int main(int argc, char** argv) {
     Config cfg;
-    examples::Cli cli(argc, argv, usage);
-    cli.parse(
-        [&](const std::string& flag, auto value) {
-            if (flag == "host") {
-                cfg.host = value();
-            } else if (flag == "port") {
-                cfg.port = cli.number<std::uint16_t>(flag, value(), 0, 65535);
-            } else if (flag == "loops") {
-                cfg.loops = cli.number<unsigned>(flag, value(), 0, 1024);
-            } else if (flag == "backend") {
-                cfg.backend = cli.backend(value());
-            } else if (flag == "pin") {
-                cfg.pin = true;
-            } else if (flag == "no-multishot") {
-                cfg.multishot = false;
-            } else if (flag == "no-fixed-files") {
-                cfg.fixed_files = false;
-            } else if (flag == "tls") {
-                cfg.use_tls = true;
-            } else if (flag == "cert") {
-                cfg.cert = value();
-            } else if (flag == "key") {
-                cfg.key = value();
-            } else if (flag == "buf-size") {
-                cfg.buf_size = cli.number<std::size_t>(flag, value(), 1, 1 << 24);
-            } else {
-                return false;
-            }
-            return true;
-        },
-        [](const std::string&) { return false; });
+    examples::Cli cli(argc, argv, "[options]",
+                      "TCP echo server on corio: sends every byte it receives back.\n"
+                      "Prints `listening HOST:PORT backend=B loops=N` when ready (`tls=on` with\n"
+                      "--tls); SIGINT/SIGTERM stop it.\n");
+    cli.option("host ADDR", "address to listen on", cfg.host);
+    cli.option("port P", "port, 0 picks a free one", cfg.port, 0, 65535);
+    cli.option("loops N", "event loops, one per thread; 0 = one per core", cfg.loops, 0, 1024);
+    cli.backend(cfg.backend);
+    cli.option("buf-size BYTES", "receive buffer size", cfg.buf_size, 1, 1 << 24);
+    cli.flag("no-multishot",
+             "io_uring: one recv per message into the connection's\n"
+             "buffer instead of a multishot receive into a buffer ring",
+             cfg.multishot, false);
+    cli.flag("no-fixed-files",
+             "io_uring: ordinary descriptors in every operation instead of\n"
+             "slots of the ring's registered descriptor table",
+             cfg.fixed_files, false);
+    cli.flag("pin", "pin loop i's thread to CPU i", cfg.pin);
+    cli.flag("tls", "echo over TLS (tls::Stream; needs --cert and --key)", cfg.use_tls);
+    cli.option("cert FILE", "PEM certificate chain for --tls", cfg.cert);
+    cli.option("key FILE", "its PEM private key", cfg.key);
+    cli.parse();
 
     auto addr = net::Address::parse(cfg.host + ":" + std::to_string(cfg.port));
     if (!addr) {

@@ -38,18 +38,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const char* const usage =
-    "usage: http_load URL [options]\n"
-    "  Keep-alive HTTP/1.1 load generator: each connection sends GET URL, reads the\n"
-    "  whole response (strict framing), and sends the next.\n"
-    "  --conns N          connections (default 50)\n"
-    "  --duration SECS    how long to send, fractions allowed (default 5)\n"
-    "  --pipeline DEPTH   requests in flight per connection (default 1)\n"
-    "  --timeout SECS     how long after the end to wait for answers still owed (default 5)\n"
-    "  --backend B        auto, io_uring or epoll (default auto)\n"
-    "  --help             this text\n"
-    "Prints: requests=N secs=S req_per_sec=R non2xx=K body_bytes=B p50_us=A p99_us=B errors=E\n";
-
 struct Config {
     std::string request;  // one GET, ready to send
     unsigned conns = 50;
@@ -153,35 +141,19 @@ Task<void> run(net::Address addr, const Config* cfg, Totals* t) {
 int main(int argc, char** argv) {
     Config cfg;
     std::string url_text;
-    examples::Cli cli(argc, argv, usage);
-    cli.parse(
-        [&](const std::string& flag, auto value) {
-            if (flag == "conns") {
-                cfg.conns = cli.number<unsigned>(flag, value(), 1, 100'000);
-            } else if (flag == "duration" || flag == "timeout") {
-                std::string v = value();
-                char* e = nullptr;
-                double secs = std::strtod(v.c_str(), &e);
-                if (e == v.c_str() || *e != '\0' || !(secs > 0) || secs > 86400) {
-                    cli.fail("--" + flag + " wants seconds (> 0), not '" + v + "'");
-                }
-                (flag == "duration" ? cfg.duration : cfg.timeout) =
-                    std::chrono::duration_cast<Duration>(std::chrono::duration<double>(secs));
-            } else if (flag == "pipeline") {
-                cfg.pipeline = cli.number<unsigned>(flag, value(), 1, 1024);
-            } else if (flag == "backend") {
-                cfg.backend = cli.backend(value());
-            } else {
-                return false;
-            }
-            return true;
-        },
-        [&](const std::string& arg) {
-            if (!url_text.empty()) return false;
-            url_text = arg;
-            return true;
-        });
-    if (url_text.empty()) cli.fail("a URL is required");
+    examples::Cli cli(argc, argv, "URL [options]",
+                      "Keep-alive HTTP/1.1 load generator: each connection sends GET URL, reads\n"
+                      "the whole response (strict framing), and sends the next.\n"
+                      "Prints: requests=N secs=S req_per_sec=R non2xx=K body_bytes=B p50_us=A "
+                      "p99_us=B errors=E\n");
+    cli.positional("URL", url_text);
+    cli.option("conns N", "connections", cfg.conns, 1, 100'000);
+    cli.seconds("duration SECS", "how long to send, fractions allowed (default 5)", cfg.duration);
+    cli.option("pipeline DEPTH", "requests in flight per connection", cfg.pipeline, 1, 1024);
+    cli.seconds("timeout SECS", "how long after the end to wait for answers still owed (default 5)",
+                cfg.timeout);
+    cli.backend(cfg.backend);
+    cli.parse();
     auto url = http::Url::parse(url_text);
     if (!url || url->scheme() != "http") cli.fail("not an http:// URL: '" + url_text + "'");
     cfg.request = "GET " + url->target() + " HTTP/1.1\r\nHost: " + url->authority() + "\r\n\r\n";

@@ -38,38 +38,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const char* const usage =
-    "usage: http_server --root DIR [options]\n"
-    "  Static file server on corio: GET and HEAD, keep-alive and pipelining.\n"
-    "  --root DIR              directory to serve (required); nothing outside it is reachable\n"
-    "  --host ADDR             address to listen on (default 127.0.0.1)\n"
-    "  --port P                port, 0 picks a free one (default 0)\n"
-    "  --loops N               event loops, one per thread; 0 = one per core (default 1)\n"
-    "  --pin                   pin each loop's thread to a CPU\n"
-    "  --backend B             auto, io_uring or epoll (default auto; CORIO_BACKEND overrides "
-    "auto)\n"
-    "  --max-conns N           open connections at most; more get 503 (default 10000)\n"
-    "  --no-multishot          io_uring: one receive per read instead of one multishot\n"
-    "                          receive per connection into the loop's buffer ring\n"
-    "  --no-fixed-files        io_uring: ordinary descriptors instead of slots of the ring's\n"
-    "                          registered descriptor table\n"
-    "  --idle-timeout-ms T     close a keep-alive connection idle this long (default 60000)\n"
-    "  --header-timeout-ms T   a request must arrive whole within T of its first byte;\n"
-    "                          else 408 and close (default 10000)\n"
-    "  --send-timeout-ms T     close when a response makes no progress for T (default 60000)\n"
-    "  --grace-ms T            on shutdown, time for requests in progress (default 2000)\n"
-    "  --max-request-line B    longer request lines get 414 (default 8192)\n"
-    "  --max-header-bytes B    larger heads get 431 (default 16384)\n"
-    "  --max-body B            larger request bodies get 413 (default 65536)\n"
-    "  --cache-max-file B      files up to B bytes are kept in memory (default 262144)\n"
-    "  --cache-bytes B         memory for cached files, per loop (default 67108864)\n"
-    "  --cache-valid-ms T      re-check a cached file after T; 0 = no cache (default 1000)\n"
-    "  --cert FILE             serve https: PEM certificate chain (with --key; ALPN http/1.1)\n"
-    "  --key FILE              the certificate's PEM private key\n"
-    "  --help                  this text\n"
-    "Prints `listening HOST:PORT backend=B loops=N` when ready (` tls=on` added with\n"
-    "--cert); SIGINT/SIGTERM stop it.\n";
-
 struct Config {
     std::string root;
     std::string host = "127.0.0.1";
@@ -186,62 +154,55 @@ int main(int argc, char** argv) {
     cfg.server = examples::server_defaults();
     http::ServerOptions& so = cfg.server;
     BackendChoice backend = BackendChoice::automatic;
-    examples::Cli cli(argc, argv, usage);
-    auto ms = [&cli](const std::string& flag, const std::string& v) {
-        return std::chrono::milliseconds(cli.number<std::uint32_t>(flag, v, 0, 86'400'000));
-    };
-    cli.parse(
-        [&](const std::string& flag, auto value) {
-            if (flag == "root") {
-                cfg.root = value();
-            } else if (flag == "host") {
-                cfg.host = value();
-            } else if (flag == "port") {
-                cfg.port = cli.number<std::uint16_t>(flag, value(), 0, 65535);
-            } else if (flag == "loops") {
-                cfg.loops = cli.number<unsigned>(flag, value(), 0, 1024);
-            } else if (flag == "pin") {
-                cfg.pin = true;
-            } else if (flag == "no-multishot") {
-                so.multishot_receive = false;
-            } else if (flag == "no-fixed-files") {
-                cfg.fixed_files = false;
-            } else if (flag == "backend") {
-                backend = cli.backend(value());
-            } else if (flag == "max-conns") {
-                so.max_connections = cli.number<std::size_t>(flag, value(), 1, 10'000'000);
-            } else if (flag == "idle-timeout-ms") {
-                so.idle_timeout = ms(flag, value());
-            } else if (flag == "header-timeout-ms") {
-                so.header_timeout = so.body_timeout = ms(flag, value());
-            } else if (flag == "send-timeout-ms") {
-                so.send_timeout = ms(flag, value());
-            } else if (flag == "grace-ms") {
-                so.grace = ms(flag, value());
-            } else if (flag == "max-request-line") {
-                so.limits.max_request_line = cli.number<std::size_t>(flag, value(), 64, 1 << 20);
-            } else if (flag == "max-header-bytes") {
-                so.limits.max_header_bytes = cli.number<std::size_t>(flag, value(), 64, 1 << 24);
-            } else if (flag == "max-body") {
-                so.limits.max_body =
-                    cli.number<std::size_t>(flag, value(), 0, std::size_t(1) << 32);
-            } else if (flag == "cache-max-file") {
-                cfg.files.cache_max_file = cli.number<std::size_t>(flag, value(), 0, 1 << 30);
-            } else if (flag == "cache-bytes") {
-                cfg.files.cache_bytes =
-                    cli.number<std::size_t>(flag, value(), 0, std::size_t(1) << 40);
-            } else if (flag == "cache-valid-ms") {
-                cfg.files.cache_valid = ms(flag, value());
-            } else if (flag == "cert") {
-                cfg.cert = value();
-            } else if (flag == "key") {
-                cfg.key = value();
-            } else {
-                return false;
-            }
-            return true;
-        },
-        [](const std::string&) { return false; });
+    examples::Cli cli(argc, argv, "--root DIR [options]",
+                      "Static file server on corio: GET and HEAD, keep-alive and pipelining.\n"
+                      "Prints `listening HOST:PORT backend=B loops=N` when ready (` tls=on` added\n"
+                      "with --cert); SIGINT/SIGTERM stop it.\n");
+    cli.option("root DIR", "directory to serve (required); nothing outside it is reachable",
+               cfg.root);
+    cli.option("host ADDR", "address to listen on", cfg.host);
+    cli.option("port P", "port, 0 picks a free one", cfg.port, 0, 65535);
+    cli.option("loops N", "event loops, one per thread; 0 = one per core", cfg.loops, 0, 1024);
+    cli.flag("pin", "pin each loop's thread to a CPU", cfg.pin);
+    cli.backend(backend);
+    cli.option("max-conns N", "open connections at most; more get 503", so.max_connections, 1,
+               10'000'000);
+    cli.flag("no-multishot",
+             "io_uring: one receive per read instead of one multishot\n"
+             "receive per connection into the loop's buffer ring",
+             so.multishot_receive, false);
+    cli.flag("no-fixed-files",
+             "io_uring: ordinary descriptors instead of slots of the ring's\n"
+             "registered descriptor table",
+             cfg.fixed_files, false);
+    cli.option("idle-timeout-ms T", "close a keep-alive connection idle this long", so.idle_timeout,
+               0, 86'400'000);
+    cli.option("header-timeout-ms T",
+               "a request must arrive whole within T of its first byte;\n"
+               "else 408 and close (default 10000)",
+               [&](const std::string& v) {
+                   so.header_timeout = so.body_timeout = std::chrono::milliseconds(
+                       cli.number<std::uint32_t>("header-timeout-ms", v, 0, 86'400'000));
+               });
+    cli.option("send-timeout-ms T", "close when a response makes no progress for T",
+               so.send_timeout, 0, 86'400'000);
+    cli.option("grace-ms T", "on shutdown, time for requests in progress", so.grace, 0, 86'400'000);
+    cli.option("max-request-line B", "longer request lines get 414", so.limits.max_request_line, 64,
+               1 << 20);
+    cli.option("max-header-bytes B", "larger heads get 431", so.limits.max_header_bytes, 64,
+               1 << 24);
+    cli.option("max-body B", "larger request bodies get 413", so.limits.max_body, 0,
+               std::size_t(1) << 32);
+    cli.option("cache-max-file B", "files up to B bytes are kept in memory",
+               cfg.files.cache_max_file, 0, 1 << 30);
+    cli.option("cache-bytes B", "memory for cached files, per loop", cfg.files.cache_bytes, 0,
+               std::size_t(1) << 40);
+    cli.option("cache-valid-ms T", "re-check a cached file after T; 0 = no cache",
+               cfg.files.cache_valid, 0, 86'400'000);
+    cli.option("cert FILE", "serve https: PEM certificate chain (with --key; ALPN http/1.1)",
+               cfg.cert);
+    cli.option("key FILE", "the certificate's PEM private key", cfg.key);
+    cli.parse();
     if (cfg.root.empty()) cli.fail("--root DIR is required");
     if (cfg.cert.empty() != cfg.key.empty()) cli.fail("--cert and --key go together");
     if (so.idle_timeout.count() == 0 || so.header_timeout.count() == 0 ||

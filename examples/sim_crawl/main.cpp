@@ -1,4 +1,4 @@
-// sim_crawl: the crawler's crawl (examples/crawler/crawl.cpp) against
+// sim_crawl: the crawler's crawl (examples/crawler/crawl.hpp) against
 // http_server's handler (examples/http_server/site.cpp: http::StaticFiles
 // mounted at "/" of a Router, served by http::Server) on a simulated network
 // (sim::World), with faults drawn from the seed.
@@ -56,21 +56,6 @@ using namespace std::chrono_literals;
 namespace crawl = corio::examples::crawl;
 
 namespace {
-
-const char* const usage =
-    "usage: sim_crawl [options]\n"
-    "  Crawls a generated site served by http_server's handler on a simulated network\n"
-    "  (virtual time, no real socket, no real file), with connection resets, stalls and\n"
-    "  a 30 s partition drawn from the seed; checks every reachable page was fetched once.\n"
-    "  --seed N      decides everything that varies (default 1)\n"
-    "  --pages P     pages of the site, besides indexes and redirects (default 300)\n"
-    "  --hours H     crawl again every simulated minute for H simulated hours (default 0:\n"
-    "                one crawl)\n"
-    "  --backend B   only `sim`: the simulation is the backend\n"
-    "  --help        this text\n"
-    "Prints `pages=N unique=U faults=F events=E sim_seconds=S hash=H` (N: pages crawled,\n"
-    "U: distinct URLs); exit 0 when every check held, 1 (with the reason on stderr) when\n"
-    "one failed. The same arguments print the same line.\n";
 
 constexpr std::uint16_t port = 80;
 
@@ -317,26 +302,25 @@ int main(int argc, char** argv) {
     std::uint64_t seed = 1;
     std::size_t pages = 300;
     unsigned hours = 0;
-    examples::Cli cli(argc, argv, usage);
-    cli.parse(
-        [&](const std::string& flag, auto value) {
-            if (flag == "seed") {
-                seed = cli.number<std::uint64_t>(flag, value(), 0, UINT64_MAX);
-            } else if (flag == "pages") {
-                pages = cli.number<std::size_t>(flag, value(), 1, 100000);
-            } else if (flag == "hours") {
-                hours = cli.number<unsigned>(flag, value(), 0, 10000);
-            } else if (flag == "backend") {
-                if (std::string v = value(); v != "sim") {
-                    cli.fail("--backend: sim_crawl runs only on the simulation (sim), not '" + v +
-                             "'");
-                }
-            } else {
-                return false;
-            }
-            return true;
-        },
-        [](const std::string&) { return false; });
+    examples::Cli cli(
+        argc, argv, "[options]",
+        "Crawls a generated site served by http_server's handler on a simulated network\n"
+        "(virtual time, no real socket, no real file), with connection resets, stalls and\n"
+        "a 30 s partition drawn from the seed; checks every reachable page was fetched once.\n"
+        "Prints `pages=N unique=U faults=F events=E sim_seconds=S hash=H` (N: pages crawled,\n"
+        "U: distinct URLs); exit 0 when every check held, 1 (with the reason on stderr) when\n"
+        "one failed. The same arguments print the same line.\n");
+    cli.option("seed N", "decides everything that varies", seed, 0, UINT64_MAX);
+    cli.option("pages P", "pages of the site, besides indexes and redirects", pages, 1, 100000);
+    cli.option("hours H",
+               "crawl again every simulated minute for H simulated hours\n(default 0: one crawl)",
+               hours, 0, 10000);
+    cli.option(
+        "backend B", "only `sim`: the simulation is the backend", [&cli](const std::string& v) {
+            if (v != "sim")
+                cli.fail("--backend: sim_crawl runs only on the simulation (sim), not '" + v + "'");
+        });
+    cli.parse();
     try {
         Site site(pages, seed);
         // Declared before the world: its hosts' tasks point at them until
