@@ -1,27 +1,30 @@
 #pragma once
 // The crawl loop, shared by examples/crawler and examples/sim_crawl: the pages on the start
-// URL's origin (scheme, host and port) reachable by links, deduplicated in normal form,
-// fetched `concurrency` at a time through http::Client (pooled keep-alive connections,
-// retries with backoff and full jitter, a circuit breaker per origin). A redirect's target is
-// a page of its own.
+// URL's origin reachable by links, deduplicated in normal form, each one task of a TaskGroup,
+// `concurrency` of them talking at once (a Bulkhead) through one http::Client (pooled
+// keep-alive connections, retries with jittered backoff, a circuit breaker). A redirect's
+// target is a page of its own.
 //
 //   crawl::Crawler cr(cfg, *http::Url::parse("http://127.0.0.1:8080/"));
-//   cr.on_page = [](const crawl::Page& p) { std::printf("%d %s\n", p.status, p.url.c_str()); };
+//   cr.on_page = [](const crawl::Page& p) { fmt::print("{} {}\n", p.status, p.url); };
 //   co_await cr.run();
 
+#include <algorithm>
 #include <chrono>
-#include <cstddef>
-#include <cstdint>
 #include <functional>
 #include <string>
-#include <string_view>
 #include <unordered_set>
 
 #include <corio/http/client.hpp>
+#include <corio/http/codec.hpp>
 #include <corio/http/url.hpp>
+#include <corio/runtime/deadline.hpp>
+#include <corio/runtime/loop.hpp>
 #include <corio/runtime/resilience.hpp>
-#include <corio/runtime/task.hpp>
 #include <corio/runtime/task_group.hpp>
+#include <corio/runtime/timer.hpp>
+
+#include "html.hpp"
 
 namespace corio::examples::crawl {
 
@@ -32,9 +35,8 @@ struct Config {
     std::chrono::milliseconds timeout{10000};  ///< of one attempt at a page, retries included
     int retries = 3;                           ///< of a connection error or 5xx, by the client
     int max_redirects = 5;                     ///< hops in a chain (each one a page)
-    /// Attempts at a page: one that ends without an answer (its deadline passed, the client's
-    /// retries ran out) or with 408 is made again after `page_retry_delay` times the number
-    /// of attempts so far.
+    /// Attempts at a page: one that ends without an answer or with 408 is made again after
+    /// `page_retry_delay` times the attempts so far.
     int page_attempts = 1;
     std::chrono::milliseconds page_retry_delay{1000};
     std::string user_agent = "corio-crawler/0.1";
@@ -52,31 +54,111 @@ struct Page {
 /// One crawl from a start URL. Lives on one loop; run() once.
 class Crawler {
 public:
-    Crawler(Config cfg, http::Url start);
-    Crawler(const Crawler&) = delete;
-    Crawler& operator=(const Crawler&) = delete;
+    Crawler(Config cfg, http::Url start)
+        : cfg_(std::move(cfg)),
+          start_(std::move(start)),
+          origin_(start_.origin()),
+          bulkhead_(cfg_.concurrency),
+          client_(client_options(cfg_)) {}
 
-    /// Called as each page ends (exactly once per page scheduled).
+    /// Called as each page ends, once per page scheduled.
     std::function<void(const Page&)> on_page;
 
-    /// Crawls every page reachable by links from the start URL on its origin; completes when
-    /// every scheduled page has ended. Cancelling it cancels the pages in flight.
-    Task<void> run();
+    /// Completes when every page reachable from the start URL has ended. Cancelling it
+    /// cancels the pages in flight.
+    Task<void> run() {
+        started_ = Loop::current().now();
+        TaskGroup pages;
+        pages_ = &pages;
+        schedule(start_, 0);
+        co_await pages.wait();
+        client_.close_idle();
+    }
 
-    std::uint64_t pages() const noexcept { return pages_; }
+    std::uint64_t pages() const noexcept { return n_pages_; }
     std::uint64_t bytes() const noexcept { return bytes_; }
-    /// Pages without an answer or with a status of 400 or more.
-    std::uint64_t errors() const noexcept { return errors_; }
+    std::uint64_t errors() const noexcept { return errors_; }  ///< no answer, or status >= 400
     std::size_t in_flight() const noexcept { return bulkhead_.in_flight(); }
     std::size_t waiting() const noexcept { return bulkhead_.waiting(); }
     const http::Client& client() const noexcept { return client_; }
     TimePoint started() const noexcept { return started_; }
 
 private:
-    void schedule(http::Url url, int hops);
-    Task<void> page(http::Url url, int hops);
-    Task<Result<http::ClientResponse>> fetch(std::string url);
-    void record(const std::string& url, int status, std::size_t bytes, std::string_view error);
+    static http::ClientOptions client_options(const Config& cfg) {
+        using namespace std::chrono_literals;
+        http::ClientOptions o;
+        o.max_idle_per_origin = cfg.concurrency;
+        o.max_redirects = 0;  // a redirect is a page of its own
+        o.user_agent = cfg.user_agent;
+        o.connect = cfg.connect;
+        RetryPolicy& retry = o.retry.emplace();
+        retry.max_attempts = 1 + cfg.retries;
+        retry.initial_backoff = 50ms;
+        retry.max_backoff = 2s;
+        retry.jitter = Jitter::full;
+        // Opens when 80% of the last `window` calls failed: a dead host fails fast, one that
+        // fails each page once (and then answers) keeps being called.
+        BreakerOptions& breaker = o.breaker.emplace();
+        breaker.failure_threshold = 0;
+        breaker.window = int(std::max<std::size_t>(20, 2 * cfg.concurrency));
+        breaker.failure_ratio = 0.8;
+        breaker.cool_down = 2s;
+        return o;
+    }
+
+    // Schedules `url` if it is on the start URL's origin, new, and within the page budget.
+    void schedule(http::Url url, int hops) {
+        if (!(url.origin() == origin_) || seen_.size() >= cfg_.max_pages) return;
+        if (seen_.insert(url.normalized()).second) pages_->spawn(page(std::move(url), hops));
+    }
+
+    Task<void> page(http::Url url, int hops) {
+        const std::string name = url.normalized();
+        if (hops > cfg_.max_redirects) co_return record(name, 0, 0, "too many redirects");
+        Result<http::ClientResponse> r = co_await fetch(name);
+        for (int n = 1; n < cfg_.page_attempts && (!r || r->status == 408); ++n) {
+            if (!r && r.error() == std::errc::operation_canceled) co_return;
+            if (!co_await sleep_for(cfg_.page_retry_delay * n)) co_return;  // cancelled
+            r = co_await fetch(name);
+        }
+        if (!r) {
+            if (r.error() != std::errc::operation_canceled) record(name, 0, 0, r.error().message());
+            co_return;
+        }
+        record(name, r->status, r->body.size(), {});
+        const auto location = r->headers.get("Location");
+        if (r->status >= 300 && r->status < 400 && location) {
+            if (auto next = http::Url::resolve(url, *location))
+                schedule(std::move(*next), hops + 1);
+            co_return;
+        }
+        const auto type = http::media_type(r->headers.get("Content-Type").value_or(""));
+        if (r->status != 200 ||
+            !(http::iequals(type, "text/html") || http::iequals(type, "application/xhtml+xml"))) {
+            co_return;
+        }
+        for (const std::string& link : html::extract_links(r->body)) {
+            if (auto next = http::Url::resolve(url, link)) schedule(std::move(*next), 0);
+        }
+    }
+
+    // One attempt at a page: the answer, or why none came.
+    Task<Result<http::ClientResponse>> fetch(std::string url) {
+        auto permit = co_await bulkhead_.acquire();
+        if (!permit) co_return permit.error();  // cancelled
+        http::ClientRequest req;
+        req.url = std::move(url);
+        req.headers = {{"Accept", "*/*"}};
+        req.deadline = Deadline::after(cfg_.timeout);
+        co_return co_await client_.fetch(std::move(req));
+    }
+
+    void record(const std::string& url, int status, std::size_t bytes, std::string_view error) {
+        ++n_pages_;
+        bytes_ += bytes;
+        errors_ += status == 0 || status >= 400;
+        if (on_page) on_page(Page{url, status, bytes, error});
+    }
 
     Config cfg_;
     http::Url start_;
@@ -84,11 +166,9 @@ private:
     Bulkhead bulkhead_;
     http::Client client_;
     std::unordered_set<std::string> seen_;
-    TaskGroup* pages_group_ = nullptr;
+    TaskGroup* pages_ = nullptr;
     TimePoint started_{};
-    std::uint64_t pages_ = 0;
-    std::uint64_t bytes_ = 0;
-    std::uint64_t errors_ = 0;
+    std::uint64_t n_pages_ = 0, bytes_ = 0, errors_ = 0;
 };
 
 }  // namespace corio::examples::crawl
