@@ -35,9 +35,12 @@ public:
         : synopsis_(std::move(synopsis)), about_(std::move(about)) {
         prog_ = argc > 0 ? argv[0] : "example";
         if (auto slash = prog_.rfind('/'); slash != std::string::npos) prog_.erase(0, slash + 1);
-        for (int i = 1; i < argc; ++i)
+        for (int i = 1; i < argc; ++i) {
             args_.emplace_back(argv[i]);
+        }
     }
+    Cli(const Cli&) = delete;  // the options' setters point at this Cli
+    Cli& operator=(const Cli&) = delete;
 
     /// `--NAME VALUE` through `set`, for values no other overload takes; `spec` is
     /// "NAME METAVAR".

@@ -18,7 +18,6 @@
 #include <corio/http/client.hpp>
 #include <corio/http/codec.hpp>
 #include <corio/http/url.hpp>
-#include <corio/runtime/deadline.hpp>
 #include <corio/runtime/loop.hpp>
 #include <corio/runtime/resilience.hpp>
 #include <corio/runtime/task_group.hpp>
@@ -72,6 +71,7 @@ public:
         pages_ = &pages;
         schedule(start_, 0);
         co_await pages.wait();
+        pages_ = nullptr;
         client_.close_idle();
     }
 
@@ -91,6 +91,7 @@ private:
         o.max_redirects = 0;  // a redirect is a page of its own
         o.user_agent = cfg.user_agent;
         o.connect = cfg.connect;
+        o.timeout = cfg.timeout;
         RetryPolicy& retry = o.retry.emplace();
         retry.max_attempts = 1 + cfg.retries;
         retry.initial_backoff = 50ms;
@@ -128,8 +129,9 @@ private:
         record(name, r->status, r->body.size(), {});
         const auto location = r->headers.get("Location");
         if (r->status >= 300 && r->status < 400 && location) {
-            if (auto next = http::Url::resolve(url, *location))
+            if (auto next = http::Url::resolve(url, *location)) {
                 schedule(std::move(*next), hops + 1);
+            }
             co_return;
         }
         const auto type = http::media_type(r->headers.get("Content-Type").value_or(""));
@@ -149,8 +151,7 @@ private:
         http::ClientRequest req;
         req.url = std::move(url);
         req.headers = {{"Accept", "*/*"}};
-        req.deadline = Deadline::after(cfg_.timeout);
-        co_return co_await client_.fetch(std::move(req));
+        co_return co_await client_.fetch(std::move(req));  // within cfg_.timeout
     }
 
     void record(const std::string& url, int status, std::size_t bytes, std::string_view error) {

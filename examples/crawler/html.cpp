@@ -49,12 +49,12 @@ std::size_t decode_one(std::string_view t, std::size_t i, std::string& out) {
     }
     std::size_t j = i + 2;
     const bool hex = t.substr(j, 1) == "x" || t.substr(j, 1) == "X";
-    const std::size_t digits = j += hex;
+    if (hex) ++j;
+    const std::size_t digits = j;
     std::uint32_t cp = 0;
-    for (int v; j < t.size() && (v = hex              ? hex_value(t[j])
-                                     : is_digit(t[j]) ? t[j] - '0'
-                                                      : -1) >= 0;
-         ++j) {
+    for (; j < t.size(); ++j) {
+        const int v = hex ? hex_value(t[j]) : is_digit(t[j]) ? t[j] - '0' : -1;
+        if (v < 0) break;
         cp = cp > 0x10ffff ? cp : cp * (hex ? 16 : 10) + std::uint32_t(v);  // saturates
     }
     if (j == digits || t.substr(j, 1) != ";") return 0;
