@@ -126,15 +126,21 @@ public:
     }
 
     /// Applies the arguments to the declared targets; exits on --help and on a bad argument.
+    /// After `--`, every argument is a positional one (a URL or path that starts with "--").
     void parse() {
         std::size_t next_positional = 0;
+        bool options_ended = false;
         for (std::size_t i = 0; i < args_.size(); ++i) {
             const std::string& a = args_[i];
-            if (a == "--help" || a == "-h") {
+            if (!options_ended && (a == "--help" || a == "-h")) {
                 std::fputs(usage().c_str(), stdout);
                 std::exit(0);
             }
-            if (a.rfind("--", 0) != 0 || a == "--") {
+            if (!options_ended && a == "--") {
+                options_ended = true;
+                continue;
+            }
+            if (options_ended || a.rfind("--", 0) != 0) {
                 if (next_positional == positionals_.size()) fail("unexpected argument '" + a + "'");
                 *positionals_[next_positional++].target = a;
                 continue;
