@@ -242,3 +242,41 @@ TEST_CASE("copy: command line and errors", "[examples][copy]") {
     CHECK(self.status == 1);
     CHECK(self.err.find("are the same file") != std::string::npos);
 }
+
+// examples/cli.hpp, the option handling every example shares, through copy.
+TEST_CASE("copy: options declared once (examples/cli.hpp)", "[examples][copy]") {
+    const std::string bin = copy_binary();
+    if (bin.empty()) {
+        WARN("examples/copy is not built: skipped");
+        return;
+    }
+    TempDir dir;
+    // --help lists each option once, with the default taken from the variable.
+    auto help = run(bin, {"--help"});
+    CHECK(help.status == 0);
+    CHECK(help.out.find("--depth N") != std::string::npos);
+    CHECK(help.out.find("(default 8)") != std::string::npos);
+    CHECK(help.out.find("--help") != std::string::npos);
+
+    make_file(dir / "--src", 5000, 0644, 9);
+    // `--NAME=VALUE` and `--NAME VALUE` alike; after `--`, "--src" is a path, not an option.
+    auto ok =
+        run(bin, {"--depth=2", "--backend", backend_flag(), "--", dir / "--src", dir / "dst"});
+    INFO("stderr: " << ok.err);
+    CHECK(ok.status == 0);
+    CHECK(same_content(dir / "--src", dir / "dst"));
+    // Without `--`, the same word is an unknown option.
+    auto unknown = run(bin, {"--src", dir / "dst"});
+    CHECK(unknown.status == 2);
+    CHECK(unknown.err == "copy: unknown option '--src' (try --help)\n");
+    // A missing positional is named; a value is checked against its range.
+    auto missing = run(bin, {dir / "--src"});
+    CHECK(missing.status == 2);
+    CHECK(missing.err == "copy: DST is required (try --help)\n");
+    auto range = run(bin, {"a", "b", "--depth=2000"});
+    CHECK(range.status == 2);
+    CHECK(range.err == "copy: --depth wants a number from 1 to 1024, not '2000' (try --help)\n");
+    auto novalue = run(bin, {"a", "b", "--depth"});
+    CHECK(novalue.status == 2);
+    CHECK(novalue.err == "copy: --depth needs a value (try --help)\n");
+}

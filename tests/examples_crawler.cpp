@@ -460,7 +460,9 @@ TEST_CASE("crawler: a dead server and bad arguments", "[examples][crawler]") {
                                           {"not a url"},
                                           {},
                                           {"http://127.0.0.1/", "--concurrency", "0"},
-                                          {"http://127.0.0.1/", "--bogus"}}) {
+                                          {"http://127.0.0.1/", "--bogus"},
+                                          {"http://127.0.0.1/", "--quiet=1"},  // takes no value
+                                          {"http://127.0.0.1/", "--timeout-ms"}}) {
         Child c(crawler, args, 30, true);
         CHECK(c.wait(30s) == 2);
     }
