@@ -47,7 +47,7 @@ public:
     Cli& option(std::string_view spec, std::string help,
                 std::function<void(const std::string&)> set) {
         const std::size_t space = spec.find(' ');
-        options_.push_back({std::string(spec.substr(0, space)),
+        options_.push_back({name_of(spec),
                             space == spec.npos ? "" : std::string(spec.substr(space + 1)),
                             std::move(help), std::move(set), true});
         return *this;
@@ -57,7 +57,7 @@ public:
     template <std::integral T>
     Cli& option(std::string_view spec, std::string help, T& target, std::type_identity_t<T> min,
                 std::type_identity_t<T> max) {
-        const std::string name(spec.substr(0, spec.find(' ')));
+        const std::string name = name_of(spec);
         return option(spec, with_default(std::move(help), std::to_string(target)),
                       [this, name, &target, min, max](const std::string& v) {
                           target = number<T>(name, v, min, max);
@@ -68,7 +68,7 @@ public:
     template <class Rep, class Period>
     Cli& option(std::string_view spec, std::string help, std::chrono::duration<Rep, Period>& target,
                 std::uint32_t min, std::uint32_t max) {
-        const std::string name(spec.substr(0, spec.find(' ')));
+        const std::string name = name_of(spec);
         const auto shown = std::chrono::duration_cast<std::chrono::milliseconds>(target).count();
         return option(spec, with_default(std::move(help), std::to_string(shown)),
                       [this, name, &target, min, max](const std::string& v) {
@@ -80,7 +80,7 @@ public:
     /// double or a std::chrono duration).
     template <class T>
     Cli& seconds(std::string_view spec, std::string help, T& target) {
-        const std::string name(spec.substr(0, spec.find(' ')));
+        const std::string name = name_of(spec);
         return option(spec, std::move(help), [this, name, &target](const std::string& v) {
             char* end = nullptr;
             const double secs = std::strtod(v.c_str(), &end);
@@ -182,14 +182,15 @@ public:
         return v;
     }
 
-    const std::string& prog() const noexcept { return prog_; }
-
     /// The --help text.
     std::string usage() const {
         std::string out = "usage: " + prog_ + " " + synopsis_ + "\n";
-        std::size_t width = 0;  // of the widest "  --NAME METAVAR"
+        auto left_of = [](const Option& o) {
+            return "  --" + o.name + (o.metavar.empty() ? "" : " " + o.metavar);
+        };
+        std::size_t width = 0;  // of the widest left column
         for (const Option& o : options_) {
-            width = std::max(width, 5 + o.name.size() + o.metavar.size() + !o.metavar.empty());
+            width = std::max(width, left_of(o).size());
         }
         auto line = [&out, width](std::string left, std::string_view help) {
             left.resize(width + 2, ' ');
@@ -202,7 +203,7 @@ public:
             out.append(help) += "\n";
         };
         for (const Option& o : options_) {
-            line("  --" + o.name + (o.metavar.empty() ? "" : " " + o.metavar), o.help);
+            line(left_of(o), o.help);
         }
         line("  --help", "this text");
         return out + about_;
@@ -220,6 +221,10 @@ private:
         std::string name;
         std::string* target;
     };
+
+    static std::string name_of(std::string_view spec) {
+        return std::string(spec.substr(0, spec.find(' ')));
+    }
 
     static std::string with_default(std::string help, const std::string& value) {
         if (help.find("(default") == help.npos) help += " (default " + value + ")";

@@ -66,14 +66,13 @@ void add_link(std::vector<std::string>& out, std::string_view raw) {
     std::string v = decode_entities(raw);
     std::erase_if(v, [](char c) { return c == '\t' || c == '\n' || c == '\r'; });
     const auto blank = [](char c) { return static_cast<unsigned char>(c) <= 0x20; };
-    const auto first = std::find_if_not(v.begin(), v.end(), blank);
-    const auto last = std::find_if_not(v.rbegin(), v.rend(), blank).base();
-    const std::string s = first < last ? std::string(first, last) : std::string();
-    if (s.empty() || s[0] == '#' || istarts_with(s, "javascript:") || istarts_with(s, "mailto:") ||
-        istarts_with(s, "data:")) {
+    v.erase(std::find_if_not(v.rbegin(), v.rend(), blank).base(), v.end());
+    v.erase(v.begin(), std::find_if_not(v.begin(), v.end(), blank));
+    if (v.empty() || v[0] == '#' || istarts_with(v, "javascript:") || istarts_with(v, "mailto:") ||
+        istarts_with(v, "data:")) {
         return;
     }
-    out.push_back(s);
+    out.push_back(std::move(v));
 }
 
 }  // namespace

@@ -317,8 +317,9 @@ int main(int argc, char** argv) {
                hours, 0, 10000);
     cli.option(
         "backend B", "only `sim`: the simulation is the backend", [&cli](const std::string& v) {
-            if (v != "sim")
+            if (v != "sim") {
                 cli.fail("--backend: sim_crawl runs only on the simulation (sim), not '" + v + "'");
+            }
         });
     cli.parse();
     try {
