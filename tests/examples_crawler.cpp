@@ -462,8 +462,18 @@ TEST_CASE("crawler: a dead server and bad arguments", "[examples][crawler]") {
                                           {"http://127.0.0.1/", "--concurrency", "0"},
                                           {"http://127.0.0.1/", "--bogus"},
                                           {"http://127.0.0.1/", "--quiet=1"},  // takes no value
-                                          {"http://127.0.0.1/", "--timeout-ms"}}) {
+                                          {"http://127.0.0.1/", "--timeout-ms"},
+                                          {"http://127.0.0.1/", "--out", dir / "no/such.txt"}}) {
         Child c(crawler, args, 30, true);
         CHECK(c.wait(30s) == 2);
+    }
+    // A listing that cannot be written (a full disk) fails the run, after the summary.
+    if (::access("/dev/full", W_OK) == 0) {
+        Child c(crawler,
+                {"http://127.0.0.1:" + std::to_string(port) + "/", "--out", "/dev/full",
+                 "--backend", backend_name(), "--quiet", "--timeout-ms", "3000"},
+                30, true);
+        CHECK(c.read_all().starts_with("pages=1 "));
+        CHECK(c.wait(30s) == 1);
     }
 }

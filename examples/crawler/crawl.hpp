@@ -1,16 +1,9 @@
 #pragma once
-// The crawl loop, shared by examples/crawler and examples/sim_crawl: the pages on the start
-// URL's origin reachable by links, deduplicated in normal form, each one task of a TaskGroup,
-// `concurrency` of them talking at once (a Bulkhead) through one http::Client (pooled
-// keep-alive connections, retries with jittered backoff, a circuit breaker). A redirect's
-// target is a page of its own.
-//
-//   crawl::Crawler cr(cfg, *http::Url::parse("http://127.0.0.1:8080/"));
-//   cr.on_page = [](const crawl::Page& p) { fmt::print("{} {}\n", p.status, p.url); };
-//   co_await cr.run();
-
+// The crawl, shared by examples/crawler and examples/sim_crawl: every page on the start URL's
+// origin reachable by links, deduplicated in normal form, each one task of a TaskGroup,
+// `concurrency` of them fetched at once (a Bulkhead) through one http::Client (keep-alive
+// pool, retries with jittered backoff, a circuit breaker). A redirect's target is a page.
 #include <algorithm>
-#include <chrono>
 #include <functional>
 #include <string>
 #include <unordered_set>
@@ -18,7 +11,6 @@
 #include <corio/http/client.hpp>
 #include <corio/http/codec.hpp>
 #include <corio/http/url.hpp>
-#include <corio/runtime/loop.hpp>
 #include <corio/runtime/resilience.hpp>
 #include <corio/runtime/task_group.hpp>
 #include <corio/runtime/timer.hpp>
@@ -27,7 +19,6 @@
 
 namespace corio::examples::crawl {
 
-/// How a crawl goes.
 struct Config {
     std::size_t concurrency = 16;              ///< pages fetched at once
     std::size_t max_pages = 100000;            ///< no page is scheduled after this many
@@ -54,78 +45,65 @@ struct Page {
 class Crawler {
 public:
     Crawler(Config cfg, http::Url start)
-        : cfg_(std::move(cfg)),
-          start_(std::move(start)),
-          origin_(start_.origin()),
-          bulkhead_(cfg_.concurrency),
-          client_(client_options(cfg_)) {}
+        : cfg_(std::move(cfg)), start_(std::move(start)), bulkhead_(cfg_.concurrency) {}
 
-    /// Called as each page ends, once per page scheduled.
-    std::function<void(const Page&)> on_page;
+    std::function<void(const Page&)> on_page;  ///< called as each page ends
 
     /// Completes when every page reachable from the start URL has ended. Cancelling it
     /// cancels the pages in flight.
     Task<void> run() {
-        started_ = Loop::current().now();
         TaskGroup pages;
         pages_ = &pages;
         schedule(start_, 0);
         co_await pages.wait();
-        pages_ = nullptr;
         client_.close_idle();
     }
 
     std::uint64_t pages() const noexcept { return n_pages_; }
     std::uint64_t bytes() const noexcept { return bytes_; }
     std::uint64_t errors() const noexcept { return errors_; }  ///< no answer, or status >= 400
-    std::size_t in_flight() const noexcept { return bulkhead_.in_flight(); }
-    std::size_t waiting() const noexcept { return bulkhead_.waiting(); }
+    const Bulkhead& bulkhead() const noexcept { return bulkhead_; }
     const http::Client& client() const noexcept { return client_; }
-    TimePoint started() const noexcept { return started_; }
 
 private:
-    static http::ClientOptions client_options(const Config& cfg) {
+    http::ClientOptions client_options() const {
         using namespace std::chrono_literals;
         http::ClientOptions o;
-        o.max_idle_per_origin = cfg.concurrency;
+        o.max_idle_per_origin = cfg_.concurrency;
         o.max_redirects = 0;  // a redirect is a page of its own
-        o.user_agent = cfg.user_agent;
-        o.connect = cfg.connect;
-        o.timeout = cfg.timeout;
-        RetryPolicy& retry = o.retry.emplace();
-        retry.max_attempts = 1 + cfg.retries;
-        retry.initial_backoff = 50ms;
-        retry.max_backoff = 2s;
-        retry.jitter = Jitter::full;
+        o.user_agent = cfg_.user_agent;
+        o.connect = cfg_.connect;
+        o.timeout = cfg_.timeout;
+        o.retry.emplace().max_attempts = 1 + cfg_.retries;
+        o.retry->initial_backoff = 50ms;
+        o.retry->max_backoff = 2s;
         // Opens when 80% of the last `window` calls failed: a dead host fails fast, one that
         // fails each page once (and then answers) keeps being called.
-        BreakerOptions& breaker = o.breaker.emplace();
-        breaker.failure_threshold = 0;
-        breaker.window = int(std::max<std::size_t>(20, 2 * cfg.concurrency));
-        breaker.failure_ratio = 0.8;
-        breaker.cool_down = 2s;
+        o.breaker.emplace().failure_threshold = 0;
+        o.breaker->window = int(std::max<std::size_t>(20, 2 * cfg_.concurrency));
+        o.breaker->failure_ratio = 0.8;
+        o.breaker->cool_down = 2s;
         return o;
     }
 
     // Schedules `url` if it is on the start URL's origin, new, and within the page budget.
     void schedule(http::Url url, int hops) {
-        if (!(url.origin() == origin_) || seen_.size() >= cfg_.max_pages) return;
+        if (!(url.origin() == start_.origin()) || seen_.size() >= cfg_.max_pages) return;
         if (seen_.insert(url.normalized()).second) pages_->spawn(page(std::move(url), hops));
     }
 
     Task<void> page(http::Url url, int hops) {
         const std::string name = url.normalized();
         if (hops > cfg_.max_redirects) co_return record(name, 0, 0, "too many redirects");
-        Result<http::ClientResponse> r = co_await fetch(name);
-        for (int n = 1; n < cfg_.page_attempts && (!r || r->status == 408); ++n) {
+        Result<http::ClientResponse> r = std::errc::operation_canceled;  // set by attempt 1
+        for (int n = 0; n == 0 || (n < cfg_.page_attempts && (!r || r->status == 408)); ++n) {
+            if (n > 0 && !co_await sleep_for(cfg_.page_retry_delay * n)) co_return;  // cancelled
+            const auto permit = co_await bulkhead_.acquire();
+            if (!permit) co_return;          // cancelled
+            r = co_await client_.get(name);  // within cfg_.timeout
             if (!r && r.error() == std::errc::operation_canceled) co_return;
-            if (!co_await sleep_for(cfg_.page_retry_delay * n)) co_return;  // cancelled
-            r = co_await fetch(name);
         }
-        if (!r) {
-            if (r.error() != std::errc::operation_canceled) record(name, 0, 0, r.error().message());
-            co_return;
-        }
+        if (!r) co_return record(name, 0, 0, r.error().message());
         record(name, r->status, r->body.size(), {});
         const auto location = r->headers.get("Location");
         if (r->status >= 300 && r->status < 400 && location) {
@@ -144,16 +122,6 @@ private:
         }
     }
 
-    // One attempt at a page: the answer, or why none came.
-    Task<Result<http::ClientResponse>> fetch(std::string url) {
-        auto permit = co_await bulkhead_.acquire();
-        if (!permit) co_return permit.error();  // cancelled
-        http::ClientRequest req;
-        req.url = std::move(url);
-        req.headers = {{"Accept", "*/*"}};
-        co_return co_await client_.fetch(std::move(req));  // within cfg_.timeout
-    }
-
     void record(const std::string& url, int status, std::size_t bytes, std::string_view error) {
         ++n_pages_;
         bytes_ += bytes;
@@ -163,12 +131,10 @@ private:
 
     Config cfg_;
     http::Url start_;
-    http::Origin origin_;
     Bulkhead bulkhead_;
-    http::Client client_;
+    http::Client client_{client_options()};
     std::unordered_set<std::string> seen_;
     TaskGroup* pages_ = nullptr;
-    TimePoint started_{};
     std::uint64_t n_pages_ = 0, bytes_ = 0, errors_ = 0;
 };
 

@@ -12,7 +12,7 @@
 #include <corio/runtime/loop.hpp>
 #include <corio/runtime/timer.hpp>
 #include <corio/runtime/when_any.hpp>
-#include <corio/version.hpp>
+#include <corio/version.hpp>  // CORIO_HAS_TLS
 #if CORIO_HAS_TLS
 #include <corio/tls/https.hpp>
 #endif
@@ -33,13 +33,12 @@ void clear_progress() {
 }
 
 // A progress line on stderr four times a second, until cancelled.
-Task<void> show_progress(const crawl::Crawler* cr) {
+Task<void> show_progress(const crawl::Crawler* cr, TimePoint started) {
     while (co_await sleep_for(250ms)) {
-        const double secs =
-            std::chrono::duration<double>(Loop::current().now() - cr->started()).count();
+        const std::chrono::duration<double> secs = Loop::current().now() - started;
         fmt::print(stderr, "\r\033[Kpages={} pages/s={:.0f} errors={} in-flight={} queued={}",
-                   cr->pages(), double(cr->pages()) / std::max(secs, 1e-3), cr->errors(),
-                   cr->in_flight(), cr->waiting());
+                   cr->pages(), double(cr->pages()) / std::max(secs.count(), 1e-3), cr->errors(),
+                   cr->bulkhead().in_flight(), cr->bulkhead().waiting());
         std::fflush(stderr);
         progress_shown = true;
     }
@@ -99,14 +98,15 @@ int main(int argc, char** argv) {
             if (out != nullptr)
                 fmt::print(out, "{} {}\n", p.status == 0 ? "ERR" : std::to_string(p.status), p.url);
         };
+        const TimePoint started = loop.now();
         if (quiet || ::isatty(STDERR_FILENO) != 1) {
             loop.block_on(cr.run());
         } else {
-            (void)loop.block_on(when_any(cr.run(), show_progress(&cr)));
+            (void)loop.block_on(when_any(cr.run(), show_progress(&cr, started)));
             clear_progress();
         }
         fmt::print("pages={} bytes={} errors={} elapsed_ms={}\n", cr.pages(), cr.bytes(),
-                   cr.errors(), (loop.now() - cr.started()) / 1ms);
+                   cr.errors(), (loop.now() - started) / 1ms);
         std::fflush(stdout);
     } catch (const std::exception& e) {
         fmt::print(stderr, "crawler: {}\n", e.what());
