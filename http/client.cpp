@@ -141,9 +141,10 @@ Task<Result<Stream>> connect_tcp(Origin origin, Deadline deadline) {
 
 // ---- ResponseStream -----------------------------------------------------------
 
-ResponseStream::ResponseStream(Client* c, std::unique_ptr<detail::ClientConn> conn,
+ResponseStream::ResponseStream(Client* c, BulkheadPermit slot,
+                               std::unique_ptr<detail::ClientConn> conn,
                                std::unique_ptr<ResponseParser> p) noexcept
-    : client_(c), conn_(std::move(conn)), parser_(std::move(p)) {}
+    : client_(c), slot_(std::move(slot)), conn_(std::move(conn)), parser_(std::move(p)) {}
 ResponseStream::ResponseStream(ResponseStream&&) noexcept = default;
 ResponseStream& ResponseStream::operator=(ResponseStream&&) noexcept = default;
 ResponseStream::~ResponseStream() = default;
@@ -159,6 +160,7 @@ void ResponseStream::finish() noexcept {
         client_->put_idle(std::move(conn_));
     }
     conn_.reset();
+    slot_.release();  // after the connection is pooled: the next waiter takes it
 }
 
 Task<Result<std::size_t>> ResponseStream::read(std::span<std::byte> buf) {
@@ -272,6 +274,21 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
     } catch (const std::invalid_argument&) {
         co_return std::errc::invalid_argument;
     }
+    // With max_connections_per_origin, a permit per connection in use: a holder takes an idle
+    // connection or, when there is none, opens one; so in use + idle never passes the limit.
+    BulkheadPermit slot;
+    if (opts_.max_connections_per_origin > 0) {
+        auto& b = slots_[hop.key];
+        if (!b) b = std::make_unique<Bulkhead>(opts_.max_connections_per_origin);
+        if (std::optional<BulkheadPermit> now = b->try_acquire()) {
+            slot = std::move(*now);
+        } else {
+            ++stats_.waits;
+            auto permit = co_await b->acquire();
+            if (!permit) co_return permit.error();  // cancelled (at the deadline: timed_out)
+            slot = std::move(*permit);
+        }
+    }
     const bool may_replay = idempotent(hop.method);
     for (int round = 0; round < 2; ++round) {
         std::unique_ptr<detail::ClientConn> conn = take_idle(hop.key);
@@ -334,7 +351,7 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
             }
         }
         if (stale) continue;
-        ResponseStream rs(this, std::move(conn), std::move(parser));
+        ResponseStream rs(this, std::move(slot), std::move(conn), std::move(parser));
         rs.request_close_ = connection.has_token("connection", "close");
         if (rs.parser_->state() == ParseState::done) rs.finish();
         co_return rs;

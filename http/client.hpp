@@ -46,6 +46,13 @@ Task<Result<Stream>> connect_tcp(Origin origin, Deadline deadline);
 struct ClientOptions {
     /// Idle keep-alive connections kept per origin (more are closed).
     std::size_t max_idle_per_origin = 8;
+    /// Connections open at once per origin, in use and idle; 0: no limit. A
+    /// request that finds them all in use waits (first come, first served)
+    /// for one to come back to the pool or to close, within its deadline
+    /// (std::errc::timed_out) and cancellable; ClientStats::waits counts them.
+    /// A ResponseStream (open()) holds its connection until its body has been
+    /// read to the end or the stream is dropped.
+    std::size_t max_connections_per_origin = 0;
     /// A pooled connection idle longer than this is closed rather than reused.
     Duration idle_timeout = std::chrono::seconds(30);
     /// Default deadline of a request (redirects, retries and, for fetch(),
@@ -104,6 +111,7 @@ struct ClientStats {
     std::uint64_t reuses = 0;     ///< requests sent on a pooled connection
     std::uint64_t redirects = 0;  ///< redirects followed
     std::uint64_t retries = 0;    ///< attempts beyond the first of each hop
+    std::uint64_t waits = 0;      ///< sends that waited for max_connections_per_origin
 };
 
 namespace detail {
@@ -139,11 +147,12 @@ public:
 
 private:
     friend class Client;
-    ResponseStream(Client* c, std::unique_ptr<detail::ClientConn> conn,
+    ResponseStream(Client* c, BulkheadPermit slot, std::unique_ptr<detail::ClientConn> conn,
                    std::unique_ptr<ResponseParser> p) noexcept;
     void finish() noexcept;
 
     Client* client_ = nullptr;
+    BulkheadPermit slot_;  // max_connections_per_origin: given back after conn_ is settled
     std::unique_ptr<detail::ClientConn> conn_;
     std::unique_ptr<ResponseParser> parser_;
     bool done_ = false;
@@ -205,6 +214,9 @@ private:
     ClientOptions opts_;
     ClientStats stats_;
     std::map<std::string, std::vector<std::unique_ptr<detail::ClientConn>>, std::less<>> idle_;
+    // max_connections_per_origin: a permit per connection in use, by origin (never erased,
+    // like the breakers: one small entry per origin contacted).
+    std::map<std::string, std::unique_ptr<Bulkhead>, std::less<>> slots_;
     std::unique_ptr<CircuitBreakerMap> breakers_;
 };
 

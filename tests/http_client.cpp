@@ -1,7 +1,8 @@
 // http::Client against http::Server (and a few raw peers) on the backend of
 // this run: pool reuse seen in the loop's statistics, redirects and their
 // method rules, deadlines, chunked and length-less bodies, streamed bodies,
-// the size cap, the retry and breaker hooks, and the connector hook; against
+// the size cap, the retry and breaker hooks, the connector hook and the bound
+// on connections per origin; against
 // scripted peers: the request on the wire, redirects between origins,
 // interim and bodiless answers, responses cut short, stale pooled connections.
 #include <catch2/catch.hpp>
@@ -135,6 +136,85 @@ TEST_CASE("client: keep-alive pool, reuse visible in the loop's statistics", "[h
         }
         CHECK(small.stats().connects == 5);
         CHECK(small.idle_connections() == 2);
+        co_await srv.stop();
+    });
+}
+
+/// `*out = co_await c->get(url)`, for a request started and awaited apart.
+Task<void> get_into(http::Client* c, std::string url, Result<http::ClientResponse>* out) {
+    *out = co_await c->get(std::move(url));
+}
+
+TEST_CASE("client: max_connections_per_origin: a bounded pool, waiters served in turn",
+          "[http][client]") {
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(make_router());
+        LocalServer other(make_router());
+        http::ClientOptions o;
+        o.max_connections_per_origin = 2;
+        http::Client client(o);
+        // Ten at once: two connections, each used in turn; the eight beyond waited.
+        std::vector<Task<Result<http::ClientResponse>>> many;
+        for (int i = 0; i < 10; ++i) {
+            many.push_back(client.get(srv.url("/hello")));
+        }
+        auto all = co_await when_all(std::move(many));
+        for (auto& r : all) {
+            REQUIRE(r);
+            CHECK(r->body == "hello\n");
+        }
+        CHECK(client.stats().connects == 2);
+        CHECK(client.stats().reuses == 8);
+        CHECK(client.stats().waits == 8);
+        CHECK(client.idle_connections() == 2);
+
+        // One connection, held by a stream until its body is read to the end.
+        o.max_connections_per_origin = 1;
+        http::Client single(o);
+        http::ClientRequest req;
+        req.url = srv.url("/big");
+        auto held = co_await single.open(req);
+        REQUIRE(held);
+        // A request for it waits, and gives up at its deadline.
+        req.url = srv.url("/hello");
+        req.deadline = Deadline::after(50ms);
+        auto r = co_await single.fetch(req);
+        REQUIRE_FALSE(r);
+        CHECK(r.error() == std::errc::timed_out);
+        CHECK(single.stats().connects == 1);
+        // Another origin has a limit of its own.
+        r = co_await single.get(other.url("/hello"));
+        REQUIRE(r);
+        CHECK(single.stats().connects == 2);
+        // A waiter gets the connection when the stream ends: reused, not a new one.
+        Result<http::ClientResponse> late = std::errc::io_error;
+        TaskGroup g;
+        g.spawn(get_into(&single, srv.url("/hello"), &late));
+        for (int i = 0; i < 10; ++i) {
+            co_await yield();
+        }
+        CHECK_FALSE(late);  // still waiting: the stream holds the connection
+        auto body = co_await held->read_all(1 << 20);
+        REQUIRE(body);
+        CHECK(body->size() == 100000);
+        co_await g.wait();
+        REQUIRE(late);
+        CHECK(late->body == "hello\n");
+        CHECK(single.stats().connects == 2);
+        CHECK(single.stats().reuses == 1);
+        CHECK(single.stats().waits == 2);
+        // A stream dropped before its end closes its connection and frees its place.
+        req.url = srv.url("/big");
+        req.deadline.reset();
+        {
+            auto dropped = co_await single.open(req);
+            REQUIRE(dropped);
+        }
+        r = co_await single.get(srv.url("/hello"));
+        REQUIRE(r);
+        CHECK(single.stats().connects == 3);
+        CHECK(single.stats().waits == 2);
+        co_await other.stop();
         co_await srv.stop();
     });
 }
