@@ -391,8 +391,10 @@ Task<Result<ClientResponse>> Client::attempt(const Hop& hop) {
     const bool idem = idempotent(hop.method);
     const bool retry_5xx = opts_.retry_server_errors && idem;
     bool (*retryable)(std::error_code) = opts_.retry->retryable;
+    // 408: the server gave up waiting for the request and closed; it did not act on it, so
+    // an idempotent request may be sent again (RFC 9110 §15.5.9).
     auto should_retry = [retry_5xx, idem, retryable](const Result<ClientResponse>& r) {
-        if (r) return retry_5xx && r->status >= 500;
+        if (r) return (retry_5xx && r->status >= 500) || (idem && r->status == 408);
         return idem && retryable != nullptr && retryable(r.error());
     };
     auto rr = co_await retry(opts_.retry->until(hop.deadline), guarded, should_retry);

@@ -68,8 +68,8 @@ struct ClientOptions {
     /// Sent as User-Agent unless the request has one; empty: none.
     std::string user_agent = "corio";
     /// Hook: retry each hop with this policy (transient errors by
-    /// policy.retryable, and 5xx answers to idempotent requests when
-    /// retry_server_errors). Unset: no retries.
+    /// policy.retryable, 408 answers to idempotent requests, and 5xx answers
+    /// to idempotent requests when retry_server_errors). Unset: no retries.
     std::optional<RetryPolicy> retry;
     /// With `retry`: also retry 5xx answers to idempotent requests.
     bool retry_server_errors = true;

@@ -68,6 +68,13 @@ Task<http::Response> flaky(http::Request&) {
     co_return http::Response::text(200, "at last\n");
 }
 
+int timeout_calls = 0;
+/// 408 (the server gave up waiting for the request) every other call, else 200.
+Task<http::Response> impatient(http::Request&) {
+    if (++timeout_calls % 2 == 1) co_return http::Response::error(408);
+    co_return http::Response::text(200, "in time\n");
+}
+
 Task<http::Response> down(http::Request&) {
     co_return http::Response::error(503);
 }
@@ -83,6 +90,7 @@ http::Router make_router() {
     r.get("/chunks", chunks);
     r.get("/flaky", flaky);
     r.get("/down", down);
+    r.mount("/impatient", impatient, "GET,POST");
     return r;
 }
 
@@ -452,6 +460,31 @@ TEST_CASE("client: retry and circuit breaker hooks", "[http][client]") {
         r = co_await plain.get(srv.url("/flaky"));
         REQUIRE(r);
         CHECK(r->status == 503);
+        // 408: the server did not act on the request; an idempotent one is sent again
+        // (RFC 9110 §15.5.9), whatever retry_server_errors says; a POST is not.
+        timeout_calls = 0;
+        o.retry_server_errors = false;
+        http::Client no_5xx(o);
+        r = co_await no_5xx.get(srv.url("/impatient"));
+        REQUIRE(r);
+        CHECK(r->status == 200);
+        CHECK(timeout_calls == 2);
+        CHECK(no_5xx.stats().retries == 1);
+        http::ClientRequest post;
+        post.method = "POST";
+        post.url = srv.url("/impatient");
+        post.body = "x";
+        r = co_await no_5xx.fetch(post);
+        REQUIRE(r);
+        CHECK(r->status == 408);
+        CHECK(timeout_calls == 3);
+        // Without the hook a 408 is the answer.
+        r = co_await plain.get(srv.url("/impatient"));
+        REQUIRE(r);
+        CHECK(r->status == 200);  // the 4th call
+        r = co_await plain.get(srv.url("/impatient"));
+        REQUIRE(r);
+        CHECK(r->status == 408);
 
         http::ClientOptions b;
         BreakerOptions bo;
