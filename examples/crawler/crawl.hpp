@@ -13,7 +13,6 @@
 #include <corio/http/url.hpp>
 #include <corio/runtime/resilience.hpp>
 #include <corio/runtime/task_group.hpp>
-#include <corio/runtime/timer.hpp>
 
 #include "html.hpp"
 
@@ -22,13 +21,9 @@ namespace corio::examples::crawl {
 struct Config {
     std::size_t concurrency = 16;              ///< pages fetched at once
     std::size_t max_pages = 100000;            ///< no page is scheduled after this many
-    std::chrono::milliseconds timeout{10000};  ///< of one attempt at a page, retries included
-    int retries = 3;                           ///< of a connection error or 5xx, by the client
+    std::chrono::milliseconds timeout{10000};  ///< of a page, the retries included
+    int retries = 3;                           ///< of a connection error, 408 or 5xx
     int max_redirects = 5;                     ///< hops in a chain (each one a page)
-    /// Attempts at a page: one that ends without an answer or with 408 is made again after
-    /// `page_retry_delay` times the attempts so far.
-    int page_attempts = 1;
-    std::chrono::milliseconds page_retry_delay{1000};
     std::string user_agent = "corio-crawler/0.1";
     http::Connector connect;  ///< how connections are made (https too); unset: plain TCP
 };
@@ -95,14 +90,10 @@ private:
     Task<void> page(http::Url url, int hops) {
         const std::string name = url.normalized();
         if (hops > cfg_.max_redirects) co_return record(name, 0, 0, "too many redirects");
-        Result<http::ClientResponse> r = std::errc::operation_canceled;  // set by attempt 1
-        for (int n = 0; n == 0 || (n < cfg_.page_attempts && (!r || r->status == 408)); ++n) {
-            if (n > 0 && !co_await sleep_for(cfg_.page_retry_delay * n)) co_return;  // cancelled
-            const auto permit = co_await bulkhead_.acquire();
-            if (!permit) co_return;          // cancelled
-            r = co_await client_.get(name);  // within cfg_.timeout
-            if (!r && r.error() == std::errc::operation_canceled) co_return;
-        }
+        const auto permit = co_await bulkhead_.acquire();
+        if (!permit) co_return;                     // cancelled
+        const auto r = co_await client_.get(name);  // retries included, within cfg_.timeout
+        if (!r && r.error() == std::errc::operation_canceled) co_return;
         if (!r) co_return record(name, 0, 0, r.error().message());
         record(name, r->status, r->body.size(), {});
         const auto location = r->headers.get("Location");

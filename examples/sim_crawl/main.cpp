@@ -228,7 +228,6 @@ Task<void> crawl_round(State* st, int round, Outcome* out) {
     cfg.concurrency = 16;
     cfg.timeout = 120s;  // longer than the partition: a page waits it out
     cfg.retries = 6;
-    cfg.page_attempts = 4;
     cfg.user_agent = "corio-sim-crawl/0.1";
     crawl::Crawler cr(cfg, *http::Url::parse("http://" + st->site->ip() + "/"));
     std::map<std::string, std::pair<int, int>> got;  // path -> (times, status)
