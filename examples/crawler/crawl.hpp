@@ -4,6 +4,7 @@
 // `concurrency` of them fetched at once (a Bulkhead) through one http::Client (keep-alive
 // pool, retries with jittered backoff, a circuit breaker). A redirect's target is a page.
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <string>
 #include <unordered_set>
@@ -18,6 +19,7 @@
 
 namespace corio::examples::crawl {
 
+/// How a crawl goes.
 struct Config {
     std::size_t concurrency = 16;              ///< pages fetched at once
     std::size_t max_pages = 100000;            ///< no page is scheduled after this many
