@@ -186,18 +186,17 @@ TEST_CASE("a service that is down: the breaker opens and later calls make no con
         // connect (on epoll a connect may finish inline without a submission:
         // our own count covers that).
         const auto idx = static_cast<std::size_t>(OpKind::connect);
+        // One attempt each, so no backoff sleep: "at once" whatever the machine's speed.
         const std::uint64_t submitted = loop.stats().submitted[idx];
-        const TimePoint t0 = Clock::now();
         for (int i = 0; i < 100; ++i) {
             auto rej = co_await retry(fast_policy(10), call);
             CHECK(rej.result.error() == Errc::circuit_open);
             CHECK(rej.attempts == 1);
+            CHECK(rej.stop == RetryStop::not_retryable);
         }
-        const Duration fast = Clock::now() - t0;
         CHECK(loop.stats().submitted[idx] == submitted);
         CHECK(connects == 3);
         CHECK(breaker.stats().rejected == 101);
-        CHECK(fast < 100ms);
 
         // After the cool-down one trial goes through; refused again, it
         // opens the breaker for another cool-down.
