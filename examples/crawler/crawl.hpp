@@ -42,7 +42,10 @@ struct Page {
 class Crawler {
 public:
     Crawler(Config cfg, http::Url start)
-        : cfg_(std::move(cfg)), start_(std::move(start)), bulkhead_(cfg_.concurrency) {}
+        : cfg_(std::move(cfg)),
+          start_(std::move(start)),
+          origin_(start_.origin()),
+          bulkhead_(cfg_.concurrency) {}
 
     std::function<void(const Page&)> on_page;  ///< called as each page ends
 
@@ -85,7 +88,7 @@ private:
 
     // Schedules `url` if it is on the start URL's origin, new, and within the page budget.
     void schedule(http::Url url, int hops) {
-        if (!(url.origin() == start_.origin()) || seen_.size() >= cfg_.max_pages) return;
+        if (!(url.origin() == origin_) || seen_.size() >= cfg_.max_pages) return;
         if (seen_.insert(url.normalized()).second) pages_->spawn(page(std::move(url), hops));
     }
 
@@ -124,6 +127,7 @@ private:
 
     Config cfg_;
     http::Url start_;
+    http::Origin origin_;  // start_'s, made once: compared with every link's
     Bulkhead bulkhead_;
     http::Client client_{client_options()};
     std::unordered_set<std::string> seen_;
