@@ -9,11 +9,7 @@
 #include <string>
 #include <unordered_set>
 
-#include <corio/http/client.hpp>
-#include <corio/http/codec.hpp>
-#include <corio/http/url.hpp>
-#include <corio/runtime/resilience.hpp>
-#include <corio/runtime/task_group.hpp>
+#include <corio/corio.hpp>
 
 #include "html.hpp"
 
@@ -103,9 +99,7 @@ private:
         record(name, r->status, r->body.size(), {});
         const auto location = r->headers.get("Location");
         if (r->status >= 300 && r->status < 400 && location) {
-            if (auto next = http::Url::resolve(url, *location)) {
-                schedule(std::move(*next), hops + 1);
-            }
+            if (auto to = http::Url::resolve(url, *location)) schedule(std::move(*to), hops + 1);
             co_return;
         }
         const auto type = http::media_type(r->headers.get("Content-Type").value_or(""));

@@ -28,9 +28,18 @@ inline std::size_t upto(std::string_view h, std::size_t from, std::string_view s
     return std::min(h.size(), h.find_first_of(set, from));
 }
 
-// Appends the character a numeric reference at the start of `t` ("#233;", "#xE9;") names, as
-// UTF-8 (U+FFFD for none); returns the length it took, 0 when `t` does not start with one.
-inline std::size_t numeric_reference(std::string_view t, std::string& out) {
+// Appends what the character reference at the start of `t` stands for ("amp;", "#233;",
+// "#xE9;"; as UTF-8, U+FFFD for no character); returns its length, 0 when `t` has none.
+inline std::size_t reference(std::string_view t, std::string& out) {
+    static constexpr std::string_view named[][2] = {
+        {"amp;", "&"},   {"lt;", "<"},   {"gt;", ">"},
+        {"quot;", "\""}, {"apos;", "'"}, {"nbsp;", "\xc2\xa0"},
+    };
+    for (const auto& [name, text] : named) {
+        if (!istarts_with(t, name)) continue;
+        out.append(text);
+        return name.size();
+    }
     if (!t.starts_with('#')) return 0;
     const bool hex = istarts_with(t, "#x");
     const char *digits = t.data() + 1 + hex, *end = t.data() + t.size();
@@ -53,29 +62,12 @@ inline std::size_t numeric_reference(std::string_view t, std::string& out) {
 /// Decodes the character references of an attribute value (see extract_links()); unknown or
 /// malformed references are kept as written.
 inline std::string decode_entities(std::string_view t) {
-    using namespace detail;
-    static constexpr std::pair<std::string_view, std::string_view> named[] = {
-        {"amp;", "&"},   {"lt;", "<"},   {"gt;", ">"},
-        {"quot;", "\""}, {"apos;", "'"}, {"nbsp;", "\xc2\xa0"},
-    };
     std::string out;
     out.reserve(t.size());
     for (std::size_t i = 0; i < t.size(); ++i) {
-        if (t[i] != '&') {
-            out.push_back(t[i]);
-            continue;
-        }
-        const std::string_view rest = t.substr(i + 1);
-        const auto known = std::find_if(std::begin(named), std::end(named),
-                                        [&](const auto& e) { return istarts_with(rest, e.first); });
-        if (known != std::end(named)) {
-            out.append(known->second);
-            i += known->first.size();
-        } else if (const std::size_t used = numeric_reference(rest, out); used > 0) {
-            i += used;
-        } else {
-            out.push_back('&');
-        }
+        const std::size_t used = t[i] == '&' ? detail::reference(t.substr(i + 1), out) : 0;
+        if (used == 0) out.push_back(t[i]);
+        i += used;
     }
     return out;
 }

@@ -9,13 +9,7 @@
 
 #include <fmt/core.h>
 
-#include <corio/runtime/loop.hpp>
-#include <corio/runtime/timer.hpp>
-#include <corio/runtime/when_any.hpp>
-#include <corio/version.hpp>  // CORIO_HAS_TLS
-#if CORIO_HAS_TLS
-#include <corio/tls/https.hpp>
-#endif
+#include <corio/corio.hpp>  // tls/ too where it was built (CORIO_HAS_TLS)
 
 #include "cli.hpp"
 #include "crawl.hpp"
@@ -26,13 +20,7 @@ namespace crawl = corio::examples::crawl;
 
 namespace {
 
-bool progress_shown = false;  // a progress line is on stderr's last line
-
-void clear_progress() {
-    if (std::exchange(progress_shown, false)) std::fputs("\r\033[K", stderr);
-}
-
-// A progress line on stderr four times a second, until cancelled.
+// A progress line on stderr four times a second, until cancelled ("\r\033[K" clears it).
 Task<void> show_progress(const crawl::Crawler* cr, TimePoint started) {
     while (co_await sleep_for(250ms)) {
         const std::chrono::duration<double> secs = Loop::current().now() - started;
@@ -40,7 +28,6 @@ Task<void> show_progress(const crawl::Crawler* cr, TimePoint started) {
                    cr->pages(), double(cr->pages()) / std::max(secs.count(), 1e-3), cr->errors(),
                    cr->bulkhead().in_flight(), cr->bulkhead().waiting());
         std::fflush(stderr);
-        progress_shown = true;
     }
 }
 
@@ -48,7 +35,7 @@ Task<void> show_progress(const crawl::Crawler* cr, TimePoint started) {
 
 int main(int argc, char** argv) {
     crawl::Config cfg;
-    BackendChoice backend = BackendChoice::automatic;
+    LoopOptions lo;
     std::string start_text, out_path, ca_file;
     bool quiet = false, insecure = false;
     examples::Cli cli(argc, argv, "URL [options]",
@@ -63,7 +50,7 @@ int main(int argc, char** argv) {
     cli.option("retries N", "retries of a connection error or 5xx answer", cfg.retries, 0, 100);
     cli.option("max-redirects N", "redirects followed in a chain", cfg.max_redirects, 0, 100);
     cli.option("out FILE", "write `STATUS URL` per page", out_path);
-    cli.backend(backend);
+    cli.backend(lo.backend);
     cli.flag("quiet", "no progress line, no per-error messages on stderr", quiet);
     cli.option("ca-file FILE", "https: trust the CAs in FILE (default: the system store)", ca_file);
     cli.flag("insecure", "https: accept any certificate and name (no verification)", insecure);
@@ -82,28 +69,25 @@ int main(int argc, char** argv) {
     if (start->scheme() == "https") cli.fail("https: built without the tls part (OpenSSL 3)");
 #endif
     std::FILE* out = out_path.empty() ? nullptr : std::fopen(out_path.c_str(), "w");
-    if (!out_path.empty() && out == nullptr) {
-        cli.fail("--out " + out_path + ": " + std::strerror(errno));
-    }
+    if (!out_path.empty() && !out) cli.fail("--out " + out_path + ": " + std::strerror(errno));
     try {
-        LoopOptions lo;
-        lo.backend = backend;
         Loop loop(lo);
         crawl::Crawler cr(cfg, *start);
+        const bool live = !quiet && ::isatty(STDERR_FILENO) == 1;  // a progress line
         cr.on_page = [&](const crawl::Page& p) {
             if (p.status == 0 && !quiet) {
-                clear_progress();
-                fmt::print(stderr, "crawler: {}: {}\n", p.url, p.error);
+                fmt::print(stderr, "{}crawler: {}: {}\n", live ? "\r\033[K" : "", p.url, p.error);
             }
-            if (out != nullptr)
+            if (out != nullptr) {
                 fmt::print(out, "{} {}\n", p.status == 0 ? "ERR" : std::to_string(p.status), p.url);
+            }
         };
         const TimePoint started = loop.now();
-        if (quiet || ::isatty(STDERR_FILENO) != 1) {
+        if (!live) {
             loop.block_on(cr.run());
         } else {
             (void)loop.block_on(when_any(cr.run(), show_progress(&cr, started)));
-            clear_progress();
+            std::fputs("\r\033[K", stderr);
         }
         fmt::print("pages={} bytes={} errors={} elapsed_ms={}\n", cr.pages(), cr.bytes(),
                    cr.errors(), (loop.now() - started) / 1ms);
