@@ -278,13 +278,12 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
     // connection or, when there is none, opens one; so in use + idle never passes the limit.
     BulkheadPermit slot;
     if (opts_.max_connections_per_origin > 0) {
-        auto& b = slots_[hop.key];
-        if (!b) b = std::make_unique<Bulkhead>(opts_.max_connections_per_origin);
-        if (std::optional<BulkheadPermit> now = b->try_acquire()) {
+        Bulkhead& b = slots_.try_emplace(hop.key, opts_.max_connections_per_origin).first->second;
+        if (std::optional<BulkheadPermit> now = b.try_acquire()) {
             slot = std::move(*now);
         } else {
             ++stats_.waits;
-            auto permit = co_await b->acquire();
+            auto permit = co_await b.acquire();
             if (!permit) co_return permit.error();  // cancelled (at the deadline: timed_out)
             slot = std::move(*permit);
         }

@@ -215,8 +215,8 @@ private:
     ClientStats stats_;
     std::map<std::string, std::vector<std::unique_ptr<detail::ClientConn>>, std::less<>> idle_;
     // max_connections_per_origin: a permit per connection in use, by origin (never erased,
-    // like the breakers: one small entry per origin contacted).
-    std::map<std::string, std::unique_ptr<Bulkhead>, std::less<>> slots_;
+    // like the breakers: one small entry per origin contacted; map nodes do not move).
+    std::map<std::string, Bulkhead, std::less<>> slots_;
     std::unique_ptr<CircuitBreakerMap> breakers_;
 };
 

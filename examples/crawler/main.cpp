@@ -83,11 +83,11 @@ int main(int argc, char** argv) {
             }
         };
         const TimePoint started = loop.now();
-        if (!live) {
-            loop.block_on(cr.run());
-        } else {
+        if (live) {
             (void)loop.block_on(when_any(cr.run(), show_progress(&cr, started)));
             std::fputs("\r\033[K", stderr);
+        } else {
+            loop.block_on(cr.run());
         }
         fmt::print("pages={} bytes={} errors={} elapsed_ms={}\n", cr.pages(), cr.bytes(),
                    cr.errors(), (loop.now() - started) / 1ms);
