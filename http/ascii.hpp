@@ -28,10 +28,12 @@ inline int hex_value(char c) noexcept {
 }
 /// `s` without the spaces and tabs (OWS, RFC 9110 §5.6.3) at its ends.
 inline std::string_view trim_ows(std::string_view s) noexcept {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
         s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    }
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
         s.remove_suffix(1);
+    }
     return s;
 }
 /// Equal ignoring ASCII case.
@@ -41,6 +43,10 @@ inline bool iequals(std::string_view a, std::string_view b) noexcept {
         if (to_lower(a[i]) != to_lower(b[i])) return false;
     }
     return true;
+}
+/// True when `s` begins with `prefix`, ignoring ASCII case.
+inline bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
+    return iequals(s.substr(0, prefix.size()), prefix);
 }
 
 }  // namespace corio::http::ascii

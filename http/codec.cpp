@@ -370,13 +370,15 @@ bool valid_chunk_extensions(std::string_view s) noexcept {
     std::size_t i = 0;
     const std::size_t n = s.size();
     auto skip_bws = [&] {
-        while (i < n && (s[i] == ' ' || s[i] == '\t'))
+        while (i < n && (s[i] == ' ' || s[i] == '\t')) {
             ++i;
+        }
     };
     auto token = [&] {
         std::size_t start = i;
-        while (i < n && has_class(s[i], c_token))
+        while (i < n && has_class(s[i], c_token)) {
             ++i;
+        }
         return i > start;
     };
     for (;;) {

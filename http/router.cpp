@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include <corio/http/ascii.hpp>
+
 namespace corio::http {
 namespace {
 
@@ -114,11 +116,7 @@ Router& Router::mount(std::string_view prefix, Handler h, std::string_view metho
     while (pos <= methods.size()) {
         std::size_t end = methods.find(',', pos);
         if (end == std::string_view::npos) end = methods.size();
-        std::string_view m = methods.substr(pos, end - pos);
-        while (!m.empty() && m.front() == ' ')
-            m.remove_prefix(1);
-        while (!m.empty() && m.back() == ' ')
-            m.remove_suffix(1);
+        const std::string_view m = ascii::trim_ows(methods.substr(pos, end - pos));
         if (!valid_field_name(m)) {
             throw std::invalid_argument("http::Router: invalid method '" + std::string(m) + "'");
         }

@@ -1015,7 +1015,7 @@ void Request::bind(const ParsedRequest* msg, detail::Connection* conn) noexcept 
     // Absolute form (RFC 9112 §3.2.2): the path starts after the authority.
     if (t.size() > 7 && (t[0] == 'h' || t[0] == 'H')) {
         for (std::string_view scheme : {"http://", "https://"}) {
-            if (t.size() >= scheme.size() && iequals(t.substr(0, scheme.size()), scheme)) {
+            if (ascii::istarts_with(t, scheme)) {
                 std::size_t slash = t.find_first_of("/?", scheme.size());
                 t = slash == std::string_view::npos ? std::string_view("/") : t.substr(slash);
                 if (!t.empty() && t.front() == '?') {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include <corio/fs/ops.hpp>
+#include <corio/http/ascii.hpp>
 #include <corio/http/file_ops.hpp>
 #include <corio/runtime/loop.hpp>
 #include <corio/runtime/sim_io.hpp>
@@ -206,12 +207,8 @@ std::optional<std::uint64_t> parse_u64(std::string_view s) {
 }
 
 std::optional<ByteRange> parse_range(std::string_view v, std::uint64_t size) {
-    if (v.size() < 6 || !iequals(v.substr(0, 6), "bytes=")) return std::nullopt;
-    v.remove_prefix(6);
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
-        v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
-        v.remove_suffix(1);
+    if (!ascii::istarts_with(v, "bytes=")) return std::nullopt;
+    v = ascii::trim_ows(v.substr(6));
     if (v.find(',') != std::string_view::npos) return std::nullopt;  // one range only
     std::size_t dash = v.find('-');
     if (dash == std::string_view::npos) return std::nullopt;
@@ -252,11 +249,7 @@ bool etag_listed(const Request& req, std::string_view name, std::string_view eta
         while (pos < list.size()) {
             std::size_t end = list.find(',', pos);
             if (end == std::string_view::npos) end = list.size();
-            std::string_view t = list.substr(pos, end - pos);
-            while (!t.empty() && (t.front() == ' ' || t.front() == '\t'))
-                t.remove_prefix(1);
-            while (!t.empty() && (t.back() == ' ' || t.back() == '\t'))
-                t.remove_suffix(1);
+            std::string_view t = ascii::trim_ows(list.substr(pos, end - pos));
             if (t == "*") return true;
             if (weak && t.size() > 2 && t.substr(0, 2) == "W/") t.remove_prefix(2);
             if (t == etag) return true;

@@ -16,10 +16,6 @@ namespace detail {
 using namespace http::ascii;
 constexpr std::size_t npos = std::string_view::npos;
 
-inline bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
-    return iequals(s.substr(0, prefix.size()), prefix);
-}
-
 // Where h[from...] first holds none of `set` (skip) or one of `set` (upto), or h.size().
 inline std::size_t skip(std::string_view h, std::size_t from, std::string_view set) noexcept {
     return std::min(h.size(), h.find_first_not_of(set, from));
