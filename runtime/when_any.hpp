@@ -159,8 +159,10 @@ requires(Awaitable<As>&&...) Task<AnyOf<detail::awaited_value_t<As>...>> when_an
         std::index_sequence<I...>) {
         return std::array<detail::ChildTask, sizeof...(As)>{detail::race_child(
             detail::as_task(std::move(as)), &st, I,
-            [&result](auto&& v) { result.emplace(std::in_place_index<I>, std::move(v)); },
-            [&losers](auto&& v) { std::get<I>(losers).emplace(std::move(v)); },
+            [&result](auto&& v) {
+                result.emplace(std::in_place_index<I>, std::forward<decltype(v)>(v));
+            },
+            [&losers](auto&& v) { std::get<I>(losers).emplace(std::forward<decltype(v)>(v)); },
             [&errors](std::exception_ptr e) { errors[I] = std::move(e); })...};
     }
     (std::index_sequence_for<As...>{});
@@ -186,8 +188,9 @@ Task<AnyResult<T>> when_any(std::vector<Task<T>> tasks) {
     children.reserve(tasks.size());
     for (std::size_t i = 0; i < tasks.size(); ++i) {
         children.push_back(detail::race_child<T>(
-            std::move(tasks[i]), &st, i, [&value](auto&& v) { value.emplace(std::move(v)); },
-            [&losers, i](auto&& v) { losers[i].emplace(std::move(v)); },
+            std::move(tasks[i]), &st, i,
+            [&value](auto&& v) { value.emplace(std::forward<decltype(v)>(v)); },
+            [&losers, i](auto&& v) { losers[i].emplace(std::forward<decltype(v)>(v)); },
             [](std::exception_ptr) {}));
     }
     co_await detail::StartChildren{children, &st, src.token()};
