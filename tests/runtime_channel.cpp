@@ -17,9 +17,12 @@ using namespace std::chrono_literals;
 
 namespace {
 
-Task<void> settle(int turns = 5) {
-    for (int i = 0; i < turns; ++i)
+// Gives the other coroutines `turns` turns of the loop (corio::settle() waits until nothing
+// is left to run; these tests want a fixed number of turns).
+Task<void> yield_turns(int turns = 5) {
+    for (int i = 0; i < turns; ++i) {
         co_await yield();
+    }
 }
 
 template <class Ch>
@@ -62,7 +65,7 @@ TEMPLATE_TEST_CASE("a full channel suspends the sender (backpressure)", "[channe
         TestType ch(2);
         std::vector<int> sent;
         auto p = loop.spawn(produce(ch, 0, 10, &sent));
-        co_await settle();
+        co_await yield_turns();
         CHECK(sent.size() == 2);  // two buffered, the third send waits
         CHECK(ch.size() == 2);
         for (int i = 0; i < 10; ++i) {
@@ -118,7 +121,7 @@ TEMPLATE_TEST_CASE("close wakes waiting receivers and senders", "[channel]", Cha
         };
         auto r1 = loop.spawn(receiver(empty));
         auto r2 = loop.spawn(receiver(empty));
-        co_await settle();
+        co_await yield_turns();
         empty.close();
         {
             auto r_ = co_await r1;
@@ -138,7 +141,7 @@ TEMPLATE_TEST_CASE("close wakes waiting receivers and senders", "[channel]", Cha
             co_return v;  // not taken: still the sender's
         };
         auto s = loop.spawn(sender(full));
-        co_await settle();
+        co_await yield_turns();
         full.close();
         {
             auto r_ = co_await s;
@@ -160,7 +163,7 @@ TEMPLATE_TEST_CASE("a cancelled receiver consumes nothing", "[channel][cancel]",
             co_return v.error();
         };
         auto r = loop.spawn(receiver(ch));
-        co_await settle();
+        co_await yield_turns();
         r.cancel();
         {
             auto r_ = co_await r;
@@ -179,7 +182,7 @@ TEMPLATE_TEST_CASE("a cancelled receiver consumes nothing", "[channel][cancel]",
             auto v = co_await c.recv();
             co_return v ? *v : -1;
         }(ch));
-        co_await settle();
+        co_await yield_turns();
         REQUIRE(ch.try_send(8));  // hands 8 to the waiting receiver
         r2.cancel();              // before it runs again
         {
@@ -201,7 +204,7 @@ TEMPLATE_TEST_CASE("a cancelled sender keeps its value and leaves none behind", 
             co_return p ? *p : -1;
         };
         auto s = loop.spawn(sender(ch));
-        co_await settle();
+        co_await yield_turns();
         s.cancel();
         {
             auto r_ = co_await s;
@@ -223,7 +226,7 @@ TEMPLATE_TEST_CASE("capacity 0 is a rendezvous", "[channel]", Channel<int>, Shar
         CHECK(ch.try_send(v).error() == std::errc::resource_unavailable_try_again);
         std::vector<int> sent;
         auto p = loop.spawn(produce(ch, 0, 3, &sent));
-        co_await settle();
+        co_await yield_turns();
         CHECK(sent.empty());  // nobody received yet
         for (int i = 0; i < 3; ++i) {
             auto r_ = co_await ch.recv();
@@ -303,7 +306,7 @@ TEST_CASE("waiting receivers are served in arrival order", "[channel]") {
         std::vector<JoinHandle<void>> rs;
         for (int i = 0; i < 4; ++i) {
             rs.push_back(loop.spawn(receiver(ch, i, &order, &arrived)));
-            co_await settle(1);
+            co_await yield_turns(1);
         }
         for (int i = 0; i < 4; ++i) {
             auto r_ = co_await ch.send(i);

@@ -10,9 +10,12 @@ using namespace std::chrono_literals;
 
 namespace {
 
-Task<void> settle(int turns = 5) {
-    for (int i = 0; i < turns; ++i)
+// Gives the other coroutines `turns` turns of the loop (corio::settle() waits until nothing
+// is left to run; these tests want a fixed number of turns).
+Task<void> yield_turns(int turns = 5) {
+    for (int i = 0; i < turns; ++i) {
         co_await yield();
+    }
 }
 
 }  // namespace
@@ -64,7 +67,7 @@ TEST_CASE("try_acquire does not overtake waiters; release hands permits over", "
             REQUIRE(r);
         };
         auto w = loop.spawn(waiter(&sem));
-        co_await settle();
+        co_await yield_turns();
         CHECK(sem.waiting() == 1);
         sem.release(2);  // one to the waiter, one to the pool
         CHECK(sem.available() == 1);
@@ -83,7 +86,7 @@ TEST_CASE("a cancelled acquire takes no permit and leaves the queue", "[sync][ca
         };
         auto a = loop.spawn(waiter(&sem));
         auto b = loop.spawn(waiter(&sem));
-        co_await settle();
+        co_await yield_turns();
         CHECK(sem.waiting() == 2);
         a.cancel();
         {
@@ -144,7 +147,7 @@ TEST_CASE("a cancelled lock leaves the mutex to the next waiter", "[sync][cancel
         };
         auto a = loop.spawn(locker(&m));
         auto b = loop.spawn(locker(&m));
-        co_await settle();
+        co_await yield_turns();
         a.cancel();
         {
             auto r_ = co_await a;
@@ -173,7 +176,7 @@ TEST_CASE("an event wakes every waiter; set lets later waits pass; reset", "[syn
         std::vector<JoinHandle<void>> ws;
         for (int i = 0; i < 5; ++i)
             ws.push_back(loop.spawn(waiter(&ev, &woke)));
-        co_await settle();
+        co_await yield_turns();
         CHECK(woke == 0);
         ev.set();
         for (auto& w : ws)
@@ -190,7 +193,7 @@ TEST_CASE("an event wakes every waiter; set lets later waits pass; reset", "[syn
             co_return r.error();
         };
         auto w = loop.spawn(cancellable(&ev));
-        co_await settle();
+        co_await yield_turns();
         w.cancel();
         {
             auto r_ = co_await w;
