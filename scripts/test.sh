@@ -193,8 +193,7 @@ if [ $quick -eq 0 ]; then
             UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
             run_suite "tests under ASan+UBSan, shuffled run queue (seed $seed)" build-asan
     fi
-    # Six tests: the precompiled header would cost more than it saves.
-    if TARGETS=suite:multi build build-tsan -Dbuildtype=debug -Doptimization=1 -Db_sanitize=thread -Db_lundef=false -Dwerror=false -Dtest_pch=false \
+    if TARGETS=suite:multi build build-tsan -Dbuildtype=debug -Doptimization=1 -Db_sanitize=thread -Db_lundef=false -Dwerror=false \
         -Dbenchmarks=false -Dexamples=false -Dparts=runtime,net,fs,http,tls; then
         TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
             run_suite "multi-loop tests under TSan" build-tsan --suite multi
