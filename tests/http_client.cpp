@@ -1038,6 +1038,63 @@ TEST_CASE("client: stale pooled connections: replayed only when safe", "[http][c
     });
 }
 
+namespace {
+
+/// A TCP stream that keeps its descriptor to itself, as a TLS stream without kernel TLS does:
+/// the client cannot peek at it to see that the server closed it while it was idle.
+struct OpaqueStream {
+    net::TcpStream tcp;
+    auto recv(std::span<std::byte> b) { return tcp.recv(b); }
+    auto send_all(std::span<const std::byte> b) { return tcp.send_all(b); }
+    Result<void> shutdown(int how) { return tcp.shutdown(how); }
+};
+
+Task<Result<http::Stream>> opaque_connector(http::Origin o, Deadline d) {
+    (void)d;  // the tests' server answers at once
+    auto tcp = co_await net::TcpStream::connect(net::Address::loopback_v4(o.port));
+    if (!tcp) co_return tcp.error();
+    co_return http::Stream(OpaqueStream{std::move(*tcp)});
+}
+
+}  // namespace
+
+// The server closed every pooled connection (an idle timeout), and the client can only find
+// out by using one. The old client tried a second pooled connection after the first, found
+// it closed as well, and failed the request; it now tries a new connection, and drops the
+// origin's other idle connections, which are older than the one that failed.
+TEST_CASE("client: stale pooled connections it cannot peek at: the request goes on a new one",
+          "[http][client]") {
+    test::run([](Loop&) -> Task<void> {
+        Peer p;
+        std::vector<std::string> seen;
+        TaskGroup g;
+        http::ClientOptions o;
+        o.connect = opaque_connector;
+        http::Client client(o);
+        g.spawn(serve(&p.l, {ok_reply}, &seen));  // each answers once, then closes
+        g.spawn(serve(&p.l, {ok_reply}, &seen));
+        g.spawn(serve(&p.l, {ok_reply}, &seen));
+        auto three = co_await when_all(client.get(p.base + "/1"), client.get(p.base + "/2"),
+                                       client.get(p.base + "/3"));
+        auto& [a, b, c] = three;
+        REQUIRE(a);
+        REQUIRE(b);
+        REQUIRE(c);
+        co_await g.wait();
+        CHECK(client.idle_connections() == 3);
+        CHECK(client.stats().connects == 3);
+        g.spawn(serve(&p.l, {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh"}, &seen));
+        auto r = co_await client.get(p.base + "/4");
+        REQUIRE(r);
+        CHECK(r->body == "fresh");
+        CHECK(client.stats().connects == 4);
+        CHECK(client.stats().reuses == 1);  // the one that was found closed
+        co_await g.wait();
+        CHECK(client.idle_connections() == 1);  // the new one; the stale ones are gone
+        client.close_idle();
+    });
+}
+
 // RFC 9112 §9.3: bytes a server sends to an idle connection answer nothing the client asked.
 // The old client took them for the answer to its next request on that connection.
 TEST_CASE("client: bytes sent unasked to an idle connection are not the next answer",
