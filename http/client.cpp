@@ -290,10 +290,12 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
     }
     const bool may_replay = idempotent(hop.method);
     for (int round = 0; round < 2; ++round) {
-        // Round 1 follows a pooled connection the server had closed: a new connection then,
-        // not another pooled one (with a stream the peek cannot see through, such as TLS, the
-        // next one is as likely to be closed).
-        std::unique_ptr<detail::ClientConn> conn = round == 0 ? take_idle(hop.key) : nullptr;
+        // Round 1 follows a pooled connection the server had closed. The origin's other idle
+        // connections are older (the pool is last in, first out), so an idle timeout closed
+        // them too, and with a stream the peek cannot see through (TLS) nothing would tell:
+        // they go, and the request takes a new connection.
+        if (round == 1) idle_.erase(hop.key);
+        std::unique_ptr<detail::ClientConn> conn = take_idle(hop.key);
         const bool reused = conn != nullptr;
         if (reused) {
             ++stats_.reuses;
@@ -308,19 +310,14 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
         ++stats_.requests;
         // A pooled connection the server closed meanwhile fails at once (or
         // gives EOF before any byte): then once more on a new connection, for
-        // requests that may be replayed. The origin's other idle connections go
-        // too: they are older than this one (the pool is last in, first out), so
-        // an idle timeout has closed them as well.
+        // requests that may be replayed.
         const bool may_retry = reused && may_replay;
         const std::array<std::span<const std::byte>, 2> parts = {
             std::as_bytes(std::span(head)), std::as_bytes(std::span(hop.body))};
         auto w = co_await conn->s.send_all(
             std::span<const std::span<const std::byte>>(parts.data(), hop.body.empty() ? 1 : 2));
         if (!w) {
-            if (may_retry && stale_connection_error(w.error())) {
-                idle_.erase(hop.key);
-                continue;
-            }
+            if (may_retry && stale_connection_error(w.error())) continue;
             co_return w.error();
         }
         // The body's cap is the caller's: max_body for fetch(), none for a stream.
@@ -357,10 +354,7 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
                 co_return std::errc::bad_message;
             }
         }
-        if (stale) {
-            idle_.erase(hop.key);
-            continue;
-        }
+        if (stale) continue;
         ResponseStream rs(this, std::move(slot), std::move(conn), std::move(parser));
         rs.request_close_ = connection.has_token("connection", "close");
         if (rs.parser_->state() == ParseState::done) rs.finish();

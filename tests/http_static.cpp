@@ -28,7 +28,7 @@ constexpr std::time_t old_mtime = 784111777;
 struct Files {
     test::site::TempDir dir{"corio-http-static"};
     std::string small = "0123456789abcdef";
-    std::string large = std::string(300 * 1024, 'L').append("END");  // above the cache limit
+    std::string large = std::string(300 * 1024, 'L') + "END";  // above the cache limit
     Files() {
         test::site::write_file(dir / "small.txt", small);
         test::site::write_file(dir / "large.bin", large);

@@ -17,14 +17,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Gives the other coroutines `turns` turns of the loop (corio::settle() waits until nothing
-// is left to run; these tests want a fixed number of turns).
-Task<void> yield_turns(int turns = 5) {
-    for (int i = 0; i < turns; ++i) {
-        co_await yield();
-    }
-}
-
 template <class Ch>
 Task<void> produce(Ch ch, int from, int to, std::vector<int>* sent) {
     for (int i = from; i < to; ++i) {
@@ -65,7 +57,7 @@ TEMPLATE_TEST_CASE("a full channel suspends the sender (backpressure)", "[channe
         TestType ch(2);
         std::vector<int> sent;
         auto p = loop.spawn(produce(ch, 0, 10, &sent));
-        co_await yield_turns();
+        co_await test::yield_turns();
         CHECK(sent.size() == 2);  // two buffered, the third send waits
         CHECK(ch.size() == 2);
         for (int i = 0; i < 10; ++i) {
@@ -121,7 +113,7 @@ TEMPLATE_TEST_CASE("close wakes waiting receivers and senders", "[channel]", Cha
         };
         auto r1 = loop.spawn(receiver(empty));
         auto r2 = loop.spawn(receiver(empty));
-        co_await yield_turns();
+        co_await test::yield_turns();
         empty.close();
         {
             auto r_ = co_await r1;
@@ -141,7 +133,7 @@ TEMPLATE_TEST_CASE("close wakes waiting receivers and senders", "[channel]", Cha
             co_return v;  // not taken: still the sender's
         };
         auto s = loop.spawn(sender(full));
-        co_await yield_turns();
+        co_await test::yield_turns();
         full.close();
         {
             auto r_ = co_await s;
@@ -163,7 +155,7 @@ TEMPLATE_TEST_CASE("a cancelled receiver consumes nothing", "[channel][cancel]",
             co_return v.error();
         };
         auto r = loop.spawn(receiver(ch));
-        co_await yield_turns();
+        co_await test::yield_turns();
         r.cancel();
         {
             auto r_ = co_await r;
@@ -182,7 +174,7 @@ TEMPLATE_TEST_CASE("a cancelled receiver consumes nothing", "[channel][cancel]",
             auto v = co_await c.recv();
             co_return v ? *v : -1;
         }(ch));
-        co_await yield_turns();
+        co_await test::yield_turns();
         REQUIRE(ch.try_send(8));  // hands 8 to the waiting receiver
         r2.cancel();              // before it runs again
         {
@@ -204,7 +196,7 @@ TEMPLATE_TEST_CASE("a cancelled sender keeps its value and leaves none behind", 
             co_return p ? *p : -1;
         };
         auto s = loop.spawn(sender(ch));
-        co_await yield_turns();
+        co_await test::yield_turns();
         s.cancel();
         {
             auto r_ = co_await s;
@@ -226,7 +218,7 @@ TEMPLATE_TEST_CASE("capacity 0 is a rendezvous", "[channel]", Channel<int>, Shar
         CHECK(ch.try_send(v).error() == std::errc::resource_unavailable_try_again);
         std::vector<int> sent;
         auto p = loop.spawn(produce(ch, 0, 3, &sent));
-        co_await yield_turns();
+        co_await test::yield_turns();
         CHECK(sent.empty());  // nobody received yet
         for (int i = 0; i < 3; ++i) {
             auto r_ = co_await ch.recv();
@@ -306,7 +298,7 @@ TEST_CASE("waiting receivers are served in arrival order", "[channel]") {
         std::vector<JoinHandle<void>> rs;
         for (int i = 0; i < 4; ++i) {
             rs.push_back(loop.spawn(receiver(ch, i, &order, &arrived)));
-            co_await yield_turns(1);
+            co_await test::yield_turns(1);
         }
         for (int i = 0; i < 4; ++i) {
             auto r_ = co_await ch.send(i);
@@ -316,7 +308,8 @@ TEST_CASE("waiting receivers are served in arrival order", "[channel]") {
             co_await r;
         REQUIRE(arrived.size() == 4);
         std::vector<int> expect;
-        for (int k = 0; k < 4; ++k) expect.push_back(arrived[std::size_t(k)] * 100 + k);
+        for (int k = 0; k < 4; ++k)
+            expect.push_back(arrived[std::size_t(k)] * 100 + k);
         std::sort(order.begin(), order.end(), [](int a, int b) { return a % 100 < b % 100; });
         CHECK(order == expect);
     });

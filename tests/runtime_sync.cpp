@@ -8,18 +8,6 @@
 using namespace corio;
 using namespace std::chrono_literals;
 
-namespace {
-
-// Gives the other coroutines `turns` turns of the loop (corio::settle() waits until nothing
-// is left to run; these tests want a fixed number of turns).
-Task<void> yield_turns(int turns = 5) {
-    for (int i = 0; i < turns; ++i) {
-        co_await yield();
-    }
-}
-
-}  // namespace
-
 TEST_CASE("a semaphore never lets more than N in, and wakes waiters in order", "[sync]") {
     test::run([](Loop& loop) -> Task<void> {
         Semaphore sem(2);
@@ -67,7 +55,7 @@ TEST_CASE("try_acquire does not overtake waiters; release hands permits over", "
             REQUIRE(r);
         };
         auto w = loop.spawn(waiter(&sem));
-        co_await yield_turns();
+        co_await test::yield_turns();
         CHECK(sem.waiting() == 1);
         sem.release(2);  // one to the waiter, one to the pool
         CHECK(sem.available() == 1);
@@ -86,7 +74,7 @@ TEST_CASE("a cancelled acquire takes no permit and leaves the queue", "[sync][ca
         };
         auto a = loop.spawn(waiter(&sem));
         auto b = loop.spawn(waiter(&sem));
-        co_await yield_turns();
+        co_await test::yield_turns();
         CHECK(sem.waiting() == 2);
         a.cancel();
         {
@@ -147,7 +135,7 @@ TEST_CASE("a cancelled lock leaves the mutex to the next waiter", "[sync][cancel
         };
         auto a = loop.spawn(locker(&m));
         auto b = loop.spawn(locker(&m));
-        co_await yield_turns();
+        co_await test::yield_turns();
         a.cancel();
         {
             auto r_ = co_await a;
@@ -176,7 +164,7 @@ TEST_CASE("an event wakes every waiter; set lets later waits pass; reset", "[syn
         std::vector<JoinHandle<void>> ws;
         for (int i = 0; i < 5; ++i)
             ws.push_back(loop.spawn(waiter(&ev, &woke)));
-        co_await yield_turns();
+        co_await test::yield_turns();
         CHECK(woke == 0);
         ev.set();
         for (auto& w : ws)
@@ -193,7 +181,7 @@ TEST_CASE("an event wakes every waiter; set lets later waits pass; reset", "[syn
             co_return r.error();
         };
         auto w = loop.spawn(cancellable(&ev));
-        co_await yield_turns();
+        co_await test::yield_turns();
         w.cancel();
         {
             auto r_ = co_await w;

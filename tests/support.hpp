@@ -97,6 +97,14 @@ void run(F body, std::chrono::milliseconds cap = std::chrono::seconds(10),
     REQUIRE(finished);
 }
 
+/// Gives the other coroutines `turns` turns of the loop (corio::settle() waits until nothing
+/// is left to run; some tests want a fixed number of turns instead).
+inline Task<void> yield_turns(int turns = 5) {
+    for (int i = 0; i < turns; ++i) {
+        co_await yield();
+    }
+}
+
 /// The backend the test runs on.
 inline BackendKind backend() {
     Loop l(options());
