@@ -1,8 +1,7 @@
 #pragma once
-// The crawl, shared by examples/crawler and examples/sim_crawl: every page on the start URL's
-// origin reachable by links, deduplicated in normal form, each one task of a TaskGroup,
-// `concurrency` of them fetched at once (a Bulkhead) through one http::Client (keep-alive
-// pool, retries with jittered backoff, a circuit breaker). A redirect's target is a page.
+// The crawl, shared by examples/crawler and examples/sim_crawl: the pages of the start URL's
+// origin reachable by links, deduplicated in normal form, `concurrency` at a time (a Bulkhead),
+// through one http::Client (keep-alive pool, retries, a circuit breaker). A redirect is a page.
 #include <algorithm>
 #include <chrono>
 #include <functional>
@@ -38,10 +37,7 @@ struct Page {
 class Crawler {
 public:
     Crawler(Config cfg, http::Url start)
-        : cfg_(std::move(cfg)),
-          start_(std::move(start)),
-          origin_(start_.origin()),
-          bulkhead_(cfg_.concurrency) {}
+        : cfg_(std::move(cfg)), start_(std::move(start)), bulkhead_(cfg_.concurrency) {}
 
     std::function<void(const Page&)> on_page;  ///< called as each page ends
 
@@ -63,22 +59,19 @@ public:
 
 private:
     http::ClientOptions client_options() const {
-        using namespace std::chrono_literals;
         http::ClientOptions o;
         o.max_idle_per_origin = cfg_.concurrency;
         o.max_redirects = 0;  // a redirect is a page of its own
         o.user_agent = cfg_.user_agent;
         o.connect = cfg_.connect;
         o.timeout = cfg_.timeout;
-        o.retry.emplace().max_attempts = 1 + cfg_.retries;
-        o.retry->initial_backoff = 50ms;
-        o.retry->max_backoff = 2s;
+        o.retry.emplace().max_attempts = 1 + cfg_.retries;  // jittered backoff from 100 ms
         // Opens when 80% of the last `window` calls failed: a dead host fails fast, one that
         // fails each page once (and then answers) keeps being called.
         o.breaker.emplace().failure_threshold = 0;
         o.breaker->window = int(std::max<std::size_t>(20, 2 * cfg_.concurrency));
         o.breaker->failure_ratio = 0.8;
-        o.breaker->cool_down = 2s;
+        o.breaker->cool_down = std::chrono::seconds(2);
         return o;
     }
 
@@ -121,7 +114,7 @@ private:
 
     Config cfg_;
     http::Url start_;
-    http::Origin origin_;  // start_'s, made once: compared with every link's
+    http::Origin origin_ = start_.origin();  // made once: compared with every link's
     Bulkhead bulkhead_;
     http::Client client_{client_options()};
     std::unordered_set<std::string> seen_;

@@ -1,7 +1,6 @@
-// crawler: fetches every page reachable by links from a start URL on the same origin (scheme,
-// host and port), --concurrency at a time, on one corio loop. The crawl is crawl.hpp's
-// (shared with examples/sim_crawl), HTTP is http::Client's, https goes through
-// tls::https_connector (chain and name verified unless --insecure).
+// crawler: fetches the pages reachable by links from a start URL on its origin, --concurrency
+// at a time, on one corio loop. The crawl is crawl.hpp's (shared with examples/sim_crawl), HTTP
+// is http::Client's, https is tls::https_connector's (verified unless --insecure).
 #include <unistd.h>
 
 #include <cstdio>
