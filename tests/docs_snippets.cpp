@@ -49,6 +49,8 @@
 
 #include "support.hpp"
 
+namespace docs_snippets_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -281,3 +283,5 @@ TEST_CASE("README: the simulation snippet runs and prints the world's summary") 
     CHECK(printed.rfind("seed=", 0) == 0);
     CHECK(printed.find(" hash=") != std::string::npos);
 }
+
+}  // namespace docs_snippets_test

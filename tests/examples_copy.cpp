@@ -20,6 +20,8 @@
 
 #include "support.hpp"
 
+namespace examples_copy_test {
+
 namespace {
 
 std::string copy_binary() {
@@ -270,3 +272,5 @@ TEST_CASE("copy: command line and errors", "[examples][copy]") {
     CHECK(novalue.status == 2);
     CHECK(novalue.err == "copy: --depth needs a value (try --help)\n");
 }
+
+}  // namespace examples_copy_test

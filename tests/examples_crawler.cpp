@@ -27,6 +27,8 @@
 #include "site/harness.hpp"
 #include "support.hpp"
 
+namespace examples_crawler_test {
+
 namespace {
 
 using namespace corio::test::site;
@@ -477,3 +479,5 @@ TEST_CASE("crawler: a dead server and bad arguments", "[examples][crawler]") {
         CHECK(c.wait(30s) == 1);
     }
 }
+
+}  // namespace examples_crawler_test

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+namespace examples_crawler_html_test {
+
 using corio::examples::html::decode_entities;
 using corio::examples::html::extract_links;
 using Links = std::vector<std::string>;
@@ -137,3 +139,5 @@ TEST_CASE("random garbage is handled", "[net][html]") {
         }
     }
 }
+
+}  // namespace examples_crawler_html_test

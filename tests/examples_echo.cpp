@@ -25,6 +25,8 @@
 #include <corio/runtime/backend.hpp>
 #include <corio/runtime/loop.hpp>
 
+namespace examples_echo_test {
+
 namespace {
 
 std::filesystem::path examples_dir() {
@@ -263,3 +265,5 @@ TEST_CASE("echo_server's comparison flags turn multishot receive and registered 
         CHECK(server.wait(std::chrono::seconds(10)) == 0);
     }
 }
+
+}  // namespace examples_echo_test

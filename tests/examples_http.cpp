@@ -18,6 +18,8 @@
 #include "site/harness.hpp"
 #include "support.hpp"
 
+namespace examples_http_test {
+
 namespace {
 
 using namespace corio::test::site;
@@ -793,3 +795,5 @@ TEST_CASE("http_load: --help exits 0; a bad flag, URL or value exits 2",
         CHECK(c.wait() == 2);
     }
 }
+
+}  // namespace examples_http_test

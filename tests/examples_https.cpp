@@ -14,6 +14,8 @@
 
 #include "tls_support.hpp"
 
+namespace examples_https_test {
+
 namespace {
 
 using namespace corio;
@@ -201,3 +203,5 @@ TEST_CASE("https: echo_server --tls and echo_bench --tls", "[examples][tls]") {
           std::string::npos);
     CHECK(srv.stop() == 0);
 }
+
+}  // namespace examples_https_test

@@ -13,6 +13,8 @@
 #include "site/harness.hpp"
 #include "support.hpp"
 
+namespace examples_sim_crawl_test {
+
 namespace {
 
 using namespace corio::test::site;
@@ -192,3 +194,5 @@ TEST_CASE("sim_crawl: a simulated run makes no network, io_uring or epoll system
     INFO("first calls: " << (seen.empty() ? "" : seen.front()));
     CHECK(seen.empty());
 }
+
+}  // namespace examples_sim_crawl_test

@@ -12,6 +12,8 @@
 
 #include "faults_support.hpp"
 
+namespace faults_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 using test::bytes;
@@ -496,3 +498,5 @@ TEST_CASE("a tiny ring (4 SQ, 4 CQ entries) echoes 64 connections losing nothing
         },
         30s, o);
 }
+
+}  // namespace faults_test

@@ -26,6 +26,8 @@
 #include "clock_support.hpp"
 #include "faults_support.hpp"
 
+namespace faults_cancel_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -625,3 +627,5 @@ TEST_CASE("5,000 accepts cancelled as clients connect: no connection lost, no de
         60s);
     CHECK(test::open_fds() == fds0);
 }
+
+}  // namespace faults_cancel_test

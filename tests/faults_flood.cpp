@@ -18,6 +18,8 @@
 
 #include "faults_support.hpp"
 
+namespace faults_flood_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 using test::bytes;
@@ -343,3 +345,5 @@ TEST_CASE("descriptor exhaustion: clients fail fast, then are served again", "[f
                  " hung, slowest failure ", test::ms(worst), " ms; after release ", served_after,
                  "/", after.size(), " served");
 }
+
+}  // namespace faults_flood_test

@@ -18,6 +18,8 @@
 
 #include "faults_support.hpp"
 
+namespace faults_http_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -210,3 +212,5 @@ TEST_CASE("slowloris against http_server: cut off by its timeouts, normal client
                  ms(worst_silent), " ms (timeouts 400 ms); ", f.normal.size(),
                  " normal requests, slowest ", ms(worst_normal), " ms");
 }
+
+}  // namespace faults_http_test

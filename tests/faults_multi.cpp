@@ -16,6 +16,8 @@
 
 #include "faults_support.hpp"
 
+namespace faults_multi_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -143,3 +145,5 @@ TEST_CASE("shutdown with ~1,000 socket, accept, pipe and timer waits on every lo
     test::report("shutdown: ", loops, " loops x ", per_loop, " waiting operations, ",
                  c.cancelled.load(), " cancelled, threads joined in ", test::ms(took), " ms");
 }
+
+}  // namespace faults_multi_test

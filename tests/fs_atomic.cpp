@@ -25,6 +25,8 @@
 
 #include "fs_support.hpp"
 
+namespace fs_atomic_test {
+
 using namespace corio;
 using corio::test::TempDir;
 using namespace std::chrono_literals;
@@ -280,3 +282,5 @@ TEST_CASE("write_file_atomic errors name the target, then the step and the tempo
             CHECK(n.name.find(".tmp-") == std::string::npos);
     });
 }
+
+}  // namespace fs_atomic_test

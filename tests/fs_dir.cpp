@@ -16,6 +16,8 @@
 
 #include "fs_support.hpp"
 
+namespace fs_dir_test {
+
 using namespace corio;
 using corio::test::TempDir;
 
@@ -211,3 +213,5 @@ TEST_CASE("every directory error names the operation and the path", "[fs][dir][e
         }
     });
 }
+
+}  // namespace fs_dir_test

@@ -20,6 +20,8 @@
 
 #include "fs_support.hpp"
 
+namespace fs_file_test {
+
 using namespace corio;
 using corio::test::TempDir;
 using namespace std::chrono_literals;
@@ -645,3 +647,5 @@ TEST_CASE("timeouts and cancellation of a file operation", "[fs][file]") {
         CHECK(f->position() == 0);
     });
 }
+
+}  // namespace fs_file_test

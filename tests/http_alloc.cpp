@@ -15,6 +15,8 @@
 #include "http_support.hpp"
 #include "site/harness.hpp"
 
+namespace http_alloc_test {
+
 using namespace corio;
 
 namespace {
@@ -79,3 +81,5 @@ TEST_CASE("keep-alive GET of a cached small file allocates nothing per request",
         },
         std::chrono::seconds(60));
 }
+
+}  // namespace http_alloc_test

@@ -7,6 +7,8 @@
 
 #include <corio/http/codec.hpp>
 
+namespace http_chunked_test {
+
 using namespace corio::http;
 
 TEST_CASE("chunked writer output parses back to the same body", "[http][chunked]") {
@@ -55,3 +57,5 @@ TEST_CASE("chunk headers are lowercase hex without padding", "[http][chunked]") 
     format_last_chunk(s);
     CHECK(s == "0\r\n\r\n");
 }
+
+}  // namespace http_chunked_test

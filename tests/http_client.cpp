@@ -14,6 +14,8 @@
 
 #include "http_support.hpp"
 
+namespace http_client_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 using test::LocalServer;
@@ -1193,3 +1195,5 @@ TEST_CASE("client: the deadline bounds the body", "[http][client]") {
         co_await g.wait();  // the client closed it
     });
 }
+
+}  // namespace http_client_test

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+namespace http_parser_test {
+
 using namespace corio::http;
 using namespace std::string_literals;
 
@@ -829,3 +831,5 @@ TEST_CASE("Headers helpers", "[net][http]") {
     CHECK(iequals("Content-Length", "content-LENGTH"));
     CHECK_FALSE(iequals("a", "ab"));
 }
+
+}  // namespace http_parser_test

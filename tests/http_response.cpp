@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+namespace http_response_test {
+
 using namespace corio::http;
 using namespace std::string_literals;
 
@@ -454,3 +456,5 @@ TEST_CASE("HTTP-dates: IMF-fixdate out, three formats in", "[http][date]") {
         REQUIRE(parse_http_date(s) == t);
     }
 }
+
+}  // namespace http_response_test

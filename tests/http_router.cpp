@@ -4,6 +4,8 @@
 #include <corio/http/router.hpp>
 #include <corio/runtime/loop.hpp>
 
+namespace http_router_test {
+
 using namespace corio;
 
 namespace {
@@ -118,3 +120,5 @@ TEST_CASE("a Request without a connection reads the message's body", "[http][rou
     REQUIRE(body);
     CHECK(*body == "payload");
 }
+
+}  // namespace http_router_test

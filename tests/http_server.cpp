@@ -10,6 +10,8 @@
 
 #include "http_support.hpp"
 
+namespace http_server_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 using test::LocalServer;
@@ -876,3 +878,5 @@ TEST_CASE("any byte stream: Unix sockets and a wrapped stream", "[http][server]"
         }
     });
 }
+
+}  // namespace http_server_test

@@ -16,6 +16,8 @@
 #include "http_support.hpp"
 #include "site/harness.hpp"
 
+namespace http_static_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 using test::LocalServer;
@@ -443,3 +445,5 @@ TEST_CASE("static files: the mount point without its slash redirects", "[http][s
         co_await srv.stop();
     });
 }
+
+}  // namespace http_static_test

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+namespace http_url_test {
+
 using corio::http::Origin;
 using corio::http::remove_dot_segments;
 using corio::http::resolve_reference;
@@ -297,3 +299,5 @@ TEST_CASE("origins", "[net][url]") {
     CHECK_FALSE(a->same_origin(*e));
     CHECK(c->origin() == Origin{"https", "example.com", 443});
 }
+
+}  // namespace http_url_test

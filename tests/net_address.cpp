@@ -3,6 +3,8 @@
 
 #include <corio/net/address.hpp>
 
+namespace net_address_test {
+
 using corio::net::Address;
 namespace net = corio::net;
 
@@ -96,3 +98,5 @@ TEST_CASE("parse errors say what was wrong", "[net][address]") {
     CHECK(net::describe_parse("x:99999", a.error()) ==
           "parse address 'x:99999': port out of range (0-65535)");
 }
+
+}  // namespace net_address_test

@@ -11,6 +11,8 @@
 
 #include "net_support.hpp"
 
+namespace net_buf_ring_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 using test::bytes;
@@ -225,3 +227,5 @@ TEST_CASE("a buffer ring that outlives its loop leaves the loop alone", "[net][b
         10s));
     CHECK(r.has_value());
 }
+
+}  // namespace net_buf_ring_test

@@ -3,6 +3,8 @@
 
 #include "net_support.hpp"
 
+namespace net_buffered_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 using test::bytes;
@@ -88,3 +90,5 @@ TEST_CASE("read_exact and read_some mix buffered and fresh bytes", "[net][buffer
         CHECK(eof.error() == Errc::eof);
     });
 }
+
+}  // namespace net_buffered_test

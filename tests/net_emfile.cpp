@@ -11,6 +11,8 @@
 
 #include "net_support.hpp"
 
+namespace net_emfile_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -116,3 +118,5 @@ TEST_CASE("EMFILE: the listener sheds load, does not spin, and recovers", "[net]
                             << " (10 no listener, 11 flood failed, 12 not served, 13 spun)");
     CHECK(WEXITSTATUS(status) == ok);
 }
+
+}  // namespace net_emfile_test

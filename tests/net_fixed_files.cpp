@@ -10,6 +10,8 @@
 
 #include "net_support.hpp"
 
+namespace net_fixed_files_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 using test::bytes;
@@ -174,3 +176,5 @@ TEST_CASE("streams from a loop that is gone use their descriptors on a new loop 
     }(&old));
     loop.end();
 }
+
+}  // namespace net_fixed_files_test

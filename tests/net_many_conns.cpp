@@ -4,6 +4,8 @@
 
 #include "net_support.hpp"
 
+namespace net_many_conns_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -72,3 +74,5 @@ TEST_CASE("2,000 concurrent connections on one loop", "[net][tcp][many]") {
         60s);
     CHECK(test::open_fds() == before);
 }
+
+}  // namespace net_many_conns_test

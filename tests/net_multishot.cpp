@@ -14,6 +14,8 @@
 #include "alloc_support.hpp"
 #include "net_support.hpp"
 
+namespace net_multishot_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 using test::bytes;
@@ -284,3 +286,5 @@ TEST_CASE("multishot recvmsg: datagrams in order with their senders", "[net][mul
         CHECK(d->payload().size() < big.size());
     });
 }
+
+}  // namespace net_multishot_test

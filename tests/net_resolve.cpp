@@ -1,6 +1,8 @@
 // Name resolution on the blocking pool, both backends.
 #include "net_support.hpp"
 
+namespace net_resolve_test {
+
 using namespace corio;
 
 TEST_CASE("resolve localhost", "[net][resolve]") {
@@ -42,3 +44,5 @@ TEST_CASE("resolve failure names the host", "[net][resolve]") {
         CHECK(text.size() > std::string("resolve not-a-number.invalid:80: ").size());
     });
 }
+
+}  // namespace net_resolve_test

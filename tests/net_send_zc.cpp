@@ -6,6 +6,8 @@
 
 #include "net_support.hpp"
 
+namespace net_send_zc_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -45,3 +47,5 @@ TEST_CASE("send_all above the zero-copy threshold delivers every byte", "[net][z
     });
     net::set_zero_copy_threshold(0);
 }
+
+}  // namespace net_send_zc_test

@@ -12,6 +12,8 @@
 #include "alloc_support.hpp"
 #include "net_support.hpp"
 
+namespace net_tcp_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 using test::bytes;
@@ -359,3 +361,5 @@ TEST_CASE("send and send_all take text: string, string_view, vector<char>", "[ne
         CHECK(chars(buf) == "string,view,vec,temp");
     });
 }
+
+}  // namespace net_tcp_test

@@ -4,6 +4,8 @@
 
 #include "net_support.hpp"
 
+namespace net_tcp_faults_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 using test::bytes;
@@ -172,3 +174,5 @@ TEST_CASE("cancel and time out a connect that cannot complete", "[net][tcp][faul
         CHECK(w.error() == std::errc::timed_out);
     });
 }
+
+}  // namespace net_tcp_faults_test

@@ -3,6 +3,8 @@
 
 #include "net_support.hpp"
 
+namespace net_udp_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 using test::bytes;
@@ -122,3 +124,5 @@ TEST_CASE("a datagram longer than the buffer is reported as truncated", "[net][u
         CHECK(d3->full_size == 19);
     });
 }
+
+}  // namespace net_udp_test

@@ -8,6 +8,8 @@
 #include "clock_support.hpp"
 #include "net_support.hpp"
 
+namespace net_unix_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 using test::bytes;
@@ -156,3 +158,5 @@ TEST_CASE("when_any(recv, sleep) in a loop loses no byte", "[net][unix][when_any
         CHECK(kept_from_losers > 0);
     });
 }
+
+}  // namespace net_unix_test

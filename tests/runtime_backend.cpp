@@ -3,6 +3,8 @@
 
 #include "support.hpp"
 
+namespace runtime_backend_test {
+
 using namespace corio;
 
 TEST_CASE("parse_backend accepts the documented names", "[backend]") {
@@ -49,3 +51,5 @@ TEST_CASE("the io_uring report lists the probed features", "[backend]") {
     }
     CHECK(loop.caps().has_op(IORING_OP_NOP));
 }
+
+}  // namespace runtime_backend_test

@@ -8,6 +8,8 @@
 
 #include "support.hpp"
 
+namespace runtime_blocking_pool_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -107,3 +109,5 @@ TEST_CASE("cancelled jobs still queued never run", "[pool][cancel]") {
     loop.block_on(body(loop));
     CHECK(ran.load() == 1);
 }
+
+}  // namespace runtime_blocking_pool_test

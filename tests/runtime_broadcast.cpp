@@ -16,6 +16,8 @@
 #include "multi_support.hpp"
 #include "support.hpp"
 
+namespace runtime_broadcast_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -317,3 +319,5 @@ TEST_CASE("broadcast across loops: a receive waiting on another loop is cancelle
     CHECK(bc.subscribers() == 0);
     CHECK(bc.send(1) == 0);
 }
+
+}  // namespace runtime_broadcast_test

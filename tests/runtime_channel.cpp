@@ -12,6 +12,8 @@
 
 #include "support.hpp"
 
+namespace runtime_channel_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -375,3 +377,5 @@ TEST_CASE("send(arg) converts a single argument into the value inside the channe
         CHECK(*v == "built in place");
     });
 }
+
+}  // namespace runtime_channel_test

@@ -6,6 +6,8 @@
 
 #include "clock_support.hpp"
 
+namespace runtime_clock_test {
+
 using namespace corio;
 using corio::test::manual_run;
 using corio::test::virtual_run;
@@ -209,3 +211,5 @@ TEST_CASE("a cancelled task under a deadline leaves no timer behind", "[clock][d
         CHECK(loop.timers().empty());
     });
 }
+
+}  // namespace runtime_clock_test

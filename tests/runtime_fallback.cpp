@@ -17,6 +17,8 @@
 
 #include "support.hpp"
 
+namespace runtime_fallback_test {
+
 using namespace corio;
 
 namespace {
@@ -85,3 +87,5 @@ TEST_CASE("auto falls back to epoll when seccomp denies io_uring_setup", "[backe
     INFO("child exit code (10 seccomp, 11 not epoll, 12 no reason, 13 I/O, 14/15 io_uring)");
     CHECK(WEXITSTATUS(status) == 0);
 }
+
+}  // namespace runtime_fallback_test

@@ -27,6 +27,8 @@
 #include "multi_support.hpp"
 #include "support.hpp"
 
+namespace runtime_multi_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -375,3 +377,5 @@ TEST_CASE("loops on many threads read a bad CORIO_BACKEND without a data race", 
         ::unsetenv("CORIO_BACKEND");
     }
 }
+
+}  // namespace runtime_multi_test

@@ -16,6 +16,8 @@
 #include "multi_support.hpp"
 #include "support.hpp"
 
+namespace runtime_multi_channel_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -168,3 +170,5 @@ TEST_CASE("cancel and close across loops lose nothing", "[multi][channel][cancel
     CHECK(w1.get() == Errc::channel_closed);
     CHECK(w2.get() == Errc::channel_closed);
 }
+
+}  // namespace runtime_multi_channel_test

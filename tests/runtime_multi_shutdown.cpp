@@ -18,6 +18,8 @@
 #include "death_support.hpp"
 #include "support.hpp"
 
+namespace runtime_multi_shutdown_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -294,3 +296,5 @@ TEST_CASE("wait_signal blocks its signals only while it waits", "[multi][signal]
     ::pthread_sigmask(SIG_BLOCK, nullptr, &now);
     CHECK(::sigismember(&now, SIGUSR1) == 0);
 }
+
+}  // namespace runtime_multi_shutdown_test

@@ -12,6 +12,8 @@
 
 #include "support.hpp"
 
+namespace runtime_multishot_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -184,3 +186,5 @@ TEST_CASE("a descriptor closed under a waiting operation ends it as cancelled",
         ::close(p[1]);
     });
 }
+
+}  // namespace runtime_multishot_test

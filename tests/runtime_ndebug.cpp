@@ -14,6 +14,8 @@
 #include "death_support.hpp"
 #include "support.hpp"
 
+namespace runtime_ndebug_test {
+
 using namespace corio;
 
 TEST_CASE("a Channel used from a second loop aborts with a message under NDEBUG",
@@ -66,3 +68,5 @@ TEST_CASE("a JoinHandle used from another loop's thread aborts with a message un
     CHECK(end.killed_by(SIGABRT));
     CHECK(end.err.find("of a task of another loop") != std::string::npos);
 }
+
+}  // namespace runtime_ndebug_test

@@ -11,6 +11,8 @@
 
 #include "support.hpp"
 
+namespace runtime_ops_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -193,3 +195,5 @@ TEST_CASE("many cancelled reads leave no use-after-free", "[ops][cancel]") {
         CHECK(loop.stats().cancels > 0);
     });
 }
+
+}  // namespace runtime_ops_test

@@ -8,6 +8,8 @@
 
 #include "clock_support.hpp"
 
+namespace runtime_resilience_test {
+
 using namespace corio;
 using corio::test::manual_run;
 using corio::test::virtual_run;
@@ -829,3 +831,5 @@ TEST_CASE("bulkhead: set_limit admits waiters at once when raised", "[resilience
         CHECK(g.peak == 3);
     });
 }
+
+}  // namespace runtime_resilience_test

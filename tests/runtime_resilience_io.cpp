@@ -12,6 +12,8 @@
 
 #include "net_support.hpp"
 
+namespace runtime_resilience_io_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -276,3 +278,5 @@ TEST_CASE("a bulkhead keeps the requests in flight at the server under its limit
         co_await server;
     });
 }
+
+}  // namespace runtime_resilience_io_test

@@ -8,6 +8,8 @@
 #include "death_support.hpp"
 #include "support.hpp"
 
+namespace runtime_result_test {
+
 using namespace corio;
 
 TEST_CASE("a Result holds a value or an error", "[result]") {
@@ -46,3 +48,5 @@ TEST_CASE("operator-> on an error terminates with a message naming the error", "
     CHECK(end.err.find("Result::operator->") != std::string::npos);
     CHECK(end.err.find("timed out") != std::string::npos);
 }
+
+}  // namespace runtime_result_test

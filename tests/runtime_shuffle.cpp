@@ -3,6 +3,8 @@
 
 #include "support.hpp"
 
+namespace runtime_shuffle_test {
+
 using namespace corio;
 
 namespace {
@@ -45,3 +47,5 @@ TEST_CASE("one seed gives one order; different seeds give different orders", "[s
     std::sort(sorted.begin(), sorted.end());
     for (int i = 0; i < 64; ++i) CHECK(sorted[std::size_t(i)] == i);  // nothing lost
 }
+
+}  // namespace runtime_shuffle_test

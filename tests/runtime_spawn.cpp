@@ -6,6 +6,8 @@
 
 #include "clock_support.hpp"
 
+namespace runtime_spawn_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -272,3 +274,5 @@ TEST_CASE("a JoinHandle awaited to completion gives the value; stop after that i
         CHECK(!cancelled);
     });
 }
+
+}  // namespace runtime_spawn_test

@@ -1,6 +1,8 @@
 // Loop statistics count what the loop did.
 #include "support.hpp"
 
+namespace runtime_stats_test {
+
 using namespace corio;
 
 TEST_CASE("stats count operations, completions, turns and system calls", "[stats]") {
@@ -49,3 +51,5 @@ TEST_CASE("batched submissions: many ops per system call", "[stats]") {
         CHECK(s.completions_per_reap() > 16);
     }
 }
+
+}  // namespace runtime_stats_test

@@ -5,6 +5,8 @@
 
 #include "support.hpp"
 
+namespace runtime_sync_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -191,3 +193,5 @@ TEST_CASE("an event wakes every waiter; set lets later waits pass; reset", "[syn
         CHECK(woke == 5);
     });
 }
+
+}  // namespace runtime_sync_test

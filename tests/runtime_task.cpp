@@ -4,6 +4,8 @@
 
 #include "support.hpp"
 
+namespace runtime_task_test {
+
 using namespace corio;
 
 namespace {
@@ -134,3 +136,5 @@ TEST_CASE("frames over 2 KiB come from the frame cache too", "[task]") {
     }
 #endif
 }
+
+}  // namespace runtime_task_test

@@ -3,6 +3,8 @@
 
 #include "support.hpp"
 
+namespace runtime_task_group_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -73,3 +75,5 @@ TEST_CASE("an empty group's wait() returns at once", "[task_group]") {
         co_await g.wait();
     });
 }
+
+}  // namespace runtime_task_group_test

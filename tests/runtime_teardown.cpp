@@ -13,6 +13,8 @@
 
 #include "net_support.hpp"
 
+namespace runtime_teardown_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -167,3 +169,5 @@ TEST_CASE("a loop torn down with operations in flight reaps them before freeing 
     for (int r : readers)
         ::close(r);
 }
+
+}  // namespace runtime_teardown_test

@@ -4,6 +4,8 @@
 
 #include "support.hpp"
 
+namespace runtime_timer_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -163,3 +165,5 @@ TEST_CASE("turn_now: one reading per turn, never ahead of now, new after a wait"
         CHECK(t2 <= loop.now());
     });
 }
+
+}  // namespace runtime_timer_test

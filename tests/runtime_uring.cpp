@@ -17,6 +17,8 @@
 
 #include "support.hpp"
 
+namespace runtime_uring_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -199,3 +201,5 @@ TEST_CASE("a submit that can never succeed ends with a message, not a spin", "[u
     CHECK(WIFSIGNALED(status));
     CHECK(text.find("io_uring submit") != std::string::npos);
 }
+
+}  // namespace runtime_uring_test

@@ -10,6 +10,8 @@
 #include "alloc_support.hpp"
 #include "support.hpp"
 
+namespace runtime_when_all_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -134,3 +136,5 @@ TEST_CASE("when_all accepts any awaitable, not only tasks", "[when_all]") {
         CHECK(loop.now() - t0 >= 2ms);
     });
 }
+
+}  // namespace runtime_when_all_test

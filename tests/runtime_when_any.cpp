@@ -4,6 +4,8 @@
 
 #include "support.hpp"
 
+namespace runtime_when_any_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -61,3 +63,5 @@ TEST_CASE("when_any races an operation against a timer", "[when_any]") {
         CHECK(r.index() == 1);
     });
 }
+
+}  // namespace runtime_when_any_test

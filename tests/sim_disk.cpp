@@ -11,6 +11,8 @@
 
 #include "sim_support.hpp"
 
+namespace sim_disk_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -185,3 +187,5 @@ TEST_CASE("sim disk: the seed search finds a crash that breaks a plain rewrite",
     REQUIRE(failing.has_value());
     CHECK(!rewrite_survives_crash(*failing, false));
 }
+
+}  // namespace sim_disk_test

@@ -8,6 +8,8 @@
 
 #include "sim_support.hpp"
 
+namespace sim_faults_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -285,3 +287,5 @@ TEST_CASE("sim: a simulated hour of paced echo with a partition every 10 minutes
     WARN(w.summary() << " real_ms="
                      << std::chrono::duration_cast<std::chrono::milliseconds>(real).count());
 }
+
+}  // namespace sim_faults_test

@@ -14,6 +14,8 @@
 
 #include "sim_support.hpp"
 
+namespace sim_http_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -127,3 +129,5 @@ TEST_CASE("sim: StaticFiles serves files of a simulated disk; a large one by rea
     CHECK(missing.status == 404);
     CHECK(test::open_descriptors() == fds0);
 }
+
+}  // namespace sim_http_test

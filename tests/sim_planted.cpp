@@ -12,6 +12,8 @@
 #include "sim_support.hpp"
 #include "support.hpp"
 
+namespace sim_planted_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -161,3 +163,5 @@ TEST_CASE("planted bug: the same buggy server passes 100 times on real sockets",
         REQUIRE(bank.holds());
     }
 }
+
+}  // namespace sim_planted_test

@@ -6,6 +6,8 @@
 
 #include "sim_support.hpp"
 
+namespace sim_tcp_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -273,3 +275,5 @@ TEST_CASE("sim: getsockname and getpeername give simulated addresses", "[sim][tc
     CHECK(names[0] == client.ip());
     CHECK(names[1] == server.endpoint(7));
 }
+
+}  // namespace sim_tcp_test

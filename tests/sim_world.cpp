@@ -10,6 +10,8 @@
 
 #include "sim_support.hpp"
 
+namespace sim_world_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -198,3 +200,5 @@ TEST_CASE("sim: UDP without faults delivers every datagram once", "[sim][udp]") 
     CHECK(t.got.size() == 200);
     CHECK(distinct.size() == 200);
 }
+
+}  // namespace sim_world_test

@@ -11,6 +11,8 @@
 #include "clock_support.hpp"
 #include "tls_support.hpp"
 
+namespace tls_errors_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -279,3 +281,5 @@ TEST_CASE("tls: a handshake cut short leaves a broken session, not a hang", "[tl
     NEED_TLS_FILES(f);
     test::virtual_run([f](Loop&) { return cancelled_handshake(f); });
 }
+
+}  // namespace tls_errors_test

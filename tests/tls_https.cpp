@@ -11,6 +11,8 @@
 #include "http_support.hpp"
 #include "tls_support.hpp"
 
+namespace tls_https_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 using test::LocalServer;
@@ -146,3 +148,5 @@ TEST_CASE("https: a body that ends with the connection needs close_notify", "[tl
     test::run([f](Loop&) { return lengthless(f, true); });
     test::run([f](Loop&) { return lengthless(f, false); });
 }
+
+}  // namespace tls_https_test

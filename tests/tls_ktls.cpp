@@ -35,6 +35,8 @@
 
 #include "tls_support.hpp"
 
+namespace tls_ktls_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -655,3 +657,5 @@ TEST_CASE("tls: kernel TLS transmit against a corio client and openssl s_client"
     CHECK(output == "hello corio\n" + content);
     CHECK(status == 0);
 }
+
+}  // namespace tls_ktls_test

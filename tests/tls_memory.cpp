@@ -20,6 +20,8 @@
 
 #include "tls_support.hpp"
 
+namespace tls_memory_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -176,3 +178,5 @@ TEST_CASE("tls: a loop of handshakes does not grow the heap", "[tls][memory]") {
         CHECK(growth < 256 * 1024);
     }
 }
+
+}  // namespace tls_memory_test

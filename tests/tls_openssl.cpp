@@ -11,6 +11,8 @@
 
 #include "tls_support.hpp"
 
+namespace tls_openssl_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -125,3 +127,5 @@ TEST_CASE("tls: openssl s_client -> corio server", "[tls][openssl]") {
     CHECK(run.status == 0);
     CHECK(run.alpn == "http/1.1");
 }
+
+}  // namespace tls_openssl_test

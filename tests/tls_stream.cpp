@@ -10,6 +10,8 @@
 #include "clock_support.hpp"
 #include "tls_support.hpp"
 
+namespace tls_stream_test {
+
 using namespace corio;
 using namespace std::chrono_literals;
 
@@ -256,3 +258,5 @@ TEST_CASE("tls: an idle connection holds no ciphertext buffers", "[tls][memory]"
     test::run([f](Loop&) { return idle_buffers(f, true); });
     test::run([f](Loop&) { return idle_buffers(f, false); });
 }
+
+}  // namespace tls_stream_test
