@@ -113,6 +113,7 @@ Result<std::string> readme_sim() {
 #if CORIO_HAS_TLS
 [[maybe_unused]] Task<void> readme_tls(net::Address addr) {
 #include "readme_md_3.inc"
+    (void)sent;
 }
 
 // ---- docs/tls.md --------------------------------------------------------------
@@ -120,6 +121,7 @@ Result<std::string> readme_sim() {
 [[maybe_unused]] Task<void> doc_tls_client(net::Address addr) {
 #include "tls_md_0.inc"
     (void)n;
+    (void)closed;
 }
 
 [[maybe_unused]] Task<void> doc_tls_server(net::TcpStream tcp) {
