@@ -35,7 +35,10 @@ if [ ! -f "$build/build.ninja" ]; then
 fi
 ninja -C "$build" -j "$(jobs)" examples/echo_server examples/echo_bench >/dev/null || exit 1
 http_bin=""
-if ninja -C "$build" -t targets all 2>/dev/null | grep -q '^examples/http_server/http_server:'; then
+# The target list is read whole before grep looks at it: `ninja | grep -q` under pipefail
+# failed whenever grep's early exit cut ninja off (SIGPIPE), and http_server went unchecked.
+targets=$(ninja -C "$build" -t targets all 2>/dev/null)
+if grep -q '^examples/http_server/http_server:' <<<"$targets"; then
     ninja -C "$build" -j "$(jobs)" examples/http_server/http_server >/dev/null &&
         http_bin="$build/examples/http_server/http_server"
 fi
