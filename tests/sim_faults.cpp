@@ -265,7 +265,7 @@ TEST_CASE("sim: receives cancelled as their data arrives lose no byte (5 seeds)"
 }
 
 // Not run by default (Catch2 hidden tag): the measurement behind the number
-// in docs/simulation.md. `build/tests/sim_faults "[hour]"`.
+// in docs/simulation.md. `build/tests/tests_sim "[hour]"`.
 TEST_CASE("sim: a simulated hour of paced echo with a partition every 10 minutes",
           "[.][sim][hour]") {
     sim::World w({.seed = 7, .use_env = false});
