@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/test.sh: installs what is missing, builds, and runs every test on both
 # backends: the suite, the suite under ASan+UBSan with a shuffled run queue,
-# the multi-loop tests under TSan, the fuzz targets briefly, three consumer
+# the multi-loop tests under TSan (built with clang, which also compiles the
+# examples and the docs' snippets), the fuzz targets briefly, three consumer
 # builds (CMake, pkg-config, meson subproject),
 # the API reference (doxygen, no warning) and the example programs' command
 # contract. Last line: `N passed, N failed`.
@@ -10,10 +11,10 @@
 #   scripts/test.sh --busy        the plain suite with both cores kept busy by
 #                                 two CPU hogs at normal priority (no test may
 #                                 depend on the machine's speed)
-#   scripts/test.sh --clang       the plain suite built with clang 14 instead of
-#                                 g++ 12 (build-clang); a separate CI step, as
-#                                 a third full build does not fit test.sh's
-#                                 time budget on 2 cores
+#   scripts/test.sh --clang       the whole plain suite built with clang 14
+#                                 instead of g++ 12 (build-clang); a separate
+#                                 CI step, as a third full build does not fit
+#                                 test.sh's time budget on 2 cores
 #   CORIO_SHUFFLE=SEED            replay a shuffled run with that seed
 set -u
 cd "$(dirname "$0")/.."
@@ -34,7 +35,7 @@ for a in "$@"; do
             busy=1
             ;;
         -h | --help)
-            sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
@@ -109,12 +110,29 @@ for t in json.load(sys.stdin):
 print(" ".join(sorted(out)))' "$1" "$2"
 }
 
-build() { # DIR ARGS... (TARGETS="..." builds only those)
-    local dir=$1
+# dir_targets DIR SUBDIR: the programs defined under SUBDIR (examples, docs/examples).
+dir_targets() {
+    meson introspect "$1" --targets | python3 -c '
+import json, os, sys
+d, sub = os.path.abspath(sys.argv[1]), os.sep + sys.argv[2] + os.sep
+print(" ".join(sorted(os.path.relpath(t["filename"][0], d) for t in json.load(sys.stdin)
+                      if t["type"] == "executable" and sub in t["defined_in"])))' "$1" "$2"
+}
+
+# build DIR ARGS...: sets up and builds DIR; TARGETS="..." builds only those,
+# where suite:NAME stands for the tests of a suite and dir:SUBDIR for the
+# programs defined under SUBDIR.
+build() {
+    local dir=$1 targets="" t
     shift
     configure "$dir" "$@" || { echo "meson setup $dir failed"; exit 1; }
-    local targets=${TARGETS:-}
-    [ "$targets" = suite:multi ] && targets=$(suite_targets "$dir" multi)
+    for t in ${TARGETS:-}; do
+        case $t in
+            suite:*) targets+=" $(suite_targets "$dir" "${t#suite:}")" ;;
+            dir:*) targets+=" $(dir_targets "$dir" "${t#dir:}")" ;;
+            *) targets+=" $t" ;;
+        esac
+    done
     # shellcheck disable=SC2086
     if ! ninja -C "$dir" -j "$(jobs)" $targets >"$dir/build-output.txt" 2>&1; then
         grep -E "error|Error" -A3 "$dir/build-output.txt" | head -40
@@ -194,10 +212,18 @@ if [ $quick -eq 0 ]; then
             UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
             run_suite "tests under ASan+UBSan, shuffled run queue (seed $seed)" build-asan
     fi
-    if TARGETS=suite:multi build build-tsan -Dbuildtype=debug -Doptimization=1 -Db_sanitize=thread -Db_lundef=false -Dwerror=false \
-        -Dbenchmarks=false -Dexamples=false -Dparts=runtime,net,fs,http,tls; then
+    # The TSan build is clang's (g++ builds the two above), with -Werror: the
+    # library, the examples, the docs' programs and snippets must compile
+    # cleanly on clang 14 too (it warns where g++ 12 does not, e.g. on a
+    # Result dropped after co_await). TSan finds the same races whichever
+    # compiler instruments the code. Only the multi-loop tests run.
+    t0=$(date +%s)
+    if CC=clang CXX=clang++ TARGETS="suite:multi dir:examples dir:docs/examples tests/docs_snippets" \
+        build build-tsan-clang -Dbuildtype=debug -Doptimization=1 -Db_sanitize=thread \
+        -Db_lundef=false -Dwerror=true -Dbenchmarks=false -Dparts=runtime,net,fs,http,tls; then
+        summary+=("build-tsan-clang built ($(step_time "$t0"))")
         TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-            run_suite "multi-loop tests under TSan" build-tsan --suite multi
+            run_suite "multi-loop tests under TSan (clang)" build-tsan-clang --suite multi
     fi
     if [ -x scripts/fuzz.sh ]; then
         echo "== fuzz targets (short runs)"
