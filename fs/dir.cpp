@@ -84,9 +84,10 @@ int ListDir::sim(corio::detail::SimIo& io) noexcept {
     try {
         int r = io.list_dir(dirfd, path.c_str(), names);
         if (r < 0) return r;
-        for (auto& [name, dir] : names)
+        for (auto& [name, dir] : names) {
             entries.push_back(
                 DirEntry{std::move(name), dir ? FileType::directory : FileType::regular});
+        }
     } catch (const std::bad_alloc&) {
         return -ENOMEM;
     }

@@ -25,10 +25,25 @@ namespace {
 
 std::vector<std::pair<std::string, fs::FileType>> sorted(std::vector<fs::DirEntry> v) {
     std::vector<std::pair<std::string, fs::FileType>> out;
-    for (auto& e : v)
+    for (auto& e : v) {
         out.emplace_back(e.name, e.type);
+    }
     std::sort(out.begin(), out.end());
     return out;
+}
+
+// A Unix socket bound at `path` (a socket file in its directory), or -1.
+int bind_unix_socket(const std::string& path) {
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    if (path.size() >= sizeof a.sun_path) return -1;
+    path.copy(a.sun_path, path.size());
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 }  // namespace
@@ -40,14 +55,16 @@ TEST_CASE("list_dir gives names and types", "[fs][dir]") {
         REQUIRE_OK(fs::write_file(dir / "file.txt", std::string_view("x")));
         REQUIRE(::symlink("file.txt", (dir / "link").c_str()) == 0);
         REQUIRE(::mkfifo((dir / "fifo").c_str(), 0600) == 0);
+        const int sock = bind_unix_socket(dir / "sock");
+        REQUIRE(sock >= 0);
         auto l = co_await fs::list_dir(dir.path);
+        ::close(sock);
         INFO(l.describe());
         REQUIRE(l);
         auto got = sorted(std::move(*l));
         std::vector<std::pair<std::string, fs::FileType>> want = {
-            {"fifo", fs::FileType::fifo},
-            {"file.txt", fs::FileType::regular},
-            {"link", fs::FileType::symlink},
+            {"fifo", fs::FileType::fifo},     {"file.txt", fs::FileType::regular},
+            {"link", fs::FileType::symlink},  {"sock", fs::FileType::socket},
             {"sub", fs::FileType::directory},
         };
         CHECK((got == want));
@@ -55,6 +72,47 @@ TEST_CASE("list_dir gives names and types", "[fs][dir]") {
         REQUIRE(empty);
         CHECK(empty->empty());
     });
+}
+
+TEST_CASE("stat gives every kind of file its type, and each type has a name", "[fs][dir]") {
+    test::run([](Loop&) -> Task<void> {
+        TempDir dir;
+        REQUIRE_OK(fs::mkdir(dir / "sub"));
+        REQUIRE_OK(fs::write_file(dir / "file", std::string_view("x")));
+        REQUIRE(::symlink("file", (dir / "link").c_str()) == 0);
+        REQUIRE(::mkfifo((dir / "fifo").c_str(), 0600) == 0);
+        const int sock = bind_unix_socket(dir / "sock");
+        REQUIRE(sock >= 0);
+        const std::pair<std::string, fs::FileType> cases[] = {
+            {dir / "file", fs::FileType::regular},  {dir / "sub", fs::FileType::directory},
+            {dir / "fifo", fs::FileType::fifo},     {dir / "sock", fs::FileType::socket},
+            {"/dev/null", fs::FileType::character},
+        };
+        for (const auto& [path, type] : cases) {
+            auto st = co_await fs::stat(path);
+            INFO(path << ": " << st.describe());
+            REQUIRE(st);
+            CHECK(st->type == type);
+        }
+        auto l = co_await fs::lstat(dir / "link");
+        REQUIRE(l);
+        CHECK(l->type == fs::FileType::symlink);
+        auto followed = co_await fs::stat(dir / "link");
+        REQUIRE(followed);
+        CHECK(followed->type == fs::FileType::regular);
+        ::close(sock);
+    });
+    CHECK(fs::file_type_of_mode(S_IFBLK) == fs::FileType::block);
+    CHECK(fs::file_type_of_mode(0) == fs::FileType::unknown);
+    const std::pair<fs::FileType, std::string_view> names[] = {
+        {fs::FileType::unknown, "unknown"},     {fs::FileType::regular, "regular"},
+        {fs::FileType::directory, "directory"}, {fs::FileType::symlink, "symlink"},
+        {fs::FileType::block, "block"},         {fs::FileType::character, "character"},
+        {fs::FileType::fifo, "fifo"},           {fs::FileType::socket, "socket"},
+    };
+    for (const auto& [type, name] : names) {
+        CHECK(fs::to_string(type) == name);
+    }
 }
 
 TEST_CASE("list_dir reads a big directory whole", "[fs][dir]") {

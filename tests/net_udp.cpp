@@ -81,6 +81,29 @@ TEST_CASE("UDP over IPv6 loopback", "[net][udp][ipv6]") {
     });
 }
 
+TEST_CASE("UDP bind: a taken port is refused unless both sockets reuse it", "[net][udp]") {
+    test::run([](Loop&) -> Task<void> {
+        auto a = net::UdpSocket::bind(net::Address::loopback_v4(0));
+        REQUIRE(a);
+        const auto taken = a->local_address().value();
+        auto b = net::UdpSocket::bind(taken);
+        REQUIRE_FALSE(b);
+        CHECK(b.error() == std::errc::address_in_use);
+        // Both with SO_REUSEPORT: they share the port.
+        auto c = net::UdpSocket::bind(net::Address::loopback_v4(0), true);
+        REQUIRE(c);
+        auto d = net::UdpSocket::bind(c->local_address().value(), true);
+        REQUIRE(d);
+        CHECK(d->local_address().value() == c->local_address().value());
+        // A connect to an address of the other family is refused, not sent.
+        auto e = net::UdpSocket::open(AF_INET);
+        REQUIRE(e);
+        auto r = e->connect(net::Address::loopback_v6(taken.port()));
+        CHECK_FALSE(r);
+        co_return;
+    });
+}
+
 TEST_CASE("a datagram longer than the buffer is reported as truncated", "[net][udp]") {
     test::run([](Loop&) -> Task<void> {
         auto a = net::UdpSocket::bind(net::Address::loopback_v4(0));

@@ -2,6 +2,7 @@
 // durable only after its directory's fsync (POSIX), ENOSPC and EIO on
 // command; write_file_atomic keeps the old or the new content whenever the
 // crash lands, while a plain rewrite does not.
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -107,6 +108,40 @@ TEST_CASE("sim disk: ENOSPC and EIO on command", "[sim][disk]") {
     w.disk_error(h, 0);
     CHECK(w.block_on(h, put("/e", "data", true, true)));
     CHECK(w.block_on(h, get("/e")) == "data");
+}
+
+TEST_CASE("sim disk: list_dir gives the names and kinds of a simulated directory", "[sim][disk]") {
+    sim::World w({.seed = 54});
+    auto& h = w.add_host("db");
+    auto setup = []() -> Task<Result<void>> {
+        if (auto m = co_await fs::mkdir("/d"); !m) co_return m.error();
+        if (auto m = co_await fs::mkdir("/d/sub"); !m) co_return m.error();
+        co_return co_await fs::write_file("/d/a", std::string_view("a"));
+    };
+    REQUIRE(w.block_on(h, setup()));
+    using Entries = std::vector<std::pair<std::string, fs::FileType>>;
+    auto list = [](std::string path) -> Task<Result<Entries>> {
+        auto l = co_await fs::list_dir(path);
+        if (!l) co_return l.error();
+        Entries out;
+        for (auto& e : *l) {
+            out.emplace_back(e.name, e.type);
+        }
+        std::sort(out.begin(), out.end());
+        co_return out;
+    };
+    auto d = w.block_on(h, list("/d"));
+    REQUIRE(d);
+    CHECK((*d == Entries{{"a", fs::FileType::regular}, {"sub", fs::FileType::directory}}));
+    auto empty = w.block_on(h, list("/d/sub"));
+    REQUIRE(empty);
+    CHECK(empty->empty());
+    auto missing = w.block_on(h, list("/nope"));
+    REQUIRE(!missing);
+    CHECK(missing.error() == std::errc::no_such_file_or_directory);
+    auto file = w.block_on(h, list("/d/a"));
+    REQUIRE(!file);
+    CHECK(file.error() == std::errc::not_a_directory);
 }
 
 namespace {
