@@ -1,5 +1,6 @@
 // Result<T>: values and errors; dereferencing an error is a clear abort.
 #include <csignal>
+#include <set>
 #include <string>
 #include <system_error>
 
@@ -23,6 +24,22 @@ TEST_CASE("a Result holds a value or an error", "[result]") {
     CHECK(bad.error() == std::errc::connection_refused);
     CHECK(bad.value_or("x") == "x");
     CHECK_THROWS_AS(bad.value("connect"), std::system_error);
+}
+
+TEST_CASE("every corio::Errc has a message of its own in the corio category", "[result]") {
+    std::set<std::string> messages;
+    for (Errc e : {Errc::eof, Errc::channel_closed, Errc::backend_unavailable, Errc::limit_exceeded,
+                   Errc::circuit_open, Errc::rejected, Errc::lagged}) {
+        const std::error_code ec = make_error_code(e);
+        CHECK(std::string(ec.category().name()) == "corio");
+        CHECK(ec == e);
+        CHECK(ec != std::errc::operation_canceled);
+        INFO(ec.message());
+        CHECK(ec.message() != "Unknown corio error");
+        messages.insert(ec.message());
+    }
+    CHECK(messages.size() == 7);
+    CHECK(std::error_code(99, corio_category()).message() == "Unknown corio error");
 }
 
 TEST_CASE("operator* on an error terminates with a message naming the error", "[result]") {
