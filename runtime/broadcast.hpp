@@ -156,7 +156,7 @@ public:
             StopToken tok = detail::stop_token_of(h);
             if (tok.stop_requested()) {
                 ec_ = std::make_error_code(std::errc::operation_canceled);
-                return false;
+                return Loop::current().suspend_over_budget(h);
             }
             {
                 std::lock_guard lk(s_->mu);

@@ -247,7 +247,7 @@ protected:
         StopToken tok = stop_token_of(h);
         if (tok.stop_requested()) {
             this->ec = std::make_error_code(std::errc::operation_canceled);
-            return false;
+            return Loop::current().suspend_over_budget(h);
         }
         bool waiting = false;
         {

@@ -46,8 +46,10 @@ struct LoopOptions {
     unsigned cq_entries = 0;        ///< completion queue size; 0 = 4 x sq_entries
     bool sqpoll = false;            ///< a kernel thread polls the SQ (burns a core)
     unsigned blocking_threads = 4;  ///< blocking-pool threads (started on first use)
-    /// Operations that finish without waiting resume their coroutine inline;
-    /// after this many in a row the coroutine yields so others get a turn.
+    /// Awaits that finish without waiting (an operation done at once, a
+    /// timer already due, any await of a cancelled task) resume their
+    /// coroutine inline; after this many in one run the coroutine yields, so
+    /// the others, the timers and a Runtime's shutdown deadlines get a turn.
     unsigned inline_budget = 64;
     /// io_uring: slots in the registered descriptor table (0: none). Sockets
     /// take a slot while one is free; operations on them then name the slot
@@ -244,6 +246,16 @@ public:
         if (inline_left_ == 0) return false;
         --inline_left_;
         ++stats_.inline_done;
+        return true;
+    }
+    /// For an awaiter that is done without waiting (a cancelled task, a timer
+    /// already due): false (resume inline) while the inline budget lasts,
+    /// otherwise queues `h` for a later turn and gives true. A task that loops
+    /// over such awaits, ignoring their results, still lets the loop reach its
+    /// timers, its I/O and a Runtime's shutdown deadlines.
+    bool suspend_over_budget(std::coroutine_handle<> h) noexcept {
+        if (take_inline_budget()) return false;
+        schedule(h);
         return true;
     }
     /// Runs `st` (its `retry` call) on the loop's blocking pool, started on

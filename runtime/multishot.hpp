@@ -390,7 +390,7 @@ public:
             if (tok.stop_requested()) {
                 node_.res = -ECANCELED;
                 node_.done = true;
-                return false;
+                return Loop::current().suspend_over_budget(h);
             }
             node_.h = h;
             c_->waiters.push_back(node_);

@@ -241,7 +241,7 @@ public:
         if (tok.stop_requested()) {
             res = -ECANCELED;
             cancel_requested = true;
-            return false;
+            return loop->suspend_over_budget(h);
         }
         waiter = h;
         on_complete = &complete;

@@ -81,7 +81,7 @@ protected:
             StopToken tok = stop_token_of(h);
             if (tok.stop_requested()) {
                 ec = std::make_error_code(std::errc::operation_canceled);
-                return false;
+                return Loop::current().suspend_over_budget(h);
             }
             if (static_cast<Derived*>(this)->try_now()) {
                 // Done without waiting; still yield once the loop's inline

@@ -38,18 +38,21 @@ public:
         if (armed()) loop_->timers().remove(*this);
     }
 
-    /// Awaiter protocol: ready when the time has come already; otherwise arms
-    /// a timer on the loop and, if the task can be stopped, a stop callback
-    /// that ends the sleep early.
+    /// Awaiter protocol: done at once when the time has come already or the
+    /// task is cancelled (inline within the loop's inline budget, else on the
+    /// next turn: a loop of `sleep_for(0ms)` cannot starve the others);
+    /// otherwise arms a timer on the loop and, if the task can be stopped, a
+    /// stop callback that ends the sleep early.
     ///@{
-    bool await_ready() const noexcept { return deadline <= loop_->now(); }
+    bool await_ready() const noexcept { return false; }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
         StopToken tok = detail::stop_token_of(h);
         if (tok.stop_requested()) {
             cancelled_ = true;
-            return false;
+            return loop_->suspend_over_budget(h);
         }
+        if (deadline <= loop_->now()) return loop_->suspend_over_budget(h);
         waiter_ = h;
         fire = [](detail::TimerNode* n, Loop& l) noexcept {
             auto* self = static_cast<SleepAwaiter*>(n);

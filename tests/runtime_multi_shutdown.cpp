@@ -298,3 +298,42 @@ TEST_CASE("wait_signal blocks its signals only while it waits", "[multi][signal]
 }
 
 }  // namespace runtime_multi_shutdown_test
+
+namespace runtime_multi_shutdown_test {
+
+TEST_CASE("a task that ignores cancellation is destroyed after the cancel deadline",
+          "[multi][shutdown]") {
+    // Each loop runs a task that polls with sleep_for and ignores its result:
+    // once cancelled, every sleep is over at once. The loop must still reach
+    // its deadlines (the task yields to it once its inline budget is spent),
+    // and the frame is destroyed with the loop, its locals with it.
+    std::atomic<int> rounds{0};
+    std::atomic<int> destroyed{0};
+    struct Guard {
+        std::atomic<int>* n;
+        ~Guard() { n->fetch_add(1); }
+    };
+    {
+        RuntimeConfig cfg;
+        cfg.loops = 2;
+        cfg.shutdown_deadline = 10ms;
+        cfg.cancel_deadline = 10ms;
+        Runtime rt(cfg);
+        rt.run_on_all_blocking([&](unsigned) -> Task<void> {
+            Loop::current()
+                .spawn([](std::atomic<int>* r, std::atomic<int>* d) -> Task<void> {
+                    Guard g{d};
+                    for (;;) {
+                        (void)co_await sleep_for(1ms);
+                        r->fetch_add(1, std::memory_order_relaxed);
+                    }
+                }(&rounds, &destroyed))
+                .detach();
+            co_return;
+        });
+    }  // ~Runtime returns: before the fix it spun in the cancel phase forever
+    CHECK(destroyed.load() == 2);
+    CHECK(rounds.load() > 0);
+}
+
+}  // namespace runtime_multi_shutdown_test

@@ -63,6 +63,45 @@ TEST_CASE("a cancelled sleep resumes early with false", "[timer][cancel]") {
     });
 }
 
+TEST_CASE("sleep_for(0) and a cancelled sleep in a loop let other tasks run", "[timer]") {
+    // Both are over at once; awaited in a loop they must still yield to the
+    // loop once its inline budget is spent, or the other task never runs.
+    test::run([](Loop& loop) -> Task<void> {
+        bool flag = false;
+        auto setter = loop.spawn([](bool* f) -> Task<void> {
+            *f = true;
+            co_return;
+        }(&flag));
+        long spins = 0;
+        while (!flag) {
+            bool full = co_await sleep_for(0ms);
+            CHECK(full);
+            ++spins;
+        }
+        co_await setter;
+        CHECK(spins > 0);
+
+        bool other_ran = false;
+        auto stubborn = [](bool* other) -> Task<long> {
+            long n = 0;
+            while (!*other) {
+                (void)co_await sleep_for(1h);  // cancelled: false at once
+                ++n;
+            }
+            co_return n;
+        };
+        auto h = loop.spawn(stubborn(&other_ran));
+        h.cancel();
+        auto other = loop.spawn([](bool* o) -> Task<void> {
+            *o = true;
+            co_return;
+        }(&other_ran));
+        const long n = co_await h;
+        co_await other;
+        CHECK(n > 0);
+    });
+}
+
 TEST_CASE("with_timeout gives timed_out when the work is too slow", "[timer]") {
     test::run([](Loop& loop) -> Task<void> {
         const auto baseline = loop.timers().size();

@@ -13,7 +13,7 @@ struct LoopStats {
     /// Operations started, per OpKind (index `static_cast<std::size_t>(kind)`).
     std::array<std::uint64_t, static_cast<std::size_t>(OpKind::count_)> submitted{};
     std::uint64_t completed = 0;      ///< completions delivered (CQEs or epoll results)
-    std::uint64_t inline_done = 0;    ///< operations that finished without waiting
+    std::uint64_t inline_done = 0;    ///< awaits that finished without waiting, resumed inline
     std::uint64_t syscalls = 0;       ///< io_uring_enter / epoll_wait calls made by the loop
     std::uint64_t reaps = 0;          ///< reaps that found at least one completion
     std::uint64_t cq_overflows = 0;   ///< times the CQ overflow flag was seen (and flushed)
