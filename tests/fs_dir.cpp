@@ -46,17 +46,24 @@ int bind_unix_socket(const std::string& path) {
     return fd;
 }
 
+// Makes one file of each kind in `dir`: sub (a directory), file.txt, link (to
+// file.txt), fifo and sock (a bound Unix socket, whose descriptor it returns).
+Task<int> one_of_each(const TempDir& dir) {
+    REQUIRE_OK(fs::mkdir(dir / "sub"));
+    REQUIRE_OK(fs::write_file(dir / "file.txt", std::string_view("x")));
+    REQUIRE(::symlink("file.txt", (dir / "link").c_str()) == 0);
+    REQUIRE(::mkfifo((dir / "fifo").c_str(), 0600) == 0);
+    const int sock = bind_unix_socket(dir / "sock");
+    REQUIRE(sock >= 0);
+    co_return sock;
+}
+
 }  // namespace
 
 TEST_CASE("list_dir gives names and types", "[fs][dir]") {
     test::run([](Loop&) -> Task<void> {
         TempDir dir;
-        REQUIRE_OK(fs::mkdir(dir / "sub"));
-        REQUIRE_OK(fs::write_file(dir / "file.txt", std::string_view("x")));
-        REQUIRE(::symlink("file.txt", (dir / "link").c_str()) == 0);
-        REQUIRE(::mkfifo((dir / "fifo").c_str(), 0600) == 0);
-        const int sock = bind_unix_socket(dir / "sock");
-        REQUIRE(sock >= 0);
+        const int sock = co_await one_of_each(dir);
         auto l = co_await fs::list_dir(dir.path);
         ::close(sock);
         INFO(l.describe());
@@ -77,15 +84,10 @@ TEST_CASE("list_dir gives names and types", "[fs][dir]") {
 TEST_CASE("stat gives every kind of file its type, and each type has a name", "[fs][dir]") {
     test::run([](Loop&) -> Task<void> {
         TempDir dir;
-        REQUIRE_OK(fs::mkdir(dir / "sub"));
-        REQUIRE_OK(fs::write_file(dir / "file", std::string_view("x")));
-        REQUIRE(::symlink("file", (dir / "link").c_str()) == 0);
-        REQUIRE(::mkfifo((dir / "fifo").c_str(), 0600) == 0);
-        const int sock = bind_unix_socket(dir / "sock");
-        REQUIRE(sock >= 0);
+        const int sock = co_await one_of_each(dir);
         const std::pair<std::string, fs::FileType> cases[] = {
-            {dir / "file", fs::FileType::regular},  {dir / "sub", fs::FileType::directory},
-            {dir / "fifo", fs::FileType::fifo},     {dir / "sock", fs::FileType::socket},
+            {dir / "file.txt", fs::FileType::regular}, {dir / "sub", fs::FileType::directory},
+            {dir / "fifo", fs::FileType::fifo},        {dir / "sock", fs::FileType::socket},
             {"/dev/null", fs::FileType::character},
         };
         for (const auto& [path, type] : cases) {
