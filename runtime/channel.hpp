@@ -247,7 +247,7 @@ protected:
         StopToken tok = stop_token_of(h);
         if (tok.stop_requested()) {
             this->ec = std::make_error_code(std::errc::operation_canceled);
-            return Loop::current().suspend_over_budget(h);
+            return yield_now(h);
         }
         bool waiting = false;
         {
@@ -271,14 +271,13 @@ protected:
         return true;
     }
 
-    /// After a completion without waiting: true (and the coroutine is
-    /// queued to resume at the next turn) once the loop's inline budget is
-    /// spent, so a task draining a busy channel cannot starve the others.
+    /// After a completion without waiting, or a cancelled await: true (and
+    /// the coroutine is queued to resume at the next turn) once the loop's
+    /// inline budget is spent, so a task draining a busy channel cannot
+    /// starve the others.
     static bool yield_now(std::coroutine_handle<> h) {
         Loop* l = Loop::current_or_null();
-        if (l == nullptr || l->take_inline_budget()) return false;
-        l->schedule(h);
-        return true;
+        return l != nullptr && l->suspend_over_budget(h);
     }
 
     void watch_stop(StopToken tok) noexcept {

@@ -248,8 +248,9 @@ public:
         ++stats_.inline_done;
         return true;
     }
-    /// For an awaiter that is done without waiting (a cancelled task, a timer
-    /// already due): false (resume inline) while the inline budget lasts,
+    /// For an awaiter that is done without waiting (an operation done at once,
+    /// a timer already due, a lock that was free, any await of a cancelled
+    /// task): false (resume inline) while the inline budget lasts,
     /// otherwise queues `h` for a later turn and gives true. A task that loops
     /// over such awaits, ignoring their results, still lets the loop reach its
     /// timers, its I/O and a Runtime's shutdown deadlines.

@@ -247,14 +247,9 @@ public:
         on_complete = &complete;
         if constexpr (requires { op_.fast_path(); }) {
             int r = loop->fast_path_pays() ? op_.fast_path() : -EAGAIN;
-            if (r != -EAGAIN && loop->take_inline_budget()) {
-                res = r;
-                return false;
-            }
             if (r != -EAGAIN) {
                 res = r;
-                loop->schedule(h);
-                return true;
+                return loop->suspend_over_budget(h);
             }
         }
         if (has_timeout_) deadline_ = loop->now() + timeout_;

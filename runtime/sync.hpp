@@ -86,9 +86,7 @@ protected:
             if (static_cast<Derived*>(this)->try_now()) {
                 // Done without waiting; still yield once the loop's inline
                 // budget is spent, so a loop of these cannot starve the rest.
-                if (Loop::current().take_inline_budget()) return false;
-                Loop::current().schedule(h);
-                return true;
+                return Loop::current().suspend_over_budget(h);
             }
             this->h = h;
             loop = &Loop::current();

@@ -48,11 +48,8 @@ public:
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
         StopToken tok = detail::stop_token_of(h);
-        if (tok.stop_requested()) {
-            cancelled_ = true;
-            return loop_->suspend_over_budget(h);
-        }
-        if (deadline <= loop_->now()) return loop_->suspend_over_budget(h);
+        cancelled_ = tok.stop_requested();
+        if (cancelled_ || deadline <= loop_->now()) return loop_->suspend_over_budget(h);
         waiter_ = h;
         fire = [](detail::TimerNode* n, Loop& l) noexcept {
             auto* self = static_cast<SleepAwaiter*>(n);
