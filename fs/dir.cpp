@@ -94,6 +94,28 @@ int ListDir::sim(corio::detail::SimIo& io) noexcept {
     return 0;
 }
 
+// Runs on a blocking-pool thread. readlinkat(2) truncates silently: a result
+// that fills the buffer may have been cut, so read again with twice the room.
+int Readlinkat::attempt() noexcept {
+    try {
+        for (std::size_t room = 256;; room *= 2) {
+            target.resize(room);
+            const ssize_t n = ::readlinkat(dirfd, path.c_str(), target.data(), room);
+            if (n < 0) return -errno;
+            if (std::size_t(n) < room) {
+                target.resize(std::size_t(n));
+                return 0;
+            }
+        }
+    } catch (const std::bad_alloc&) {
+        return -ENOMEM;
+    }
+}
+
+int Readlinkat::sim(corio::detail::SimIo& io) noexcept {
+    return io.readlinkat(dirfd, path.c_str(), target);
+}
+
 Task<Result<void>> create_directories(std::filesystem::path path, mode_t mode) {
     auto r = co_await fs::mkdir(path, mode);
     if (r || r.error() == std::errc::file_exists) {

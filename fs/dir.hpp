@@ -1,9 +1,10 @@
 #pragma once
-// Directory operations: mkdir, unlink, rmdir, rename, stat, list_dir,
-// open_dir. On io_uring mkdir/unlink/rmdir/rename/stat are SQEs
-// (IORING_OP_MKDIRAT, UNLINKAT, RENAMEAT, STATX; the blocking pool where the
-// kernel lacks one); on epoll they run on the blocking pool. list_dir runs
-// on the pool on both (io_uring has no getdents). Errors name the operation
+// Directory operations: mkdir, unlink, rmdir, rename, hard_link, symlink,
+// read_link, stat, list_dir, open_dir. On io_uring mkdir/unlink/rmdir/rename/
+// hard_link/symlink/stat are SQEs (IORING_OP_MKDIRAT, UNLINKAT, RENAMEAT,
+// LINKAT, SYMLINKAT, STATX; the blocking pool where the kernel lacks one); on
+// epoll they run on the blocking pool. list_dir and read_link run on the pool
+// on both (io_uring has no getdents, no readlink). Errors name the operation
 // and the path: "mkdir /tmp/a/b: No such file or directory".
 //
 // Paths are taken by value: the operation owns them until it completes.
@@ -39,6 +40,26 @@ inline OpAwaiter<Unlinkat> rmdir(std::filesystem::path path) {
 /// rules: both on one file system). The error names both: "rename A -> B: ...".
 inline OpAwaiter<Renameat> rename(std::filesystem::path from, std::filesystem::path to) {
     return OpAwaiter<Renameat>(Renameat{AT_FDCWD, std::move(from), AT_FDCWD, std::move(to), 0});
+}
+
+/// Makes `to` a new name (a hard link) for the file `from`; both on one file
+/// system, `from` not a directory (EPERM), `to` not existing (EEXIST). A
+/// symbolic link `from` is linked itself, not followed. The error names both:
+/// "link A -> B: ...".
+inline OpAwaiter<Linkat> hard_link(std::filesystem::path from, std::filesystem::path to) {
+    return OpAwaiter<Linkat>(Linkat{AT_FDCWD, std::move(from), AT_FDCWD, std::move(to), 0});
+}
+
+/// Makes the symbolic link `path`, holding `target` (which need not exist; a
+/// relative target is resolved from the link's directory when followed).
+inline OpAwaiter<Symlinkat> symlink(std::filesystem::path target, std::filesystem::path path) {
+    return OpAwaiter<Symlinkat>(Symlinkat{std::move(target), AT_FDCWD, std::move(path)});
+}
+
+/// What the symbolic link `path` holds, as written (EINVAL: not a symbolic
+/// link). One blocking-pool job on both backends: io_uring has no readlink.
+inline OpAwaiter<Readlinkat> read_link(std::filesystem::path path) {
+    return OpAwaiter<Readlinkat>(Readlinkat{AT_FDCWD, std::move(path), {}});
 }
 
 /// statx(2) of `path`, following a final symbolic link.

@@ -149,6 +149,23 @@ public:
     OpAwaiter<Fsync> fdatasync() noexcept {
         return OpAwaiter<Fsync>(Fsync{fd(), &path_, true, io_slot()});
     }
+    /// ftruncate(2): the size becomes `length`; data past it is gone, and a
+    /// file made longer reads as zeros there (a hole, no space taken). The
+    /// file must be open for writing (EINVAL otherwise). On io_uring an
+    /// IORING_OP_FTRUNCATE where the kernel has it (6.9), else the blocking
+    /// pool.
+    OpAwaiter<Ftruncate> truncate(std::uint64_t length) noexcept {
+        return OpAwaiter<Ftruncate>(Ftruncate{fd(), &path_, length, io_slot()});
+    }
+    /// fallocate(2): reserves disk space for `len` bytes at `offset`, so later
+    /// writes there cannot fail with ENOSPC. `mode` 0 extends the size to
+    /// offset + len if that is larger; FALLOC_FL_KEEP_SIZE leaves it; other
+    /// modes (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, ...) as fallocate(2)
+    /// has them, where the file system supports them (EOPNOTSUPP otherwise).
+    /// `len` 0 is EINVAL.
+    OpAwaiter<Fallocate> allocate(std::uint64_t offset, std::uint64_t len, int mode = 0) noexcept {
+        return OpAwaiter<Fallocate>(Fallocate{fd(), &path_, mode, offset, len, io_slot()});
+    }
     /// statx(2) of the open file.
     OpAwaiter<Statx> stat() noexcept;
     /// The file's size in bytes (a statx).

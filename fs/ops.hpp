@@ -441,6 +441,142 @@ struct Renameat {
     ///@}
 };
 
+/// ftruncate(2): the file's size becomes `length`, cutting it or extending
+/// it with zeros (a hole: no space is taken).
+struct Ftruncate {
+    int fd;                      ///< the file (open for writing)
+    const std::string* subject;  ///< the path for error messages
+    std::uint64_t length;        ///< the new size
+    int slot = -1;  ///< registered descriptor table slot standing for fd (io_uring), or -1
+    /// Operation protocol (see corio::Operation): IORING_OP_FTRUNCATE (Linux
+    /// 6.9; liburing 2.3 predates it, hence the number), or ftruncate(2) on
+    /// the blocking pool; finish gives success or the error.
+    ///@{
+    static constexpr OpKind kind = OpKind::write;
+    static constexpr Interest interest = Interest::blocking;
+    static constexpr unsigned uring_opcode = 55;  // IORING_OP_FTRUNCATE
+    void prep(io_uring_sqe* s) const noexcept {
+        io_uring_prep_rw(static_cast<int>(uring_opcode), s, fd, nullptr, 0, length);
+    }
+    int attempt() noexcept { return ::ftruncate(fd, static_cast<off_t>(length)) == 0 ? 0 : -errno; }
+    int sim(corio::detail::SimIo& io) noexcept { return io.ftruncate(fd, length); }
+    Result<void> finish(int res) {
+        if (res < 0) return detail::fail<void>(res, "truncate", *subject);
+        return {};
+    }
+    ///@}
+};
+
+/// fallocate(2): space for `len` bytes at `offset` is allocated (mode 0
+/// also extends the size; FALLOC_FL_KEEP_SIZE does not).
+struct Fallocate {
+    int fd;                      ///< the file (open for writing)
+    const std::string* subject;  ///< the path for error messages
+    int mode;                    ///< 0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE | ..., ...
+    std::uint64_t offset;        ///< where the range starts
+    std::uint64_t len;           ///< its length (> 0)
+    int slot = -1;  ///< registered descriptor table slot standing for fd (io_uring), or -1
+    /// Operation protocol (see corio::Operation): IORING_OP_FALLOCATE, or
+    /// fallocate(2) on the blocking pool; finish gives success or the error.
+    ///@{
+    static constexpr OpKind kind = OpKind::write;
+    static constexpr Interest interest = Interest::blocking;
+    static constexpr unsigned uring_opcode = IORING_OP_FALLOCATE;
+    void prep(io_uring_sqe* s) const noexcept {
+        io_uring_prep_fallocate(s, fd, mode, static_cast<off_t>(offset), static_cast<off_t>(len));
+    }
+    int attempt() noexcept {
+        const int r = ::fallocate(fd, mode, static_cast<off_t>(offset), static_cast<off_t>(len));
+        return r == 0 ? 0 : -errno;
+    }
+    int sim(corio::detail::SimIo& io) noexcept { return io.fallocate(fd, mode, offset, len); }
+    Result<void> finish(int res) {
+        if (res < 0) return detail::fail<void>(res, "allocate", *subject);
+        return {};
+    }
+    ///@}
+};
+
+/// linkat(2): a new name `to` for the file `from` (a hard link).
+struct Linkat {
+    int olddirfd = AT_FDCWD;     ///< the directory `from` is relative to
+    std::filesystem::path from;  ///< the existing name; owned until completion
+    int newdirfd = AT_FDCWD;     ///< the directory `to` is relative to
+    std::filesystem::path to;    ///< the new name; owned until completion
+    int flags = 0;               ///< AT_SYMLINK_FOLLOW, or 0
+    /// Operation protocol (see corio::Operation): IORING_OP_LINKAT, or
+    /// linkat(2) on the blocking pool; finish gives success or the error
+    /// naming both paths.
+    ///@{
+    static constexpr OpKind kind = OpKind::dir;
+    static constexpr Interest interest = Interest::blocking;
+    static constexpr unsigned uring_opcode = IORING_OP_LINKAT;
+    void prep(io_uring_sqe* s) const noexcept {
+        io_uring_prep_linkat(s, olddirfd, from.c_str(), newdirfd, to.c_str(), flags);
+    }
+    int attempt() noexcept {
+        return ::linkat(olddirfd, from.c_str(), newdirfd, to.c_str(), flags) == 0 ? 0 : -errno;
+    }
+    int sim(corio::detail::SimIo& io) noexcept {
+        return io.linkat(olddirfd, from.c_str(), newdirfd, to.c_str(), flags);
+    }
+    Result<void> finish(int res) {
+        if (res < 0) return detail::fail<void>(res, "link", from.native() + " -> " + to.native());
+        return {};
+    }
+    ///@}
+};
+
+/// symlinkat(2): a symbolic link `path` whose contents are `target`.
+struct Symlinkat {
+    std::filesystem::path target;  ///< what the link holds (not checked); owned until completion
+    int dirfd = AT_FDCWD;          ///< the directory `path` is relative to
+    std::filesystem::path path;    ///< the link made; owned until completion
+    /// Operation protocol (see corio::Operation): IORING_OP_SYMLINKAT, or
+    /// symlinkat(2) on the blocking pool; finish gives success or the error
+    /// naming the link.
+    ///@{
+    static constexpr OpKind kind = OpKind::dir;
+    static constexpr Interest interest = Interest::blocking;
+    static constexpr unsigned uring_opcode = IORING_OP_SYMLINKAT;
+    void prep(io_uring_sqe* s) const noexcept {
+        io_uring_prep_symlinkat(s, target.c_str(), dirfd, path.c_str());
+    }
+    int attempt() noexcept {
+        return ::symlinkat(target.c_str(), dirfd, path.c_str()) == 0 ? 0 : -errno;
+    }
+    int sim(corio::detail::SimIo& io) noexcept {
+        return io.symlinkat(target.c_str(), dirfd, path.c_str());
+    }
+    Result<void> finish(int res) {
+        if (res < 0) return detail::fail<void>(res, "symlink", path.native());
+        return {};
+    }
+    ///@}
+};
+
+/// readlinkat(2): what the symbolic link `path` holds, however long.
+struct Readlinkat {
+    int dirfd = AT_FDCWD;        ///< the directory `path` is relative to
+    std::filesystem::path path;  ///< the link; owned until completion
+    std::string target;          ///< filled by attempt() on the pool thread
+    /// Operation protocol (see corio::Operation): never an io_uring request
+    /// (`uring = false`: io_uring has no readlink); one blocking-pool job;
+    /// finish gives the link's contents.
+    ///@{
+    static constexpr OpKind kind = OpKind::dir;
+    static constexpr Interest interest = Interest::blocking;
+    static constexpr bool uring = false;
+    void prep(io_uring_sqe* s) const noexcept { io_uring_prep_nop(s); }  // never used
+    int attempt() noexcept;                                              // in dir.cpp
+    int sim(corio::detail::SimIo& io) noexcept;                          // in dir.cpp
+    Result<std::filesystem::path> finish(int res) {
+        if (res < 0) return detail::fail<std::filesystem::path>(res, "readlink", path.native());
+        return std::filesystem::path(std::move(target));
+    }
+    ///@}
+};
+
 /// Reads a whole directory (open, getdents64 until the end, close) in one
 /// blocking-pool job, on both backends: io_uring has no getdents. Entries
 /// whose type the file system does not report are looked up with fstatat.

@@ -78,6 +78,14 @@ public:
     int unlinkat(int dirfd, const char* path, int flags) noexcept;
     int renameat(int olddirfd, const char* from, int newdirfd, const char* to,
                  unsigned flags) noexcept;
+    int ftruncate(int fd, std::uint64_t length) noexcept;
+    int fallocate(int fd, int mode, std::uint64_t offset, std::uint64_t len) noexcept;
+    int linkat(int olddirfd, const char* from, int newdirfd, const char* to, int flags) noexcept;
+    /// The simulated disk has no symbolic links: -EPERM, as from a file
+    /// system that cannot make them (the name is checked first).
+    int symlinkat(const char* target, int dirfd, const char* path) noexcept;
+    /// -EINVAL for any existing name (none is a symbolic link).
+    int readlinkat(int dirfd, const char* path, std::string& out) noexcept;
     /// The entries of a directory: (name, is a directory), sorted by name.
     int list_dir(int dirfd, const char* path,
                  std::vector<std::pair<std::string, bool>>& out) noexcept;

@@ -1191,6 +1191,78 @@ int SimIo::fchmod(int fd, unsigned mode) noexcept {
     return 0;
 }
 
+int SimIo::ftruncate(int fd, std::uint64_t length) noexcept {
+    CORIO_SIM_IMPL;
+    auto it = m.hs[host_].files.find(fd);
+    if (it == m.hs[host_].files.end()) return -EBADF;
+    sim::Disk& d = m.hs[host_].disk;
+    sim::Inode& i = d.inodes[it->second.ino];
+    if (i.dir || (it->second.flags & O_ACCMODE) == O_RDONLY) return -EINVAL;  // as Linux says
+    if (length > (std::uint64_t(1) << 40)) return -EFBIG;  // the simulation holds data in memory
+    if (d.error == EIO) return -EIO;
+    // Extending makes a hole on a real file system (no space taken): no ENOSPC here either.
+    i.data.resize(std::size_t(length));
+    return 0;
+}
+
+int SimIo::fallocate(int fd, int mode, std::uint64_t offset, std::uint64_t len) noexcept {
+    CORIO_SIM_IMPL;
+    auto it = m.hs[host_].files.find(fd);
+    if (it == m.hs[host_].files.end()) return -EBADF;
+    if ((it->second.flags & O_ACCMODE) == O_RDONLY) return -EBADF;
+    if (len == 0 || offset >= (std::uint64_t(1) << 62) || len >= (std::uint64_t(1) << 62)) {
+        return -EINVAL;
+    }
+    if (mode != 0 && mode != FALLOC_FL_KEEP_SIZE) return -EOPNOTSUPP;  // holes are not modelled
+    sim::Disk& d = m.hs[host_].disk;
+    sim::Inode& i = d.inodes[it->second.ino];
+    if (d.error != 0) return -d.error;
+    const std::uint64_t end = offset + len;
+    if (end <= i.data.size()) return 0;
+    const std::size_t used = d.used();
+    const std::size_t room = d.capacity > used ? d.capacity - used : 0;
+    if (end - i.data.size() > room) return -ENOSPC;
+    if (end > (std::uint64_t(1) << 40)) return -EFBIG;
+    // The space counts once the size covers it; KEEP_SIZE reserves nothing the
+    // simulation can hold apart from the data, so it only checks the room.
+    if (mode == 0) i.data.resize(std::size_t(end));
+    return 0;
+}
+
+int SimIo::linkat(int olddirfd, const char* from, int newdirfd, const char* to,
+                  int flags) noexcept {
+    CORIO_SIM_IMPL;
+    if ((flags & ~AT_SYMLINK_FOLLOW) != 0) return -EINVAL;
+    sim::Disk& d = m.hs[host_].disk;
+    const long long ino = m.lookup(host_, olddirfd, from);
+    if (ino < 0) return static_cast<int>(ino);
+    if (d.inodes[std::uint64_t(ino)].dir) return -EPERM;
+    std::uint64_t parent = 0;
+    std::string name;
+    if (int r = m.parent_of(host_, newdirfd, to, parent, name); r < 0) return r;
+    if (name.empty() || d.inodes[parent].entries.contains(name)) return -EEXIST;
+    if (d.error == ENOSPC) return -ENOSPC;
+    d.inodes[parent].entries[name] = std::uint64_t(ino);
+    return 0;
+}
+
+int SimIo::symlinkat(const char* target, int dirfd, const char* path) noexcept {
+    CORIO_SIM_IMPL;
+    if (target == nullptr || target[0] == '\0') return -ENOENT;
+    std::uint64_t parent = 0;
+    std::string name;
+    if (int r = m.parent_of(host_, dirfd, path, parent, name); r < 0) return r;
+    if (name.empty() || m.hs[host_].disk.inodes[parent].entries.contains(name)) return -EEXIST;
+    return -EPERM;
+}
+
+int SimIo::readlinkat(int dirfd, const char* path, std::string& out) noexcept {
+    CORIO_SIM_IMPL;
+    out.clear();
+    const long long ino = m.lookup(host_, dirfd, path);
+    return ino < 0 ? static_cast<int>(ino) : -EINVAL;
+}
+
 int SimIo::statx(int dirfd, const char* path, int flags, struct ::statx* out) noexcept {
     CORIO_SIM_IMPL;
     long long ino = 0;
@@ -1210,6 +1282,14 @@ int SimIo::statx(int dirfd, const char* path, int flags, struct ::statx* out) no
     out->stx_blocks = (out->stx_size + 511) / 512;
     out->stx_ino = static_cast<std::uint64_t>(ino);
     out->stx_nlink = 1;
+    if (!i.dir) {  // the names it has (hard links)
+        out->stx_nlink = 0;
+        for (const auto& [n, dir] : m.hs[host_].disk.inodes) {
+            for (const auto& [name, child] : dir.entries) {
+                out->stx_nlink += child == std::uint64_t(ino);
+            }
+        }
+    }
     out->stx_blksize = 4096;
     return 0;
 }

@@ -1,5 +1,6 @@
 // Directory operations on both backends: mkdir, unlink, rmdir, rename,
-// stat, list_dir, create_directories, remove_all, and their error messages.
+// hard_link, symlink, read_link, stat, list_dir, create_directories, remove_all, and their error
+// messages.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -51,7 +52,7 @@ int bind_unix_socket(const std::string& path) {
 Task<int> one_of_each(const TempDir& dir) {
     REQUIRE_OK(fs::mkdir(dir / "sub"));
     REQUIRE_OK(fs::write_file(dir / "file.txt", std::string_view("x")));
-    REQUIRE(::symlink("file.txt", (dir / "link").c_str()) == 0);
+    REQUIRE_OK(fs::symlink("file.txt", dir / "link"));
     REQUIRE(::mkfifo((dir / "fifo").c_str(), 0600) == 0);
     const int sock = bind_unix_socket(dir / "sock");
     REQUIRE(sock >= 0);
@@ -171,6 +172,90 @@ TEST_CASE("mkdir, rename, unlink, rmdir", "[fs][dir]") {
     });
 }
 
+TEST_CASE("hard_link gives a file a second name", "[fs][dir]") {
+    test::run([](Loop&) -> Task<void> {
+        TempDir dir;
+        REQUIRE_OK(fs::write_file(dir / "a", std::string_view("one")));
+        REQUIRE_OK(fs::hard_link(dir / "a", dir / "b"));
+        auto a = co_await fs::stat(dir / "a");
+        auto b = co_await fs::stat(dir / "b");
+        REQUIRE(a);
+        REQUIRE(b);
+        CHECK(a->ino == b->ino);
+        CHECK(b->nlink == 2);
+        // One file: a write through one name is read through the other, and
+        // the data outlives the first name.
+        REQUIRE_OK(fs::write_file(dir / "b", std::string_view("two")));
+        REQUIRE_OK(fs::unlink(dir / "a"));
+        auto content = co_await fs::read_file(dir / "b");
+        REQUIRE(content);
+        CHECK(*content == "two");
+        auto after = co_await fs::stat(dir / "b");
+        REQUIRE(after);
+        CHECK(after->nlink == 1);
+
+        auto exists = co_await fs::hard_link(dir / "b", dir / "b");
+        REQUIRE_FALSE(exists);
+        CHECK(exists.error() == std::errc::file_exists);
+        CHECK(exists.describe() == "link " + (dir / "b") + " -> " + (dir / "b") + ": File exists");
+        auto missing = co_await fs::hard_link(dir / "a", dir / "c");
+        CHECK(missing.error() == std::errc::no_such_file_or_directory);
+        REQUIRE_OK(fs::mkdir(dir / "d"));
+        auto of_dir = co_await fs::hard_link(dir / "d", dir / "e");
+        CHECK(of_dir.error() == std::errc::operation_not_permitted);
+    });
+}
+
+TEST_CASE("symlink and read_link", "[fs][dir]") {
+    test::run([](Loop&) -> Task<void> {
+        TempDir dir;
+        REQUIRE_OK(fs::write_file(dir / "file", std::string_view("x")));
+        REQUIRE_OK(fs::symlink("file", dir / "s"));
+        auto target = co_await fs::read_link(dir / "s");
+        REQUIRE(target);
+        CHECK(*target == "file");
+        auto l = co_await fs::lstat(dir / "s");
+        REQUIRE(l);
+        CHECK(l->type == fs::FileType::symlink);
+        auto followed = co_await fs::stat(dir / "s");
+        auto file = co_await fs::stat(dir / "file");
+        REQUIRE(followed);
+        REQUIRE(file);
+        CHECK(followed->ino == file->ino);
+        auto via = co_await fs::read_file(dir / "s");
+        REQUIRE(via);
+        CHECK(*via == "x");
+
+        // A dangling link is made and read; following it fails.
+        REQUIRE_OK(fs::symlink("nowhere/at/all", dir / "dangling"));
+        auto dangling = co_await fs::read_link(dir / "dangling");
+        REQUIRE(dangling);
+        CHECK(*dangling == "nowhere/at/all");
+        auto gone = co_await fs::stat(dir / "dangling");
+        CHECK(gone.error() == std::errc::no_such_file_or_directory);
+        // A target longer than read_link's first buffer comes back whole.
+        std::string longer;
+        for (int i = 0; i < 300; ++i) {
+            longer += "segment" + std::to_string(i) + "/";
+        }
+        REQUIRE(longer.size() > 3000);
+        REQUIRE_OK(fs::symlink(longer, dir / "long"));
+        auto long_target = co_await fs::read_link(dir / "long");
+        REQUIRE(long_target);
+        CHECK(long_target->native() == longer);
+
+        auto not_link = co_await fs::read_link(dir / "file");
+        REQUIRE_FALSE(not_link);
+        CHECK(not_link.error() == std::errc::invalid_argument);
+        CHECK(not_link.describe() == "readlink " + (dir / "file") + ": Invalid argument");
+        auto taken = co_await fs::symlink("file", dir / "s");
+        REQUIRE_FALSE(taken);
+        CHECK(taken.describe() == "symlink " + (dir / "s") + ": File exists");
+        auto no_dir = co_await fs::symlink("file", dir / "no/such");
+        CHECK(no_dir.error() == std::errc::no_such_file_or_directory);
+    });
+}
+
 TEST_CASE("open_at creates files relative to a directory", "[fs][dir]") {
     test::run([](Loop&) -> Task<void> {
         TempDir dir;
@@ -197,7 +282,7 @@ TEST_CASE("create_directories and remove_all", "[fs][dir]") {
         REQUIRE_OK(fs::create_directories(dir / "a/b/c/d"));  // exists: fine
         REQUIRE_OK(fs::create_directories(dir / "a/b/x/"));   // trailing slash
         REQUIRE_OK(fs::write_file(dir / "a/b/c/f", std::string_view("f")));
-        REQUIRE(::symlink(dir.path.c_str(), (dir / "a/b/up").c_str()) == 0);
+        REQUIRE_OK(fs::symlink(dir.path, dir / "a/b/up"));
         auto over_file = co_await fs::create_directories(dir / "a/b/c/f/g");
         REQUIRE_FALSE(over_file);
         CHECK(over_file.error() == std::errc::not_a_directory);

@@ -1,5 +1,6 @@
 // fs::File on both backends: round trips at offsets, short reads at the end,
 // a 1 GiB sparse file, concurrent reads, whole-file helpers, sync and stat,
+// truncate and allocate,
 // O_DIRECT, registered buffers, registered descriptor slots, and errors that
 // name the path.
 #include <fcntl.h>
@@ -147,7 +148,7 @@ TEST_CASE("a 1 GiB sparse file reads at its end", "[fs][file]") {
         constexpr std::uint64_t gib = 1ull << 30;
         auto f = co_await fs::File::open(dir / "sparse", O_RDWR | O_CREAT | O_TRUNC, 0600);
         REQUIRE(f);
-        REQUIRE(::ftruncate(f->fd(), static_cast<off_t>(gib)) == 0);
+        REQUIRE_OK(f->truncate(gib));
         auto tail = pattern(4096, 99);
         REQUIRE_OK(f->write_all_at(gib - 4096, tail));
         auto st = co_await f->stat();
@@ -289,6 +290,92 @@ TEST_CASE("fsync, fdatasync and stat", "[fs][file]") {
         auto d = co_await fs::stat(dir.path);
         REQUIRE(d);
         CHECK(d->type == fs::FileType::directory);
+    });
+}
+
+TEST_CASE("truncate and allocate change the size", "[fs][file]") {
+    test::run([](Loop&) -> Task<void> {
+        TempDir dir;
+        auto f = co_await fs::File::open(dir / "t", O_RDWR | O_CREAT | O_EXCL, 0600);
+        REQUIRE(f);
+        const auto data = pattern(10000, 7);
+        REQUIRE_OK(f->write_all_at(0, data));
+        // Shorter: what was past the new end is gone.
+        REQUIRE_OK(f->truncate(4000));
+        auto size = co_await f->size();
+        REQUIRE(size);
+        CHECK(*size == 4000);
+        std::vector<std::byte> got(10000);
+        auto r = co_await f->read_full_at(0, got);
+        REQUIRE(r);
+        REQUIRE(*r == 4000);
+        CHECK(std::equal(got.begin(), got.begin() + 4000, data.begin()));
+        // Longer: zeros up to the new end, read back through both read paths.
+        REQUIRE_OK(f->truncate(8000));
+        for (bool fast : {true, false}) {
+            f->set_cached_fast_path(fast);
+            std::fill(got.begin(), got.end(), std::byte{1});
+            auto r2 = co_await f->read_full_at(0, got);
+            REQUIRE(r2);
+            REQUIRE(*r2 == 8000);
+            CHECK(std::equal(got.begin(), got.begin() + 4000, data.begin()));
+            CHECK(std::all_of(got.begin() + 4000, got.begin() + 8000,
+                              [](std::byte b) { return b == std::byte{0}; }));
+        }
+        REQUIRE_OK(f->truncate(0));
+        auto empty = co_await f->size();
+        REQUIRE(empty);
+        CHECK(*empty == 0);
+
+        // allocate: mode 0 extends the size and takes the blocks; KEEP_SIZE
+        // takes blocks only.
+        REQUIRE_OK(f->allocate(0, 1 << 20));
+        auto st = co_await f->stat();
+        REQUIRE(st);
+        CHECK(st->size == 1u << 20);
+        CHECK(st->blocks >= (1u << 20) / 512);
+        REQUIRE_OK(f->allocate(1 << 20, 1 << 20, FALLOC_FL_KEEP_SIZE));
+        auto kept = co_await f->stat();
+        REQUIRE(kept);
+        CHECK(kept->size == 1u << 20);
+        CHECK(kept->blocks >= (2u << 20) / 512);
+        // A range inside the file changes nothing a reader sees.
+        REQUIRE_OK(f->write_all_at(100, data));
+        REQUIRE_OK(f->allocate(0, 4096));
+        auto r3 = co_await f->read_full_at(100, got);
+        REQUIRE(r3);
+        CHECK((got == data));
+    });
+}
+
+TEST_CASE("truncate and allocate errors name the file", "[fs][file][errors]") {
+    test::run([](Loop&) -> Task<void> {
+        TempDir dir;
+        const std::string path = dir / "ro";
+        REQUIRE_OK(fs::write_file(path, std::string_view("0123456789")));
+        auto ro = co_await fs::File::open(path);
+        REQUIRE(ro);
+        auto t = co_await ro->truncate(1);  // not open for writing
+        REQUIRE_FALSE(t);
+        CHECK(t.error() == std::errc::invalid_argument);
+        CHECK(t.describe() == "truncate " + path + ": Invalid argument");
+        auto a = co_await ro->allocate(0, 100);
+        REQUIRE_FALSE(a);
+        CHECK(a.error() == std::errc::bad_file_descriptor);
+        CHECK(a.describe() == "allocate " + path + ": Bad file descriptor");
+        auto rw = co_await fs::File::open(path, O_RDWR);
+        REQUIRE(rw);
+        auto zero = co_await rw->allocate(0, 0);
+        REQUIRE_FALSE(zero);
+        CHECK(zero.describe() == "allocate " + path + ": Invalid argument");
+        auto d = co_await fs::open_dir(dir.path);
+        REQUIRE(d);
+        auto td = co_await d->truncate(0);
+        CHECK(td.error() == std::errc::invalid_argument);
+        // Nothing changed the file.
+        auto back = co_await fs::read_file(path);
+        REQUIRE(back);
+        CHECK(*back == "0123456789");
     });
 }
 

@@ -1,6 +1,7 @@
 // The simulated disk: what is not fsynced may be lost at a crash, a name is
 // durable only after its directory's fsync (POSIX), ENOSPC and EIO on
-// command; write_file_atomic keeps the old or the new content whenever the
+// command; truncate, allocate and hard links under the same rules (no
+// symbolic links); write_file_atomic keeps the old or the new content whenever the
 // crash lands, while a plain rewrite does not.
 #include <algorithm>
 #include <chrono>
@@ -108,6 +109,98 @@ TEST_CASE("sim disk: ENOSPC and EIO on command", "[sim][disk]") {
     w.disk_error(h, 0);
     CHECK(w.block_on(h, put("/e", "data", true, true)));
     CHECK(w.block_on(h, get("/e")) == "data");
+}
+
+TEST_CASE("sim disk: truncate and allocate, durable after fsync", "[sim][disk]") {
+    sim::World w({.seed = 56});
+    auto& h = w.add_host("db");
+    REQUIRE(w.block_on(h, put("/f", "0123456789", true, true)));
+    // Cuts to `size`, fsyncs if asked.
+    auto cut = [](std::uint64_t size, bool sync) -> Task<Result<void>> {
+        auto f = co_await fs::File::open("/f", O_RDWR);
+        if (!f) co_return f.error();
+        if (auto t = co_await f->truncate(size); !t) co_return t.error();
+        if (sync) co_return co_await f->fsync();
+        co_return Result<void>();
+    };
+    REQUIRE(w.block_on(h, cut(4, false)));
+    CHECK(w.block_on(h, get("/f")) == "0123");
+    w.crash(h);  // not fsynced: the old content, or what the cut left (or a prefix of it)
+    w.restart(h);
+    const std::string after = w.block_on(h, get("/f"));
+    CHECK((after == "0123456789" || std::string_view("0123").starts_with(after)));
+    REQUIRE(w.block_on(h, cut(4, true)));
+    REQUIRE(w.block_on(h, cut(6, true)));
+    w.crash(h);
+    w.restart(h);
+    CHECK(w.block_on(h, get("/f")) == std::string("0123\0\0", 6));
+
+    // allocate: mode 0 grows the file, KEEP_SIZE only checks the room;
+    // a range past the disk's room is ENOSPC; holes are not modelled.
+    w.disk_capacity(h, 1000);
+    using Size = fs::Result<std::uint64_t>;
+    auto alloc = [](std::uint64_t off, std::uint64_t len, int mode) -> Task<Size> {
+        auto f = co_await fs::File::open("/f", O_RDWR);
+        if (!f) co_return f.error();
+        auto a = co_await f->allocate(off, len, mode);
+        if (!a) co_return Size(a.error(), a.op(), a.path());
+        co_return co_await f->size();
+    };
+    auto grown = w.block_on(h, alloc(0, 100, 0));
+    REQUIRE(grown);
+    CHECK(*grown == 100);
+    auto kept = w.block_on(h, alloc(100, 100, FALLOC_FL_KEEP_SIZE));
+    REQUIRE(kept);
+    CHECK(*kept == 100);
+    auto full = w.block_on(h, alloc(0, 5000, 0));
+    REQUIRE(!full);
+    CHECK(full.error() == std::errc::no_space_on_device);
+    CHECK(full.describe() == "allocate /f: No space left on device");
+    auto punch = w.block_on(h, alloc(0, 10, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE));
+    CHECK(punch.error() == std::errc::operation_not_supported);
+    auto zero = w.block_on(h, alloc(0, 0, 0));
+    CHECK(zero.error() == std::errc::invalid_argument);
+}
+
+TEST_CASE("sim disk: a hard link is a name, durable after the directory's fsync; no symlinks",
+          "[sim][disk]") {
+    sim::World w({.seed = 57});
+    auto& h = w.add_host("db");
+    REQUIRE(w.block_on(h, put("/a", "data", true, true)));
+    auto link = [](std::string from, std::string to) -> Task<Result<void>> {
+        co_return co_await fs::hard_link(from, to);
+    };
+    auto nlink = [](std::string path) -> Task<Result<std::uint32_t>> {
+        auto st = co_await fs::stat(path);
+        if (!st) co_return st.error();
+        co_return st->nlink;
+    };
+    REQUIRE(w.block_on(h, link("/a", "/b")));
+    CHECK(w.block_on(h, get("/b")) == "data");
+    auto two = w.block_on(h, nlink("/a"));
+    REQUIRE(two);
+    CHECK(*two == 2);
+    CHECK(w.block_on(h, link("/a", "/b")).error() == std::errc::file_exists);
+    CHECK(w.block_on(h, link("/none", "/c")).error() == std::errc::no_such_file_or_directory);
+    w.crash(h);  // the directory was not fsynced: the new name is lost
+    w.restart(h);
+    CHECK(w.block_on(h, get("/b")) == missing());
+    REQUIRE(w.block_on(h, link("/a", "/b")));
+    REQUIRE(w.block_on(h, sync_root()));
+    w.crash(h);
+    w.restart(h);
+    CHECK(w.block_on(h, get("/b")) == "data");
+
+    auto sym = [](std::string target, std::string path) -> Task<Result<void>> {
+        co_return co_await fs::symlink(target, path);
+    };
+    CHECK(w.block_on(h, sym("/a", "/s")).error() == std::errc::operation_not_permitted);
+    CHECK(w.block_on(h, sym("/a", "/b")).error() == std::errc::file_exists);
+    auto readlink = [](std::string path) -> Task<Result<std::filesystem::path>> {
+        co_return co_await fs::read_link(path);
+    };
+    CHECK(w.block_on(h, readlink("/a")).error() == std::errc::invalid_argument);
+    CHECK(w.block_on(h, readlink("/s")).error() == std::errc::no_such_file_or_directory);
 }
 
 TEST_CASE("sim disk: list_dir gives the names and kinds of a simulated directory", "[sim][disk]") {
