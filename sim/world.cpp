@@ -696,6 +696,14 @@ struct World::Impl {
         if (e == dir.entries.end()) return -ENOENT;
         return static_cast<long long>(e->second);
     }
+    // Whether directory `ino` is `top` or lies under it.
+    bool within(std::uint32_t host, std::uint64_t ino, std::uint64_t top) {
+        if (ino == top) return true;
+        for (const auto& [name, child] : hs[host].disk.inodes[top].entries) {
+            if (hs[host].disk.inodes[child].dir && within(host, ino, child)) return true;
+        }
+        return false;
+    }
 
     void reset_sock(std::uint32_t host, Sock& s) {
         segment(s.conn, 1 - s.side, Kind::rst);
@@ -1112,6 +1120,7 @@ int SimIo::openat(int dirfd, const char* path, int flags, unsigned mode) noexcep
         auto e = entries.find(name);
         if (e != entries.end()) {
             if ((flags & O_CREAT) != 0 && (flags & O_EXCL) != 0) return -EEXIST;
+            if ((flags & O_CREAT) != 0 && d.inodes[e->second].dir) return -EISDIR;
             ino = e->second;
         } else {
             if ((flags & O_CREAT) == 0) return -ENOENT;
@@ -1123,8 +1132,9 @@ int SimIo::openat(int dirfd, const char* path, int flags, unsigned mode) noexcep
     }
     sim::Inode& i = d.inodes[ino];
     if ((flags & O_DIRECTORY) != 0 && !i.dir) return -ENOTDIR;
-    if (i.dir && (flags & O_ACCMODE) != O_RDONLY) return -EISDIR;
-    if (!i.dir && (flags & O_TRUNC) != 0 && (flags & O_ACCMODE) != O_RDONLY) i.data.clear();
+    // O_TRUNC asks for write access, and truncates even with O_RDONLY (Linux).
+    if (i.dir && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0)) return -EISDIR;
+    if (!i.dir && (flags & O_TRUNC) != 0) i.data.clear();
     int fd = m.next_fd++;
     h.files[fd] = sim::OpenFile{ino, flags};
     return fd;
@@ -1136,6 +1146,7 @@ int SimIo::pread(int fd, std::span<std::byte> buf, std::uint64_t offset) noexcep
     if (it == m.hs[host_].files.end()) return -EBADF;
     if ((it->second.flags & O_ACCMODE) == O_WRONLY) return -EBADF;
     sim::Inode& i = m.hs[host_].disk.inodes[it->second.ino];
+    if (buf.empty()) return 0;  // as readv(2) and io_uring's read: before any other check
     if (i.dir) return -EISDIR;
     if (offset >= i.data.size()) return 0;
     const std::size_t n =
@@ -1149,6 +1160,7 @@ int SimIo::pwrite(int fd, std::span<const std::byte> buf, std::uint64_t offset) 
     auto it = m.hs[host_].files.find(fd);
     if (it == m.hs[host_].files.end()) return -EBADF;
     if ((it->second.flags & O_ACCMODE) == O_RDONLY) return -EBADF;
+    if (buf.empty()) return 0;  // writes nothing, does not extend the file
     sim::Disk& d = m.hs[host_].disk;
     if (d.error != 0) return -d.error;
     sim::Inode& i = d.inodes[it->second.ino];
@@ -1209,10 +1221,10 @@ int SimIo::fallocate(int fd, int mode, std::uint64_t offset, std::uint64_t len) 
     CORIO_SIM_IMPL;
     auto it = m.hs[host_].files.find(fd);
     if (it == m.hs[host_].files.end()) return -EBADF;
-    if ((it->second.flags & O_ACCMODE) == O_RDONLY) return -EBADF;
     if (len == 0 || offset >= (std::uint64_t(1) << 62) || len >= (std::uint64_t(1) << 62)) {
-        return -EINVAL;
+        return -EINVAL;  // before the access mode, as Linux
     }
+    if ((it->second.flags & O_ACCMODE) == O_RDONLY) return -EBADF;
     if (mode != 0 && mode != FALLOC_FL_KEEP_SIZE) return -EOPNOTSUPP;  // holes are not modelled
     sim::Disk& d = m.hs[host_].disk;
     sim::Inode& i = d.inodes[it->second.ino];
@@ -1236,11 +1248,11 @@ int SimIo::linkat(int olddirfd, const char* from, int newdirfd, const char* to,
     sim::Disk& d = m.hs[host_].disk;
     const long long ino = m.lookup(host_, olddirfd, from);
     if (ino < 0) return static_cast<int>(ino);
-    if (d.inodes[std::uint64_t(ino)].dir) return -EPERM;
     std::uint64_t parent = 0;
     std::string name;
     if (int r = m.parent_of(host_, newdirfd, to, parent, name); r < 0) return r;
     if (name.empty() || d.inodes[parent].entries.contains(name)) return -EEXIST;
+    if (d.inodes[std::uint64_t(ino)].dir) return -EPERM;  // after the new name, as Linux
     if (d.error == ENOSPC) return -ENOSPC;
     d.inodes[parent].entries[name] = std::uint64_t(ino);
     return 0;
@@ -1346,13 +1358,20 @@ int SimIo::renameat(int olddirfd, const char* from, int newdirfd, const char* to
     auto src = e1.find(n1);
     if (src == e1.end()) return -ENOENT;
     auto dst = e2.find(n2);
-    if ((flags & RENAME_EXCHANGE) != 0) {
-        if (dst == e2.end()) return -ENOENT;
+    const bool exchange = (flags & RENAME_EXCHANGE) != 0;
+    if (exchange && dst == e2.end()) return -ENOENT;
+    if (!exchange && dst != e2.end() && (flags & RENAME_NOREPLACE) != 0) return -EEXIST;
+    // Before the kinds are compared, as Linux: a directory cannot go under
+    // itself (EINVAL), and a target that holds the source is not empty.
+    if (d.inodes[src->second].dir && m.within(host_, p2, src->second)) return -EINVAL;
+    if (dst != e2.end() && d.inodes[dst->second].dir && m.within(host_, p1, dst->second)) {
+        return exchange ? -EINVAL : -ENOTEMPTY;
+    }
+    if (exchange) {
         std::swap(src->second, dst->second);
         return 0;
     }
     if (dst != e2.end()) {
-        if ((flags & RENAME_NOREPLACE) != 0) return -EEXIST;
         if (dst->second == src->second) return 0;
         const bool sdir = d.inodes[src->second].dir;
         const sim::Inode& t = d.inodes[dst->second];
