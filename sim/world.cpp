@@ -83,6 +83,8 @@ struct Sock {
     std::size_t credit = 0;
     int connect_err = 0;
     bool linger_reset = false;
+    bool reuse_port = false;  // SO_REUSEPORT: shares its port with others that set it
+    int so_error = 0;         // datagrams: a port-unreachable answer, reported once
     // datagrams
     std::deque<Dgram> dgrams;
     OpList readers;
@@ -135,7 +137,18 @@ struct HostState {
     std::uint32_t boots = 0;
 };
 
-enum class Kind : std::uint8_t { syn, synack, refuse, data, fin, rst, window, dgram, action };
+enum class Kind : std::uint8_t {
+    syn,
+    synack,
+    refuse,
+    data,
+    fin,
+    rst,
+    window,
+    dgram,
+    action,
+    unreachable,  // ICMP port unreachable, back to a datagram's sender
+};
 
 struct Event {
     TimePoint at{};
@@ -304,10 +317,14 @@ struct World::Impl {
         h.socks.emplace(fd, std::move(s));
         return fd;
     }
-    bool port_taken(std::uint32_t host, bool stream, std::uint32_t ip, std::uint16_t port) {
+    // Whether binding ip:port would clash; sockets that both set SO_REUSEPORT
+    // (on the same address) share it.
+    bool port_taken(std::uint32_t host, bool stream, std::uint32_t ip, std::uint16_t port,
+                    bool reuse_port = false) {
         for (auto& [fd, s] : hs[host].socks) {
             if (s->bound && s->stream == stream && s->lport == port && s->conn == 0 &&
-                (s->lip == ip || s->lip == 0 || ip == 0)) {
+                (s->lip == ip || s->lip == 0 || ip == 0) &&
+                !(reuse_port && s->reuse_port && s->lip == ip)) {
                 return true;
             }
         }
@@ -328,23 +345,24 @@ struct World::Impl {
         if (ip < net_base + 1 || ip > net_base + hs.size()) return -1;
         return static_cast<int>(ip - net_base - 1);
     }
-    Sock* listener(std::uint32_t host, std::uint32_t ip, std::uint16_t port) noexcept {
+    // The socket that takes a SYN (stream) or a datagram for ip:port, or null.
+    // Several sharing the port with SO_REUSEPORT: one chosen by the sender's
+    // address, as the kernel hashes it (the same sender, the same socket).
+    Sock* receiver(std::uint32_t host, bool stream, std::uint32_t ip, std::uint16_t port,
+                   std::uint32_t sip, std::uint16_t sport) noexcept {
+        Sock* found[16];
+        std::size_t n = 0;
         for (auto& [fd, s] : hs[host].socks) {
-            if (s->stream && s->st == SockState::listening && s->lport == port &&
-                (s->lip == 0 || s->lip == ip || (is_loopback(s->lip) && is_loopback(ip)))) {
-                return s.get();
+            const bool takes =
+                stream ? s->stream && s->st == SockState::listening : !s->stream && s->bound;
+            // A socket bound to one address takes only what is sent to it: one
+            // bound to 127.0.0.1 does not answer 127.0.0.2 (Linux).
+            if (takes && s->lport == port && (s->lip == 0 || s->lip == ip)) {
+                if (n < std::size(found)) found[n++] = s.get();
             }
         }
-        return nullptr;
-    }
-    Sock* udp_target(std::uint32_t host, std::uint32_t ip, std::uint16_t port) noexcept {
-        for (auto& [fd, s] : hs[host].socks) {
-            if (!s->stream && s->bound && s->lport == port &&
-                (s->lip == 0 || s->lip == ip || (is_loopback(s->lip) && is_loopback(ip)))) {
-                return s.get();
-            }
-        }
-        return nullptr;
+        if (n == 0) return nullptr;
+        return found[mix64((std::uint64_t(sip) << 16) ^ sport) % n];
     }
 
     void send_syn(std::uint32_t host, int fd, std::uint64_t cid, int attempt) {
@@ -496,11 +514,37 @@ struct World::Impl {
                 return;
             }
             case Kind::dgram: {
-                Sock* s = udp_target(e.dst, e.dip, e.dport);
-                if (s == nullptr) return;             // port unreachable: the datagram is gone
+                Sock* s = receiver(e.dst, false, e.dip, e.dport, e.sip, e.sport);
+                if (s == nullptr) {
+                    // Port unreachable: the datagram is gone, and the kernel
+                    // answers with ICMP.
+                    Event r;
+                    r.kind = Kind::unreachable;
+                    r.src = e.dst;
+                    r.dst = e.src;
+                    r.sip = e.dip;
+                    r.sport = e.dport;
+                    r.dip = e.sip;
+                    r.dport = e.sport;
+                    r.at = arrival(e.dst, e.src);
+                    emit(std::move(r));
+                    return;
+                }
                 if (s->dgrams.size() >= 256) return;  // receive buffer full
                 s->dgrams.push_back(Dgram{e.sip, e.sport, std::move(e.data)});
                 wake(e.dst, s->fd, true, false);
+                return;
+            }
+            case Kind::unreachable: {
+                // Only a connected socket hears of it (Linux without IP_RECVERR),
+                // as an error of its next receive or send.
+                for (auto& [fd, s] : hs[e.dst].socks) {
+                    if (!s->stream && s->bound && s->lport == e.dport && s->has_peer &&
+                        s->rip == e.sip && s->rport == e.sport) {
+                        s->so_error = ECONNREFUSED;
+                        wake(e.dst, fd, true, true);
+                    }
+                }
                 return;
             }
             default:
@@ -547,7 +591,7 @@ struct World::Impl {
             segment(e.conn, 0, Kind::synack);
             return;
         }
-        Sock* l = listener(e.dst, e.dip, e.dport);
+        Sock* l = receiver(e.dst, true, e.dip, e.dport, e.sip, e.sport);
         if (l == nullptr) {
             Event r;
             r.kind = Kind::refuse;
@@ -776,7 +820,7 @@ int SimIo::bind(int fd, const sockaddr* addr, socklen_t len) noexcept {
     if (port == 0) {
         port = m.ephemeral(host_, s->stream);
         if (port == 0) return -EADDRINUSE;
-    } else if (m.port_taken(host_, s->stream, ip, port)) {
+    } else if (m.port_taken(host_, s->stream, ip, port, s->reuse_port)) {
         return -EADDRINUSE;
     }
     s->lip = ip;
@@ -873,6 +917,7 @@ int SimIo::recv(int fd, std::span<std::byte> buf, int flags) noexcept {
     Sock* s = m.find(host_, fd);
     if (s == nullptr) return -EBADF;
     if (!s->stream) {
+        if (s->so_error != 0) return -std::exchange(s->so_error, 0);  // before any datagram
         if (s->dgrams.empty()) return -EAGAIN;
         Dgram& d = s->dgrams.front();
         const std::size_t n = std::min(buf.size(), d.data.size());
@@ -956,6 +1001,7 @@ int SimIo::sendmsg(int fd, const msghdr* msg, int flags) noexcept {
         all.insert(all.end(), p, p + msg->msg_iov[i].iov_len);
     }
     if (s->stream) return send(fd, all, flags);
+    if (s->so_error != 0) return -std::exchange(s->so_error, 0);  // as sock_alloc_send_skb
     std::uint32_t ip = s->rip;
     std::uint16_t port = s->rport;
     if (msg->msg_name != nullptr) {
@@ -1007,6 +1053,7 @@ int SimIo::recvmsg(int fd, msghdr* msg, int flags) noexcept {
         auto* p = static_cast<std::byte*>(msg->msg_iov[0].iov_base);
         return recv(fd, std::span(p, msg->msg_iov[0].iov_len), flags);
     }
+    if (s->so_error != 0) return -std::exchange(s->so_error, 0);  // before any datagram
     if (s->dgrams.empty()) return -EAGAIN;
     Dgram d = std::move(s->dgrams.front());
     s->dgrams.pop_front();
@@ -1065,6 +1112,11 @@ int SimIo::setsockopt(int fd, int level, int name, const void* value, socklen_t 
         std::memcpy(&lg, value, sizeof lg);
         s->linger_reset = lg.l_onoff != 0 && lg.l_linger == 0;
     }
+    if (level == SOL_SOCKET && name == SO_REUSEPORT && len >= socklen_t(sizeof(int))) {
+        int on = 0;
+        std::memcpy(&on, value, sizeof on);
+        s->reuse_port = on != 0;
+    }
     // Other options (NODELAY, KEEPALIVE, REUSEADDR, ...) change nothing the
     // simulation models.
     return 0;
@@ -1075,7 +1127,9 @@ int SimIo::getsockopt(int fd, int level, int name, int* value) noexcept {
     Sock* s = m.find(host_, fd);
     if (s == nullptr) return -EBADF;
     *value = 0;
-    if (level == SOL_SOCKET && name == SO_ERROR) *value = std::exchange(s->connect_err, 0);
+    if (level == SOL_SOCKET && name == SO_ERROR) {
+        *value = s->stream ? std::exchange(s->connect_err, 0) : std::exchange(s->so_error, 0);
+    }
     if (level == SOL_SOCKET && name == SO_TYPE) *value = s->stream ? SOCK_STREAM : SOCK_DGRAM;
     return 0;
 }
@@ -1085,14 +1139,15 @@ int SimIo::poll(int fd, unsigned events) noexcept {
     Sock* s = m.find(host_, fd);
     if (s == nullptr) return POLLNVAL;
     unsigned r = 0;
-    const bool readable =
-        !s->rx.empty() || s->rx_fin || s->reset || !s->acceptq.empty() || !s->dgrams.empty();
+    const bool readable = !s->rx.empty() || s->rx_fin || s->reset || !s->acceptq.empty() ||
+                          !s->dgrams.empty() || s->so_error != 0;
     const bool writable = !s->stream ||
                           (s->st == SockState::connected && (s->credit > 0 || s->reset)) ||
                           s->st == SockState::closed;
     if (readable) r |= POLLIN;
     if (writable) r |= POLLOUT;
     if (s->reset) r |= POLLERR | POLLHUP;
+    if (s->so_error != 0) r |= POLLERR;
     r &= events | POLLERR | POLLHUP;
     return r != 0 ? static_cast<int>(r) : -EAGAIN;
 }
