@@ -353,8 +353,10 @@ struct World::Impl {
         Sock* found[16];
         std::size_t n = 0;
         for (auto& [fd, s] : hs[host].socks) {
-            const bool takes =
-                stream ? s->stream && s->st == SockState::listening : !s->stream && s->bound;
+            // A connected datagram socket takes only what its peer sends (Linux).
+            const bool takes = stream ? s->stream && s->st == SockState::listening
+                                      : !s->stream && s->bound &&
+                                            (!s->has_peer || (s->rip == sip && s->rport == sport));
             // A socket bound to one address takes only what is sent to it: one
             // bound to 127.0.0.1 does not answer 127.0.0.2 (Linux).
             if (takes && s->lport == port && (s->lip == 0 || s->lip == ip)) {
@@ -1012,6 +1014,7 @@ int SimIo::sendmsg(int fd, const msghdr* msg, int flags) noexcept {
         return -EDESTADDRREQ;
     }
     if (all.size() > 65507) return -EMSGSIZE;
+    if (port == 0) return -EINVAL;  // as udp_sendmsg
     const int dst = m.route(host_, ip);
     if (dst < 0) return -ENETUNREACH;
     if (!s->bound) {

@@ -2,9 +2,11 @@
 // scenarios whose outcome does not depend on timing (each step waits for
 // what it needs) run on the real backend (io_uring or epoll, as meson
 // registers the file) and on a simulated host, and their transcripts must be
-// the same, error for error: refused connections, ports in use, half-close,
-// resets from unread data and from SO_LINGER, what a socket reports after a
-// reset, sends after shutdown, EOF in read_exact, timeouts, and datagrams.
+// the same, error for error: refused connections, ports in use and shared,
+// addresses, accepts after the client's data or the listener's close,
+// half-close, resets from unread data and from SO_LINGER, what a socket
+// reports after a reset, sends after shutdown, EOF in read_exact, timeouts,
+// and datagrams (limits, a connected socket's filter, unreachable ports).
 #include <sys/socket.h>
 
 #include <array>
@@ -106,6 +108,92 @@ const std::vector<std::pair<const char*, Scenario>>& scenarios() {
                   said(co_await net::TcpStream::connect(at("127.0.0.2", p1)));
              t += "; an address not here: " + said(net::TcpListener::bind(at("10.255.255.1", 0)));
              co_return t;
+         }},
+        {"a listener closed with connections not yet accepted",
+         []() -> Task<std::string> {
+             auto l = net::TcpListener::bind(net::Address::parse("127.0.0.1:0").value("addr"));
+             if (!l) co_return "bind: " + said(l);
+             auto c = co_await net::TcpStream::connect(l->local_address().value("local"));
+             if (!c) co_return "connect: " + said(c);
+             l->close();
+             std::array<std::byte, 4> buf;
+             auto r = co_await c->recv(buf);
+             co_return "recv: " + (r ? std::to_string(*r) : said(r));
+         }},
+        {"data and FIN before the accept",
+         []() -> Task<std::string> {
+             auto l = net::TcpListener::bind(net::Address::parse("127.0.0.1:0").value("addr"));
+             if (!l) co_return "bind: " + said(l);
+             auto c = co_await net::TcpStream::connect(l->local_address().value("local"));
+             if (!c) co_return "connect: " + said(c);
+             std::string t = "send: " + said(co_await c->send_all(std::string_view("early")));
+             c->close();
+             auto s = co_await l->accept();
+             if (!s) co_return t + "; accept: " + said(s);
+             std::array<std::byte, 5> five;
+             auto r = co_await s->read_exact(five);
+             t += "; read: " + (r ? text(five) : said(r));
+             auto n = co_await s->recv(five);
+             t += "; recv: " + (n ? std::to_string(*n) : said(n));
+             co_return t;
+         }},
+        {"shutdown of both directions; a reset from the client's side",
+         []() -> Task<std::string> {
+             auto p = co_await connected();
+             if (!p) co_return "connect: " + said(p);
+             std::string t = "shutdown: " + said(p->client.shutdown(SHUT_RDWR));
+             std::array<std::byte, 4> buf;
+             auto r = co_await p->client.recv(buf);
+             t += "; recv: " + (r ? std::to_string(*r) : said(r));
+             t += "; send: " + said(co_await p->client.send(std::string_view("a")));
+             auto eof = co_await p->server.recv(buf);
+             t += "; server recv: " + (eof ? std::to_string(*eof) : said(eof));
+             auto q = co_await connected();
+             if (!q) co_return t + "; connect: " + said(q);
+             t += "; linger: " + said(q->client.set_linger_reset());
+             q->client.close();
+             auto reset = co_await q->server.recv(buf);
+             t += "; recv after reset: " + (reset ? std::to_string(*reset) : said(reset));
+             for (int i = 0; i < 2; ++i) {
+                 t += "; send: " + said(co_await q->server.send(std::string_view("b")));
+             }
+             co_return t;
+         }},
+        {"datagram limits and a connected socket's filter",
+         []() -> Task<std::string> {
+             auto any = net::Address::parse("127.0.0.1:0").value("addr");
+             auto a = net::UdpSocket::bind(any);
+             auto b = net::UdpSocket::bind(any);
+             auto c = net::UdpSocket::bind(any);
+             if (!a || !b || !c) co_return "bind failed";
+             const auto at = a->local_address().value("a");
+             const auto bt = b->local_address().value("b");
+             std::string big(65507, 'x');
+             std::string t =
+                 "65507 bytes: " + said(co_await b->send_to(net::as_send_bytes(big), at));
+             big.push_back('x');
+             t += "; 65508: " + said(co_await b->send_to(net::as_send_bytes(big), at));
+             std::vector<std::byte> buf(70000);
+             auto d = co_await a->recv_from(buf);
+             t += "; got " + (d ? std::to_string(d->size) : said(d));
+             t += "; to port 0: " +
+                  said(co_await b->send_to(net::as_send_bytes(std::string_view("z")),
+                                           net::Address::parse("127.0.0.1:0").value("zero")));
+             // Connected to b, `a` takes nothing from c.
+             t += "; connect: " + said(a->connect(bt));
+             t += "; from c: " +
+                  said(co_await c->send_to(net::as_send_bytes(std::string_view("c")), at));
+             t += "; from b: " +
+                  said(co_await b->send_to(net::as_send_bytes(std::string_view("b")), at));
+             auto first = co_await a->recv(buf);
+             t += "; a got " + (first ? text(std::span(buf).first(*first)) : said(first));
+             co_return t;
+         }},
+        {"connect to port 0",
+         []() -> Task<std::string> {
+             auto c =
+                 co_await net::TcpStream::connect(net::Address::parse("127.0.0.1:0").value("a"));
+             co_return "connect: " + said(c);
          }},
         {"half-close both ways",
          []() -> Task<std::string> {
