@@ -88,14 +88,11 @@ bool content_field(std::string_view name) noexcept {
 
 // A pooled connection the server has closed, or written to unasked, cannot carry the next
 // exchange. A peek finds both before anything is sent, so that any request, not only an
-// idempotent one, can go on a new connection instead. Only a kernel socket can be asked (not
-// a simulated one, nor a stream that keeps its socket to itself): those are tried as before.
+// idempotent one, can go on a new connection instead. A stream that keeps its socket to itself
+// (TLS without kernel TLS) cannot be asked: it is tried as before.
 bool idle_usable(const Stream& s) noexcept {
     const int fd = s.native_socket();
-    if (fd < 0 || Loop::current().sim_io() != nullptr) return true;
-    char c;
-    const ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+    return fd < 0 || net::idle_and_open(fd);
 }
 
 }  // namespace

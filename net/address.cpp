@@ -2,7 +2,9 @@
 
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <sys/socket.h>
 
+#include <cerrno>
 #include <charconv>
 #include <cstring>
 
@@ -298,6 +300,15 @@ Result<Address> peer_address_of(int fd) {
     }
     a.resize(len);
     return a;
+}
+
+bool idle_and_open(int fd) noexcept {
+    std::byte c{};
+    if (auto* sim = corio::detail::current_sim()) {
+        return sim->recv(fd, std::span(&c, 1), MSG_PEEK | MSG_DONTWAIT) == -EAGAIN;
+    }
+    const ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 }  // namespace corio::net

@@ -148,6 +148,11 @@ std::string describe_parse(std::string_view text, std::error_code ec);
 Result<Address> local_address_of(int fd);
 /// The remote address of a connected socket (getpeername). Errors: ENOTCONN...
 Result<Address> peer_address_of(int fd);
+/// Whether the connected stream socket `fd` has nothing to read and no end
+/// or error to report (a non-blocking one-byte MSG_PEEK would block): how a
+/// connection pool checks an idle connection before reusing it. A real or a
+/// simulated socket alike.
+bool idle_and_open(int fd) noexcept;
 
 }  // namespace corio::net
 

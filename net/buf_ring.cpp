@@ -1,5 +1,7 @@
 #include <corio/net/buf_ring.hpp>
 
+#include <corio/runtime/sim_io.hpp>
+
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -122,22 +124,27 @@ Result<RecvBuffer> BufPool::to_buffer(int res, std::uint32_t flags) noexcept {
     return RecvBuffer();
 }
 
-int BufPool::recv_into_pool(int fd, std::uint32_t& flags) noexcept {
+int BufPool::recv_into_pool(int fd, std::uint32_t& flags, corio::detail::SimIo* sim) noexcept {
+    // recv(2), or the simulated kernel's: the count or -errno.
+    auto recv = [fd, sim](std::span<std::byte> into, int how) noexcept -> int {
+        if (sim != nullptr) return sim->recv(fd, into, how);
+        const ssize_t n = ::recv(fd, into.data(), into.size(), how | MSG_DONTWAIT);
+        return n < 0 ? -errno : static_cast<int>(n);
+    };
     int id = take();
     if (id < 0) {
         // No buffer: park only if there is something to read, else wait for
         // readability as usual (a parked receive is woken per returned buffer).
-        char c;
-        ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (n < 0) return -errno;
+        std::byte c{};
+        const int n = recv(std::span(&c, 1), MSG_PEEK);
+        if (n < 0) return n;
         return n == 0 ? 0 : -ENOBUFS;
     }
     auto bid = static_cast<std::uint16_t>(id);
-    ssize_t n = ::recv(fd, buffer(bid), size_, MSG_DONTWAIT);
+    const int n = recv(std::span(buffer(bid), size_), 0);
     if (n <= 0) {
-        int r = n < 0 ? -errno : 0;
         untake(bid);
-        return r;
+        return n;
     }
     flags = IORING_CQE_F_BUFFER | (std::uint32_t(bid) << IORING_CQE_BUFFER_SHIFT);
     return static_cast<int>(n);

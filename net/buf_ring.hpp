@@ -146,9 +146,10 @@ public:
     corio::detail::ParkingLot& parking() noexcept { return lot_; }
     /// One receive's CQE-style result and flags as a RecvBuffer.
     Result<RecvBuffer> to_buffer(int res, std::uint32_t flags) noexcept;
-    /// Pool mode: one non-blocking recv(2) on `fd` into a free buffer;
-    /// `flags` names the buffer as a CQE would (IORING_CQE_F_BUFFER).
-    int recv_into_pool(int fd, std::uint32_t& flags) noexcept;
+    /// Pool mode: one non-blocking recv(2) on `fd` into a free buffer (the
+    /// simulated kernel's recv with `sim`); `flags` names the buffer as a
+    /// CQE would (IORING_CQE_F_BUFFER).
+    int recv_into_pool(int fd, std::uint32_t& flags, corio::detail::SimIo* sim = nullptr) noexcept;
 
 private:
     Loop* loop_;
@@ -230,6 +231,9 @@ struct RecvSelect {
         s->buf_group = ring->group();
     }
     int attempt() noexcept { return ring->recv_into_pool(fd, attempt_flags); }
+    int sim(corio::detail::SimIo& io) noexcept {
+        return ring->recv_into_pool(fd, attempt_flags, &io);
+    }
     corio::detail::ParkingLot* parking(int) noexcept { return &ring->parking(); }
     Result<RecvBuffer> finish(int res, std::uint32_t flags) noexcept {
         return ring->to_buffer(res, flags);
@@ -264,6 +268,9 @@ struct RecvMulti {
         s->buf_group = ring->group();
     }
     int attempt() noexcept { return ring->recv_into_pool(fd, attempt_flags); }
+    int sim(corio::detail::SimIo& io) noexcept {
+        return ring->recv_into_pool(fd, attempt_flags, &io);
+    }
     corio::detail::ParkingLot* parking(int) noexcept { return &ring->parking(); }
     Result<RecvBuffer> finish(int res, std::uint32_t flags) noexcept {
         return ring->to_buffer(res, flags);

@@ -39,12 +39,16 @@ Result<void> UdpSocket::connect(const Address& peer) noexcept {
     return {};
 }
 
-int RecvMsgMulti::attempt() noexcept {
+int RecvMsgMulti::attempt_on(corio::detail::SimIo* sim) noexcept {
     int id = ring->take();
     if (id < 0) {
-        char c;
-        ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (n < 0) return -errno;
+        std::byte c{};
+        if (sim != nullptr) {
+            const int n = sim->recv(fd, std::span(&c, 1), MSG_PEEK);
+            if (n < 0) return n;
+        } else if (::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) < 0) {
+            return -errno;
+        }
         return -ENOBUFS;  // a datagram waits (even an empty one): park for a buffer
     }
     auto bid = static_cast<std::uint16_t>(id);
@@ -61,11 +65,16 @@ int RecvMsgMulti::attempt() noexcept {
     m.msg_namelen = msg.msg_namelen;
     m.msg_iov = &iov;
     m.msg_iovlen = 1;
-    ssize_t n = ::recvmsg(fd, &m, MSG_DONTWAIT | MSG_TRUNC);
+    ssize_t n = 0;
+    if (sim != nullptr) {
+        n = sim->recvmsg(fd, &m, MSG_TRUNC);
+    } else {
+        n = ::recvmsg(fd, &m, MSG_DONTWAIT | MSG_TRUNC);
+        if (n < 0) n = -errno;
+    }
     if (n < 0) {
-        int e = errno;
         ring->untake(bid);
-        return -e;
+        return static_cast<int>(n);
     }
     io_uring_recvmsg_out out{};
     out.namelen = m.msg_namelen;

@@ -52,10 +52,13 @@ struct RecvMsgMulti {
         s->flags |= IOSQE_BUFFER_SELECT;
         s->buf_group = ring->group();
     }
-    int attempt() noexcept;
+    int attempt() noexcept { return attempt_on(nullptr); }
+    int sim(corio::detail::SimIo& io) noexcept { return attempt_on(&io); }
     corio::detail::ParkingLot* parking(int) noexcept { return &ring->parking(); }
     Result<ReceivedDatagram> finish(int res, std::uint32_t flags) noexcept;
     ///@}
+    /// recvmsg(2) into a pool buffer (the simulated kernel's with `sim`).
+    int attempt_on(corio::detail::SimIo* sim) noexcept;
 };
 
 /// A UDP socket. Each send is one datagram; each receive takes one datagram

@@ -172,9 +172,14 @@ struct MultishotCore final : OpState {
                 // simulated kernel until the descriptor changes.
                 SimIo& io = BackendAccess::sim(*loop);
                 while (!waiters.empty()) {
-                    int r = sim_attempt(op, io);
+                    std::uint32_t f = 0;
+                    int r = sim_attempt(op, io, f);
                     if (r == -EAGAIN) break;
-                    deliver(r, 0);
+                    if (ParkingLot* l = parking_of(op, r)) {
+                        do_park(*l);
+                        return;
+                    }
+                    deliver(r, f);
                 }
                 if (waiters.empty()) return;
                 fd = op.fd;
@@ -296,7 +301,7 @@ struct MultishotCore final : OpState {
 
     static int retry_fn(OpState* s) noexcept {
         auto* c = static_cast<MultishotCore*>(s);
-        if (c->mode == Mode::sim) return sim_attempt(c->op, BackendAccess::sim(*c->loop));
+        if (c->mode == Mode::sim) return sim_attempt(c->op, BackendAccess::sim(*c->loop), c->flags);
         return attempt_op(c->op, c->flags);
     }
 

@@ -151,6 +151,16 @@ int sim_attempt(Op& op, SimIo& io) noexcept {
         return -EOPNOTSUPP;
     }
 }
+/// sim_attempt(), taking the flags the op's call left (`attempt_flags`: the
+/// buffer a pool receive used) as attempt_op() does.
+template <class Op>
+int sim_attempt(Op& op, SimIo& io, std::uint32_t& flags) noexcept {
+    const int r = sim_attempt(op, io);
+    if constexpr (requires { op.attempt_flags; }) {
+        flags = std::exchange(op.attempt_flags, 0u);
+    }
+    return r;
+}
 /// Closes a descriptor an operation produced that nobody will take.
 inline void close_unwanted(Loop& l, int fd) noexcept {
     if (l.kind() == BackendKind::sim) {
@@ -377,7 +387,8 @@ private:
         detail::SimIo& io = detail::BackendAccess::sim(*loop);
         auto retry_sim = [](detail::OpState* s) noexcept {
             auto* self = static_cast<OpAwaiter*>(s);
-            return detail::sim_attempt(self->op_, detail::BackendAccess::sim(*self->loop));
+            return detail::sim_attempt(self->op_, detail::BackendAccess::sim(*self->loop),
+                                       s->flags);
         };
         if constexpr (Op::interest == Interest::blocking && detail::SimOperation<Op>) {
             // A disk call takes simulated time: made when its latency has
@@ -387,7 +398,7 @@ private:
             io.defer(*this);
             return true;
         }
-        int r = detail::sim_attempt(op_, io);
+        int r = detail::sim_attempt(op_, io, flags);
         if (r != -EAGAIN) {
             res = r;
             return deliver_now(inline_ok);

@@ -84,6 +84,7 @@ struct Sock {
     int connect_err = 0;
     bool linger_reset = false;
     bool reuse_port = false;  // SO_REUSEPORT: shares its port with others that set it
+    std::map<std::pair<int, int>, int> options;  // (level, name) -> value set, for getsockopt
     int so_error = 0;         // datagrams: a port-unreachable answer, reported once
     // datagrams
     std::deque<Dgram> dgrams;
@@ -274,6 +275,7 @@ struct World::Impl {
 
     // ---- waiters ----
     void complete(OpState& st, int r) noexcept {
+        if (st.pending) ++detail::BackendAccess::stats(*st.loop).completed;
         st.pending = false;
         st.on_complete(&st, *st.loop, r, 0);
     }
@@ -621,6 +623,9 @@ struct World::Impl {
         s->conn = e.conn;
         s->side = 1;
         s->credit = w.opts_.window;
+        Sock* lis = find(e.dst, lfd);
+        s->options = lis->options;  // TCP_NODELAY, SO_KEEPALIVE, ... as Linux copies them
+        s->linger_reset = lis->linger_reset;
         c.fd[1] = fd;
         find(e.dst, lfd)->acceptq.push_back(fd);
         segment(e.conn, 0, Kind::synack);
@@ -997,10 +1002,16 @@ int SimIo::sendmsg(int fd, const msghdr* msg, int flags) noexcept {
     CORIO_SIM_IMPL;
     Sock* s = m.find(host_, fd);
     if (s == nullptr) return -EBADF;
+    // A stream takes what its window allows: gather no more than that (at
+    // least a byte, so that a closed window still says EAGAIN), or a big
+    // vectored send_all copies all its bytes once per window.
+    std::size_t room = std::size_t(-1);
+    if (s->stream) room = std::max<std::size_t>(1, s->credit);
     std::vector<std::byte> all;
-    for (std::size_t i = 0; i < msg->msg_iovlen; ++i) {
+    for (std::size_t i = 0; i < msg->msg_iovlen && all.size() < room; ++i) {
         const auto* p = static_cast<const std::byte*>(msg->msg_iov[i].iov_base);
-        all.insert(all.end(), p, p + msg->msg_iov[i].iov_len);
+        const std::size_t k = std::min(msg->msg_iov[i].iov_len, room - all.size());
+        all.insert(all.end(), p, p + k);
     }
     if (s->stream) return send(fd, all, flags);
     if (s->so_error != 0) return -std::exchange(s->so_error, 0);  // as sock_alloc_send_skb
@@ -1115,10 +1126,11 @@ int SimIo::setsockopt(int fd, int level, int name, const void* value, socklen_t 
         std::memcpy(&lg, value, sizeof lg);
         s->linger_reset = lg.l_onoff != 0 && lg.l_linger == 0;
     }
-    if (level == SOL_SOCKET && name == SO_REUSEPORT && len >= socklen_t(sizeof(int))) {
-        int on = 0;
-        std::memcpy(&on, value, sizeof on);
-        s->reuse_port = on != 0;
+    if (len >= socklen_t(sizeof(int))) {
+        int v = 0;
+        std::memcpy(&v, value, sizeof v);  // SO_LINGER: l_onoff
+        s->options[{level, name}] = v;
+        if (level == SOL_SOCKET && name == SO_REUSEPORT) s->reuse_port = v != 0;
     }
     // Other options (NODELAY, KEEPALIVE, REUSEADDR, ...) change nothing the
     // simulation models.
@@ -1129,7 +1141,8 @@ int SimIo::getsockopt(int fd, int level, int name, int* value) noexcept {
     CORIO_SIM_IMPL;
     Sock* s = m.find(host_, fd);
     if (s == nullptr) return -EBADF;
-    *value = 0;
+    auto set = s->options.find({level, name});
+    *value = set != s->options.end() ? set->second : 0;
     if (level == SOL_SOCKET && name == SO_ERROR) {
         *value = s->stream ? std::exchange(s->connect_err, 0) : std::exchange(s->so_error, 0);
     }
@@ -1469,6 +1482,8 @@ void SimIo::wait(OpState& st) noexcept {
         return;
     }
     st.pending = true;
+    // Counted as on epoll: an operation that had to wait.
+    ++BackendAccess::stats(*st.loop).submitted[static_cast<std::size_t>(st.kind)];
     if (st.interest == Interest::write) {
         s->writers.push(st);
     } else {
@@ -1479,6 +1494,7 @@ void SimIo::wait(OpState& st) noexcept {
 void SimIo::defer(OpState& st) noexcept {
     CORIO_SIM_IMPL;
     st.pending = true;
+    ++BackendAccess::stats(*st.loop).submitted[static_cast<std::size_t>(st.kind)];
     const std::uint64_t id = m.next_deferred++;
     m.hs[host_].deferred[id] = &st;
     const auto max = static_cast<std::uint64_t>(world_->opts_.disk_latency.count());

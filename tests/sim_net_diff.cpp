@@ -195,6 +195,23 @@ const std::vector<std::pair<const char*, Scenario>>& scenarios() {
                  co_await net::TcpStream::connect(net::Address::parse("127.0.0.1:0").value("a"));
              co_return "connect: " + said(c);
          }},
+        {"net::idle_and_open: nothing pending, bytes waiting, the peer's FIN",
+         []() -> Task<std::string> {
+             auto p = co_await connected();
+             if (!p) co_return "connect: " + said(p);
+             auto idle = [&p] { return net::idle_and_open(p->client.fd()) ? "idle" : "not idle"; };
+             std::string t = std::string("fresh: ") + idle();
+             t += "; send: " + said(co_await p->server.send_all(std::string_view("ab")));
+             std::array<std::byte, 1> one;
+             auto a = co_await p->client.read_exact(one);
+             t += "; read: " + (a ? text(one) : said(a)) + ", " + idle();
+             auto b = co_await p->client.read_exact(one);
+             t += "; read: " + (b ? text(one) : said(b)) + ", " + idle();
+             t += "; shutdown: " + said(p->server.shutdown(SHUT_WR));
+             auto eof = co_await p->client.recv(one);
+             t += "; recv: " + (eof ? std::to_string(*eof) : said(eof)) + ", " + idle();
+             co_return t;
+         }},
         {"half-close both ways",
          []() -> Task<std::string> {
              auto p = co_await connected();
@@ -345,6 +362,11 @@ TEST_CASE("sim network and kernel loopback give the same transcripts", "[sim][ne
         const std::string simulated = run_sim(scenario);
         INFO(name);
         CHECK(real == simulated);
+        if (std::string_view(name).starts_with("net::idle_and_open")) {
+            CHECK(real ==
+                  "fresh: idle; send: ok; read: a, not idle; read: b, idle; shutdown: ok; "
+                  "recv: 0, not idle");
+        }
     }
 }
 
