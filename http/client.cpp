@@ -108,19 +108,27 @@ struct Client::Hop {
 
 // ---- transport --------------------------------------------------------------
 
-Task<Result<Stream>> connect_tcp(Origin origin, Deadline deadline) {
+Task<Result<Stream>> connect_tcp_using(Origin origin, Deadline deadline, net::Resolver* resolver) {
     if (origin.scheme != "http") co_return std::errc::protocol_not_supported;
+    Loop& loop = Loop::current();
     std::vector<net::Address> addrs;
     if (auto lit = net::Address::parse(origin.host + ":" + std::to_string(origin.port))) {
         addrs.push_back(*lit);
     } else {
         std::string name = origin.host;
         if (name.size() > 2 && name.front() == '[') name = name.substr(1, name.size() - 2);
-        auto r = co_await net::resolve(std::move(name), origin.port);
+        Result<std::vector<net::Address>> r = std::errc::operation_canceled;
+        if (resolver == nullptr) {
+            r = co_await net::resolve(std::move(name), origin.port);
+        } else if (deadline.is_never()) {
+            r = co_await resolver->resolve(std::move(name), origin.port);
+        } else {
+            r = co_await with_timeout(resolver->resolve(std::move(name), origin.port),
+                                      deadline.remaining(loop));
+        }
         if (!r) co_return r.error();
         addrs = std::move(*r);
     }
-    Loop& loop = Loop::current();
     std::error_code last = std::make_error_code(std::errc::address_not_available);
     for (const net::Address& a : addrs) {
         if (deadline.expired(loop)) co_return std::errc::timed_out;
@@ -134,6 +142,16 @@ Task<Result<Stream>> connect_tcp(Origin origin, Deadline deadline) {
         if (last == std::errc::operation_canceled) break;
     }
     co_return last;
+}
+
+Task<Result<Stream>> connect_tcp(Origin origin, Deadline deadline) {
+    return connect_tcp_using(std::move(origin), deadline, nullptr);
+}
+
+Connector tcp_connector(net::Resolver& resolver) {
+    return [&resolver](Origin origin, Deadline deadline) {
+        return connect_tcp_using(std::move(origin), deadline, &resolver);
+    };
 }
 
 // ---- ResponseStream -----------------------------------------------------------

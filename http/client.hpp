@@ -25,6 +25,7 @@
 #include <corio/http/codec.hpp>
 #include <corio/http/stream.hpp>
 #include <corio/http/url.hpp>
+#include <corio/net/dns.hpp>
 #include <corio/runtime/clock.hpp>
 #include <corio/runtime/deadline.hpp>
 #include <corio/runtime/resilience.hpp>
@@ -41,6 +42,14 @@ using Connector = std::function<Task<Result<Stream>>(Origin origin, Deadline dea
 /// The default Connector: TCP for http (IP literals directly, names through
 /// net::resolve, each address in turn), TCP_NODELAY set.
 Task<Result<Stream>> connect_tcp(Origin origin, Deadline deadline);
+
+/// connect_tcp with names looked up by `resolver` (on the loop, within the
+/// deadline) instead of net::resolve (getaddrinfo on the blocking pool);
+/// null: net::resolve. `resolver` must outlive the connection attempt.
+Task<Result<Stream>> connect_tcp_using(Origin origin, Deadline deadline, net::Resolver* resolver);
+/// A Connector doing connect_tcp_using(origin, deadline, &resolver), for
+/// ClientOptions::connect; `resolver` must outlive the client.
+Connector tcp_connector(net::Resolver& resolver);
 
 /// How a Client behaves.
 struct ClientOptions {

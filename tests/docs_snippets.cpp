@@ -3,7 +3,8 @@
 // document's line) and, where they can run here, run:
 // - docs/http.md and the README's HTTP section: the five-line server answers
 //   the five-line client, which prints "200 hello you" (on the backend of
-//   this run); the static-files snippet names /srv/www: compiled only.
+//   this run); the static-files snippet names /srv/www and the resolver's
+//   asks the machine's DNS: compiled only.
 // - the README's simulation snippet: run, with a serve() and fetch() of ours.
 // - the README's and docs/tls.md's TLS snippets (with the tls part): compiled
 //   only (they name certificate files and example.com).
@@ -71,6 +72,11 @@ Task<void> doc_server(StopToken stop) {
 
 Task<void> doc_client() {
 #include "http_md_2.inc"
+}
+
+// Compiled only: the client would look names up through the machine's DNS.
+[[maybe_unused]] void doc_client_resolver() {
+#include "http_md_3.inc"
 }
 
 // ---- README.md (block 0 is examples/tour.cpp) ----------------------------------

@@ -4,7 +4,8 @@
 // the size cap, the retry and breaker hooks, the connector hook and the bound
 // on connections per origin; against
 // scripted peers: the request on the wire, redirects between origins,
-// interim and bodiless answers, responses cut short, stale pooled connections.
+// interim and bodiless answers, responses cut short, stale pooled connections;
+// names looked up by a net::Resolver against a scripted name server.
 #include <catch2/catch.hpp>
 
 #include <cctype>
@@ -12,6 +13,7 @@
 #include <corio/runtime/sync.hpp>
 #include <corio/runtime/timer.hpp>
 
+#include "dns_support.hpp"
 #include "http_support.hpp"
 
 namespace http_client_test {
@@ -509,6 +511,42 @@ TEST_CASE("client: retry and circuit breaker hooks", "[http][client]") {
 }
 
 namespace {
+
+TEST_CASE("client: names through a net::Resolver (tcp_connector)", "[http][client][dns]") {
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(make_router());
+        test_dns::Server dns([](const test_dns::Asked& a) -> std::vector<test_dns::Reply> {
+            test_dns::Reply r;
+            if (a.name != "app.example.test") {
+                r.rcode = 3;
+            } else if (a.type == 1) {
+                r.records = {{1, test_dns::v4("127.0.0.1")}};
+            }
+            return {r};  // no AAAA record: IPv4 only
+        });
+        REQUIRE(dns.start());
+        net::DnsConfig cfg;
+        cfg.servers = {dns.address()};
+        net::Resolver resolver(cfg);
+        http::ClientOptions o;
+        o.connect = http::tcp_connector(resolver);
+        http::Client client(o);
+        const std::string port = std::to_string(srv.address().port());
+        auto r = co_await client.get("http://app.example.test:" + port + "/hello");
+        REQUIRE(r);
+        CHECK(r->body == "hello\n");
+        CHECK(resolver.stats().queries == 2);  // A and AAAA
+        auto again = co_await client.get("http://app.example.test:" + port + "/hello");
+        REQUIRE(again);
+        CHECK(resolver.stats().queries == 2);  // a pooled connection: no lookup
+        auto missing = co_await client.get("http://missing.example.test:" + port + "/hello");
+        REQUIRE(!missing);
+        CHECK(missing.error() == std::error_code(EAI_NONAME, net::resolve_category()));
+        client.close_idle();
+        co_await dns.stop();
+        co_await srv.stop();
+    });
+}
 
 int connector_calls = 0;
 

@@ -8,12 +8,14 @@
 namespace corio::tls {
 namespace {
 
-Task<Result<http::Stream>> connect_https(Context ctx, http::Origin origin, Deadline deadline) {
-    if (origin.scheme == "http") co_return co_await http::connect_tcp(std::move(origin), deadline);
+Task<Result<http::Stream>> connect_https(Context ctx, http::Origin origin, Deadline deadline,
+                                         net::Resolver* resolver) {
+    if (origin.scheme == "http")
+        co_return co_await http::connect_tcp_using(std::move(origin), deadline, resolver);
     if (origin.scheme != "https") co_return std::errc::protocol_not_supported;
     http::Origin tcp_origin = origin;
     tcp_origin.scheme = "http";  // the same TCP connection, then TLS on it
-    auto plain = co_await http::connect_tcp(std::move(tcp_origin), deadline);
+    auto plain = co_await http::connect_tcp_using(std::move(tcp_origin), deadline, resolver);
     if (!plain) co_return plain.error();
     net::TcpStream* tcp = plain->get<net::TcpStream>();
     if (tcp == nullptr) co_return std::errc::protocol_not_supported;
@@ -37,7 +39,13 @@ Task<Result<http::Stream>> accept_https(Context ctx, net::TcpStream tcp, Deadlin
 
 http::Connector https_connector(Context ctx) {
     return [ctx = std::move(ctx)](http::Origin origin, Deadline deadline) {
-        return connect_https(ctx, std::move(origin), deadline);
+        return connect_https(ctx, std::move(origin), deadline, nullptr);
+    };
+}
+
+http::Connector https_connector(Context ctx, net::Resolver& resolver) {
+    return [ctx = std::move(ctx), &resolver](http::Origin origin, Deadline deadline) {
+        return connect_https(ctx, std::move(origin), deadline, &resolver);
     };
 }
 

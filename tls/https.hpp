@@ -24,6 +24,9 @@ namespace corio::tls {
 /// host:port, the handshake within the request's deadline. Handshake
 /// failures are the tls errors ("certificate verify failed: ...").
 http::Connector https_connector(Context ctx);
+/// https_connector(ctx), with names looked up by `resolver` (see
+/// http::tcp_connector); `resolver` must outlive the client.
+http::Connector https_connector(Context ctx, net::Resolver& resolver);
 
 /// A ConnectionWrapper for http::ServerOptions: the TLS handshake with `ctx`
 /// (a server context; give it ALPN "http/1.1") within the deadline.

@@ -1,0 +1,346 @@
+// net::Resolver against scripted name servers on loopback (UDP, and TCP for
+// truncated answers), on io_uring, epoll and the simulation: answers, CNAMEs,
+// the search list, the cache, failing, silent and unreachable servers, forged
+// datagrams, cancellation, the hosts table and numeric names.
+#include <string>
+#include <vector>
+
+#include "dns_support.hpp"
+
+namespace net_dns_test {
+
+using namespace corio;
+using namespace std::chrono_literals;
+
+using namespace test_dns;
+
+namespace {
+
+net::DnsConfig config_for(std::vector<net::Address> servers) {
+    net::DnsConfig c;
+    c.servers = std::move(servers);
+    c.timeout = 10s;  // no answer in these tests comes late: only a silent server waits it out
+    c.attempts = 1;
+    return c;
+}
+
+std::vector<std::string> texts(const std::vector<net::Address>& v) {
+    std::vector<std::string> out;
+    for (const auto& a : v)
+        out.push_back(a.to_string());
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("dns: A and AAAA, IPv4 first, then from the cache", "[net][dns]") {
+    test::run([](Loop&) -> Task<void> {
+        Server srv(zone({"www.example.test"}));
+        REQUIRE(srv.start());
+        net::Resolver r(config_for({srv.address()}));
+        auto a = co_await r.resolve("WWW.example.test", 8080);
+        REQUIRE(a);
+        CHECK(texts(*a) == std::vector<std::string>{"192.0.2.1:8080", "[2001:db8::1]:8080"});
+        CHECK(r.stats().queries == 2);
+        CHECK(srv.log().size() == 2);
+        net::ResolveOptions only6;
+        only6.family = AF_INET6;
+        auto b = co_await r.resolve("www.example.test.", 443, only6);
+        REQUIRE(b);
+        CHECK(texts(*b) == std::vector<std::string>{"[2001:db8::1]:443"});
+        CHECK(r.stats().cache_hits == 1);
+        CHECK(r.stats().queries == 2);  // no query: cached for the answer's TTL
+        r.clear_cache();
+        auto c = co_await r.resolve("www.example.test", 1, only6);
+        REQUIRE(c);
+        CHECK(r.stats().queries == 3);
+        CHECK(srv.log().back().type == 28);
+        co_await srv.stop();
+    });
+}
+
+TEST_CASE("dns: a CNAME chain in the answer", "[net][dns]") {
+    test::run([](Loop&) -> Task<void> {
+        // alias -> edge -> cdn, given out of order, and an address of a name
+        // outside the chain (which is not taken).
+        Server srv([](const Asked& a) -> std::vector<Reply> {
+            Reply r;
+            if (a.name == "dangling.test") {
+                r.records = {{5, name_rdata("nowhere.test")}};
+                return {r};
+            }
+            if (a.type != 1) return {r};
+            r.records = {{1, v4("192.0.2.9")},
+                         {5, name_rdata("cdn.test")},
+                         {1, v4("203.0.113.1")},
+                         {5, name_rdata("edge.test")}};
+            r.owners = {"cdn.test", "edge.test", "other.test", ""};
+            return {r};
+        });
+        REQUIRE(srv.start());
+        net::Resolver r(config_for({srv.address()}));
+        net::ResolveOptions o;
+        o.family = AF_INET;
+        auto a = co_await r.resolve("alias.test", 80, o);
+        REQUIRE(a);
+        CHECK(texts(*a) == std::vector<std::string>{"192.0.2.9:80"});
+        // A chain whose end has no address in the answer: no address.
+        auto none = co_await r.resolve("dangling.test", 80, o);
+        REQUIRE(!none);
+        CHECK(none.error() == std::error_code(EAI_NONAME, net::resolve_category()));
+        co_await srv.stop();
+    });
+}
+
+TEST_CASE("dns: NXDOMAIN, no records, and the search list", "[net][dns]") {
+    test::run([](Loop&) -> Task<void> {
+        Server srv(zone({"db.b.test", "x.y"}));
+        REQUIRE(srv.start());
+        auto cfg = config_for({srv.address()});
+        cfg.search = {"a.test", "b.test"};
+        net::Resolver r(cfg);
+        net::ResolveOptions o;
+        o.family = AF_INET;
+        // No dot (fewer than ndots=1): the search domains first, then the name.
+        auto db = co_await r.resolve("db", 5432, o);
+        REQUIRE(db);
+        CHECK(texts(*db) == std::vector<std::string>{"192.0.2.1:5432"});
+        REQUIRE(srv.log().size() == 2);
+        CHECK(srv.log()[0].name == "db.a.test");
+        CHECK(srv.log()[1].name == "db.b.test");
+        // A dotted name: as it is first.
+        auto xy = co_await r.resolve("x.y", 1, o);
+        REQUIRE(xy);
+        CHECK(srv.log()[2].name == "x.y");
+        // A final dot: no search at all.
+        auto abs = co_await r.resolve("db.", 1, o);
+        REQUIRE(!abs);
+        CHECK(abs.error() == std::error_code(EAI_NONAME, net::resolve_category()));
+        CHECK(srv.log().back().name == "db");
+        const std::size_t before = srv.log().size();
+        auto missing = co_await r.resolve("nowhere", 1, o);
+        REQUIRE(!missing);
+        CHECK(missing.error() == std::error_code(EAI_NONAME, net::resolve_category()));
+        CHECK(net::describe("resolve", "nowhere:1", missing.error())
+                  .starts_with("resolve nowhere:1: "));
+        CHECK(srv.log().size() == before + 3);  // nowhere.a.test, nowhere.b.test, nowhere
+        co_await srv.stop();
+    });
+}
+
+TEST_CASE("dns: a failing server passes the query on", "[net][dns]") {
+    test::run([](Loop&) -> Task<void> {
+        Server failing([](const Asked&) -> std::vector<Reply> {
+            Reply r;
+            r.rcode = 2;  // SERVFAIL
+            return {r};
+        });
+        Server good(zone({"svc.test"}));
+        REQUIRE(failing.start());
+        REQUIRE(good.start());
+        // An address where nothing listens: ICMP port unreachable (ECONNREFUSED).
+        auto closed = net::UdpSocket::bind(net::Address::loopback_v4(0));
+        REQUIRE(closed);
+        const net::Address nobody = *closed->local_address();
+        closed->close();
+        net::Resolver r(config_for({nobody, failing.address(), good.address()}));
+        net::ResolveOptions o;
+        o.family = AF_INET;
+        auto a = co_await r.resolve("svc.test", 1, o);
+        REQUIRE(a);
+        CHECK(texts(*a) == std::vector<std::string>{"192.0.2.1:1"});
+        CHECK(r.stats().failures == 2);  // unreachable, SERVFAIL
+        CHECK(r.stats().queries == 3);
+        CHECK(failing.log().size() == 1);
+
+        // Every server failing: EAI_AGAIN, a temporary failure, after
+        // `attempts` rounds.
+        auto cfg = config_for({failing.address()});
+        cfg.attempts = 3;
+        net::Resolver bad(cfg);
+        auto e = co_await bad.resolve("svc.test", 1, o);
+        REQUIRE(!e);
+        CHECK(e.error() == std::error_code(EAI_AGAIN, net::resolve_category()));
+        CHECK(bad.stats().failures == 3);
+        co_await failing.stop();
+        co_await good.stop();
+    });
+}
+
+TEST_CASE("dns: a silent server times out, the next one answers", "[net][dns]") {
+    test::run([](Loop&) -> Task<void> {
+        Server silent([](const Asked&) { return std::vector<Reply>{}; });
+        Server good(zone({"svc.test"}));
+        REQUIRE(silent.start());
+        REQUIRE(good.start());
+        auto cfg = config_for({silent.address(), good.address()});
+        cfg.timeout = 100ms;  // the silent server never answers: only how long the test takes
+        net::Resolver r(cfg);
+        net::ResolveOptions o;
+        o.family = AF_INET;
+        auto a = co_await r.resolve("svc.test", 1, o);
+        CHECK(r.stats().timeouts >= 1);
+        CHECK(silent.log().size() == 1);
+        // In virtual time the good server answers within the 100 ms; on a
+        // real backend a busy machine may make it late too, and then the
+        // lookup fails with EAI_AGAIN (both right: the silent server was
+        // waited out either way).
+        if (test::sim_requested()) REQUIRE(a);
+        if (a) {
+            CHECK(texts(*a) == std::vector<std::string>{"192.0.2.1:1"});
+            CHECK(r.stats().timeouts == 1);
+        } else {
+            CHECK(a.error() == std::error_code(EAI_AGAIN, net::resolve_category()));
+        }
+        co_await silent.stop();
+        co_await good.stop();
+    });
+}
+
+TEST_CASE("dns: forged and unreadable datagrams", "[net][dns]") {
+    test::run([](Loop&) -> Task<void> {
+        // Another id, another question, then the answer: the first two are ignored.
+        Server srv([](const Asked& a) -> std::vector<Reply> {
+            Reply forged_id;
+            forged_id.id_delta = 1;
+            forged_id.records = {{1, v4("203.0.113.66")}};
+            Reply forged_q;
+            forged_q.question = name_rdata("evil.test") + std::string("\0\1\0\1", 4);
+            forged_q.records = {{1, v4("203.0.113.67")}};
+            Reply real;
+            if (a.type == 1) real.records = {{1, v4("192.0.2.5")}};
+            return {forged_id, forged_q, real};
+        });
+        REQUIRE(srv.start());
+        net::Resolver r(config_for({srv.address()}));
+        net::ResolveOptions o;
+        o.family = AF_INET;
+        auto a = co_await r.resolve("host.test", 1, o);
+        REQUIRE(a);
+        CHECK(texts(*a) == std::vector<std::string>{"192.0.2.5:1"});
+        CHECK(r.stats().ignored == 2);
+
+        // An answer to our question that cannot be read (an A record of three
+        // bytes): the server failed, the next one is asked.
+        Server broken([](const Asked&) -> std::vector<Reply> {
+            Reply r;
+            r.records = {{1, "abc"}};
+            return {r};
+        });
+        Server good(zone({"host.test"}));
+        REQUIRE(broken.start());
+        REQUIRE(good.start());
+        net::Resolver r2(config_for({broken.address(), good.address()}));
+        auto b = co_await r2.resolve("host.test", 1, o);
+        REQUIRE(b);
+        CHECK(r2.stats().failures == 1);
+        co_await srv.stop();
+        co_await broken.stop();
+        co_await good.stop();
+    });
+}
+
+TEST_CASE("dns: a truncated answer is asked again over TCP", "[net][dns]") {
+    test::run([](Loop&) -> Task<void> {
+        Server srv([](const Asked& a) -> std::vector<Reply> {
+            Reply r;
+            if (a.type != 1) return {r};
+            for (int i = 1; i <= 40; ++i) {
+                r.records.push_back({1, v4(("10.0.0." + std::to_string(i)).c_str())});
+            }
+            if (!a.tcp) {
+                r.truncated = true;
+                r.records.resize(3);  // what fits, cut
+            }
+            return {r};
+        });
+        REQUIRE(srv.start());
+        net::Resolver r(config_for({srv.address()}));
+        net::ResolveOptions o;
+        o.family = AF_INET;
+        auto a = co_await r.resolve("many.test", 7, o);
+        REQUIRE(a);
+        REQUIRE(a->size() == 40);
+        CHECK((*a)[39].to_string() == "10.0.0.40:7");
+        CHECK(r.stats().tcp_queries == 1);
+        REQUIRE(srv.log().size() == 2);
+        CHECK_FALSE(srv.log()[0].tcp);
+        CHECK(srv.log()[1].tcp);
+        co_await srv.stop();
+    });
+}
+
+TEST_CASE("dns: a cancelled lookup ends at once and leaves the resolver usable", "[net][dns]") {
+    test::run([](Loop&) -> Task<void> {
+        Server silent([](const Asked&) { return std::vector<Reply>{}; });
+        REQUIRE(silent.start());
+        auto cfg = config_for({silent.address()});
+        cfg.timeout = 3600s;
+        net::Resolver r(cfg);
+        auto lookup = [](net::Resolver* r, Result<std::vector<net::Address>>* out) -> Task<void> {
+            *out = co_await r->resolve("slow.test", 1);
+        };
+        Result<std::vector<net::Address>> out = std::errc::io_error;
+        TaskGroup g;
+        g.spawn(lookup(&r, &out));
+        // Both queries are out once the server has logged them.
+        while (silent.log().size() < 2)
+            co_await sleep_for(1ms);
+        g.cancel();
+        co_await g.wait();
+        REQUIRE(!out);
+        CHECK(out.error() == std::errc::operation_canceled);
+        CHECK(r.stats().timeouts == 0);
+        co_await silent.stop();
+
+        Server good(zone({"slow.test"}));
+        REQUIRE(good.start());
+        net::Resolver r2(config_for({good.address()}));
+        auto a = co_await r2.resolve("slow.test", 1);
+        CHECK(a);
+        co_await good.stop();
+    });
+}
+
+TEST_CASE("dns: numeric names, the hosts table and bad names ask nobody", "[net][dns]") {
+    test::run([](Loop&) -> Task<void> {
+        Server srv(zone({}));
+        REQUIRE(srv.start());
+        auto cfg = config_for({srv.address()});
+        cfg.hosts = net::DnsConfig::parse("",
+                                          "127.0.0.1 localhost\n::1 localhost\n"
+                                          "192.0.2.44 Box.Lan box\n")
+                        .hosts;
+        net::Resolver r(cfg);
+        auto a = co_await r.resolve("127.0.0.1", 80);
+        REQUIRE(a);
+        CHECK(texts(*a) == std::vector<std::string>{"127.0.0.1:80"});
+        auto b = co_await r.resolve("[::1]", 80);
+        REQUIRE(b);
+        CHECK(texts(*b) == std::vector<std::string>{"[::1]:80"});
+        net::ResolveOptions only4;
+        only4.family = AF_INET;
+        auto c = co_await r.resolve("::1", 80, only4);
+        REQUIRE(!c);
+        CHECK(c.error() == std::error_code(EAI_ADDRFAMILY, net::resolve_category()));
+        auto local = co_await r.resolve("LOCALHOST", 9);
+        REQUIRE(local);
+        CHECK(texts(*local) == std::vector<std::string>{"127.0.0.1:9", "[::1]:9"});
+        auto box = co_await r.resolve("box.lan.", 9, only4);
+        REQUIRE(box);
+        CHECK(texts(*box) == std::vector<std::string>{"192.0.2.44:9"});
+        CHECK(r.stats().hosts_hits == 2);
+        net::ResolveOptions numeric;
+        numeric.numeric_only = true;
+        auto d = co_await r.resolve("box", 9, numeric);
+        CHECK(!d);
+        auto e = co_await r.resolve("bad..name", 9);
+        REQUIRE(!e);
+        CHECK(e.error() == std::error_code(EAI_NONAME, net::resolve_category()));
+        CHECK(srv.log().empty());
+        CHECK(r.stats().queries == 0);
+        co_await srv.stop();
+    });
+}
+
+}  // namespace net_dns_test
