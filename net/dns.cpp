@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <exception>
 #include <fstream>
 #include <sstream>
 
@@ -14,6 +15,7 @@
 #include <corio/net/udp.hpp>
 #include <corio/runtime/loop.hpp>
 #include <corio/runtime/resilience.hpp>
+#include <corio/runtime/sync.hpp>
 #include <corio/runtime/when_all.hpp>
 
 namespace corio::net {
@@ -168,6 +170,13 @@ struct Resolver::Lookup {
     bool have_ttl = false;
 };
 
+// A lookup under way, which callers asking for the same name share.
+struct Resolver::Flight {
+    Event done;
+    Lookup result;
+    bool want4 = false, want6 = false;
+};
+
 Resolver::Resolver(DnsConfig cfg) : cfg_(std::move(cfg)) {
     cfg_.attempts = std::max(cfg_.attempts, 1);
     for (std::string& s : cfg_.search) {
@@ -220,8 +229,45 @@ Task<Result<std::vector<Address>>> Resolver::resolve(std::string host, std::uint
             ++stats_.cache_hits;
             if (want4) l.v4 = hit->second.v4;
             if (want6) l.v6 = hit->second.v6;
+        } else if (auto f = flights_.find(candidate); f != flights_.end() &&
+                                                      (!want4 || f->second->want4) &&
+                                                      (!want6 || f->second->want6)) {
+            ++stats_.shared;
+            const std::shared_ptr<Flight> flight = f->second;
+            auto woke = co_await flight->done.wait();
+            if (!woke) co_return woke.error();
+            if (flight->result.cancelled) {
+                l = co_await lookup(candidate, want4, want6);  // its caller gave up; not we
+            } else {
+                l = flight->result;
+            }
+            if (l.cancelled) co_return std::make_error_code(std::errc::operation_canceled);
+            if (!want4) l.v4.clear();
+            if (!want6) l.v6.clear();
         } else {
+            // Ours to look up; whoever asks meanwhile waits for it. The guard
+            // takes the flight off the table however this ends, and wakes the
+            // waiters when an exception ends it (they then look up for
+            // themselves); a frame destroyed at the loop's teardown wakes
+            // nobody.
+            struct Land {
+                Resolver* self;
+                const std::string& name;
+                std::shared_ptr<Flight> flight;
+                ~Land() {
+                    const auto it = self->flights_.find(name);
+                    if (it != self->flights_.end() && it->second == flight)
+                        self->flights_.erase(it);
+                    if (std::uncaught_exceptions() > 0) flight->done.set();
+                }
+            } land{this, candidate, std::make_shared<Flight>()};
+            land.flight->want4 = want4;
+            land.flight->want6 = want6;
+            land.flight->result.cancelled = true;  // until it has a result
+            flights_[candidate] = land.flight;
             l = co_await lookup(candidate, want4, want6);
+            land.flight->result = l;
+            land.flight->done.set();
             if (l.cancelled) co_return std::make_error_code(std::errc::operation_canceled);
             remember(candidate, l, want4, want6);
         }

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -70,6 +71,7 @@ struct ResolverStats {
     std::uint64_t lookups = 0;      ///< resolve() calls
     std::uint64_t hosts_hits = 0;   ///< answered from the hosts table
     std::uint64_t cache_hits = 0;   ///< answered from the cache (no query)
+    std::uint64_t shared = 0;       ///< answered by another caller's lookup of the name in flight
     std::uint64_t queries = 0;      ///< queries sent over UDP
     std::uint64_t tcp_queries = 0;  ///< queries sent again over TCP (a truncated answer)
     std::uint64_t timeouts = 0;     ///< queries a server did not answer in time
@@ -88,7 +90,9 @@ struct ResolverStats {
 /// Each query goes to the servers in order, `timeout` each, `attempts`
 /// rounds; a server that fails (SERVFAIL, REFUSED, no answer, an unreadable
 /// answer, ICMP unreachable) passes the query to the next one, NXDOMAIN ends
-/// the name. CNAME chains are followed within the answer. Each query has a
+/// the name. CNAME chains are followed within the answer. A lookup of a name
+/// that is already being looked up (for the same families or more) waits for
+/// that one's answer instead of asking again. Each query has a
 /// random id and its own connected socket (so a random source port); a
 /// datagram with another id or question is ignored. IPv4 addresses come
 /// first, then IPv6, each in the server's order.
@@ -117,6 +121,7 @@ public:
 private:
     struct Query;
     struct Lookup;
+    struct Flight;
     struct Cached {
         std::vector<dns::IpAddress> v4, v6;
         bool have4 = false, have6 = false;
@@ -132,6 +137,7 @@ private:
     DnsConfig cfg_;
     ResolverStats stats_;
     std::unordered_map<std::string, Cached> cache_;
+    std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;  // lookups under way
     unsigned next_server_ = 0;  // rotate
 };
 

@@ -302,6 +302,69 @@ TEST_CASE("dns: a cancelled lookup ends at once and leaves the resolver usable",
     });
 }
 
+TEST_CASE("dns: lookups of one name at once share its queries", "[net][dns]") {
+    test::run([](Loop&) -> Task<void> {
+        Server srv(zone({"shared.test"}));
+        REQUIRE(srv.start());
+        net::Resolver r(config_for({srv.address()}));
+        auto one = [](net::Resolver* r, net::ResolveOptions o) -> Task<std::vector<std::string>> {
+            auto a = co_await r->resolve("shared.test", 80, o);
+            co_return a ? texts(*a) : std::vector<std::string>{a.error().message()};
+        };
+        net::ResolveOptions only4;
+        only4.family = AF_INET;
+        std::vector<Task<std::vector<std::string>>> all;
+        for (int i = 0; i < 4; ++i)
+            all.push_back(one(&r, {}));
+        all.push_back(one(&r, only4));  // a subset of the families: shares too
+        auto got = co_await when_all(std::move(all));
+        for (int i = 0; i < 4; ++i) {
+            CHECK(got[i] == std::vector<std::string>{"192.0.2.1:80", "[2001:db8::1]:80"});
+        }
+        CHECK(got[4] == std::vector<std::string>{"192.0.2.1:80"});
+        CHECK(srv.log().size() == 2);  // one A, one AAAA
+        CHECK(r.stats().shared == 4);
+        co_await srv.stop();
+    });
+}
+
+TEST_CASE("dns: a lookup whose first asker is cancelled still ends", "[net][dns]") {
+    test::run([](Loop&) -> Task<void> {
+        // The first two questions (the first asker's) get no answer.
+        auto answer = zone({"late.test"});
+        int seen = 0;
+        Server srv([&](const Asked& a) -> std::vector<Reply> {
+            if (++seen <= 2) return {};
+            return answer(a);
+        });
+        REQUIRE(srv.start());
+        auto cfg = config_for({srv.address()});
+        cfg.timeout = 3600s;
+        net::Resolver r(cfg);
+        auto lookup = [](net::Resolver* r, Result<std::vector<net::Address>>* out) -> Task<void> {
+            *out = co_await r->resolve("late.test", 1);
+        };
+        Result<std::vector<net::Address>> first = std::errc::io_error;
+        Result<std::vector<net::Address>> second = std::errc::io_error;
+        TaskGroup g1, g2;
+        g1.spawn(lookup(&r, &first));
+        while (srv.log().size() < 2)
+            co_await sleep_for(1ms);
+        g2.spawn(lookup(&r, &second));
+        while (r.stats().shared < 1)
+            co_await sleep_for(1ms);
+        g1.cancel();
+        co_await g1.wait();
+        co_await g2.wait();
+        REQUIRE(!first);
+        CHECK(first.error() == std::errc::operation_canceled);
+        REQUIRE(second);
+        CHECK(texts(*second) == std::vector<std::string>{"192.0.2.1:1", "[2001:db8::1]:1"});
+        CHECK(srv.log().size() == 4);
+        co_await srv.stop();
+    });
+}
+
 TEST_CASE("dns: numeric names, the hosts table and bad names ask nobody", "[net][dns]") {
     test::run([](Loop&) -> Task<void> {
         Server srv(zone({}));
