@@ -113,7 +113,9 @@ public:
     Task<Result<std::vector<Address>>> resolve(std::string host, std::uint16_t port,
                                                ResolveOptions opts = {});
 
+    /// The configuration it runs with.
     const DnsConfig& config() const noexcept { return cfg_; }
+    /// What it has done so far.
     const ResolverStats& stats() const noexcept { return stats_; }
     /// Forgets every cached answer.
     void clear_cache() noexcept { cache_.clear(); }

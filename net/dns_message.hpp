@@ -51,8 +51,8 @@ std::string encode_query(std::uint16_t id, std::string_view name, Type type, boo
 
 /// One address of a response: `size` (4 or 16) bytes of `bytes`.
 struct IpAddress {
-    std::array<std::uint8_t, 16> bytes{};
-    std::uint8_t size = 0;
+    std::array<std::uint8_t, 16> bytes{};  ///< the address in network order (first `size`)
+    std::uint8_t size = 0;                 ///< 4 (IPv4) or 16 (IPv6)
 };
 
 /// What parse_response() took from a response.
