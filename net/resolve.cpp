@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 
 namespace corio::net {
 
@@ -32,7 +33,29 @@ int GetAddrInfo::attempt() noexcept {
     return r - gai_base;
 }
 
+int GetAddrInfo::sim(corio::detail::SimIo& io) {
+    sim_out.clear();
+    std::uint16_t port = 0;
+    const std::string_view svc(service);
+    const auto [end, ec] = std::from_chars(svc.data(), svc.data() + svc.size(), port);
+    if (ec != std::errc{} || end != svc.data() + svc.size()) return EAI_SERVICE - gai_base;
+    std::string ip = host;
+    if (!Address::from_ip(ip, port)) {
+        if ((hints.ai_flags & AI_NUMERICHOST) != 0 || io.resolve_host(host, ip) != 0) {
+            return EAI_NONAME - gai_base;
+        }
+    }
+    auto a = Address::from_ip(ip, port);
+    if (!a) return EAI_NONAME - gai_base;
+    if (hints.ai_family != AF_UNSPEC && hints.ai_family != a->family()) {
+        return EAI_ADDRFAMILY - gai_base;
+    }
+    sim_out.push_back(*a);
+    return 0;
+}
+
 Result<std::vector<Address>> GetAddrInfo::finish(int res) {
+    if (res == 0 && out == nullptr && !sim_out.empty()) return std::move(sim_out);
     struct Free {
         addrinfo*& p;
         ~Free() {
@@ -54,7 +77,7 @@ Result<std::vector<Address>> GetAddrInfo::finish(int res) {
 Task<Result<std::vector<Address>>> resolve(std::string host, std::uint16_t port,
                                            ResolveOptions opts) {
     std::string service = std::to_string(port);
-    GetAddrInfo op{host.c_str(), service.c_str()};
+    GetAddrInfo op{host.c_str(), service.c_str(), {}, nullptr, {}};
     op.hints.ai_family = opts.family;
     op.hints.ai_socktype = opts.socktype;
     op.hints.ai_flags = AI_NUMERICSERV | (opts.numeric_only ? AI_NUMERICHOST : 0);

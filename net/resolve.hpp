@@ -42,16 +42,20 @@ struct GetAddrInfo {
     const char* service;      ///< the port as text; lives until completion
     addrinfo hints{};         ///< getaddrinfo's hints
     addrinfo* out = nullptr;  ///< getaddrinfo's answer, until finish() frees it
+    std::vector<Address> sim_out;  ///< the simulation's answer (see sim())
     /// Operation protocol (see corio::Operation): never an io_uring request
     /// (`uring = false`): getaddrinfo(3) on the blocking pool on both
     /// backends; finish gives the addresses, or an error of
-    /// resolve_category() (EAI_*) or the errno for EAI_SYSTEM.
+    /// resolve_category() (EAI_*) or the errno for EAI_SYSTEM. On a simulated
+    /// host (`sim`): numeric addresses, "localhost", and the world's host
+    /// names (sim::World::add_host's, any case), IPv4 only.
     ///@{
     static constexpr OpKind kind = OpKind::other;
     static constexpr Interest interest = Interest::blocking;
     static constexpr bool uring = false;
     void prep(io_uring_sqe*) const noexcept {}
     int attempt() noexcept;
+    int sim(corio::detail::SimIo& io);
     Result<std::vector<Address>> finish(int res);
     ///@}
 };

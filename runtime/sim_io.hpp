@@ -86,6 +86,10 @@ public:
     int symlinkat(const char* target, int dirfd, const char* path) noexcept;
     /// -EINVAL for any existing name (none is a symbolic link).
     int readlinkat(int dirfd, const char* path, std::string& out) noexcept;
+    /// A name lookup on this host: the IPv4 address (text) of the world's
+    /// host called `name` (ASCII case ignored, a final dot allowed), or
+    /// 127.0.0.1 for "localhost"; -ENOENT when no host has that name.
+    int resolve_host(const char* name, std::string& out);
     /// The entries of a directory: (name, is a directory), sorted by name.
     int list_dir(int dirfd, const char* path,
                  std::vector<std::pair<std::string, bool>>& out) noexcept;

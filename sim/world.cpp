@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -1337,6 +1338,29 @@ int SimIo::symlinkat(const char* target, int dirfd, const char* path) noexcept {
     if (int r = m.parent_of(host_, dirfd, path, parent, name); r < 0) return r;
     if (name.empty() || m.hs[host_].disk.inodes[parent].entries.contains(name)) return -EEXIST;
     return -EPERM;
+}
+
+int SimIo::resolve_host(const char* name, std::string& out) {
+    std::string_view n(name);
+    if (n.ends_with('.')) n.remove_suffix(1);
+    const auto same = [n](std::string_view other) {
+        return other.size() == n.size() &&
+               std::equal(n.begin(), n.end(), other.begin(), [](char a, char b) {
+                   return std::tolower(static_cast<unsigned char>(a)) ==
+                          std::tolower(static_cast<unsigned char>(b));
+               });
+    };
+    if (same("localhost")) {
+        out = "127.0.0.1";
+        return 0;
+    }
+    for (std::size_t i = 0; i < world_->hosts(); ++i) {
+        if (same(world_->host(i).name())) {
+            out = world_->host(i).ip();
+            return 0;
+        }
+    }
+    return -ENOENT;
 }
 
 int SimIo::readlinkat(int dirfd, const char* path, std::string& out) noexcept {
