@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstring>
 #include <exception>
@@ -163,11 +164,14 @@ struct Resolver::Query {
 
 struct Resolver::Lookup {
     std::vector<dns::IpAddress> v4, v6;
-    bool answered4 = false, answered6 = false;  // NOERROR came (addresses or none)
-    bool failed = false;                        // a server failure on the way
+    bool failed = false;  // a server failure on the way
     bool cancelled = false;
-    std::uint32_t ttl = 0;  // the lowest of the answers with addresses
-    bool have_ttl = false;
+    // Per family (0: IPv4, 1: IPv6): whether an answer came (addresses, none,
+    // or NXDOMAIN), whether it was negative, and for how many seconds it may
+    // be kept (0: not at all; a negative answer without an SOA).
+    std::array<bool, 2> answered{};
+    std::array<bool, 2> negative{};
+    std::array<std::uint32_t, 2> keep{};
 };
 
 // A lookup under way, which callers asking for the same name share.
@@ -286,6 +290,7 @@ Task<Result<std::vector<Address>>> Resolver::resolve(std::string host, std::uint
 Task<Resolver::Lookup> Resolver::lookup(std::string name, bool want4, bool want6) {
     Lookup l;
     const auto take = [&l](const Query& q, bool v4) {
+        const std::size_t f = v4 ? 0 : 1;
         switch (q.outcome) {
             case Query::Outcome::cancelled:
                 l.cancelled = true;
@@ -294,15 +299,16 @@ Task<Resolver::Lookup> Resolver::lookup(std::string name, bool want4, bool want6
                 l.failed = true;
                 return;
             case Query::Outcome::nxdomain:
-                return;
             case Query::Outcome::answer:
                 break;
         }
-        (v4 ? l.answered4 : l.answered6) = true;
+        l.answered[f] = true;
         (v4 ? l.v4 : l.v6) = q.response.addresses;
-        if (!q.response.addresses.empty()) {
-            l.ttl = l.have_ttl ? std::min(l.ttl, q.response.ttl) : q.response.ttl;
-            l.have_ttl = true;
+        l.negative[f] = q.response.addresses.empty();
+        if (!l.negative[f]) {
+            l.keep[f] = q.response.ttl;
+        } else if (q.response.soa) {
+            l.keep[f] = q.response.negative_ttl;
         }
     };
     if (want4 && want6) {
@@ -419,22 +425,28 @@ Task<Result<dns::Response>> Resolver::exchange_tcp(Address server, std::string n
 }
 
 void Resolver::remember(const std::string& name, const Lookup& l, bool want4, bool want6) {
-    if (cfg_.cache_entries == 0 || l.failed || (l.v4.empty() && l.v6.empty()) || l.ttl == 0) {
-        return;
-    }
+    if (cfg_.cache_entries == 0 || l.failed || l.cancelled) return;
     const TimePoint now = Loop::current().now();
+    // Kept only when every asked family's answer may be, for the shortest.
+    TimePoint expires = TimePoint::max();
+    for (const std::size_t f : {std::size_t(0), std::size_t(1)}) {
+        if (!(f == 0 ? want4 : want6)) continue;
+        const Duration cap = l.negative[f] ? cfg_.max_negative_ttl : cfg_.max_ttl;
+        const Duration keep = std::min<Duration>(std::chrono::seconds(l.keep[f]), cap);
+        if (!l.answered[f] || keep <= Duration::zero()) return;
+        expires = std::min(expires, now + keep);
+    }
     if (cache_.size() >= cfg_.cache_entries && cache_.find(name) == cache_.end()) {
         std::erase_if(cache_, [now](const auto& kv) { return kv.second.expires <= now; });
         if (cache_.size() >= cfg_.cache_entries) cache_.clear();
     }
-    const TimePoint expires = now + std::min<Duration>(std::chrono::seconds(l.ttl), cfg_.max_ttl);
     Cached& c = cache_[name];
     if (c.expires <= now) c = Cached{};
-    if (want4 && l.answered4) {
+    if (want4) {
         c.v4 = l.v4;
         c.have4 = true;
     }
-    if (want6 && l.answered6) {
+    if (want6) {
         c.v6 = l.v6;
         c.have6 = true;
     }

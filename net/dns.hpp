@@ -48,10 +48,15 @@ struct DnsConfig {
     bool edns = false;
     /// Names answered without asking, in file order (a hosts file).
     std::vector<HostsEntry> hosts;
-    /// Answers kept (per name) for their TTL, at most `max_ttl`; 0: no cache.
+    /// Names whose answers are kept (for their TTL, at most `max_ttl`; negative
+    /// ones as `max_negative_ttl` says); 0: no cache.
     std::size_t cache_entries = 1024;
     /// The longest an answer is kept, whatever its TTL.
     std::chrono::seconds max_ttl{300};
+    /// The longest a negative answer (NXDOMAIN, or no address of a family) is
+    /// kept; only one that came with an SOA record is, for at most the time
+    /// the SOA gives (RFC 2308). 0: none is.
+    std::chrono::seconds max_negative_ttl{60};
 
     /// Reads resolv.conf text (`nameserver`, at most three; `search`,
     /// `domain`; `options ndots:N timeout:N attempts:N rotate edns0`, capped
@@ -90,7 +95,9 @@ struct ResolverStats {
 /// Each query goes to the servers in order, `timeout` each, `attempts`
 /// rounds; a server that fails (SERVFAIL, REFUSED, no answer, an unreadable
 /// answer, ICMP unreachable) passes the query to the next one, NXDOMAIN ends
-/// the name. CNAME chains are followed within the answer. A lookup of a name
+/// the name. CNAME chains are followed within the answer. Answers are cached
+/// per name for their TTL, negative ones (with an SOA) too, so a name of the
+/// search list that does not exist is not asked again at once. A lookup of a name
 /// that is already being looked up (for the same families or more) waits for
 /// that one's answer instead of asking again. Each query has a
 /// random id and its own connected socket (so a random source port); a

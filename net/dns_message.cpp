@@ -8,6 +8,7 @@ namespace {
 
 constexpr std::uint16_t class_in = 1;
 constexpr std::uint16_t type_opt = 41;
+constexpr std::uint16_t type_soa = 6;
 constexpr std::size_t header_size = 12;
 constexpr std::size_t max_wire_name = 255;
 constexpr int max_chain = 16;  // CNAME hops followed
@@ -185,6 +186,28 @@ Parse parse_response(std::span<const std::uint8_t> m, std::uint16_t id, std::str
         if (r.data + r.size > m.size()) return Parse::malformed;
         pos = r.data + r.size;
         if (r.rclass == class_in) records.push_back(std::move(r));
+    }
+
+    // The authority section's SOA, if any (a negative answer's lifetime). An
+    // unreadable authority section leaves it out; the answer stands.
+    const std::uint16_t authorities = be16(m, 8);
+    std::string skip;
+    for (std::uint16_t i = 0; i < authorities; ++i) {
+        if (!read_name(m, pos, skip) || pos + 10 > m.size()) break;
+        const std::uint16_t rtype = be16(m, pos);
+        const std::uint16_t rclass = be16(m, pos + 2);
+        const std::uint32_t raw_ttl = be32(m, pos + 4);
+        const std::size_t data = pos + 10;
+        const std::size_t size = be16(m, pos + 8);
+        if (data + size > m.size()) break;
+        pos = data + size;
+        if (rtype != type_soa || rclass != class_in) continue;
+        std::size_t at = data;  // MNAME, RNAME, then five 32-bit numbers
+        if (!read_name(m, at, skip) || !read_name(m, at, skip) || at + 20 != data + size) break;
+        const std::uint32_t ttl = (raw_ttl & 0x80000000u) != 0 ? 0 : raw_ttl;
+        out.soa = true;
+        out.negative_ttl = std::min(ttl, be32(m, at + 16));
+        break;
     }
 
     // The chain from the asked name through its CNAMEs, in whatever order the

@@ -68,6 +68,12 @@ struct Response {
     /// The lowest TTL of the chain's and the addresses' records, in seconds
     /// (0 when there are none).
     std::uint32_t ttl = 0;
+    /// The authority section had an SOA record: a negative answer (NXDOMAIN,
+    /// or no address of the type) may be kept for `negative_ttl` seconds, the
+    /// lower of the SOA's TTL and its MINIMUM (RFC 2308 §5). Without one it
+    /// must not be kept.
+    bool soa = false;
+    std::uint32_t negative_ttl = 0;  ///< see `soa`
 };
 
 /// How parse_response() judged a message.

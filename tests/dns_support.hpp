@@ -57,6 +57,10 @@ struct Reply {
     std::vector<std::string> owners;  // record i's owner name ("": the question's name)
     int id_delta = 0;                 // a forged id
     std::string question;             // another question
+    // With soa_ttl > 0: an SOA record of "test" in the authority section
+    // (how long a negative answer may be kept: the lower of the two).
+    std::uint32_t soa_ttl = 0;
+    std::uint32_t soa_minimum = 0;
 };
 
 inline std::string name_rdata(std::string_view name) {
@@ -78,7 +82,7 @@ inline std::string encode(const Asked& a, const Reply& r) {
     put16(m, 0x8180 | (r.truncated ? 0x0200 : 0) | r.rcode);
     put16(m, 1);
     put16(m, unsigned(r.records.size()));
-    put16(m, 0);
+    put16(m, r.soa_ttl != 0 ? 1 : 0);
     put16(m, 0);
     m += r.question.empty() ? a.question : r.question;
     for (std::size_t i = 0; i < r.records.size(); ++i) {
@@ -88,6 +92,19 @@ inline std::string encode(const Asked& a, const Reply& r) {
         put16(m, 1);
         put16(m, 0);
         put16(m, 60);  // TTL 60 s
+        put16(m, unsigned(data.size()));
+        m += data;
+    }
+    if (r.soa_ttl != 0) {
+        m += name_rdata("test");
+        put16(m, 6);  // SOA
+        put16(m, 1);
+        put16(m, r.soa_ttl >> 16);
+        put16(m, r.soa_ttl & 0xffff);
+        std::string data = name_rdata("ns.test") + name_rdata("admin.test");
+        data += std::string(16, '\1');  // serial, refresh, retry, expire
+        put16(data, r.soa_minimum >> 16);
+        put16(data, r.soa_minimum & 0xffff);
         put16(m, unsigned(data.size()));
         m += data;
     }

@@ -128,6 +128,66 @@ TEST_CASE("dns: NXDOMAIN, no records, and the search list", "[net][dns]") {
     });
 }
 
+TEST_CASE("dns: negative answers are kept as their SOA says", "[net][dns]") {
+    test::run([](Loop&) -> Task<void> {
+        // NXDOMAIN for every name but v4only.test; that one has an A record
+        // and no AAAA (NODATA). Names under "soa." come with an SOA.
+        Server srv([](const Asked& a) -> std::vector<Reply> {
+            Reply r;
+            const bool soa = a.name.starts_with("soa.");
+            if (soa) {
+                r.soa_ttl = 300;
+                r.soa_minimum = 30;
+            }
+            if (a.name != "v4only.test" && a.name != "soa.v4only.test") {
+                r.rcode = 3;
+            } else if (a.type == 1) {
+                r.records = {{1, v4("192.0.2.4")}};
+            }
+            return {r};
+        });
+        REQUIRE(srv.start());
+        net::Resolver r(config_for({srv.address()}));
+        const auto nxdomain = std::error_code(EAI_NONAME, net::resolve_category());
+        // With an SOA: asked once, then answered from the cache.
+        for (int i = 0; i < 3; ++i) {
+            auto e = co_await r.resolve("soa.missing.test", 1);
+            REQUIRE(!e);
+            CHECK(e.error() == nxdomain);
+        }
+        CHECK(srv.log().size() == 2);
+        CHECK(r.stats().cache_hits == 2);
+        // Without one: asked every time (RFC 2308: not kept).
+        for (int i = 0; i < 2; ++i) {
+            auto e = co_await r.resolve("missing.test", 1);
+            CHECK(!e);
+        }
+        CHECK(srv.log().size() == 6);
+        // An A record and NODATA for AAAA with an SOA: the whole answer kept.
+        auto a = co_await r.resolve("soa.v4only.test", 1);
+        REQUIRE(a);
+        CHECK(texts(*a) == std::vector<std::string>{"192.0.2.4:1"});
+        auto b = co_await r.resolve("soa.v4only.test", 1);
+        REQUIRE(b);
+        CHECK(srv.log().size() == 8);
+        // NODATA without an SOA: asked again (both families, as one lookup).
+        auto c = co_await r.resolve("v4only.test", 1);
+        auto d = co_await r.resolve("v4only.test", 1);
+        REQUIRE(c);
+        REQUIRE(d);
+        CHECK(srv.log().size() == 12);
+        // max_negative_ttl = 0: no negative answer is kept.
+        auto cfg = config_for({srv.address()});
+        cfg.max_negative_ttl = std::chrono::seconds(0);
+        net::Resolver none(cfg);
+        (void)co_await none.resolve("soa.missing.test", 1);
+        (void)co_await none.resolve("soa.missing.test", 1);
+        CHECK(none.stats().cache_hits == 0);
+        CHECK(none.stats().queries == 4);
+        co_await srv.stop();
+    });
+}
+
 TEST_CASE("dns: a failing server passes the query on", "[net][dns]") {
     test::run([](Loop&) -> Task<void> {
         Server failing([](const Asked&) -> std::vector<Reply> {

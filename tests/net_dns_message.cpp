@@ -259,6 +259,37 @@ TEST_CASE("dns: a CNAME loop ends after its hops, with no address", "[dns]") {
     CHECK(r.addresses.empty());
 }
 
+TEST_CASE("dns: a negative answer's lifetime from its SOA", "[dns]") {
+    dns::Response r;
+    const std::string q = question("gone.test", 1);
+    std::string soa_data = wire_name("ns.test") + wire_name("admin.test");
+    for (std::uint32_t v : {1u, 2u, 3u, 4u, 45u})
+        put32(soa_data, v);  // MINIMUM 45
+    std::string m = header(1, 0x8183, 1, 0) + q + record(wire_name("test"), 6, 600, soa_data);
+    m[9] = 1;  // one authority record
+    REQUIRE(parse(m, 1, "gone.test", dns::Type::a, r) == dns::Parse::ok);
+    CHECK(r.rcode == dns::Rcode::nxdomain);
+    CHECK(r.soa);
+    CHECK(r.negative_ttl == 45);
+    std::string short_ttl =
+        header(1, 0x8183, 1, 0) + q + record(wire_name("test"), 6, 20, soa_data);
+    short_ttl[9] = 1;
+    REQUIRE(parse(short_ttl, 1, "gone.test", dns::Type::a, r) == dns::Parse::ok);
+    CHECK(r.negative_ttl == 20);
+    // No SOA, or one cut short: the answer stands, with no lifetime.
+    REQUIRE(parse(header(1, 0x8183, 1, 0) + q, 1, "gone.test", dns::Type::a, r) == dns::Parse::ok);
+    CHECK_FALSE(r.soa);
+    std::string cut = header(1, 0x8183, 1, 0) + q +
+                      record(wire_name("test"), 6, 600, soa_data.substr(0, soa_data.size() - 4));
+    cut[9] = 1;
+    REQUIRE(parse(cut, 1, "gone.test", dns::Type::a, r) == dns::Parse::ok);
+    CHECK_FALSE(r.soa);
+    std::string missing = header(1, 0x8183, 1, 0) + q;
+    missing[9] = 1;  // says one authority record, has none
+    REQUIRE(parse(missing, 1, "gone.test", dns::Type::a, r) == dns::Parse::ok);
+    CHECK_FALSE(r.soa);
+}
+
 TEST_CASE("dns: resolv.conf and hosts text", "[dns]") {
     const auto c = DnsConfig::parse(
         "# a comment\n"
