@@ -30,6 +30,7 @@ struct Asked {
     std::string name;  // as sent (dotted)
     unsigned type = 0;
     bool tcp = false;
+    bool edns = false;     // an additional record (the EDNS0 OPT) came with it
     std::string question;  // the question section's bytes
 };
 
@@ -45,6 +46,7 @@ inline bool read_query(std::string_view q, Asked& a) {
     }
     if (p + 5 > q.size()) return false;
     a.type = (unsigned(std::uint8_t(q[p + 1])) << 8) | std::uint8_t(q[p + 2]);
+    a.edns = q[10] != 0 || q[11] != 0;
     a.question = std::string(q.substr(12, p + 5 - 12));
     return true;
 }

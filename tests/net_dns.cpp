@@ -188,6 +188,45 @@ TEST_CASE("dns: negative answers are kept as their SOA says", "[net][dns]") {
     });
 }
 
+TEST_CASE("dns: rotate, edns0 and ndots", "[net][dns]") {
+    test::run([](Loop&) -> Task<void> {
+        Server one(zone({"r.test", "a.b.corp"}));
+        Server two(zone({"r.test", "a.b.corp"}));
+        REQUIRE(one.start());
+        REQUIRE(two.start());
+        auto cfg = config_for({one.address(), two.address()});
+        cfg.rotate = true;
+        cfg.edns = true;
+        cfg.cache_entries = 0;  // every lookup asks
+        net::Resolver r(cfg);
+        net::ResolveOptions o;
+        o.family = AF_INET;
+        for (int i = 0; i < 4; ++i) {
+            auto a = co_await r.resolve("r.test", 1, o);
+            REQUIRE(a);
+        }
+        // Each query starts at the next server: two each.
+        CHECK(one.log().size() == 2);
+        CHECK(two.log().size() == 2);
+        for (const auto* log : {&one.log(), &two.log()}) {
+            for (const Asked& q : *log)
+                CHECK(q.edns);
+        }
+        // ndots 2: a name with one dot goes through the search list first.
+        auto nd = config_for({one.address()});
+        nd.ndots = 2;
+        nd.search = {"corp"};
+        net::Resolver r2(nd);
+        auto b = co_await r2.resolve("a.b", 1, o);
+        REQUIRE(b);
+        REQUIRE(one.log().size() == 3);
+        CHECK(one.log()[2].name == "a.b.corp");
+        CHECK_FALSE(one.log()[2].edns);
+        co_await one.stop();
+        co_await two.stop();
+    });
+}
+
 TEST_CASE("dns: a failing server passes the query on", "[net][dns]") {
     test::run([](Loop&) -> Task<void> {
         Server failing([](const Asked&) -> std::vector<Reply> {

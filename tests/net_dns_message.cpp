@@ -2,6 +2,10 @@
 // and response reader on hand-made bytes (well-formed, hostile and cut), and
 // DnsConfig::parse on resolv.conf and hosts text. No I/O.
 #include <arpa/inet.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
 
 #include <string>
 #include <vector>
@@ -332,6 +336,29 @@ TEST_CASE("dns: resolv.conf and hosts text", "[dns]") {
 
     const auto missing = DnsConfig::system("/nonexistent/resolv.conf", "/nonexistent/hosts");
     CHECK(missing.servers.size() == 1);
+
+    // system() reads the two files it is given.
+    char dir[] = "/tmp/corio-dns-XXXXXX";
+    REQUIRE(::mkdtemp(dir) != nullptr);
+    const std::string resolv = std::string(dir) + "/resolv.conf";
+    const std::string hosts = std::string(dir) + "/hosts";
+    std::FILE* f = std::fopen(resolv.c_str(), "w");
+    REQUIRE(f != nullptr);
+    std::fputs("nameserver 192.0.2.9\noptions ndots:2\n", f);
+    std::fclose(f);
+    f = std::fopen(hosts.c_str(), "w");
+    REQUIRE(f != nullptr);
+    std::fputs("192.0.2.10 files.test\n", f);
+    std::fclose(f);
+    const auto files = DnsConfig::system(resolv, hosts);
+    std::remove(resolv.c_str());
+    std::remove(hosts.c_str());
+    ::rmdir(dir);
+    REQUIRE(files.servers.size() == 1);
+    CHECK(files.servers[0].to_string() == "192.0.2.9:53");
+    CHECK(files.ndots == 2);
+    REQUIRE(files.hosts.size() == 1);
+    CHECK(files.hosts[0].name == "files.test");
 }
 
 }  // namespace net_dns_message_test
