@@ -1,7 +1,13 @@
 // net::Resolver against scripted name servers on loopback (UDP, and TCP for
 // truncated answers), on io_uring, epoll and the simulation: answers, CNAMEs,
-// the search list, the cache, failing, silent and unreachable servers, forged
-// datagrams, cancellation, the hosts table and numeric names.
+// the search list and ndots, rotate and edns0, the cache (negative answers as
+// their SOA says), lookups shared while in flight, failing, silent and
+// unreachable servers, forged datagrams, cancellation, a full descriptor
+// table, the hosts table and numeric names.
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <string>
 #include <vector>
 
@@ -460,6 +466,37 @@ TEST_CASE("dns: a lookup whose first asker is cancelled still ends", "[net][dns]
         REQUIRE(second);
         CHECK(texts(*second) == std::vector<std::string>{"192.0.2.1:1", "[2001:db8::1]:1"});
         CHECK(srv.log().size() == 4);
+        co_await srv.stop();
+    });
+}
+
+TEST_CASE("dns: a full descriptor table fails the lookup, not the process", "[net][dns]") {
+    test::run([](Loop&) -> Task<void> {
+        if (test::sim_requested()) co_return;  // simulated descriptors have no limit
+        Server srv(zone({"full.test"}));
+        REQUIRE(srv.start());
+        net::Resolver r(config_for({srv.address()}));
+        rlimit old{};
+        REQUIRE(::getrlimit(RLIMIT_NOFILE, &old) == 0);
+        rlimit low = old;
+        low.rlim_cur = rlim_t(test::open_fds() + 16);
+        REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+        std::vector<int> filler;
+        for (int fd; (fd = ::dup(0)) >= 0;)
+            filler.push_back(fd);
+        const int dup_errno = errno;
+        auto full = co_await r.resolve("full.test", 1);
+        for (int fd : filler)
+            ::close(fd);
+        REQUIRE(::setrlimit(RLIMIT_NOFILE, &old) == 0);
+        CHECK(dup_errno == EMFILE);
+        REQUIRE(!full);
+        CHECK(full.error() == std::error_code(EAI_AGAIN, net::resolve_category()));
+        CHECK(r.stats().failures >= 1);
+        CHECK(srv.log().empty());
+        auto ok = co_await r.resolve("full.test", 1);
+        REQUIRE(ok);
+        CHECK(texts(*ok) == std::vector<std::string>{"192.0.2.1:1", "[2001:db8::1]:1"});
         co_await srv.stop();
     });
 }
