@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -115,7 +116,8 @@ DnsConfig DnsConfig::parse(std::string_view resolv_conf, std::string_view hosts)
             if (auto a = Address::from_ip(w[1], 53)) c.servers.push_back(*a);
         } else if ((w[0] == "search" || w[0] == "domain") && w.size() >= 2) {
             c.search.clear();  // the last search or domain line wins
-            for (std::size_t i = 1; i < w.size(); ++i) {
+            const std::size_t names = w[0] == "domain" ? 2 : w.size();  // domain: one name
+            for (std::size_t i = 1; i < names; ++i) {
                 std::string_view d = w[i];
                 if (d.ends_with('.')) d.remove_suffix(1);
                 if (dns::valid_name(d)) c.search.push_back(lower(d));
@@ -151,7 +153,20 @@ DnsConfig DnsConfig::parse(std::string_view resolv_conf, std::string_view hosts)
 }
 
 DnsConfig DnsConfig::system(const std::string& resolv_conf, const std::string& hosts) {
-    return parse(read_file(resolv_conf), read_file(hosts));
+    DnsConfig c = parse(read_file(resolv_conf), read_file(hosts));
+    if (c.search.empty()) {
+        // resolv.conf(5): without search or domain, the local domain is the
+        // host name's part after its first dot.
+        std::array<char, 256> h{};
+        if (::gethostname(h.data(), h.size() - 1) == 0) {
+            const std::string_view full(h.data());
+            const std::size_t dot = full.find('.');
+            if (dot != std::string_view::npos && dns::valid_name(full.substr(dot + 1))) {
+                c.search.push_back(lower(full.substr(dot + 1)));
+            }
+        }
+    }
+    return c;
 }
 
 // ---- Resolver -----------------------------------------------------------------
@@ -159,19 +174,32 @@ DnsConfig DnsConfig::system(const std::string& resolv_conf, const std::string& h
 struct Resolver::Query {
     enum class Outcome { answer, nxdomain, failed, cancelled };
     Outcome outcome = Outcome::failed;
+    bool unanswered = false;  // failed with no server answering at all (silence, unreachable)
     dns::Response response;
 };
 
 struct Resolver::Lookup {
     std::vector<dns::IpAddress> v4, v6;
-    bool failed = false;  // a server failure on the way
     bool cancelled = false;
     // Per family (0: IPv4, 1: IPv6): whether an answer came (addresses, none,
-    // or NXDOMAIN), whether it was negative, and for how many seconds it may
-    // be kept (0: not at all; a negative answer without an SOA).
-    std::array<bool, 2> answered{};
-    std::array<bool, 2> negative{};
+    // or NXDOMAIN), whether it was negative and NXDOMAIN, for how many
+    // seconds it may be kept (0: not at all; a negative answer without an
+    // SOA), and whether the query failed (unanswered: no server answered).
+    std::array<bool, 2> answered{}, negative{}, nxdomain{}, failed{}, unanswered{};
     std::array<std::uint32_t, 2> keep{};
+
+    // Whether `a` holds for a family asked for.
+    static bool any(const std::array<bool, 2>& a, bool want4, bool want6) noexcept {
+        return (want4 && a[0]) || (want6 && a[1]);
+    }
+    // Keeps only the families asked for.
+    void narrow(bool want4, bool want6) {
+        for (const std::size_t f : {std::size_t(0), std::size_t(1)}) {
+            if (f == 0 ? want4 : want6) continue;
+            (f == 0 ? v4 : v6).clear();
+            answered[f] = negative[f] = nxdomain[f] = failed[f] = unanswered[f] = false;
+        }
+    }
 };
 
 // A lookup under way, which callers asking for the same name share.
@@ -224,58 +252,10 @@ Task<Result<std::vector<Address>>> Resolver::resolve(std::string host, std::uint
         }
         if (dots < cfg_.ndots) names.push_back(name);
     }
-    bool failed = false;
+    bool failed = false, nodata = false;
     for (const std::string& candidate : names) {
-        Lookup l;
-        const auto hit = cache_.find(candidate);
-        if (hit != cache_.end() && hit->second.expires > Loop::current().now() &&
-            (!want4 || hit->second.have4) && (!want6 || hit->second.have6)) {
-            ++stats_.cache_hits;
-            if (want4) l.v4 = hit->second.v4;
-            if (want6) l.v6 = hit->second.v6;
-        } else if (auto f = flights_.find(candidate); f != flights_.end() &&
-                                                      (!want4 || f->second->want4) &&
-                                                      (!want6 || f->second->want6)) {
-            ++stats_.shared;
-            const std::shared_ptr<Flight> flight = f->second;
-            auto woke = co_await flight->done.wait();
-            if (!woke) co_return woke.error();
-            if (flight->result.cancelled) {
-                l = co_await lookup(candidate, want4, want6);  // its caller gave up; not we
-            } else {
-                l = flight->result;
-            }
-            if (l.cancelled) co_return std::make_error_code(std::errc::operation_canceled);
-            if (!want4) l.v4.clear();
-            if (!want6) l.v6.clear();
-        } else {
-            // Ours to look up; whoever asks meanwhile waits for it. The guard
-            // takes the flight off the table however this ends, and wakes the
-            // waiters when an exception ends it (they then look up for
-            // themselves); a frame destroyed at the loop's teardown wakes
-            // nobody.
-            struct Land {
-                Resolver* self;
-                const std::string& name;
-                std::shared_ptr<Flight> flight;
-                ~Land() {
-                    const auto it = self->flights_.find(name);
-                    if (it != self->flights_.end() && it->second == flight)
-                        self->flights_.erase(it);
-                    if (std::uncaught_exceptions() > 0) flight->done.set();
-                }
-            } land{this, candidate, std::make_shared<Flight>()};
-            land.flight->want4 = want4;
-            land.flight->want6 = want6;
-            land.flight->result.cancelled = true;  // until it has a result
-            flights_[candidate] = land.flight;
-            l = co_await lookup(candidate, want4, want6);
-            land.flight->result = l;
-            land.flight->done.set();
-            if (l.cancelled) co_return std::make_error_code(std::errc::operation_canceled);
-            remember(candidate, l, want4, want6);
-        }
-        failed = failed || l.failed;
+        Lookup l = co_await lookup_shared(candidate, want4, want6);
+        if (l.cancelled) co_return std::make_error_code(std::errc::operation_canceled);
         for (const auto* v : {&l.v4, &l.v6}) {
             for (const dns::IpAddress& ip : *v) {
                 Address a = to_address(ip, port);
@@ -283,32 +263,111 @@ Task<Result<std::vector<Address>>> Resolver::resolve(std::string host, std::uint
             }
         }
         if (!out.empty()) co_return out;
+        if (Lookup::any(l.failed, want4, want6)) {
+            failed = true;
+            // As libc's search: a server that failed (SERVFAIL) lets the next
+            // name be tried; one that did not answer at all ends the search,
+            // or a name further down could stand in for this one.
+            if (Lookup::any(l.unanswered, want4, want6)) break;
+        } else if (!Lookup::any(l.nxdomain, want4, want6)) {
+            nodata = true;  // the name is there, without an address of the family
+        }
     }
-    co_return eai(failed ? EAI_AGAIN : EAI_NONAME);
+    co_return eai(failed ? EAI_AGAIN : nodata ? EAI_NODATA : EAI_NONAME);
+}
+
+Task<Resolver::Lookup> Resolver::lookup_shared(std::string name, bool want4, bool want6) {
+    for (;;) {
+        const auto hit = cache_.find(name);
+        if (hit != cache_.end() && hit->second.expires > Loop::current().now() &&
+            (!want4 || hit->second.have4) && (!want6 || hit->second.have6)) {
+            ++stats_.cache_hits;
+            const Cached& c = hit->second;
+            Lookup l;
+            l.v4 = c.v4;
+            l.v6 = c.v6;
+            for (const std::size_t f : {std::size_t(0), std::size_t(1)}) {
+                l.answered[f] = true;
+                l.negative[f] = (f == 0 ? c.v4 : c.v6).empty();
+                l.nxdomain[f] = c.nxdomain;
+            }
+            l.narrow(want4, want6);
+            co_return l;
+        }
+        if (auto f = flights_.find(name);
+            f != flights_.end() && (!want4 || f->second->want4) && (!want6 || f->second->want6)) {
+            const std::shared_ptr<Flight> flight = f->second;
+            auto woke = co_await flight->done.wait();
+            if (!woke) {
+                Lookup l;
+                l.cancelled = true;
+                co_return l;
+            }
+            // Its first asker gave up: look again (the cache, another flight,
+            // or a lookup of our own that the others then share).
+            if (flight->result.cancelled) continue;
+            ++stats_.shared;
+            Lookup l = flight->result;
+            l.narrow(want4, want6);
+            co_return l;
+        }
+        // Ours to look up; whoever asks meanwhile waits for it. The guard
+        // takes the flight off the table however this ends.
+        struct Unlist {
+            Resolver* self;
+            const std::string& name;
+            std::shared_ptr<Flight> flight;
+            ~Unlist() {
+                const auto it = self->flights_.find(name);
+                if (it != self->flights_.end() && it->second == flight) self->flights_.erase(it);
+            }
+        } unlist{this, name, std::make_shared<Flight>()};
+        const std::shared_ptr<Flight>& flight = unlist.flight;
+        flight->want4 = want4;
+        flight->want6 = want6;
+        flight->result.cancelled = true;  // until it has a result
+        flights_[name] = flight;
+        Lookup l;
+        try {
+            l = co_await lookup(name, want4, want6);
+        } catch (...) {
+            flight->done.set();  // the waiters look up for themselves
+            throw;
+        }
+        flight->result = l;
+        flight->done.set();
+        if (!l.cancelled) remember(name, l, want4, want6);
+        co_return l;
+    }
 }
 
 Task<Resolver::Lookup> Resolver::lookup(std::string name, bool want4, bool want6) {
     Lookup l;
-    const auto take = [&l](const Query& q, bool v4) {
+    const auto take = [&l, &name](const Query& q, bool v4) {
         const std::size_t f = v4 ? 0 : 1;
         switch (q.outcome) {
             case Query::Outcome::cancelled:
                 l.cancelled = true;
                 return;
             case Query::Outcome::failed:
-                l.failed = true;
+                l.failed[f] = true;
+                l.unanswered[f] = q.unanswered;
                 return;
             case Query::Outcome::nxdomain:
             case Query::Outcome::answer:
                 break;
         }
+        const dns::Response& r = q.response;
         l.answered[f] = true;
-        (v4 ? l.v4 : l.v6) = q.response.addresses;
-        l.negative[f] = q.response.addresses.empty();
+        l.nxdomain[f] = q.outcome == Query::Outcome::nxdomain;
+        (v4 ? l.v4 : l.v6) = r.addresses;
+        l.negative[f] = r.addresses.empty();
         if (!l.negative[f]) {
-            l.keep[f] = q.response.ttl;
-        } else if (q.response.soa) {
-            l.keep[f] = q.response.negative_ttl;
+            l.keep[f] = r.ttl;
+        } else if (r.soa) {
+            // Behind a CNAME, the negative answer is about the chain's end:
+            // kept no longer than the chain.
+            l.keep[f] = r.canonical != name ? std::min(r.negative_ttl, r.ttl) : r.negative_ttl;
         }
     };
     if (want4 && want6) {
@@ -329,11 +388,18 @@ Task<Resolver::Query> Resolver::query(std::string name, dns::Type type) {
         q.outcome = Query::Outcome::nxdomain;  // no server: the hosts table is all there is
         co_return q;
     }
+    bool answered = false;  // some server answered, if only with a failure
     const std::size_t first = cfg_.rotate && n > 0 ? next_server_++ % n : 0;
     for (int round = 0; round < cfg_.attempts; ++round) {
         for (std::size_t i = 0; i < n; ++i) {
             const Address& server = cfg_.servers[(first + i) % n];
-            auto r = co_await exchange(server, name, type);
+            auto r = co_await exchange(server, name, type, cfg_.edns);
+            if (r && cfg_.edns &&
+                (r->rcode == dns::Rcode::formerr || r->rcode == dns::Rcode::notimp)) {
+                // A server (or a box on the way) that does not know EDNS0:
+                // ask it again without.
+                r = co_await exchange(server, name, type, false);
+            }
             if (!r && r.error() == std::errc::operation_canceled) {
                 q.outcome = Query::Outcome::cancelled;
                 co_return q;
@@ -343,9 +409,11 @@ Task<Resolver::Query> Resolver::query(std::string name, dns::Type type) {
                     ++stats_.timeouts;
                 } else {
                     ++stats_.failures;
+                    answered = answered || r.error() == std::errc::bad_message;
                 }
                 continue;
             }
+            answered = true;
             if (r->rcode == dns::Rcode::noerror || r->rcode == dns::Rcode::nxdomain) {
                 q.outcome = r->rcode == dns::Rcode::noerror ? Query::Outcome::answer
                                                             : Query::Outcome::nxdomain;
@@ -356,17 +424,19 @@ Task<Resolver::Query> Resolver::query(std::string name, dns::Type type) {
         }
     }
     q.outcome = Query::Outcome::failed;
+    q.unanswered = !answered;
     co_return q;
 }
 
-Task<Result<dns::Response>> Resolver::exchange(Address server, std::string name, dns::Type type) {
+Task<Result<dns::Response>> Resolver::exchange(Address server, std::string name, dns::Type type,
+                                               bool edns) {
     Loop& loop = Loop::current();
     const TimePoint end = loop.now() + cfg_.timeout;
     auto sock = UdpSocket::open(server.family());
     if (!sock) co_return sock.error();
     if (auto c = sock->connect(server); !c) co_return c.error();
     const std::uint16_t id = new_id();
-    const std::string query = dns::encode_query(id, name, type, cfg_.edns);
+    const std::string query = dns::encode_query(id, name, type, edns);
     ++stats_.queries;
     auto sent = co_await sock->send(bytes_of(query));
     if (!sent) co_return sent.error();
@@ -418,14 +488,15 @@ Task<Result<dns::Response>> Resolver::exchange_tcp(Address server, std::string n
     got = co_await s->read_exact(std::as_writable_bytes(std::span(buf))).timeout(left());
     if (!got) co_return got.error();
     dns::Response resp;
-    if (dns::parse_response(buf, id, name, type, resp) != dns::Parse::ok) {
+    // Truncated over TCP too: the records are not all there, which is no answer.
+    if (dns::parse_response(buf, id, name, type, resp) != dns::Parse::ok || resp.truncated) {
         co_return std::make_error_code(std::errc::bad_message);
     }
     co_return resp;
 }
 
 void Resolver::remember(const std::string& name, const Lookup& l, bool want4, bool want6) {
-    if (cfg_.cache_entries == 0 || l.failed || l.cancelled) return;
+    if (cfg_.cache_entries == 0 || l.cancelled || Lookup::any(l.failed, want4, want6)) return;
     const TimePoint now = Loop::current().now();
     // Kept only when every asked family's answer may be, for the shortest.
     TimePoint expires = TimePoint::max();
@@ -450,6 +521,7 @@ void Resolver::remember(const std::string& name, const Lookup& l, bool want4, bo
         c.v6 = l.v6;
         c.have6 = true;
     }
+    c.nxdomain = Lookup::any(l.nxdomain, want4, want6);
     c.expires = c.expires == TimePoint{} ? expires : std::min(c.expires, expires);
 }
 

@@ -59,14 +59,15 @@ struct DnsConfig {
     std::chrono::seconds max_negative_ttl{60};
 
     /// Reads resolv.conf text (`nameserver`, at most three; `search`,
-    /// `domain`; `options ndots:N timeout:N attempts:N rotate edns0`, capped
+    /// `domain` (one name); `options ndots:N timeout:N attempts:N rotate edns0`, capped
     /// as resolv.conf(5) says) and hosts text (`IP NAME ALIASES...`). Unknown
     /// lines and bad addresses are skipped. No nameserver: 127.0.0.1:53, as
     /// libc does.
     static DnsConfig parse(std::string_view resolv_conf, std::string_view hosts = {});
-    /// parse() of the two files; a missing file counts as empty. It reads
-    /// them with blocking calls: make it before the loop runs, or on the
-    /// blocking pool.
+    /// parse() of the two files; a missing file counts as empty. Without a
+    /// `search` or `domain` line the search list is the host name's domain
+    /// (after its first dot), as resolv.conf(5) says. It reads the files with
+    /// blocking calls: make it before the loop runs, or on the blocking pool.
     static DnsConfig system(const std::string& resolv_conf = "/etc/resolv.conf",
                             const std::string& hosts = "/etc/hosts");
 };
@@ -105,10 +106,15 @@ struct ResolverStats {
 /// first, then IPv6, each in the server's order.
 ///
 /// Errors, as net::resolve()'s (resolve_category(), describe() names the
-/// host): EAI_NONAME when no name of the search has an address, EAI_AGAIN
-/// when a server failed along the way and no address came, EAI_ADDRFAMILY for
-/// a numeric address of the other family; operation_canceled when the lookup
-/// was cancelled. ResolveOptions::socktype is not used (addresses only).
+/// host): EAI_NONAME when no name of the search exists, EAI_NODATA when one
+/// exists without an address of the asked family, EAI_AGAIN when a server
+/// failed along the way and no address came (a server that answers nothing
+/// at all ends the search there, as libc's does: a name further down the
+/// list must not stand in for one that could not be asked), EAI_ADDRFAMILY
+/// for a numeric address of the other family; operation_canceled when the
+/// lookup was cancelled. ResolveOptions::socktype is not used (addresses
+/// only). A server that answers FORMERR or NOTIMP to a query with EDNS0 is
+/// asked again without it.
 class Resolver {
 public:
     /// A resolver with `cfg` (by default the system's files).
@@ -134,11 +140,14 @@ private:
     struct Cached {
         std::vector<dns::IpAddress> v4, v6;
         bool have4 = false, have6 = false;
+        bool nxdomain = false;
         TimePoint expires{};
     };
+    Task<Lookup> lookup_shared(std::string name, bool want4, bool want6);
     Task<Lookup> lookup(std::string name, bool want4, bool want6);
     Task<Query> query(std::string name, dns::Type type);
-    Task<Result<dns::Response>> exchange(Address server, std::string name, dns::Type type);
+    Task<Result<dns::Response>> exchange(Address server, std::string name, dns::Type type,
+                                         bool edns);
     Task<Result<dns::Response>> exchange_tcp(Address server, std::string name, dns::Type type,
                                              TimePoint end);
     void remember(const std::string& name, const Lookup& l, bool want4, bool want6);

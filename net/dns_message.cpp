@@ -12,6 +12,7 @@ constexpr std::uint16_t type_soa = 6;
 constexpr std::size_t header_size = 12;
 constexpr std::size_t max_wire_name = 255;
 constexpr int max_chain = 16;  // CNAME hops followed
+constexpr int max_jumps = 64;  // compression pointers followed in one name
 
 char lower(char c) noexcept {
     return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c;
@@ -49,6 +50,7 @@ bool read_name(std::span<const std::uint8_t> m, std::size_t& pos, std::string& o
     std::size_t run_start = pos;  // a pointer must point before the run it ends
     std::size_t wire = 1;         // the final zero
     bool jumped = false;
+    int jumps = 0;  // a name needs few; a long chain of pointers is an attack on our time
     for (;;) {
         if (p >= m.size()) return false;
         const std::uint8_t len = m[p];
@@ -56,7 +58,7 @@ bool read_name(std::span<const std::uint8_t> m, std::size_t& pos, std::string& o
             if (p + 1 >= m.size()) return false;
             const std::size_t to = (std::size_t(len & 0x3f) << 8) | m[p + 1];
             if (!jumped) pos = p + 2;
-            if (to >= run_start) return false;  // forwards, or a loop
+            if (to >= run_start || ++jumps > max_jumps) return false;  // forwards, a loop, a maze
             jumped = true;
             run_start = p = to;
             continue;
@@ -156,7 +158,10 @@ Parse parse_response(std::span<const std::uint8_t> m, std::uint16_t id, std::str
     out.truncated = (flags & 0x0200) != 0;
     // Some servers answer a query they refuse or cannot read without its
     // question: the id is all there is to match.
-    if (questions == 0 && out.rcode != Rcode::noerror) return Parse::ok;
+    if (questions == 0 && (out.rcode == Rcode::formerr || out.rcode == Rcode::servfail ||
+                           out.rcode == Rcode::notimp || out.rcode == Rcode::refused)) {
+        return Parse::ok;  // codes that only send the query elsewhere; never NXDOMAIN
+    }
     if (questions != 1) return Parse::malformed;
 
     std::size_t pos = header_size;
@@ -173,7 +178,8 @@ Parse parse_response(std::span<const std::uint8_t> m, std::uint16_t id, std::str
     if (out.truncated) return Parse::ok;  // the records may be cut: TCP will tell
 
     std::vector<Record> records;
-    records.reserve(answers);
+    records.reserve(
+        std::min<std::size_t>(answers, (m.size() - pos) / 11));  // 11: the least a record takes
     for (std::uint16_t i = 0; i < answers; ++i) {
         Record r;
         if (!read_name(m, pos, r.owner) || pos + 10 > m.size()) return Parse::malformed;

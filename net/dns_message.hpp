@@ -85,7 +85,8 @@ enum class Parse : std::uint8_t {
 
 /// Reads `msg` as the response to the query encode_query(id, name, type)
 /// made. Names compare without regard to ASCII case. Compression pointers
-/// must point backwards (a loop is malformed), names stay within 255 bytes,
+/// must point backwards (a loop is malformed), at most 64 in a name, names
+/// stay within 255 bytes,
 /// and no read goes past the message, whatever its bytes.
 Parse parse_response(std::span<const std::uint8_t> msg, std::uint16_t id, std::string_view name,
                      Type type, Response& out);

@@ -59,6 +59,7 @@ struct Reply {
     std::vector<std::string> owners;  // record i's owner name ("": the question's name)
     int id_delta = 0;                 // a forged id
     std::string question;             // another question
+    bool truncated_tcp = false;       // TC over TCP too (by default TCP answers whole)
     // With soa_ttl > 0: an SOA record of "test" in the authority section
     // (how long a negative answer may be kept: the lower of the two).
     std::uint32_t soa_ttl = 0;
@@ -195,7 +196,7 @@ private:
             if (!read_query(q, a)) continue;
             log_.push_back(a);
             for (Reply r : script_(a)) {
-                r.truncated = false;
+                r.truncated = r.truncated_tcp;
                 std::string m;
                 const std::string body = encode(a, r);
                 put16(m, unsigned(body.size()));

@@ -199,6 +199,8 @@ TEST_CASE("dns: codes, truncation and other queries' answers", "[dns]") {
     CHECK(r.rcode == dns::Rcode::nxdomain);
     CHECK(parse(header(5, 0x8182, 0, 0), 5, "a.test", dns::Type::a, r) == dns::Parse::ok);
     CHECK(r.rcode == dns::Rcode::servfail);
+    // NXDOMAIN must say for which question: without one it is not taken.
+    CHECK(parse(header(5, 0x8183, 0, 0), 5, "a.test", dns::Type::a, r) == dns::Parse::malformed);
     // Truncated: the records are not read (they may be cut anywhere).
     CHECK(parse(header(5, 0x8380, 1, 3) + q + "\x01", 5, "a.test", dns::Type::a, r) ==
           dns::Parse::ok);
@@ -232,6 +234,31 @@ TEST_CASE("dns: hostile and cut responses are malformed, never read past", "[dns
                 dns::Type::a, r) == dns::Parse::malformed);
     CHECK(parse(header(8, 0x8180, 1, 1) + q + record("\xc0\xf0", 1, 5, ipv4("10.0.0.1")), 8,
                 "a.test", dns::Type::a, r) == dns::Parse::malformed);
+    // Forwards, within the message: the second record's owner, named by the
+    // first record's owner pointer.
+    {
+        const std::size_t first = 12 + q.size();
+        const std::size_t second = first + 2 + 10 + 4;
+        std::string fwd = {char(0xc0 | (second >> 8)), char(second & 0xff)};
+        const std::string m = header(8, 0x8180, 1, 2) + q + record(fwd, 1, 5, ipv4("10.0.0.1")) +
+                              record(wire_name("a.test"), 1, 5, ipv4("10.0.0.2"));
+        CHECK(parse(m, 8, "a.test", dns::Type::a, r) == dns::Parse::malformed);
+    }
+    // A maze: a chain of 100 pointers, each to the one before it.
+    {
+        std::string m = header(8, 0x8180, 1, 1) + q;
+        const std::size_t rdata_at = m.size() + 2 + 10;
+        std::string maze = wire_name("x");
+        for (int i = 0; i < 100; ++i) {
+            const std::size_t to = rdata_at + (i == 0 ? 0 : 3 + 2 * (i - 1));
+            maze += {char(0xc0 | (to >> 8)), char(to & 0xff)};
+        }
+        m += record("\xc0\x0c", 5, 5, maze);  // a CNAME whose RDATA holds the maze
+        const std::size_t last = rdata_at + 3 + 2 * 99;
+        m += record({char(0xc0 | (last >> 8)), char(last & 0xff)}, 1, 5, ipv4("10.0.0.3"));
+        m[7] = 2;
+        CHECK(parse(m, 8, "a.test", dns::Type::a, r) == dns::Parse::malformed);
+    }
     // Two questions; a reserved label type; an A record of 5 bytes.
     CHECK(parse(header(8, 0x8180, 2, 0) + q + q, 8, "a.test", dns::Type::a, r) ==
           dns::Parse::malformed);
@@ -256,11 +283,14 @@ TEST_CASE("dns: hostile and cut responses are malformed, never read past", "[dns
 
 TEST_CASE("dns: a CNAME loop ends after its hops, with no address", "[dns]") {
     dns::Response r;
-    const std::string m = header(1, 0x8180, 1, 2) + question("a.test", 1) +
+    const std::string m = header(1, 0x8180, 1, 3) + question("a.test", 1) +
                           record(wire_name("a.test"), 5, 5, wire_name("b.test")) +
-                          record(wire_name("b.test"), 5, 5, wire_name("a.test"));
+                          record(wire_name("b.test"), 5, 5, wire_name("a.test")) +
+                          record(wire_name("c.test"), 1, 5, ipv4("10.0.0.9"));  // off the chain
     REQUIRE(parse(m, 1, "a.test", dns::Type::a, r) == dns::Parse::ok);
     CHECK(r.addresses.empty());
+    // Sixteen hops from a.test: back at a.test.
+    CHECK(r.canonical == "a.test");
 }
 
 TEST_CASE("dns: a negative answer's lifetime from its SOA", "[dns]") {
@@ -326,6 +356,9 @@ TEST_CASE("dns: resolv.conf and hosts text", "[dns]") {
     CHECK(c.hosts[2].name == "ip6-localhost");
     CHECK(c.hosts[3].name == "web.example");
     CHECK(c.hosts[4].name == "web");
+
+    CHECK(DnsConfig::parse("domain a.example b.example\n").search ==
+          std::vector<std::string>{"a.example"});  // domain takes one name
 
     const auto empty = DnsConfig::parse("");
     REQUIRE(empty.servers.size() == 1);
