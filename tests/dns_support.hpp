@@ -60,6 +60,7 @@ struct Reply {
     int id_delta = 0;                 // a forged id
     std::string question;             // another question
     bool truncated_tcp = false;       // TC over TCP too (by default TCP answers whole)
+    unsigned ttl = 60;                // of every record in `records`
     // With soa_ttl > 0: an SOA record of "test" in the authority section
     // (how long a negative answer may be kept: the lower of the two).
     std::uint32_t soa_ttl = 0;
@@ -93,8 +94,8 @@ inline std::string encode(const Asked& a, const Reply& r) {
         m += i < r.owners.size() && !r.owners[i].empty() ? name_rdata(r.owners[i]) : "\xc0\x0c";
         put16(m, type);
         put16(m, 1);
-        put16(m, 0);
-        put16(m, 60);  // TTL 60 s
+        put16(m, r.ttl >> 16);
+        put16(m, r.ttl & 0xffff);
         put16(m, unsigned(data.size()));
         m += data;
     }

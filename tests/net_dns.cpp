@@ -183,6 +183,29 @@ TEST_CASE("dns: negative answers are kept as their SOA says", "[net][dns]") {
         REQUIRE(c);
         REQUIRE(d);
         CHECK(srv.log().size() == 12);
+        // Behind a CNAME of TTL 0, a negative answer is kept no longer: not at all.
+        const std::size_t before = srv.log().size();
+        net::ResolveOptions o;
+        o.family = AF_INET;
+        Server alias([](const Asked&) -> std::vector<Reply> {
+            Reply r;
+            r.records = {{5, name_rdata("soa.gone.test")}};
+            r.ttl = 0;
+            r.soa_ttl = 300;
+            r.soa_minimum = 300;
+            return {r};
+        });
+        REQUIRE(alias.start());
+        net::Resolver via(config_for({alias.address()}));
+        for (int i = 0; i < 2; ++i) {
+            auto e = co_await via.resolve("soa.alias.test", 1, o);
+            REQUIRE(!e);
+            CHECK(e.error() == std::error_code(EAI_NODATA, net::resolve_category()));
+        }
+        CHECK(alias.log().size() == 2);
+        CHECK(via.stats().cache_hits == 0);
+        co_await alias.stop();
+        CHECK(srv.log().size() == before);
         // max_negative_ttl = 0: no negative answer is kept.
         auto cfg = config_for({srv.address()});
         cfg.max_negative_ttl = std::chrono::seconds(0);
@@ -521,6 +544,32 @@ TEST_CASE("dns: lookups of one name at once share its queries", "[net][dns]") {
         CHECK(got[4] == std::vector<std::string>{"192.0.2.1:80"});
         CHECK(srv.log().size() == 2);  // one A, one AAAA
         CHECK(r.stats().shared == 4);
+        co_await srv.stop();
+    });
+}
+
+TEST_CASE("dns: an asker of one family does not take the other family's failure", "[net][dns]") {
+    test::run([](Loop&) -> Task<void> {
+        // half.test: no A record (NODATA), AAAA fails (SERVFAIL).
+        Server srv([](const Asked& a) -> std::vector<Reply> {
+            Reply r;
+            if (a.type == 28) r.rcode = 2;
+            return {r};
+        });
+        REQUIRE(srv.start());
+        net::Resolver r(config_for({srv.address()}));
+        auto ask = [](net::Resolver* r, int family) -> Task<std::string> {
+            net::ResolveOptions o;
+            o.family = family;
+            auto a = co_await r->resolve("half.test", 1, o);
+            co_return a ? std::string("found") : a.error().message();
+        };
+        std::vector<Task<std::string>> both;
+        both.push_back(ask(&r, AF_UNSPEC));
+        both.push_back(ask(&r, AF_INET));  // shares the first one's lookup (or leads it)
+        auto got = co_await when_all(std::move(both));
+        CHECK(got[0] == std::error_code(EAI_AGAIN, net::resolve_category()).message());
+        CHECK(got[1] == std::error_code(EAI_NODATA, net::resolve_category()).message());
         co_await srv.stop();
     });
 }
