@@ -30,6 +30,21 @@ net::DnsConfig config_for(std::vector<net::Address> servers) {
     return c;
 }
 
+// Silent for the first `n` questions, then answering as `then`.
+Script silent_first(int n, Script then) {
+    auto seen = std::make_shared<int>(0);
+    return [n, seen, then = std::move(then)](const Asked& a) -> std::vector<Reply> {
+        if (++*seen <= n) return {};
+        return then(a);
+    };
+}
+
+// Resolves `name` (both families) into *out.
+Task<void> resolve_into(net::Resolver* r, std::string name,
+                        Result<std::vector<net::Address>>* out) {
+    *out = co_await r->resolve(std::move(name), 1);
+}
+
 std::vector<std::string> texts(const std::vector<net::Address>& v) {
     std::vector<std::string> out;
     for (const auto& a : v)
@@ -486,22 +501,14 @@ TEST_CASE("dns: a truncated answer is asked again over TCP", "[net][dns]") {
 TEST_CASE("dns: a cancelled lookup ends at once and leaves the resolver usable", "[net][dns]") {
     test::run([](Loop&) -> Task<void> {
         // Silent for the first two questions (the cancelled lookup's).
-        auto answer = zone({"slow.test"});
-        int seen = 0;
-        Server srv([&](const Asked& a) -> std::vector<Reply> {
-            if (++seen <= 2) return {};
-            return answer(a);
-        });
+        Server srv(silent_first(2, zone({"slow.test"})));
         REQUIRE(srv.start());
         auto cfg = config_for({srv.address()});
         cfg.timeout = 3600s;
         net::Resolver r(cfg);
-        auto lookup = [](net::Resolver* r, Result<std::vector<net::Address>>* out) -> Task<void> {
-            *out = co_await r->resolve("slow.test", 1);
-        };
         Result<std::vector<net::Address>> out = std::errc::io_error;
         TaskGroup g;
-        g.spawn(lookup(&r, &out));
+        g.spawn(resolve_into(&r, "slow.test", &out));
         // Both queries are out once the server has logged them.
         while (srv.log().size() < 2)
             co_await sleep_for(1ms);
@@ -577,29 +584,21 @@ TEST_CASE("dns: an asker of one family does not take the other family's failure"
 TEST_CASE("dns: a lookup whose first asker is cancelled still ends", "[net][dns]") {
     test::run([](Loop&) -> Task<void> {
         // The first two questions (the first asker's) get no answer.
-        auto answer = zone({"late.test"});
-        int seen = 0;
-        Server srv([&](const Asked& a) -> std::vector<Reply> {
-            if (++seen <= 2) return {};
-            return answer(a);
-        });
+        Server srv(silent_first(2, zone({"late.test"})));
         REQUIRE(srv.start());
         auto cfg = config_for({srv.address()});
         cfg.timeout = 3600s;
         net::Resolver r(cfg);
-        auto lookup = [](net::Resolver* r, Result<std::vector<net::Address>>* out) -> Task<void> {
-            *out = co_await r->resolve("late.test", 1);
-        };
         Result<std::vector<net::Address>> first = std::errc::io_error;
         Result<std::vector<net::Address>> second = std::errc::io_error;
         Result<std::vector<net::Address>> third = std::errc::io_error;
         TaskGroup g1, g2;
-        g1.spawn(lookup(&r, &first));
+        g1.spawn(resolve_into(&r, "late.test", &first));
         while (srv.log().size() < 2)
             co_await sleep_for(1ms);
         // Two more askers wait for the first one's lookup.
-        g2.spawn(lookup(&r, &second));
-        g2.spawn(lookup(&r, &third));
+        g2.spawn(resolve_into(&r, "late.test", &second));
+        g2.spawn(resolve_into(&r, "late.test", &third));
         while (r.stats().lookups < 3)
             co_await sleep_for(1ms);
         g1.cancel();
