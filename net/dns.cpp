@@ -28,14 +28,6 @@ std::error_code eai(int code) {
     return {code, resolve_category()};
 }
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) {
-        if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
-    }
-    return out;
-}
-
 std::vector<std::string_view> words(std::string_view line) {
     std::vector<std::string_view> out;
     std::size_t i = 0;
@@ -118,9 +110,7 @@ DnsConfig DnsConfig::parse(std::string_view resolv_conf, std::string_view hosts)
             c.search.clear();  // the last search or domain line wins
             const std::size_t names = w[0] == "domain" ? 2 : w.size();  // domain: one name
             for (std::size_t i = 1; i < names; ++i) {
-                std::string_view d = w[i];
-                if (d.ends_with('.')) d.remove_suffix(1);
-                if (dns::valid_name(d)) c.search.push_back(lower(d));
+                if (dns::valid_name(w[i])) c.search.push_back(dns::canonical_name(w[i]));
             }
         } else if (w[0] == "options") {
             for (std::size_t i = 1; i < w.size(); ++i) {
@@ -144,9 +134,7 @@ DnsConfig DnsConfig::parse(std::string_view resolv_conf, std::string_view hosts)
         auto ip = Address::from_ip(w[0], 0);
         if (!ip || w.size() < 2) return;
         for (std::size_t i = 1; i < w.size(); ++i) {
-            std::string_view name = w[i];
-            if (name.ends_with('.')) name.remove_suffix(1);
-            if (dns::valid_name(name)) c.hosts.push_back(HostsEntry{lower(name), *ip});
+            if (dns::valid_name(w[i])) c.hosts.push_back(HostsEntry{dns::canonical_name(w[i]), *ip});
         }
     });
     return c;
@@ -162,7 +150,7 @@ DnsConfig DnsConfig::system(const std::string& resolv_conf, const std::string& h
             const std::string_view full(h.data());
             const std::size_t dot = full.find('.');
             if (dot != std::string_view::npos && dns::valid_name(full.substr(dot + 1))) {
-                c.search.push_back(lower(full.substr(dot + 1)));
+                c.search.push_back(dns::canonical_name(full.substr(dot + 1)));
             }
         }
     }
@@ -181,11 +169,10 @@ struct Resolver::Query {
 struct Resolver::Lookup {
     std::vector<dns::IpAddress> v4, v6;
     bool cancelled = false;
-    // Per family (0: IPv4, 1: IPv6): whether an answer came (addresses, none,
-    // or NXDOMAIN), whether it was negative and NXDOMAIN, for how many
-    // seconds it may be kept (0: not at all; a negative answer without an
-    // SOA), and whether the query failed (unanswered: no server answered).
-    std::array<bool, 2> answered{}, negative{}, nxdomain{}, failed{}, unanswered{};
+    // Per family (0: IPv4, 1: IPv6): whether the answer was NXDOMAIN, for how
+    // many seconds it may be kept (0: not at all; a negative answer without
+    // an SOA), and whether the query failed (unanswered: no server answered).
+    std::array<bool, 2> nxdomain{}, failed{}, unanswered{};
     std::array<std::uint32_t, 2> keep{};
 
     // Whether `a` holds for a family asked for.
@@ -197,7 +184,7 @@ struct Resolver::Lookup {
         for (const std::size_t f : {std::size_t(0), std::size_t(1)}) {
             if (f == 0 ? want4 : want6) continue;
             (f == 0 ? v4 : v6).clear();
-            answered[f] = negative[f] = nxdomain[f] = failed[f] = unanswered[f] = false;
+            nxdomain[f] = failed[f] = unanswered[f] = false;
         }
     }
 };
@@ -227,7 +214,7 @@ Task<Result<std::vector<Address>>> Resolver::resolve(std::string host, std::uint
     }
     if (opts.numeric_only || !dns::valid_name(h)) co_return eai(EAI_NONAME);
     const bool absolute = h.ends_with('.');
-    const std::string name = lower(absolute ? h.substr(0, h.size() - 1) : h);
+    const std::string name = dns::canonical_name(h);
     const bool want4 = opts.family != AF_INET6;
     const bool want6 = opts.family != AF_INET;
 
@@ -287,8 +274,6 @@ Task<Resolver::Lookup> Resolver::lookup_shared(std::string name, bool want4, boo
             l.v4 = c.v4;
             l.v6 = c.v6;
             for (const std::size_t f : {std::size_t(0), std::size_t(1)}) {
-                l.answered[f] = true;
-                l.negative[f] = (f == 0 ? c.v4 : c.v6).empty();
                 l.nxdomain[f] = c.nxdomain;
             }
             l.narrow(want4, want6);
@@ -358,11 +343,9 @@ Task<Resolver::Lookup> Resolver::lookup(std::string name, bool want4, bool want6
                 break;
         }
         const dns::Response& r = q.response;
-        l.answered[f] = true;
         l.nxdomain[f] = q.outcome == Query::Outcome::nxdomain;
         (v4 ? l.v4 : l.v6) = r.addresses;
-        l.negative[f] = r.addresses.empty();
-        if (!l.negative[f]) {
+        if (!r.addresses.empty()) {
             l.keep[f] = r.ttl;
         } else if (r.soa) {
             // Behind a CNAME, the negative answer is about the chain's end:
@@ -502,9 +485,11 @@ void Resolver::remember(const std::string& name, const Lookup& l, bool want4, bo
     TimePoint expires = TimePoint::max();
     for (const std::size_t f : {std::size_t(0), std::size_t(1)}) {
         if (!(f == 0 ? want4 : want6)) continue;
-        const Duration cap = l.negative[f] ? cfg_.max_negative_ttl : cfg_.max_ttl;
+        // Every asked family has an answer here (none failed, none cancelled).
+        const bool negative = (f == 0 ? l.v4 : l.v6).empty();
+        const Duration cap = negative ? cfg_.max_negative_ttl : cfg_.max_ttl;
         const Duration keep = std::min<Duration>(std::chrono::seconds(l.keep[f]), cap);
-        if (!l.answered[f] || keep <= Duration::zero()) return;
+        if (keep <= Duration::zero()) return;
         expires = std::min(expires, now + keep);
     }
     if (cache_.size() >= cfg_.cache_entries && cache_.find(name) == cache_.end()) {

@@ -98,6 +98,12 @@ struct Record {
 
 }  // namespace
 
+std::string canonical_name(std::string_view name) {
+    std::string out(without_final_dot(name));
+    std::transform(out.begin(), out.end(), out.begin(), lower);
+    return out;
+}
+
 bool valid_name(std::string_view name) noexcept {
     name = without_final_dot(name);
     if (name.empty() || name.size() > max_name) return false;
@@ -173,8 +179,7 @@ Parse parse_response(std::span<const std::uint8_t> m, std::uint16_t id, std::str
         return Parse::foreign;
     }
     pos += 4;
-    out.canonical.assign(asked);
-    std::transform(out.canonical.begin(), out.canonical.end(), out.canonical.begin(), lower);
+    out.canonical = canonical_name(asked);
     if (out.truncated) return Parse::ok;  // the records may be cut: TCP will tell
 
     std::vector<Record> records;

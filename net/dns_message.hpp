@@ -39,6 +39,9 @@ inline constexpr std::size_t max_name = 253;
 /// the root (".") and empty names are not.
 bool valid_name(std::string_view name) noexcept;
 
+/// `name` as names are compared and kept: ASCII lower case, without a final dot.
+std::string canonical_name(std::string_view name);
+
 /// The UDP payload size a query with EDNS0 advertises (RFC 9715's advice:
 /// no IP fragmentation).
 inline constexpr std::uint16_t edns_payload = 1232;

@@ -435,7 +435,6 @@ struct BackendAccess {
     static UringBackend& uring(Loop& l) noexcept { return *l.uring_; }
     static EpollBackend& epoll(Loop& l) noexcept { return *l.epoll_; }
     static SimIo& sim(Loop& l) noexcept { return *l.sim_; }
-    static LoopStats& stats(Loop& l) noexcept { return l.stats_; }
 };
 }  // namespace detail
 

@@ -276,7 +276,7 @@ struct World::Impl {
 
     // ---- waiters ----
     void complete(OpState& st, int r) noexcept {
-        if (st.pending) ++detail::BackendAccess::stats(*st.loop).completed;
+        if (st.pending) ++st.loop->mutable_stats().completed;
         st.pending = false;
         st.on_complete(&st, *st.loop, r, 0);
     }
@@ -1507,7 +1507,7 @@ void SimIo::wait(OpState& st) noexcept {
     }
     st.pending = true;
     // Counted as on epoll: an operation that had to wait.
-    ++BackendAccess::stats(*st.loop).submitted[static_cast<std::size_t>(st.kind)];
+    ++st.loop->mutable_stats().submitted[static_cast<std::size_t>(st.kind)];
     if (st.interest == Interest::write) {
         s->writers.push(st);
     } else {
@@ -1518,7 +1518,7 @@ void SimIo::wait(OpState& st) noexcept {
 void SimIo::defer(OpState& st) noexcept {
     CORIO_SIM_IMPL;
     st.pending = true;
-    ++BackendAccess::stats(*st.loop).submitted[static_cast<std::size_t>(st.kind)];
+    ++st.loop->mutable_stats().submitted[static_cast<std::size_t>(st.kind)];
     const std::uint64_t id = m.next_deferred++;
     m.hs[host_].deferred[id] = &st;
     const auto max = static_cast<std::uint64_t>(world_->opts_.disk_latency.count());
