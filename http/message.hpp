@@ -22,6 +22,7 @@
 #include <vector>
 
 #include <corio/http/codec.hpp>
+#include <corio/http/stream.hpp>
 #include <corio/runtime/result.hpp>
 #include <corio/runtime/task.hpp>
 
@@ -161,6 +162,11 @@ class BodyWriter;
 /// Writes a streamed response body; returning ends it. An error ends the
 /// connection.
 using BodyProducer = std::function<Task<Result<void>>(BodyWriter&)>;
+/// Takes over a connection after a 101 (Switching Protocols) response: it is
+/// given the connection's stream, whose first bytes are any the client sent
+/// after the request; the connection ends when it returns. See
+/// Response::upgrade and websocket::accept().
+using Upgrade = std::function<Task<void>(Stream)>;
 
 /// A response: a status, header fields, and one kind of body. The server adds
 /// Date, Server, the framing (Content-Length, or Transfer-Encoding: chunked
@@ -172,7 +178,11 @@ using BodyProducer = std::function<Task<Result<void>>(BodyWriter&)>;
 /// throws. `Connection: close` is `close = true`: the server sends its one
 /// Connection field and closes after the response. A handler's Date or Server
 /// goes out in place of the server's (neither is sent twice). Responses to
-/// HEAD, 1xx, 204 and 304 go out without a body whatever they hold.
+/// HEAD, 1xx, 204 and 304 go out without a body whatever they hold. A 101
+/// must carry `upgrade` (and only a 101 may), answer an HTTP/1.1 request
+/// whose body was read, and name its protocol in an Upgrade field; the
+/// server adds `Connection: Upgrade`, sends it after the responses before
+/// it, and hands the connection to `upgrade`.
 class Response {
 public:
     /// Which body the response carries.
@@ -223,6 +233,7 @@ public:
     std::size_t share_length = 0;             ///< Kind::shared: bytes sent
     FileBody file_body;                       ///< Kind::file
     BodyProducer produce;                     ///< Kind::stream
+    Upgrade upgrade;                          ///< status 101: what takes the connection over
     bool close = false;                       ///< close the connection after this response
 };
 

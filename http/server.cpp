@@ -129,6 +129,13 @@ unsigned check_response(Response& resp) {
     if (resp.status < 100 || resp.status > 999) {
         throw std::invalid_argument("http: invalid status code " + std::to_string(resp.status));
     }
+    if ((resp.status == 101) != static_cast<bool>(resp.upgrade)) {
+        throw std::invalid_argument(
+            "http: a 101 response needs Response::upgrade (and only a 101 may have one)");
+    }
+    if (resp.upgrade && !resp.headers.contains("upgrade")) {
+        throw std::invalid_argument("http: a 101 response names its protocol in Upgrade");
+    }
     bool asks_close = false;
     unsigned replaces = 0;
     for (const Header& h : resp.headers) {
@@ -397,6 +404,7 @@ private:
     Task<bool> send_stream(Response& resp, bool chunked);
     void send_final(std::string_view text) noexcept;
     Task<bool> linger_close();
+    Task<void> upgrade(Response& resp, Version v, unsigned replaces);
 
     ServerCore* core_;
     std::shared_ptr<LoopState> ls_;
@@ -590,7 +598,9 @@ void Connection::append_head(const Response& resp, bool keep_alive, Version v, b
             out += "\r\n"sv;
         }
     }
-    if (!keep_alive) {
+    if (resp.upgrade) {
+        out += "Connection: Upgrade\r\n\r\n"sv;
+    } else if (!keep_alive) {
         out += "Connection: close\r\n\r\n"sv;
     } else if (v == Version::http_1_0) {
         out += "Connection: keep-alive\r\n\r\n"sv;
@@ -903,6 +913,23 @@ Task<void> Connection::run() {
                 close_after = linger = true;
                 break;
             }
+            if (resp.upgrade) {
+                // RFC 9110 §7.8: a switch needs HTTP/1.1 and the whole request read; a
+                // draining server starts no new sessions.
+                const bool can = msg.version == Version::http_1_1 && !head &&
+                                 parser_.state() == ParseState::done;
+                if (!can) {
+                    log_warn("http: {} {}: 101 to a request that cannot switch protocols",
+                             msg.method, msg.target);
+                }
+                if (!can || ls_->draining) {
+                    append_error(can ? 503 : 500, head, false, msg.version);
+                    close_after = linger = true;
+                    break;
+                }
+                co_await upgrade(resp, msg.version, replaces);
+                co_return;
+            }
             // RFC 9110 §9.3.6: a 2xx answer to CONNECT turns the connection into a
             // tunnel and carries no Content-Length or Transfer-Encoding. This server makes
             // no tunnels: such an answer goes out as its head alone, then the connection ends.
@@ -953,6 +980,86 @@ Task<void> Connection::run() {
             co_return;
         }
         if (*n == 0) co_return;
+    }
+}
+
+// A connection handed over after a 101: the bytes read past the request come
+// first (the rest of the input buffer, then what the multishot receive already
+// holds), then the stream's own.
+class UpgradedStream {
+public:
+    UpgradedStream(Stream s, std::string early, std::shared_ptr<net::BufRing> ring,
+                   std::optional<net::RecvStream> recv)
+        : s_(std::move(s)), early_(std::move(early)), ring_(std::move(ring)) {
+        if (recv && recv->is_open()) recv_.emplace(std::move(*recv));
+    }
+    UpgradedStream(UpgradedStream&&) noexcept = default;
+
+    Task<Result<std::size_t>> recv(std::span<std::byte> buf) {
+        if (pos_ < early_.size()) co_return take(early_.data() + pos_, early_.size(), pos_, buf);
+        if (recv_ && !eof_) {
+            if (cur_.empty()) {
+                auto b = co_await recv_->next();
+                if (!b) co_return b.error();
+                if (b->empty()) {
+                    eof_ = true;
+                    co_return std::size_t(0);
+                }
+                cur_ = std::move(*b);
+                cur_pos_ = 0;
+            }
+            const auto* from = reinterpret_cast<const char*>(cur_.data().data());
+            const std::size_t n = take(from + cur_pos_, cur_.size(), cur_pos_, buf);
+            if (cur_pos_ == cur_.size()) cur_.reset();
+            co_return n;
+        }
+        if (eof_) co_return std::size_t(0);
+        co_return co_await s_.recv(buf);
+    }
+    Task<Result<void>> send_all(std::span<const std::byte> buf) { return s_.send_all(buf); }
+    Task<Result<void>> send_all(std::span<const std::span<const std::byte>> bufs) {
+        return s_.send_all(bufs);
+    }
+    Result<void> shutdown(int how) { return s_.shutdown(how); }
+    int native_socket() const noexcept { return s_.native_socket(); }
+
+private:
+    // Copies from `from` (its bytes up to `size`, starting at `pos`) into `buf`.
+    static std::size_t take(const char* from, std::size_t size, std::size_t& pos,
+                            std::span<std::byte> buf) noexcept {
+        const std::size_t n = std::min(buf.size(), size - pos);
+        std::memcpy(buf.data(), from, n);
+        pos += n;
+        return n;
+    }
+
+    Stream s_;
+    std::string early_;
+    std::size_t pos_ = 0;
+    // The ring first, so that the stream and a buffer it holds go before it.
+    std::shared_ptr<net::BufRing> ring_;
+    std::optional<net::RecvStream> recv_;
+    net::RecvBuffer cur_;
+    std::size_t cur_pos_ = 0;
+    bool eof_ = false;
+};
+
+// Sends the 101 (after what is queued before it) and runs the response's
+// upgrade on the connection until it returns. The server's timeouts stop here:
+// the new protocol has its own.
+Task<void> Connection::upgrade(Response& resp, Version v, unsigned replaces) {
+    append_head(resp, true, v, false, replaces);
+    const bool sent = co_await flush();
+    if (!sent) co_return;
+    in_handler();
+    Upgrade up = std::move(resp.upgrade);
+    UpgradedStream us(std::move(s_), std::string(in_.get() + begin_, end_ - begin_),
+                      std::move(ring_), std::move(recv_));
+    tcp_ = nullptr;
+    try {
+        co_await up(Stream(std::move(us)));
+    } catch (const std::exception& e) {
+        log_warn("http: upgraded connection: {}", e.what());
     }
 }
 

@@ -4,11 +4,11 @@
 #   scripts/fuzz.sh [SECONDS]
 #
 # The targets are compiled directly with clang++ (-fsanitize=fuzzer,address,undefined) from the
-# pure sources they test (http/codec, http/url, http/router, net/dns_message, the crawler's HTML
-# links), so this needs neither meson nor liburing. Output goes to build-fuzz/ (override with
-# FUZZ_DIR): binaries, the grown corpora (corpus/<target>/; the seeds in fuzz/corpus/ are only
-# read) and crash reproducers (crashes/). Prints the executions per target; exits non-zero when
-# a target crashes or fails an invariant.
+# pure sources they test (http/codec, http/url, http/router, http/websocket_frames,
+# net/dns_message, the crawler's HTML links), so this needs neither meson nor liburing. Output
+# goes to build-fuzz/ (override with FUZZ_DIR): binaries, the grown corpora (corpus/<target>/;
+# the seeds in fuzz/corpus/ are only read) and crash reproducers (crashes/). Prints the
+# executions per target; exits non-zero when a target crashes or fails an invariant.
 set -euo pipefail
 
 seconds=${1:-20}
@@ -29,7 +29,8 @@ common=(-std=c++20 -O1 -g -fno-omit-frame-pointer -I"$root/include"
         -fno-sanitize-recover=all)
 # The code under test gets coverage instrumentation without libFuzzer's main.
 # (The crawler's HTML links scanner is a header: fuzz/html_links.cpp compiles it in.)
-declare -A sources=([codec]=http/codec [url]=http/url [router]=http/router [dns]=net/dns_message)
+declare -A sources=([codec]=http/codec [url]=http/url [router]=http/router [dns]=net/dns_message
+                   [websocket]=http/websocket_frames)
 # Up to PARALLEL compiles and runs at a time (default: one per core); each
 # run's time is SECONDS whatever the machine, so runs side by side only
 # share the cores.
@@ -44,7 +45,7 @@ compile_obj() { # SRC
     fi
 }
 rm -f "$out/build-failed"
-for src in codec url router dns; do
+for src in codec url router dns websocket; do
     throttle
     { compile_obj "$src" || touch "$out/build-failed"; } &
 done
@@ -52,8 +53,10 @@ wait
 [ ! -f "$out/build-failed" ] || { echo "fuzz.sh: a compile failed" >&2; exit 1; }
 
 declare -A needs=([http_request]=codec [http_response]=codec [url]=url [html_links]=
-                  [http_router]="router codec" [http_chunked]=codec [dns_response]=dns)
-targets=(http_request http_response url html_links http_router http_chunked dns_response)
+                  [http_router]="router codec" [http_chunked]=codec [dns_response]=dns
+                  [websocket_frames]=websocket)
+targets=(http_request http_response url html_links http_router http_chunked dns_response
+         websocket_frames)
 for t in "${targets[@]}"; do
     throttle
     echo "build fuzz_$t"

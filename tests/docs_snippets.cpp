@@ -38,6 +38,7 @@
 #include <corio/http/router.hpp>
 #include <corio/http/server.hpp>
 #include <corio/http/static_files.hpp>
+#include <corio/http/websocket.hpp>
 #include <corio/net/tcp.hpp>
 #include <corio/runtime/log.hpp>
 #include <corio/runtime/task_group.hpp>
@@ -76,7 +77,21 @@ Task<void> doc_client() {
 
 // Compiled only: the client would look names up through the machine's DNS.
 [[maybe_unused]] void doc_client_resolver() {
+#include "http_md_5.inc"
+}
+
+Task<void> doc_websocket_server(StopToken stop) {
+    http::Router r;
 #include "http_md_3.inc"
+    http::Server srv(r);
+    co_await srv.run(net::TcpListener::bind(net::Address::loopback_v4(8080)).value("bind"), stop);
+}
+
+bool doc_websocket_closed = false;  // checked after the capture of stdout ends
+
+Task<void> doc_websocket_client() {
+#include "http_md_4.inc"
+    doc_websocket_closed = closed.has_value();
 }
 
 // ---- README.md (block 0 is examples/tour.cpp) ----------------------------------
@@ -270,6 +285,12 @@ bool can_run_http() {
 TEST_CASE("docs/http.md: the five-line server answers the five-line client") {
     if (!can_run_http()) return;
     CHECK(serve_and_fetch(doc_server, doc_client) == "200 hello you\n");
+}
+
+TEST_CASE("docs/http.md: the WebSocket echo route answers the WebSocket client") {
+    if (!can_run_http()) return;
+    CHECK(serve_and_fetch(doc_websocket_server, doc_websocket_client) == "hello\n");
+    CHECK(doc_websocket_closed);
 }
 
 TEST_CASE("README: the HTTP server snippet answers the client snippet") {

@@ -2,10 +2,12 @@
 // tls::https_connector against http::Server with tls::https_wrapper (keep-
 // alive over one TLS connection, a large body, http:// still plain), a server
 // certificate the client rejects, and a length-less body cut without
-// close_notify (truncation) or ended with it (complete).
+// close_notify (truncation) or ended with it (complete); a WebSocket over
+// TLS (wss://).
 #include <string>
 
 #include <corio/http/router.hpp>
+#include <corio/http/websocket.hpp>
 #include <corio/tls/https.hpp>
 
 #include "http_support.hpp"
@@ -147,6 +149,56 @@ TEST_CASE("https: a body that ends with the connection needs close_notify", "[tl
     NEED_TLS_FILES(f);
     test::run([f](Loop&) { return lengthless(f, true); });
     test::run([f](Loop&) { return lengthless(f, false); });
+}
+
+namespace {
+
+Task<void> wss_echo(http::websocket::WebSocket& ws) {
+    for (;;) {
+        auto m = co_await ws.receive();
+        if (!m) co_return;
+        auto sent = co_await ws.send(m->data, m->type);
+        if (!sent) co_return;
+    }
+}
+
+Task<void> wss(const test::TlsFiles* f) {
+    namespace ws = http::websocket;
+    const int fds = test::open_fds();
+    {
+        http::Router r;
+        r.get("/ws", [](http::Request& req) -> Task<http::Response> {
+            co_return ws::accept(req, wss_echo);
+        });
+        http::ServerOptions so;
+        so.wrap_connection = tls::https_wrapper(test::server_context(*f));
+        LocalServer srv(std::move(r), so);
+        ws::ConnectOptions o;
+        o.connect = tls::https_connector(test::client_context(*f));
+        auto c = co_await ws::connect("wss://" + srv.address().to_string() + "/ws", o);
+        INFO((c ? std::string("ok") : c.error().message()));
+        REQUIRE(c);
+        const std::string big(200000, 'w');
+        auto sent = co_await c->send(big);
+        CHECK(sent);
+        auto m = co_await c->receive();
+        CHECK((m && m->data == big));
+        auto closed = co_await c->close();
+        CHECK(closed);
+        CHECK(c->close_code() == ws::close_code::normal);
+        // Without a TLS connector, wss:// is refused before any connection.
+        auto plain = co_await ws::connect("wss://" + srv.address().to_string() + "/ws");
+        CHECK(plain.error() == std::errc::protocol_not_supported);
+        co_await srv.stop();
+    }
+    CHECK(test::open_fds() == fds);
+}
+
+}  // namespace
+
+TEST_CASE("https: a WebSocket over TLS (wss://)", "[tls][http][websocket]") {
+    NEED_TLS_FILES(f);
+    test::run([f](Loop&) { return wss(f); }, 20s);
 }
 
 }  // namespace tls_https_test

@@ -15,6 +15,7 @@
 #include <corio/http/static_files.hpp>
 #include <corio/http/stream.hpp>
 #include <corio/http/url.hpp>
+#include <corio/http/websocket.hpp>
 #include <corio/net/address.hpp>
 #include <corio/net/buf_ring.hpp>
 #include <corio/net/buffered.hpp>

@@ -1,0 +1,436 @@
+#include <corio/http/websocket.hpp>
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include <corio/http/ascii.hpp>
+#include <corio/runtime/deadline.hpp>
+#include <corio/runtime/log.hpp>
+#include <corio/runtime/resilience.hpp>
+#include <corio/runtime/sync.hpp>
+#include <corio/runtime/timer.hpp>
+
+namespace corio::http::websocket {
+
+namespace {
+
+using namespace std::string_view_literals;
+
+constexpr std::size_t read_chunk = 16 * 1024;
+
+std::string be16(std::uint16_t v) {
+    return {static_cast<char>(v >> 8), static_cast<char>(v & 0xff)};
+}
+
+// Which error a close code the reader found stands for.
+std::error_code error_for(std::uint16_t code) noexcept {
+    switch (code) {
+        case close_code::invalid_data:
+            return std::make_error_code(std::errc::illegal_byte_sequence);
+        case close_code::too_big:
+            return Errc::limit_exceeded;
+        default:
+            return std::make_error_code(std::errc::protocol_error);
+    }
+}
+
+bool transient(const std::error_code& ec) noexcept {
+    return ec == std::errc::operation_canceled || ec == std::errc::timed_out;
+}
+
+class Category final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "corio.websocket"; }
+    std::string message(int c) const override {
+        return c == int(Error::closed) ? "WebSocket closed" : "Unknown WebSocket error";
+    }
+};
+
+}  // namespace
+
+const std::error_category& error_category() noexcept {
+    static const Category c;
+    return c;
+}
+
+// ---- WebSocket ----------------------------------------------------------------------
+
+struct WebSocket::State {
+    State(Stream st, Role r, Options o, std::string buffered, std::string proto)
+        : s(std::move(st)),
+          role(r),
+          opts(std::move(o)),
+          protocol(std::move(proto)),
+          reader(r == Role::server, opts.max_message),
+          in(new char[std::max(read_chunk, buffered.size())]),
+          in_size(std::max(read_chunk, buffered.size())),
+          end(buffered.size()),
+          rng(corio::detail::random_seed() | 1) {
+        std::memcpy(in.get(), buffered.data(), buffered.size());
+    }
+
+    std::uint32_t next_mask() noexcept {  // xorshift64: masks need not be secret, only varied
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        return static_cast<std::uint32_t>(rng >> 16);
+    }
+    // Closes the stream; called with write_mu held, so that no send is in flight.
+    void close_stream() noexcept {
+        if (!s.is_open()) return;
+        (void)s.shutdown(SHUT_WR);
+        s.close();
+    }
+
+    Stream s;
+    Role role;
+    Options opts;
+    std::string protocol;
+    Reader reader;
+    std::unique_ptr<char[]> in;  // in[begin, end): bytes read and not yet fed
+    std::size_t in_size;
+    std::size_t begin = 0;
+    std::size_t end;
+    Mutex write_mu;
+    std::string scratch;  // a client's masked frame
+    std::uint64_t rng;
+    bool close_sent = false;
+    bool close_received = false;
+    bool reading = false;
+    std::error_code failed;  // sticky: the connection is done
+    std::uint16_t peer_code = 0;
+    std::string peer_reason;
+};
+
+WebSocket::WebSocket(Stream s, Role role, Options opts, std::string buffered, std::string protocol)
+    : st_(std::make_unique<State>(std::move(s), role, std::move(opts), std::move(buffered),
+                                  std::move(protocol))) {}
+WebSocket::WebSocket(WebSocket&&) noexcept = default;
+WebSocket& WebSocket::operator=(WebSocket&&) noexcept = default;
+WebSocket::~WebSocket() = default;
+
+std::uint16_t WebSocket::close_code() const noexcept {
+    return st_->peer_code;
+}
+const std::string& WebSocket::close_reason() const noexcept {
+    return st_->peer_reason;
+}
+const std::string& WebSocket::protocol() const noexcept {
+    return st_->protocol;
+}
+bool WebSocket::is_open() const noexcept {
+    return !st_->close_sent && !st_->close_received && !st_->failed;
+}
+
+Task<Result<void>> WebSocket::send_frame(Opcode op, std::string_view payload) {
+    State& st = *st_;
+    auto guard = co_await st.write_mu.lock();
+    if (!guard) co_return guard.error();  // cancelled while another frame went out
+    if (st.failed) co_return st.failed;
+    if (st.close_sent || !st.s.is_open()) co_return Error::closed;
+    if (op == Opcode::close) st.close_sent = true;
+    Result<void> r;
+    if (st.role == Role::server) {
+        std::array<char, 14> head{};
+        const std::size_t n = frame_header(head, op, true, payload.size());
+        const std::span<const std::byte> parts[] = {
+            std::as_bytes(std::span(head.data(), n)),
+            std::as_bytes(std::span(payload.data(), payload.size()))};
+        r = co_await st.s.send_all(std::span<const std::span<const std::byte>>(parts));
+    } else {
+        st.scratch.clear();
+        append_frame(st.scratch, op, true, payload, st.next_mask());
+        r = co_await st.s.send_all(std::as_bytes(std::span(st.scratch)));
+    }
+    // Part of a frame may have gone out: the stream cannot carry another.
+    if (!r) st.failed = r.error();
+    co_return r;
+}
+
+// Closes the stream once no other task is sending on it (a cancelled caller leaves
+// it to the destructor).
+Task<void> WebSocket::end_stream() {
+    State& st = *st_;
+    auto guard = co_await st.write_mu.lock();
+    if (guard) st.close_stream();
+}
+
+Task<Result<void>> WebSocket::fail(std::error_code ec, std::uint16_t code, std::string_view why) {
+    State& st = *st_;
+    log_debug("websocket: failing the connection ({}): {}", code, why);
+    if (!st.close_sent && !st.failed) {
+        const std::string payload = be16(code);
+        (void)co_await send_frame(Opcode::close, payload);
+    }
+    if (!st.failed) st.failed = ec;
+    co_await end_stream();
+    co_return ec;
+}
+
+Task<Result<Message>> WebSocket::receive() {
+    State& st = *st_;
+    if (st.failed) co_return st.failed;
+    if (st.close_received || !st.s.is_open()) co_return Error::closed;
+    st.reading = true;
+    struct Done {
+        bool& reading;
+        ~Done() { reading = false; }
+    } done{st.reading};
+    for (;;) {
+        while (st.begin < st.end) {
+            st.begin += st.reader.feed(std::string_view(st.in.get() + st.begin, st.end - st.begin));
+            switch (st.reader.event()) {
+                case Reader::Event::none:
+                    break;
+                case Reader::Event::text:
+                    co_return Message{MessageType::text, st.reader.take_message()};
+                case Reader::Event::binary:
+                    co_return Message{MessageType::binary, st.reader.take_message()};
+                case Reader::Event::ping: {
+                    if (st.close_sent) break;
+                    auto sent = co_await send_frame(Opcode::pong, st.reader.payload());
+                    if (!sent) co_return sent.error();
+                    break;
+                }
+                case Reader::Event::pong:
+                    break;
+                case Reader::Event::close: {
+                    st.close_received = true;
+                    st.peer_code = st.reader.code();
+                    st.peer_reason = std::string(st.reader.payload());
+                    if (!st.close_sent) {
+                        // Echo the code (RFC 6455 §5.5.1); a close without one is answered
+                        // without one.
+                        const std::string echo =
+                            st.peer_code == close_code::no_status ? "" : be16(st.peer_code);
+                        (void)co_await send_frame(Opcode::close, echo);
+                    }
+                    co_await end_stream();
+                    co_return Error::closed;
+                }
+                case Reader::Event::error: {
+                    const std::uint16_t c = st.reader.code();
+                    auto r = co_await fail(error_for(c), c, st.reader.reason());
+                    co_return r.error();
+                }
+            }
+        }
+        st.begin = st.end = 0;
+        auto n = co_await st.s.recv(std::as_writable_bytes(std::span(st.in.get(), st.in_size)));
+        if (n) st.end = *n;
+        if (!n) {
+            // A cancelled or timed-out receive took nothing: the connection goes on.
+            if (!transient(n.error())) {
+                st.failed = n.error();
+                st.peer_code = close_code::abnormal;
+                co_await end_stream();
+            }
+            co_return n.error();
+        }
+        if (*n == 0) {
+            st.failed = Errc::eof;
+            st.peer_code = close_code::abnormal;
+            co_await end_stream();
+            co_return Errc::eof;
+        }
+    }
+}
+
+Task<Result<void>> WebSocket::send(std::string_view data, MessageType type) {
+    return send_frame(type == MessageType::text ? Opcode::text : Opcode::binary, data);
+}
+
+Task<Result<void>> WebSocket::send(std::span<const std::byte> data) {
+    return send_frame(Opcode::binary,
+                      std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
+}
+
+Task<Result<void>> WebSocket::ping(std::string_view payload) {
+    if (payload.size() > max_control_payload) {
+        return []() -> Task<Result<void>> { co_return std::errc::invalid_argument; }();
+    }
+    return send_frame(Opcode::ping, payload);
+}
+
+Task<Result<void>> WebSocket::close(std::uint16_t code, std::string_view reason) {
+    State& st = *st_;
+    if (!valid_close_code(code) || reason.size() > max_control_payload - 2) {
+        co_return std::errc::invalid_argument;
+    }
+    if (st.failed) co_return st.failed;
+    if (!st.close_sent) {
+        std::string payload = be16(code);
+        payload += reason;
+        auto sent = co_await send_frame(Opcode::close, payload);
+        if (!sent && sent.error() != Error::closed) co_return sent;
+    }
+    if (st.reading) co_return Result<void>{};  // that receive() sees the peer's answer
+    if (!st.close_received && st.s.is_open()) {
+        // Skip what the peer still sends until its close frame (or the timeout).
+        auto drain = [](WebSocket* ws) -> Task<Result<void>> {
+            for (;;) {
+                auto m = co_await ws->receive();
+                if (!m) co_return m.error();
+            }
+        };
+        (void)co_await with_timeout(drain(this), st.opts.close_timeout);
+        if (!st.close_received && st.peer_code == 0) st.peer_code = close_code::abnormal;
+    }
+    co_await end_stream();
+    co_return Result<void>{};
+}
+
+// ---- the server's side of the handshake ---------------------------------------------
+
+bool is_upgrade(const Request& req) noexcept {
+    return req.method() == "GET" && req.headers().has_token("upgrade", "websocket") &&
+           req.headers().has_token("connection", "upgrade");
+}
+
+namespace {
+
+Task<void> run_session(Stream s, Session session, Options opts, std::string protocol) {
+    WebSocket ws(std::move(s), WebSocket::Role::server, std::move(opts), {}, std::move(protocol));
+    bool threw = false;
+    try {
+        co_await session(ws);
+    } catch (const std::exception& e) {
+        log_warn("websocket: session: {}", e.what());
+        threw = true;
+    }
+    if (ws.is_open()) {
+        (void)co_await ws.close(threw ? close_code::internal_error : close_code::normal);
+    }
+}
+
+// The first protocol the client offers (in its order) that the server speaks.
+std::string pick_protocol(const Headers& h, const std::vector<std::string>& ours) {
+    for (const Header& f : h) {
+        if (!ascii::iequals(f.name, "sec-websocket-protocol")) continue;
+        std::string_view v = f.value;
+        while (!v.empty()) {
+            const std::size_t comma = std::min(v.find(','), v.size());
+            const std::string_view p = ascii::trim_ows(v.substr(0, comma));
+            if (std::find(ours.begin(), ours.end(), p) != ours.end()) return std::string(p);
+            v.remove_prefix(std::min(v.size(), comma + 1));
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
+Response accept(const Request& req, Session session, Options opts) {
+    const auto key = req.header("sec-websocket-key");
+    if (!is_upgrade(req) || req.version() != Version::http_1_1 ||
+        req.headers().count("sec-websocket-key") != 1 || !valid_key(ascii::trim_ows(*key))) {
+        return Response::text(400, "not a WebSocket opening handshake\n");
+    }
+    const auto version = req.header("sec-websocket-version");
+    if (!version || ascii::trim_ows(*version) != "13") {
+        Response r = Response::error(426);
+        r.set("Sec-WebSocket-Version", "13");
+        return r;
+    }
+    std::string protocol = pick_protocol(req.headers(), opts.protocols);
+    Response r(101);
+    r.set("Upgrade", "websocket");
+    r.set("Sec-WebSocket-Accept", accept_key(ascii::trim_ows(*key)));
+    if (!protocol.empty()) r.set("Sec-WebSocket-Protocol", protocol);
+    // A plain function makes the coroutine, so that its arguments live in its frame
+    // (a coroutine lambda's captures would die with the std::function).
+    r.upgrade = [session = std::move(session), opts = std::move(opts),
+                 protocol = std::move(protocol)](Stream s) {
+        return run_session(std::move(s), session, opts, protocol);
+    };
+    return r;
+}
+
+// ---- the client's side ------------------------------------------------------------
+
+namespace {
+
+Task<Result<WebSocket>> open_websocket(Url url, ConnectOptions opts, Deadline deadline) {
+    Connector connector = opts.connect ? std::move(opts.connect) : Connector(connect_tcp);
+    auto s = co_await connector(url.origin(), deadline);
+    if (!s) co_return s.error();
+
+    std::array<unsigned char, 16> nonce{};
+    for (std::size_t i = 0; i < nonce.size(); i += 8) {
+        const std::uint64_t v = corio::detail::random_seed();
+        std::memcpy(nonce.data() + i, &v, 8);
+    }
+    const std::string key = make_key(nonce);
+    std::string offered;
+    for (const std::string& p : opts.options.protocols) {
+        if (!offered.empty()) offered += ", ";
+        offered += p;
+    }
+    std::vector<HeaderView> fields = {{"Upgrade", "websocket"},
+                                      {"Connection", "Upgrade"},
+                                      {"Sec-WebSocket-Key", key},
+                                      {"Sec-WebSocket-Version", "13"}};
+    if (!offered.empty()) fields.push_back({"Sec-WebSocket-Protocol", offered});
+    for (const Header& h : opts.headers)
+        fields.push_back({h.name, h.value});
+    std::string request;
+    try {
+        format_request(request, "GET", url.target(), url.authority(), fields);
+    } catch (const std::invalid_argument&) {
+        co_return std::errc::invalid_argument;
+    }
+    auto sent = co_await s->send_all(std::as_bytes(std::span(request)));
+    if (!sent) co_return sent.error();
+
+    ResponseParser parser;
+    std::string buf(read_chunk, '\0');
+    std::string rest;
+    while (!parser.headers_complete()) {
+        auto n = co_await s->recv(std::as_writable_bytes(std::span(buf)));
+        if (!n) co_return n.error();
+        if (*n == 0) co_return std::errc::protocol_error;
+        const std::string_view got(buf.data(), *n);
+        const std::size_t used = parser.feed(got);
+        if (parser.state() == ParseState::error) co_return std::errc::protocol_error;
+        if (parser.headers_complete()) rest = std::string(got.substr(used));
+    }
+    const ParsedResponse& resp = parser.response();
+    const auto accept = resp.headers.get("sec-websocket-accept");
+    const auto chosen = resp.headers.get("sec-websocket-protocol");
+    const auto& ours = opts.options.protocols;
+    if (resp.status != 101 || !resp.headers.has_token("upgrade", "websocket") ||
+        !resp.headers.has_token("connection", "upgrade") || !accept ||
+        ascii::trim_ows(*accept) != accept_key(key) ||
+        resp.headers.contains("sec-websocket-extensions") ||
+        (chosen && std::find(ours.begin(), ours.end(), ascii::trim_ows(*chosen)) == ours.end())) {
+        log_debug("websocket: {} refused the handshake ({})", url.normalized(), resp.status);
+        co_return std::errc::protocol_error;
+    }
+    std::string protocol = chosen ? std::string(ascii::trim_ows(*chosen)) : std::string();
+    co_return WebSocket(std::move(*s), WebSocket::Role::client, std::move(opts.options),
+                        std::move(rest), std::move(protocol));
+}
+
+}  // namespace
+
+Task<Result<WebSocket>> connect(std::string_view url, ConnectOptions opts) {
+    std::string http_url;
+    if (ascii::istarts_with(url, "ws://")) {
+        http_url = "http://" + std::string(url.substr(5));
+    } else if (ascii::istarts_with(url, "wss://")) {
+        http_url = "https://" + std::string(url.substr(6));
+    }
+    auto parsed = Url::parse(http_url);
+    if (!parsed) co_return std::errc::invalid_argument;
+    if (opts.timeout <= Duration::zero()) {
+        co_return co_await open_websocket(std::move(*parsed), std::move(opts), Deadline::never());
+    }
+    const Deadline d = Deadline::after(opts.timeout);
+    co_return co_await with_deadline(open_websocket(std::move(*parsed), std::move(opts), d),
+                                     d.when());
+}
+
+}  // namespace corio::http::websocket

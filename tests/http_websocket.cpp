@@ -1,0 +1,629 @@
+// WebSocket over http::Server and websocket::connect on the backend of this
+// run: messages both ways (text, binary, empty, 1 MiB), the closing handshake
+// from either side, pings answered, bytes sent right behind the handshake,
+// subprotocols, refused handshakes, protocol violations answered with their
+// close code, a peer that vanishes, a session that throws, a receive
+// cancelled by a timeout (nothing lost), one task receiving while others
+// send, and a server shutdown with a session in flight.
+#include <catch2/catch.hpp>
+
+#include <corio/http/websocket.hpp>
+#include <corio/runtime/sync.hpp>
+#include <corio/runtime/timer.hpp>
+
+#include "http_support.hpp"
+
+namespace http_websocket_test {
+
+using namespace corio;
+using namespace std::chrono_literals;
+namespace ws = corio::http::websocket;
+using test::LocalServer;
+using test::RawClient;
+
+namespace {
+
+// What the last server session saw end its connection.
+std::error_code session_end;
+std::uint16_t session_close_code = 0;
+int sessions_started = 0;
+
+Task<void> echo_session(ws::WebSocket& s) {
+    ++sessions_started;
+    for (;;) {
+        auto m = co_await s.receive();
+        if (!m) {
+            session_end = m.error();
+            session_close_code = s.close_code();
+            co_return;
+        }
+        auto sent = co_await s.send(m->data, m->type);
+        if (!sent) co_return;
+    }
+}
+
+// Answers one message, then closes with 4000 "done".
+Task<void> closing_session(ws::WebSocket& s) {
+    auto m = co_await s.receive();
+    if (!m) co_return;
+    auto sent = co_await s.send("got " + m->data);
+    if (!sent) co_return;
+    auto closed = co_await s.close(4000, "done");
+    session_end = closed ? std::error_code() : closed.error();
+}
+
+// Set by the test: lets the /slow handler answer.
+corio::Event* release = nullptr;
+
+Task<void> throwing_session(ws::WebSocket& s) {
+    auto m = co_await s.receive();
+    (void)m;
+    throw std::runtime_error("the session failed");
+}
+
+http::Router make_router() {
+    http::Router r;
+    r.get("/echo", [](http::Request& req) -> Task<http::Response> {
+        co_return ws::accept(req, echo_session);
+    });
+    r.get("/closing", [](http::Request& req) -> Task<http::Response> {
+        co_return ws::accept(req, closing_session);
+    });
+    r.get("/throws", [](http::Request& req) -> Task<http::Response> {
+        co_return ws::accept(req, throwing_session);
+    });
+    r.get("/chat", [](http::Request& req) -> Task<http::Response> {
+        ws::Options o;
+        o.protocols = {"chat.v2", "chat.v1"};
+        o.max_message = 1000;
+        co_return ws::accept(req, echo_session, o);
+    });
+    r.get("/slow", [](http::Request& req) -> Task<http::Response> {
+        auto waited = co_await release->wait();
+        (void)waited;
+        co_return ws::accept(req, echo_session);
+    });
+    r.get("/plain", [](http::Request&) -> Task<http::Response> {
+        co_return http::Response::text(200, "not a websocket\n");
+    });
+    r.get("/bad101", [](http::Request&) -> Task<http::Response> {
+        http::Response resp(101);
+        resp.set("Upgrade", "websocket");
+        co_return resp;  // no Response::upgrade: a handler bug
+    });
+    return r;
+}
+
+std::string ws_url(const LocalServer& srv, std::string_view path) {
+    return "ws://" + srv.address().to_string() + std::string(path);
+}
+
+constexpr std::string_view sample_key = "dGhlIHNhbXBsZSBub25jZQ==";
+
+std::string handshake(std::string_view path, std::string_view extra = {}) {
+    return "GET " + std::string(path) +
+           " HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: " +
+           std::string(sample_key) + "\r\nSec-WebSocket-Version: 13\r\n" + std::string(extra) +
+           "\r\n";
+}
+
+std::string client_frame(ws::Opcode op, std::string_view payload) {
+    std::string out;
+    ws::append_frame(out, op, true, payload, 0x11223344u);
+    return out;
+}
+
+struct Frame {
+    ws::Reader::Event kind;
+    std::string data;
+    std::uint16_t code;
+};
+
+// The frames a server sent, as a client reads them.
+std::vector<Frame> server_frames(std::string_view wire) {
+    ws::Reader r(false, 1 << 20);
+    std::vector<Frame> out;
+    std::size_t at = 0;
+    while (at < wire.size()) {
+        at += r.feed(wire.substr(at));
+        if (r.event() == ws::Reader::Event::none) break;
+        const bool message =
+            r.event() == ws::Reader::Event::text || r.event() == ws::Reader::Event::binary;
+        out.push_back({r.event(), message ? r.take_message() : std::string(r.payload()), r.code()});
+        if (r.event() == ws::Reader::Event::error) break;
+    }
+    return out;
+}
+
+void reset_session_state() {
+    session_end = {};
+    session_close_code = 0;
+    sessions_started = 0;
+}
+
+}  // namespace
+
+TEST_CASE("websocket: messages both ways, then the client's close", "[http][websocket]") {
+    reset_session_state();
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(make_router());
+        auto c = co_await ws::connect(ws_url(srv, "/echo"));
+        REQUIRE(c);
+        const std::string big(1 << 20, 'b');
+        auto s1 = co_await c->send("hello");
+        auto s2 = co_await c->send(std::as_bytes(std::span(big)));
+        auto s3 = co_await c->send("");
+        CHECK((s1 && s2 && s3));
+        auto m1 = co_await c->receive();
+        auto m2 = co_await c->receive();
+        auto m3 = co_await c->receive();
+        REQUIRE((m1 && m2 && m3));
+        CHECK((m1->type == ws::MessageType::text && m1->data == "hello"));
+        CHECK((m2->type == ws::MessageType::binary && m2->data == big));
+        CHECK((m3->type == ws::MessageType::text && m3->data.empty()));
+        CHECK(c->is_open());
+        auto closed = co_await c->close(ws::close_code::normal, "bye");
+        CHECK(closed);
+        CHECK_FALSE(c->is_open());
+        CHECK(c->close_code() == ws::close_code::normal);  // the server echoed ours
+        auto after = co_await c->receive();
+        CHECK(after.error() == ws::Error::closed);
+        auto late = co_await c->send("late");
+        CHECK(late.error() == ws::Error::closed);
+        co_await srv.stop();
+    });
+    CHECK(session_end == ws::Error::closed);
+    CHECK(session_close_code == ws::close_code::normal);
+}
+
+TEST_CASE("websocket: the server's close ends the client's receive", "[http][websocket]") {
+    reset_session_state();
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(make_router());
+        auto c = co_await ws::connect(ws_url(srv, "/closing"));
+        REQUIRE(c);
+        auto pinged = co_await c->ping("are you there");
+        CHECK(pinged);
+        auto sent = co_await c->send("x");
+        CHECK(sent);
+        auto m = co_await c->receive();  // the pong is skipped on the way
+        REQUIRE(m);
+        CHECK(m->data == "got x");
+        auto end = co_await c->receive();
+        CHECK(end.error() == ws::Error::closed);
+        CHECK(c->close_code() == 4000);
+        CHECK(c->close_reason() == "done");
+        co_await srv.stop();
+    });
+    CHECK(session_end == std::error_code());  // the server's close() completed its handshake
+}
+
+TEST_CASE("websocket: pings answered, frames sent behind the handshake read", "[http][websocket]") {
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(make_router());
+        auto raw = co_await RawClient::connect(srv.address());
+        // The handshake and three frames in one write: the server has them in its
+        // input buffer when the handshake is parsed.
+        const bool sent =
+            co_await raw.send(handshake("/echo") + client_frame(ws::Opcode::ping, "p1") +
+                              client_frame(ws::Opcode::text, "early") +
+                              client_frame(ws::Opcode::close, std::string("\x03\xe8", 2)));
+        CHECK(sent);
+        auto head = co_await raw.response();
+        REQUIRE(head);
+        CHECK(head->status == 101);
+        CHECK(head->headers.get("Sec-WebSocket-Accept") ==
+              std::optional<std::string_view>("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+        CHECK(head->headers.has_token("connection", "upgrade"));
+        const std::string rest = co_await raw.until_close();
+        auto frames = server_frames(rest);
+        REQUIRE(frames.size() == 3);
+        CHECK((frames[0].kind == ws::Reader::Event::pong && frames[0].data == "p1"));
+        CHECK((frames[1].kind == ws::Reader::Event::text && frames[1].data == "early"));
+        CHECK((frames[2].kind == ws::Reader::Event::close && frames[2].code == 1000));
+        co_await srv.stop();
+    });
+}
+
+TEST_CASE("websocket: frames that arrive while the handler decides are kept", "[http][websocket]") {
+    test::run([](Loop&) -> Task<void> {
+        corio::Event ready;
+        release = &ready;
+        LocalServer srv(make_router());
+        auto raw = co_await RawClient::connect(srv.address());
+        bool sent = co_await raw.send(handshake("/slow"));
+        CHECK(sent);
+        // Sent before the 101: on io_uring the connection's multishot receive may
+        // already hold them when the handler answers; they must reach the session.
+        sent = co_await raw.send(client_frame(ws::Opcode::text, "while you wait"));
+        CHECK(sent);
+        co_await sleep_for(5ms);
+        ready.set();
+        auto head = co_await raw.response();
+        REQUIRE(head);
+        CHECK(head->status == 101);
+        sent = co_await raw.send(client_frame(ws::Opcode::close, ""));
+        CHECK(sent);
+        const std::string rest = co_await raw.until_close();
+        auto frames = server_frames(rest);
+        REQUIRE(frames.size() == 2);
+        CHECK((frames[0].kind == ws::Reader::Event::text && frames[0].data == "while you wait"));
+        CHECK((frames[1].kind == ws::Reader::Event::close && frames[1].data.empty()));
+        co_await srv.stop();
+        release = nullptr;
+    });
+}
+
+TEST_CASE("websocket: a protocol violation is answered with 1002 and ends the session",
+          "[http][websocket]") {
+    reset_session_state();
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(make_router());
+        auto raw = co_await RawClient::connect(srv.address());
+        std::string unmasked;
+        ws::append_frame(unmasked, ws::Opcode::text, true, "no mask");
+        const bool sent = co_await raw.send(handshake("/echo") + unmasked);
+        CHECK(sent);
+        auto head = co_await raw.response();
+        REQUIRE(head);
+        const std::string rest = co_await raw.until_close();
+        auto frames = server_frames(rest);
+        REQUIRE(frames.size() == 1);
+        CHECK((frames[0].kind == ws::Reader::Event::close &&
+               frames[0].code == ws::close_code::protocol_error));
+        co_await srv.stop();
+    });
+    CHECK(session_end == std::errc::protocol_error);
+}
+
+TEST_CASE("websocket: a message over the limit is answered with 1009", "[http][websocket]") {
+    reset_session_state();
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(make_router());
+        auto c = co_await ws::connect(ws_url(srv, "/chat"));  // max_message 1000
+        REQUIRE(c);
+        auto sent = co_await c->send(std::string(1001, 'x'));
+        CHECK(sent);
+        auto end = co_await c->receive();
+        CHECK(end.error() == ws::Error::closed);
+        CHECK(c->close_code() == ws::close_code::too_big);
+        co_await srv.stop();
+    });
+    CHECK(session_end == Errc::limit_exceeded);
+}
+
+TEST_CASE("websocket: a peer that vanishes: eof, close code 1006", "[http][websocket]") {
+    reset_session_state();
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(make_router());
+        {
+            auto raw = co_await RawClient::connect(srv.address());
+            const bool sent = co_await raw.send(handshake("/echo"));
+            CHECK(sent);
+            auto head = co_await raw.response();
+            REQUIRE(head);
+        }  // closed without a close frame
+        while (session_close_code == 0)
+            co_await sleep_for(1ms);
+        co_await srv.stop();
+    });
+    CHECK(session_end == Errc::eof);
+    CHECK(session_close_code == ws::close_code::abnormal);
+}
+
+TEST_CASE("websocket: refused handshakes", "[http][websocket]") {
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(make_router());
+        struct Case {
+            std::string request;
+            int status;
+        };
+        const std::string key = "Sec-WebSocket-Key: " + std::string(sample_key) + "\r\n";
+        const Case cases[] = {
+            {"GET /echo HTTP/1.1\r\nHost: t\r\n\r\n", 400},  // not an upgrade
+            {"GET /echo HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Version: 13\r\n\r\n",
+             400},  // no key
+            {"GET /echo HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n",
+             400},
+            {"GET /echo HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+                 key + "Sec-WebSocket-Version: 8\r\n\r\n",
+             426},
+            {"GET /echo HTTP/1.0\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+                 key + "Sec-WebSocket-Version: 13\r\n\r\n",
+             400},
+            {handshake("/bad101"), 500},  // a 101 without an upgrade
+        };
+        for (const Case& k : cases) {
+            auto raw = co_await RawClient::connect(srv.address());
+            const bool sent = co_await raw.send(k.request);
+            CHECK(sent);
+            auto r = co_await raw.response();
+            REQUIRE(r);
+            CHECK(r->status == k.status);
+            if (k.status == 426) {
+                CHECK(r->headers.get("Sec-WebSocket-Version") ==
+                      std::optional<std::string_view>("13"));
+            }
+        }
+        // The client: a server that does not switch, and URLs it cannot use.
+        auto plain = co_await ws::connect(ws_url(srv, "/plain"));
+        CHECK(plain.error() == std::errc::protocol_error);
+        auto missing = co_await ws::connect(ws_url(srv, "/nowhere"));
+        CHECK(missing.error() == std::errc::protocol_error);
+        auto scheme = co_await ws::connect("http://" + srv.address().to_string() + "/echo");
+        CHECK(scheme.error() == std::errc::invalid_argument);
+        co_await srv.stop();
+    });
+}
+
+TEST_CASE("websocket: subprotocols: the client's first that the server speaks",
+          "[http][websocket]") {
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(make_router());
+        ws::ConnectOptions o;
+        o.options.protocols = {"chat.v1", "chat.v2"};
+        auto c = co_await ws::connect(ws_url(srv, "/chat"), o);
+        REQUIRE(c);
+        CHECK(c->protocol() == "chat.v1");
+        auto sent = co_await c->send("hi");
+        CHECK(sent);
+        auto m = co_await c->receive();
+        CHECK((m && m->data == "hi"));
+        // None in common: no subprotocol, the connection still opens.
+        ws::ConnectOptions other;
+        other.options.protocols = {"other"};
+        auto d = co_await ws::connect(ws_url(srv, "/chat"), other);
+        REQUIRE(d);
+        CHECK(d->protocol().empty());
+        auto c_closed = co_await c->close();
+        auto d_closed = co_await d->close();
+        CHECK((c_closed && d_closed));
+        co_await srv.stop();
+    });
+}
+
+TEST_CASE("websocket: a session that throws is closed with 1011", "[http][websocket]") {
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(make_router());
+        auto c = co_await ws::connect(ws_url(srv, "/throws"));
+        REQUIRE(c);
+        auto sent = co_await c->send("boom");
+        CHECK(sent);
+        auto end = co_await c->receive();
+        CHECK(end.error() == ws::Error::closed);
+        CHECK(c->close_code() == ws::close_code::internal_error);
+        co_await srv.stop();
+    });
+}
+
+TEST_CASE("websocket: a receive cut off by a timeout loses nothing", "[http][websocket]") {
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(make_router());
+        auto c = co_await ws::connect(ws_url(srv, "/echo"));
+        REQUIRE(c);
+        // Nothing comes until we send: the timeout fires, the connection stays open.
+        auto nothing = co_await with_timeout(c->receive(), 20ms);
+        CHECK(nothing.error() == std::errc::timed_out);
+        CHECK(c->is_open());
+        auto sent = co_await c->send("after the timeout");
+        CHECK(sent);
+        auto m = co_await c->receive();
+        CHECK((m && m->data == "after the timeout"));
+        auto closed = co_await c->close();
+        CHECK(closed);
+        co_await srv.stop();
+    });
+}
+
+/// Sends `n` numbered messages.
+Task<void> send_numbered(ws::WebSocket* c, int n, int* failures) {
+    for (int i = 0; i < n; ++i) {
+        auto sent = co_await c->send("m" + std::to_string(i));
+        if (!sent) ++*failures;
+    }
+}
+
+/// Sends pings while the others run.
+Task<void> send_pings(ws::WebSocket* c, int n, int* failures) {
+    for (int i = 0; i < n; ++i) {
+        auto sent = co_await c->ping("ping" + std::to_string(i));
+        if (!sent) ++*failures;
+    }
+}
+
+TEST_CASE("websocket: one task receives while others send", "[http][websocket]") {
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(make_router());
+        auto c = co_await ws::connect(ws_url(srv, "/echo"));
+        REQUIRE(c);
+        constexpr int n = 200;
+        int failures = 0;
+        TaskGroup senders;
+        senders.spawn(send_numbered(&*c, n, &failures));
+        senders.spawn(send_pings(&*c, 50, &failures));
+        int in_order = 0;
+        for (int i = 0; i < n; ++i) {
+            auto m = co_await c->receive();
+            if (!m) break;
+            in_order += m->data == "m" + std::to_string(i);
+        }
+        co_await senders.wait();
+        CHECK(failures == 0);
+        CHECK(in_order == n);
+        auto closed = co_await c->close();
+        CHECK(closed);
+        co_await srv.stop();
+    });
+}
+
+TEST_CASE("websocket: a server shutdown with a session in flight", "[http][websocket]") {
+    test::run([](Loop&) -> Task<void> {
+        http::ServerOptions o;
+        o.grace = 50ms;
+        LocalServer srv(make_router(), o);
+        auto c = co_await ws::connect(ws_url(srv, "/echo"));
+        REQUIRE(c);
+        auto sent = co_await c->send("one");
+        CHECK(sent);
+        auto m = co_await c->receive();
+        CHECK(m);
+        CHECK(srv.server().connections() == 1);
+        co_await srv.stop();  // the session is cancelled after the grace
+        CHECK(srv.server().connections() == 0);
+        auto end = co_await c->receive();
+        CHECK_FALSE(end);
+        CHECK_FALSE(c->is_open());
+    });
+}
+
+namespace {
+
+// A WebSocket server by hand: accepts the handshake (`answer`: false, it never
+// answers), then reads until the client closes and never sends a close frame.
+// Sets *got_eof when the client's end of the stream came.
+Task<void> mute_server(net::TcpListener* l, bool answer, bool* got_eof) {
+    auto s = co_await l->accept();
+    if (!s) co_return;
+    std::string in;
+    std::array<std::byte, 4096> buf;
+    for (;;) {
+        auto n = co_await s->recv(buf);
+        if (!n || *n == 0) co_return;
+        in.append(reinterpret_cast<const char*>(buf.data()), *n);
+        if (in.find("\r\n\r\n") != std::string::npos) break;
+    }
+    if (!answer) {
+        (void)co_await sleep_for(1h);
+        co_return;
+    }
+    const std::size_t k = in.find("Sec-WebSocket-Key: ") + 19;
+    const std::string key = in.substr(k, in.find("\r\n", k) - k);
+    const std::string reply =
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: " +
+        ws::accept_key(key) + "\r\n\r\n";
+    auto sent = co_await s->send_all(std::as_bytes(std::span(reply)));
+    if (!sent) co_return;
+    for (;;) {
+        auto n = co_await s->recv(buf);
+        if (!n) co_return;
+        if (*n == 0) break;
+    }
+    *got_eof = true;
+}
+
+}  // namespace
+
+TEST_CASE("websocket: a peer that never answers the close, or the handshake", "[http][websocket]") {
+    test::run([](Loop&) -> Task<void> {
+        auto l = net::TcpListener::bind(net::Address::loopback_v4(0)).value("bind");
+        const std::string url = "ws://" + l.local_address().value("addr").to_string() + "/";
+        bool got_eof = false;
+        TaskGroup g;
+        g.spawn(mute_server(&l, true, &got_eof));
+        ws::ConnectOptions o;
+        o.options.close_timeout = 50ms;
+        auto c = co_await ws::connect(url, o);
+        REQUIRE(c);
+        // Arguments close() and ping() refuse.
+        auto bad_code = co_await c->close(ws::close_code::no_status);
+        CHECK(bad_code.error() == std::errc::invalid_argument);
+        auto long_reason = co_await c->close(1000, std::string(124, 'r'));
+        CHECK(long_reason.error() == std::errc::invalid_argument);
+        auto long_ping = co_await c->ping(std::string(126, 'p'));
+        CHECK(long_ping.error() == std::errc::invalid_argument);
+        CHECK(c->is_open());
+        // The close is sent; no answer comes; after close_timeout the stream is closed.
+        auto closed = co_await c->close();
+        CHECK(closed);
+        CHECK_FALSE(c->is_open());
+        CHECK(c->close_code() == ws::close_code::abnormal);  // the peer said nothing
+        co_await g.wait();
+        CHECK(got_eof);
+
+        // A server that never answers the handshake: ConnectOptions::timeout.
+        g.spawn(mute_server(&l, false, &got_eof));
+        ws::ConnectOptions quick;
+        quick.timeout = 50ms;
+        auto late = co_await ws::connect(url, quick);
+        CHECK(late.error() == std::errc::timed_out);
+        g.cancel();
+        co_await g.wait();
+    });
+}
+
+namespace {
+
+// A WebSocket server by hand that ends its side at once (no close frame), then
+// reads what the client sends, 64 KiB a millisecond, until the client's end.
+Task<void> leaving_server(net::TcpListener* l, std::size_t* got) {
+    auto s = co_await l->accept();
+    if (!s) co_return;
+    std::string in;
+    std::array<std::byte, 65536> buf;
+    while (in.find("\r\n\r\n") == std::string::npos) {
+        auto n = co_await s->recv(buf);
+        if (!n || *n == 0) co_return;
+        in.append(reinterpret_cast<const char*>(buf.data()), *n);
+    }
+    *got = in.size() - in.find("\r\n\r\n") - 4;
+    const std::size_t k = in.find("Sec-WebSocket-Key: ") + 19;
+    const std::string reply =
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: " +
+        ws::accept_key(in.substr(k, in.find("\r\n", k) - k)) + "\r\n\r\n";
+    auto sent = co_await s->send_all(std::as_bytes(std::span(reply)));
+    if (!sent) co_return;
+    (void)s->shutdown(SHUT_WR);
+    for (;;) {
+        co_await sleep_for(1ms);
+        auto n = co_await s->recv(buf);
+        if (!n || *n == 0) co_return;
+        *got += *n;
+    }
+}
+
+// Sets *started, then sends: when the caller sees *started, the send is under way
+// (the task ran until the send suspended it).
+Task<void> send_big(ws::WebSocket* c, const std::string* data, bool* started, Result<void>* out) {
+    *started = true;
+    *out = co_await c->send(*data);
+}
+
+}  // namespace
+
+TEST_CASE("websocket: the stream ends under a send in flight: the send completes first",
+          "[http][websocket]") {
+    test::run(
+        [](Loop&) -> Task<void> {
+            auto l = net::TcpListener::bind(net::Address::loopback_v4(0)).value("bind");
+            const std::string url = "ws://" + l.local_address().value("addr").to_string() + "/";
+            std::size_t got = 0;
+            TaskGroup g;
+            g.spawn(leaving_server(&l, &got));
+            auto c = co_await ws::connect(url);
+            REQUIRE(c);
+            const std::string big(16 << 20, 'q');
+            Result<void> sent = std::errc::operation_canceled;
+            TaskGroup sender;
+            bool started = false;
+            sender.spawn(send_big(&*c, &big, &started, &sent));
+            while (!started)
+                co_await yield();
+            // The server's end arrives while the 16 MiB go out slowly: the receive
+            // closes the stream only once that send is done.
+            auto end = co_await c->receive();
+            CHECK(end.error() == Errc::eof);
+            CHECK(c->close_code() == ws::close_code::abnormal);
+            co_await sender.wait();
+            CHECK(sent);
+            co_await g.wait();
+            CHECK(got == big.size() + 14);  // the frame: a 10-byte header, the mask, the data
+        },
+        std::chrono::seconds(60));
+}
+
+}  // namespace http_websocket_test
