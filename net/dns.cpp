@@ -100,7 +100,8 @@ std::uint16_t new_id() noexcept {
 
 // ---- DnsConfig ----------------------------------------------------------------
 
-DnsConfig DnsConfig::parse(std::string_view resolv_conf, std::string_view hosts) {
+DnsConfig DnsConfig::parse(std::string_view resolv_conf, std::string_view hosts,
+                           std::string_view host_name) {
     DnsConfig c;
     each_line(resolv_conf, [&c](const std::vector<std::string_view>& w) {
         if (w[0] == "nameserver" && w.size() >= 2) {
@@ -130,6 +131,14 @@ DnsConfig DnsConfig::parse(std::string_view resolv_conf, std::string_view hosts)
         }
     });
     if (c.servers.empty()) c.servers.push_back(Address::loopback_v4(53));
+    if (c.search.empty()) {
+        // resolv.conf(5): without search or domain, the local domain is the
+        // host name's part after its first dot.
+        const std::size_t dot = host_name.find('.');
+        if (dot != std::string_view::npos && dns::valid_name(host_name.substr(dot + 1))) {
+            c.search.push_back(dns::canonical_name(host_name.substr(dot + 1)));
+        }
+    }
     each_line(hosts, [&c](const std::vector<std::string_view>& w) {
         auto ip = Address::from_ip(w[0], 0);
         if (!ip || w.size() < 2) return;
@@ -141,20 +150,9 @@ DnsConfig DnsConfig::parse(std::string_view resolv_conf, std::string_view hosts)
 }
 
 DnsConfig DnsConfig::system(const std::string& resolv_conf, const std::string& hosts) {
-    DnsConfig c = parse(read_file(resolv_conf), read_file(hosts));
-    if (c.search.empty()) {
-        // resolv.conf(5): without search or domain, the local domain is the
-        // host name's part after its first dot.
-        std::array<char, 256> h{};
-        if (::gethostname(h.data(), h.size() - 1) == 0) {
-            const std::string_view full(h.data());
-            const std::size_t dot = full.find('.');
-            if (dot != std::string_view::npos && dns::valid_name(full.substr(dot + 1))) {
-                c.search.push_back(dns::canonical_name(full.substr(dot + 1)));
-            }
-        }
-    }
-    return c;
+    std::array<char, 256> h{};
+    const bool named = ::gethostname(h.data(), h.size() - 1) == 0;
+    return parse(read_file(resolv_conf), read_file(hosts), named ? h.data() : "");
 }
 
 // ---- Resolver -----------------------------------------------------------------

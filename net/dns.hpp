@@ -62,11 +62,12 @@ struct DnsConfig {
     /// `domain` (one name); `options ndots:N timeout:N attempts:N rotate edns0`, capped
     /// as resolv.conf(5) says) and hosts text (`IP NAME ALIASES...`). Unknown
     /// lines and bad addresses are skipped. No nameserver: 127.0.0.1:53, as
-    /// libc does.
-    static DnsConfig parse(std::string_view resolv_conf, std::string_view hosts = {});
-    /// parse() of the two files; a missing file counts as empty. Without a
-    /// `search` or `domain` line the search list is the host name's domain
-    /// (after its first dot), as resolv.conf(5) says. It reads the files with
+    /// libc does. Without a `search` or `domain` line the search list is
+    /// `host_name`'s domain (after its first dot), as resolv.conf(5) says.
+    static DnsConfig parse(std::string_view resolv_conf, std::string_view hosts = {},
+                           std::string_view host_name = {});
+    /// parse() of the two files and the machine's host name (gethostname); a
+    /// missing file counts as empty. It reads the files with
     /// blocking calls: make it before the loop runs, or on the blocking pool.
     static DnsConfig system(const std::string& resolv_conf = "/etc/resolv.conf",
                             const std::string& hosts = "/etc/hosts");

@@ -360,6 +360,17 @@ TEST_CASE("dns: resolv.conf and hosts text", "[dns]") {
     CHECK(DnsConfig::parse("domain a.example b.example\n").search ==
           std::vector<std::string>{"a.example"});  // domain takes one name
 
+    // Without search or domain, the host name's domain (after its first dot) is searched;
+    // a search or domain line wins over it, and a name without a dot gives none.
+    CHECK(DnsConfig::parse("", "", "box.Lab.Example").search ==
+          std::vector<std::string>{"lab.example"});
+    CHECK(DnsConfig::parse("search corp.example\n", "", "box.lab.example").search ==
+          std::vector<std::string>{"corp.example"});
+    CHECK(DnsConfig::parse("domain d.example\n", "", "box.lab.example").search ==
+          std::vector<std::string>{"d.example"});
+    CHECK(DnsConfig::parse("", "", "box").search.empty());
+    CHECK(DnsConfig::parse("", "", "box.").search.empty());
+
     const auto empty = DnsConfig::parse("");
     REQUIRE(empty.servers.size() == 1);
     CHECK(empty.servers[0].to_string() == "127.0.0.1:53");
