@@ -23,6 +23,7 @@
 
 #include <corio/http/codec.hpp>
 #include <corio/http/stream.hpp>
+#include <corio/runtime/cancel.hpp>
 #include <corio/runtime/result.hpp>
 #include <corio/runtime/task.hpp>
 
@@ -164,9 +165,11 @@ class BodyWriter;
 using BodyProducer = std::function<Task<Result<void>>(BodyWriter&)>;
 /// Takes over a connection after a 101 (Switching Protocols) response: it is
 /// given the connection's stream, whose first bytes are any the client sent
-/// after the request; the connection ends when it returns. See
+/// after the request, and a token the server stops when it starts to drain
+/// (its shutdown: end the protocol politely now; the server cancels the
+/// connection after its grace). The connection ends when it returns. See
 /// Response::upgrade and websocket::accept().
-using Upgrade = std::function<Task<void>(Stream)>;
+using Upgrade = std::function<Task<void>(Stream, StopToken)>;
 
 /// A response: a status, header fields, and one kind of body. The server adds
 /// Date, Server, the framing (Content-Length, or Transfer-Encoding: chunked

@@ -337,7 +337,7 @@ struct Output {
 /// and the request being served.
 class Connection {
 public:
-    enum class Phase : std::uint8_t { idle, head, body, handler, sending };
+    enum class Phase : std::uint8_t { idle, head, body, handler, sending, upgraded };
 
     Connection(ServerCore* core, std::shared_ptr<LoopState> ls, Stream s, StopToken parent)
         : core_(core),
@@ -371,6 +371,9 @@ public:
     // For the reaper and the shutdown.
     Connection* next() const noexcept { return next_; }
     bool idle() const noexcept { return phase_ == Phase::idle; }
+    bool upgraded() const noexcept { return phase_ == Phase::upgraded; }
+    // Tells the protocol the connection was handed to that the server drains.
+    void drain_upgraded() noexcept { drain_.request_stop(); }
     void expire_if(TimePoint now) noexcept {
         if (deadline_ <= now) {
             deadline_ = TimePoint::max();
@@ -410,6 +413,7 @@ private:
     std::shared_ptr<LoopState> ls_;
     Stream s_;
     LinkedStopSource stop_;  // stopping it cancels what the connection waits for
+    StopSource drain_;       // after a 101: stopped when the server drains
     Connection* prev_ = nullptr;
     Connection* next_ = nullptr;
     TimePoint deadline_ = TimePoint::max();
@@ -442,6 +446,7 @@ void LoopState::drain() noexcept {
     for (Connection* c = conns; c != nullptr;) {
         Connection* n = c->next();  // stopping only schedules: the list stays as it is
         if (c->idle()) c->stop();
+        if (c->upgraded()) c->drain_upgraded();
         c = n;
     }
 }
@@ -984,35 +989,21 @@ Task<void> Connection::run() {
 }
 
 // A connection handed over after a 101: the bytes read past the request come
-// first (the rest of the input buffer, then what the multishot receive already
-// holds), then the stream's own.
+// first, then the stream's own.
 class UpgradedStream {
 public:
-    UpgradedStream(Stream s, std::string early, std::shared_ptr<net::BufRing> ring,
-                   std::optional<net::RecvStream> recv)
-        : s_(std::move(s)), early_(std::move(early)), ring_(std::move(ring)) {
-        if (recv && recv->is_open()) recv_.emplace(std::move(*recv));
-    }
+    UpgradedStream(Stream s, std::string early, bool eof, std::error_code err)
+        : s_(std::move(s)), early_(std::move(early)), eof_(eof), err_(err) {}
     UpgradedStream(UpgradedStream&&) noexcept = default;
 
     Task<Result<std::size_t>> recv(std::span<std::byte> buf) {
-        if (pos_ < early_.size()) co_return take(early_.data() + pos_, early_.size(), pos_, buf);
-        if (recv_ && !eof_) {
-            if (cur_.empty()) {
-                auto b = co_await recv_->next();
-                if (!b) co_return b.error();
-                if (b->empty()) {
-                    eof_ = true;
-                    co_return std::size_t(0);
-                }
-                cur_ = std::move(*b);
-                cur_pos_ = 0;
-            }
-            const auto* from = reinterpret_cast<const char*>(cur_.data().data());
-            const std::size_t n = take(from + cur_pos_, cur_.size(), cur_pos_, buf);
-            if (cur_pos_ == cur_.size()) cur_.reset();
+        if (pos_ < early_.size()) {
+            const std::size_t n = std::min(buf.size(), early_.size() - pos_);
+            std::memcpy(buf.data(), early_.data() + pos_, n);
+            pos_ += n;
             co_return n;
         }
+        if (err_) co_return std::exchange(err_, {});
         if (eof_) co_return std::size_t(0);
         co_return co_await s_.recv(buf);
     }
@@ -1024,40 +1015,50 @@ public:
     int native_socket() const noexcept { return s_.native_socket(); }
 
 private:
-    // Copies from `from` (its bytes up to `size`, starting at `pos`) into `buf`.
-    static std::size_t take(const char* from, std::size_t size, std::size_t& pos,
-                            std::span<std::byte> buf) noexcept {
-        const std::size_t n = std::min(buf.size(), size - pos);
-        std::memcpy(buf.data(), from, n);
-        pos += n;
-        return n;
-    }
-
     Stream s_;
     std::string early_;
     std::size_t pos_ = 0;
-    // The ring first, so that the stream and a buffer it holds go before it.
-    std::shared_ptr<net::BufRing> ring_;
-    std::optional<net::RecvStream> recv_;
-    net::RecvBuffer cur_;
-    std::size_t cur_pos_ = 0;
-    bool eof_ = false;
+    bool eof_;
+    std::error_code err_;  // what the multishot receive had ended with
 };
 
 // Sends the 101 (after what is queued before it) and runs the response's
 // upgrade on the connection until it returns. The server's timeouts stop here:
-// the new protocol has its own.
+// the new protocol has its own; a drain stops drain_ for it.
 Task<void> Connection::upgrade(Response& resp, Version v, unsigned replaces) {
     append_head(resp, true, v, false, replaces);
     const bool sent = co_await flush();
     if (!sent) co_return;
-    in_handler();
+    phase_ = Phase::upgraded;
+    deadline_ = TimePoint::max();
+    // What the client sent behind its request: the rest of the input buffer, then
+    // what the multishot receive holds. That receive stops here, so that a session,
+    // which may read seldom, holds none of the loop's shared ring buffers.
+    std::string early(in_.get() + begin_, end_ - begin_);
+    bool eof = false;
+    std::error_code err;
+    if (recv_) {
+        co_await recv_->stop();
+        for (;;) {
+            auto b = co_await recv_->next();
+            if (!b) {
+                if (b.error() != std::errc::operation_canceled) err = b.error();
+                break;
+            }
+            if (b->empty()) {
+                eof = true;
+                break;
+            }
+            early.append(reinterpret_cast<const char*>(b->data().data()), b->size());
+        }
+        recv_.reset();
+        ring_.reset();
+    }
     Upgrade up = std::move(resp.upgrade);
-    UpgradedStream us(std::move(s_), std::string(in_.get() + begin_, end_ - begin_),
-                      std::move(ring_), std::move(recv_));
+    UpgradedStream us(std::move(s_), std::move(early), eof, err);
     tcp_ = nullptr;
     try {
-        co_await up(Stream(std::move(us)));
+        co_await up(Stream(std::move(us)), drain_.token());
     } catch (const std::exception& e) {
         log_warn("http: upgraded connection: {}", e.what());
     }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include <corio/http/ascii.hpp>
@@ -11,6 +12,7 @@
 #include <corio/runtime/log.hpp>
 #include <corio/runtime/resilience.hpp>
 #include <corio/runtime/sync.hpp>
+#include <corio/runtime/task_group.hpp>
 #include <corio/runtime/timer.hpp>
 
 namespace corio::http::websocket {
@@ -99,7 +101,9 @@ struct WebSocket::State {
     std::uint64_t rng;
     bool close_sent = false;
     bool close_received = false;
-    bool reading = false;
+    bool reading = false;                  // a task is in receive() (or close() reads the rest)
+    bool closing = false;                  // close() took over reading
+    std::optional<std::string> owed_pong;  // a ping's answer not sent yet
     std::error_code failed;  // sticky: the connection is done
     std::uint16_t peer_code = 0;
     std::string peer_reason;
@@ -112,23 +116,27 @@ WebSocket::WebSocket(WebSocket&&) noexcept = default;
 WebSocket& WebSocket::operator=(WebSocket&&) noexcept = default;
 WebSocket::~WebSocket() = default;
 
+// A moved-from WebSocket reads as closed; its operations give EBADF.
 std::uint16_t WebSocket::close_code() const noexcept {
-    return st_->peer_code;
+    return st_ ? st_->peer_code : close_code::abnormal;
 }
 const std::string& WebSocket::close_reason() const noexcept {
-    return st_->peer_reason;
+    static const std::string none;
+    return st_ ? st_->peer_reason : none;
 }
 const std::string& WebSocket::protocol() const noexcept {
-    return st_->protocol;
+    static const std::string none;
+    return st_ ? st_->protocol : none;
 }
 bool WebSocket::is_open() const noexcept {
-    return !st_->close_sent && !st_->close_received && !st_->failed;
+    return st_ && !st_->close_sent && !st_->close_received && !st_->failed;
 }
 
 Task<Result<void>> WebSocket::send_frame(Opcode op, std::string_view payload) {
+    if (!st_) co_return std::errc::bad_file_descriptor;
     State& st = *st_;
     auto guard = co_await st.write_mu.lock();
-    if (!guard) co_return guard.error();  // cancelled while another frame went out
+    if (!guard) co_return guard.error();  // cancelled before anything went out
     if (st.failed) co_return st.failed;
     if (st.close_sent || !st.s.is_open()) co_return Error::closed;
     if (op == Opcode::close) st.close_sent = true;
@@ -145,17 +153,42 @@ Task<Result<void>> WebSocket::send_frame(Opcode op, std::string_view payload) {
         append_frame(st.scratch, op, true, payload, st.next_mask());
         r = co_await st.s.send_all(std::as_bytes(std::span(st.scratch)));
     }
-    // Part of a frame may have gone out: the stream cannot carry another.
-    if (!r) st.failed = r.error();
+    if (!r) {
+        // Part of a frame may have gone out: the stream cannot carry another. The
+        // caller gets what cut it off; later calls get connection_aborted, and the
+        // peer sees the end at once rather than waiting on half a frame.
+        st.failed =
+            transient(r.error()) ? std::make_error_code(std::errc::connection_aborted) : r.error();
+        if (st.peer_code == 0) st.peer_code = close_code::abnormal;
+        (void)st.s.shutdown(SHUT_RDWR);
+    }
     co_return r;
 }
 
-// Closes the stream once no other task is sending on it (a cancelled caller leaves
-// it to the destructor).
-Task<void> WebSocket::end_stream() {
+// Closes the stream once no other task is sending on it; the caller is the only
+// reader. `linger`: after a failure, the peer may still be sending: half-close,
+// then read and drop its bytes for a while, so that closing does not reset the
+// connection and destroy the close frame sent last. A cancelled caller leaves the
+// stream to the destructor.
+Task<void> WebSocket::end_stream(bool linger) {
     State& st = *st_;
     auto guard = co_await st.write_mu.lock();
-    if (guard) st.close_stream();
+    if (!guard || !st.s.is_open()) co_return;
+    if (linger) {
+        (void)st.s.shutdown(SHUT_WR);
+        auto drop = [](State* s) -> Task<Result<void>> {
+            for (std::size_t dropped = 0; dropped < 1024 * 1024;) {
+                auto n =
+                    co_await s->s.recv(std::as_writable_bytes(std::span(s->in.get(), s->in_size)));
+                if (!n || *n == 0) break;
+                dropped += *n;
+            }
+            co_return Result<void>{};
+        };
+        (void)co_await with_timeout(
+            drop(&st), std::min<Duration>(st.opts.close_timeout, std::chrono::seconds(2)));
+    }
+    st.close_stream();
 }
 
 Task<Result<void>> WebSocket::fail(std::error_code ec, std::uint16_t code, std::string_view why) {
@@ -166,19 +199,49 @@ Task<Result<void>> WebSocket::fail(std::error_code ec, std::uint16_t code, std::
         (void)co_await send_frame(Opcode::close, payload);
     }
     if (!st.failed) st.failed = ec;
-    co_await end_stream();
+    co_await end_stream(true);
     co_return ec;
 }
 
-Task<Result<Message>> WebSocket::receive() {
+// The close frame owed to a peer whose close arrived: its code echoed (RFC 6455
+// §5.5.1), none for a close without one. Then the stream ends.
+Task<void> WebSocket::answer_close() {
     State& st = *st_;
-    if (st.failed) co_return st.failed;
-    if (st.close_received || !st.s.is_open()) co_return Error::closed;
+    if (!st.close_sent) {
+        const std::string echo = st.peer_code == close_code::no_status ? "" : be16(st.peer_code);
+        auto sent = co_await send_frame(Opcode::close, echo);
+        if (!sent && transient(sent.error()) && !st.failed) co_return;  // still owed
+    }
+    co_await end_stream(false);
+}
+
+Task<Result<Message>> WebSocket::receive() {
+    if (!st_) co_return std::errc::bad_file_descriptor;
+    State& st = *st_;
+    if (st.closing) co_return Error::closed;  // close() reads the rest
+    if (st.reading) co_return std::errc::operation_in_progress;
     st.reading = true;
     struct Done {
         bool& reading;
         ~Done() { reading = false; }
     } done{st.reading};
+    co_return co_await next_message();
+}
+
+// The reader's side of receive(): the caller is the only reader.
+Task<Result<Message>> WebSocket::next_message() {
+    State& st = *st_;
+    if (st.failed) co_return st.failed;
+    if (st.close_received) {
+        co_await answer_close();  // a cancelled receive may have left it owed
+        co_return Error::closed;
+    }
+    if (!st.s.is_open()) co_return Error::closed;
+    if (st.owed_pong && !st.close_sent) {
+        auto sent = co_await send_frame(Opcode::pong, *st.owed_pong);
+        if (!sent) co_return sent.error();
+    }
+    st.owed_pong.reset();
     for (;;) {
         while (st.begin < st.end) {
             st.begin += st.reader.feed(std::string_view(st.in.get() + st.begin, st.end - st.begin));
@@ -191,8 +254,11 @@ Task<Result<Message>> WebSocket::receive() {
                     co_return Message{MessageType::binary, st.reader.take_message()};
                 case Reader::Event::ping: {
                     if (st.close_sent) break;
-                    auto sent = co_await send_frame(Opcode::pong, st.reader.payload());
+                    // Owed until sent: a receive cancelled on the way leaves it to the next.
+                    st.owed_pong = std::string(st.reader.payload());
+                    auto sent = co_await send_frame(Opcode::pong, *st.owed_pong);
                     if (!sent) co_return sent.error();
+                    st.owed_pong.reset();
                     break;
                 }
                 case Reader::Event::pong:
@@ -201,14 +267,7 @@ Task<Result<Message>> WebSocket::receive() {
                     st.close_received = true;
                     st.peer_code = st.reader.code();
                     st.peer_reason = std::string(st.reader.payload());
-                    if (!st.close_sent) {
-                        // Echo the code (RFC 6455 §5.5.1); a close without one is answered
-                        // without one.
-                        const std::string echo =
-                            st.peer_code == close_code::no_status ? "" : be16(st.peer_code);
-                        (void)co_await send_frame(Opcode::close, echo);
-                    }
-                    co_await end_stream();
+                    co_await answer_close();
                     co_return Error::closed;
                 }
                 case Reader::Event::error: {
@@ -221,20 +280,14 @@ Task<Result<Message>> WebSocket::receive() {
         st.begin = st.end = 0;
         auto n = co_await st.s.recv(std::as_writable_bytes(std::span(st.in.get(), st.in_size)));
         if (n) st.end = *n;
-        if (!n) {
+        if (!n || *n == 0) {
             // A cancelled or timed-out receive took nothing: the connection goes on.
-            if (!transient(n.error())) {
-                st.failed = n.error();
-                st.peer_code = close_code::abnormal;
-                co_await end_stream();
-            }
-            co_return n.error();
-        }
-        if (*n == 0) {
-            st.failed = Errc::eof;
-            st.peer_code = close_code::abnormal;
-            co_await end_stream();
-            co_return Errc::eof;
+            const std::error_code ec = n ? std::error_code(Errc::eof) : n.error();
+            if (transient(ec) && !st.failed) co_return ec;
+            if (!st.failed) st.failed = ec;
+            if (st.peer_code == 0) st.peer_code = close_code::abnormal;
+            co_await end_stream(false);
+            co_return st.failed;
         }
     }
 }
@@ -248,38 +301,54 @@ Task<Result<void>> WebSocket::send(std::span<const std::byte> data) {
                       std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
 }
 
-Task<Result<void>> WebSocket::ping(std::string_view payload) {
-    if (payload.size() > max_control_payload) {
-        return []() -> Task<Result<void>> { co_return std::errc::invalid_argument; }();
-    }
-    return send_frame(Opcode::ping, payload);
+Task<Result<void>> WebSocket::ping(std::string payload) {
+    if (payload.size() > max_control_payload) co_return std::errc::invalid_argument;
+    co_return co_await send_frame(Opcode::ping, payload);
 }
 
-Task<Result<void>> WebSocket::close(std::uint16_t code, std::string_view reason) {
+Task<Result<void>> WebSocket::close(std::uint16_t code, std::string reason) {
+    if (!st_) co_return std::errc::bad_file_descriptor;
     State& st = *st_;
     if (!valid_close_code(code) || reason.size() > max_control_payload - 2) {
         co_return std::errc::invalid_argument;
     }
+    if (st.close_received) {  // the peer closed first: what is owed, if anything
+        if (!st.reading) co_await answer_close();
+        co_return Result<void>{};
+    }
     if (st.failed) co_return st.failed;
+    // The whole handshake is bounded: our frame may queue behind a large message to a
+    // peer that stopped reading.
+    const TimePoint deadline = Loop::current().now() + st.opts.close_timeout;
     if (!st.close_sent) {
         std::string payload = be16(code);
         payload += reason;
-        auto sent = co_await send_frame(Opcode::close, payload);
-        if (!sent && sent.error() != Error::closed) co_return sent;
+        auto sent = co_await with_deadline(send_frame(Opcode::close, payload), deadline);
+        if (!sent && sent.error() != Error::closed) {
+            if (!st.reading) co_await end_stream(false);
+            co_return sent;
+        }
     }
     if (st.reading) co_return Result<void>{};  // that receive() sees the peer's answer
+    // From here this call is the reader: a receive() started now gives Error::closed.
+    st.closing = true;
+    st.reading = true;
+    struct Done {
+        bool& reading;
+        ~Done() { reading = false; }
+    } done{st.reading};
     if (!st.close_received && st.s.is_open()) {
-        // Skip what the peer still sends until its close frame (or the timeout).
+        // Skip what the peer still sends until its close frame (or the deadline).
         auto drain = [](WebSocket* ws) -> Task<Result<void>> {
             for (;;) {
-                auto m = co_await ws->receive();
+                auto m = co_await ws->next_message();
                 if (!m) co_return m.error();
             }
         };
-        (void)co_await with_timeout(drain(this), st.opts.close_timeout);
+        (void)co_await with_deadline(drain(this), deadline);
         if (!st.close_received && st.peer_code == 0) st.peer_code = close_code::abnormal;
     }
-    co_await end_stream();
+    co_await end_stream(false);
     co_return Result<void>{};
 }
 
@@ -292,18 +361,35 @@ bool is_upgrade(const Request& req) noexcept {
 
 namespace {
 
-Task<void> run_session(Stream s, Session session, Options opts, std::string protocol) {
-    WebSocket ws(std::move(s), WebSocket::Role::server, std::move(opts), {}, std::move(protocol));
-    bool threw = false;
+Task<void> guarded(const Session* session, WebSocket* ws, bool* threw) {
     try {
-        co_await session(ws);
+        co_await (*session)(*ws);
     } catch (const std::exception& e) {
         log_warn("websocket: session: {}", e.what());
-        threw = true;
+        *threw = true;
     }
-    if (ws.is_open()) {
-        (void)co_await ws.close(threw ? close_code::internal_error : close_code::normal);
+}
+
+// Runs the session until it returns, or until the server drains (then it is
+// cancelled and the connection closed with 1001), and closes what it left open.
+Task<void> run_session(Stream s, StopToken draining, Session session, Options opts,
+                       std::string protocol) {
+    WebSocket ws(std::move(s), WebSocket::Role::server, std::move(opts), {}, std::move(protocol));
+    bool threw = false;
+    bool drained = false;
+    {
+        TaskGroup g;
+        g.spawn(guarded(&session, &ws, &threw));
+        StopCallback on_drain(draining, [&g, &drained] {
+            drained = true;
+            g.cancel();
+        });
+        co_await g.wait();
     }
+    const std::uint16_t code = threw     ? close_code::internal_error
+                               : drained ? close_code::going_away
+                                         : close_code::normal;
+    (void)co_await ws.close(code);
 }
 
 // The first protocol the client offers (in its order) that the server speaks.
@@ -331,7 +417,8 @@ Response accept(const Request& req, Session session, Options opts) {
     }
     const auto version = req.header("sec-websocket-version");
     if (!version || ascii::trim_ows(*version) != "13") {
-        Response r = Response::error(426);
+        Response r = Response::error(426);  // RFC 9110 §15.5.22: names the protocol
+        r.set("Upgrade", "websocket");
         r.set("Sec-WebSocket-Version", "13");
         return r;
     }
@@ -343,8 +430,8 @@ Response accept(const Request& req, Session session, Options opts) {
     // A plain function makes the coroutine, so that its arguments live in its frame
     // (a coroutine lambda's captures would die with the std::function).
     r.upgrade = [session = std::move(session), opts = std::move(opts),
-                 protocol = std::move(protocol)](Stream s) {
-        return run_session(std::move(s), session, opts, protocol);
+                 protocol = std::move(protocol)](Stream s, StopToken draining) {
+        return run_session(std::move(s), draining, session, opts, protocol);
     };
     return r;
 }
@@ -416,12 +503,12 @@ Task<Result<WebSocket>> open_websocket(Url url, ConnectOptions opts, Deadline de
 
 }  // namespace
 
-Task<Result<WebSocket>> connect(std::string_view url, ConnectOptions opts) {
+Task<Result<WebSocket>> connect(std::string url, ConnectOptions opts) {
     std::string http_url;
     if (ascii::istarts_with(url, "ws://")) {
-        http_url = "http://" + std::string(url.substr(5));
+        http_url = "http://" + url.substr(5);
     } else if (ascii::istarts_with(url, "wss://")) {
-        http_url = "https://" + std::string(url.substr(6));
+        http_url = "https://" + url.substr(6);
     }
     auto parsed = Url::parse(http_url);
     if (!parsed) co_return std::errc::invalid_argument;

@@ -125,21 +125,34 @@ public:
     WebSocket& operator=(WebSocket&&) noexcept;
 
     /// The next message. Pings are answered and pongs skipped on the way; a
-    /// close frame is answered and ends it with Error::closed.
+    /// close frame is answered and ends it with Error::closed. One receive
+    /// at a time (another gives std::errc::operation_in_progress). A receive
+    /// cut off by a timeout or a cancel takes nothing with it: a message
+    /// half read stays for the next call, and an answer it owed (a pong, the
+    /// close echo) is sent by the next receive() or close().
     Task<Result<Message>> receive();
     /// Sends one message (one frame): text must be UTF-8 (not checked).
+    /// `data` must live until the send completes (a temporary in the
+    /// co_await expression does). A send cut off by a timeout or a cancel
+    /// may have sent part of its frame: the connection then ends (later
+    /// calls give std::errc::connection_aborted).
     Task<Result<void>> send(std::string_view data, MessageType type = MessageType::text);
-    /// Sends a binary message.
+    /// Sends a binary message (as send(std::string_view, ...)).
     Task<Result<void>> send(std::span<const std::byte> data);
     /// Sends a ping (at most 125 bytes of payload, else std::errc::invalid_argument).
-    Task<Result<void>> ping(std::string_view payload = {});
+    Task<Result<void>> ping(std::string payload = {});
     /// The closing handshake: sends a close frame with `code` and `reason`
     /// (at most 123 bytes; a code that may not be sent gives
     /// std::errc::invalid_argument), then, unless another task is in
     /// receive() (which will see the answer), reads until the peer's close
-    /// frame comes or Options::close_timeout passes, skipping messages, and
-    /// closes the stream. Succeeds once the close frame is sent.
-    Task<Result<void>> close(std::uint16_t code = close_code::normal, std::string_view reason = {});
+    /// frame comes, skipping messages (a receive() meanwhile gives
+    /// Error::closed), and closes the stream. The whole of it takes at most
+    /// Options::close_timeout: a close frame that could not go out in time
+    /// ends the connection with std::errc::timed_out; a peer that does not
+    /// answer in time leaves close_code() at abnormal. After the peer's
+    /// close: sends the echo still owed, if any. Succeeds once our close
+    /// frame is sent.
+    Task<Result<void>> close(std::uint16_t code = close_code::normal, std::string reason = {});
 
     /// The peer's close code once the connection ended: its close frame's
     /// code, no_status for a close frame without one, abnormal when the
@@ -157,13 +170,16 @@ private:
     struct State;
     Task<Result<void>> send_frame(Opcode op, std::string_view payload);
     Task<Result<void>> fail(std::error_code ec, std::uint16_t code, std::string_view why);
-    Task<void> end_stream();
+    Task<void> end_stream(bool linger);
+    Task<void> answer_close();
+    Task<Result<Message>> next_message();
     std::unique_ptr<State> st_;
 };
 
 /// What a server runs on an accepted WebSocket. When it returns (or throws),
 /// the connection is closed: with its own close() if it made one, else with
-/// 1000 (1011 after an exception).
+/// 1000 (1011 after an exception). When the server starts to drain (its
+/// shutdown), the session is cancelled and the connection closed with 1001.
 using Session = std::function<Task<void>(WebSocket&)>;
 
 /// True when `req` asks for a WebSocket: GET with `Upgrade: websocket` and
@@ -175,8 +191,8 @@ bool is_upgrade(const Request& req) noexcept;
 /// connection, or, for a request that is not a valid opening handshake
 /// (RFC 6455 §4.2.1), 400, or 426 with `Sec-WebSocket-Version: 13` for
 /// another version. The session runs on the server's connection: it counts
-/// toward max_connections, is cancelled with the server's shutdown after its
-/// grace, and has no timeouts of the server's (bound it yourself).
+/// toward max_connections, ends with the server's drain (see Session), and
+/// has no timeouts of the server's (bound its waits yourself).
 Response accept(const Request& req, Session session, Options opts = {});
 
 /// How connect() opens a connection.
@@ -199,6 +215,6 @@ struct ConnectOptions {
 /// when the server does not accept (a status other than 101, a wrong
 /// Sec-WebSocket-Accept, an extension or subprotocol not asked for);
 /// std::errc::timed_out after ConnectOptions::timeout.
-Task<Result<WebSocket>> connect(std::string_view url, ConnectOptions opts = {});
+Task<Result<WebSocket>> connect(std::string url, ConnectOptions opts = {});
 
 }  // namespace corio::http::websocket

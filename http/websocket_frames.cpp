@@ -84,7 +84,7 @@ std::string base64(std::span<const unsigned char> in) {
 // ---- the pure parts ---------------------------------------------------------------
 
 bool valid_close_code(std::uint16_t code) noexcept {
-    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
            (code >= 3000 && code <= 4999);
 }
 

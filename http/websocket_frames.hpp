@@ -37,8 +37,9 @@ inline constexpr std::uint16_t too_big = 1009;         ///< a message beyond the
 inline constexpr std::uint16_t internal_error = 1011;  ///< the endpoint failed
 }  // namespace close_code
 
-/// True when `code` may travel in a close frame: 1000-1003, 1007-1011 and
-/// 3000-4999 (1004-1006 and 1015 are reserved; the rest is unassigned).
+/// True when `code` may travel in a close frame: 1000-1003, 1007-1014 (the
+/// ones IANA registered) and 3000-4999 (1004-1006 and 1015 are reserved;
+/// the rest is unassigned).
 bool valid_close_code(std::uint16_t code) noexcept;
 /// True when `s` is well-formed UTF-8 (no overlong forms, no surrogates,
 /// nothing above U+10FFFF).

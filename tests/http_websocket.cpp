@@ -136,8 +136,11 @@ std::vector<Frame> server_frames(std::string_view wire) {
     return out;
 }
 
+// Not an error any session ends with: a check of session_end fails unless one ended.
+const std::error_code no_end = std::make_error_code(std::errc::interrupted);
+
 void reset_session_state() {
-    session_end = {};
+    session_end = no_end;
     session_close_code = 0;
     sessions_started = 0;
 }
@@ -196,7 +199,7 @@ TEST_CASE("websocket: the server's close ends the client's receive", "[http][web
         CHECK(c->close_reason() == "done");
         co_await srv.stop();
     });
-    CHECK(session_end == std::error_code());  // the server's close() completed its handshake
+    CHECK(session_end == std::error_code());  // the server's close() succeeded
 }
 
 TEST_CASE("websocket: pings answered, frames sent behind the handshake read", "[http][websocket]") {
@@ -346,6 +349,7 @@ TEST_CASE("websocket: refused handshakes", "[http][websocket]") {
             if (k.status == 426) {
                 CHECK(r->headers.get("Sec-WebSocket-Version") ==
                       std::optional<std::string_view>("13"));
+                CHECK(r->headers.has_token("upgrade", "websocket"));
             }
         }
         // The client: a server that does not switch, and URLs it cannot use.
@@ -459,10 +463,18 @@ TEST_CASE("websocket: one task receives while others send", "[http][websocket]")
     });
 }
 
-TEST_CASE("websocket: a server shutdown with a session in flight", "[http][websocket]") {
+/// One receive into *out; *started is set first, so that when the caller sees it the
+/// receive is under way (the task ran until the receive suspended it).
+Task<void> receive_end(ws::WebSocket* c, Result<ws::Message>* out, bool* started = nullptr) {
+    if (started != nullptr) *started = true;
+    *out = co_await c->receive();
+}
+
+TEST_CASE("websocket: a server shutdown closes its sessions with 1001", "[http][websocket]") {
+    reset_session_state();
     test::run([](Loop&) -> Task<void> {
         http::ServerOptions o;
-        o.grace = 50ms;
+        o.grace = 30s;  // the session ends at the drain, long before
         LocalServer srv(make_router(), o);
         auto c = co_await ws::connect(ws_url(srv, "/echo"));
         REQUIRE(c);
@@ -471,11 +483,41 @@ TEST_CASE("websocket: a server shutdown with a session in flight", "[http][webso
         auto m = co_await c->receive();
         CHECK(m);
         CHECK(srv.server().connections() == 1);
-        co_await srv.stop();  // the session is cancelled after the grace
+        Result<ws::Message> end = std::errc::interrupted;
+        TaskGroup client;
+        client.spawn(receive_end(&*c, &end));
+        co_await srv.stop();  // drains: the session is cancelled, 1001 goes out
+        co_await client.wait();
         CHECK(srv.server().connections() == 0);
-        auto end = co_await c->receive();
-        CHECK_FALSE(end);
+        CHECK(end.error() == ws::Error::closed);
+        CHECK(c->close_code() == ws::close_code::going_away);
         CHECK_FALSE(c->is_open());
+    });
+    CHECK(session_end == std::errc::operation_canceled);
+}
+
+TEST_CASE("websocket: close() while another task receives; one receive at a time",
+          "[http][websocket]") {
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(make_router());
+        auto c = co_await ws::connect(ws_url(srv, "/echo"));
+        REQUIRE(c);
+        Result<ws::Message> end = std::errc::interrupted;
+        TaskGroup reader;
+        bool started = false;
+        reader.spawn(receive_end(&*c, &end, &started));
+        while (!started)
+            co_await yield();
+        auto second = co_await c->receive();
+        CHECK(second.error() == std::errc::operation_in_progress);
+        auto closed = co_await c->close(4001, "enough");
+        CHECK(closed);  // returns once sent: the reader sees the answer
+        co_await reader.wait();
+        CHECK(end.error() == ws::Error::closed);
+        CHECK(c->close_code() == 4001);  // echoed by the server
+        auto after = co_await c->receive();
+        CHECK(after.error() == ws::Error::closed);
+        co_await srv.stop();
     });
 }
 
@@ -622,6 +664,90 @@ TEST_CASE("websocket: the stream ends under a send in flight: the send completes
             CHECK(sent);
             co_await g.wait();
             CHECK(got == big.size() + 14);  // the frame: a 10-byte header, the mask, the data
+        },
+        std::chrono::seconds(60));
+}
+
+namespace {
+
+// A WebSocket server by hand that pings at once and reads nothing until *go; then it
+// reads the client's frames, notes the pong's payload and answers it with "after",
+// and reads until the client's end.
+Task<void> pinging_server(net::TcpListener* l, const bool* go, std::string* pong) {
+    auto s = co_await l->accept();
+    if (!s) co_return;
+    std::string in;
+    std::array<std::byte, 65536> buf;
+    while (in.find("\r\n\r\n") == std::string::npos) {
+        auto n = co_await s->recv(buf);
+        if (!n || *n == 0) co_return;
+        in.append(reinterpret_cast<const char*>(buf.data()), *n);
+    }
+    const std::size_t k = in.find("Sec-WebSocket-Key: ") + 19;
+    std::string out =
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: " +
+        ws::accept_key(in.substr(k, in.find("\r\n", k) - k)) + "\r\n\r\n";
+    ws::append_frame(out, ws::Opcode::ping, true, "owed");
+    auto sent = co_await s->send_all(std::as_bytes(std::span(out)));
+    if (!sent) co_return;
+    while (!*go)
+        co_await sleep_for(1ms);
+    ws::Reader r(true, 64 << 20);
+    for (;;) {
+        auto n = co_await s->recv(buf);
+        if (!n || *n == 0) co_return;
+        std::string_view got(reinterpret_cast<const char*>(buf.data()), *n);
+        while (!got.empty()) {
+            got.remove_prefix(r.feed(got));
+            if (r.event() == ws::Reader::Event::error) co_return;
+            if (r.event() != ws::Reader::Event::pong) continue;
+            *pong = std::string(r.payload());
+            std::string after;
+            ws::append_frame(after, ws::Opcode::text, true, "after");
+            auto answered = co_await s->send_all(std::as_bytes(std::span(after)));
+            if (!answered) co_return;
+        }
+    }
+}
+
+}  // namespace
+
+TEST_CASE("websocket: a pong owed by a receive cut off is sent by the next one",
+          "[http][websocket]") {
+    test::run(
+        [](Loop&) -> Task<void> {
+            auto l = net::TcpListener::bind(net::Address::loopback_v4(0)).value("bind");
+            const std::string url = "ws://" + l.local_address().value("addr").to_string() + "/";
+            bool go = false;
+            std::string pong;
+            TaskGroup g;
+            g.spawn(pinging_server(&l, &go, &pong));
+            ws::ConnectOptions o;
+            o.options.close_timeout = 100ms;
+            auto c = co_await ws::connect(url, o);
+            REQUIRE(c);
+            // 16 MiB to a server that does not read: the send holds the write lock.
+            const std::string big(16 << 20, 'q');
+            Result<void> sent = std::errc::operation_canceled;
+            bool started = false;
+            TaskGroup sender;
+            sender.spawn(send_big(&*c, &big, &started, &sent));
+            while (!started)
+                co_await yield();
+            // The receive reads the ping; its pong waits behind the send; the timeout
+            // cuts it off there.
+            auto cut = co_await with_timeout(c->receive(), 20ms);
+            CHECK(cut.error() == std::errc::timed_out);
+            go = true;
+            co_await sender.wait();
+            CHECK(sent);
+            auto m = co_await c->receive();  // the owed pong goes out first
+            CHECK((m && m->data == "after"));
+            CHECK(pong == "owed");
+            auto closed = co_await c->close();
+            CHECK(closed);
+            co_await g.wait();
         },
         std::chrono::seconds(60));
 }

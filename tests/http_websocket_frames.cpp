@@ -98,10 +98,11 @@ TEST_CASE("websocket: UTF-8 validation", "[websocket]") {
 }
 
 TEST_CASE("websocket: close codes that may be sent", "[websocket]") {
-    for (std::uint16_t c : {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 4999}) {
+    for (std::uint16_t c :
+         {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1014, 3000, 4999}) {
         CHECK(valid_close_code(c));
     }
-    for (std::uint16_t c : {0, 999, 1004, 1005, 1006, 1012, 1015, 2999, 5000}) {
+    for (std::uint16_t c : {0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000}) {
         CHECK_FALSE(valid_close_code(c));
     }
 }
