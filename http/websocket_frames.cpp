@@ -88,8 +88,14 @@ bool valid_close_code(std::uint16_t code) noexcept {
            (code >= 3000 && code <= 4999);
 }
 
-bool valid_utf8(std::string_view s) noexcept {
-    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+namespace {
+
+// The length of the longest prefix of `s` made of whole, valid UTF-8 characters.
+// `bad` is set when what follows it cannot begin a valid character (an error
+// whatever comes next); else what follows is the start of one, cut short.
+std::size_t utf8_prefix(std::string_view s, bool& bad) noexcept {
+    const auto* start = reinterpret_cast<const unsigned char*>(s.data());
+    const auto* p = start;
     const auto* end = p + s.size();
     while (p < end) {
         if (*p < 0x80) {
@@ -99,7 +105,7 @@ bool valid_utf8(std::string_view s) noexcept {
         // The lead byte gives the sequence's length and the range of its second byte
         // (which rules out overlong forms, surrogates and code points past U+10FFFF).
         const unsigned char c = *p;
-        int more;
+        std::ptrdiff_t more;
         unsigned char lo = 0x80, hi = 0xbf;
         if (c >= 0xc2 && c <= 0xdf) {
             more = 1;
@@ -112,15 +118,25 @@ bool valid_utf8(std::string_view s) noexcept {
             if (c == 0xf0) lo = 0x90;
             if (c == 0xf4) hi = 0x8f;
         } else {
-            return false;
+            bad = true;
+            return std::size_t(p - start);
         }
-        if (end - p <= more || p[1] < lo || p[1] > hi) return false;
-        for (int k = 2; k <= more; ++k) {
-            if ((p[k] & 0xc0) != 0x80) return false;
-        }
+        const std::ptrdiff_t have = std::min(more, end - p - 1);
+        bool ok = have < 1 || (p[1] >= lo && p[1] <= hi);
+        for (std::ptrdiff_t k = 2; ok && k <= have; ++k)
+            ok = (p[k] & 0xc0) == 0x80;
+        if (!ok) bad = true;
+        if (!ok || have < more) return std::size_t(p - start);
         p += more + 1;
     }
-    return true;
+    return s.size();
+}
+
+}  // namespace
+
+bool valid_utf8(std::string_view s) noexcept {
+    bool bad = false;
+    return utf8_prefix(s, bad) == s.size();
 }
 
 bool valid_key(std::string_view key) noexcept {
@@ -232,6 +248,7 @@ bool Reader::header_done() {
     if (op_ == Opcode::text || op_ == Opcode::binary) {
         message_op_ = op_;
         message_.clear();
+        utf8_ok_ = 0;
     }
     if (static_cast<unsigned>(op_) >= 8) {
         control_.clear();
@@ -279,8 +296,8 @@ void Reader::payload_done() {
             break;
     }
     if (!fin_) return;  // more fragments to come
-    if (message_op_ == Opcode::text && !valid_utf8(message_)) {
-        fail(close_code::invalid_data, "text not UTF-8");
+    if (message_op_ == Opcode::text && utf8_ok_ != message_.size()) {
+        fail(close_code::invalid_data, "text not UTF-8");  // it ends inside a character
         return;
     }
     event_ = message_op_ == Opcode::text ? Event::text : Event::binary;
@@ -313,6 +330,15 @@ std::size_t Reader::feed(std::string_view in) {
         }
         used += take;
         left_ -= take;
+        if (&to == &message_ && message_op_ == Opcode::text) {
+            // Checked as it arrives: invalid text fails at once, not at the message's end.
+            bool bad = false;
+            utf8_ok_ += utf8_prefix(std::string_view(message_).substr(utf8_ok_), bad);
+            if (bad) {
+                fail(close_code::invalid_data, "text not UTF-8");
+                return used;
+            }
+        }
         if (left_ != 0) return used;
         payload_done();
         if (event_ != Event::none || used == in.size()) return used;

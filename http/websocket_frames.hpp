@@ -71,7 +71,9 @@ std::size_t frame_header(std::array<char, 14>& out, Opcode op, bool fin, std::ui
 /// fragments, checks every rule of RFC 6455 §5 for the receiving end
 /// (reserved bits and opcodes, masking by role, control frame size and
 /// fragmentation, continuation order, the length's top bit), UTF-8 of text
-/// and close reasons, close codes, and the message size limit.
+/// (as it arrives: invalid text fails at its first bad byte, not at the end
+/// of the message) and of close reasons, close codes, and the message size
+/// limit.
 class Reader {
 public:
     /// What the last feed() completed.
@@ -127,6 +129,7 @@ private:
     // A data message in progress (its first frame's opcode), and control payloads.
     Opcode message_op_ = Opcode::continuation;
     std::string message_;
+    std::size_t utf8_ok_ = 0;  // text: message_[0, utf8_ok_) is whole, valid UTF-8
     std::string control_;
     std::uint16_t code_ = 0;
     std::string_view reason_;

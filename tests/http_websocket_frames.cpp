@@ -206,6 +206,37 @@ TEST_CASE("websocket: each protocol violation fails with its close code", "[webs
     CHECK(r.event() == Event::error);
 }
 
+TEST_CASE("websocket: invalid text fails at its first bad byte", "[websocket]") {
+    // A first fragment with a bad byte: the error comes before the message goes on.
+    Reader r = server_reader();
+    auto seen = read_all(r, frame(Opcode::text, "ok \xff", false));
+    REQUIRE(seen.size() == 1);
+    CHECK((seen[0].event == Event::error && seen[0].code == close_code::invalid_data));
+    // Within one frame, cut short: the bytes up to the bad one are enough.
+    Reader r2 = server_reader();
+    const std::string whole =
+        frame(Opcode::text, std::string("abc\xc3\x28") + std::string(100, 'z'));
+    r2.feed(whole.substr(0, whole.size() - 90));
+    CHECK(r2.event() == Event::error);
+    CHECK(r2.code() == close_code::invalid_data);
+    // A character cut between fragments is not an error until the message ends inside it.
+    Reader r3 = server_reader();
+    auto cut =
+        read_all(r3, frame(Opcode::text, "\xe2\x82", false) + frame(Opcode::continuation, "\xac"));
+    REQUIRE(cut.size() == 1);
+    CHECK(cut[0].data == "\xe2\x82\xac");
+    Reader r4 = server_reader();
+    auto ends_inside =
+        read_all(r4, frame(Opcode::text, "\xe2\x82", false) + frame(Opcode::continuation, ""));
+    REQUIRE(ends_inside.size() == 1);
+    CHECK(ends_inside[0].code == close_code::invalid_data);
+    // A bad second byte in a cut character fails at once too.
+    Reader r5 = server_reader();
+    auto early = read_all(r5, frame(Opcode::text, "\xe0\x80", false));
+    REQUIRE(early.size() == 1);
+    CHECK(early[0].event == Event::error);
+}
+
 TEST_CASE("websocket: a frame's header alone is enough to refuse an oversized message",
           "[websocket]") {
     using namespace std::string_literals;
