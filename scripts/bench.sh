@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/bench.sh: installs what is missing, builds an optimised release in
 # build-bench, runs every benchmark (echo against the peers, micro, files,
-# HTTP, multi-loop scaling), writes bench/results/RESULTS.md with PNG charts and
+# HTTP, WebSocket against Boost.Beast, multi-loop scaling), writes bench/results/RESULTS.md with PNG charts and
 # the raw data, and prints the tables.
 #
 #   scripts/bench.sh [--quick] [--reps N] [--out DIR] [--skip PART,...]
@@ -10,7 +10,7 @@
 #             ping-pong, 50 and 500 connections, 3 interleaved repetitions of
 #             1 s), short micro, files and the other parts' quick modes
 #   --skip    leave parts out: echo, micro, fs, http, http-load, http-pipelined,
-#             https, multi
+#             https, ws, multi
 # A part whose script or binary is not there is skipped and the report says so.
 set -u
 cd "$(dirname "$0")/.."
@@ -43,7 +43,8 @@ echo "bench.sh: building corio (release) in $build ..." >&2
 has_target() { ninja -C "$build" -t query "$1" >/dev/null 2>&1; }
 required=(examples/echo_server examples/echo_bench bench/peers/peer_uring_echo bench/peers/peer_epoll_echo)
 optional=(bench/peers/peer_asio_echo bench/micro bench/fs/fs_bench bench/multi/multi_bench
-    examples/http_server/http_server examples/http_server examples/http_load)
+    examples/http_server/http_server examples/http_server examples/http_load
+    bench/ws/ws_echo bench/ws/ws_load bench/peers/peer_beast_ws_echo)
 if ! ninja -C "$build" -j "$(jobs)" "${required[@]}" >"$build/build-output.txt" 2>&1; then
     tail -30 "$build/build-output.txt"
     echo "bench.sh: build failed (full log: $build/build-output.txt)" >&2
@@ -64,7 +65,7 @@ built() { [ -x "$build/$1" ] && [[ " $build_failed " != *" $1 "* ]]; }
 
 mkdir -p "$out"
 # Results of an earlier run must not be mistaken for this one's.
-rm -f "$out"/{parts.tsv,run.json,echo.json,echo_runs.csv,echo-profile.json,micro.json,fs.txt,http.txt,http-load.txt,http-pipelined.txt,https.txt,multi.txt} \
+rm -f "$out"/{parts.tsv,run.json,echo.json,echo_runs.csv,echo-profile.json,micro.json,fs.txt,http.txt,http-load.txt,http-pipelined.txt,https.txt,multi.txt,ws.txt} \
     "$out"/*.png "$out"/*.dat "$out"/*.log
 tmp=$(mktemp -d)
 child=""
@@ -224,6 +225,17 @@ if [ -x scripts/https_bench.sh ]; then
     fi
 else
     skipped https "scripts/https_bench.sh" "scripts/https_bench.sh is not in this tree"
+fi
+
+# ---- websocket ---------------------------------------------------------------
+if built bench/ws/ws_echo && built bench/ws/ws_load && built bench/peers/peer_beast_ws_echo; then
+    if [ "$quick" = 1 ]; then
+        part ws 60 ws.txt bench/ws/run.sh --build "$build" --reps 1 --duration 1 --configs 64:50
+    else
+        part ws 300 ws.txt bench/ws/run.sh --build "$build"
+    fi
+else
+    skipped ws "bench/ws/run.sh" "bench/ws or its Beast peer (Boost 1.81) is not built"
 fi
 
 # ---- files -------------------------------------------------------------------
