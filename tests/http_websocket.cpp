@@ -523,32 +523,43 @@ TEST_CASE("websocket: close() while another task receives; one receive at a time
 
 namespace {
 
+// The raw servers below: what a client sent up to the end of its handshake's head
+// (and any bytes behind it); nullopt when the stream ended first.
+Task<std::optional<std::string>> read_handshake(net::TcpStream& s) {
+    std::string in;
+    std::array<std::byte, 4096> buf;
+    while (in.find("\r\n\r\n") == std::string::npos) {
+        auto n = co_await s.recv(buf);
+        if (!n || *n == 0) co_return std::nullopt;
+        in.append(reinterpret_cast<const char*>(buf.data()), *n);
+    }
+    co_return in;
+}
+
+// The 101 that accepts the handshake in `request`.
+std::string switching(const std::string& request) {
+    const std::size_t k = request.find("Sec-WebSocket-Key: ") + 19;
+    return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Accept: " +
+           ws::accept_key(request.substr(k, request.find("\r\n", k) - k)) + "\r\n\r\n";
+}
+
 // A WebSocket server by hand: accepts the handshake (`answer`: false, it never
 // answers), then reads until the client closes and never sends a close frame.
 // Sets *got_eof when the client's end of the stream came.
 Task<void> mute_server(net::TcpListener* l, bool answer, bool* got_eof) {
     auto s = co_await l->accept();
     if (!s) co_return;
-    std::string in;
-    std::array<std::byte, 4096> buf;
-    for (;;) {
-        auto n = co_await s->recv(buf);
-        if (!n || *n == 0) co_return;
-        in.append(reinterpret_cast<const char*>(buf.data()), *n);
-        if (in.find("\r\n\r\n") != std::string::npos) break;
-    }
+    auto in = co_await read_handshake(*s);
+    if (!in) co_return;
     if (!answer) {
         (void)co_await sleep_for(1h);
         co_return;
     }
-    const std::size_t k = in.find("Sec-WebSocket-Key: ") + 19;
-    const std::string key = in.substr(k, in.find("\r\n", k) - k);
-    const std::string reply =
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        "Sec-WebSocket-Accept: " +
-        ws::accept_key(key) + "\r\n\r\n";
+    const std::string reply = switching(*in);
     auto sent = co_await s->send_all(std::as_bytes(std::span(reply)));
     if (!sent) co_return;
+    std::array<std::byte, 4096> buf;
     for (;;) {
         auto n = co_await s->recv(buf);
         if (!n) co_return;
@@ -604,22 +615,14 @@ namespace {
 Task<void> leaving_server(net::TcpListener* l, std::size_t* got) {
     auto s = co_await l->accept();
     if (!s) co_return;
-    std::string in;
-    std::array<std::byte, 65536> buf;
-    while (in.find("\r\n\r\n") == std::string::npos) {
-        auto n = co_await s->recv(buf);
-        if (!n || *n == 0) co_return;
-        in.append(reinterpret_cast<const char*>(buf.data()), *n);
-    }
-    *got = in.size() - in.find("\r\n\r\n") - 4;
-    const std::size_t k = in.find("Sec-WebSocket-Key: ") + 19;
-    const std::string reply =
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        "Sec-WebSocket-Accept: " +
-        ws::accept_key(in.substr(k, in.find("\r\n", k) - k)) + "\r\n\r\n";
+    auto in = co_await read_handshake(*s);
+    if (!in) co_return;
+    *got = in->size() - in->find("\r\n\r\n") - 4;
+    const std::string reply = switching(*in);
     auto sent = co_await s->send_all(std::as_bytes(std::span(reply)));
     if (!sent) co_return;
     (void)s->shutdown(SHUT_WR);
+    std::array<std::byte, 65536> buf;
     for (;;) {
         co_await sleep_for(1ms);
         auto n = co_await s->recv(buf);
@@ -676,19 +679,11 @@ namespace {
 Task<void> pinging_server(net::TcpListener* l, const bool* go, std::string* pong) {
     auto s = co_await l->accept();
     if (!s) co_return;
-    std::string in;
-    std::array<std::byte, 65536> buf;
-    while (in.find("\r\n\r\n") == std::string::npos) {
-        auto n = co_await s->recv(buf);
-        if (!n || *n == 0) co_return;
-        in.append(reinterpret_cast<const char*>(buf.data()), *n);
-    }
-    const std::size_t k = in.find("Sec-WebSocket-Key: ") + 19;
-    std::string out =
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        "Sec-WebSocket-Accept: " +
-        ws::accept_key(in.substr(k, in.find("\r\n", k) - k)) + "\r\n\r\n";
+    auto in = co_await read_handshake(*s);
+    if (!in) co_return;
+    std::string out = switching(*in);
     ws::append_frame(out, ws::Opcode::ping, true, "owed");
+    std::array<std::byte, 65536> buf;
     auto sent = co_await s->send_all(std::as_bytes(std::span(out)));
     if (!sent) co_return;
     while (!*go)
