@@ -137,6 +137,7 @@ unsigned check_response(Response& resp) {
         throw std::invalid_argument("http: a 101 response names its protocol in Upgrade");
     }
     bool asks_close = false;
+    bool drop_connection = false;
     unsigned replaces = 0;
     for (const Header& h : resp.headers) {
         if (!valid_field_name(h.name) || !valid_field_value_text(h.value)) {
@@ -155,7 +156,12 @@ unsigned check_response(Response& resp) {
                 throw std::invalid_argument("http: response header '" + h.name +
                                             "' is the server's (it frames the body)");
             case OwnField::connection: {
-                // Response::set keeps the value as given: spaces around it are OWS.
+                // Response::set keeps the value as given: spaces around it are OWS. A
+                // 101's own "Connection: Upgrade" is the one the server writes anyway.
+                if (resp.upgrade && ascii::iequals(ascii::trim_ows(h.value), "upgrade")) {
+                    drop_connection = true;
+                    break;
+                }
                 if (!ascii::iequals(ascii::trim_ows(h.value), "close")) {
                     throw std::invalid_argument("http: response header '" + h.name +
                                                 "' is the server's (a handler may only say close)");
@@ -165,13 +171,13 @@ unsigned check_response(Response& resp) {
             }
         }
     }
-    if (asks_close) {
+    if (asks_close || drop_connection) {
         Headers kept;
         for (const Header& h : resp.headers) {
             if (own_field(h.name) != OwnField::connection) kept.add(h.name, h.value);
         }
         resp.headers = std::move(kept);
-        resp.close = true;
+        resp.close = resp.close || asks_close;
     }
     return replaces;
 }

@@ -83,6 +83,22 @@ http::Router make_router() {
         (void)waited;
         co_return ws::accept(req, echo_session);
     });
+    r.get("/custom", [](http::Request&) -> Task<http::Response> {
+        // Another protocol through Response::upgrade: bytes echoed as they come.
+        http::Response resp(101);
+        resp.set("Upgrade", "echo-proto");
+        resp.set("Connection", "Upgrade");  // allowed on a 101: the server's own
+        resp.upgrade = [](http::Stream s, StopToken) -> Task<void> {
+            std::array<std::byte, 256> buf;
+            for (;;) {
+                auto n = co_await s.recv(buf);
+                if (!n || *n == 0) co_return;
+                auto sent = co_await s.send_all(std::span<const std::byte>(buf.data(), *n));
+                if (!sent) co_return;
+            }
+        };
+        co_return resp;
+    });
     r.get("/plain", [](http::Request&) -> Task<http::Response> {
         co_return http::Response::text(200, "not a websocket\n");
     });
@@ -255,6 +271,33 @@ TEST_CASE("websocket: frames that arrive while the handler decides are kept", "[
         CHECK((frames[1].kind == ws::Reader::Event::close && frames[1].data.empty()));
         co_await srv.stop();
         release = nullptr;
+    });
+}
+
+TEST_CASE("upgrade: another protocol takes the connection over after a 101", "[http][websocket]") {
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(make_router());
+        auto raw = co_await RawClient::connect(srv.address());
+        // A request answered before it (pipelined), then the upgrade with bytes behind it.
+        bool sent = co_await raw.send(
+            "GET /plain HTTP/1.1\r\nHost: t\r\n\r\n"
+            "GET /custom HTTP/1.1\r\nHost: t\r\nUpgrade: echo-proto\r\n"
+            "Connection: Upgrade\r\n\r\nearly ");
+        CHECK(sent);
+        auto first = co_await raw.response();
+        REQUIRE(first);
+        CHECK(first->status == 200);
+        auto head = co_await raw.response();
+        REQUIRE(head);
+        CHECK(head->status == 101);
+        CHECK(head->headers.count("connection") == 1);
+        CHECK(head->headers.has_token("connection", "upgrade"));
+        CHECK(head->headers.get("upgrade") == std::optional<std::string_view>("echo-proto"));
+        sent = co_await raw.send("late");
+        CHECK(sent);
+        const bool echoed = co_await raw.wait_for("early late");
+        CHECK(echoed);
+        co_await srv.stop();
     });
 }
 
