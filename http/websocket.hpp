@@ -84,7 +84,8 @@ struct Options {
     /// The largest message received (its fragments together); a larger one
     /// fails the connection with 1009 and receive() with Errc::limit_exceeded.
     std::size_t max_message = 16 * 1024 * 1024;
-    /// close(): how long to wait for the peer's close frame after sending ours.
+    /// close(): the longest the closing handshake takes (our close frame
+    /// going out, then the peer's coming back).
     Duration close_timeout = std::chrono::seconds(5);
     /// Subprotocols (Sec-WebSocket-Protocol): a server picks the first the
     /// client offers that is in this list (none when none is); a client
@@ -93,8 +94,9 @@ struct Options {
 };
 
 /// One end of a WebSocket connection, made by accept() (server) or connect()
-/// (client). One task may receive while another sends; sends are whole
-/// frames, in the order their tasks reached them. Move-only.
+/// (client). One task receives while others send; sends are whole frames,
+/// in the order their tasks reached them. Move-only; a moved-from one reads
+/// as closed and its operations give std::errc::bad_file_descriptor.
 ///
 /// Errors: those of the stream (a reset, a timeout, cancellation);
 /// Error::closed once the closing handshake is done (by either side);
@@ -102,7 +104,9 @@ struct Options {
 /// 1006); std::errc::protocol_error, std::errc::illegal_byte_sequence (text
 /// or a close reason that is not UTF-8) and Errc::limit_exceeded (a message
 /// above Options::max_message) when the peer broke the rules: corio has then
-/// sent the matching close frame and the connection is done.
+/// sent the matching close frame and the connection is done;
+/// std::errc::connection_aborted after a send was cut off mid-frame;
+/// std::errc::operation_in_progress for a second receive() at once.
 class WebSocket {
 public:
     /// Which end this is.
