@@ -19,8 +19,6 @@ namespace corio::http::websocket {
 
 namespace {
 
-using namespace std::string_view_literals;
-
 constexpr std::size_t read_chunk = 16 * 1024;
 
 std::string be16(std::uint16_t v) {
@@ -69,17 +67,10 @@ struct WebSocket::State {
           reader(r == Role::server, opts.max_message),
           in(new char[std::max(read_chunk, buffered.size())]),
           in_size(std::max(read_chunk, buffered.size())),
-          end(buffered.size()),
-          rng(corio::detail::random_seed() | 1) {
+          end(buffered.size()) {
         std::memcpy(in.get(), buffered.data(), buffered.size());
     }
 
-    std::uint32_t next_mask() noexcept {  // xorshift64: masks need not be secret, only varied
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        return static_cast<std::uint32_t>(rng >> 16);
-    }
     // Closes the stream; called with write_mu held, so that no send is in flight.
     void close_stream() noexcept {
         if (!s.is_open()) return;
@@ -98,7 +89,6 @@ struct WebSocket::State {
     std::size_t end;
     Mutex write_mu;
     std::string scratch;  // a client's masked frame
-    std::uint64_t rng;
     bool close_sent = false;
     bool close_received = false;
     bool reading = false;                  // a task is in receive() (or close() reads the rest)
@@ -150,7 +140,8 @@ Task<Result<void>> WebSocket::send_frame(Opcode op, std::string_view payload) {
         r = co_await st.s.send_all(std::span<const std::span<const std::byte>>(parts));
     } else {
         st.scratch.clear();
-        append_frame(st.scratch, op, true, payload, st.next_mask());
+        append_frame(st.scratch, op, true, payload,
+                     static_cast<std::uint32_t>(corio::detail::random_seed()));
         r = co_await st.s.send_all(std::as_bytes(std::span(st.scratch)));
     }
     if (!r) {

@@ -208,6 +208,7 @@ bool Reader::fail(std::uint16_t code, std::string_view why) noexcept {
 // The first two bytes are in: checks what they decide, and how long the header is.
 bool Reader::header_done() {
     const unsigned char b0 = head_[0], b1 = head_[1];
+    const unsigned len7 = b1 & 0x7f;
     if (head_need_ == 2) {
         fin_ = (b0 & 0x80) != 0;
         const unsigned op = b0 & 0x0f;
@@ -218,7 +219,6 @@ bool Reader::header_done() {
         const bool masked = (b1 & 0x80) != 0;
         if (server_ && !masked) return fail(close_code::protocol_error, "unmasked client frame");
         if (!server_ && masked) return fail(close_code::protocol_error, "masked server frame");
-        const unsigned len7 = b1 & 0x7f;
         if (op >= 8 && (!fin_ || len7 > max_control_payload)) {
             return fail(close_code::protocol_error, "fragmented or long control frame");
         }
@@ -231,7 +231,6 @@ bool Reader::header_done() {
         head_need_ = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + (masked ? 4 : 0);
         if (head_need_ > 2) return true;  // more header to come
     }
-    const unsigned len7 = b1 & 0x7f;
     std::size_t at = 2;
     if (len7 < 126) {
         left_ = len7;
@@ -315,9 +314,8 @@ std::size_t Reader::feed(std::string_view in) {
             head_len_ += take;
             used += take;
             if (head_len_ < head_need_) return used;
-            const std::size_t need = head_need_;
             if (!header_done()) return used;
-            if (!in_payload_ && head_need_ > need) continue;  // the rest of the header
+            if (!in_payload_) continue;  // the rest of the header
         }
         const std::size_t take = std::size_t(std::min<std::uint64_t>(left_, in.size() - used));
         std::string& to = static_cast<unsigned>(op_) >= 8 ? control_ : message_;
