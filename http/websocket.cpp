@@ -59,16 +59,46 @@ const std::error_category& error_category() noexcept {
 // ---- WebSocket ----------------------------------------------------------------------
 
 struct WebSocket::State {
-    State(Stream st, Role r, Options o, std::string buffered, std::string proto)
+    State(Stream st, Role r, Options o, std::string buffered, std::string proto,
+          std::optional<DeflateParams> d)
         : s(std::move(st)),
           role(r),
           opts(std::move(o)),
           protocol(std::move(proto)),
+          deflate(d),
           reader(r == Role::server, opts.max_message),
           in(new char[std::max(read_chunk, buffered.size())]),
           in_size(std::max(read_chunk, buffered.size())),
           end(buffered.size()) {
         std::memcpy(in.get(), buffered.data(), buffered.size());
+        if (!deflate) return;
+        reader.enable_deflate();
+        // Our compressor: within the window the answer allows us (none below 9, which
+        // zlib cannot make: such a side sends its messages uncompressed), fresh for
+        // each message when the answer or our options say so.
+        const bool server = r == Role::server;
+        const int allowed =
+            server ? d->server_max_window_bits : std::max(0, d->client_max_window_bits);
+        window_bits =
+            std::min(std::clamp(opts.deflate.window_bits, 9, 15), allowed > 0 ? allowed : 15);
+        no_context_takeover =
+            opts.deflate.no_context_takeover ||
+            (server ? d->server_no_context_takeover : d->client_no_context_takeover);
+    }
+
+    // The payload to send for a data message: `data` itself, or its compressed form
+    // in `deflated` (then `compressed` is set). Called with write_mu held.
+    std::string_view outgoing(std::string_view data, bool& compressed) {
+        compressed = false;
+        if (!deflate || window_bits < 9 || data.size() < opts.deflate.min_size) return data;
+        if (!deflater) {
+            deflater = std::make_unique<Deflater>(opts.deflate.level, window_bits,
+                                                  opts.deflate.mem_level, no_context_takeover);
+        }
+        deflated.clear();
+        if (!deflater->compress(data, deflated)) return data;
+        compressed = true;
+        return deflated;
     }
 
     // Closes the stream; called with write_mu held, so that no send is in flight.
@@ -82,6 +112,11 @@ struct WebSocket::State {
     Role role;
     Options opts;
     std::string protocol;
+    std::optional<DeflateParams> deflate;  // agreed in the handshake
+    int window_bits = 0;                   // our compressor's (below 9: we do not compress)
+    bool no_context_takeover = false;
+    std::unique_ptr<Deflater> deflater;  // made at the first compressed send
+    std::string deflated;                // a compressed payload
     Reader reader;
     std::unique_ptr<char[]> in;  // in[begin, end): bytes read and not yet fed
     std::size_t in_size;
@@ -99,9 +134,10 @@ struct WebSocket::State {
     std::string peer_reason;
 };
 
-WebSocket::WebSocket(Stream s, Role role, Options opts, std::string buffered, std::string protocol)
+WebSocket::WebSocket(Stream s, Role role, Options opts, std::string buffered, std::string protocol,
+                     std::optional<DeflateParams> deflate)
     : st_(std::make_unique<State>(std::move(s), role, std::move(opts), std::move(buffered),
-                                  std::move(protocol))) {}
+                                  std::move(protocol), deflate)) {}
 WebSocket::WebSocket(WebSocket&&) noexcept = default;
 WebSocket& WebSocket::operator=(WebSocket&&) noexcept = default;
 WebSocket::~WebSocket() = default;
@@ -118,6 +154,10 @@ const std::string& WebSocket::protocol() const noexcept {
     static const std::string none;
     return st_ ? st_->protocol : none;
 }
+const std::optional<DeflateParams>& WebSocket::deflate() const noexcept {
+    static const std::optional<DeflateParams> none;
+    return st_ ? st_->deflate : none;
+}
 bool WebSocket::is_open() const noexcept {
     return st_ && !st_->close_sent && !st_->close_received && !st_->failed;
 }
@@ -130,10 +170,13 @@ Task<Result<void>> WebSocket::send_frame(Opcode op, std::string_view payload) {
     if (st.failed) co_return st.failed;
     if (st.close_sent || !st.s.is_open()) co_return Error::closed;
     if (op == Opcode::close) st.close_sent = true;
+    bool compressed = false;
+    if (op == Opcode::text || op == Opcode::binary) payload = st.outgoing(payload, compressed);
     Result<void> r;
     if (st.role == Role::server) {
         std::array<char, 14> head{};
-        const std::size_t n = frame_header(head, op, true, payload.size());
+        const std::size_t n =
+            frame_header(head, op, true, payload.size(), std::nullopt, compressed);
         const std::span<const std::byte> parts[] = {
             std::as_bytes(std::span(head.data(), n)),
             std::as_bytes(std::span(payload.data(), payload.size()))};
@@ -141,7 +184,7 @@ Task<Result<void>> WebSocket::send_frame(Opcode op, std::string_view payload) {
     } else {
         st.scratch.clear();
         append_frame(st.scratch, op, true, payload,
-                     static_cast<std::uint32_t>(corio::detail::random_seed()));
+                     static_cast<std::uint32_t>(corio::detail::random_seed()), compressed);
         r = co_await st.s.send_all(std::as_bytes(std::span(st.scratch)));
     }
     if (!r) {
@@ -364,8 +407,9 @@ Task<void> guarded(const Session* session, WebSocket* ws, bool* threw) {
 // Runs the session until it returns, or until the server drains (then it is
 // cancelled and the connection closed with 1001), and closes what it left open.
 Task<void> run_session(Stream s, StopToken draining, Session session, Options opts,
-                       std::string protocol) {
-    WebSocket ws(std::move(s), WebSocket::Role::server, std::move(opts), {}, std::move(protocol));
+                       std::string protocol, std::optional<DeflateParams> deflate) {
+    WebSocket ws(std::move(s), WebSocket::Role::server, std::move(opts), {}, std::move(protocol),
+                 deflate);
     bool threw = false;
     bool drained = false;
     {
@@ -398,6 +442,17 @@ std::string pick_protocol(const Headers& h, const std::vector<std::string>& ours
     return {};
 }
 
+// The values of every line of field `name`, joined with ", " (RFC 9110 §5.3).
+std::string joined(const Headers& h, std::string_view name) {
+    std::string v;
+    for (const Header& f : h) {
+        if (!ascii::iequals(f.name, name)) continue;
+        if (!v.empty()) v += ", ";
+        v += f.value;
+    }
+    return v;
+}
+
 }  // namespace
 
 Response accept(const Request& req, Session session, Options opts) {
@@ -418,11 +473,14 @@ Response accept(const Request& req, Session session, Options opts) {
     r.set("Upgrade", "websocket");
     r.set("Sec-WebSocket-Accept", accept_key(ascii::trim_ows(*key)));
     if (!protocol.empty()) r.set("Sec-WebSocket-Protocol", protocol);
+    const auto deflate = deflate_accept(
+        deflate_offers(joined(req.headers(), "sec-websocket-extensions")), opts.deflate);
+    if (deflate) r.set("Sec-WebSocket-Extensions", deflate_format(*deflate));
     // A plain function makes the coroutine, so that its arguments live in its frame
     // (a coroutine lambda's captures would die with the std::function).
     r.upgrade = [session = std::move(session), opts = std::move(opts),
-                 protocol = std::move(protocol)](Stream s, StopToken draining) {
-        return run_session(std::move(s), draining, session, opts, protocol);
+                 protocol = std::move(protocol), deflate](Stream s, StopToken draining) {
+        return run_session(std::move(s), draining, session, opts, protocol, deflate);
     };
     return r;
 }
@@ -452,6 +510,9 @@ Task<Result<WebSocket>> open_websocket(Url url, ConnectOptions opts, Deadline de
                                       {"Sec-WebSocket-Key", key},
                                       {"Sec-WebSocket-Version", "13"}};
     if (!offered.empty()) fields.push_back({"Sec-WebSocket-Protocol", offered});
+    const std::string deflate_offered =
+        opts.options.deflate.enabled ? deflate_offer(opts.options.deflate) : std::string();
+    if (!deflate_offered.empty()) fields.push_back({"Sec-WebSocket-Extensions", deflate_offered});
     for (const Header& h : opts.headers)
         fields.push_back({h.name, h.value});
     std::string request;
@@ -479,17 +540,22 @@ Task<Result<WebSocket>> open_websocket(Url url, ConnectOptions opts, Deadline de
     const auto accept = resp.headers.get("sec-websocket-accept");
     const auto chosen = resp.headers.get("sec-websocket-protocol");
     const auto& ours = opts.options.protocols;
+    // An extension answer must be to what we offered: permessage-deflate, if anything.
+    std::optional<DeflateParams> deflate;
+    const bool extension = resp.headers.contains("sec-websocket-extensions");
+    if (extension && !deflate_offered.empty()) {
+        deflate = deflate_check_answer(joined(resp.headers, "sec-websocket-extensions"));
+    }
     if (resp.status != 101 || !resp.headers.has_token("upgrade", "websocket") ||
         !resp.headers.has_token("connection", "upgrade") || !accept ||
-        ascii::trim_ows(*accept) != accept_key(key) ||
-        resp.headers.contains("sec-websocket-extensions") ||
+        ascii::trim_ows(*accept) != accept_key(key) || (extension && !deflate) ||
         (chosen && std::find(ours.begin(), ours.end(), ascii::trim_ows(*chosen)) == ours.end())) {
         log_debug("websocket: {} refused the handshake ({})", url.normalized(), resp.status);
         co_return std::errc::protocol_error;
     }
     std::string protocol = chosen ? std::string(ascii::trim_ows(*chosen)) : std::string();
     co_return WebSocket(std::move(*s), WebSocket::Role::client, std::move(opts.options),
-                        std::move(rest), std::move(protocol));
+                        std::move(rest), std::move(protocol), deflate);
 }
 
 }  // namespace

@@ -22,8 +22,8 @@
 //
 // Pings are answered, a peer's close is answered, and every violation of the
 // protocol (RFC 6455 §5, §7, §8) fails the connection with the close code the
-// RFC names. No extensions (permessage-deflate is refused by not offering or
-// accepting it).
+// RFC names. permessage-deflate (RFC 7692) when both ends enable it
+// (Options::deflate); no other extension.
 
 #include <array>
 #include <chrono>
@@ -41,6 +41,7 @@
 #include <corio/http/client.hpp>
 #include <corio/http/message.hpp>
 #include <corio/http/stream.hpp>
+#include <corio/http/websocket_deflate.hpp>
 #include <corio/http/websocket_frames.hpp>
 #include <corio/runtime/clock.hpp>
 #include <corio/runtime/result.hpp>
@@ -91,6 +92,10 @@ struct Options {
     /// client offers that is in this list (none when none is); a client
     /// offers these, in order, and fails when the server picks another.
     std::vector<std::string> protocols;
+    /// permessage-deflate (RFC 7692): off unless enabled here, and used only
+    /// when the other end agrees. See DeflateOptions for its memory and the
+    /// compression of secrets.
+    DeflateOptions deflate;
 };
 
 /// One end of a WebSocket connection, made by accept() (server) or connect()
@@ -117,9 +122,10 @@ public:
 
     /// A WebSocket over `s`, the handshake done; `buffered` are bytes read
     /// past the handshake (the start of the peer's first frames), `protocol`
-    /// the agreed subprotocol.
+    /// the agreed subprotocol, `deflate` the agreed permessage-deflate
+    /// parameters (the server's answer), if any.
     WebSocket(Stream s, Role role, Options opts = {}, std::string buffered = {},
-              std::string protocol = {});
+              std::string protocol = {}, std::optional<DeflateParams> deflate = std::nullopt);
     /// Moves the connection (no operation may be pending on `o`).
     WebSocket(WebSocket&&) noexcept;
     /// Closes the stream; no operation may be pending. Call close() first
@@ -135,7 +141,9 @@ public:
     /// half read stays for the next call, and an answer it owed (a pong, the
     /// close echo) is sent by the next receive() or close().
     Task<Result<Message>> receive();
-    /// Sends one message (one frame): text must be UTF-8 (not checked).
+    /// Sends one message (one frame; compressed when permessage-deflate was
+    /// agreed and it is at least DeflateOptions::min_size long): text must
+    /// be UTF-8 (not checked).
     /// `data` must live until the send completes (a temporary in the
     /// co_await expression does). A send cut off by a timeout or a cancel
     /// may have sent part of its frame: the connection then ends (later
@@ -167,6 +175,9 @@ public:
     const std::string& close_reason() const noexcept;
     /// The subprotocol agreed in the handshake ("" for none).
     const std::string& protocol() const noexcept;
+    /// The permessage-deflate parameters agreed in the handshake (the
+    /// server's answer); nullopt when messages are not compressed.
+    const std::optional<DeflateParams>& deflate() const noexcept;
     /// True until either side has sent a close frame or the connection failed.
     bool is_open() const noexcept;
 
@@ -217,7 +228,8 @@ struct ConnectOptions {
 /// and makes the opening handshake. Errors: std::errc::invalid_argument
 /// for a URL that is neither; the connector's; std::errc::protocol_error
 /// when the server does not accept (a status other than 101, a wrong
-/// Sec-WebSocket-Accept, an extension or subprotocol not asked for);
+/// Sec-WebSocket-Accept, an extension or subprotocol not asked for, a
+/// permessage-deflate answer that RFC 7692 §7.1 does not allow);
 /// std::errc::timed_out after ConnectOptions::timeout.
 Task<Result<WebSocket>> connect(std::string url, ConnectOptions opts = {});
 

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <span>
 
+#include <corio/http/websocket_deflate.hpp>
+
 namespace corio::http::websocket {
 
 namespace {
@@ -159,8 +161,8 @@ std::string accept_key(std::string_view key) {
 }
 
 std::size_t frame_header(std::array<char, 14>& out, Opcode op, bool fin, std::uint64_t length,
-                         std::optional<std::uint32_t> mask) noexcept {
-    out[0] = static_cast<char>((fin ? 0x80 : 0) | static_cast<int>(op));
+                         std::optional<std::uint32_t> mask, bool compressed) noexcept {
+    out[0] = static_cast<char>((fin ? 0x80 : 0) | (compressed ? 0x40 : 0) | static_cast<int>(op));
     const char masked = mask ? char(0x80) : char(0);
     std::size_t n = 2;
     if (length < 126) {
@@ -185,9 +187,9 @@ std::size_t frame_header(std::array<char, 14>& out, Opcode op, bool fin, std::ui
 }
 
 void append_frame(std::string& out, Opcode op, bool fin, std::string_view payload,
-                  std::optional<std::uint32_t> mask) {
+                  std::optional<std::uint32_t> mask, bool compressed) {
     std::array<char, 14> head{};
-    const std::size_t n = frame_header(head, op, fin, payload.size(), mask);
+    const std::size_t n = frame_header(head, op, fin, payload.size(), mask, compressed);
     out.append(head.data(), n);
     const std::size_t at = out.size();
     out += payload;
@@ -197,6 +199,12 @@ void append_frame(std::string& out, Opcode op, bool fin, std::string_view payloa
             out[at + i] ^= key[i % 4];
     }
 }
+
+Reader::Reader(bool server, std::size_t max_message) noexcept
+    : server_(server), max_message_(max_message) {}
+Reader::~Reader() = default;
+Reader::Reader(Reader&&) noexcept = default;
+Reader& Reader::operator=(Reader&&) noexcept = default;
 
 bool Reader::fail(std::uint16_t code, std::string_view why) noexcept {
     event_ = Event::error;
@@ -212,7 +220,11 @@ bool Reader::header_done() {
     if (head_need_ == 2) {
         fin_ = (b0 & 0x80) != 0;
         const unsigned op = b0 & 0x0f;
-        if ((b0 & 0x70) != 0) return fail(close_code::protocol_error, "reserved bits set");
+        // RSV1 marks a compressed message's first frame, where permessage-deflate was agreed.
+        const unsigned rsv = b0 & 0x70;
+        if (rsv != 0 && !(rsv == 0x40 && deflate_ && (op == 1 || op == 2))) {
+            return fail(close_code::protocol_error, "reserved bits set");
+        }
         if (op > 2 && (op < 8 || op > 10))
             return fail(close_code::protocol_error, "reserved opcode");
         op_ = static_cast<Opcode>(op);
@@ -248,10 +260,12 @@ bool Reader::header_done() {
         message_op_ = op_;
         message_.clear();
         utf8_ok_ = 0;
+        compressed_ = (b0 & 0x40) != 0;
     }
     if (static_cast<unsigned>(op_) >= 8) {
         control_.clear();
-    } else if (left_ > max_message_ - std::min(max_message_, message_.size())) {
+    } else if (!compressed_ && left_ > max_message_ - std::min(max_message_, message_.size())) {
+        // (A compressed message's limit is checked on what it decompresses to.)
         return fail(close_code::too_big, "message too big");
     }
     head_len_ = 0;
@@ -295,6 +309,8 @@ void Reader::payload_done() {
             break;
     }
     if (!fin_) return;  // more fragments to come
+    if (compressed_ && !inflate({}, true)) return;
+    compressed_ = false;
     if (message_op_ == Opcode::text && utf8_ok_ != message_.size()) {
         fail(close_code::invalid_data, "text not UTF-8");  // it ends inside a character
         return;
@@ -318,7 +334,11 @@ std::size_t Reader::feed(std::string_view in) {
             if (!in_payload_) continue;  // the rest of the header
         }
         const std::size_t take = std::size_t(std::min<std::uint64_t>(left_, in.size() - used));
-        std::string& to = static_cast<unsigned>(op_) >= 8 ? control_ : message_;
+        const bool control = static_cast<unsigned>(op_) >= 8;
+        // Unmasked into the message (or control payload), or into scratch_ on its way
+        // through the decompressor.
+        std::string& to = control ? control_ : compressed_ ? scratch_ : message_;
+        if (&to == &scratch_) scratch_.clear();
         const std::size_t at = to.size();
         to.append(in.data() + used, take);
         if (server_) {
@@ -328,19 +348,33 @@ std::size_t Reader::feed(std::string_view in) {
         }
         used += take;
         left_ -= take;
-        if (&to == &message_ && message_op_ == Opcode::text) {
-            // Checked as it arrives: invalid text fails at once, not at the message's end.
-            bool bad = false;
-            utf8_ok_ += utf8_prefix(std::string_view(message_).substr(utf8_ok_), bad);
-            if (bad) {
-                fail(close_code::invalid_data, "text not UTF-8");
-                return used;
-            }
+        if (&to == &scratch_ ? !inflate(scratch_, false) : !control && !check_text()) {
+            return used;
         }
         if (left_ != 0) return used;
         payload_done();
         if (event_ != Event::none || used == in.size()) return used;
     }
+}
+
+// Text is checked as it arrives: invalid text fails at once, not at the message's end.
+bool Reader::check_text() noexcept {
+    if (message_op_ != Opcode::text) return true;
+    bool bad = false;
+    utf8_ok_ += utf8_prefix(std::string_view(message_).substr(utf8_ok_), bad);
+    return !bad || fail(close_code::invalid_data, "text not UTF-8");
+}
+
+// Decompresses the next part of a compressed message (`last`: its end) into message_.
+bool Reader::inflate(std::string_view in, bool last) {
+    if (!inflater_) inflater_ = std::make_unique<Inflater>();
+    const Inflater::Status st = last ? inflater_->finish(message_, max_message_)
+                                     : inflater_->feed(in, message_, max_message_);
+    if (st == Inflater::Status::too_big) return fail(close_code::too_big, "message too big");
+    if (st == Inflater::Status::bad_data) {
+        return fail(close_code::invalid_data, "invalid compressed data");
+    }
+    return check_text();
 }
 
 }  // namespace corio::http::websocket

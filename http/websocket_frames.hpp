@@ -7,6 +7,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -58,12 +59,16 @@ std::string accept_key(std::string_view key);
 
 /// Appends one frame to `out`: the header (the payload length in the
 /// shortest form), then `payload`, masked with `mask` when one is given
-/// (a client's frames are masked, a server's are not).
+/// (a client's frames are masked, a server's are not). `compressed` sets
+/// RSV1: the first frame of a message compressed by permessage-deflate.
 void append_frame(std::string& out, Opcode op, bool fin, std::string_view payload,
-                  std::optional<std::uint32_t> mask = std::nullopt);
+                  std::optional<std::uint32_t> mask = std::nullopt, bool compressed = false);
 /// The header alone of such a frame, into `out`; returns its length (2 to 14).
 std::size_t frame_header(std::array<char, 14>& out, Opcode op, bool fin, std::uint64_t length,
-                         std::optional<std::uint32_t> mask = std::nullopt) noexcept;
+                         std::optional<std::uint32_t> mask = std::nullopt,
+                         bool compressed = false) noexcept;
+
+class Inflater;
 
 /// The receiving side of the protocol, without I/O: feed it bytes as they
 /// arrive and it gives one event at a time (a whole message, a control
@@ -73,7 +78,9 @@ std::size_t frame_header(std::array<char, 14>& out, Opcode op, bool fin, std::ui
 /// fragmentation, continuation order, the length's top bit), UTF-8 of text
 /// (as it arrives: invalid text fails at its first bad byte, not at the end
 /// of the message) and of close reasons, close codes, and the message size
-/// limit.
+/// limit. With permessage-deflate (enable_deflate()) it decompresses the
+/// messages whose first frame has RSV1 set, and checks the limit and UTF-8
+/// on what comes out.
 class Reader {
 public:
     /// What the last feed() completed.
@@ -90,8 +97,17 @@ public:
     /// A reader for the server's side (`server`: frames must be masked) or
     /// the client's (they must not be), with messages of at most
     /// `max_message` bytes.
-    Reader(bool server, std::size_t max_message) noexcept
-        : server_(server), max_message_(max_message) {}
+    Reader(bool server, std::size_t max_message) noexcept;
+    ~Reader();
+    /// Moves the reader and what it holds.
+    Reader(Reader&&) noexcept;
+    /// Moves the reader and what it holds.
+    Reader& operator=(Reader&&) noexcept;
+
+    /// Accepts messages compressed by permessage-deflate (negotiated in the
+    /// handshake); without it RSV1 is a protocol error. Invalid compressed
+    /// data fails with invalid_data (1007).
+    void enable_deflate() noexcept { deflate_ = true; }
 
     /// Consumes bytes of `in` up to the end of one event (or all of them);
     /// returns how many. After an error it consumes nothing.
@@ -112,6 +128,8 @@ private:
     bool fail(std::uint16_t code, std::string_view why) noexcept;
     bool header_done();
     void payload_done();
+    bool inflate(std::string_view in, bool last);
+    bool check_text() noexcept;
 
     bool server_;
     std::size_t max_message_;
@@ -130,6 +148,10 @@ private:
     Opcode message_op_ = Opcode::continuation;
     std::string message_;
     std::size_t utf8_ok_ = 0;  // text: message_[0, utf8_ok_) is whole, valid UTF-8
+    bool deflate_ = false;     // permessage-deflate was agreed
+    bool compressed_ = false;  // the message in progress is compressed
+    std::unique_ptr<Inflater> inflater_;  // made at the first compressed message
+    std::string scratch_;                 // compressed bytes, unmasked
     std::string control_;
     std::uint16_t code_ = 0;
     std::string_view reason_;

@@ -30,7 +30,7 @@ need_pkgs() {
 }
 
 # The packages every build needs.
-base_pkgs=(g++ meson ninja-build pkg-config liburing-dev libfmt-dev libssl-dev openssl catch2 libbenchmark-dev python3)
+base_pkgs=(g++ meson ninja-build pkg-config liburing-dev libfmt-dev libssl-dev openssl zlib1g-dev catch2 libbenchmark-dev python3)
 
 # configure DIR ARGS...: meson setup (or reconfigure) DIR with ARGS.
 configure() {

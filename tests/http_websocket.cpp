@@ -4,7 +4,9 @@
 // subprotocols, refused handshakes, protocol violations answered with their
 // close code, a peer that vanishes, a session that throws, a receive
 // cancelled by a timeout (nothing lost), one task receiving while others
-// send, and a server shutdown with a session in flight.
+// send, a server shutdown with a session in flight, and permessage-deflate
+// (negotiated both ways, RFC 7692's bytes on the wire, its limits, the
+// client's checks of the server's answer).
 #include <catch2/catch.hpp>
 
 #include <corio/http/websocket.hpp>
@@ -98,6 +100,20 @@ http::Router make_router() {
             }
         };
         co_return resp;
+    });
+    r.get("/deflate", [](http::Request& req) -> Task<http::Response> {
+        ws::Options o;
+        o.deflate.enabled = true;
+        co_return ws::accept(req, echo_session, o);
+    });
+    r.get("/deflate-small", [](http::Request& req) -> Task<http::Response> {
+        ws::Options o;
+        o.deflate.enabled = true;
+        o.deflate.window_bits = 10;
+        o.deflate.mem_level = 4;
+        o.deflate.no_context_takeover = true;
+        o.max_message = 400000;
+        co_return ws::accept(req, echo_session, o);
     });
     r.get("/plain", [](http::Request&) -> Task<http::Response> {
         co_return http::Response::text(200, "not a websocket\n");
@@ -789,6 +805,209 @@ TEST_CASE("websocket: a pong owed by a receive cut off is sent by the next one",
             co_await g.wait();
         },
         std::chrono::seconds(60));
+}
+
+// ---- permessage-deflate ------------------------------------------------------------
+
+namespace {
+
+ws::DeflateParams deflate_params(bool snct, int smwb, int cmwb) {
+    ws::DeflateParams p;
+    p.server_no_context_takeover = snct;
+    p.server_max_window_bits = smwb;
+    p.client_max_window_bits = cmwb;
+    return p;
+}
+
+// RFC 7692 §7.2.3.1 and §7.2.3.2: "Hello", then "Hello" again with the first's window.
+const std::string hello_z("\xf2\x48\xcd\xc9\xc9\x07\x00", 7);
+const std::string again_z("\xf2\x00\x11\x00\x00", 5);
+
+// A WebSocket server by hand that answers the handshake with `extensions`, sends
+// "Hello" compressed, and reads until the client's end; *first is the first byte
+// of what the client sent after its handshake (-1: nothing).
+Task<void> extension_server(net::TcpListener* l, std::string extensions, int* first) {
+    auto s = co_await l->accept();
+    if (!s) co_return;
+    auto in = co_await read_handshake(*s);
+    if (!in) co_return;
+    std::string reply = switching(*in);
+    reply.insert(reply.size() - 2, "Sec-WebSocket-Extensions: " + extensions + "\r\n");
+    reply += "\xc1\x07" + hello_z;
+    auto sent = co_await s->send_all(std::as_bytes(std::span(reply)));
+    if (!sent) co_return;
+    std::string got = in->substr(in->find("\r\n\r\n") + 4);
+    std::array<std::byte, 4096> buf;
+    for (;;) {
+        auto n = co_await s->recv(buf);
+        if (!n || *n == 0) break;
+        got.append(reinterpret_cast<const char*>(buf.data()), *n);
+    }
+    *first = got.empty() ? -1 : static_cast<unsigned char>(got[0]);
+}
+
+}  // namespace
+
+TEST_CASE("websocket: permessage-deflate both ways when both ends enable it", "[http][websocket]") {
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(make_router());
+        std::string log;
+        for (int i = 0; i < 12000; ++i)
+            log += "line " + std::to_string(i % 97) + " of the log\n";
+        std::string noise(64 << 10, '\0');
+        std::uint32_t x = 2463534242u;
+        for (char& ch : noise) {
+            x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+            ch = static_cast<char>(x);
+        }
+        const std::string empty, hi = "hi";
+        struct Case {
+            const char* path;
+            bool client;
+            std::optional<ws::DeflateParams> agreed;
+        };
+        const Case cases[] = {
+            {"/deflate", true, ws::DeflateParams{}},
+            {"/deflate-small", true, deflate_params(true, 10, 0)},  // the server's limits
+            {"/echo", true, std::nullopt},                          // the server does not
+            {"/deflate", false, std::nullopt},                      // the client does not
+        };
+        for (const Case& k : cases) {
+            INFO(k.path << (k.client ? " with" : " without") << " the client's offer");
+            ws::ConnectOptions o;
+            o.options.deflate.enabled = k.client;
+            auto c = co_await ws::connect(ws_url(srv, k.path), o);
+            REQUIRE(c);
+            CHECK(c->deflate() == k.agreed);
+            // Each echoed before the next goes (a peer that does not read would stall a
+            // large one); twice, the second time with the windows kept.
+            for (int round = 0; round < 2; ++round) {
+                for (const std::string* m :
+                     {&std::as_const(log), &std::as_const(noise), &empty, &hi}) {
+                    const auto type = m == &noise ? ws::MessageType::binary : ws::MessageType::text;
+                    auto sent = co_await c->send(*m, type);
+                    CHECK(sent);
+                    auto back = co_await c->receive();
+                    REQUIRE(back);
+                    CHECK((back->type == type && back->data == *m));
+                }
+            }
+            auto closed = co_await c->close();
+            CHECK(closed);
+            CHECK(c->close_code() == ws::close_code::normal);
+        }
+        co_await srv.stop();
+    });
+}
+
+TEST_CASE("websocket: permessage-deflate on the wire: RFC 7692's bytes, its limits",
+          "[http][websocket]") {
+    reset_session_state();
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(make_router());
+        const std::string offer =
+            "Sec-WebSocket-Extensions: x-unknown, permessage-deflate; client_max_window_bits\r\n";
+        {
+            // Our compressed "Hello" twice (the window kept), then a close: the echoes
+            // are RFC 7692's own bytes.
+            auto raw = co_await RawClient::connect(srv.address());
+            std::string frames;
+            ws::append_frame(frames, ws::Opcode::text, true, hello_z, 0x01020304u, true);
+            ws::append_frame(frames, ws::Opcode::text, true, again_z, 0x05060708u, true);
+            ws::append_frame(frames, ws::Opcode::close, true, std::string("\x03\xe8", 2),
+                             0x0a0b0c0du);
+            const bool sent = co_await raw.send(handshake("/deflate", offer) + frames);
+            CHECK(sent);
+            auto head = co_await raw.response();
+            REQUIRE(head);
+            CHECK(head->status == 101);
+            CHECK(head->headers.get("Sec-WebSocket-Extensions") ==
+                  std::optional<std::string_view>("permessage-deflate"));
+            const std::string rest = co_await raw.until_close();
+            CHECK(rest == "\xc1\x07" + hello_z + "\xc1\x05" + again_z + "\x88\x02\x03\xe8");
+        }
+        struct Case {
+            std::string payload;  // compressed
+            std::uint16_t code;
+            std::error_code session_end;
+        };
+        ws::Deflater d(6, 15, 8, false);
+        std::string bomb;  // 1 MiB of one letter: over /deflate-small's limit of 400000
+        CHECK(d.compress(std::string(1 << 20, 'a'), bomb));
+        const Case cases[] = {
+            {bomb, ws::close_code::too_big, Errc::limit_exceeded},
+            {"\xff\xff", ws::close_code::invalid_data,
+             std::make_error_code(std::errc::illegal_byte_sequence)},
+        };
+        co_await srv.stop();
+        for (const Case& k : cases) {
+            LocalServer one(make_router());  // stopped below, once its session has ended
+            auto raw = co_await RawClient::connect(one.address());
+            std::string frame;
+            ws::append_frame(frame, ws::Opcode::binary, true, k.payload, 0x01020304u, true);
+            const bool sent = co_await raw.send(handshake("/deflate-small", offer) + frame);
+            CHECK(sent);
+            auto head = co_await raw.response();
+            REQUIRE(head);
+            CHECK(head->headers.get("Sec-WebSocket-Extensions") ==
+                  std::optional<std::string_view>(
+                      "permessage-deflate; server_no_context_takeover; server_max_window_bits=10"));
+            auto frames = server_frames(co_await raw.until_close());
+            REQUIRE(frames.size() == 1);
+            CHECK((frames[0].kind == ws::Reader::Event::close && frames[0].code == k.code));
+            raw.stream().close();  // the server's session ends at our end of the stream
+            co_await one.stop();
+            CHECK(session_end == k.session_end);
+        }
+    });
+}
+
+TEST_CASE("websocket: the client checks the server's permessage-deflate answer",
+          "[http][websocket]") {
+    test::run([](Loop&) -> Task<void> {
+        auto l = net::TcpListener::bind(net::Address::loopback_v4(0)).value("bind");
+        const std::string url = "ws://" + l.local_address().value("addr").to_string() + "/";
+        struct Case {
+            std::string answer;
+            bool offer;
+            std::optional<ws::DeflateParams> agreed;  // nullopt: the client fails
+            int first;                                // the first byte the client sends
+        };
+        const Case cases[] = {
+            {"permessage-deflate; server_no_context_takeover; client_max_window_bits=10", true,
+             deflate_params(true, 0, 10), 0xc1},
+            // zlib cannot write a window of 256 bytes: the client sends uncompressed.
+            {"permessage-deflate; client_max_window_bits=8", true, deflate_params(false, 0, 8),
+             0x81},
+            {"permessage-deflate; client_max_window_bits", true, std::nullopt, -1},
+            {"x-other", true, std::nullopt, -1},
+            {"permessage-deflate", false, std::nullopt, -1},  // not offered
+        };
+        for (const Case& k : cases) {
+            INFO(k.answer);
+            int first = 0;
+            TaskGroup g;
+            g.spawn(extension_server(&l, k.answer, &first));
+            {
+                ws::ConnectOptions o;
+                o.options.deflate.enabled = k.offer;
+                auto c = co_await ws::connect(url, o);
+                CHECK(static_cast<bool>(c) == k.agreed.has_value());
+                if (c) {
+                    CHECK(c->deflate() == k.agreed);
+                    auto m = co_await c->receive();
+                    REQUIRE(m);
+                    CHECK(m->data == "Hello");
+                    auto sent = co_await c->send("Hello Hello Hello Hello Hello");
+                    CHECK(sent);
+                } else {
+                    CHECK(c.error() == std::errc::protocol_error);
+                }
+            }  // the client's stream closes here
+            co_await g.wait();
+            CHECK(first == k.first);
+        }
+    });
 }
 
 }  // namespace http_websocket_test

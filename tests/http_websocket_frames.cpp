@@ -1,7 +1,9 @@
 // The WebSocket protocol without I/O: the handshake's keys, UTF-8 and close
 // codes, frames written by append_frame() and read back by Reader in both
 // roles, fed whole and byte by byte, and every rule RFC 6455 gives the
-// receiving end, each with the close code it calls for.
+// receiving end, each with the close code it calls for. permessage-deflate
+// (RFC 7692): the negotiation's rules, its examples byte for byte, RSV1's
+// rules, the limit on what a message decompresses to, and round trips.
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -246,6 +248,258 @@ TEST_CASE("websocket: a frame's header alone is enough to refuse an oversized me
     CHECK(r.feed(head) == head.size());
     CHECK(r.event() == Event::error);
     CHECK(r.code() == close_code::too_big);
+}
+
+// ---- permessage-deflate (RFC 7692) ----------------------------------------------------
+
+namespace {
+
+DeflateParams params(bool snct, bool cnct, int smwb, int cmwb) {
+    DeflateParams p;
+    p.server_no_context_takeover = snct;
+    p.client_no_context_takeover = cnct;
+    p.server_max_window_bits = smwb;
+    p.client_max_window_bits = cmwb;
+    return p;
+}
+
+// A compressed message's frames: RSV1 on the first; masked when `masked`.
+std::string compressed_frame(Opcode op, std::string_view payload, bool fin = true,
+                             bool masked = false, bool first = true) {
+    std::string out;
+    append_frame(out, op, fin, payload,
+                 masked ? std::optional<std::uint32_t>(0x1a2b3c4d) : std::nullopt, first);
+    return out;
+}
+
+std::string deflated(Deflater& d, std::string_view message) {
+    std::string out;
+    const bool compressed = d.compress(message, out);
+    CHECK(compressed);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("permessage-deflate: offers parsed, the invalid ones declined", "[websocket]") {
+    using V = std::vector<DeflateParams>;
+    CHECK(deflate_offers("permessage-deflate") == V{DeflateParams{}});
+    CHECK(deflate_offers("permessage-deflate; client_max_window_bits") ==
+          V{params(false, false, 0, -1)});
+    CHECK(deflate_offers("x-webkit-deflate-frame, permessage-deflate ; server_max_window_bits=10;"
+                         "client_no_context_takeover") == V{params(false, true, 10, 0)});
+    CHECK(deflate_offers("Permessage-Deflate; SERVER_NO_CONTEXT_TAKEOVER; "
+                         "client_max_window_bits=\"12\"") == V{params(true, false, 0, 12)});
+    // Two offers, in order; empty list elements are allowed.
+    CHECK(deflate_offers(", permessage-deflate; server_max_window_bits=8,,permessage-deflate") ==
+          V{params(false, false, 8, 0), DeflateParams{}});
+    // Declined: values out of range or malformed, a value where none goes, none where
+    // one must be, unknown or repeated parameters.
+    for (const char* bad :
+         {"permessage-deflate; server_max_window_bits=7",
+          "permessage-deflate; server_max_window_bits=16",
+          "permessage-deflate; server_max_window_bits=010",
+          "permessage-deflate; server_max_window_bits=1x",
+          "permessage-deflate; server_max_window_bits",
+          "permessage-deflate; client_max_window_bits=",
+          "permessage-deflate; server_no_context_takeover=1", "permessage-deflate; level=9",
+          "permessage-deflate; client_no_context_takeover; "
+          "client_no_context_takeover",
+          "permessage-deflate; server_max_window_bits=9; "
+          "server_max_window_bits=10"}) {
+        INFO(bad);
+        CHECK(deflate_offers(bad).empty());
+    }
+    // A value that does not parse at all gives nothing, even offers before the fault.
+    for (const char* broken :
+         {"permessage-deflate; =", "permessage-deflate; a=\"open", "permessage-deflate; ; x",
+          "permessage-deflate x", "permessage-deflate; a=\"\x01\""}) {
+        INFO(broken);
+        CHECK(deflate_offers(broken).empty());
+    }
+    CHECK(deflate_offers("x-other; a=1, permessage-deflate; a=\"q\\\"\"").empty());
+}
+
+TEST_CASE("permessage-deflate: the server's answer and the client's check", "[websocket]") {
+    DeflateOptions off;
+    DeflateOptions on;
+    on.enabled = true;
+    CHECK_FALSE(deflate_accept({DeflateParams{}}, off));
+    CHECK_FALSE(deflate_accept({}, on));
+    // The first offer; the client's own parameters need no answer.
+    CHECK(deflate_accept({params(false, true, 0, -1), params(true, false, 9, 0)}, on) ==
+          DeflateParams{});
+    CHECK(deflate_accept({params(true, false, 0, 0)}, on) == params(true, false, 0, 0));
+    CHECK(deflate_accept({params(false, false, 10, 0)}, on) == params(false, false, 10, 0));
+    // The server's own limits are said in the answer.
+    DeflateOptions small = on;
+    small.window_bits = 11;
+    small.no_context_takeover = true;
+    CHECK(deflate_accept({DeflateParams{}}, small) == params(true, false, 11, 0));
+    CHECK(deflate_accept({params(false, false, 13, 0)}, small) == params(true, false, 11, 0));
+    CHECK(deflate_accept({params(false, false, 8, 0)}, small) == params(true, false, 8, 0));
+
+    CHECK(deflate_format(params(true, false, 11, 0)) ==
+          "permessage-deflate; server_no_context_takeover; server_max_window_bits=11");
+    CHECK(deflate_format(params(false, true, 0, 9)) ==
+          "permessage-deflate; client_no_context_takeover; client_max_window_bits=9");
+    CHECK(deflate_format(params(false, false, 0, -1)) ==
+          "permessage-deflate; client_max_window_bits");
+    CHECK(deflate_offer(on) == "permessage-deflate; client_max_window_bits");
+    CHECK(deflate_offer(small) ==
+          "permessage-deflate; client_max_window_bits; client_no_context_takeover");
+    // What the server offered back parses as what it said.
+    for (const DeflateParams& p : {DeflateParams{}, params(true, true, 12, 9)}) {
+        CHECK(deflate_check_answer(deflate_format(p)) == p);
+    }
+
+    // Answers a client must fail: not exactly one permessage-deflate, unknown or
+    // repeated parameters, client_max_window_bits without a value.
+    for (const char* bad :
+         {"", "x-other", "permessage-deflate, permessage-deflate", "permessage-deflate; foo",
+          "permessage-deflate; client_max_window_bits",
+          "permessage-deflate; server_max_window_bits=16",
+          "permessage-deflate; server_no_context_takeover; server_no_context_takeover"}) {
+        INFO(bad);
+        CHECK_FALSE(deflate_check_answer(bad));
+    }
+}
+
+TEST_CASE("permessage-deflate: RFC 7692's examples, byte for byte", "[websocket]") {
+    // §7.2.3.1: "Hello" compressed, and §7.2.3.2: again, with the window of the first.
+    const std::string hello("\xf2\x48\xcd\xc9\xc9\x07\x00", 7);
+    const std::string again("\xf2\x00\x11\x00\x00", 5);
+    Deflater d(6, 15, 8, false);
+    CHECK(deflated(d, "Hello") == hello);
+    CHECK(deflated(d, "Hello") == again);
+    CHECK(deflated(d, "") == std::string(1, '\0'));  // §7.2.3.6: an empty message
+    // Without context takeover each is the first; one too short to gain goes as it is.
+    Deflater fresh(6, 15, 8, true);
+    CHECK(deflated(fresh, "Hello Hello Hello Hello") == deflated(fresh, "Hello Hello Hello Hello"));
+    std::string out = "kept";
+    CHECK_FALSE(fresh.compress("Hello", out));
+    CHECK(out == "kept");
+
+    for (const std::size_t step : {std::size_t(1), std::size_t(1) << 30}) {
+        Reader r(false, 1 << 20);
+        r.enable_deflate();
+        const std::string wire =
+            compressed_frame(Opcode::text, hello) + compressed_frame(Opcode::text, again) +
+            // §7.2.3.3: a stored (uncompressed) block.
+            compressed_frame(Opcode::text, std::string("\x00\x05\x00\xfa\xff"
+                                                       "Hello\x00",
+                                                       11)) +
+            // §7.2.3.5: two blocks.
+            compressed_frame(Opcode::binary, std::string("\xf2\x48\x05\x00\x00\x00\xff\xff"
+                                                         "\xca\xc9\xc9\x07\x00",
+                                                         13)) +
+            // §7.2.3.4: a final block (BFINAL): the next message starts a new stream.
+            compressed_frame(Opcode::text, std::string("\xf3\x48\xcd\xc9\xc9\x07\x00\x00", 8)) +
+            compressed_frame(Opcode::text, hello) +
+            // A compressed message in fragments (RSV1 on the first only), a ping between.
+            compressed_frame(Opcode::text, hello.substr(0, 3), false) +
+            frame(Opcode::ping, "p", true, false) +
+            compressed_frame(Opcode::continuation, hello.substr(3), true, false, false) +
+            // An uncompressed message still reads as it is.
+            frame(Opcode::text, "plain", true, false);
+        INFO(step);
+        auto seen = read_all(r, wire, step);
+        REQUIRE(seen.size() == 9);
+        for (int i : {0, 1, 2, 4, 5, 7}) {
+            CHECK((seen[i].event == Event::text && seen[i].data == "Hello"));
+        }
+        CHECK((seen[3].event == Event::binary && seen[3].data == "Hello"));
+        CHECK((seen[6].event == Event::ping && seen[6].data == "p"));
+        CHECK((seen[8].event == Event::text && seen[8].data == "plain"));
+    }
+}
+
+TEST_CASE("permessage-deflate: RSV1's rules, the limit, bad data", "[websocket]") {
+    const std::string hello("\xf2\x48\xcd\xc9\xc9\x07\x00", 7);
+    const auto code_with_deflate = [](std::string_view wire, bool server = false,
+                                      std::size_t max = 1 << 20) {
+        Reader r(server, max);
+        r.enable_deflate();
+        auto seen = read_all(r, wire, 3);
+        return seen.empty() || seen.back().event != Event::error ? std::uint16_t(0)
+                                                                 : seen.back().code;
+    };
+    // Not agreed: RSV1 is a reserved bit.
+    CHECK(error_code_of(compressed_frame(Opcode::text, hello), false) ==
+          close_code::protocol_error);
+    // Agreed: RSV1 only on a data message's first frame; RSV2 and RSV3 never.
+    CHECK(code_with_deflate(compressed_frame(Opcode::ping, "x")) == close_code::protocol_error);
+    CHECK(code_with_deflate(frame(Opcode::text, "a", false, false) +
+                            compressed_frame(Opcode::continuation, "b")) ==
+          close_code::protocol_error);
+    CHECK(code_with_deflate(std::string("\xa1\x01x", 3)) == close_code::protocol_error);
+    CHECK(code_with_deflate(std::string("\x91\x01x", 3)) == close_code::protocol_error);
+    // The masked form on a server's reader reads the same.
+    CHECK(code_with_deflate(compressed_frame(Opcode::text, hello, true, true), true) == 0);
+
+    // The limit counts what comes out: 1 MiB of one letter is a 1 KiB frame.
+    Deflater d(6, 15, 8, false);
+    const std::string bomb = deflated(d, std::string(1 << 20, 'a'));
+    CHECK(bomb.size() < 2048);
+    CHECK(code_with_deflate(compressed_frame(Opcode::binary, bomb), false, 100000) ==
+          close_code::too_big);
+    // Exactly at the limit is fine.
+    Deflater d2(6, 15, 8, false);
+    CHECK(code_with_deflate(compressed_frame(Opcode::binary, deflated(d2, std::string(5000, 'b'))),
+                            false, 5000) == 0);
+    // Not DEFLATE (block type 3), or text that decompresses to what is not UTF-8: 1007.
+    // Bytes after a final block are not read.
+    CHECK(code_with_deflate(compressed_frame(Opcode::text, "\xff\xff")) ==
+          close_code::invalid_data);
+    CHECK(code_with_deflate(compressed_frame(
+              Opcode::text, std::string("\xf3\x48\xcd\xc9\xc9\x07\x00\x00\xff\xff", 10))) == 0);
+    Deflater d3(6, 15, 8, false);
+    CHECK(code_with_deflate(compressed_frame(Opcode::text, deflated(d3, "ok \xff"))) ==
+          close_code::invalid_data);
+}
+
+TEST_CASE("permessage-deflate: messages round-trip, window kept or not", "[websocket]") {
+    std::uint64_t x = 0x9e3779b97f4a7c15;
+    const auto random_bytes = [&x](std::size_t n) {
+        std::string s(n, '\0');
+        for (char& c : s) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            c = static_cast<char>(x);
+        }
+        return s;
+    };
+    // Empty messages after others too: zlib writes nothing for them, and the payload
+    // must still decompress (to nothing) and keep the windows in step.
+    std::vector<std::string> messages = {
+        "", "a", "", "", "Hello", std::string(100000, 'z'), random_bytes(70000), ""};
+    for (int i = 0; i < 20; ++i) {
+        messages.push_back("{\"id\": " + std::to_string(i) + ", \"name\": \"item\"}");
+    }
+    for (const bool takeover : {true, false}) {
+        for (const int bits : {9, 12, 15}) {
+            Deflater d(1 + bits % 9, bits, 8, !takeover);
+            std::string wire;
+            std::size_t raw = 0;
+            for (const std::string& m : messages) {
+                std::string z;
+                const bool compressed = d.compress(m, z);
+                CHECK((compressed || !takeover));
+                const bool text = m.size() != 70000;
+                const Opcode op = text ? Opcode::text : Opcode::binary;
+                wire += compressed ? compressed_frame(op, z, true, true) : frame(op, m);
+                raw += m.size();
+            }
+            INFO("takeover " << takeover << ", window bits " << bits);
+            CHECK(wire.size() < raw / 2);
+            Reader r(true, 1 << 20);
+            r.enable_deflate();
+            auto seen = read_all(r, wire, 777);
+            REQUIRE(seen.size() == messages.size());
+            for (std::size_t i = 0; i < messages.size(); ++i) {
+                CHECK(seen[i].data == messages[i]);
+            }
+        }
+    }
 }
 
 }  // namespace http_websocket_frames_test
