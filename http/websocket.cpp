@@ -45,7 +45,13 @@ class Category final : public std::error_category {
 public:
     const char* name() const noexcept override { return "corio.websocket"; }
     std::string message(int c) const override {
-        return c == int(Error::closed) ? "WebSocket closed" : "Unknown WebSocket error";
+        switch (static_cast<Error>(c)) {
+            case Error::closed:
+                return "WebSocket closed";
+            case Error::idle_timeout:
+                return "WebSocket peer silent for the idle timeout";
+        }
+        return "Unknown WebSocket error";
     }
 };
 
@@ -128,6 +134,9 @@ struct WebSocket::State {
     bool close_received = false;
     bool reading = false;                  // a task is in receive() (or close() reads the rest)
     bool closing = false;                  // close() took over reading
+    TimePoint last_input{};  // idle_timeout counts from here (a receive's start, bytes in)
+    bool pinged = false;     // keepalive: the ping of this silence went out
+    bool idle = false;       // idle_timeout passed: the connection fails
     std::optional<std::string> owed_pong;  // a ping's answer not sent yet
     std::error_code failed;  // sticky: the connection is done
     std::uint16_t peer_code = 0;
@@ -276,6 +285,8 @@ Task<Result<Message>> WebSocket::next_message() {
         if (!sent) co_return sent.error();
     }
     st.owed_pong.reset();
+    st.last_input = Loop::current().now();  // the idle timeout counts while we wait
+    st.pinged = false;
     for (;;) {
         while (st.begin < st.end) {
             st.begin += st.reader.feed(std::string_view(st.in.get() + st.begin, st.end - st.begin));
@@ -312,7 +323,17 @@ Task<Result<Message>> WebSocket::next_message() {
             }
         }
         st.begin = st.end = 0;
-        auto n = co_await st.s.recv(std::as_writable_bytes(std::span(st.in.get(), st.in_size)));
+        Result<std::size_t> n = std::errc::operation_canceled;
+        if (st.opts.idle_timeout > Duration::zero()) {
+            n = co_await idle_recv();
+        } else {
+            n = co_await st.s.recv(std::as_writable_bytes(std::span(st.in.get(), st.in_size)));
+        }
+        if (st.idle) {
+            if (st.peer_code == 0) st.peer_code = close_code::abnormal;
+            auto r = co_await fail(Error::idle_timeout, close_code::going_away, "idle timeout");
+            co_return r.error();
+        }
         if (n) st.end = *n;
         if (!n || *n == 0) {
             // A cancelled or timed-out receive took nothing: the connection goes on.
@@ -323,6 +344,34 @@ Task<Result<Message>> WebSocket::next_message() {
             co_await end_stream(false);
             co_return st.failed;
         }
+    }
+}
+
+// A receive bounded by Options::idle_timeout from the last bytes that came in; with
+// keepalive, a ping goes out when half of it has passed. Sets st.idle when it ran out.
+Task<Result<std::size_t>> WebSocket::idle_recv() {
+    State& st = *st_;
+    const StopToken caller = co_await this_task::stop_token();
+    for (;;) {
+        const Duration idle = st.opts.idle_timeout;
+        const bool ping_first = st.opts.keepalive && !st.pinged && !st.close_sent;
+        const TimePoint until = st.last_input + (ping_first ? idle / 2 : idle);
+        auto n = co_await with_deadline(
+            st.s.recv(std::as_writable_bytes(std::span(st.in.get(), st.in_size))), until);
+        if (n) {
+            st.last_input = Loop::current().now();
+            st.pinged = false;
+            co_return n;
+        }
+        // A timeout of the caller's own (or its cancel) leaves the connection as it is.
+        if (n.error() != std::errc::timed_out || caller.stop_requested()) co_return n;
+        if (!ping_first) {
+            st.idle = true;
+            co_return n;
+        }
+        st.pinged = true;
+        auto sent = co_await send_frame(Opcode::ping, {});
+        if (!sent) co_return sent.error();
     }
 }
 

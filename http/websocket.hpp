@@ -52,6 +52,9 @@ namespace corio::http::websocket {
 /// Errors of a WebSocket beyond the stream's own: see WebSocket::receive().
 enum class Error {
     closed = 1,  ///< the closing handshake took place (close_code() says why)
+    /// Nothing came from the peer for Options::idle_timeout: the connection
+    /// was failed (closed with 1001 going away).
+    idle_timeout,
 };
 /// The category of websocket::Error.
 const std::error_category& error_category() noexcept;
@@ -88,6 +91,15 @@ struct Options {
     /// close(): the longest the closing handshake takes (our close frame
     /// going out, then the peer's coming back).
     Duration close_timeout = std::chrono::seconds(5);
+    /// While a receive() waits: the longest the peer may send nothing at
+    /// all (no frame, no byte); then the connection is failed with
+    /// Error::idle_timeout. Zero: no limit. A server session without one
+    /// waits on a silent peer until the server drains.
+    Duration idle_timeout = Duration::zero();
+    /// With idle_timeout: a ping goes out when half of it has passed in
+    /// silence, so a live peer (which answers pings) keeps the connection
+    /// open and a dead one is found within idle_timeout.
+    bool keepalive = false;
     /// Subprotocols (Sec-WebSocket-Protocol): a server picks the first the
     /// client offers that is in this list (none when none is); a client
     /// offers these, in order, and fails when the server picks another.
@@ -110,6 +122,7 @@ struct Options {
 /// or a close reason that is not UTF-8) and Errc::limit_exceeded (a message
 /// above Options::max_message) when the peer broke the rules: corio has then
 /// sent the matching close frame and the connection is done;
+/// Error::idle_timeout when the peer was silent for Options::idle_timeout;
 /// std::errc::connection_aborted after a send was cut off mid-frame;
 /// std::errc::operation_in_progress for a second receive() at once.
 class WebSocket {
@@ -188,6 +201,7 @@ private:
     Task<void> end_stream(bool linger);
     Task<void> answer_close();
     Task<Result<Message>> next_message();
+    Task<Result<std::size_t>> idle_recv();
     std::unique_ptr<State> st_;
 };
 
@@ -207,7 +221,8 @@ bool is_upgrade(const Request& req) noexcept;
 /// (RFC 6455 §4.2.1), 400, or 426 with `Sec-WebSocket-Version: 13` for
 /// another version. The session runs on the server's connection: it counts
 /// toward max_connections, ends with the server's drain (see Session), and
-/// has no timeouts of the server's (bound its waits yourself).
+/// has no timeouts of the server's (Options::idle_timeout and keepalive
+/// bound its waits).
 Response accept(const Request& req, Session session, Options opts = {});
 
 /// How connect() opens a connection.

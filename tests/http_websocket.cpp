@@ -4,7 +4,9 @@
 // subprotocols, refused handshakes, protocol violations answered with their
 // close code, a peer that vanishes, a session that throws, a receive
 // cancelled by a timeout (nothing lost), one task receiving while others
-// send, a server shutdown with a session in flight, and permessage-deflate
+// send, a server shutdown with a session in flight, the idle timeout and
+// keepalive pings (the timing-dependent part on the simulation's virtual
+// time only), and permessage-deflate
 // (negotiated both ways, RFC 7692's bytes on the wire, its limits, the
 // client's checks of the server's answer).
 #include <catch2/catch.hpp>
@@ -113,6 +115,12 @@ http::Router make_router() {
         o.deflate.mem_level = 4;
         o.deflate.no_context_takeover = true;
         o.max_message = 400000;
+        co_return ws::accept(req, echo_session, o);
+    });
+    r.get("/keepalive", [](http::Request& req) -> Task<http::Response> {
+        ws::Options o;
+        o.idle_timeout = 1s;
+        o.keepalive = true;
         co_return ws::accept(req, echo_session, o);
     });
     r.get("/plain", [](http::Request&) -> Task<http::Response> {
@@ -1008,6 +1016,119 @@ TEST_CASE("websocket: the client checks the server's permessage-deflate answer",
             CHECK(first == k.first);
         }
     });
+}
+
+// ---- the idle timeout and keepalive pings ----------------------------------------------
+
+namespace {
+
+// A WebSocket server by hand that accepts the handshake, sends nothing, and
+// keeps what the client sends until the client's end in *got.
+Task<void> recording_server(net::TcpListener* l, std::string* got) {
+    auto s = co_await l->accept();
+    if (!s) co_return;
+    auto in = co_await read_handshake(*s);
+    if (!in) co_return;
+    const std::string reply = switching(*in);
+    auto sent = co_await s->send_all(std::as_bytes(std::span(reply)));
+    if (!sent) co_return;
+    std::array<std::byte, 4096> buf;
+    for (;;) {
+        auto n = co_await s->recv(buf);
+        if (!n || *n == 0) break;
+        got->append(reinterpret_cast<const char*>(buf.data()), *n);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("websocket: idle timeout: a silent peer is pinged, then dropped with 1001",
+          "[http][websocket]") {
+    test::run([](Loop&) -> Task<void> {
+        auto l = net::TcpListener::bind(net::Address::loopback_v4(0)).value("bind");
+        const std::string url = "ws://" + l.local_address().value("addr").to_string() + "/";
+        for (const bool keepalive : {true, false}) {
+            INFO("keepalive " << keepalive);
+            std::string got;
+            TaskGroup g;
+            g.spawn(recording_server(&l, &got));
+            {
+                ws::ConnectOptions o;
+                o.options.idle_timeout = 100ms;
+                o.options.keepalive = keepalive;
+                auto c = co_await ws::connect(url, o);
+                REQUIRE(c);
+                // The peer never sends: whatever the machine's speed, the receive ends so.
+                auto m = co_await c->receive();
+                CHECK(m.error() == ws::Error::idle_timeout);
+                CHECK_FALSE(c->is_open());
+                CHECK(c->close_code() == ws::close_code::abnormal);
+                auto again = co_await c->receive();
+                CHECK(again.error() == ws::Error::idle_timeout);
+            }
+            co_await g.wait();
+            ws::Reader r(true, 1 << 20);
+            std::vector<ws::Reader::Event> events;
+            std::size_t at = 0;
+            while (at < got.size()) {
+                at += r.feed(std::string_view(got).substr(at));
+                if (r.event() == ws::Reader::Event::none) break;
+                events.push_back(r.event());
+                if (r.event() == ws::Reader::Event::close) {
+                    CHECK(r.code() == ws::close_code::going_away);
+                }
+            }
+            using E = ws::Reader::Event;
+            CHECK(events ==
+                  (keepalive ? std::vector<E>{E::ping, E::close} : std::vector<E>{E::close}));
+        }
+    });
+}
+
+TEST_CASE("websocket: keepalive pings keep a live peer's connection open (virtual time)",
+          "[http][websocket]") {
+    if (!test::sim_requested()) {
+        // How long a pong takes decides the outcome on a real clock: on the
+        // simulation's virtual time it is fixed.
+        SUCCEED("runs with CORIO_BACKEND=sim");
+        return;
+    }
+    reset_session_state();
+    test::run(
+        [](Loop&) -> Task<void> {
+            LocalServer srv(make_router());
+            {
+                // Both ends ping at half a second of silence and answer the other's: 30 s
+                // pass without a message, and the connection is still there.
+                ws::ConnectOptions o;
+                o.options.idle_timeout = 1s;
+                o.options.keepalive = true;
+                auto c = co_await ws::connect(ws_url(srv, "/keepalive"), o);
+                REQUIRE(c);
+                auto quiet = co_await with_timeout(c->receive(), 30s);
+                CHECK(quiet.error() == std::errc::timed_out);  // ours: the connection goes on
+                CHECK(c->is_open());
+                auto sent = co_await c->send("still here");
+                CHECK(sent);
+                auto back = co_await c->receive();
+                REQUIRE(back);
+                CHECK(back->data == "still here");
+                auto closed = co_await c->close();
+                CHECK(closed);
+            }
+            {
+                // Without keepalive a server that sends nothing ends the client's wait.
+                ws::ConnectOptions o;
+                o.options.idle_timeout = 1s;
+                auto c = co_await ws::connect(ws_url(srv, "/echo"), o);
+                REQUIRE(c);
+                auto m = co_await c->receive();
+                CHECK(m.error() == ws::Error::idle_timeout);
+            }
+            co_await srv.stop();
+        },
+        std::chrono::minutes(5));
+    CHECK(session_close_code == ws::close_code::going_away);  // the /echo session saw 1001
 }
 
 }  // namespace http_websocket_test
