@@ -32,6 +32,8 @@ std::error_code error_for(std::uint16_t code) noexcept {
             return std::make_error_code(std::errc::illegal_byte_sequence);
         case close_code::too_big:
             return Errc::limit_exceeded;
+        case close_code::internal_error:
+            return std::make_error_code(std::errc::not_enough_memory);
         default:
             return std::make_error_code(std::errc::protocol_error);
     }
@@ -94,15 +96,25 @@ struct WebSocket::State {
 
     // The payload to send for a data message: `data` itself, or its compressed form
     // in `deflated` (then `compressed` is set). Called with write_mu held.
-    std::string_view outgoing(std::string_view data, bool& compressed) {
+    std::string_view outgoing(std::string_view data, Compression c, bool& compressed) {
         compressed = false;
-        if (!deflate || window_bits < 9 || data.size() < opts.deflate.min_size) return data;
+        if (!deflate || c == Compression::never || window_bits < 9 ||
+            data.size() < opts.deflate.min_size) {
+            return data;
+        }
         if (!deflater) {
             deflater = std::make_unique<Deflater>(opts.deflate.level, window_bits,
                                                   opts.deflate.mem_level, no_context_takeover);
         }
         deflated.clear();
-        if (!deflater->compress(data, deflated)) return data;
+        try {
+            if (!deflater->compress(data, deflated)) return data;
+        } catch (...) {
+            // Part of the message may be in the compressor's window, but not in the
+            // peer's: a fresh compressor keeps the two in step.
+            deflater.reset();
+            throw;
+        }
         compressed = true;
         return deflated;
     }
@@ -171,7 +183,7 @@ bool WebSocket::is_open() const noexcept {
     return st_ && !st_->close_sent && !st_->close_received && !st_->failed;
 }
 
-Task<Result<void>> WebSocket::send_frame(Opcode op, std::string_view payload) {
+Task<Result<void>> WebSocket::send_frame(Opcode op, std::string_view payload, Compression c) {
     if (!st_) co_return std::errc::bad_file_descriptor;
     State& st = *st_;
     auto guard = co_await st.write_mu.lock();
@@ -180,7 +192,7 @@ Task<Result<void>> WebSocket::send_frame(Opcode op, std::string_view payload) {
     if (st.close_sent || !st.s.is_open()) co_return Error::closed;
     if (op == Opcode::close) st.close_sent = true;
     bool compressed = false;
-    if (op == Opcode::text || op == Opcode::binary) payload = st.outgoing(payload, compressed);
+    if (op == Opcode::text || op == Opcode::binary) payload = st.outgoing(payload, c, compressed);
     Result<void> r;
     if (st.role == Role::server) {
         std::array<char, 14> head{};
@@ -196,6 +208,10 @@ Task<Result<void>> WebSocket::send_frame(Opcode op, std::string_view payload) {
                      static_cast<std::uint32_t>(corio::detail::random_seed()), compressed);
         r = co_await st.s.send_all(std::as_bytes(std::span(st.scratch)));
     }
+    // A large message's buffers are not kept for the small ones that follow.
+    constexpr std::size_t keep = std::size_t(1) << 20;
+    if (st.scratch.capacity() > keep) std::string().swap(st.scratch);
+    if (st.deflated.capacity() > keep) std::string().swap(st.deflated);
     if (!r) {
         // Part of a frame may have gone out: the stream cannot carry another. The
         // caller gets what cut it off; later calls get connection_aborted, and the
@@ -375,13 +391,13 @@ Task<Result<std::size_t>> WebSocket::idle_recv() {
     }
 }
 
-Task<Result<void>> WebSocket::send(std::string_view data, MessageType type) {
-    return send_frame(type == MessageType::text ? Opcode::text : Opcode::binary, data);
+Task<Result<void>> WebSocket::send(std::string_view data, MessageType type, Compression c) {
+    return send_frame(type == MessageType::text ? Opcode::text : Opcode::binary, data, c);
 }
 
-Task<Result<void>> WebSocket::send(std::span<const std::byte> data) {
+Task<Result<void>> WebSocket::send(std::span<const std::byte> data, Compression c) {
     return send_frame(Opcode::binary,
-                      std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
+                      std::string_view(reinterpret_cast<const char*>(data.data()), data.size()), c);
 }
 
 Task<Result<void>> WebSocket::ping(std::string payload) {

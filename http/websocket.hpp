@@ -77,6 +77,12 @@ enum class MessageType : std::uint8_t {
     binary = 2,  ///< bytes
 };
 
+/// Whether send() may compress a message (when permessage-deflate was agreed).
+enum class Compression : std::uint8_t {
+    allowed,  ///< compressed when it is at least DeflateOptions::min_size long
+    never,    ///< sent as it is (a message that holds a secret beside text an attacker chooses)
+};
+
 /// A whole message, its fragments joined.
 struct Message {
     MessageType type = MessageType::text;  ///< text or binary
@@ -119,9 +125,11 @@ struct Options {
 /// Error::closed once the closing handshake is done (by either side);
 /// Errc::eof when the stream ended without one (close_code() is then
 /// 1006); std::errc::protocol_error, std::errc::illegal_byte_sequence (text
-/// or a close reason that is not UTF-8) and Errc::limit_exceeded (a message
-/// above Options::max_message) when the peer broke the rules: corio has then
-/// sent the matching close frame and the connection is done;
+/// or a close reason that is not UTF-8, or invalid compressed data) and
+/// Errc::limit_exceeded (a message above Options::max_message) when the
+/// peer broke the rules: corio has then sent the matching close frame and
+/// the connection is done; std::errc::not_enough_memory when there was no
+/// memory to decompress (closed with 1011);
 /// Error::idle_timeout when the peer was silent for Options::idle_timeout;
 /// std::errc::connection_aborted after a send was cut off mid-frame;
 /// std::errc::operation_in_progress for a second receive() at once.
@@ -154,16 +162,20 @@ public:
     /// half read stays for the next call, and an answer it owed (a pong, the
     /// close echo) is sent by the next receive() or close().
     Task<Result<Message>> receive();
-    /// Sends one message (one frame; compressed when permessage-deflate was
-    /// agreed and it is at least DeflateOptions::min_size long): text must
-    /// be UTF-8 (not checked).
+    /// Sends one message (one frame): text must be UTF-8 (not checked).
+    /// With permessage-deflate agreed it goes compressed, unless `c` is
+    /// never, it is shorter than DeflateOptions::min_size, this side may
+    /// not compress (a window of 256 bytes was asked for, which zlib cannot
+    /// write), or, without context takeover, compressing would not make it
+    /// shorter.
     /// `data` must live until the send completes (a temporary in the
     /// co_await expression does). A send cut off by a timeout or a cancel
     /// may have sent part of its frame: the connection then ends (later
     /// calls give std::errc::connection_aborted).
-    Task<Result<void>> send(std::string_view data, MessageType type = MessageType::text);
+    Task<Result<void>> send(std::string_view data, MessageType type = MessageType::text,
+                            Compression c = Compression::allowed);
     /// Sends a binary message (as send(std::string_view, ...)).
-    Task<Result<void>> send(std::span<const std::byte> data);
+    Task<Result<void>> send(std::span<const std::byte> data, Compression c = Compression::allowed);
     /// Sends a ping (at most 125 bytes of payload, else std::errc::invalid_argument).
     Task<Result<void>> ping(std::string payload = {});
     /// The closing handshake: sends a close frame with `code` and `reason`
@@ -196,7 +208,8 @@ public:
 
 private:
     struct State;
-    Task<Result<void>> send_frame(Opcode op, std::string_view payload);
+    Task<Result<void>> send_frame(Opcode op, std::string_view payload,
+                                  Compression c = Compression::allowed);
     Task<Result<void>> fail(std::error_code ec, std::uint16_t code, std::string_view why);
     Task<void> end_stream(bool linger);
     Task<void> answer_close();

@@ -268,8 +268,15 @@ bool Deflater::compress(std::string_view message, std::string& out) {
     return false;
 }
 
+// Output is inflated into a buffer of this size, then appended to the message (room
+// made in the message itself would be zero-filled first, whatever little comes out).
+constexpr std::size_t inflate_chunk = 16 * 1024;
+// Bytes a message may carry after a final block (RFC 7692 §7.2.3.4's example has one).
+constexpr std::size_t after_final_max = 8;
+
 struct Inflater::Z {
     z_stream s{};
+    Bytef buf[inflate_chunk];
 };
 
 Inflater::Inflater() : z_(std::make_unique<Z>()) {
@@ -283,40 +290,42 @@ Inflater::~Inflater() {
 }
 
 Inflater::Status Inflater::feed(std::string_view in, std::string& out, std::size_t limit) {
-    // After a final block the message is over: what follows is padding to zlib (RFC
-    // 7692 §7.2.3.4's example ends in a byte past its final block).
-    if (in.empty() || ended_) return Status::ok;
+    if (failed_ != Status::ok) return failed_;
+    if (ended_) {  // after a final block: a little padding, no more
+        after_final_ += in.size();
+        return after_final_ <= after_final_max ? Status::ok : (failed_ = Status::bad_data);
+    }
     z_stream& z = z_->s;
     z.next_in = bytes(in.data());
     z.avail_in = 0;
     std::size_t left = in.size();
+    message_in_ += in.size();
     for (;;) {
         if (z.avail_in == 0 && left > 0) {
             z.avail_in = uInt(std::min(left, max_piece));
             left -= z.avail_in;
         }
-        // Room up to one byte past the limit: output that reaches it is too much.
-        const std::size_t have = out.size();
-        if (have > limit) return Status::too_big;
-        const std::size_t room = std::min<std::size_t>(
-            {limit + 1 - have, max_piece, std::max<std::size_t>(16 * 1024, 4 * z.avail_in)});
-        out.resize(have + room);
-        z.next_out = bytes(out.data() + have);
+        // Room up to one byte past the limit (out.size() <= limit here): output that
+        // reaches it is too much.
+        const std::size_t room = std::min(inflate_chunk - 1, limit - out.size()) + 1;
+        z.next_out = z_->buf;
         z.avail_out = uInt(room);
         const int rc = inflate(&z, Z_SYNC_FLUSH);
-        out.resize(out.size() - z.avail_out);
-        if (out.size() > limit) return Status::too_big;
+        out.append(reinterpret_cast<const char*>(z_->buf), room - z.avail_out);
+        if (out.size() > limit) return failed_ = Status::too_big;
         switch (rc) {
             case Z_OK:
             case Z_BUF_ERROR:  // no progress: more input needed, or more room (the loop gives it)
                 break;
             case Z_STREAM_END:
                 ended_ = true;
-                return Status::ok;
+                after_final_ = z.avail_in + left;
+                return after_final_ <= after_final_max ? Status::ok : (failed_ = Status::bad_data);
             case Z_MEM_ERROR:
+                failed_ = Status::bad_data;
                 throw std::bad_alloc();
             default:  // Z_DATA_ERROR, Z_NEED_DICT
-                return Status::bad_data;
+                return failed_ = Status::bad_data;
         }
         // Done when all input is in and the output did not fill its room (nothing pending).
         if (z.avail_in == 0 && left == 0 && z.avail_out != 0) return Status::ok;
@@ -324,12 +333,35 @@ Inflater::Status Inflater::feed(std::string_view in, std::string& out, std::size
 }
 
 Inflater::Status Inflater::finish(std::string& out, std::size_t limit) {
-    Status st = ended_ ? Status::ok : feed(flush_tail, out, limit);
-    if (ended_) {
-        inflateReset(&z_->s);
-        ended_ = false;
+    if (failed_ != Status::ok) return failed_;
+    // A compressed message of no bytes at all is an empty one (RFC 7692 §7.2.3.6 sends
+    // a 00, but the tail alone would leave the stream inside a block).
+    if (std::exchange(message_in_, 0) == 0 && !ended_) return Status::ok;
+    z_stream& z = z_->s;
+    // At a block boundary already: a sender that did not take the tail off (RFC 7692
+    // says to). The message is whole as it is.
+    if (!ended_ && (z.data_type & 128) != 0) return Status::ok;
+    if (!ended_) {
+        const Status st = feed(flush_tail, out, limit);
+        message_in_ = 0;
+        if (st != Status::ok) return st;
     }
-    return st;
+    if (ended_) {
+        // The next message starts a new stream, with this one's window: unless the
+        // peer said no_context_takeover it may refer back to it (RFC 7692 §7.2.2).
+        std::vector<Bytef> window(std::size_t(1) << 15);
+        uInt n = 0;
+        inflateGetDictionary(&z, window.data(), &n);
+        inflateReset(&z);
+        inflateSetDictionary(&z, window.data(), n);
+        ended_ = false;
+        after_final_ = 0;
+        return Status::ok;
+    }
+    // The empty stored block just fed must have ended at a block boundary; otherwise
+    // the message stopped inside a block and its data would run into the next one.
+    if ((z.data_type & 128) == 0) return failed_ = Status::bad_data;
+    return Status::ok;
 }
 
 }  // namespace corio::http::websocket

@@ -16,15 +16,16 @@ namespace corio::http::websocket {
 /// One side's wishes for permessage-deflate (Options::deflate).
 ///
 /// Memory: a connection that received a compressed message holds a
-/// decompressor (about 40 KiB); one that sent one holds a compressor of
+/// decompressor (about 56 KiB); one that sent one holds a compressor of
 /// 2^(window_bits+2) + 2^(mem_level+9) bytes (256 KiB at the defaults,
-/// 16 KiB at window_bits 10 and mem_level 4). Neither exists before it is
+/// 12 KiB at window_bits 10 and mem_level 4). Neither exists before it is
 /// used.
 ///
 /// Compression and secrets: a message that mixes a secret with text an
 /// attacker chooses leaks the secret through its compressed size (the
-/// CRIME/BREACH attacks); send such messages with compression off
-/// (no_context_takeover alone does not prevent it).
+/// CRIME/BREACH attacks); send such messages uncompressed
+/// (WebSocket::send's Compression::never; no_context_takeover alone does
+/// not prevent it).
 struct DeflateOptions {
     /// Offer it (client) or accept an offer (server). Off by default.
     bool enabled = false;
@@ -108,11 +109,11 @@ private:
 /// Decompresses messages: any window size the peer used (8 to 15).
 class Inflater {
 public:
-    /// How a feed() went.
+    /// How a feed() went. An error stays: later calls give it again.
     enum class Status : unsigned char {
-        ok,        ///< all of the input was used
+        ok,        ///< the input was taken (after a final block: a few bytes skipped)
         too_big,   ///< the output would pass the limit
-        bad_data,  ///< the input is not valid DEFLATE
+        bad_data,  ///< the input is not valid DEFLATE, or a message ended inside a block
     };
     /// Throws std::bad_alloc when zlib has no memory for it.
     Inflater();
@@ -121,17 +122,26 @@ public:
     Inflater& operator=(const Inflater&) = delete;
 
     /// Decompresses `in`, the next part of a message's payload, appending to
-    /// `out`, which may not grow past `limit` bytes.
+    /// `out` (at most `limit` bytes long), which may not grow past `limit`.
+    /// Throws std::bad_alloc when zlib has no memory (the Inflater is then
+    /// failed).
     Status feed(std::string_view in, std::string& out, std::size_t limit);
-    /// Ends the message: feeds the 00 00 ff ff its sender left out. A message
-    /// that ended with a final block (BFINAL) has its own end, and the bytes
-    /// after that block are ignored; the next message starts a new stream.
+    /// Ends the message: feeds the 00 00 ff ff its sender left out, after
+    /// which the message must end at a block boundary (a message of no
+    /// bytes, or one already at a boundary, as from a sender that kept the
+    /// 00 00 ff ff, needs none). A message that ended
+    /// with a final block (BFINAL) has its own end (at most 8 bytes may
+    /// follow it, ignored); the next message starts a new stream that keeps
+    /// the window.
     Status finish(std::string& out, std::size_t limit);
 
 private:
     struct Z;
     std::unique_ptr<Z> z_;
-    bool ended_ = false;  // a final block came: the rest of the message is ignored
+    bool ended_ = false;           // a final block came: the rest of the message is skipped
+    std::size_t after_final_ = 0;  // bytes skipped after it
+    std::size_t message_in_ = 0;   // bytes fed since the last finish()
+    Status failed_ = Status::ok;   // sticky
 };
 
 }  // namespace corio::http::websocket

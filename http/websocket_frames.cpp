@@ -261,11 +261,21 @@ bool Reader::header_done() {
         message_.clear();
         utf8_ok_ = 0;
         compressed_ = (b0 & 0x40) != 0;
+        compressed_in_ = 0;
     }
     if (static_cast<unsigned>(op_) >= 8) {
         control_.clear();
-    } else if (!compressed_ && left_ > max_message_ - std::min(max_message_, message_.size())) {
-        // (A compressed message's limit is checked on what it decompresses to.)
+    } else if (compressed_) {
+        // Its limit is checked on what it decompresses to; what comes in is bounded too
+        // (a peer could keep a message open forever with empty blocks): by the limit
+        // and a quarter more, far more than DEFLATE's worst case adds.
+        const std::uint64_t cap = max_message_ + std::min<std::uint64_t>(max_message_ / 4 + 4096,
+                                                                         UINT64_MAX - max_message_);
+        if (left_ > cap - std::min(cap, compressed_in_)) {
+            return fail(close_code::too_big, "compressed message too big");
+        }
+        compressed_in_ += left_;
+    } else if (left_ > max_message_ - std::min(max_message_, message_.size())) {
         return fail(close_code::too_big, "message too big");
     }
     head_len_ = 0;
@@ -367,9 +377,15 @@ bool Reader::check_text() noexcept {
 
 // Decompresses the next part of a compressed message (`last`: its end) into message_.
 bool Reader::inflate(std::string_view in, bool last) {
-    if (!inflater_) inflater_ = std::make_unique<Inflater>();
-    const Inflater::Status st = last ? inflater_->finish(message_, max_message_)
-                                     : inflater_->feed(in, message_, max_message_);
+    Inflater::Status st;
+    try {
+        if (!inflater_) inflater_ = std::make_unique<Inflater>();
+        st = last ? inflater_->finish(message_, max_message_)
+                  : inflater_->feed(in, message_, max_message_);
+    } catch (const std::bad_alloc&) {
+        // The frame is half read and the decompressor's state lost: the connection is over.
+        return fail(close_code::internal_error, "out of memory decompressing");
+    }
     if (st == Inflater::Status::too_big) return fail(close_code::too_big, "message too big");
     if (st == Inflater::Status::bad_data) {
         return fail(close_code::invalid_data, "invalid compressed data");

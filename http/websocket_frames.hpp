@@ -106,7 +106,10 @@ public:
 
     /// Accepts messages compressed by permessage-deflate (negotiated in the
     /// handshake); without it RSV1 is a protocol error. Invalid compressed
-    /// data fails with invalid_data (1007).
+    /// data fails with invalid_data (1007); a message whose compressed form
+    /// passes max_message and a quarter, or whose output passes max_message,
+    /// with too_big (1009); no memory for the decompressor with
+    /// internal_error (1011).
     void enable_deflate() noexcept { deflate_ = true; }
 
     /// Consumes bytes of `in` up to the end of one event (or all of them);
@@ -150,6 +153,7 @@ private:
     std::size_t utf8_ok_ = 0;  // text: message_[0, utf8_ok_) is whole, valid UTF-8
     bool deflate_ = false;     // permessage-deflate was agreed
     bool compressed_ = false;  // the message in progress is compressed
+    std::uint64_t compressed_in_ = 0;     // its compressed bytes announced so far
     std::unique_ptr<Inflater> inflater_;  // made at the first compressed message
     std::string scratch_;                 // compressed bytes, unmasked
     std::string control_;

@@ -832,9 +832,9 @@ const std::string hello_z("\xf2\x48\xcd\xc9\xc9\x07\x00", 7);
 const std::string again_z("\xf2\x00\x11\x00\x00", 5);
 
 // A WebSocket server by hand that answers the handshake with `extensions`, sends
-// "Hello" compressed, and reads until the client's end; *first is the first byte
-// of what the client sent after its handshake (-1: nothing).
-Task<void> extension_server(net::TcpListener* l, std::string extensions, int* first) {
+// "Hello" compressed, and keeps what the client sends after its handshake, until
+// its end, in *got.
+Task<void> extension_server(net::TcpListener* l, std::string extensions, std::string* got) {
     auto s = co_await l->accept();
     if (!s) co_return;
     auto in = co_await read_handshake(*s);
@@ -844,14 +844,28 @@ Task<void> extension_server(net::TcpListener* l, std::string extensions, int* fi
     reply += "\xc1\x07" + hello_z;
     auto sent = co_await s->send_all(std::as_bytes(std::span(reply)));
     if (!sent) co_return;
-    std::string got = in->substr(in->find("\r\n\r\n") + 4);
+    *got = in->substr(in->find("\r\n\r\n") + 4);
     std::array<std::byte, 4096> buf;
     for (;;) {
         auto n = co_await s->recv(buf);
         if (!n || *n == 0) break;
-        got.append(reinterpret_cast<const char*>(buf.data()), *n);
+        got->append(reinterpret_cast<const char*>(buf.data()), *n);
     }
-    *first = got.empty() ? -1 : static_cast<unsigned char>(got[0]);
+}
+
+// A client's frames as sent (short ones, masked): first byte and unmasked payload.
+std::vector<std::pair<int, std::string>> client_frames(std::string_view wire) {
+    std::vector<std::pair<int, std::string>> out;
+    while (wire.size() >= 6) {
+        const std::size_t n = static_cast<unsigned char>(wire[1]) & 0x7f;
+        if (n >= 126 || wire.size() < 6 + n) break;
+        std::string payload(wire.substr(6, n));
+        for (std::size_t i = 0; i < n; ++i)
+            payload[i] = static_cast<char>(payload[i] ^ wire[2 + i % 4]);
+        out.emplace_back(static_cast<unsigned char>(wire[0]), std::move(payload));
+        wire.remove_prefix(6 + n);
+    }
+    return out;
 }
 
 }  // namespace
@@ -934,6 +948,37 @@ TEST_CASE("websocket: permessage-deflate on the wire: RFC 7692's bytes, its limi
             const std::string rest = co_await raw.until_close();
             CHECK(rest == "\xc1\x07" + hello_z + "\xc1\x05" + again_z + "\x88\x02\x03\xe8");
         }
+        {
+            // The client asks the server to compress each message alone: both echoes go
+            // out the same (with the window kept, the second would refer to the first).
+            auto raw = co_await RawClient::connect(srv.address());
+            const std::string message = "Hello Hello Hello Hello Hello";
+            const std::string frames = client_frame(ws::Opcode::text, message) +
+                                       client_frame(ws::Opcode::text, message) +
+                                       client_frame(ws::Opcode::close, std::string("\x03\xe8", 2));
+            const bool sent =
+                co_await raw.send(handshake("/deflate",
+                                            "Sec-WebSocket-Extensions: permessage-deflate; "
+                                            "server_no_context_takeover\r\n") +
+                                  frames);
+            CHECK(sent);
+            auto head = co_await raw.response();
+            REQUIRE(head);
+            CHECK(
+                head->headers.get("Sec-WebSocket-Extensions") ==
+                std::optional<std::string_view>("permessage-deflate; server_no_context_takeover"));
+            const std::string rest = co_await raw.until_close();
+            REQUIRE(rest.size() > 2);
+            const std::string first =
+                rest.substr(0, 2 + (static_cast<unsigned char>(rest[1]) & 0x7f));
+            CHECK(static_cast<unsigned char>(first[0]) == 0xc1);
+            CHECK(first.size() - 2 < message.size());
+            CHECK(rest == first + first + "\x88\x02\x03\xe8");
+            ws::Reader r(false, 1 << 20);
+            r.enable_deflate();
+            CHECK(r.feed(first) == first.size());
+            CHECK(r.take_message() == message);
+        }
         struct Case {
             std::string payload;  // compressed
             std::uint16_t code;
@@ -975,27 +1020,34 @@ TEST_CASE("websocket: the client checks the server's permessage-deflate answer",
     test::run([](Loop&) -> Task<void> {
         auto l = net::TcpListener::bind(net::Address::loopback_v4(0)).value("bind");
         const std::string url = "ws://" + l.local_address().value("addr").to_string() + "/";
+        enum class Sent { compressed_kept, compressed_alone, plain, nothing };
         struct Case {
             std::string answer;
             bool offer;
             std::optional<ws::DeflateParams> agreed;  // nullopt: the client fails
-            int first;                                // the first byte the client sends
+            Sent sent;                                // how the client's two messages went out
         };
+        ws::DeflateParams client_alone;
+        client_alone.client_no_context_takeover = true;
         const Case cases[] = {
             {"permessage-deflate; server_no_context_takeover; client_max_window_bits=10", true,
-             deflate_params(true, 0, 10), 0xc1},
+             deflate_params(true, 0, 10), Sent::compressed_kept},
+            // The server tells the client to compress each message alone.
+            {"permessage-deflate; client_no_context_takeover", true, client_alone,
+             Sent::compressed_alone},
             // zlib cannot write a window of 256 bytes: the client sends uncompressed.
             {"permessage-deflate; client_max_window_bits=8", true, deflate_params(false, 0, 8),
-             0x81},
-            {"permessage-deflate; client_max_window_bits", true, std::nullopt, -1},
-            {"x-other", true, std::nullopt, -1},
-            {"permessage-deflate", false, std::nullopt, -1},  // not offered
+             Sent::plain},
+            {"permessage-deflate; client_max_window_bits", true, std::nullopt, Sent::nothing},
+            {"x-other", true, std::nullopt, Sent::nothing},
+            {"permessage-deflate", false, std::nullopt, Sent::nothing},  // not offered
         };
+        const std::string message = "Hello Hello Hello Hello Hello";
         for (const Case& k : cases) {
             INFO(k.answer);
-            int first = 0;
+            std::string got;
             TaskGroup g;
-            g.spawn(extension_server(&l, k.answer, &first));
+            g.spawn(extension_server(&l, k.answer, &got));
             {
                 ws::ConnectOptions o;
                 o.options.deflate.enabled = k.offer;
@@ -1006,14 +1058,34 @@ TEST_CASE("websocket: the client checks the server's permessage-deflate answer",
                     auto m = co_await c->receive();
                     REQUIRE(m);
                     CHECK(m->data == "Hello");
-                    auto sent = co_await c->send("Hello Hello Hello Hello Hello");
-                    CHECK(sent);
+                    auto s1 = co_await c->send(message);
+                    auto s2 = co_await c->send(message);
+                    CHECK((s1 && s2));
                 } else {
                     CHECK(c.error() == std::errc::protocol_error);
                 }
             }  // the client's stream closes here
             co_await g.wait();
-            CHECK(first == k.first);
+            const auto frames = client_frames(got);
+            if (k.sent == Sent::nothing) {
+                CHECK(frames.empty());
+                continue;
+            }
+            REQUIRE(frames.size() == 2);
+            if (k.sent == Sent::plain) {
+                CHECK((frames[0].first == 0x81 && frames[0].second == message));
+                CHECK((frames[1].first == 0x81 && frames[1].second == message));
+                continue;
+            }
+            CHECK((frames[0].first == 0xc1 && frames[1].first == 0xc1));
+            CHECK(frames[0].second.size() < message.size());
+            // Alone, the second compresses as the first did; with the window kept, to
+            // a reference back to the first.
+            if (k.sent == Sent::compressed_alone) {
+                CHECK(frames[1].second == frames[0].second);
+            } else {
+                CHECK(frames[1].second.size() < frames[0].second.size());
+            }
         }
     });
 }

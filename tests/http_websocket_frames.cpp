@@ -4,6 +4,7 @@
 // receiving end, each with the close code it calls for. permessage-deflate
 // (RFC 7692): the negotiation's rules, its examples byte for byte, RSV1's
 // rules, the limit on what a message decompresses to, and round trips.
+#include <zlib.h>
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -414,48 +415,117 @@ TEST_CASE("permessage-deflate: RFC 7692's examples, byte for byte", "[websocket]
     }
 }
 
-TEST_CASE("permessage-deflate: RSV1's rules, the limit, bad data", "[websocket]") {
+TEST_CASE("permessage-deflate: RSV1's rules, the limits, bad data", "[websocket]") {
     const std::string hello("\xf2\x48\xcd\xc9\xc9\x07\x00", 7);
-    const auto code_with_deflate = [](std::string_view wire, bool server = false,
-                                      std::size_t max = 1 << 20) {
+    // Every event, read with deflate on (a client's reader unless `server`), 3 bytes at a time.
+    const auto read_deflate = [](std::string_view wire, bool server = false,
+                                 std::size_t max = 1 << 20) {
         Reader r(server, max);
         r.enable_deflate();
-        auto seen = read_all(r, wire, 3);
+        return read_all(r, wire, 3);
+    };
+    const auto error_with_deflate = [&](std::string_view wire, bool server = false,
+                                        std::size_t max = 1 << 20) {
+        auto seen = read_deflate(wire, server, max);
         return seen.empty() || seen.back().event != Event::error ? std::uint16_t(0)
                                                                  : seen.back().code;
+    };
+    const auto one_message = [&](std::string_view wire, std::string_view want, bool server = false,
+                                 std::size_t max = 1 << 20) {
+        auto seen = read_deflate(wire, server, max);
+        return seen.size() == 1 && seen[0].event == Event::text && seen[0].data == want;
     };
     // Not agreed: RSV1 is a reserved bit.
     CHECK(error_code_of(compressed_frame(Opcode::text, hello), false) ==
           close_code::protocol_error);
     // Agreed: RSV1 only on a data message's first frame; RSV2 and RSV3 never.
-    CHECK(code_with_deflate(compressed_frame(Opcode::ping, "x")) == close_code::protocol_error);
-    CHECK(code_with_deflate(frame(Opcode::text, "a", false, false) +
-                            compressed_frame(Opcode::continuation, "b")) ==
+    CHECK(error_with_deflate(compressed_frame(Opcode::ping, "x")) == close_code::protocol_error);
+    CHECK(error_with_deflate(frame(Opcode::text, "a", false, false) +
+                             compressed_frame(Opcode::continuation, "b")) ==
           close_code::protocol_error);
-    CHECK(code_with_deflate(std::string("\xa1\x01x", 3)) == close_code::protocol_error);
-    CHECK(code_with_deflate(std::string("\x91\x01x", 3)) == close_code::protocol_error);
-    // The masked form on a server's reader reads the same.
-    CHECK(code_with_deflate(compressed_frame(Opcode::text, hello, true, true), true) == 0);
+    CHECK(error_with_deflate(std::string("\xa1\x01x", 3)) == close_code::protocol_error);
+    CHECK(error_with_deflate(std::string("\x91\x01x", 3)) == close_code::protocol_error);
+    // The masked form on a server's reader reads the same; no limit at all works too.
+    CHECK(one_message(compressed_frame(Opcode::text, hello, true, true), "Hello", true));
+    CHECK(one_message(compressed_frame(Opcode::text, hello), "Hello", false, SIZE_MAX));
 
     // The limit counts what comes out: 1 MiB of one letter is a 1 KiB frame.
     Deflater d(6, 15, 8, false);
     const std::string bomb = deflated(d, std::string(1 << 20, 'a'));
     CHECK(bomb.size() < 2048);
-    CHECK(code_with_deflate(compressed_frame(Opcode::binary, bomb), false, 100000) ==
+    CHECK(error_with_deflate(compressed_frame(Opcode::binary, bomb), false, 100000) ==
           close_code::too_big);
     // Exactly at the limit is fine.
     Deflater d2(6, 15, 8, false);
-    CHECK(code_with_deflate(compressed_frame(Opcode::binary, deflated(d2, std::string(5000, 'b'))),
-                            false, 5000) == 0);
+    CHECK(one_message(compressed_frame(Opcode::text, deflated(d2, std::string(5000, 'b'))),
+                      std::string(5000, 'b'), false, 5000));
+    // What comes in is bounded as well: a frame of 6,000 bytes of empty stored blocks
+    // (nothing out) passes a 1,000-byte limit's allowance, and is refused at its header.
+    // (A message that ends at a block boundary, as this one, needs no 00 00 ff ff.)
+    std::string empty_blocks;
+    for (int i = 0; i < 1200; ++i)
+        empty_blocks += std::string("\x00\x00\x00\xff\xff", 5);
+    const std::string blocks_frame = compressed_frame(Opcode::binary, empty_blocks);
+    CHECK(error_with_deflate(blocks_frame.substr(0, 4), false, 1000) == close_code::too_big);
+    CHECK(error_with_deflate(blocks_frame, false, 100000) == 0);
+
     // Not DEFLATE (block type 3), or text that decompresses to what is not UTF-8: 1007.
-    // Bytes after a final block are not read.
-    CHECK(code_with_deflate(compressed_frame(Opcode::text, "\xff\xff")) ==
+    CHECK(error_with_deflate(compressed_frame(Opcode::text, "\xff\xff")) ==
           close_code::invalid_data);
-    CHECK(code_with_deflate(compressed_frame(
-              Opcode::text, std::string("\xf3\x48\xcd\xc9\xc9\x07\x00\x00\xff\xff", 10))) == 0);
     Deflater d3(6, 15, 8, false);
-    CHECK(code_with_deflate(compressed_frame(Opcode::text, deflated(d3, "ok \xff"))) ==
+    CHECK(error_with_deflate(compressed_frame(Opcode::text, deflated(d3, "ok \xff"))) ==
           close_code::invalid_data);
+    // A message must end at a block boundary: one cut inside its block would run into
+    // the next message. One of no bytes at all is an empty message.
+    CHECK(error_with_deflate(compressed_frame(Opcode::text, hello.substr(0, 6))) ==
+          close_code::invalid_data);
+    auto empties =
+        read_deflate(compressed_frame(Opcode::text, "") + compressed_frame(Opcode::text, hello) +
+                     compressed_frame(Opcode::text, "") + compressed_frame(Opcode::text, hello));
+    REQUIRE(empties.size() == 4);
+    for (int i : {0, 2}) {
+        CHECK((empties[i].event == Event::text && empties[i].data.empty()));
+        CHECK(empties[i + 1].data == "Hello");
+    }
+    // A few bytes after a final block are padding (RFC 7692 §7.2.3.4 has one); more is not.
+    const std::string final_hello("\xf3\x48\xcd\xc9\xc9\x07\x00", 7);
+    CHECK(one_message(compressed_frame(Opcode::text, final_hello + std::string(8, '\0')), "Hello"));
+    CHECK(error_with_deflate(compressed_frame(Opcode::text, final_hello + std::string(9, '\0'))) ==
+          close_code::invalid_data);
+}
+
+TEST_CASE("permessage-deflate: after a final block the window is kept", "[websocket]") {
+    // A sender that ends each message with a final block (Z_FINISH) and starts the next
+    // stream with the previous message as its dictionary: the next refers back to it.
+    const std::string text = "the quick brown fox jumps over the lazy dog";
+    const auto compress = [&](bool with_dictionary, int flush) {
+        z_stream z{};
+        REQUIRE(deflateInit2(&z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+        if (with_dictionary) {
+            REQUIRE(deflateSetDictionary(&z, reinterpret_cast<const Bytef*>(text.data()),
+                                         uInt(text.size())) == Z_OK);
+        }
+        std::string out(256, '\0');
+        z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+        z.avail_in = uInt(text.size());
+        z.next_out = reinterpret_cast<Bytef*>(out.data());
+        z.avail_out = uInt(out.size());
+        CHECK(deflate(&z, flush) != Z_STREAM_ERROR);
+        out.resize(out.size() - z.avail_out);
+        deflateEnd(&z);
+        if (flush == Z_SYNC_FLUSH) out.resize(out.size() - 4);  // 00 00 ff ff
+        return out;
+    };
+    const std::string first = compress(false, Z_FINISH);
+    const std::string second = compress(true, Z_SYNC_FLUSH);
+    CHECK(second.size() < first.size() / 2);  // it is all a back-reference
+    Reader r(false, 1 << 20);
+    r.enable_deflate();
+    auto seen = read_all(
+        r, compressed_frame(Opcode::text, first) + compressed_frame(Opcode::text, second), 5);
+    REQUIRE(seen.size() == 2);
+    CHECK(seen[0].data == text);
+    CHECK(seen[1].data == text);
 }
 
 TEST_CASE("permessage-deflate: messages round-trip, window kept or not", "[websocket]") {
