@@ -4,6 +4,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -11,6 +12,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include <corio/http/ascii.hpp>
+#include <corio/http/content_coding.hpp>
 #include <corio/net/resolve.hpp>
 #include <corio/net/tcp.hpp>
 #include <corio/runtime/loop.hpp>
@@ -104,6 +107,7 @@ struct Client::Hop {
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
     Deadline deadline;
+    bool decode = false;  // we asked for a compressed body: decode it
 };
 
 // ---- transport --------------------------------------------------------------
@@ -391,6 +395,24 @@ Task<Result<ClientResponse>> Client::exchange(const Hop& hop) {
     ClientResponse out;
     static_cast<ParsedResponse&>(out) = rs->parser_->take_response();
     out.body = std::move(*body);
+    const auto coding = out.headers.get("content-encoding");
+    if (hop.decode && coding && !out.body.empty() &&
+        !iequals(ascii::trim_ows(*coding), "identity")) {
+        auto decoded = decode_content(*coding, out.body, opts_.max_body);
+        if (!decoded && decoded.error() != std::errc::not_supported) co_return decoded.error();
+        if (decoded) {
+            out.body = std::move(*decoded);
+            out.decoded = true;
+            // The fields described the body as sent.
+            Headers kept;
+            for (const Header& h : out.headers) {
+                if (!iequals(h.name, "content-encoding") && !iequals(h.name, "content-length")) {
+                    kept.add(h.name, h.value);
+                }
+            }
+            out.headers = std::move(kept);
+        }
+    }
     co_return out;
 }
 
@@ -421,10 +443,10 @@ Task<Result<ClientResponse>> Client::attempt(const Hop& hop) {
     co_return std::move(rr.result);
 }
 
-Task<Result<ClientResponse>> Client::fetch_hops(ClientRequest req, Url url) {
-    Hop hop{std::move(req.method), url,
-            origin_key(url),       std::move(req.headers),
-            std::move(req.body),   Deadline::never()};
+Task<Result<ClientResponse>> Client::fetch_hops(ClientRequest req, Url url, bool decode) {
+    Hop hop{
+        std::move(req.method), url,   origin_key(url), std::move(req.headers), std::move(req.body),
+        Deadline::never(),     decode};
     if (req.deadline) hop.deadline = *req.deadline;
     for (int hops = 0;; ++hops) {
         auto r = co_await attempt(hop);
@@ -477,8 +499,14 @@ Task<Result<ClientResponse>> Client::fetch(ClientRequest req) {
                  : opts_.timeout > Duration::zero() ? Deadline::after(opts_.timeout)
                                                     : Deadline::never();
     req.deadline = d;
-    if (d.is_never()) co_return co_await fetch_hops(std::move(req), std::move(*url));
-    co_return co_await with_deadline(fetch_hops(std::move(req), std::move(*url)), d.when());
+    // Compressed bodies, unless the caller speaks of codings or ranges itself.
+    const bool decode =
+        opts_.decompress && std::none_of(req.headers.begin(), req.headers.end(), [](const auto& h) {
+            return iequals(h.first, "accept-encoding") || iequals(h.first, "range");
+        });
+    if (decode) req.headers.emplace_back("Accept-Encoding", "gzip, deflate");
+    if (d.is_never()) co_return co_await fetch_hops(std::move(req), std::move(*url), decode);
+    co_return co_await with_deadline(fetch_hops(std::move(req), std::move(*url), decode), d.when());
 }
 
 Task<Result<ResponseStream>> Client::open(ClientRequest req) {

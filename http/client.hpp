@@ -88,6 +88,13 @@ struct ClientOptions {
     std::optional<BreakerOptions> breaker;
     /// Hook: how to open a stream to an origin (default connect_tcp).
     Connector connect;
+    /// fetch(): ask for compressed bodies (Accept-Encoding: gzip, deflate)
+    /// and decode them (decode_content), within max_body, unless the
+    /// request has its own Accept-Encoding or a Range. A decoded response
+    /// has no Content-Encoding or Content-Length field and is marked
+    /// ClientResponse::decoded; a body in another coding is left as it
+    /// came. open() never asks (its stream is the body as sent).
+    bool decompress = true;
 };
 
 /// A request for Client::fetch() and Client::open().
@@ -109,8 +116,9 @@ struct ClientRequest {
 /// A complete response: the parsed message, the URL that gave it (after
 /// redirects) and how many redirects led there.
 struct ClientResponse : ParsedResponse {
-    std::string url;    ///< the URL that gave this response (normalized)
-    int redirects = 0;  ///< redirects followed to get here
+    std::string url;       ///< the URL that gave this response (normalized)
+    int redirects = 0;     ///< redirects followed to get here
+    bool decoded = false;  ///< the body came compressed and was decoded (ClientOptions::decompress)
 };
 
 /// Counters a Client keeps.
@@ -213,7 +221,7 @@ public:
 private:
     friend class ResponseStream;
     struct Hop;
-    Task<Result<ClientResponse>> fetch_hops(ClientRequest req, Url url);
+    Task<Result<ClientResponse>> fetch_hops(ClientRequest req, Url url, bool decode);
     Task<Result<ClientResponse>> attempt(const Hop& hop);
     Task<Result<ClientResponse>> exchange(const Hop& hop);
     Task<Result<ResponseStream>> send(const Hop& hop);

@@ -5,10 +5,14 @@
 // on connections per origin; against
 // scripted peers: the request on the wire, redirects between origins,
 // interim and bodiless answers, responses cut short, stale pooled connections;
-// names looked up by a net::Resolver against a scripted name server.
+// names looked up by a net::Resolver against a scripted name server;
+// compressed bodies asked for and decoded (gzip, deflate), and their faults.
+#include <zlib.h>
 #include <catch2/catch.hpp>
 
 #include <cctype>
+
+#include <corio/http/content_coding.hpp>
 
 #include <corio/runtime/sync.hpp>
 #include <corio/runtime/timer.hpp>
@@ -1232,6 +1236,155 @@ TEST_CASE("client: the deadline bounds the body", "[http][client]") {
         CHECK(client.idle_connections() == 0);
         co_await g.wait();  // the client closed it
     });
+}
+
+// ---- compressed bodies -------------------------------------------------------------------
+
+namespace {
+
+std::string last_accept;  // the Accept-Encoding of the last request to /coded
+
+std::string coded_sample() {
+    std::string s;
+    for (int i = 0; i < 400; ++i)
+        s += "<li>item " + std::to_string(i % 37) + " of the list</li>\n";
+    return s;
+}
+
+// `body` in zlib's own format (window_bits 15) or raw DEFLATE (-15), whole.
+std::string zlib_deflate(std::string_view body, int window_bits) {
+    z_stream z{};
+    REQUIRE(deflateInit2(&z, 6, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+    std::string out(deflateBound(&z, uLong(body.size())) + 16, '\0');
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(body.data()));
+    z.avail_in = uInt(body.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = uInt(out.size());
+    CHECK(deflate(&z, Z_FINISH) == Z_STREAM_END);
+    out.resize(out.size() - z.avail_out);
+    deflateEnd(&z);
+    return out;
+}
+
+// /coded/{kind}: the sample in the coding `kind` names (or broken so), when the
+// request accepts any coding; as it is otherwise.
+Task<http::Response> coded(http::Request& req) {
+    last_accept = std::string(req.header("accept-encoding").value_or(""));
+    const std::string sample = coded_sample();
+    if (last_accept.empty()) co_return http::Response::text(200, sample);
+    const std::string kind(req.param("kind"));
+    std::string body, coding = "gzip";
+    if (kind == "gzip" || kind == "x-gzip") {
+        body = http::gzip(sample);
+        coding = kind == "x-gzip" ? " X-GZIP " : "gzip";
+    } else if (kind == "members") {  // two gzip members, one after the other
+        body = http::gzip(sample.substr(0, 1000)) + http::gzip(sample.substr(1000));
+    } else if (kind == "deflate") {
+        body = zlib_deflate(sample, 15);
+        coding = "deflate";
+    } else if (kind == "rawdeflate") {  // what some servers send as "deflate"
+        body = zlib_deflate(sample, -15);
+        coding = "deflate";
+    } else if (kind == "br") {
+        body = "not really brotli";
+        coding = "br";
+    } else if (kind == "corrupt") {  // the CRC-32 at its end no longer matches
+        body = http::gzip(sample);
+        body[body.size() / 2] = static_cast<char>(body[body.size() / 2] ^ 0x55);
+    } else if (kind == "cut") {
+        body = http::gzip(sample);
+        body.resize(body.size() - 10);
+    } else if (kind == "trailing") {
+        body = http::gzip(sample) + "junk";
+    } else {  // "bomb": 4 MiB of zeros
+        body = http::gzip(std::string(4 << 20, '\0'));
+    }
+    http::Response r = http::Response::text(200, std::move(body));
+    r.set("Content-Encoding", coding);
+    co_return r;
+}
+
+}  // namespace
+
+TEST_CASE("client: compressed bodies asked for and decoded (gzip, deflate)", "[http][client]") {
+    test::run([](Loop&) -> Task<void> {
+        http::Router router;
+        router.mount("/coded/{kind}", coded, "GET,HEAD");
+        LocalServer srv(std::move(router));
+        const std::string sample = coded_sample();
+        http::ClientOptions o;
+        o.max_body = 1 << 20;
+        http::Client client(o);
+        for (const char* kind : {"gzip", "x-gzip", "members", "deflate", "rawdeflate"}) {
+            INFO(kind);
+            last_accept.clear();
+            auto r = co_await client.get(srv.url("/coded/") + kind);
+            REQUIRE(r);
+            CHECK(last_accept == "gzip, deflate");
+            CHECK(r->decoded);
+            CHECK(r->body == sample);
+            CHECK_FALSE(r->headers.contains("content-encoding"));
+            CHECK_FALSE(r->headers.contains("content-length"));
+            CHECK(r->headers.get("content-type") ==
+                  std::optional<std::string_view>("text/plain; charset=utf-8"));
+        }
+        // A coding it does not know: the body as it came, its fields kept.
+        auto br = co_await client.get(srv.url("/coded/br"));
+        REQUIRE(br);
+        CHECK_FALSE(br->decoded);
+        CHECK(br->body == "not really brotli");
+        CHECK(br->headers.get("content-encoding") == std::optional<std::string_view>("br"));
+        // Broken bodies are errors; one that decodes past max_body too.
+        for (const char* kind : {"corrupt", "cut", "trailing"}) {
+            INFO(kind);
+            auto bad = co_await client.get(srv.url("/coded/") + kind);
+            REQUIRE_FALSE(bad);
+            CHECK(bad.error() == std::errc::illegal_byte_sequence);
+        }
+        auto bomb = co_await client.get(srv.url("/coded/bomb"));
+        REQUIRE_FALSE(bomb);
+        CHECK(bomb.error() == Errc::limit_exceeded);
+        // HEAD: no body to decode.
+        http::ClientRequest head;
+        head.method = "HEAD";
+        head.url = srv.url("/coded/gzip");
+        auto h = co_await client.fetch(head);
+        REQUIRE(h);
+        CHECK((h->body.empty() && !h->decoded));
+        // A caller that asks for codings itself gets the body as sent.
+        http::ClientRequest own;
+        own.url = srv.url("/coded/gzip");
+        own.headers = {{"accept-encoding", "gzip"}};
+        auto raw = co_await client.fetch(own);
+        REQUIRE(raw);
+        CHECK(last_accept == "gzip");
+        CHECK_FALSE(raw->decoded);
+        CHECK(raw->body == http::gzip(sample));
+        auto decoded = http::decode_content("gzip", raw->body, 1 << 20);
+        REQUIRE(decoded);
+        CHECK(*decoded == sample);
+        // decompress off: nothing asked for.
+        http::ClientOptions plain_opts;
+        plain_opts.decompress = false;
+        http::Client plain(plain_opts);
+        auto p = co_await plain.get(srv.url("/coded/gzip"));
+        REQUIRE(p);
+        CHECK(last_accept.empty());
+        CHECK((p->body == sample && !p->decoded));
+        co_await srv.stop();
+    });
+}
+
+TEST_CASE("content codings: decode_content's cases", "[http][client]") {
+    const std::string text(5000, 'q');
+    CHECK(http::decode_content("GZIP", http::gzip(text, 1), 5000).value_or("") == text);
+    CHECK(http::decode_content("gzip", http::gzip(text), 4999).error() == Errc::limit_exceeded);
+    CHECK(http::decode_content("gzip", "", 10).error() == std::errc::illegal_byte_sequence);
+    CHECK(http::decode_content("gzip, br", http::gzip(text), 10).error() ==
+          std::errc::not_supported);
+    CHECK(http::decode_content("compress", "x", 10).error() == std::errc::not_supported);
+    auto empty = http::decode_content("deflate", zlib_deflate("", 15), 10);
+    CHECK((empty && empty->empty()));
 }
 
 }  // namespace http_client_test
