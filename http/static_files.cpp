@@ -155,19 +155,32 @@ struct Entry {
     TimePoint checked{};
 };
 
-std::shared_ptr<Entry> make_entry(const FileId& id, std::string_view mime) {
+/// Which form of a file is sent, and whether the answer says it varies.
+struct Variant {
+    bool gzip = false;  // the .gz beside it: Content-Encoding, no ranges
+    bool vary = false;  // Vary: Accept-Encoding (precompressed is on)
+};
+
+std::shared_ptr<Entry> make_entry(const FileId& id, std::string_view mime, Variant v) {
     auto e = std::make_shared<Entry>();
     e->id = id;
     e->last_modified = format_http_date(id.mtime);
     e->etag = etag_of(id);
+    const std::string vary = v.vary ? "Vary: Accept-Encoding\r\n" : "";
     e->full = std::make_shared<SharedBody>();
     e->full->fields = "Content-Type: " + std::string(mime) +
                       "\r\nLast-Modified: " + e->last_modified + "\r\nETag: " + e->etag +
-                      "\r\nAccept-Ranges: bytes\r\n";
+                      (v.gzip ? "\r\nContent-Encoding: gzip\r\n" : "\r\nAccept-Ranges: bytes\r\n") +
+                      vary;
     e->not_modified = std::make_shared<SharedBody>();
     e->not_modified->fields =
-        "Last-Modified: " + e->last_modified + "\r\nETag: " + e->etag + "\r\n";
+        "Last-Modified: " + e->last_modified + "\r\nETag: " + e->etag + "\r\n" + vary;
     return e;
+}
+
+/// An entry that says "no such file" (a missing .gz), for cache_valid.
+bool absent(const Entry& e) noexcept {
+    return e.full == nullptr;
 }
 
 struct Cache {
@@ -175,17 +188,21 @@ struct Cache {
     std::size_t total = 0;
     std::string key;  // scratch, reused per request
 
+    static std::size_t size_of(const Entry& e) noexcept {
+        return absent(e) ? 0 : e.full->body.size();
+    }
+
     void insert(const std::string& k, std::shared_ptr<Entry> e, std::size_t limit) {
-        if (total + e->full->body.size() > limit) {
+        if (total + size_of(*e) > limit) {
             map.clear();  // crude but bounded; responses in flight hold their entry
             total = 0;
         }
         auto [it, fresh] = map.try_emplace(k, e);
         if (!fresh) {
-            total -= it->second->full->body.size();
+            total -= size_of(*it->second);
             it->second = e;
         }
-        total += e->full->body.size();
+        total += size_of(*e);
     }
 };
 
@@ -371,6 +388,44 @@ int precondition(const Request& req, std::string_view etag, std::time_t mtime) {
     return t && mtime <= *t ? 304 : 0;
 }
 
+/// True when the request's Accept-Encoding takes gzip (RFC 9110 §12.5.3):
+/// "gzip" or "x-gzip" with a q above 0, or "*" when gzip is not refused by
+/// name (q=0). Several field lines make one list.
+bool accepts_gzip(const Request& req) {
+    bool named = false, refused = false, star = false;
+    for (const Header& h : req.headers()) {
+        if (!iequals(h.name, "accept-encoding")) continue;
+        std::string_view list = h.value;
+        while (!list.empty()) {
+            const std::size_t comma = std::min(list.find(','), list.size());
+            const std::string_view item = list.substr(0, comma);
+            list.remove_prefix(std::min(list.size(), comma + 1));
+            const std::size_t semi = std::min(item.find(';'), item.size());
+            const std::string_view coding = ascii::trim_ows(item.substr(0, semi));
+            // q=0 (0, 0., 0.0, 0.00, 0.000) refuses; anything else accepts.
+            bool zero = false;
+            std::string_view params = item.substr(semi);
+            while (!params.empty()) {
+                params.remove_prefix(1);  // the ';'
+                const std::size_t next = std::min(params.find(';'), params.size());
+                const std::string_view p = ascii::trim_ows(params.substr(0, next));
+                params.remove_prefix(next);
+                if (p.size() >= 2 && ascii::to_lower(p[0]) == 'q' && p[1] == '=') {
+                    const std::string_view q = ascii::trim_ows(p.substr(2));
+                    zero = !q.empty() && q[0] == '0' &&
+                           q.find_first_not_of("0.", 1) == std::string_view::npos;
+                }
+            }
+            if (iequals(coding, "gzip") || iequals(coding, "x-gzip")) {
+                (zero ? refused : named) = true;
+            } else if (coding == "*" && !zero) {
+                star = true;
+            }
+        }
+    }
+    return named || (star && !refused);
+}
+
 /// The range to send, or nullopt for the whole file: If-Range must name the
 /// current validator for Range to count.
 std::optional<ByteRange> wanted_range(const Request& req, std::uint64_t size, std::string_view etag,
@@ -395,7 +450,8 @@ void add_content_range(Response& r, const ByteRange& br, std::uint64_t size) {
     r.set("Content-Range", v);
 }
 
-/// The answer from a cached entry: 200, 304, 206 or 416.
+/// The answer from a cached entry: 200, 304, 206 or 416. (A gzip variant is
+/// only asked for without Range: always 200 or 304.)
 Response from_entry(const Request& req, const std::shared_ptr<Entry>& e) {
     if (int st = precondition(req, e->etag, e->id.mtime); st == 304) {
         return Response::shared(304, e->not_modified);
@@ -426,6 +482,61 @@ Response moved_to_dir(const Request& req, std::string location) {
     Response resp = Response::error(301);
     resp.set("Location", location);
     return resp;
+}
+
+/// The answer for a regular file `r` (cache key `name`), sent as `mime`: from the
+/// cache (read into it when small enough), or from the file. 200, 304, 412, or
+/// for the plain form 206 and 416 too.
+Task<Response> answer(StaticCore* core, Cache& cache, const Request& req, std::string name,
+                      Resolved r, std::string_view mime, Variant v) {
+    Loop& loop = Loop::current();
+    const std::uint64_t size = std::uint64_t(r.id.size);
+    if (core->opts.cache_valid.count() > 0 && size <= core->opts.cache_max_file) {
+        std::shared_ptr<Entry> e;
+        // The cache may have changed while we waited: look again.
+        if (auto again = cache.map.find(name);
+            again != cache.map.end() && !absent(*again->second) && again->second->id == r.id) {
+            e = again->second;
+        } else {
+            e = make_entry(r.id, mime, v);
+            const bool ok = co_await read_file(r.file.get(), size, &e->full->body);
+            if (!ok) co_return Response::error(500);
+            cache.insert(name, e, core->opts.cache_bytes);
+        }
+        e->checked = loop.now();
+        co_return from_entry(req, e);
+    }
+    // Too large for the cache: straight from the file.
+    const std::string last_modified = format_http_date(r.id.mtime);
+    const std::string etag = etag_of(r.id);
+    if (int st = precondition(req, etag, r.id.mtime); st == 304) {
+        Response resp(304);
+        resp.set("Last-Modified", last_modified).set("ETag", etag);
+        if (v.vary) resp.set("Vary", "Accept-Encoding");
+        co_return resp;
+    } else if (st == 412) {
+        co_return Response::error(412);
+    }
+    FileBody body{std::move(r.file), 0, size};
+    int status = 200;
+    std::optional<ByteRange> br;
+    if (!v.gzip) br = wanted_range(req, size, etag, last_modified);
+    if (br && !br->satisfiable) {
+        Response resp = Response::error(416);
+        add_content_range(resp, *br, size);
+        co_return resp;
+    }
+    if (br) {
+        status = 206;
+        body.offset = br->first;
+        body.length = br->length;
+    }
+    Response resp = Response::file(status, std::move(body));
+    resp.set("Content-Type", mime).set("Last-Modified", last_modified).set("ETag", etag);
+    resp.set(v.gzip ? "Content-Encoding" : "Accept-Ranges", v.gzip ? "gzip" : "bytes");
+    if (v.vary) resp.set("Vary", "Accept-Encoding");
+    if (br) add_content_range(resp, *br, size);
+    co_return resp;
 }
 
 }  // namespace
@@ -476,13 +587,38 @@ Task<Response> StaticFiles::operator()(Request& req) const {
     std::string& key = cache.key;
     if (int bad = path_to_key(req.subpath(), key); bad != 0) co_return Response::error(bad);
     const bool caching = core->opts.cache_valid.count() > 0;
-    if (caching) {
+    const bool vary = core->opts.precompressed;
+    // The .gz beside the file, to a client that takes gzip (not for ranges or an index).
+    bool gzip = vary && key.back() != '/' && !req.header("Range") && accepts_gzip(req);
+    if (gzip && caching) {
+        key += ".gz";
+        auto it = cache.map.find(key);
+        key.resize(key.size() - 3);
+        if (it != cache.map.end() && loop.now() - it->second->checked < core->opts.cache_valid) {
+            if (!absent(*it->second)) co_return from_entry(req, it->second);
+            gzip = false;  // known to have none
+        }
+    }
+    if (!gzip && caching) {
         auto it = cache.map.find(key);
         if (it != cache.map.end() && loop.now() - it->second->checked < core->opts.cache_valid) {
             co_return from_entry(req, it->second);  // the hot path
         }
     }
     const std::string name = key;  // `key` is shared scratch: other requests run while we wait
+    if (gzip) {
+        Resolved gz = co_await resolve(core, name + ".gz");
+        if (gz.status < 0) co_return Response::error(503);
+        if (gz.status == 200) {
+            co_return co_await answer(core, cache, req, name + ".gz", std::move(gz),
+                                      mime_type_for(name), Variant{true, true});
+        }
+        if (caching) {  // none: remembered for cache_valid
+            auto none = std::make_shared<Entry>();
+            none->checked = loop.now();
+            cache.insert(name + ".gz", std::move(none), core->opts.cache_bytes);
+        }
+    }
     Resolved r = co_await resolve(core, name);
     if (r.status < 0) co_return Response::error(503);
     if (r.status == 301) {
@@ -492,52 +628,8 @@ Task<Response> StaticFiles::operator()(Request& req) const {
         co_return moved_to_dir(req, std::string(prefix) + encode_path(name) + "/");
     }
     if (r.status != 200) co_return Response::error(r.status);
-    const std::uint64_t size = std::uint64_t(r.id.size);
-    if (caching && size <= core->opts.cache_max_file) {
-        std::shared_ptr<Entry> e;
-        // The cache may have changed while we waited: look again.
-        if (auto again = cache.map.find(name);
-            again != cache.map.end() && again->second->id == r.id) {
-            e = again->second;
-        } else {
-            e = make_entry(r.id, r.mime);
-            const bool ok = co_await read_file(r.file.get(), size, &e->full->body);
-            if (!ok) co_return Response::error(500);
-            cache.insert(name, e, core->opts.cache_bytes);
-        }
-        e->checked = loop.now();
-        co_return from_entry(req, e);
-    }
-    // Too large for the cache: straight from the file.
-    const std::string last_modified = format_http_date(r.id.mtime);
-    const std::string etag = etag_of(r.id);
-    if (int st = precondition(req, etag, r.id.mtime); st == 304) {
-        Response resp(304);
-        resp.set("Last-Modified", last_modified).set("ETag", etag);
-        co_return resp;
-    } else if (st == 412) {
-        co_return Response::error(412);
-    }
-    FileBody body{std::move(r.file), 0, size};
-    int status = 200;
-    std::optional<ByteRange> br = wanted_range(req, size, etag, last_modified);
-    if (br && !br->satisfiable) {
-        Response resp = Response::error(416);
-        add_content_range(resp, *br, size);
-        co_return resp;
-    }
-    if (br) {
-        status = 206;
-        body.offset = br->first;
-        body.length = br->length;
-    }
-    Response resp = Response::file(status, std::move(body));
-    resp.set("Content-Type", r.mime)
-        .set("Last-Modified", last_modified)
-        .set("ETag", etag)
-        .set("Accept-Ranges", "bytes");
-    if (br) add_content_range(resp, *br, size);
-    co_return resp;
+    const std::string_view mime = r.mime;
+    co_return co_await answer(core, cache, req, name, std::move(r), mime, Variant{false, vary});
 }
 
 }  // namespace corio::http

@@ -15,7 +15,8 @@
 // lies past the end; several ranges get the whole file; If-Range honoured;
 // HEAD ignores Range); small files are kept in memory per loop and sent from
 // there (a cached hit allocates nothing), larger ones go out with
-// splice/sendfile.
+// splice/sendfile. With StaticOptions::precompressed, "a.css.gz" beside
+// "a.css" is sent (Content-Encoding: gzip) to requests that accept gzip.
 
 #include <chrono>
 #include <cstddef>
@@ -38,6 +39,13 @@ struct StaticOptions {
     std::size_t cache_bytes = std::size_t(64) << 20;
     /// A cached file is checked again after this; zero: no cache.
     Duration cache_valid = std::chrono::seconds(1);
+    /// Serve "NAME.gz", when there is one beside NAME, to a GET or HEAD of
+    /// NAME whose Accept-Encoding takes gzip (not for a Range request or a
+    /// directory's index): with NAME's Content-Type, Content-Encoding: gzip
+    /// and the .gz file's own validators. Every answer then carries Vary:
+    /// Accept-Encoding. (nginx's gzip_static; the .gz files are yours to
+    /// make, e.g. `gzip -k`.)
+    bool precompressed = false;
 };
 
 namespace detail {

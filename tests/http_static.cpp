@@ -2,7 +2,7 @@
 // conditional requests (RFC 9110 §13: ETag, dates in the three formats, 304,
 // 412 and their order), single byte ranges (206, 416, If-Range), HEAD, an
 // empty file, a mount under a prefix, for cached (small) and streamed (large)
-// files.
+// files; precompressed .gz files for clients that take gzip.
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -11,6 +11,7 @@
 #include <ctime>
 #include <stdexcept>
 
+#include <corio/http/content_coding.hpp>
 #include <corio/http/static_files.hpp>
 
 #include "http_support.hpp"
@@ -442,6 +443,115 @@ TEST_CASE("static files: the mount point without its slash redirects", "[http][s
         REQUIRE(r);
         CHECK(r->status == 200);
         CHECK(r->body == "<p>docs</p>");
+        co_await srv.stop();
+    });
+}
+
+namespace {
+
+// A site with .gz files beside some: small (cached) and large (from the file).
+struct GzFiles {
+    test::site::TempDir dir{"corio-http-static-gz"};
+    std::string page = std::string(2000, 'p') + "<p>end</p>";
+    std::string noise;  // 300 KiB that does not compress: its .gz is past the cache limit
+    GzFiles() {
+        std::uint32_t x = 88172645u;
+        noise.resize(300 * 1024);
+        for (char& c : noise) {
+            x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+            c = static_cast<char>(x);
+        }
+        test::site::write_file(dir / "page.html", page);
+        test::site::write_file(dir / "page.html.gz", http::gzip(page));
+        test::site::write_file(dir / "noise.bin", noise);
+        test::site::write_file(dir / "noise.bin.gz", http::gzip(noise));
+        test::site::write_file(dir / "plain.txt", "no gz beside me");
+    }
+};
+
+http::Router precompressed_site(const std::string& root) {
+    http::StaticOptions o;
+    o.precompressed = true;
+    http::Router r;
+    r.mount("/s", http::StaticFiles::open(root, o).value("root"));
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("static files: precompressed .gz files for clients that take gzip", "[http][static]") {
+    static GzFiles files;
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(precompressed_site(files.dir.path));
+        http::Client c;                            // asks for gzip and decodes
+        for (int round = 0; round < 2; ++round) {  // the second from the cache
+            for (std::string name : {std::string("/s/page.html"), std::string("/s/noise.bin")}) {
+                INFO(name << " round " << round);
+                const std::string& content = name == "/s/page.html" ? files.page : files.noise;
+                auto r = co_await get(c, srv.url(name));
+                REQUIRE(r);
+                CHECK(r->status == 200);
+                CHECK(r->decoded);
+                CHECK(r->body == content);
+                CHECK(field(r, "Vary") == "Accept-Encoding");
+                CHECK(field(r, "Content-Type") == (name == "/s/page.html"
+                                                       ? "text/html; charset=utf-8"
+                                                       : "application/octet-stream"));
+                // The .gz has validators of its own: a 304 for it carries Vary too.
+                const std::string etag = field(r, "ETag");
+                auto again = co_await get(c, srv.url(name), hdr("If-None-Match", etag));
+                REQUIRE(again);
+                CHECK(again->status == 304);
+                CHECK(field(again, "Vary") == "Accept-Encoding");
+                // The plain form to a client that does not ask: another ETag.
+                auto plain = co_await get(c, srv.url(name), hdr("Accept-Encoding", "identity"));
+                REQUIRE(plain);
+                CHECK((plain->status == 200 && plain->body == content && !plain->decoded));
+                CHECK(field(plain, "Content-Encoding") == "(none)");
+                CHECK(field(plain, "Vary") == "Accept-Encoding");
+                CHECK(field(plain, "ETag") != etag);
+            }
+            // No .gz beside it: the file as it is, every time.
+            auto r = co_await get(c, srv.url("/s/plain.txt"));
+            REQUIRE(r);
+            CHECK((r->body == "no gz beside me" && !r->decoded));
+            CHECK(field(r, "Vary") == "Accept-Encoding");
+        }
+        // Accept-Encoding as the RFC reads it (the client leaves such bodies as sent).
+        struct Case {
+            const char* accept;
+            bool gzip;
+        };
+        const Case cases[] = {
+            {"gzip", true},
+            {"GZIP;Q=0.5", true},
+            {"x-gzip", true},
+            {"br, *", true},
+            {"deflate", false},
+            {"gzip;q=0", false},
+            {"*, gzip;q=0.00", false},
+            {"*;q=0", false},
+            {"gzip ; q=0.001", true},
+        };
+        const std::string gz = http::gzip(files.page);
+        for (const Case& k : cases) {
+            INFO(k.accept);
+            auto r = co_await get(c, srv.url("/s/page.html"), hdr("Accept-Encoding", k.accept));
+            REQUIRE(r);
+            CHECK(r->body == (k.gzip ? gz : files.page));
+            CHECK(field(r, "Content-Encoding") == (k.gzip ? "gzip" : "(none)"));
+        }
+        // A range, and HEAD: a range is of the plain file; HEAD tells what GET would send.
+        auto part = co_await get(c, srv.url("/s/page.html"),
+                                 hdr("Range", "bytes=0-9", "Accept-Encoding", "gzip"));
+        REQUIRE(part);
+        CHECK((part->status == 206 && part->body == files.page.substr(0, 10)));
+        auto head =
+            co_await get(c, srv.url("/s/noise.bin"), hdr("Accept-Encoding", "gzip"), "HEAD");
+        REQUIRE(head);
+        CHECK((head->status == 200 && head->body.empty()));
+        CHECK(field(head, "Content-Encoding") == "gzip");
+        CHECK(field(head, "Content-Length") == std::to_string(http::gzip(files.noise).size()));
         co_await srv.stop();
     });
 }
