@@ -395,25 +395,36 @@ Task<Result<ClientResponse>> Client::exchange(const Hop& hop) {
     ClientResponse out;
     static_cast<ParsedResponse&>(out) = rs->parser_->take_response();
     out.body = std::move(*body);
-    const auto coding = out.headers.get("content-encoding");
-    if (hop.decode && coding && !out.body.empty() &&
-        !iequals(ascii::trim_ows(*coding), "identity")) {
-        auto decoded = decode_content(*coding, out.body, opts_.max_body);
-        if (!decoded && decoded.error() != std::errc::not_supported) co_return decoded.error();
-        if (decoded) {
-            out.body = std::move(*decoded);
-            out.decoded = true;
-            // The fields described the body as sent.
-            Headers kept;
-            for (const Header& h : out.headers) {
-                if (!iequals(h.name, "content-encoding") && !iequals(h.name, "content-length")) {
-                    kept.add(h.name, h.value);
-                }
-            }
-            out.headers = std::move(kept);
+    co_return out;
+}
+
+// The answer of fetch(): where it came from, and its body decoded when we asked for a
+// coding (Hop::decode): one Content-Encoding field of gzip, x-gzip or deflate; another
+// coding, or several fields, leave it as it came.
+Result<ClientResponse> Client::finish(ClientResponse r, const Hop& hop, int hops) const {
+    r.url = hop.url.normalized();
+    r.redirects = hops;
+    const auto coding = r.headers.get("content-encoding");
+    if (!hop.decode || !coding || r.body.empty() || r.headers.count("content-encoding") != 1 ||
+        iequals(ascii::trim_ows(*coding), "identity")) {
+        return r;
+    }
+    auto decoded = decode_content(*coding, r.body, opts_.max_body);
+    if (!decoded) {
+        if (decoded.error() == std::errc::not_supported) return r;
+        return decoded.error();
+    }
+    r.body = std::move(*decoded);
+    r.decoded = true;
+    // The fields described the body as sent.
+    Headers kept;
+    for (const Header& h : r.headers) {
+        if (!iequals(h.name, "content-encoding") && !iequals(h.name, "content-length")) {
+            kept.add(h.name, h.value);
         }
     }
-    co_return out;
+    r.headers = std::move(kept);
+    return r;
 }
 
 Task<Result<ClientResponse>> Client::attempt(const Hop& hop) {
@@ -453,17 +464,11 @@ Task<Result<ClientResponse>> Client::fetch_hops(ClientRequest req, Url url, bool
         if (!r) co_return r;
         auto loc = r->headers.get("Location");
         if (opts_.max_redirects == 0 || !is_redirect(r->status) || !loc) {
-            r->url = hop.url.normalized();
-            r->redirects = hops;
-            co_return r;
+            co_return finish(std::move(*r), hop, hops);
         }
         if (hops >= opts_.max_redirects) co_return std::errc::too_many_links;
         auto next = Url::resolve(hop.url, *loc);
-        if (!next) {  // somewhere we cannot go: the 3xx is the answer
-            r->url = hop.url.normalized();
-            r->redirects = hops;
-            co_return r;
-        }
+        if (!next) co_return finish(std::move(*r), hop, hops);  // nowhere we can go: the answer
         // RFC 9110 §15.4: 303 asks for a GET (HEAD stays HEAD); 301 and 302
         // turn POST into GET as every browser does; 307 and 308 repeat the
         // request as it was.
@@ -499,11 +504,12 @@ Task<Result<ClientResponse>> Client::fetch(ClientRequest req) {
                  : opts_.timeout > Duration::zero() ? Deadline::after(opts_.timeout)
                                                     : Deadline::never();
     req.deadline = d;
-    // Compressed bodies, unless the caller speaks of codings or ranges itself.
-    const bool decode =
-        opts_.decompress && std::none_of(req.headers.begin(), req.headers.end(), [](const auto& h) {
-            return iequals(h.first, "accept-encoding") || iequals(h.first, "range");
-        });
+    // Compressed bodies, unless the caller speaks of codings or ranges itself (or
+    // asks for a HEAD, whose fields would then describe a compressed body).
+    const bool decode = opts_.decompress && req.method != "HEAD" &&
+                        std::none_of(req.headers.begin(), req.headers.end(), [](const auto& h) {
+                            return iequals(h.first, "accept-encoding") || iequals(h.first, "range");
+                        });
     if (decode) req.headers.emplace_back("Accept-Encoding", "gzip, deflate");
     if (d.is_never()) co_return co_await fetch_hops(std::move(req), std::move(*url), decode);
     co_return co_await with_deadline(fetch_hops(std::move(req), std::move(*url), decode), d.when());

@@ -89,11 +89,13 @@ struct ClientOptions {
     /// Hook: how to open a stream to an origin (default connect_tcp).
     Connector connect;
     /// fetch(): ask for compressed bodies (Accept-Encoding: gzip, deflate)
-    /// and decode them (decode_content), within max_body, unless the
-    /// request has its own Accept-Encoding or a Range. A decoded response
-    /// has no Content-Encoding or Content-Length field and is marked
-    /// ClientResponse::decoded; a body in another coding is left as it
-    /// came. open() never asks (its stream is the body as sent).
+    /// and decode the final response's (decode_content), within max_body
+    /// (Errc::limit_exceeded; a broken body gives
+    /// std::errc::illegal_byte_sequence), unless the request is a HEAD or
+    /// has its own Accept-Encoding or a Range. A decoded response has no
+    /// Content-Encoding or Content-Length field and is marked
+    /// ClientResponse::decoded; a body in another coding (or several) is
+    /// left as it came. open() never asks (its stream is the body as sent).
     bool decompress = true;
 };
 
@@ -224,6 +226,7 @@ private:
     Task<Result<ClientResponse>> fetch_hops(ClientRequest req, Url url, bool decode);
     Task<Result<ClientResponse>> attempt(const Hop& hop);
     Task<Result<ClientResponse>> exchange(const Hop& hop);
+    Result<ClientResponse> finish(ClientResponse r, const Hop& hop, int hops) const;
     Task<Result<ResponseStream>> send(const Hop& hop);
     std::unique_ptr<detail::ClientConn> take_idle(const std::string& key);
     void put_idle(std::unique_ptr<detail::ClientConn> c);

@@ -40,7 +40,7 @@ struct Inflate {
 // 31 gzip), into at most `max` bytes. gzip: members one after another.
 Result<std::string> inflate_all(std::string_view in, int window_bits, std::size_t max) {
     Inflate f(window_bits);
-    if (!f.ok) return std::errc::not_enough_memory;
+    if (!f.ok) throw std::logic_error("content coding: inflateInit2 refused its arguments");
     z_stream& z = f.z;
     std::string out;
     auto buf = std::make_unique<Bytef[]>(chunk);
@@ -98,9 +98,11 @@ Result<std::string> decode_content(std::string_view coding, std::string_view bod
         return inflate_all(body, 15 + 16, max);
     }
     if (ascii::iequals(coding, "deflate")) {
-        // The zlib format starts with CMF FLG: method 8, and a multiple of 31 together.
+        // The zlib format starts with CMF FLG: method 8 with a window of at most 32 KiB
+        // (CINFO 7), and a multiple of 31 together.
         const bool zlib =
             body.size() >= 2 && (static_cast<unsigned char>(body[0]) & 0x0f) == 8 &&
+            (static_cast<unsigned char>(body[0]) >> 4) <= 7 &&
             (static_cast<unsigned char>(body[0]) * 256u + static_cast<unsigned char>(body[1])) %
                     31 ==
                 0;

@@ -48,13 +48,19 @@ std::optional<std::time_t> date_field(const Request& req, std::string_view name)
     return parse_http_date(*v);
 }
 
-std::string etag_of(const FileId& id) {
+/// `gz`: the tag of a precompressed variant, marked so that it differs from the
+/// plain file's even when `gzip -k` kept the mtime.
+std::string etag_of(const FileId& id, bool gz = false) {
     char b[80];
     int n =
-        std::snprintf(b, sizeof b, "\"%llx-%llx-%lx\"", static_cast<unsigned long long>(id.size),
-                      static_cast<unsigned long long>(id.mtime), id.mtime_ns);
+        std::snprintf(b, sizeof b, "\"%llx-%llx-%lx%s\"", static_cast<unsigned long long>(id.size),
+                      static_cast<unsigned long long>(id.mtime), id.mtime_ns, gz ? "-gz" : "");
     return std::string(b, std::size_t(n));
 }
+
+/// The cache key of NAME's precompressed variant: NAME and a NUL, which no
+/// key of a path holds (path_to_key refuses it), then "gz".
+constexpr std::string_view gz_suffix("\0gz", 3);
 
 /// Turns a request path into the key of what it names: "/" and the decoded
 /// segments joined by '/', a trailing '/' kept ("/", "/a/b.html", "/dir/").
@@ -165,7 +171,7 @@ std::shared_ptr<Entry> make_entry(const FileId& id, std::string_view mime, Varia
     auto e = std::make_shared<Entry>();
     e->id = id;
     e->last_modified = format_http_date(id.mtime);
-    e->etag = etag_of(id);
+    e->etag = etag_of(id, v.gzip);
     const std::string vary = v.vary ? "Vary: Accept-Encoding\r\n" : "";
     e->full = std::make_shared<SharedBody>();
     e->full->fields = "Content-Type: " + std::string(mime) +
@@ -188,8 +194,10 @@ struct Cache {
     std::size_t total = 0;
     std::string key;  // scratch, reused per request
 
+    // What an entry costs against cache_bytes: its body, or for a marker of a
+    // missing .gz a guess at its map node (so that markers are evicted too).
     static std::size_t size_of(const Entry& e) noexcept {
-        return absent(e) ? 0 : e.full->body.size();
+        return absent(e) ? 256 : e.full->body.size();
     }
 
     void insert(const std::string& k, std::shared_ptr<Entry> e, std::size_t limit) {
@@ -508,7 +516,7 @@ Task<Response> answer(StaticCore* core, Cache& cache, const Request& req, std::s
     }
     // Too large for the cache: straight from the file.
     const std::string last_modified = format_http_date(r.id.mtime);
-    const std::string etag = etag_of(r.id);
+    const std::string etag = etag_of(r.id, v.gzip);
     if (int st = precondition(req, etag, r.id.mtime); st == 304) {
         Response resp(304);
         resp.set("Last-Modified", last_modified).set("ETag", etag);
@@ -591,9 +599,9 @@ Task<Response> StaticFiles::operator()(Request& req) const {
     // The .gz beside the file, to a client that takes gzip (not for ranges or an index).
     bool gzip = vary && key.back() != '/' && !req.header("Range") && accepts_gzip(req);
     if (gzip && caching) {
-        key += ".gz";
+        key += gz_suffix;
         auto it = cache.map.find(key);
-        key.resize(key.size() - 3);
+        key.resize(key.size() - gz_suffix.size());
         if (it != cache.map.end() && loop.now() - it->second->checked < core->opts.cache_valid) {
             if (!absent(*it->second)) co_return from_entry(req, it->second);
             gzip = false;  // known to have none
@@ -601,24 +609,12 @@ Task<Response> StaticFiles::operator()(Request& req) const {
     }
     if (!gzip && caching) {
         auto it = cache.map.find(key);
-        if (it != cache.map.end() && loop.now() - it->second->checked < core->opts.cache_valid) {
+        if (it != cache.map.end() && !absent(*it->second) &&
+            loop.now() - it->second->checked < core->opts.cache_valid) {
             co_return from_entry(req, it->second);  // the hot path
         }
     }
     const std::string name = key;  // `key` is shared scratch: other requests run while we wait
-    if (gzip) {
-        Resolved gz = co_await resolve(core, name + ".gz");
-        if (gz.status < 0) co_return Response::error(503);
-        if (gz.status == 200) {
-            co_return co_await answer(core, cache, req, name + ".gz", std::move(gz),
-                                      mime_type_for(name), Variant{true, true});
-        }
-        if (caching) {  // none: remembered for cache_valid
-            auto none = std::make_shared<Entry>();
-            none->checked = loop.now();
-            cache.insert(name + ".gz", std::move(none), core->opts.cache_bytes);
-        }
-    }
     Resolved r = co_await resolve(core, name);
     if (r.status < 0) co_return Response::error(503);
     if (r.status == 301) {
@@ -628,6 +624,19 @@ Task<Response> StaticFiles::operator()(Request& req) const {
         co_return moved_to_dir(req, std::string(prefix) + encode_path(name) + "/");
     }
     if (r.status != 200) co_return Response::error(r.status);
+    if (gzip) {  // the file is there: is its .gz?
+        Resolved gz = co_await resolve(core, name + ".gz");
+        if (gz.status < 0) co_return Response::error(503);
+        if (gz.status == 200) {
+            co_return co_await answer(core, cache, req, name + std::string(gz_suffix),
+                                      std::move(gz), r.mime, Variant{true, true});
+        }
+        if (caching) {  // none: remembered for cache_valid
+            auto none = std::make_shared<Entry>();
+            none->checked = loop.now();
+            cache.insert(name + std::string(gz_suffix), std::move(none), core->opts.cache_bytes);
+        }
+    }
     const std::string_view mime = r.mime;
     co_return co_await answer(core, cache, req, name, std::move(r), mime, Variant{false, vary});
 }

@@ -39,12 +39,14 @@ struct StaticOptions {
     std::size_t cache_bytes = std::size_t(64) << 20;
     /// A cached file is checked again after this; zero: no cache.
     Duration cache_valid = std::chrono::seconds(1);
-    /// Serve "NAME.gz", when there is one beside NAME, to a GET or HEAD of
-    /// NAME whose Accept-Encoding takes gzip (not for a Range request or a
-    /// directory's index): with NAME's Content-Type, Content-Encoding: gzip
-    /// and the .gz file's own validators. Every answer then carries Vary:
-    /// Accept-Encoding. (nginx's gzip_static; the .gz files are yours to
-    /// make, e.g. `gzip -k`.)
+    /// Serve "NAME.gz", when there is one beside the file NAME, to a GET or
+    /// HEAD of NAME whose Accept-Encoding takes gzip (not for a Range request
+    /// or a directory's index): with NAME's Content-Type, Content-Encoding:
+    /// gzip and the .gz file's own Last-Modified and ETag (the tag marked
+    /// "-gz"). The 200, 206 and 304 answers then carry Vary:
+    /// Accept-Encoding. A request for "NAME.gz" itself gets that file as it
+    /// is. (nginx's gzip_static; the .gz files are yours to make, e.g.
+    /// `gzip -k`.)
     bool precompressed = false;
 };
 

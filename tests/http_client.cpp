@@ -1288,9 +1288,20 @@ Task<http::Response> coded(http::Request& req) {
     } else if (kind == "br") {
         body = "not really brotli";
         coding = "br";
-    } else if (kind == "corrupt") {  // the CRC-32 at its end no longer matches
+    } else if (kind == "corrupt") {  // a byte of the compressed data changed
         body = http::gzip(sample);
         body[body.size() / 2] = static_cast<char>(body[body.size() / 2] ^ 0x55);
+    } else if (kind == "crc") {  // the data intact, the CRC-32 in its trailer not
+        body = http::gzip(sample);
+        body[body.size() - 8] = static_cast<char>(body[body.size() - 8] ^ 0x01);
+    } else if (kind == "twice") {  // two Content-Encoding fields: left as it came
+        http::Response r = http::Response::text(200, http::gzip(http::gzip(sample)));
+        r.set("Content-Encoding", "gzip").set("Content-Encoding", "gzip");
+        co_return r;
+    } else if (kind == "redirect") {  // a redirect's body is not the answer: never decoded
+        http::Response r = http::Response::text(302, "not gzip at all");
+        r.set("Content-Encoding", "gzip").set("Location", "/coded/gzip");
+        co_return r;
     } else if (kind == "cut") {
         body = http::gzip(sample);
         body.resize(body.size() - 10);
@@ -1335,7 +1346,7 @@ TEST_CASE("client: compressed bodies asked for and decoded (gzip, deflate)", "[h
         CHECK(br->body == "not really brotli");
         CHECK(br->headers.get("content-encoding") == std::optional<std::string_view>("br"));
         // Broken bodies are errors; one that decodes past max_body too.
-        for (const char* kind : {"corrupt", "cut", "trailing"}) {
+        for (const char* kind : {"corrupt", "crc", "cut", "trailing"}) {
             INFO(kind);
             auto bad = co_await client.get(srv.url("/coded/") + kind);
             REQUIRE_FALSE(bad);
@@ -1344,13 +1355,27 @@ TEST_CASE("client: compressed bodies asked for and decoded (gzip, deflate)", "[h
         auto bomb = co_await client.get(srv.url("/coded/bomb"));
         REQUIRE_FALSE(bomb);
         CHECK(bomb.error() == Errc::limit_exceeded);
-        // HEAD: no body to decode.
+        // Several codings: the body as it came. A redirect's broken body does not matter.
+        auto twice = co_await client.get(srv.url("/coded/twice"));
+        REQUIRE(twice);
+        CHECK_FALSE(twice->decoded);
+        CHECK(twice->body == http::gzip(http::gzip(sample)));
+        CHECK(twice->headers.count("content-encoding") == 2);
+        auto moved = co_await client.get(srv.url("/coded/redirect"));
+        REQUIRE(moved);
+        CHECK((moved->redirects == 1 && moved->decoded && moved->body == sample));
+        // HEAD asks for no coding: its fields describe the plain body.
         http::ClientRequest head;
         head.method = "HEAD";
         head.url = srv.url("/coded/gzip");
+        last_accept = "(unset)";
         auto h = co_await client.fetch(head);
         REQUIRE(h);
+        CHECK(last_accept.empty());
         CHECK((h->body.empty() && !h->decoded));
+        CHECK_FALSE(h->headers.contains("content-encoding"));
+        CHECK(h->headers.get("content-length") ==
+              std::optional<std::string_view>(std::to_string(sample.size())));
         // A caller that asks for codings itself gets the body as sent.
         http::ClientRequest own;
         own.url = srv.url("/coded/gzip");

@@ -466,6 +466,7 @@ struct GzFiles {
         test::site::write_file(dir / "noise.bin", noise);
         test::site::write_file(dir / "noise.bin.gz", http::gzip(noise));
         test::site::write_file(dir / "plain.txt", "no gz beside me");
+        test::site::write_file(dir / "orphan.txt.gz", http::gzip("its plain file is gone"));
     }
 };
 
@@ -517,6 +518,24 @@ TEST_CASE("static files: precompressed .gz files for clients that take gzip", "[
             CHECK((r->body == "no gz beside me" && !r->decoded));
             CHECK(field(r, "Vary") == "Accept-Encoding");
         }
+        // A .gz asked for by its own name is a file like any other, whatever was cached
+        // for the name without .gz; so is a .gz that is not there.
+        auto direct = co_await get(c, srv.url("/s/page.html.gz"));
+        REQUIRE(direct);
+        CHECK((direct->status == 200 && !direct->decoded));
+        CHECK(direct->body == http::gzip(files.page));
+        CHECK(field(direct, "Content-Encoding") == "(none)");
+        auto missing = co_await get(c, srv.url("/s/plain.txt.gz"));
+        REQUIRE(missing);
+        CHECK(missing->status == 404);
+        // A .gz without its plain file is not served in its place.
+        auto orphan = co_await get(c, srv.url("/s/orphan.txt"));
+        REQUIRE(orphan);
+        CHECK(orphan->status == 404);
+        // The variant's tag is marked, so that it differs from the plain file's.
+        auto tagged = co_await get(c, srv.url("/s/page.html"));
+        REQUIRE(tagged);
+        CHECK(field(tagged, "ETag").ends_with("-gz\""));
         // Accept-Encoding as the RFC reads it (the client leaves such bodies as sent).
         struct Case {
             const char* accept;

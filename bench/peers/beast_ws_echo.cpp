@@ -5,7 +5,8 @@
 // The standard Beast pattern: accept the TCP connection, async_accept the
 // WebSocket handshake, then async_read a whole message into a flat_buffer and
 // async_write it back with the same type, until the peer closes. No
-// permessage-deflate (Beast's default), TCP_NODELAY on (as corio's server).
+// permessage-deflate (Beast's default) unless --deflate (then zlib level 6,
+// memLevel 8, window 15: corio's defaults), TCP_NODELAY on (as corio's server).
 #include <sys/resource.h>
 
 #include <boost/asio.hpp>
@@ -25,10 +26,18 @@ namespace {
 
 constexpr const char* prog = "peer_beast_ws_echo";
 constexpr auto nothrow_awaitable = asio::as_tuple(asio::use_awaitable);
+bool deflate = false;
 
 asio::awaitable<void> session(tcp::socket sock) {
     sock.set_option(tcp::no_delay(true));
     websocket::stream<tcp::socket> ws(std::move(sock));
+    if (deflate) {
+        websocket::permessage_deflate pmd;
+        pmd.server_enable = true;
+        pmd.compLevel = 6;
+        pmd.memLevel = 8;
+        ws.set_option(pmd);
+    }
     auto [aec] = co_await ws.async_accept(nothrow_awaitable);
     if (aec) co_return;
     beast::flat_buffer buf;
@@ -65,7 +74,7 @@ int main(int argc, char** argv) {
         const std::string_view a = argv[i];
         if (a == "--help" || a == "-h") {
             std::printf(
-                "usage: %s [--port PORT]\n"
+                "usage: %s [--port PORT] [--deflate]\n"
                 "Single-threaded Boost.Beast WebSocket echo server on 127.0.0.1 (a benchmark "
                 "baseline).\nPrints 'listening 127.0.0.1:PORT backend=beast loops=1' when ready; "
                 "exits 0 on SIGINT/SIGTERM.\n",
@@ -74,6 +83,10 @@ int main(int argc, char** argv) {
         }
         if (a == "--port" && i + 1 < argc) {
             port = static_cast<unsigned short>(std::strtoul(argv[++i], nullptr, 10));
+            continue;
+        }
+        if (a == "--deflate") {
+            deflate = true;
             continue;
         }
         std::fprintf(stderr, "%s: unknown option '%s' (try --help)\n", prog, argv[i]);

@@ -3,7 +3,11 @@
 # Boost.Beast's (bench/peers/beast_ws_echo.cpp, one thread, Asio's epoll
 # reactor), driven by bench/ws/ws_load (corio's client, every echo checked).
 #
-#   bench/ws/run.sh [--build build-bench] [--reps 3] [--duration 3] [--configs "64:50 4096:50 64:500"]
+#   bench/ws/run.sh [--build build-bench] [--reps 3] [--duration 3] [--configs "64:50 4096:50 64:500"] [--deflate]
+#
+# --deflate: every server accepts permessage-deflate (zlib level 6, memLevel 8,
+# window 15 on both) and ws_load offers it and sends JSON text messages of SIZE
+# bytes, each a little different from the one before.
 #
 # Each config is SIZE:CONNECTIONS: binary messages of SIZE bytes, ping-pong on
 # every connection. The server is pinned to CPU 0 and the load generator to
@@ -18,21 +22,22 @@ cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
 
-build=build-bench reps=3 duration=3 configs="64:50 4096:50 64:500"
+build=build-bench reps=3 duration=3 configs="64:50 4096:50 64:500" deflate=""
 while [ $# -gt 0 ]; do
     case $1 in
+        --deflate) deflate=--deflate; shift ;;
         --build) build=$2; shift 2 ;;
         --reps) reps=$2; shift 2 ;;
         --duration) duration=$2; shift 2 ;;
         --configs) configs=$2; shift 2 ;;
-        -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "run.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
     esac
 done
 declare -A cmd=(
-    [corio-uring]="$build/bench/ws/ws_echo --backend io_uring"
-    [corio-epoll]="$build/bench/ws/ws_echo --backend epoll"
-    [beast]="$build/bench/peers/peer_beast_ws_echo"
+    [corio-uring]="$build/bench/ws/ws_echo --backend io_uring $deflate"
+    [corio-epoll]="$build/bench/ws/ws_echo --backend epoll $deflate"
+    [beast]="$build/bench/peers/peer_beast_ws_echo $deflate"
 )
 servers=(corio-uring corio-epoll beast)
 for s in "${servers[@]}"; do
@@ -45,7 +50,9 @@ load=$build/bench/ws/ws_load
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 declare -A rate cpu
-echo "WebSocket echo: binary ping-pong, server on CPU 0, ws_load on CPU 1, $reps repetitions of ${duration} s (after 1 s warm-up), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) at the start, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null)"
+kind=binary
+[ -z "$deflate" ] || kind="permessage-deflate, JSON text"
+echo "WebSocket echo: $kind ping-pong, server on CPU 0, ws_load on CPU 1, $reps repetitions of ${duration} s (after 1 s warm-up), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) at the start, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null)"
 for rep in $(seq "$reps"); do
     for config in $configs; do
         size=${config%%:*} conns=${config##*:}
@@ -57,7 +64,7 @@ for rep in $(seq "$reps"); do
             pid=$!
             port=$(ready_port "$tmp/server.out" 100) || { echo "run.sh: $s did not start" >&2; cat "$tmp/server.err" >&2; kill $pid; exit 1; }
             line=$(taskset -c 1 "$load" --url "ws://127.0.0.1:$port/" --conns "$conns" --size "$size" \
-                --duration "$duration" --warmup 1 --server-pid "$pid") ||
+                --duration "$duration" --warmup 1 --server-pid "$pid" $deflate) ||
                 { echo "run.sh: ws_load failed against $s: $line" >&2; kill $pid; exit 1; }
             kill -TERM $pid
             wait $pid 2>/dev/null

@@ -2,7 +2,9 @@
 // (bench/ws/run.sh): http::Server on one loop, every path a WebSocket route
 // whose session sends each message back with its type.
 //
-//   build/bench/ws/ws_echo [--port PORT] [--backend io_uring|epoll]
+//   build/bench/ws/ws_echo [--port PORT] [--backend io_uring|epoll] [--deflate]
+//
+// --deflate: accepts permessage-deflate (zlib level 6, memLevel 8, window 15).
 //
 // Prints `listening 127.0.0.1:PORT backend=B loops=1` when ready; exits 0 on
 // SIGINT/SIGTERM.
@@ -26,8 +28,10 @@ Task<void> echo(ws::WebSocket& s) {
     }
 }
 
+ws::Options options;
+
 Task<http::Response> upgrade(http::Request& req) {
-    co_return ws::accept(req, echo);
+    co_return ws::accept(req, echo, options);
 }
 
 Task<void> watch_signals(StopSource* stop) {
@@ -55,11 +59,13 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         const std::string_view a = argv[i];
         if (a == "--help" || a == "-h") {
-            std::printf("usage: ws_echo [--port PORT] [--backend io_uring|epoll]\n");
+            std::printf("usage: ws_echo [--port PORT] [--backend io_uring|epoll] [--deflate]\n");
             return 0;
         }
         if (a == "--port" && i + 1 < argc) {
             port = static_cast<std::uint16_t>(std::strtoul(argv[++i], nullptr, 10));
+        } else if (a == "--deflate") {
+            options.deflate.enabled = true;
         } else if (a == "--backend" && i + 1 < argc) {
             const std::string_view b = argv[++i];
             lo.backend = b == "epoll" ? BackendChoice::epoll : BackendChoice::io_uring;

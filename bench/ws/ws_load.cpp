@@ -42,18 +42,40 @@ std::uint64_t cpu_ns(long pid) {
     return total;
 }
 
-Task<void> client(std::string url, std::size_t size, Shared* sh) {
-    auto c = co_await ws::connect(url);
+// --deflate's messages: JSON records, so that there is something to compress; each
+// message differs from the one before (its sequence number), as a feed's would.
+std::string json_message(std::size_t size, std::uint64_t seq) {
+    std::string m = "{\"seq\":" + std::to_string(seq) + ",\"items\":[";
+    for (std::uint64_t i = 0; m.size() < size; ++i) {
+        m += "{\"id\":" + std::to_string(seq * 31 + i) + ",\"name\":\"item " +
+             std::to_string(i % 97) + "\",\"price\":" + std::to_string((seq + i) % 1000) +
+             ".25,\"tags\":[\"new\",\"sale\"]},";
+    }
+    m.resize(size);
+    return m;
+}
+
+Task<void> client(std::string url, std::size_t size, bool deflate, Shared* sh) {
+    ws::ConnectOptions o;
+    o.options.deflate.enabled = deflate;
+    auto c = co_await ws::connect(url, o);
     if (!c) {
         ++sh->failed;
         std::fprintf(stderr, "ws_load: connect: %s\n", c.error().message().c_str());
         co_return;
     }
+    if (deflate && !c->deflate()) {
+        ++sh->failed;
+        std::fprintf(stderr, "ws_load: the server did not agree to permessage-deflate\n");
+        co_return;
+    }
     std::string msg(size, 'x');
     for (std::size_t i = 0; i < size; ++i)
         msg[i] = char('a' + i % 26);
-    for (;;) {
-        auto sent = co_await c->send(msg, ws::MessageType::binary);
+    for (std::uint64_t seq = 0;; ++seq) {
+        if (deflate) msg = json_message(size, seq);
+        auto sent =
+            co_await c->send(msg, deflate ? ws::MessageType::text : ws::MessageType::binary);
         if (!sent) break;
         auto m = co_await c->receive();
         if (!m) break;
@@ -67,6 +89,7 @@ Task<void> client(std::string url, std::size_t size, Shared* sh) {
 int main(int argc, char** argv) {
     std::string url;
     std::size_t conns = 50, size = 64;
+    bool deflate = false;
     double duration = 3, warmup = 1;
     long server_pid = 0;
     for (int i = 1; i < argc; ++i) {
@@ -75,8 +98,13 @@ int main(int argc, char** argv) {
         if (a == "--help" || a == "-h") {
             std::printf(
                 "usage: ws_load --url ws://HOST:PORT/ [--conns 50] [--size 64] [--duration 3] "
-                "[--warmup 1] [--server-pid PID]\n");
+                "[--warmup 1] [--server-pid PID] [--deflate]\n"
+                "--deflate: offers permessage-deflate and sends JSON text messages\n");
             return 0;
+        }
+        if (a == "--deflate") {
+            deflate = true;
+            continue;
         }
         if (v == nullptr) {
             std::fprintf(stderr, "ws_load: '%s' needs a value (try --help)\n", argv[i]);
@@ -111,7 +139,7 @@ int main(int argc, char** argv) {
     loop.block_on([&]() -> Task<void> {
         TaskGroup g;
         for (std::size_t i = 0; i < conns; ++i)
-            g.spawn(client(url, size, &sh));
+            g.spawn(client(url, size, deflate, &sh));
         co_await sleep_for(std::chrono::duration<double>(warmup));
         const std::uint64_t c0 = sh.count, s0 = server_pid ? cpu_ns(server_pid) : 0;
         const TimePoint t0 = Loop::current().now();
