@@ -158,6 +158,46 @@ Connector tcp_connector(net::Resolver& resolver) {
     };
 }
 
+// ---- content codings ------------------------------------------------------------
+
+namespace {
+
+// ClientOptions::decompress for `req`: asks for compressed bodies (true) unless the
+// caller speaks of codings or ranges itself, or asks for a HEAD (whose fields would then
+// describe a compressed body).
+bool ask_for_codings(ClientRequest& req, bool decompress) {
+    const bool ask = decompress && req.method != "HEAD" &&
+                     std::none_of(req.headers.begin(), req.headers.end(), [](const auto& h) {
+                         return iequals(h.first, "accept-encoding") || iequals(h.first, "range");
+                     });
+    if (ask) req.headers.emplace_back("Accept-Encoding", "gzip, deflate");
+    return ask;
+}
+
+// The coding to undo: one Content-Encoding field that is not "identity"; several fields
+// (a list of codings applied in turn) are left as they came.
+std::optional<std::string_view> coding_of(const Headers& h) {
+    const auto coding = h.get("content-encoding");
+    if (!coding || h.count("content-encoding") != 1 ||
+        iequals(ascii::trim_ows(*coding), "identity")) {
+        return std::nullopt;
+    }
+    return coding;
+}
+
+// The fields without those that described the body as sent.
+Headers without_coding(const Headers& h) {
+    Headers kept;
+    for (const Header& f : h) {
+        if (!iequals(f.name, "content-encoding") && !iequals(f.name, "content-length")) {
+            kept.add(f.name, f.value);
+        }
+    }
+    return kept;
+}
+
+}  // namespace
+
 // ---- ResponseStream -----------------------------------------------------------
 
 ResponseStream::ResponseStream(Client* c, BulkheadPermit slot,
@@ -183,6 +223,30 @@ void ResponseStream::finish() noexcept {
 }
 
 Task<Result<std::size_t>> ResponseStream::read(std::span<std::byte> buf) {
+    if (!decoder_) co_return co_await read_raw(buf);
+    if (buf.empty()) co_return std::size_t(0);
+    for (;;) {
+        auto step = decoder_->decode(std::string_view(coded_).substr(coded_pos_), buf);
+        if (!step) co_return step.error();
+        coded_pos_ += step->used;
+        if (step->written > 0) co_return step->written;
+        if (coded_end_) {  // the body as sent is over; an empty one has nothing to decode
+            if (!coded_any_) co_return std::size_t(0);
+            auto f = decoder_->finish();
+            if (!f) co_return f.error();
+            co_return std::size_t(0);
+        }
+        coded_.resize(16 * 1024);
+        coded_pos_ = 0;
+        auto n = co_await read_raw(std::as_writable_bytes(std::span(coded_)));
+        if (!n) co_return n.error();
+        coded_.resize(*n);
+        coded_end_ = *n == 0;
+        coded_any_ = coded_any_ || *n > 0;
+    }
+}
+
+Task<Result<std::size_t>> ResponseStream::read_raw(std::span<std::byte> buf) {
     if (done_ || buf.empty()) co_return std::size_t(0);
     detail::ClientConn& c = *conn_;
     for (;;) {
@@ -404,11 +468,8 @@ Task<Result<ClientResponse>> Client::exchange(const Hop& hop) {
 Result<ClientResponse> Client::finish(ClientResponse r, const Hop& hop, int hops) const {
     r.url = hop.url.normalized();
     r.redirects = hops;
-    const auto coding = r.headers.get("content-encoding");
-    if (!hop.decode || !coding || r.body.empty() || r.headers.count("content-encoding") != 1 ||
-        iequals(ascii::trim_ows(*coding), "identity")) {
-        return r;
-    }
+    const auto coding = coding_of(r.headers);
+    if (!hop.decode || !coding || r.body.empty()) return r;
     auto decoded = decode_content(*coding, r.body, opts_.max_body);
     if (!decoded) {
         if (decoded.error() == std::errc::not_supported) return r;
@@ -416,14 +477,7 @@ Result<ClientResponse> Client::finish(ClientResponse r, const Hop& hop, int hops
     }
     r.body = std::move(*decoded);
     r.decoded = true;
-    // The fields described the body as sent.
-    Headers kept;
-    for (const Header& h : r.headers) {
-        if (!iequals(h.name, "content-encoding") && !iequals(h.name, "content-length")) {
-            kept.add(h.name, h.value);
-        }
-    }
-    r.headers = std::move(kept);
+    r.headers = without_coding(r.headers);
     return r;
 }
 
@@ -504,13 +558,7 @@ Task<Result<ClientResponse>> Client::fetch(ClientRequest req) {
                  : opts_.timeout > Duration::zero() ? Deadline::after(opts_.timeout)
                                                     : Deadline::never();
     req.deadline = d;
-    // Compressed bodies, unless the caller speaks of codings or ranges itself (or
-    // asks for a HEAD, whose fields would then describe a compressed body).
-    const bool decode = opts_.decompress && req.method != "HEAD" &&
-                        std::none_of(req.headers.begin(), req.headers.end(), [](const auto& h) {
-                            return iequals(h.first, "accept-encoding") || iequals(h.first, "range");
-                        });
-    if (decode) req.headers.emplace_back("Accept-Encoding", "gzip, deflate");
+    const bool decode = ask_for_codings(req, opts_.decompress);
     if (d.is_never()) co_return co_await fetch_hops(std::move(req), std::move(*url), decode);
     co_return co_await with_deadline(fetch_hops(std::move(req), std::move(*url), decode), d.when());
 }
@@ -521,10 +569,25 @@ Task<Result<ResponseStream>> Client::open(ClientRequest req) {
     Deadline d = req.deadline                       ? *req.deadline
                  : opts_.timeout > Duration::zero() ? Deadline::after(opts_.timeout)
                                                     : Deadline::never();
+    const bool decode = ask_for_codings(req, opts_.decompress);
     Hop hop{std::move(req.method), *url, origin_key(*url), std::move(req.headers),
             std::move(req.body),   d};
-    if (d.is_never()) co_return co_await send(hop);
-    co_return co_await with_deadline(send(hop), d.when());
+    Result<ResponseStream> rs = std::errc::invalid_argument;
+    if (d.is_never()) {
+        rs = co_await send(hop);
+    } else {
+        rs = co_await with_deadline(send(hop), d.when());
+    }
+    if (!rs || !decode) co_return rs;
+    const auto coding = coding_of(rs->headers());
+    if (!coding) co_return rs;
+    auto decoder = ContentDecoder::make(*coding);
+    if (!decoder) co_return rs;  // another coding: the body as it came
+    auto head = std::make_unique<ParsedResponse>(rs->head());
+    head->headers = without_coding(head->headers);
+    rs->decoder_.emplace(std::move(*decoder));
+    rs->decoded_head_ = std::move(head);
+    co_return rs;
 }
 
 }  // namespace corio::http

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include <corio/http/codec.hpp>
+#include <corio/http/content_coding.hpp>
 #include <corio/http/stream.hpp>
 #include <corio/http/url.hpp>
 #include <corio/net/dns.hpp>
@@ -95,7 +96,9 @@ struct ClientOptions {
     /// has its own Accept-Encoding or a Range. A decoded response has no
     /// Content-Encoding or Content-Length field and is marked
     /// ClientResponse::decoded; a body in another coding (or several) is
-    /// left as it came. open() never asks (its stream is the body as sent).
+    /// left as it came. open() asks alike and its ResponseStream decodes as
+    /// it reads (ResponseStream::decoded(); read_all's `max` bounds the
+    /// decoded size).
     bool decompress = true;
 };
 
@@ -153,13 +156,20 @@ public:
 
     /// The status code.
     int status() const noexcept { return parser_->response().status; }
-    /// The header fields.
-    const Headers& headers() const noexcept { return parser_->response().headers; }
+    /// The header fields (without Content-Encoding and Content-Length when
+    /// decoded()).
+    const Headers& headers() const noexcept { return head().headers; }
     /// The response head (version, status, reason, headers).
-    const ParsedResponse& head() const noexcept { return parser_->response(); }
+    const ParsedResponse& head() const noexcept {
+        return decoded_head_ ? *decoded_head_ : parser_->response();
+    }
+    /// True when the body came compressed and read() gives it decoded
+    /// (ClientOptions::decompress).
+    bool decoded() const noexcept { return decoder_.has_value(); }
     /// Some body bytes into `buf`: the count, 0 at the end of the body.
     /// Errors: the connection's, std::errc::bad_message for bad framing,
-    /// Errc::eof when the connection ended inside the body.
+    /// Errc::eof when the connection ended inside the body; when decoded(),
+    /// std::errc::illegal_byte_sequence for a body not in its coding.
     Task<Result<std::size_t>> read(std::span<std::byte> buf);
     /// The rest of the body, at most `max` bytes (Errc::limit_exceeded beyond).
     Task<Result<std::string>> read_all(std::size_t max);
@@ -169,6 +179,7 @@ private:
     ResponseStream(Client* c, BulkheadPermit slot, std::unique_ptr<detail::ClientConn> conn,
                    std::unique_ptr<ResponseParser> p) noexcept;
     void finish() noexcept;
+    Task<Result<std::size_t>> read_raw(std::span<std::byte> buf);
 
     Client* client_ = nullptr;
     BulkheadPermit slot_;  // max_connections_per_origin: given back after conn_ is settled
@@ -176,6 +187,13 @@ private:
     std::unique_ptr<ResponseParser> parser_;
     bool done_ = false;
     bool request_close_ = false;  // the request said "Connection: close": never pooled
+    // decoded(): the body as sent goes through decoder_, coded_[coded_pos_..] not yet in.
+    std::optional<ContentDecoder> decoder_;
+    std::unique_ptr<ParsedResponse> decoded_head_;  // head() without the coding's fields
+    std::string coded_;
+    std::size_t coded_pos_ = 0;
+    bool coded_end_ = false;  // the body as sent is over
+    bool coded_any_ = false;  // and was not empty
 };
 
 /// An HTTP/1.1 client for one loop: pooled keep-alive connections per origin,

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include <corio/http/ascii.hpp>
+#include <corio/http/codec.hpp>
 
 namespace corio::http {
 
@@ -21,109 +22,186 @@ Bytef* bytes(const char* p) noexcept {
     return reinterpret_cast<Bytef*>(const_cast<char*>(p));
 }
 
-struct Inflate {
-    z_stream z{};
-    bool ok = false;
-    explicit Inflate(int window_bits) {
-        const int rc = inflateInit2(&z, window_bits);
-        if (rc == Z_MEM_ERROR) throw std::bad_alloc();
-        ok = rc == Z_OK;
-    }
-    ~Inflate() {
-        if (ok) inflateEnd(&z);
-    }
-    Inflate(const Inflate&) = delete;
-    Inflate& operator=(const Inflate&) = delete;
-};
-
-// Inflates all of `in` with `window_bits` (zlib's: 15 the zlib format, -15 raw,
-// 31 gzip), into at most `max` bytes. gzip: members one after another.
-Result<std::string> inflate_all(std::string_view in, int window_bits, std::size_t max) {
-    Inflate f(window_bits);
-    if (!f.ok) throw std::logic_error("content coding: inflateInit2 refused its arguments");
-    z_stream& z = f.z;
-    std::string out;
-    auto buf = std::make_unique<Bytef[]>(chunk);
-    z.next_in = bytes(in.data());
-    std::size_t left = in.size();
-    for (;;) {
-        if (z.avail_in == 0 && left > 0) {
-            z.avail_in = uInt(std::min(left, max_piece));
-            left -= z.avail_in;
-        }
-        // Room up to one byte past the limit: output that reaches it is too much.
-        const std::size_t room = std::min(chunk - 1, max - std::min(max, out.size())) + 1;
-        z.next_out = buf.get();
-        z.avail_out = uInt(room);
-        const int rc = inflate(&z, Z_NO_FLUSH);
-        out.append(reinterpret_cast<const char*>(buf.get()), room - z.avail_out);
-        if (out.size() > max) return Errc::limit_exceeded;
-        switch (rc) {
-            case Z_OK:
-                break;
-            case Z_BUF_ERROR:  // no progress: with no input left, the body ended inside
-                if (z.avail_in == 0 && left == 0 && z.avail_out != 0) {
-                    return std::errc::illegal_byte_sequence;
-                }
-                break;
-            case Z_STREAM_END: {
-                if (z.avail_in == 0 && left == 0) return out;
-                // gzip: another member may follow (RFC 1952 §2.2); anything else is an error.
-                const std::string_view rest = in.substr(in.size() - left - z.avail_in);
-                if (window_bits <= 15 || rest.size() < 2 || rest[0] != '\x1f' ||
-                    rest[1] != '\x8b') {
-                    return std::errc::illegal_byte_sequence;
-                }
-                inflateReset(&z);
-                break;
-            }
-            case Z_MEM_ERROR:
-                throw std::bad_alloc();
-            default:  // Z_DATA_ERROR, Z_NEED_DICT
-                return std::errc::illegal_byte_sequence;
-        }
-        if (z.avail_in == 0 && left == 0 && z.avail_out != 0 && rc == Z_OK) {
-            // All input in, nothing pending, and no end of stream: cut short.
-            return std::errc::illegal_byte_sequence;
-        }
-    }
+// The zlib format starts with CMF FLG: method 8 with a window of at most 32 KiB (CINFO 7),
+// and a multiple of 31 together. Else "deflate" is taken as raw DEFLATE.
+bool zlib_format(std::string_view two) noexcept {
+    const auto b0 = static_cast<unsigned char>(two[0]), b1 = static_cast<unsigned char>(two[1]);
+    return (b0 & 0x0f) == 8 && (b0 >> 4) <= 7 && (b0 * 256u + b1) % 31 == 0;
 }
 
 }  // namespace
 
-Result<std::string> decode_content(std::string_view coding, std::string_view body,
-                                   std::size_t max) {
+struct ContentDecoder::State {
+    z_stream z{};
+    bool initialised = false;
+    bool gzip = false;   // members may follow one another
+    bool ended = false;  // the stream (a member) ended, and no byte came after it
+    bool failed = false;
+    bool fed = false;  // a byte came
+    std::string head;  // deflate: the first two bytes, which tell the format
+    std::size_t head_used = 0;
+
+    State() = default;
+    State(const State&) = delete;
+    State& operator=(const State&) = delete;
+    ~State() {
+        if (initialised) inflateEnd(&z);
+    }
+
+    void init(int window_bits) {
+        const int rc = inflateInit2(&z, window_bits);
+        if (rc == Z_MEM_ERROR) throw std::bad_alloc();
+        if (rc != Z_OK) throw std::logic_error("content coding: inflateInit2 failed");
+        initialised = true;
+    }
+
+    // Inflates from `in` into `out` (both advanced) until one runs out; false on bytes
+    // that are not in the coding.
+    bool inflate_some(std::string_view& in, std::span<std::byte>& out, Step& step) {
+        while (!out.empty()) {
+            if (ended) {
+                if (in.empty()) return true;
+                if (!gzip) return false;  // bytes after the end
+                inflateReset(&z);         // another member (zlib checks its magic)
+                ended = false;
+            }
+            z.next_in = bytes(in.data());
+            z.avail_in = uInt(std::min(in.size(), max_piece));
+            z.next_out = reinterpret_cast<Bytef*>(out.data());
+            z.avail_out = uInt(std::min(out.size(), max_piece));
+            const uInt in_before = z.avail_in, out_before = z.avail_out;
+            const int rc = inflate(&z, Z_NO_FLUSH);
+            const std::size_t took = in_before - z.avail_in, gave = out_before - z.avail_out;
+            in.remove_prefix(took);
+            out = out.subspan(gave);
+            step.used += took;
+            step.written += gave;
+            switch (rc) {
+                case Z_STREAM_END:
+                    ended = true;
+                    break;
+                case Z_OK:
+                    if (in.empty() && z.avail_out != 0) return true;  // nothing held back
+                    break;
+                case Z_BUF_ERROR:  // no progress possible: it needs input
+                    return true;
+                case Z_MEM_ERROR:
+                    throw std::bad_alloc();
+                default:  // Z_DATA_ERROR, Z_NEED_DICT
+                    return false;
+            }
+        }
+        return true;
+    }
+};
+
+ContentDecoder::ContentDecoder(std::unique_ptr<State> s) noexcept : s_(std::move(s)) {}
+ContentDecoder::~ContentDecoder() = default;
+ContentDecoder::ContentDecoder(ContentDecoder&&) noexcept = default;
+ContentDecoder& ContentDecoder::operator=(ContentDecoder&&) noexcept = default;
+
+Result<ContentDecoder> ContentDecoder::make(std::string_view coding) {
     coding = ascii::trim_ows(coding);
+    auto s = std::make_unique<State>();
     if (ascii::iequals(coding, "gzip") || ascii::iequals(coding, "x-gzip")) {
-        return inflate_all(body, 15 + 16, max);
+        s->gzip = true;
+        s->init(15 + 16);
+    } else if (!ascii::iequals(coding, "deflate")) {
+        return std::errc::not_supported;
     }
-    if (ascii::iequals(coding, "deflate")) {
-        // The zlib format starts with CMF FLG: method 8 with a window of at most 32 KiB
-        // (CINFO 7), and a multiple of 31 together.
-        const bool zlib =
-            body.size() >= 2 && (static_cast<unsigned char>(body[0]) & 0x0f) == 8 &&
-            (static_cast<unsigned char>(body[0]) >> 4) <= 7 &&
-            (static_cast<unsigned char>(body[0]) * 256u + static_cast<unsigned char>(body[1])) %
-                    31 ==
-                0;
-        return inflate_all(body, zlib ? 15 : -15, max);
-    }
-    return std::errc::not_supported;
+    return ContentDecoder(std::move(s));
 }
 
-std::string gzip(std::string_view body, int level) {
+Result<ContentDecoder::Step> ContentDecoder::decode(std::string_view in, std::span<std::byte> out) {
+    State& s = *s_;
+    if (s.failed) return std::errc::illegal_byte_sequence;
+    Step step;
+    s.fed = s.fed || !in.empty();
+    if (!s.initialised) {  // deflate: the format is known after two bytes
+        const std::size_t take = std::min(in.size(), 2 - s.head.size());
+        s.head.append(in.substr(0, take));
+        in.remove_prefix(take);
+        step.used = take;
+        if (s.head.size() < 2) return step;
+        s.init(zlib_format(s.head) ? 15 : -15);
+    }
+    if (s.head_used < s.head.size()) {  // those two bytes go in first
+        std::string_view head = std::string_view(s.head).substr(s.head_used);
+        Step h;
+        const bool ok = s.inflate_some(head, out, h);
+        s.head_used += h.used;
+        step.written += h.written;
+        if (!ok) {
+            s.failed = true;
+            return std::errc::illegal_byte_sequence;
+        }
+        if (s.head_used < s.head.size()) return step;  // `out` is full
+    }
+    if (!s.inflate_some(in, out, step)) {
+        s.failed = true;
+        return std::errc::illegal_byte_sequence;
+    }
+    return step;
+}
+
+Result<void> ContentDecoder::finish() const {
+    const State& s = *s_;
+    if (s.failed || !s.fed || !s.ended) return std::errc::illegal_byte_sequence;
+    return {};
+}
+
+Result<std::string> decode_content(std::string_view coding, std::string_view body,
+                                   std::size_t max) {
+    auto d = ContentDecoder::make(coding);
+    if (!d) return d.error();
+    std::string out;
+    auto buf = std::make_unique<std::byte[]>(chunk);
+    for (;;) {
+        // Room up to one byte past the limit: output that reaches it is too much.
+        const std::size_t room = std::min(chunk - 1, max - std::min(max, out.size())) + 1;
+        auto step = d->decode(body, std::span(buf.get(), room));
+        if (!step) return step.error();
+        body.remove_prefix(step->used);
+        out.append(reinterpret_cast<const char*>(buf.get()), step->written);
+        if (out.size() > max) return Errc::limit_exceeded;
+        if (body.empty() && step->written < room) break;  // all in, nothing held back
+    }
+    if (auto f = d->finish(); !f) return f.error();
+    return out;
+}
+
+struct GzipEncoder::State {
     z_stream z{};
+    bool finished = false;
+};
+
+GzipEncoder::GzipEncoder(int level) : z_(std::make_unique<State>()) {
     const int rc =
-        deflateInit2(&z, std::clamp(level, 1, 9), Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+        deflateInit2(&z_->z, std::clamp(level, 1, 9), Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
     if (rc == Z_MEM_ERROR) throw std::bad_alloc();
     if (rc != Z_OK) throw std::invalid_argument("gzip: deflateInit2 failed");
-    struct End {
-        z_stream* z;
-        ~End() { deflateEnd(z); }
-    } end{&z};
-    std::string out;
-    z.next_in = bytes(body.data());
-    std::size_t left = body.size();
+}
+
+GzipEncoder::~GzipEncoder() {
+    if (z_) deflateEnd(&z_->z);
+}
+
+GzipEncoder::GzipEncoder(GzipEncoder&&) noexcept = default;
+
+GzipEncoder& GzipEncoder::operator=(GzipEncoder&& other) noexcept {
+    if (this != &other) {
+        if (z_) deflateEnd(&z_->z);
+        z_ = std::move(other.z_);
+    }
+    return *this;
+}
+
+namespace {
+
+// Runs deflate over all of `in` with `flush` (Z_SYNC_FLUSH or Z_FINISH) onto `out`.
+void deflate_onto(z_stream& z, std::string_view in, int flush, std::string& out) {
+    z.next_in = bytes(in.data());
+    std::size_t left = in.size();
     for (;;) {
         if (z.avail_in == 0 && left > 0) {
             z.avail_in = uInt(std::min(left, max_piece));
@@ -135,11 +213,67 @@ std::string gzip(std::string_view body, int level) {
         out.resize(have + room);
         z.next_out = bytes(out.data() + have);
         z.avail_out = uInt(room);
-        const int r = deflate(&z, left == 0 ? Z_FINISH : Z_NO_FLUSH);
+        const int r = deflate(&z, left == 0 ? flush : Z_NO_FLUSH);
         out.resize(out.size() - z.avail_out);
-        if (r == Z_STREAM_END) return out;
         if (r == Z_STREAM_ERROR) throw std::logic_error("gzip: deflate state broken");
+        if (r == Z_STREAM_END) return;
+        // A flush is complete when deflate left output room unused with all input in.
+        if (flush != Z_FINISH && left == 0 && z.avail_in == 0 && z.avail_out != 0) return;
     }
+}
+
+}  // namespace
+
+void GzipEncoder::write(std::string_view in, std::string& out) {
+    if (!z_ || z_->finished) throw std::logic_error("GzipEncoder::write after finish");
+    if (!in.empty()) deflate_onto(z_->z, in, Z_SYNC_FLUSH, out);
+}
+
+void GzipEncoder::finish(std::string_view in, std::string& out) {
+    if (!z_ || z_->finished) throw std::logic_error("GzipEncoder::finish twice");
+    deflate_onto(z_->z, in, Z_FINISH, out);
+    z_->finished = true;
+}
+
+std::string gzip(std::string_view body, int level) {
+    std::string out;
+    GzipEncoder(level).finish(body, out);
+    return out;
+}
+
+bool accepts_gzip(const Headers& headers) noexcept {
+    bool named = false, refused = false, star = false;
+    for (const Header& h : headers) {
+        if (!ascii::iequals(h.name, "accept-encoding")) continue;
+        std::string_view list = h.value;
+        while (!list.empty()) {
+            const std::size_t comma = std::min(list.find(','), list.size());
+            const std::string_view item = list.substr(0, comma);
+            list.remove_prefix(std::min(list.size(), comma + 1));
+            const std::size_t semi = std::min(item.find(';'), item.size());
+            const std::string_view coding = ascii::trim_ows(item.substr(0, semi));
+            // q=0 (0, 0., 0.0, 0.00, 0.000) refuses; anything else accepts.
+            bool zero = false;
+            std::string_view params = item.substr(semi);
+            while (!params.empty()) {
+                params.remove_prefix(1);  // the ';'
+                const std::size_t next = std::min(params.find(';'), params.size());
+                const std::string_view p = ascii::trim_ows(params.substr(0, next));
+                params.remove_prefix(next);
+                if (p.size() >= 2 && ascii::to_lower(p[0]) == 'q' && p[1] == '=') {
+                    const std::string_view q = ascii::trim_ows(p.substr(2));
+                    zero = !q.empty() && q[0] == '0' &&
+                           q.find_first_not_of("0.", 1) == std::string_view::npos;
+                }
+            }
+            if (ascii::iequals(coding, "gzip") || ascii::iequals(coding, "x-gzip")) {
+                (zero ? refused : named) = true;
+            } else if (coding == "*" && !zero) {
+                star = true;
+            }
+        }
+    }
+    return named || (star && !refused);
 }
 
 }  // namespace corio::http

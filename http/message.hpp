@@ -244,16 +244,26 @@ public:
 /// goes out as one chunk at once; nothing is buffered.
 class BodyWriter {
 public:
-    /// Sends `data` (nothing for an empty one). Errors: the connection's.
+    /// Where a writer made from a function sends each piece.
+    using Sink = std::function<Task<Result<void>>(std::string_view)>;
+
+    /// A writer that hands each write() to `sink`: to run a BodyProducer
+    /// without a server (a test collecting the body), or to put a filter in
+    /// front of another writer (http::compress() does).
+    explicit BodyWriter(Sink sink) noexcept : sink_(std::move(sink)) {}
+
+    /// Sends `data` (nothing for an empty one). Errors: the connection's, or
+    /// the sink's.
     Task<Result<void>> write(std::string_view data);
 
     /// Not API: made by the server.
     BodyWriter(detail::Connection* c, bool chunked) noexcept : conn_(c), chunked_(chunked) {}
 
 private:
-    detail::Connection* conn_;
-    bool chunked_;
+    detail::Connection* conn_ = nullptr;
+    bool chunked_ = false;
     std::string frame_;
+    Sink sink_;
 };
 
 }  // namespace corio::http

@@ -1183,6 +1183,10 @@ Task<Result<std::string>> Request::read_body_all(std::size_t max) {
 }
 
 Task<Result<void>> BodyWriter::write(std::string_view data) {
+    if (conn_ == nullptr) {
+        if (data.empty()) co_return Result<void>{};
+        co_return co_await sink_(data);
+    }
     co_return co_await conn_->write_chunk(data, chunked_, frame_);
 }
 

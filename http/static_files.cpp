@@ -19,6 +19,7 @@
 
 #include <corio/fs/ops.hpp>
 #include <corio/http/ascii.hpp>
+#include <corio/http/content_coding.hpp>
 #include <corio/http/file_ops.hpp>
 #include <corio/runtime/loop.hpp>
 #include <corio/runtime/sim_io.hpp>
@@ -396,44 +397,6 @@ int precondition(const Request& req, std::string_view etag, std::time_t mtime) {
     return t && mtime <= *t ? 304 : 0;
 }
 
-/// True when the request's Accept-Encoding takes gzip (RFC 9110 §12.5.3):
-/// "gzip" or "x-gzip" with a q above 0, or "*" when gzip is not refused by
-/// name (q=0). Several field lines make one list.
-bool accepts_gzip(const Request& req) {
-    bool named = false, refused = false, star = false;
-    for (const Header& h : req.headers()) {
-        if (!iequals(h.name, "accept-encoding")) continue;
-        std::string_view list = h.value;
-        while (!list.empty()) {
-            const std::size_t comma = std::min(list.find(','), list.size());
-            const std::string_view item = list.substr(0, comma);
-            list.remove_prefix(std::min(list.size(), comma + 1));
-            const std::size_t semi = std::min(item.find(';'), item.size());
-            const std::string_view coding = ascii::trim_ows(item.substr(0, semi));
-            // q=0 (0, 0., 0.0, 0.00, 0.000) refuses; anything else accepts.
-            bool zero = false;
-            std::string_view params = item.substr(semi);
-            while (!params.empty()) {
-                params.remove_prefix(1);  // the ';'
-                const std::size_t next = std::min(params.find(';'), params.size());
-                const std::string_view p = ascii::trim_ows(params.substr(0, next));
-                params.remove_prefix(next);
-                if (p.size() >= 2 && ascii::to_lower(p[0]) == 'q' && p[1] == '=') {
-                    const std::string_view q = ascii::trim_ows(p.substr(2));
-                    zero = !q.empty() && q[0] == '0' &&
-                           q.find_first_not_of("0.", 1) == std::string_view::npos;
-                }
-            }
-            if (iequals(coding, "gzip") || iequals(coding, "x-gzip")) {
-                (zero ? refused : named) = true;
-            } else if (coding == "*" && !zero) {
-                star = true;
-            }
-        }
-    }
-    return named || (star && !refused);
-}
-
 /// The range to send, or nullopt for the whole file: If-Range must name the
 /// current validator for Range to count.
 std::optional<ByteRange> wanted_range(const Request& req, std::uint64_t size, std::string_view etag,
@@ -597,7 +560,7 @@ Task<Response> StaticFiles::operator()(Request& req) const {
     const bool caching = core->opts.cache_valid.count() > 0;
     const bool vary = core->opts.precompressed;
     // The .gz beside the file, to a client that takes gzip (not for ranges or an index).
-    bool gzip = vary && key.back() != '/' && !req.header("Range") && accepts_gzip(req);
+    bool gzip = vary && key.back() != '/' && !req.header("Range") && accepts_gzip(req.headers());
     if (gzip && caching) {
         key += gz_suffix;
         auto it = cache.map.find(key);

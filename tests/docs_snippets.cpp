@@ -3,8 +3,9 @@
 // document's line) and, where they can run here, run:
 // - docs/http.md and the README's HTTP section: the five-line server answers
 //   the five-line client, which prints "200 hello you" (on the backend of
-//   this run); the static-files snippet names /srv/www and the resolver's
-//   asks the machine's DNS: compiled only.
+//   this run); the static-files snippet names /srv/www, the resolver's
+//   asks the machine's DNS and the compression one only makes a server:
+//   compiled only.
 // - the README's simulation snippet: run, with a serve() and fetch() of ours.
 // - the README's and docs/tls.md's TLS snippets (with the tls part): compiled
 //   only (they name certificate files and example.com).
@@ -35,6 +36,7 @@
 #include <fmt/core.h>
 
 #include <corio/http/client.hpp>
+#include <corio/http/compress.hpp>
 #include <corio/http/router.hpp>
 #include <corio/http/server.hpp>
 #include <corio/http/static_files.hpp>
@@ -67,22 +69,26 @@ Task<void> doc_server(StopToken stop) {
 #include "http_md_0.inc"
 }
 
-[[maybe_unused]] void doc_static_files(http::Router& router) {
+[[maybe_unused]] void doc_compress(http::Router& router) {
 #include "http_md_1.inc"
 }
 
-Task<void> doc_client() {
+[[maybe_unused]] void doc_static_files(http::Router& router) {
 #include "http_md_2.inc"
+}
+
+Task<void> doc_client() {
+#include "http_md_3.inc"
 }
 
 // Compiled only: the client would look names up through the machine's DNS.
 [[maybe_unused]] void doc_client_resolver() {
-#include "http_md_5.inc"
+#include "http_md_6.inc"
 }
 
 Task<void> doc_websocket_server(StopToken stop) {
     http::Router r;
-#include "http_md_3.inc"
+#include "http_md_4.inc"
     http::Server srv(r);
     co_await srv.run(net::TcpListener::bind(net::Address::loopback_v4(8080)).value("bind"), stop);
 }
@@ -90,7 +96,7 @@ Task<void> doc_websocket_server(StopToken stop) {
 bool doc_websocket_closed = false;  // checked after the capture of stdout ends
 
 Task<void> doc_websocket_client() {
-#include "http_md_4.inc"
+#include "http_md_5.inc"
     doc_websocket_closed = closed.has_value();
 }
 

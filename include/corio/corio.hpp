@@ -9,6 +9,8 @@
 #include <corio/fs/result.hpp>
 #include <corio/http/client.hpp>
 #include <corio/http/codec.hpp>
+#include <corio/http/compress.hpp>
+#include <corio/http/content_coding.hpp>
 #include <corio/http/message.hpp>
 #include <corio/http/router.hpp>
 #include <corio/http/server.hpp>
