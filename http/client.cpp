@@ -210,6 +210,10 @@ ResponseStream::~ResponseStream() = default;
 
 void ResponseStream::finish() noexcept {
     done_ = true;
+    if (decoded_head_) {  // what the parser learnt after the head (trailers, until_close)
+        decoded_head_->trailers = parser_->response().trailers;
+        decoded_head_->until_close = parser_->response().until_close;
+    }
     // Bytes after the response mean the server sent something we did not ask
     // for: such a connection is not reused.
     // RFC 9112 §9.6: after a request that said "Connection: close", no other request
@@ -225,22 +229,29 @@ void ResponseStream::finish() noexcept {
 Task<Result<std::size_t>> ResponseStream::read(std::span<std::byte> buf) {
     if (!decoder_) co_return co_await read_raw(buf);
     if (buf.empty()) co_return std::size_t(0);
+    constexpr std::size_t coded_size = 16 * 1024;
     for (;;) {
-        auto step = decoder_->decode(std::string_view(coded_).substr(coded_pos_), buf);
+        const std::string_view coded(reinterpret_cast<const char*>(coded_.get()) + coded_pos_,
+                                     coded_len_ - coded_pos_);
+        auto step = decoder_->decode(coded, buf);
         if (!step) co_return step.error();
         coded_pos_ += step->used;
         if (step->written > 0) co_return step->written;
+        // No output with room for it: every coded byte is in (the decoder takes all
+        // it is given until `buf` fills); else it would be lost below.
+        if (coded_pos_ != coded_len_) co_return std::errc::illegal_byte_sequence;
         if (coded_end_) {  // the body as sent is over; an empty one has nothing to decode
             if (!coded_any_) co_return std::size_t(0);
             auto f = decoder_->finish();
             if (!f) co_return f.error();
             co_return std::size_t(0);
         }
-        coded_.resize(16 * 1024);
-        coded_pos_ = 0;
-        auto n = co_await read_raw(std::as_writable_bytes(std::span(coded_)));
+        // Nothing is pending while we wait: a failed or cancelled read can be retried.
+        coded_pos_ = coded_len_ = 0;
+        if (!coded_) coded_ = std::make_unique_for_overwrite<std::byte[]>(coded_size);
+        auto n = co_await read_raw(std::span(coded_.get(), coded_size));
         if (!n) co_return n.error();
-        coded_.resize(*n);
+        coded_len_ = *n;
         coded_end_ = *n == 0;
         coded_any_ = coded_any_ || *n > 0;
     }
@@ -579,8 +590,12 @@ Task<Result<ResponseStream>> Client::open(ClientRequest req) {
         rs = co_await with_deadline(send(hop), d.when());
     }
     if (!rs || !decode) co_return rs;
+    // As fetch(): an empty body is left as it came (fields included).
     const auto coding = coding_of(rs->headers());
-    if (!coding) co_return rs;
+    const auto length = rs->headers().get("content-length");
+    if (!coding || rs->status() == 204 || rs->status() == 304 || (length && *length == "0")) {
+        co_return rs;
+    }
     auto decoder = ContentDecoder::make(*coding);
     if (!decoder) co_return rs;  // another coding: the body as it came
     auto head = std::make_unique<ParsedResponse>(rs->head());

@@ -187,11 +187,12 @@ private:
     std::unique_ptr<ResponseParser> parser_;
     bool done_ = false;
     bool request_close_ = false;  // the request said "Connection: close": never pooled
-    // decoded(): the body as sent goes through decoder_, coded_[coded_pos_..] not yet in.
+    // decoded(): the body as sent goes through decoder_, coded_[coded_pos_..coded_len_) not
+    // yet in.
     std::optional<ContentDecoder> decoder_;
     std::unique_ptr<ParsedResponse> decoded_head_;  // head() without the coding's fields
-    std::string coded_;
-    std::size_t coded_pos_ = 0;
+    std::unique_ptr<std::byte[]> coded_;            // 16 KiB, made at the first decoded read
+    std::size_t coded_pos_ = 0, coded_len_ = 0;
     bool coded_end_ = false;  // the body as sent is over
     bool coded_any_ = false;  // and was not empty
 };

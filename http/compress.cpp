@@ -49,12 +49,12 @@ bool eligible(const Response& r, const CompressOptions& o) noexcept {
     return type && type_listed(media_type(*type), o.types);
 }
 
-// `r`'s fields with Vary: Accept-Encoding (unless a Vary names it or "*") and, when
-// `gzipped`, Content-Encoding: gzip and a weak ETag.
-Headers rewrite(const Headers& h, bool gzipped) {
+// `r`'s fields with Vary: Accept-Encoding (unless a Vary names it or "*"); when `weak`, the
+// ETag made weak; when `gzipped`, Content-Encoding: gzip.
+Headers rewrite(const Headers& h, bool weak, bool gzipped) {
     Headers out;
     for (const Header& f : h) {
-        if (gzipped && iequals(f.name, "ETag") && !f.value.starts_with("W/")) {
+        if (weak && iequals(f.name, "ETag") && !f.value.starts_with("W/")) {
             out.add(f.name, "W/" + f.value);
         } else {
             out.add(f.name, f.value);
@@ -68,7 +68,8 @@ Headers rewrite(const Headers& h, bool gzipped) {
 }
 
 // The body of a compressed stream: `inner`'s writes, each compressed and flushed to `out`.
-Task<Result<void>> gzip_stream(const BodyProducer& inner, int level, BodyWriter& out) {
+// `inner` is a copy: the producer may be called on a temporary.
+Task<Result<void>> gzip_stream(BodyProducer inner, int level, BodyWriter& out) {
     GzipEncoder enc(level);
     std::string buf;
     BodyWriter in([&enc, &buf, &out](std::string_view data) {
@@ -83,7 +84,21 @@ Task<Result<void>> gzip_stream(const BodyProducer& inner, int level, BodyWriter&
     co_return co_await out.write(buf);
 }
 
+// A 304 for the compressed copy's validator (If-None-Match names the weak tag we gave
+// out): it carries that tag and Vary, as the 200 it stands for would (RFC 9110 §15.4.5).
+bool not_modified_gzip(const Request& req, const Response& r) {
+    if (r.status != 304 || !accepts_gzip(req.headers())) return false;
+    const auto etag = r.headers.get("ETag");
+    const auto inm = req.header("If-None-Match");
+    if (!etag || !inm || etag->starts_with("W/")) return false;
+    return inm->find("W/" + std::string(*etag)) != std::string_view::npos;
+}
+
 Response apply(const Request& req, Response r, const CompressOptions& o) {
+    if (not_modified_gzip(req, r)) {
+        r.headers = rewrite(r.headers, true, false);
+        return r;
+    }
     if (!eligible(r, o)) return r;
     bool gzipped = accepts_gzip(req.headers());
     if (gzipped && r.kind == Response::Kind::buffer) {
@@ -95,7 +110,7 @@ Response apply(const Request& req, Response r, const CompressOptions& o) {
             return gzip_stream(inner, level, w);
         };
     }
-    r.headers = rewrite(r.headers, gzipped);
+    r.headers = rewrite(r.headers, gzipped, gzipped);
     return r;
 }
 

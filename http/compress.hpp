@@ -20,6 +20,13 @@
 // compressed write by write and flushed each time (what a write() sends
 // reaches the client at once, as without compression).
 //
+// A 304 whose request's If-None-Match names the weak tag of the compressed
+// copy gets that tag and the Vary too (the 200 it stands for had them). A
+// client that takes gzip cannot resume a download with If-Range (a weak tag
+// never matches there).
+//
+// Compression runs on the loop, in the request's turn (a large body at a high
+// level holds the loop that long); a HEAD is compressed for its length too.
 // Shared and file bodies (StaticFiles) are left alone: static files have
 // StaticOptions::precompressed, which costs no CPU per request.
 

@@ -83,8 +83,9 @@ struct ContentDecoder::State {
                 case Z_OK:
                     if (in.empty() && z.avail_out != 0) return true;  // nothing held back
                     break;
-                case Z_BUF_ERROR:  // no progress possible: it needs input
-                    return true;
+                case Z_BUF_ERROR:  // no progress possible: it needs input (or room)
+                    // With both at hand that cannot be: refuse rather than spin.
+                    return in.empty() || out.empty();
                 case Z_MEM_ERROR:
                     throw std::bad_alloc();
                 default:  // Z_DATA_ERROR, Z_NEED_DICT
@@ -113,6 +114,7 @@ Result<ContentDecoder> ContentDecoder::make(std::string_view coding) {
 }
 
 Result<ContentDecoder::Step> ContentDecoder::decode(std::string_view in, std::span<std::byte> out) {
+    if (!s_) throw std::logic_error("ContentDecoder used after a move");
     State& s = *s_;
     if (s.failed) return std::errc::illegal_byte_sequence;
     Step step;
@@ -131,20 +133,22 @@ Result<ContentDecoder::Step> ContentDecoder::decode(std::string_view in, std::sp
         const bool ok = s.inflate_some(head, out, h);
         s.head_used += h.used;
         step.written += h.written;
-        if (!ok) {
-            s.failed = true;
-            return std::errc::illegal_byte_sequence;
-        }
+        if (!ok) return fail(step);
         if (s.head_used < s.head.size()) return step;  // `out` is full
     }
-    if (!s.inflate_some(in, out, step)) {
-        s.failed = true;
-        return std::errc::illegal_byte_sequence;
-    }
+    if (!s.inflate_some(in, out, step)) return fail(step);
     return step;
 }
 
+Result<ContentDecoder::Step> ContentDecoder::fail(Step step) noexcept {
+    s_->failed = true;
+    // What was decoded before the bad bytes is given first; the error comes next call.
+    if (step.written > 0) return step;
+    return std::errc::illegal_byte_sequence;
+}
+
 Result<void> ContentDecoder::finish() const {
+    if (!s_) throw std::logic_error("ContentDecoder used after a move");
     const State& s = *s_;
     if (s.failed || !s.fed || !s.ended) return std::errc::illegal_byte_sequence;
     return {};

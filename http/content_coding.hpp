@@ -46,16 +46,18 @@ public:
     /// Decodes from `in` into `out` until `in` is used up or `out` is full;
     /// call it with an empty `in` to drain what a full `out` held back.
     /// Errors: std::errc::illegal_byte_sequence when the bytes are not in the
-    /// coding or follow its end (the decoder stays failed).
+    /// coding or follow its end; the bytes decoded before such bytes are
+    /// given first, the error by the next call, and every call after it.
     Result<Step> decode(std::string_view in, std::span<std::byte> out);
     /// The coded body is over (after decode() gave all it had): an error
-    /// (std::errc::illegal_byte_sequence) when it ended inside the coding. An
-    /// empty body is no error (it decodes to nothing).
+    /// (std::errc::illegal_byte_sequence) when it ended inside the coding,
+    /// was empty (as decode_content()), or had an error.
     Result<void> finish() const;
 
 private:
     struct State;
     explicit ContentDecoder(std::unique_ptr<State> s) noexcept;
+    Result<Step> fail(Step step) noexcept;
     std::unique_ptr<State> s_;
 };
 

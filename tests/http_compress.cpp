@@ -9,6 +9,8 @@
 
 #include <random>
 
+#include <fmt/core.h>
+
 #include <corio/http/compress.hpp>
 #include <corio/http/content_coding.hpp>
 
@@ -59,6 +61,10 @@ std::vector<http::Header> accept(std::string v) {
     return {http::Header{"Accept-Encoding", std::move(v)}};
 }
 
+http::Header if_none_match(std::string v) {
+    return http::Header{"If-None-Match", std::move(v)};
+}
+
 std::string field(const http::Response& r, std::string_view name) {
     return std::string(r.headers.get(name).value_or("(none)"));
 }
@@ -72,13 +78,16 @@ public:
     const std::string& feed(std::string_view in) {
         z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
         z_.avail_in = uInt(in.size());
-        while (z_.avail_in > 0 && !ended_) {
+        // Until the input is in and zlib holds nothing back (room left over).
+        bool full = true;
+        while ((z_.avail_in > 0 || full) && !ended_) {
             char buf[4096];
             z_.next_out = reinterpret_cast<Bytef*>(buf);
             z_.avail_out = sizeof buf;
             const int rc = inflate(&z_, Z_NO_FLUSH);
             REQUIRE((rc == Z_OK || rc == Z_STREAM_END || rc == Z_BUF_ERROR));
             out_.append(buf, sizeof buf - z_.avail_out);
+            full = z_.avail_out == 0;
             ended_ = rc == Z_STREAM_END;
             if (rc == Z_BUF_ERROR) break;
         }
@@ -233,6 +242,27 @@ TEST_CASE("compress: which responses, and the fields of the compressed copy", "[
         CHECK(field(r, "Content-Encoding") == "(none)");
         CHECK(field(r, "Vary") == "Accept-Encoding");
 
+        // A 304 for the compressed copy's weak tag carries that tag and Vary; others are left.
+        const http::Handler cond =
+            http::compress([&body](http::Request& q) -> Task<http::Response> {
+                http::Response resp(304);
+                if (!q.header("If-None-Match")) resp = http::Response::text(200, body, "text/html");
+                resp.set("ETag", "\"v1\"");
+                co_return resp;
+            });
+        std::vector<http::Header> fields = accept("gzip");
+        fields.push_back(if_none_match("\"v0\", W/\"v1\""));
+        r = co_await answer(cond, fields);
+        CHECK(r.status == 304);
+        CHECK(field(r, "ETag") == "W/\"v1\"");
+        CHECK(field(r, "Vary") == "Accept-Encoding");
+        CHECK(field(r, "Content-Encoding") == "(none)");
+        fields.assign(1, if_none_match("\"v1\""));
+        r = co_await answer(cond, fields);
+        CHECK(r.status == 304);
+        CHECK(field(r, "ETag") == "\"v1\"");
+        CHECK(field(r, "Vary") == "(none)");
+
         // Options: a type of one's own ("type/*"), a lower min_length; an existing Vary kept.
         http::CompressOptions o;
         o.types = {"application/*"};
@@ -386,6 +416,7 @@ Result<std::string> stream_decode(std::string_view coding, std::string_view code
         for (;;) {  // all of `in`, then what a full buffer held back
             auto step = d->decode(in.substr(used), buf);
             if (!step) return step.error();
+            REQUIRE((step->used > 0 || step->written > 0 || used == in.size()));  // progress
             used += step->used;
             out.append(reinterpret_cast<const char*>(buf.data()), step->written);
             if (used == in.size() && step->written < room) break;
@@ -431,6 +462,23 @@ TEST_CASE("content decoder: any split of the input, any output size", "[http][co
     CHECK(stream_decode("deflate", "x", 1, 64).error() == bad);  // one byte: no format yet
     CHECK(stream_decode("gzip", "", 1, 64).error() == bad);      // as decode_content
     CHECK(stream_decode("gzip", "not gzip at all", 3, 64).error() == bad);
+    // A bad CRC at the end: the text comes first, the error after it (here: from finish()).
+    std::string bad_crc = gz;
+    bad_crc[bad_crc.size() - 5] ^= 1;
+    {
+        auto dec = http::ContentDecoder::make("gzip").value();
+        std::vector<std::byte> all(text.size() + 100);
+        auto step = dec.decode(bad_crc, all);
+        REQUIRE(step);
+        CHECK(step->written == text.size());
+        auto again = dec.decode("", all);
+        CHECK(again.error() == bad);
+        CHECK(dec.finish().error() == bad);
+    }
+    CHECK(stream_decode("gzip", bad_crc, 64, 64).error() == bad);
+    CHECK(http::decode_content("gzip", bad_crc, 1 << 20).error() == bad);
+    // Too long and broken: the limit is what it meets first (as before ContentDecoder).
+    CHECK(http::decode_content("gzip", bad_crc, 100).error() == Errc::limit_exceeded);
     CHECK(http::ContentDecoder::make("br").error() == std::errc::not_supported);
     CHECK(http::ContentDecoder::make("gzip, gzip").error() == std::errc::not_supported);
     // A failed decoder stays failed.
@@ -459,6 +507,11 @@ TEST_CASE("client open(): a compressed body decoded as it is read", "[http][comp
         });
         router.get("/broken", [](http::Request&) -> Task<http::Response> {
             auto resp = http::Response::text(200, "this is not gzip", "text/plain");
+            resp.set("Content-Encoding", "gzip");
+            co_return resp;
+        });
+        router.get("/empty", [](http::Request&) -> Task<http::Response> {
+            auto resp = http::Response::text(200, "", "text/plain");
             resp.set("Content-Encoding", "gzip");
             co_return resp;
         });
@@ -502,6 +555,16 @@ TEST_CASE("client open(): a compressed body decoded as it is read", "[http][comp
         all = co_await rs->read_all(1 << 20);
         CHECK(all.error() == std::errc::illegal_byte_sequence);
 
+        // An empty body is left as it came, as fetch() leaves it.
+        req = {};
+        req.url = srv.url("/empty");
+        rs = co_await c.open(std::move(req));
+        REQUIRE(rs);
+        CHECK_FALSE(rs->decoded());
+        CHECK(rs->headers().get("Content-Encoding").value_or("") == "gzip");
+        all = co_await rs->read_all(100);
+        CHECK(all.value().empty());
+
         // Not asked: the body as sent.
         http::ClientOptions plain;
         plain.decompress = false;
@@ -525,6 +588,87 @@ TEST_CASE("client open(): a compressed body decoded as it is read", "[http][comp
         all = co_await rs->read_all(1 << 20);
         CHECK(http::decode_content("gzip", all.value(), 1 << 20).value() == body);
         co_await srv.stop();
+    });
+}
+
+TEST_CASE("client open(): a decoded read that is cancelled can be read again", "[http][compress]") {
+    test::run([](Loop&) -> Task<void> {
+        Event gate;
+        http::Router router;
+        router.get("/two", [&gate](http::Request&) -> Task<http::Response> {
+            auto resp =
+                http::Response::stream(200, [&gate](http::BodyWriter& w) -> Task<Result<void>> {
+                    auto ok = co_await w.write("part one;");
+                    if (!ok) co_return ok;
+                    (void)co_await gate.wait();
+                    co_return co_await w.write("part two.");
+                });
+            resp.set("Content-Type", "text/plain");
+            co_return resp;
+        });
+        LocalServer srv(http::compress(router));
+        http::Client c;
+        http::ClientRequest req;
+        req.url = srv.url("/two");
+        auto rs = co_await c.open(std::move(req));
+        REQUIRE(rs);
+        REQUIRE(rs->decoded());
+        std::string got;
+        std::array<std::byte, 64> buf;
+        while (got != "part one;") {  // flushed by compress(): it comes before `gate`
+            auto n = co_await rs->read(buf);
+            REQUIRE(n);
+            REQUIRE(*n > 0);
+            got.append(reinterpret_cast<const char*>(buf.data()), *n);
+        }
+        // A read waiting for part two, cancelled (a deadline, a when_any that lost).
+        auto raced = co_await when_any(rs->read(buf), test::yield_turns(3));
+        REQUIRE(raced.index() == 1);
+        REQUIRE(raced.loser<0>());
+        CHECK(raced.loser<0>()->error() == std::errc::operation_canceled);
+        gate.set();
+        auto rest = co_await rs->read_all(1000);
+        CHECK(rest.value() == "part two.");
+        co_await srv.stop();
+    });
+}
+
+TEST_CASE("client open(): a decoded chunked body keeps its trailer fields", "[http][compress]") {
+    test::run([](Loop&) -> Task<void> {
+        auto l = net::TcpListener::bind(net::Address::loopback_v4(0)).value("bind");
+        const net::Address at = l.local_address().value("local_address");
+        const std::string coded = http::gzip("trailed body");
+        TaskGroup g;
+        g.spawn([](net::TcpListener lis, std::string gz) -> Task<void> {
+            auto s = co_await lis.accept();
+            if (!s) co_return;
+            std::string in;
+            std::array<std::byte, 1024> b;
+            while (in.find("\r\n\r\n") == std::string::npos) {
+                auto n = co_await s->recv(b);
+                if (!n || *n == 0) co_return;
+                in.append(reinterpret_cast<const char*>(b.data()), *n);
+            }
+            std::string out =
+                "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n"
+                "Trailer: X-Sum\r\n\r\n";
+            out += fmt::format("{:x}\r\n", gz.size()) + gz + "\r\n0\r\nX-Sum: 42\r\n\r\n";
+            (void)co_await s->send_all(std::string_view(out));
+            (void)co_await s->recv(b);  // until the client closes
+        }(std::move(l), coded));
+        http::Client c;
+        {
+            http::ClientRequest req;
+            req.url = "http://" + at.to_string() + "/";
+            auto rs = co_await c.open(std::move(req));
+            REQUIRE(rs);
+            CHECK(rs->decoded());
+            auto all = co_await rs->read_all(1000);
+            CHECK(all.value() == "trailed body");
+            CHECK(rs->head().trailers.get("X-Sum").value_or("") == "42");
+        }
+        c.close_idle();  // read to the end, the connection was pooled: closed now
+        co_await g.wait();
     });
 }
 
