@@ -98,7 +98,8 @@ struct ClientOptions {
     /// ClientResponse::decoded; a body in another coding (or several) is
     /// left as it came. open() asks alike and its ResponseStream decodes as
     /// it reads (ResponseStream::decoded(); read_all's `max` bounds the
-    /// decoded size).
+    /// decoded size), unless the head announces an empty body (Content-Length:
+    /// 0, 204, 304).
     bool decompress = true;
 };
 
