@@ -39,6 +39,7 @@
 #include <corio/http/compress.hpp>
 #include <corio/http/router.hpp>
 #include <corio/http/server.hpp>
+#include <corio/http/sse.hpp>
 #include <corio/http/static_files.hpp>
 #include <corio/http/websocket.hpp>
 #include <corio/net/tcp.hpp>
@@ -81,9 +82,14 @@ Task<void> doc_client() {
 #include "http_md_3.inc"
 }
 
+// Compiled only: the server-sent events snippet (a route and a client of it).
+[[maybe_unused]] Task<void> doc_sse(http::Router& router, http::Client& client) {
+#include "http_md_6.inc"
+}
+
 // Compiled only: the client would look names up through the machine's DNS.
 [[maybe_unused]] void doc_client_resolver() {
-#include "http_md_6.inc"
+#include "http_md_7.inc"
 }
 
 Task<void> doc_websocket_server(StopToken stop) {

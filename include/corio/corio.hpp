@@ -14,6 +14,8 @@
 #include <corio/http/message.hpp>
 #include <corio/http/router.hpp>
 #include <corio/http/server.hpp>
+#include <corio/http/sse.hpp>
+#include <corio/http/sse_codec.hpp>
 #include <corio/http/static_files.hpp>
 #include <corio/http/stream.hpp>
 #include <corio/http/url.hpp>

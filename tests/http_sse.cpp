@@ -1,0 +1,285 @@
+// Server-sent events: the parser against the HTML standard's rules (line
+// ends, any split of the input, a byte order mark, comments, the space after
+// the colon, id and retry, what is dispatched and what is not, limits),
+// format_event() read back by the parser, and a stream over a connection on
+// the backend of this run: http::sse::response() to http::sse::open() and
+// Reader, Last-Event-ID on a reconnect, a refused answer, and through
+// http::compress().
+#include <catch2/catch.hpp>
+
+#include <corio/http/compress.hpp>
+#include <corio/http/sse.hpp>
+
+#include "http_support.hpp"
+
+namespace http_sse_test {
+
+using namespace corio;
+using namespace std::chrono_literals;
+using http::sse::Event;
+using http::sse::Parser;
+using test::LocalServer;
+
+namespace {
+
+// The events of `stream` fed in pieces of `piece` bytes.
+std::vector<Event> parse(std::string_view stream, std::size_t piece = 1 << 20,
+                         Parser::Limits limits = {}) {
+    Parser p(limits);
+    std::vector<Event> out;
+    for (std::size_t at = 0; at < stream.size(); at += piece) {
+        REQUIRE(p.feed(stream.substr(at, piece), out));
+    }
+    return out;
+}
+
+// "type|data|id" per event, to compare whole lists at once.
+std::vector<std::string> brief(const std::vector<Event>& events) {
+    std::vector<std::string> out;
+    for (const Event& e : events)
+        out.push_back(e.type + "|" + e.data + "|" + e.id.value_or("-"));
+    return out;
+}
+
+using Strings = std::vector<std::string>;
+
+}  // namespace
+
+TEST_CASE("sse parser: the standard's examples and rules", "[http][sse]") {
+    // Several data lines make one data, joined by '\n'; the last event is not dispatched
+    // until its blank line.
+    CHECK(brief(parse("data: YHOO\ndata: +2\ndata: 10\n\n")) == Strings{"message|YHOO\n+2\n10|"});
+    // A comment, then two events: the id persists to the next one.
+    CHECK(brief(parse(": test stream\n\ndata: first event\nid: 1\n\n"
+                      "data:second event\nid\n\ndata:  third event\n\n")) ==
+          Strings{"message|first event|1", "message|second event|", "message| third event|"});
+    // A field name alone is that field with an empty value; two empty data lines.
+    CHECK(brief(parse("data\n\ndata\ndata\n\ndata:\n")) == Strings{"message||", "message|\n|"});
+    // The event type, and its reset after each event.
+    CHECK(brief(parse("event: add\ndata: 73857293\n\ndata: next\n\n")) ==
+          Strings{"add|73857293|", "message|next|"});
+    // An event with no data is not dispatched, and its type does not carry over.
+    CHECK(brief(parse("event: lonely\n\ndata: x\n\n")) == Strings{"message|x|"});
+    // CR, LF and CR LF all end lines, mixed.
+    CHECK(brief(parse("data: a\r\ndata: b\rdata: c\n\r\ndata: d\r\r")) ==
+          Strings{"message|a\nb\nc|", "message|d|"});
+    // Unknown fields, a colon in the value, an id with NUL (ignored), retry.
+    std::string in = "foo: bar\nid: 7\ndata: a:b\nretry: 2500\n\nid: x";
+    in += '\0';
+    in += "y\nretry: 12s\ndata: c\n\n";
+    Parser p;
+    std::vector<Event> out;
+    REQUIRE(p.feed(in, out));
+    REQUIRE(out.size() == 2);
+    CHECK(out[0].data == "a:b");
+    CHECK(out[0].id == "7");
+    CHECK(out[0].retry == 2500ms);
+    CHECK(out[1].id == "7");  // "x\0y" was ignored
+    CHECK_FALSE(out[1].retry);
+    CHECK(p.last_event_id() == "7");
+    CHECK(p.retry() == 2500ms);
+    // A huge retry is the longest time there is, not a wrapped one.
+    REQUIRE(p.feed("retry: 99999999999999999999999\n", out));
+    CHECK(p.retry()->count() > 0);
+}
+
+TEST_CASE("sse parser: any split of the input gives the same events", "[http][sse]") {
+    const std::string stream =
+        "\xEF\xBB\xBF"
+        "event: one\r\ndata: first\r\ndata: line\r\nid: 1\r\n\r\n"
+        ": comment\rdata: second\r\rdata: third\nid: 3\n\n"
+        "data: cut off at the end";
+    const Strings want{"one|first\nline|1", "message|second|1", "message|third|3"};
+    for (std::size_t piece = 1; piece <= stream.size(); ++piece) {
+        INFO("piece " << piece);
+        CHECK(brief(parse(stream, piece)) == want);
+    }
+    // The mark is skipped once; a second one belongs to the field name (an unknown field).
+    CHECK(brief(parse("\xEF\xBB\xBF\xEF\xBB\xBF"
+                      "data: x\n\ndata: y\n\n")) == Strings{"message|y|"});
+    // Bytes that only begin like a mark are content.
+    CHECK(brief(parse("\xEF\xBB\n"
+                      "data: z\n\n"
+                      "\xEF\xBB\xBF"
+                      "data: w\n\n",
+                      1)) == Strings{"message|z|"});
+}
+
+TEST_CASE("sse parser: limits", "[http][sse]") {
+    Parser::Limits small;
+    small.max_line = 16;
+    small.max_data = 20;
+    Parser p(small);
+    std::vector<Event> out;
+    CHECK(p.feed("data: 0123456789\n\n", out));  // 16 bytes: at the limit
+    CHECK(out.size() == 1);
+    auto r = p.feed("data: 01234567890", out);  // 17 bytes, no line end yet
+    CHECK(r.error() == Errc::limit_exceeded);
+    CHECK(p.feed("\n\n", out).error() == Errc::limit_exceeded);  // stays failed
+    Parser q(small);
+    out.clear();
+    r = q.feed("data: aaaaaaaa\ndata: bbbbbbbb\ndata: cc\n\n", out);  // data 9 + 9 + 3 > 20
+    CHECK(r.error() == Errc::limit_exceeded);
+    CHECK(out.empty());
+}
+
+TEST_CASE("sse: format_event is read back as it was written", "[http][sse]") {
+    std::vector<Event> events(6);
+    events[0].data = "plain";
+    events[1].type = "update";
+    events[1].data = "two\nlines";
+    events[1].id = "41";
+    events[2].data = "crlf\r\nand cr\rends";
+    events[2].retry = 1500ms;
+    events[3].data = "";  // an empty data line still makes an event
+    events[4].id = "";    // an empty id resets the last event ID
+    events[4].data = " leading space and trailing \n";
+    events[5].type = "json";
+    events[5].data = R"({"a": [1, 2], "b": "c:d"})";
+    std::string wire;
+    for (const Event& e : events)
+        REQUIRE(http::sse::format_event(e, wire));
+    http::sse::format_comment("keep\r\nalive", wire);
+    CHECK(wire.find(": keep  alive\n") != std::string::npos);
+    const auto got = parse(wire, 3);
+    REQUIRE(got.size() == events.size());
+    const Strings want{"message|plain|",
+                       "update|two\nlines|41",
+                       "message|crlf\nand cr\nends|41",
+                       "message||41",
+                       "message| leading space and trailing \n|",
+                       "json|" + events[5].data + "|"};
+    CHECK(brief(got) == want);
+    CHECK(got[2].retry == 1500ms);
+
+    std::string untouched = "x";
+    Event bad;
+    bad.type = "a\nb";
+    CHECK(http::sse::format_event(bad, untouched).error() == std::errc::invalid_argument);
+    bad.type = "";
+    bad.id = "1\r";
+    CHECK(http::sse::format_event(bad, untouched).error() == std::errc::invalid_argument);
+    bad.id = std::string("1\0", 2);
+    CHECK(http::sse::format_event(bad, untouched).error() == std::errc::invalid_argument);
+    CHECK(untouched == "x");
+}
+
+namespace {
+
+// A route streaming `count` events from the request's Last-Event-ID + 1 on, with a
+// comment first; after the first event it waits for `go` (when given).
+http::Handler counter(int count, corio::Event* go) {
+    return [count, go](http::Request& req) -> Task<http::Response> {
+        int from = 1;
+        if (auto last = req.header("Last-Event-ID")) from = std::stoi(std::string(*last)) + 1;
+        co_return http::sse::response(
+            [count, go, from](http::sse::Writer& w) -> Task<Result<void>> {
+                auto ok = co_await w.comment("hello");
+                if (!ok) co_return ok;
+                for (int i = from; i < from + count; ++i) {
+                    if (i == from + 1 && go != nullptr) (void)co_await go->wait();
+                    const std::string id = std::to_string(i);
+                    ok = co_await w.send("event " + id, "count", id);
+                    if (!ok) co_return ok;
+                }
+                co_return Result<void>{};
+            });
+    };
+}
+
+}  // namespace
+
+TEST_CASE("sse: a stream from a route to a client, and a resumed one", "[http][sse]") {
+    test::run([](Loop&) -> Task<void> {
+        http::Router router;
+        router.get("/count", counter(3, nullptr));
+        router.get("/plain", [](http::Request&) -> Task<http::Response> {
+            co_return http::Response::text(200, "not events");
+        });
+        LocalServer srv(router);
+        http::Client client;
+
+        auto s = co_await http::sse::open(client, srv.url("/count"));
+        REQUIRE(s);
+        CHECK(s->headers().get("Cache-Control").value_or("") == "no-cache");
+        http::sse::Reader events(*s);
+        Strings got;
+        for (;;) {
+            auto e = co_await events.next();
+            REQUIRE(e);
+            if (!*e) break;
+            got.push_back((*e)->type + "|" + (*e)->data + "|" + (*e)->id.value_or("-"));
+        }
+        CHECK(got == Strings{"count|event 1|1", "count|event 2|2", "count|event 3|3"});
+        CHECK(events.last_event_id() == "3");
+        auto after = co_await events.next();  // stays at the end
+        REQUIRE(after);
+        CHECK_FALSE(*after);
+
+        // Resumed after id 3: the server sees Last-Event-ID and goes on from 4.
+        s = co_await http::sse::open(client, srv.url("/count"), events.last_event_id());
+        REQUIRE(s);
+        http::sse::Reader more(*s);
+        auto e = co_await more.next();
+        REQUIRE(e);
+        REQUIRE(*e);
+        CHECK((*e)->data == "event 4");
+        CHECK((*e)->id == "4");
+
+        // Not an event stream: refused.
+        auto plain = co_await http::sse::open(client, srv.url("/plain"));
+        CHECK(plain.error() == std::errc::protocol_error);
+        auto missing = co_await http::sse::open(client, srv.url("/nothing"));
+        CHECK(missing.error() == std::errc::protocol_error);
+        co_await srv.stop();
+    });
+}
+
+TEST_CASE("sse: each event reaches the client at once, also through compress()", "[http][sse]") {
+    for (bool compressed : {false, true}) {
+        INFO("compressed " << compressed);
+        test::run([compressed](Loop&) -> Task<void> {
+            corio::Event go;  // the server's second event waits for the client's first
+            http::Router router;
+            router.get("/count", counter(2, &go));
+            LocalServer srv(compressed ? http::compress(router) : http::Handler(router));
+            http::Client client;
+            auto s = co_await http::sse::open(client, srv.url("/count"));
+            REQUIRE(s);
+            CHECK(s->decoded() == compressed);
+            http::sse::Reader events(*s);
+            auto first = co_await events.next();  // without a flush this waits until the cap
+            REQUIRE(first);
+            REQUIRE(*first);
+            CHECK((*first)->data == "event 1");
+            go.set();
+            auto second = co_await events.next();
+            REQUIRE(second);
+            REQUIRE(*second);
+            CHECK((*second)->data == "event 2");
+            auto end = co_await events.next();
+            REQUIRE(end);
+            CHECK_FALSE(*end);
+            co_await srv.stop();
+        });
+    }
+}
+
+TEST_CASE("sse: a writer refuses a bad field and sends nothing", "[http][sse]") {
+    test::run([](Loop&) -> Task<void> {
+        std::string body;
+        http::BodyWriter sink([&body](std::string_view piece) -> Task<Result<void>> {
+            body.append(piece);
+            co_return Result<void>{};
+        });
+        http::sse::Writer w(sink);
+        auto bad = co_await w.send("data", "two\nlines");
+        CHECK(bad.error() == std::errc::invalid_argument);
+        CHECK(body.empty());
+        auto ok = co_await w.send("a\nb", "", std::string_view("7"));
+        CHECK(ok);
+        CHECK(body == "id: 7\ndata: a\ndata: b\n\n");
+    });
+}
+
+}  // namespace http_sse_test
