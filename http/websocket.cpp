@@ -1,16 +1,22 @@
 #include <corio/http/websocket.hpp>
 
+#include <pthread.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <optional>
+#include <random>
 #include <utility>
 
 #include <corio/http/ascii.hpp>
 #include <corio/runtime/deadline.hpp>
 #include <corio/runtime/log.hpp>
 #include <corio/runtime/resilience.hpp>
+#include <corio/runtime/sim_io.hpp>
 #include <corio/runtime/sync.hpp>
 #include <corio/runtime/task_group.hpp>
 #include <corio/runtime/timer.hpp>
@@ -204,8 +210,9 @@ Task<Result<void>> WebSocket::send_frame(Opcode op, std::string_view payload, Co
         r = co_await st.s.send_all(std::span<const std::span<const std::byte>>(parts));
     } else {
         st.scratch.clear();
-        append_frame(st.scratch, op, true, payload,
-                     static_cast<std::uint32_t>(corio::detail::random_seed()), compressed);
+        std::uint32_t mask = 0;
+        detail::secure_random(&mask, sizeof mask);
+        append_frame(st.scratch, op, true, payload, mask, compressed);
         r = co_await st.s.send_all(std::as_bytes(std::span(st.scratch)));
     }
     // A large message's buffers are not kept for the small ones that follow.
@@ -560,10 +567,7 @@ Task<Result<WebSocket>> open_websocket(Url url, ConnectOptions opts, Deadline de
     if (!s) co_return s.error();
 
     std::array<unsigned char, 16> nonce{};
-    for (std::size_t i = 0; i < nonce.size(); i += 8) {
-        const std::uint64_t v = corio::detail::random_seed();
-        std::memcpy(nonce.data() + i, &v, 8);
-    }
+    detail::secure_random(nonce.data(), nonce.size());
     const std::string key = make_key(nonce);
     std::string offered;
     for (const std::string& p : opts.options.protocols) {
@@ -641,5 +645,77 @@ Task<Result<WebSocket>> connect(std::string url, ConnectOptions opts) {
     co_return co_await with_deadline(open_websocket(std::move(*parsed), std::move(opts), d),
                                      d.when());
 }
+
+namespace detail {
+
+namespace {
+
+// Bumped in the child of every fork: a child drops the random bytes it inherited.
+std::atomic<unsigned> random_fork_generation{1};
+
+// Fills `out` from getrandom(2) (blocking only until the kernel's pool is first ready, at
+// boot); where that fails (no such call), from std::random_device.
+void kernel_random(unsigned char* out, std::size_t n) noexcept {
+    std::size_t got = 0;
+    while (got < n) {
+        const ssize_t r = ::getrandom(out + got, n - got, 0);
+        if (r > 0) {
+            got += std::size_t(r);
+        } else if (r < 0 && errno != EINTR) {
+            break;
+        }
+    }
+    if (got == n) return;
+    try {
+        std::random_device rd;  // /dev/urandom
+        for (; got < n; ++got)
+            out[got] = static_cast<unsigned char>(rd());
+    } catch (...) {
+        // Nothing better left: the clock and the generator of last resort.
+        std::uint64_t v = corio::detail::random_seed();
+        for (; got < n; ++got, v = (v >> 8) | (v << 56))
+            out[got] = static_cast<unsigned char>(v);
+    }
+}
+
+}  // namespace
+
+void secure_random(void* out, std::size_t n) noexcept {
+    auto* bytes = static_cast<unsigned char*>(out);
+    if (corio::detail::current_sim() != nullptr) {  // replayable on a simulated host
+        for (std::size_t i = 0; i < n; i += 8) {
+            const std::uint64_t v = corio::detail::random_seed();
+            std::memcpy(bytes + i, &v, std::min<std::size_t>(8, n - i));
+        }
+        return;
+    }
+    static const bool watching_forks = [] {
+        ::pthread_atfork(nullptr, nullptr,
+                         [] { random_fork_generation.fetch_add(1, std::memory_order_relaxed); });
+        return true;
+    }();
+    (void)watching_forks;
+    thread_local std::array<unsigned char, 256> pool;
+    thread_local std::size_t left = 0;
+    thread_local unsigned drawn_in = 0;
+    const unsigned now = random_fork_generation.load(std::memory_order_relaxed);
+    if (now != drawn_in) left = 0;
+    while (n > 0) {
+        if (left == 0) {
+            kernel_random(pool.data(), pool.size());
+            left = pool.size();
+            drawn_in = now;
+        }
+        const std::size_t take = std::min(n, left);
+        std::memcpy(bytes, pool.data() + (pool.size() - left), take);
+        // Used bytes are not kept: a later look at memory cannot tell what was sent.
+        std::memset(pool.data() + (pool.size() - left), 0, take);
+        left -= take;
+        bytes += take;
+        n -= take;
+    }
+}
+
+}  // namespace detail
 
 }  // namespace corio::http::websocket

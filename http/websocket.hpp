@@ -261,4 +261,13 @@ struct ConnectOptions {
 /// std::errc::timed_out after ConnectOptions::timeout.
 Task<Result<WebSocket>> connect(std::string url, ConnectOptions opts = {});
 
+namespace detail {
+/// Not API (tested directly): `n` bytes from the kernel's CSPRNG (getrandom),
+/// drawn 256 bytes at a time per thread; a forked child never reuses what
+/// its parent drew. On a simulated host, from the world's seed (a run
+/// replays). The client's masking keys (RFC 6455 §5.3: "derived from a strong
+/// source of entropy") and handshake nonces.
+void secure_random(void* out, std::size_t n) noexcept;
+}  // namespace detail
+
 }  // namespace corio::http::websocket

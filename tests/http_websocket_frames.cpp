@@ -7,6 +7,12 @@
 #include <zlib.h>
 #include <catch2/catch.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -570,6 +576,46 @@ TEST_CASE("permessage-deflate: messages round-trip, window kept or not", "[webso
             }
         }
     }
+}
+
+TEST_CASE("websocket: masking keys come from the kernel, and a forked child draws its own",
+          "[websocket]") {
+    std::set<std::uint32_t> keys;
+    for (int i = 0; i < 1000; ++i) {
+        std::uint32_t k = 0;
+        detail::secure_random(&k, sizeof k);
+        keys.insert(k);
+    }
+    CHECK(keys.size() > 990);  // a repeat among 1,000 draws of 32 bits: 1 in 8,600
+
+    unsigned char first = 0;
+    detail::secure_random(&first, 1);  // this thread's pool is filled now
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {  // the child's next bytes, to the parent
+        std::array<unsigned char, 64> mine{};
+        detail::secure_random(mine.data(), mine.size());
+        const bool ok = ::write(fds[1], mine.data(), mine.size()) == ssize_t(mine.size());
+        ::_exit(ok ? 0 : 1);
+    }
+    ::close(fds[1]);
+    std::array<unsigned char, 64> theirs{}, mine{};
+    std::size_t got = 0;
+    while (got < theirs.size()) {
+        const ssize_t r = ::read(fds[0], theirs.data() + got, theirs.size() - got);
+        if (r < 0 && errno == EINTR) continue;
+        REQUIRE(r > 0);
+        got += std::size_t(r);
+    }
+    ::close(fds[0]);
+    int status = 0;
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    detail::secure_random(mine.data(), mine.size());
+    CHECK(mine != theirs);  // the same pool in both: what the child sent, the parent draws
 }
 
 }  // namespace http_websocket_frames_test
