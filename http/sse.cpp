@@ -52,7 +52,9 @@ Task<Result<ResponseStream>> open(Client& client, std::string url, std::string_v
     req.url = std::move(url);
     req.headers.emplace_back("Accept", "text/event-stream");
     req.headers.emplace_back("Cache-Control", "no-cache");
-    if (!last_event_id.empty()) req.headers.emplace_back("Last-Event-ID", last_event_id);
+    if (!last_event_id.empty() && valid_field_value_text(last_event_id)) {
+        req.headers.emplace_back("Last-Event-ID", last_event_id);
+    }
     auto s = co_await client.open(std::move(req));
     if (!s) co_return s.error();
     const auto type = media_type(s->headers().get("Content-Type").value_or(""));
@@ -68,16 +70,26 @@ Reader::Reader(ResponseStream& stream, Parser::Limits limits)
 Task<Result<std::optional<Event>>> Reader::next() {
     while (next_ == ready_.size()) {
         if (error_) co_return error_;
+        if (ended_) co_return std::optional<Event>();
         ready_.clear();
         next_ = 0;
         auto n = co_await stream_->read(*buf_);
-        if (!n) co_return n.error();
-        if (*n == 0) co_return std::optional<Event>();
+        if (!n) {
+            // A cancelled read can be retried (the stream keeps nothing half-read).
+            if (n.error() != std::errc::operation_canceled) error_ = n.error();
+            co_return n.error();
+        }
+        if (*n == 0) {
+            ended_ = true;
+            co_return std::optional<Event>();
+        }
         auto fed =
             parser_.feed(std::string_view(reinterpret_cast<const char*>(buf_->data()), *n), ready_);
         if (!fed) error_ = fed.error();
     }
-    co_return std::optional<Event>(std::move(ready_[next_++]));
+    Event& e = ready_[next_++];
+    given_id_ = e.id.value_or(std::string());
+    co_return std::optional<Event>(std::move(e));
 }
 
 }  // namespace corio::http::sse

@@ -44,7 +44,10 @@
 
 namespace corio::http::sse {
 
-/// Sends events on a streamed response (see response()).
+/// Sends events on a streamed response (see response()). One call at a
+/// time: a producer that also wants a heartbeat waits for its next event with
+/// a timeout (when_any with sleep_for) and sends comment() when it fires,
+/// rather than running a second task on the same Writer.
 class Writer {
 public:
     /// A writer on `body`.
@@ -67,7 +70,10 @@ private:
     std::string buf_;
 };
 
-/// Writes the events of one response; returning ends the stream.
+/// Writes the events of one response; returning ends the stream. Copyable (a
+/// std::function): hold move-only state through a shared_ptr. It gets no
+/// signal when the server drains: an endless stream is cancelled after the
+/// server's grace.
 using Producer = std::function<Task<Result<void>>(Writer&)>;
 
 /// A 200 response whose body is the event stream `producer` writes, with
@@ -76,7 +82,9 @@ Response response(Producer producer);
 
 /// GETs `url` as an event stream: Accept: text/event-stream, Cache-Control:
 /// no-cache, and Last-Event-ID when `last_event_id` is not empty (to resume
-/// after a reconnect). The client's deadline bounds the head only. Errors:
+/// after a reconnect; left out when it could not be a field value). No
+/// redirect is followed (EventSource does follow them: use Client::open()
+/// with your own handling). The client's deadline bounds the head only. Errors:
 /// the client's (Client::open()); std::errc::protocol_error for an answer
 /// that is not a 200 of type text/event-stream (the standard's "fail the
 /// connection": a server says "stop reconnecting" with 204). Use
@@ -91,13 +99,17 @@ public:
     explicit Reader(ResponseStream& stream, Parser::Limits limits = {});
 
     /// The next event, or nullopt when the stream ended (an event cut off by
-    /// the end is dropped, as the standard says). Errors: the stream's;
-    /// Errc::limit_exceeded for a line or event past the limits (after the
-    /// events before it).
+    /// the end is dropped, as the standard says; nullopt again after). Errors:
+    /// the stream's; Errc::limit_exceeded for a line or event past the limits
+    /// (after the events before it); an error is given again by later calls.
     Task<Result<std::optional<Event>>> next();
 
-    /// The stream's last event ID so far (for open() when reconnecting).
-    const std::string& last_event_id() const noexcept { return parser_.last_event_id(); }
+    /// The last event ID as of the events next() gave (for open() when
+    /// reconnecting): events parsed but not yet given do not count, so a
+    /// resume never skips one.
+    const std::string& last_event_id() const noexcept {
+        return next_ < ready_.size() ? given_id_ : parser_.last_event_id();
+    }
     /// The reconnection time the stream asked for, if any.
     std::optional<std::chrono::milliseconds> retry() const noexcept { return parser_.retry(); }
 
@@ -106,7 +118,9 @@ private:
     Parser parser_;
     std::vector<Event> ready_;
     std::size_t next_ = 0;
-    std::error_code error_;  // the parser's, given once ready_ is drained
+    std::error_code error_;  // the parser's or the stream's: given from then on
+    bool ended_ = false;     // the stream ended: nullopt from then on
+    std::string given_id_;   // the id of the last event given
     std::unique_ptr<std::array<std::byte, 4096>> buf_;
 };
 

@@ -12,11 +12,18 @@ bool breaks_line(std::string_view s) noexcept {
     return s.find_first_of("\r\n") != std::string_view::npos;
 }
 
+// An id a client can send back in Last-Event-ID as it came.
+bool good_id(std::string_view id) noexcept {
+    const auto control = [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; };
+    const auto blank = [](char c) { return c == ' ' || c == '\t'; };
+    return std::none_of(id.begin(), id.end(), control) &&
+           (id.empty() || (!blank(id.front()) && !blank(id.back())));
+}
+
 }  // namespace
 
 Result<void> format_event(const Event& e, std::string& out) {
-    if (breaks_line(e.type) ||
-        (e.id && (breaks_line(*e.id) || e.id->find('\0') != std::string::npos))) {
+    if (breaks_line(e.type) || (e.id && !good_id(*e.id)) || (e.retry && e.retry->count() < 0)) {
         return std::errc::invalid_argument;
     }
     if (!e.type.empty()) out.append("event: ").append(e.type).push_back('\n');
@@ -83,7 +90,7 @@ Result<void> Parser::feed(std::string_view bytes, std::vector<Event>& out) {
             line(partial_, out);
             partial_.clear();
         }
-        if (data_.size() > limits_.max_data) {
+        if (data_.size() > limits_.max_data + 1) {  // data_ ends with a '\n' not counted
             failed_ = true;
             return Errc::limit_exceeded;
         }
@@ -92,7 +99,8 @@ Result<void> Parser::feed(std::string_view bytes, std::vector<Event>& out) {
 }
 
 void Parser::line(std::string_view l, std::vector<Event>& out) {
-    if (l.empty()) {  // the end of an event: dispatched when it had data
+    if (l.empty()) {  // the end of an event: its id counts, and it is dispatched if it had data
+        last_id_ = id_;
         if (!data_.empty()) {
             data_.pop_back();  // the '\n' after the last data line
             Event e;
@@ -117,7 +125,7 @@ void Parser::line(std::string_view l, std::vector<Event>& out) {
     } else if (field == "data") {
         data_.append(value).push_back('\n');
     } else if (field == "id") {
-        if (value.find('\0') == std::string_view::npos) last_id_.assign(value);
+        if (value.find('\0') == std::string_view::npos) id_.assign(value);
     } else if (field == "retry") {
         std::uint64_t ms = 0;
         const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), ms);

@@ -23,20 +23,24 @@ struct Event {
     std::string type;
     /// The data: the "data" lines joined with '\n'.
     std::string data;
-    /// The last event ID: sent as an "id" field when set (writing); when
-    /// parsing, the stream's last event ID at the time (it persists from one
-    /// event to the next, as the standard says).
+    /// The last event ID: sent as an "id" field when set (writing; "" resets
+    /// the client's). A parsed event always has one: the stream's last event
+    /// ID when it ended, "" before any id came (it persists from one event to
+    /// the next, as the standard says).
     std::optional<std::string> id;
-    /// A reconnection time for the client ("retry" field), when set.
+    /// A reconnection time for the client ("retry" field), when set (parsed:
+    /// when the event's own lines had one).
     std::optional<std::chrono::milliseconds> retry;
 };
 
 /// Appends `e` in the event-stream format to `out`: its fields, a "data"
 /// line per line of `e.data` (split at "\r\n", "\n" or "\r"; one empty line
 /// for empty data), then the blank line that ends it. Errors:
-/// std::errc::invalid_argument when `type` or `id` holds CR or LF (they
-/// would make fields of their own), or `id` holds NUL (a parser ignores such
-/// an id); `out` is then unchanged.
+/// std::errc::invalid_argument, `out` unchanged, when `type` holds CR or LF
+/// (it would make fields of its own), when `id` holds a control character
+/// (CR, LF and NUL break the format; the others could not go back in a
+/// Last-Event-ID field) or begins or ends with a space or tab (a server's
+/// field parsing would trim it), or when `retry` is negative.
 Result<void> format_event(const Event& e, std::string& out);
 
 /// Appends a comment line (": text"; "\r" and "\n" in `text` become spaces):
@@ -62,12 +66,14 @@ public:
     /// may span calls) and appends the events they complete to `out`. A
     /// leading byte order mark is skipped; comments, unknown fields, a
     /// "retry" that is not all digits and an "id" holding NUL are ignored, as
-    /// the standard says. Errors: Errc::limit_exceeded past a limit (the
-    /// parser stays failed; events completed before it are in `out`).
+    /// the standard says. Bytes are taken as they are (invalid UTF-8 is not
+    /// replaced). Errors: Errc::limit_exceeded past a limit (the parser stays
+    /// failed; events completed before it are in `out`).
     Result<void> feed(std::string_view bytes, std::vector<Event>& out);
 
-    /// The stream's last event ID so far (to send as Last-Event-ID when
-    /// reconnecting).
+    /// The stream's last event ID so far: an "id" field counts once the
+    /// blank line after it came (an event cut off before it is not seen, and
+    /// its id must not be resumed from). For Last-Event-ID when reconnecting.
     const std::string& last_event_id() const noexcept { return last_id_; }
     /// The last reconnection time the stream asked for, if any.
     std::optional<std::chrono::milliseconds> retry() const noexcept { return retry_; }
@@ -78,9 +84,9 @@ private:
     Limits limits_;
     std::string partial_;      // a line not yet ended
     std::string type_, data_;  // the event being built
-    bool has_data_ = false;    // a "data" field came for it
+    std::string id_;           // the last event ID buffer: the last "id" field's value
     bool retry_set_ = false;   // a "retry" field came for it
-    std::string last_id_;
+    std::string last_id_;      // as of the last blank line
     std::optional<std::chrono::milliseconds> retry_;
     bool started_ = false;   // past a possible byte order mark
     bool after_cr_ = false;  // the last byte was a CR: a LF next is its pair

@@ -80,7 +80,25 @@ TEST_CASE("sse parser: the standard's examples and rules", "[http][sse]") {
     CHECK(p.retry() == 2500ms);
     // A huge retry is the longest time there is, not a wrapped one.
     REQUIRE(p.feed("retry: 99999999999999999999999\n", out));
-    CHECK(p.retry()->count() > 0);
+    CHECK(p.retry() == std::chrono::milliseconds::max());
+}
+
+TEST_CASE("sse parser: an id counts only once its event's blank line came", "[http][sse]") {
+    Parser p;
+    std::vector<Event> out;
+    REQUIRE(p.feed("data: x\nid: 5\n", out));  // cut off here: event 5 never came
+    CHECK(out.empty());
+    CHECK(p.last_event_id().empty());
+    REQUIRE(p.feed("\n", out));
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].id == "5");
+    CHECK(p.last_event_id() == "5");
+    REQUIRE(p.feed("id: 6\n\n", out));  // no data: nothing dispatched, but the id counts
+    CHECK(out.size() == 1);
+    CHECK(p.last_event_id() == "6");
+    REQUIRE(p.feed("data: y\n\n", out));
+    REQUIRE(out.size() == 2);
+    CHECK(out[1].id == "6");
 }
 
 TEST_CASE("sse parser: any split of the input gives the same events", "[http][sse]") {
@@ -113,12 +131,16 @@ TEST_CASE("sse parser: limits", "[http][sse]") {
     std::vector<Event> out;
     CHECK(p.feed("data: 0123456789\n\n", out));  // 16 bytes: at the limit
     CHECK(out.size() == 1);
+    CHECK(p.feed("data: 0123456789\ndata: 012345678\n\n", out));  // data of 20 bytes: the limit
+    REQUIRE(out.size() == 2);
+    CHECK(out[1].data.size() == 20);
     auto r = p.feed("data: 01234567890", out);  // 17 bytes, no line end yet
     CHECK(r.error() == Errc::limit_exceeded);
     CHECK(p.feed("\n\n", out).error() == Errc::limit_exceeded);  // stays failed
     Parser q(small);
     out.clear();
-    r = q.feed("data: aaaaaaaa\ndata: bbbbbbbb\ndata: cc\n\n", out);  // data 9 + 9 + 3 > 20
+    r = q.feed("data: aaaaaaaa\ndata: bbbbbbbb\ndata: ccc\n\n",
+               out);  // data 8 + 1 + 8 + 1 + 3 > 20
     CHECK(r.error() == Errc::limit_exceeded);
     CHECK(out.empty());
 }
@@ -159,7 +181,14 @@ TEST_CASE("sse: format_event is read back as it was written", "[http][sse]") {
     bad.type = "";
     bad.id = "1\r";
     CHECK(http::sse::format_event(bad, untouched).error() == std::errc::invalid_argument);
-    bad.id = std::string("1\0", 2);
+    for (std::string id : {std::string("1\0", 2), std::string("a\x01"), std::string("del\x7f"),
+                           std::string(" lead"), std::string("trail\t")}) {
+        INFO(id);
+        bad.id = id;
+        CHECK(http::sse::format_event(bad, untouched).error() == std::errc::invalid_argument);
+    }
+    bad.id.reset();
+    bad.retry = -1ms;
     CHECK(http::sse::format_event(bad, untouched).error() == std::errc::invalid_argument);
     CHECK(untouched == "x");
 }
@@ -263,6 +292,60 @@ TEST_CASE("sse: each event reaches the client at once, also through compress()",
             co_await srv.stop();
         });
     }
+}
+
+TEST_CASE("sse: a reader's limits, ids of events not yet given, a media type's case",
+          "[http][sse]") {
+    test::run([](Loop&) -> Task<void> {
+        http::Router router;
+        router.get("/raw", [](http::Request&) -> Task<http::Response> {
+            auto resp = http::Response::stream(200, [](http::BodyWriter& w) -> Task<Result<void>> {
+                auto ok = co_await w.write("id: 1\ndata: a\n\nid: 2\ndata: b\n\n");
+                if (!ok) co_return ok;
+                co_return co_await w.write("data: " + std::string(100, 'x') + "\n\n");
+            });
+            resp.set("Content-Type", "Text/Event-Stream; charset=utf-8");
+            co_return resp;
+        });
+        router.get("/count", counter(1, nullptr));
+        LocalServer srv(router);
+        http::Client client;
+        auto s = co_await http::sse::open(client, srv.url("/raw"));
+        REQUIRE(s);
+        Parser::Limits small;
+        small.max_line = 32;
+        http::sse::Reader events(*s, small);
+        auto e = co_await events.next();
+        REQUIRE(e);
+        REQUIRE(*e);
+        CHECK((*e)->data == "a");
+        CHECK(events.last_event_id() == "1");  // event 2 is parsed, not given: resume from 1
+        e = co_await events.next();
+        REQUIRE(e);
+        REQUIRE(*e);
+        CHECK((*e)->data == "b");
+        CHECK(events.last_event_id() == "2");
+        e = co_await events.next();  // a line of 106 bytes
+        CHECK(e.error() == Errc::limit_exceeded);
+        e = co_await events.next();  // and so on
+        CHECK(e.error() == Errc::limit_exceeded);
+
+        // An id that could not be a field value is not sent: the server starts from 1.
+        s = co_await http::sse::open(client, srv.url("/count"), std::string("x\x01y"));
+        REQUIRE(s);
+        http::sse::Reader from_start(*s);
+        e = co_await from_start.next();
+        REQUIRE(e);
+        REQUIRE(*e);
+        CHECK((*e)->id == "1");
+        e = co_await from_start.next();
+        REQUIRE(e);
+        CHECK_FALSE(*e);
+        e = co_await from_start.next();  // the end, again
+        REQUIRE(e);
+        CHECK_FALSE(*e);
+        co_await srv.stop();
+    });
 }
 
 TEST_CASE("sse: a writer refuses a bad field and sends nothing", "[http][sse]") {
