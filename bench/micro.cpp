@@ -2,7 +2,9 @@
 // nop round trip through the loop on each backend beside a raw liburing nop
 // loop in the same binary (the floor a runtime can approach); send_all over
 // loopback TCP with and without zero-copy (where net::set_zero_copy_threshold
-// starts to pay).
+// starts to pay); the HTTP codecs of http::compress() and http::sse: gzip of a
+// page at once and write by write (sync-flushed, as compress() sends a
+// stream), decoding it, and parsing an event stream.
 //
 //   build/bench/micro --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
@@ -12,8 +14,11 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
+#include <corio/http/content_coding.hpp>
+#include <corio/http/sse_codec.hpp>
 #include <corio/net/tcp.hpp>
 #include <corio/runtime/loop.hpp>
 #include <corio/runtime/ops.hpp>
@@ -205,5 +210,85 @@ void send_all_zc(benchmark::State& state) {
 BENCHMARK(send_all_zc)
     ->Name("tcp send_all loopback")
     ->ArgsProduct({{4096, 16384, 65536, 262144, 1048576}, {0, 1}});
+
+// A text page that compresses about as HTML does (repeated markup, varying numbers).
+std::string text_page(std::size_t size) {
+    std::string s;
+    for (int i = 0; s.size() < size; ++i) {
+        s += "<tr><td class=\"n\">" + std::to_string(i * 7919 % 10007) + "</td><td>item name " +
+             std::to_string(i) + "</td></tr>\n";
+    }
+    s.resize(size);
+    return s;
+}
+
+void gzip_page(benchmark::State& state) {
+    const std::string page = text_page(std::size_t(state.range(0)));
+    std::size_t out = 0;
+    for (auto _ : state) {
+        std::string z = http::gzip(page, 6);
+        out = z.size();
+        benchmark::DoNotOptimize(z.data());
+    }
+    state.SetBytesProcessed(std::int64_t(state.iterations() * page.size()));
+    state.counters["ratio"] = double(page.size()) / double(out);
+}
+BENCHMARK(gzip_page)->Name("http::gzip level 6 (text page)")->Arg(4096)->Arg(65536);
+
+// compress()'s streamed body: every write sync-flushed; 256-byte events.
+void gzip_stream_writes(benchmark::State& state) {
+    const std::string page = text_page(256 * 64);
+    std::size_t out = 0;
+    for (auto _ : state) {
+        http::GzipEncoder enc(6);
+        std::string z;
+        for (std::size_t at = 0; at < page.size(); at += 256) {
+            z.clear();
+            enc.write(std::string_view(page).substr(at, 256), z);
+            out += z.size();
+        }
+        z.clear();
+        enc.finish({}, z);
+        benchmark::DoNotOptimize(z.data());
+    }
+    state.SetBytesProcessed(std::int64_t(state.iterations() * page.size()));
+    state.counters["ratio"] = double(state.iterations() * page.size()) / double(out);
+    state.SetLabel("64 writes of 256 B per iteration");
+}
+BENCHMARK(gzip_stream_writes)->Name("http::GzipEncoder sync-flushed writes");
+
+void decode_page(benchmark::State& state) {
+    const std::string page = text_page(std::size_t(state.range(0)));
+    const std::string z = http::gzip(page, 6);
+    for (auto _ : state) {
+        auto r = http::decode_content("gzip", z, page.size());
+        benchmark::DoNotOptimize(r->data());
+    }
+    state.SetBytesProcessed(std::int64_t(state.iterations() * page.size()));
+}
+BENCHMARK(decode_page)->Name("http::decode_content gzip (text page)")->Arg(4096)->Arg(65536);
+
+void sse_parse(benchmark::State& state) {
+    std::string wire;
+    for (int i = 0; i < 1000; ++i) {
+        http::sse::Event e;
+        e.type = "update";
+        e.id = std::to_string(i);
+        e.data = R"({"price": )" + std::to_string(i * 31 % 997) + R"(, "symbol": "CRIO"})";
+        (void)http::sse::format_event(e, wire);
+    }
+    std::vector<http::sse::Event> events;
+    for (auto _ : state) {
+        http::sse::Parser p;
+        events.clear();
+        for (std::size_t at = 0; at < wire.size(); at += 4096) {  // as reads of 4 KiB give it
+            (void)p.feed(std::string_view(wire).substr(at, 4096), events);
+        }
+        benchmark::DoNotOptimize(events.data());
+    }
+    state.SetItemsProcessed(std::int64_t(state.iterations() * 1000));
+    state.SetBytesProcessed(std::int64_t(state.iterations() * wire.size()));
+}
+BENCHMARK(sse_parse)->Name("http::sse::Parser, 1000 JSON events");
 
 BENCHMARK_MAIN();

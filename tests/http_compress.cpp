@@ -148,6 +148,18 @@ TEST_CASE("gzip encoder: flushed pieces decode as they come; one member in the e
     CHECK(http::decode_content("gzip", wire, 1 << 20).value() == all);
     CHECK_THROWS_AS(enc.write("more", tail), std::logic_error);
     CHECK(http::decode_content("gzip", http::gzip(""), 10).value().empty());
+    // Deflate streams are reused per thread: after one abandoned half-way (never finished),
+    // encoders at two levels, in turn, each write a whole member of their own.
+    {
+        http::GzipEncoder half(6);
+        std::string ignored;
+        half.write(page(), ignored);
+    }
+    for (int i = 0; i < 12; ++i) {
+        const std::string text = std::to_string(i) + page();
+        const std::string z = http::gzip(text, i % 3 == 0 ? 1 : 6);
+        CHECK(http::decode_content("gzip", z, 1 << 20).value() == text);
+    }
     CHECK(http::decode_content("gzip", http::gzip(page(), 1), 1 << 20).value() == page());
 }
 
