@@ -40,7 +40,9 @@ public:
     /// std::errc::not_supported for another coding or a list.
     static Result<ContentDecoder> make(std::string_view coding);
     ~ContentDecoder();
+    /// Takes over the other's state (the other may only be destroyed or assigned).
     ContentDecoder(ContentDecoder&&) noexcept;
+    /// Takes over the other's state, dropping its own.
     ContentDecoder& operator=(ContentDecoder&&) noexcept;
 
     /// Decodes from `in` into `out` until `in` is used up or `out` is full;
@@ -74,7 +76,9 @@ public:
     /// An encoder at zlib's `level` (1 fastest, 9 smallest; clamped).
     explicit GzipEncoder(int level = 6);
     ~GzipEncoder();
+    /// Takes over the other's stream (the other may only be destroyed or assigned).
     GzipEncoder(GzipEncoder&&) noexcept;
+    /// Takes over the other's stream, giving its own back for reuse.
     GzipEncoder& operator=(GzipEncoder&&) noexcept;
 
     /// Compresses `in` onto `out`, flushed. Nothing for an empty `in`.
