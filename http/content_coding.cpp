@@ -259,6 +259,7 @@ namespace {
 // Runs deflate over all of `in` with `flush` (Z_SYNC_FLUSH or Z_FINISH) onto `out`.
 void deflate_onto(z_stream& z, std::string_view in, int flush, std::string& out) {
     z.next_in = bytes(in.data());
+    z.avail_in = 0;  // a stream given back after a throw below may still count old input
     std::size_t left = in.size();
     for (;;) {
         if (z.avail_in == 0 && left > 0) {
