@@ -8,11 +8,10 @@ namespace corio::http::sse {
 
 Task<Result<void>> Writer::send(std::string_view data, std::string_view type,
                                 std::optional<std::string_view> id) {
-    Event e;
-    e.type = type;
-    e.data = data;
-    if (id) e.id = std::string(*id);
-    co_return co_await send(e);
+    buf_.clear();
+    auto ok = detail::format_fields(type, data, id, std::nullopt, buf_);
+    if (!ok) co_return ok;
+    co_return co_await body_->write(buf_);
 }
 
 Task<Result<void>> Writer::send(const Event& e) {

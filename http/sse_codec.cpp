@@ -23,13 +23,21 @@ bool good_id(std::string_view id) noexcept {
 }  // namespace
 
 Result<void> format_event(const Event& e, std::string& out) {
-    if (breaks_line(e.type) || (e.id && !good_id(*e.id)) || (e.retry && e.retry->count() < 0)) {
+    std::optional<std::string_view> id;
+    if (e.id) id = *e.id;
+    return detail::format_fields(e.type, e.data, id, e.retry, out);
+}
+
+Result<void> detail::format_fields(std::string_view type, std::string_view data,
+                                   std::optional<std::string_view> id,
+                                   std::optional<std::chrono::milliseconds> retry,
+                                   std::string& out) {
+    if (breaks_line(type) || (id && !good_id(*id)) || (retry && retry->count() < 0)) {
         return std::errc::invalid_argument;
     }
-    if (!e.type.empty()) out.append("event: ").append(e.type).push_back('\n');
-    if (e.id) out.append("id: ").append(*e.id).push_back('\n');
-    if (e.retry) out.append("retry: ").append(std::to_string(e.retry->count())).push_back('\n');
-    std::string_view data = e.data;
+    if (!type.empty()) out.append("event: ").append(type).push_back('\n');
+    if (id) out.append("id: ").append(*id).push_back('\n');
+    if (retry) out.append("retry: ").append(std::to_string(retry->count())).push_back('\n');
     for (;;) {
         const std::size_t end = std::min(data.find_first_of("\r\n"), data.size());
         out.append("data: ").append(data.substr(0, end)).push_back('\n');

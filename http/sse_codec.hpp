@@ -43,6 +43,14 @@ struct Event {
 /// field parsing would trim it), or when `retry` is negative.
 Result<void> format_event(const Event& e, std::string& out);
 
+namespace detail {
+/// Not API: format_event() from views of the fields (Writer::send copies no data into an
+/// Event first).
+Result<void> format_fields(std::string_view type, std::string_view data,
+                           std::optional<std::string_view> id,
+                           std::optional<std::chrono::milliseconds> retry, std::string& out);
+}  // namespace detail
+
 /// Appends a comment line (": text"; "\r" and "\n" in `text` become spaces):
 /// ignored by parsers, it keeps idle connections from looking dead to
 /// proxies.
