@@ -1,8 +1,11 @@
 #include <corio/http/sse.hpp>
 
+#include <algorithm>
 #include <utility>
 
 #include <corio/http/ascii.hpp>
+#include <corio/runtime/loop.hpp>
+#include <corio/runtime/timer.hpp>
 
 namespace corio::http::sse {
 
@@ -63,8 +66,11 @@ Task<Result<ResponseStream>> open(Client& client, std::string url, std::string_v
     co_return s;
 }
 
-Reader::Reader(ResponseStream& stream, Parser::Limits limits)
-    : stream_(&stream), parser_(limits), buf_(std::make_unique<std::array<std::byte, 4096>>()) {}
+Reader::Reader(ResponseStream& stream, Parser::Limits limits, std::string last_event_id)
+    : stream_(&stream),
+      parser_(limits, last_event_id),
+      given_id_(std::move(last_event_id)),
+      buf_(std::make_unique<std::array<std::byte, 4096>>()) {}
 
 Task<Result<std::optional<Event>>> Reader::next() {
     while (next_ == ready_.size()) {
@@ -89,6 +95,71 @@ Task<Result<std::optional<Event>>> Reader::next() {
     Event& e = ready_[next_++];
     given_id_ = e.id.value_or(std::string());
     co_return std::optional<Event>(std::move(e));
+}
+
+EventSource::EventSource(Client& client, std::string url, SourceOptions options)
+    : client_(&client),
+      url_(std::move(url)),
+      opts_(std::move(options)),
+      last_id_(opts_.last_event_id),
+      retry_(opts_.retry) {}
+
+Task<Result<Event>> EventSource::next() {
+    for (;;) {
+        if (error_) co_return error_;
+        if (!reader_) {
+            if (Loop::current().now() < reconnect_at_) {
+                const bool waited = co_await sleep_until(reconnect_at_);
+                if (!waited) co_return std::errc::operation_canceled;
+            }
+            auto s = co_await open(*client_, url_, last_id_);
+            if (!s) {
+                if (s.error() == std::errc::operation_canceled) co_return s.error();
+                // Not an event stream: the standard's "fail the connection", no reconnect.
+                if (s.error() == std::errc::protocol_error) error_ = s.error();
+                dropped(s.error(), false);
+                continue;
+            }
+            ++connections_;
+            stream_ = std::make_unique<ResponseStream>(std::move(*s));
+            reader_.emplace(*stream_, opts_.limits, last_id_);
+        }
+        auto e = co_await reader_->next();
+        if (!e && e.error() == std::errc::operation_canceled) co_return e.error();
+        last_id_ = reader_->last_event_id();
+        if (const auto asked = reader_->retry()) retry_ = *asked;
+        if (e && *e) co_return std::move(**e);
+        // The stream ended or broke: the next attempt goes on from last_id_. A line or event
+        // past the limits would come again.
+        if (!e && e.error() == Errc::limit_exceeded) error_ = e.error();
+        reader_.reset();
+        stream_.reset();
+        dropped(e ? std::error_code(Errc::eof) : e.error(), true);
+    }
+}
+
+void EventSource::dropped(std::error_code why, bool opened) {
+    if (error_) return;
+    std::chrono::milliseconds wait = retry_;
+    if (opened) {
+        failures_ = 0;
+        backoff_.reset();
+    } else {
+        ++failures_;
+        if (opts_.max_failures > 0 && failures_ >= opts_.max_failures) {
+            error_ = why;
+            return;
+        }
+        if (!backoff_) {
+            RetryPolicy p;
+            p.initial_backoff = std::max<Duration>(retry_, std::chrono::milliseconds(100));
+            p.max_backoff = std::max<Duration>(opts_.max_retry, std::chrono::milliseconds(0));
+            p.jitter = Jitter::equal;
+            backoff_.emplace(p);
+        }
+        wait = std::chrono::duration_cast<std::chrono::milliseconds>(backoff_->next());
+    }
+    reconnect_at_ = Loop::current().now() + wait;
 }
 
 }  // namespace corio::http::sse

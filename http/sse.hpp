@@ -23,12 +23,13 @@
 //   }
 //
 // Each event goes out as one chunk at once (through http::compress() too,
-// which flushes every write). Reconnecting is the caller's: open() again
-// with reader.last_event_id(), after reader.retry() or a delay of one's own.
+// which flushes every write). An EventSource reconnects by itself, as a
+// browser's does; with open() and a Reader, reconnecting is the caller's.
 
 #include <array>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -39,6 +40,8 @@
 #include <corio/http/client.hpp>
 #include <corio/http/message.hpp>
 #include <corio/http/sse_codec.hpp>
+#include <corio/runtime/clock.hpp>
+#include <corio/runtime/resilience.hpp>
 #include <corio/runtime/result.hpp>
 #include <corio/runtime/task.hpp>
 
@@ -95,8 +98,10 @@ Task<Result<ResponseStream>> open(Client& client, std::string url,
 /// Reads the events of a response stream, one at a time.
 class Reader {
 public:
-    /// A reader of `stream` (which must outlive it), parsing within `limits`.
-    explicit Reader(ResponseStream& stream, Parser::Limits limits = {});
+    /// A reader of `stream` (which must outlive it), parsing within `limits`,
+    /// going on from `last_event_id` (see Parser's constructor).
+    explicit Reader(ResponseStream& stream, Parser::Limits limits = {},
+                    std::string last_event_id = {});
 
     /// The next event, or nullopt when the stream ended (an event cut off by
     /// the end is dropped, as the standard says; nullopt again after). Errors:
@@ -122,6 +127,76 @@ private:
     bool ended_ = false;     // the stream ended: nullopt from then on
     std::string given_id_;   // the id of the last event given
     std::unique_ptr<std::array<std::byte, 4096>> buf_;
+};
+
+/// How an EventSource reconnects.
+struct SourceOptions {
+    /// The reconnection time until a stream sets its own ("retry" field): the
+    /// wait after a stream ends or fails (the standard leaves the default to
+    /// the client; browsers wait about 3 s).
+    std::chrono::milliseconds retry{3000};
+    /// The longest wait after attempts that failed to open a stream: the wait
+    /// after each such attempt doubles from the reconnection time (at least
+    /// 100 ms), drawn between half of it and all of it.
+    std::chrono::milliseconds max_retry{60000};
+    /// Attempts in a row that fail to open a stream before next() gives up
+    /// with the last one's error; 0: it never gives up.
+    int max_failures = 0;
+    /// Sent as Last-Event-ID with the first request (to go on from a stream
+    /// read before); later ones send the last event's ID.
+    std::string last_event_id;
+    /// The parser's limits, on every connection.
+    Parser::Limits limits;
+};
+
+/// An event stream that reconnects by itself, as a browser's EventSource: a
+/// stream that ends or breaks is opened again after the reconnection time,
+/// with Last-Event-ID, and its events go on where the last one given left
+/// off; an attempt that fails to connect is made again after a growing wait.
+/// Lives on one loop; one next() at a time; it must not be moved or
+/// destroyed while a next() is suspended.
+class EventSource {
+public:
+    /// A source of the events at `url`, through `client` (which must outlive
+    /// it). Nothing is sent until the first next().
+    EventSource(Client& client, std::string url, SourceOptions options = {});
+
+    /// The next event, connecting (again) first when no stream is open. It
+    /// never ends by itself. Errors: std::errc::operation_canceled when the
+    /// calling task is cancelled (the stream and any wait are kept: call it
+    /// again to go on); and from then on, on every call:
+    /// std::errc::protocol_error for an answer that is not a 200 event stream
+    /// (a server stops its clients with 204, as the standard says);
+    /// Errc::limit_exceeded for a line or event past `limits` (reconnecting
+    /// would bring it again); the last attempt's error after `max_failures`
+    /// attempts in a row failed to open a stream.
+    Task<Result<Event>> next();
+
+    /// The ID of the last event next() gave (or SourceOptions::last_event_id):
+    /// what the next connection sends as Last-Event-ID.
+    const std::string& last_event_id() const noexcept { return last_id_; }
+    /// The reconnection time: SourceOptions::retry, or the last one a stream set.
+    std::chrono::milliseconds retry() const noexcept { return retry_; }
+    /// Streams opened so far (a 200 event stream each).
+    std::uint64_t connections() const noexcept { return connections_; }
+    /// Whether a stream is open now.
+    bool connected() const noexcept { return reader_.has_value(); }
+
+private:
+    void dropped(std::error_code why, bool opened);
+
+    Client* client_;
+    std::string url_;
+    SourceOptions opts_;
+    std::string last_id_;
+    std::chrono::milliseconds retry_;
+    std::unique_ptr<ResponseStream> stream_;
+    std::optional<Reader> reader_;    // on *stream_ (declared after it: destroyed first)
+    std::optional<Backoff> backoff_;  // while attempts fail in a row
+    int failures_ = 0;                // attempts in a row that opened no stream
+    TimePoint reconnect_at_{};        // no attempt before this
+    std::error_code error_;           // the error that stopped it: given from then on
+    std::uint64_t connections_ = 0;
 };
 
 }  // namespace corio::http::sse

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <corio/runtime/result.hpp>
@@ -69,6 +70,11 @@ public:
     Parser() noexcept = default;
     /// A parser with `limits`.
     explicit Parser(Limits limits) noexcept : limits_(limits) {}
+    /// A parser with `limits` that goes on from `last_event_id` (the ID of the
+    /// last event of an earlier connection to the same stream): events without
+    /// an "id" field carry it, as a browser's EventSource gives them.
+    Parser(Limits limits, std::string last_event_id)
+        : limits_(limits), id_(last_event_id), last_id_(std::move(last_event_id)) {}
 
     /// Takes the next bytes of the stream (any split: a line, or its CR LF,
     /// may span calls) and appends the events they complete to `out`. A

@@ -87,9 +87,14 @@ Task<void> doc_client() {
 #include "http_md_6.inc"
 }
 
+// Compiled only: the reconnecting reader of the same route.
+[[maybe_unused]] Task<void> doc_event_source(http::Client& client) {
+#include "http_md_7.inc"
+}
+
 // Compiled only: the client would look names up through the machine's DNS.
 [[maybe_unused]] void doc_client_resolver() {
-#include "http_md_7.inc"
+#include "http_md_8.inc"
 }
 
 Task<void> doc_websocket_server(StopToken stop) {

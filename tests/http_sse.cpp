@@ -365,4 +365,164 @@ TEST_CASE("sse: a writer refuses a bad field and sends nothing", "[http][sse]") 
     });
 }
 
+namespace {
+
+// A route that sends two events per connection: one without an id, then one with the next
+// number after the request's Last-Event-ID; the first connection also sets a reconnection
+// time of 1 ms. Records each request's Last-Event-ID ("-": none).
+http::Handler pairs(Strings* seen) {
+    return [seen](http::Request& req) -> Task<http::Response> {
+        const auto last = req.header("Last-Event-ID");
+        seen->push_back(last ? std::string(*last) : "-");
+        const int next = last ? std::stoi(std::string(*last)) + 1 : 1;
+        const bool first = !last;
+        co_return http::sse::response([next, first](http::sse::Writer& w) -> Task<Result<void>> {
+            Event plain;
+            plain.data = "a" + std::to_string(next);
+            if (first) plain.retry = 1ms;
+            auto ok = co_await w.send(plain);
+            if (!ok) co_return ok;
+            const std::string id = std::to_string(next);
+            co_return co_await w.send("b" + id, {}, id);
+        });
+    };
+}
+
+}  // namespace
+
+TEST_CASE("sse: an EventSource reconnects with Last-Event-ID and goes on", "[http][sse]") {
+    test::run([](Loop&) -> Task<void> {
+        Strings seen;
+        http::Router router;
+        router.get("/pairs", pairs(&seen));
+        LocalServer srv(router);
+        http::Client client;
+        {
+            http::sse::EventSource source(client, srv.url("/pairs"));
+            CHECK_FALSE(source.connected());
+            CHECK(source.retry() == 3000ms);
+            Strings got;
+            for (int i = 0; i < 6; ++i) {
+                auto e = co_await source.next();
+                REQUIRE(e);
+                got.push_back(e->data + "|" + e->id.value_or("-"));
+            }
+            // An event without an id carries the last one, across connections too.
+            CHECK(got == Strings{"a1|", "b1|1", "a2|1", "b2|2", "a3|2", "b3|3"});
+            CHECK(seen == Strings{"-", "1", "2"});
+            CHECK(source.connections() == 3);
+            CHECK(source.retry() == 1ms);  // the stream's, kept on later connections
+            CHECK(source.last_event_id() == "3");
+        }
+        // Going on from an ID read before.
+        http::sse::SourceOptions from7;
+        from7.last_event_id = "7";
+        http::sse::EventSource resumed(client, srv.url("/pairs"), from7);
+        auto e = co_await resumed.next();
+        REQUIRE(e);
+        CHECK(e->data == "a8");
+        CHECK(e->id == "7");
+        CHECK(seen.back() == "7");
+        co_await srv.stop();
+    });
+}
+
+TEST_CASE("sse: an EventSource stops at an answer that is not a stream, or past a limit",
+          "[http][sse]") {
+    test::run([](Loop&) -> Task<void> {
+        http::Router router;
+        router.get("/gone",
+                   [](http::Request&) -> Task<http::Response> { co_return http::Response(204); });
+        router.get("/long", [](http::Request&) -> Task<http::Response> {
+            co_return http::sse::response([](http::sse::Writer& w) -> Task<Result<void>> {
+                auto ok = co_await w.send("short");
+                if (!ok) co_return ok;
+                co_return co_await w.send(std::string(100, 'x'));
+            });
+        });
+        LocalServer srv(router);
+        http::Client client;
+        {
+            http::sse::EventSource gone(client, srv.url("/gone"));
+            for (int i = 0; i < 2; ++i) {  // and it stays stopped
+                auto e = co_await gone.next();
+                CHECK(e.error() == std::errc::protocol_error);
+            }
+            CHECK(gone.connections() == 0);
+
+            http::sse::SourceOptions small;
+            small.limits.max_line = 32;
+            small.retry = 1ms;
+            http::sse::EventSource long_lines(client, srv.url("/long"), small);
+            auto e = co_await long_lines.next();
+            REQUIRE(e);
+            CHECK(e->data == "short");
+            for (int i = 0; i < 2; ++i) {  // no reconnect: the line would come again
+                e = co_await long_lines.next();
+                CHECK(e.error() == Errc::limit_exceeded);
+            }
+            CHECK(long_lines.connections() == 1);
+        }
+        co_await srv.stop();
+    });
+}
+
+TEST_CASE("sse: an EventSource gives up after max_failures attempts that fail to connect",
+          "[http][sse]") {
+    test::run([](Loop&) -> Task<void> {
+        net::Address addr;
+        {
+            auto l = net::TcpListener::bind(net::Address::loopback_v4(0));
+            REQUIRE(l);
+            addr = l->local_address().value();
+        }  // closed: nobody listens on that port now
+        http::Client client;
+        http::sse::SourceOptions opts;
+        opts.retry = 1ms;  // the waits are drawn from 100 ms, 200 ms: the floor
+        opts.max_failures = 3;
+        http::sse::EventSource source(client, "http://" + addr.to_string() + "/", opts);
+        const TimePoint t0 = Loop::current().now();
+        auto e = co_await source.next();
+        CHECK(e.error() == std::errc::connection_refused);
+        CHECK(Loop::current().now() - t0 >= 150ms);  // two waits: [50, 100] and [100, 200] ms
+        CHECK(source.connections() == 0);
+        e = co_await source.next();  // stays stopped, at once
+        CHECK(e.error() == std::errc::connection_refused);
+    });
+}
+
+TEST_CASE("sse: a cancelled EventSource::next() keeps the stream; the next call goes on",
+          "[http][sse]") {
+    test::run([](Loop& loop) -> Task<void> {
+        corio::Event go;  // the server's second event of each connection waits for it
+        http::Router router;
+        router.get("/count", counter(2, &go));
+        LocalServer srv(router);
+        http::Client client;
+        {
+            http::sse::SourceOptions opts;
+            opts.retry = 1ms;
+            http::sse::EventSource source(client, srv.url("/count"), opts);
+            auto e = co_await source.next();
+            REQUIRE(e);
+            CHECK(e->data == "event 1");
+            auto waiting = loop.spawn(source.next());  // reads, the server waits for `go`
+            co_await test::yield_turns();
+            waiting.cancel();
+            auto cancelled = co_await waiting;
+            CHECK(cancelled.error() == std::errc::operation_canceled);
+            CHECK(source.connected());
+            go.set();
+            e = co_await source.next();
+            REQUIRE(e);
+            CHECK(e->data == "event 2");
+            e = co_await source.next();  // a new connection, from Last-Event-ID 2
+            REQUIRE(e);
+            CHECK(e->data == "event 3");
+            CHECK(source.connections() == 2);
+        }
+        co_await srv.stop();
+    });
+}
+
 }  // namespace http_sse_test
