@@ -204,8 +204,32 @@ ResponseStream::ResponseStream(Client* c, BulkheadPermit slot,
                                std::unique_ptr<detail::ClientConn> conn,
                                std::unique_ptr<ResponseParser> p) noexcept
     : client_(c), slot_(std::move(slot)), conn_(std::move(conn)), parser_(std::move(p)) {}
-ResponseStream::ResponseStream(ResponseStream&&) noexcept = default;
-ResponseStream& ResponseStream::operator=(ResponseStream&&) noexcept = default;
+// A moved-from stream has no parser (its reads check that first), no decoder and no head.
+ResponseStream::ResponseStream(ResponseStream&& o) noexcept {
+    *this = std::move(o);
+}
+ResponseStream& ResponseStream::operator=(ResponseStream&& o) noexcept {
+    if (this == &o) return *this;
+    client_ = std::exchange(o.client_, nullptr);
+    conn_ = std::move(o.conn_);  // the connection held is closed before its slot is given back
+    slot_ = std::move(o.slot_);
+    parser_ = std::move(o.parser_);
+    done_ = o.done_;
+    request_close_ = o.request_close_;
+    decoder_ = std::exchange(o.decoder_, std::nullopt);
+    decoded_head_ = std::move(o.decoded_head_);
+    coded_ = std::move(o.coded_);
+    coded_pos_ = o.coded_pos_;
+    coded_len_ = o.coded_len_;
+    coded_end_ = o.coded_end_;
+    coded_any_ = o.coded_any_;
+    return *this;
+}
+
+const ParsedResponse& ResponseStream::moved_from_head() noexcept {
+    static const ParsedResponse none{};
+    return none;
+}
 ResponseStream::~ResponseStream() = default;
 
 void ResponseStream::finish() noexcept {
@@ -227,6 +251,7 @@ void ResponseStream::finish() noexcept {
 }
 
 Task<Result<std::size_t>> ResponseStream::read(std::span<std::byte> buf) {
+    if (!parser_) co_return std::errc::bad_file_descriptor;  // moved from
     if (!decoder_) co_return co_await read_raw(buf);
     if (buf.empty()) co_return std::size_t(0);
     constexpr std::size_t coded_size = 16 * 1024;

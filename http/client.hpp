@@ -144,7 +144,8 @@ class Client;
 
 /// A response whose body is read as a stream (Client::open()). When the body
 /// has been read to its end the connection goes back to the pool; dropping
-/// the stream earlier closes it.
+/// the stream earlier closes it. Move-only; a moved-from one has status 0
+/// and no fields, and its reads give std::errc::bad_file_descriptor.
 class ResponseStream {
 public:
     /// Takes over the other stream's connection.
@@ -156,13 +157,13 @@ public:
     ~ResponseStream();
 
     /// The status code.
-    int status() const noexcept { return parser_->response().status; }
+    int status() const noexcept { return head().status; }
     /// The header fields (without Content-Encoding and Content-Length when
     /// decoded()).
     const Headers& headers() const noexcept { return head().headers; }
     /// The response head (version, status, reason, headers).
     const ParsedResponse& head() const noexcept {
-        return decoded_head_ ? *decoded_head_ : parser_->response();
+        return decoded_head_ ? *decoded_head_ : parser_ ? parser_->response() : moved_from_head();
     }
     /// True when the body came compressed and read() gives it decoded
     /// (ClientOptions::decompress).
@@ -181,6 +182,7 @@ private:
                    std::unique_ptr<ResponseParser> p) noexcept;
     void finish() noexcept;
     Task<Result<std::size_t>> read_raw(std::span<std::byte> buf);
+    static const ParsedResponse& moved_from_head() noexcept;
 
     Client* client_ = nullptr;
     BulkheadPermit slot_;  // max_connections_per_origin: given back after conn_ is settled

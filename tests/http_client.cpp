@@ -411,11 +411,18 @@ TEST_CASE("client: chunked, length-less and capped bodies; streamed reading", "[
         // Streamed: read in pieces; at the end the connection is pooled.
         http::ClientRequest req;
         req.url = srv.url("/big");
-        auto s = co_await client.open(req);
-        REQUIRE(s);
+        auto opened = co_await client.open(req);
+        REQUIRE(opened);
+        // Moved: the stream reads on; the moved-from one has nothing and reads EBADF.
+        std::optional<http::ResponseStream> s(std::move(*opened));
+        CHECK(opened->status() == 0);
+        CHECK(opened->headers().empty());
+        CHECK_FALSE(opened->decoded());
+        std::array<std::byte, 777> buf;
+        auto none = co_await opened->read(buf);
+        CHECK(none.error() == std::errc::bad_file_descriptor);
         CHECK(s->status() == 200);
         std::size_t total = 0;
-        std::array<std::byte, 777> buf;
         for (;;) {
             auto n = co_await s->read(buf);
             REQUIRE(n);
