@@ -10,6 +10,7 @@
 //   CHECK(test::news() - before == 0);
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <new>
@@ -19,6 +20,17 @@ inline std::atomic<std::uint64_t> g_news{0};
 /// operator new calls (scalar and array) so far in this binary.
 inline std::uint64_t news() noexcept {
     return g_news.load(std::memory_order_relaxed);
+}
+inline std::atomic<std::size_t> g_fail_from{SIZE_MAX};
+/// The next operator new of `n` bytes or more, on any thread, throws
+/// std::bad_alloc (once): what a throw mid-operation leaves behind.
+inline void fail_next_new_of(std::size_t n) noexcept {
+    g_fail_from.store(n, std::memory_order_relaxed);
+}
+// Whether this allocation of `n` bytes is the one fail_next_new_of() asked to fail.
+inline bool fails(std::size_t n) noexcept {
+    return n >= g_fail_from.load(std::memory_order_relaxed) &&
+           g_fail_from.exchange(SIZE_MAX, std::memory_order_relaxed) != SIZE_MAX;
 }
 }  // namespace corio::test
 
@@ -31,11 +43,13 @@ inline std::uint64_t news() noexcept {
 #if CORIO_COUNT_NEW
 void* operator new(std::size_t n) {
     corio::test::g_news.fetch_add(1, std::memory_order_relaxed);
+    if (corio::test::fails(n)) throw std::bad_alloc();
     if (void* p = std::malloc(n != 0 ? n : 1)) return p;
     throw std::bad_alloc();
 }
 void* operator new[](std::size_t n) {
     corio::test::g_news.fetch_add(1, std::memory_order_relaxed);
+    if (corio::test::fails(n)) throw std::bad_alloc();
     if (void* p = std::malloc(n != 0 ? n : 1)) return p;
     throw std::bad_alloc();
 }

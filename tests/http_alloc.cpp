@@ -3,12 +3,14 @@
 // steady state, with precompressed files off and on (a file without .gz, and
 // the .gz of one). Client and server share this loop; the client sends fixed
 // bytes and reads the response by its known length, so every operator new
-// counted is the server's.
+// counted is the server's. And a deflate stream reused after an allocation
+// failed mid-write starts from no pending input.
 #include <catch2/catch.hpp>
 
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <thread>
 
 #include <corio/http/content_coding.hpp>
 #include <corio/http/static_files.hpp>
@@ -118,6 +120,37 @@ TEST_CASE("keep-alive GET of a cached small file allocates nothing per request",
         g_field = "Content-Encoding: gzip\r\n";
         check_no_allocation();
     }
+}
+
+TEST_CASE("gzip: a deflate stream given back after a throw mid-write starts clean",
+          "[http][alloc]") {
+    if (!CORIO_COUNT_NEW) {
+        WARN("operator new cannot be made to fail under AddressSanitizer");
+        return;
+    }
+    // On a thread of its own: its pool of deflate streams starts empty, so `again` takes the
+    // stream `failed` gave back.
+    std::string decoded, error;
+    std::thread t([&] {
+        const std::string first(100000, 'a');
+        try {
+            http::GzipEncoder failed(6);
+            std::string out;
+            test::fail_next_new_of(4096);  // the output buffer's growth, before any deflate
+            failed.write(first, out);
+            error = "the write did not throw";
+        } catch (const std::bad_alloc&) {
+        }
+        test::fail_next_new_of(SIZE_MAX);
+        http::GzipEncoder again(6);
+        std::string out;
+        again.finish("hello", out);
+        auto plain = http::decode_content("gzip", out, 1 << 20);
+        if (plain) decoded = *plain;
+    });
+    t.join();
+    CHECK(error.empty());
+    CHECK(decoded == "hello");  // not the old input's bytes after it
 }
 
 }  // namespace http_alloc_test
