@@ -72,11 +72,13 @@ Headers rewrite(const Headers& h, bool weak, bool gzipped) {
 Task<Result<void>> gzip_stream(BodyProducer inner, int level, BodyWriter& out) {
     GzipEncoder enc(level);
     std::string buf;
-    BodyWriter in([&enc, &buf, &out](std::string_view data) {
-        buf.clear();
-        enc.write(data, buf);
-        return out.write(buf);
-    });
+    BodyWriter in(
+        [&enc, &buf, &out](std::string_view data) {
+            buf.clear();
+            enc.write(data, buf);
+            return out.write(buf);
+        },
+        out.draining());
     auto r = co_await inner(in);
     if (!r) co_return r;
     buf.clear();

@@ -249,12 +249,21 @@ public:
 
     /// A writer that hands each write() to `sink`: to run a BodyProducer
     /// without a server (a test collecting the body), or to put a filter in
-    /// front of another writer (http::compress() does).
-    explicit BodyWriter(Sink sink) noexcept : sink_(std::move(sink)) {}
+    /// front of another writer (http::compress() does, passing on the other's
+    /// draining()). Its draining() is `draining`.
+    explicit BodyWriter(Sink sink, StopToken draining = {}) noexcept
+        : sink_(std::move(sink)), draining_(draining) {}
 
     /// Sends `data` (nothing for an empty one). Errors: the connection's, or
     /// the sink's.
     Task<Result<void>> write(std::string_view data);
+
+    /// A token the server stops when it starts to drain (its shutdown): a
+    /// body that could go on for long (a feed, a log tail) ends itself then,
+    /// or is cancelled after the server's grace. Stopped from the start for
+    /// a response begun while the server drains. sse::response() ends its
+    /// streams this way by itself.
+    StopToken draining() const noexcept;
 
     /// Not API: made by the server.
     BodyWriter(detail::Connection* c, bool chunked) noexcept : conn_(c), chunked_(chunked) {}
@@ -264,6 +273,7 @@ private:
     bool chunked_ = false;
     std::string frame_;
     Sink sink_;
+    StopToken draining_;
 };
 
 }  // namespace corio::http

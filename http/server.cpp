@@ -378,8 +378,10 @@ public:
     Connection* next() const noexcept { return next_; }
     bool idle() const noexcept { return phase_ == Phase::idle; }
     bool upgraded() const noexcept { return phase_ == Phase::upgraded; }
-    // Tells the protocol the connection was handed to that the server drains.
-    void drain_upgraded() noexcept { drain_.request_stop(); }
+    // Tells a streamed body's producer, or the protocol the connection was handed to, that
+    // the server drains.
+    void drain() noexcept { drain_.request_stop(); }
+    StopToken drain_token() noexcept { return drain_.token(); }
     void expire_if(TimePoint now) noexcept {
         if (deadline_ <= now) {
             deadline_ = TimePoint::max();
@@ -419,7 +421,7 @@ private:
     std::shared_ptr<LoopState> ls_;
     Stream s_;
     LinkedStopSource stop_;  // stopping it cancels what the connection waits for
-    StopSource drain_;       // after a 101: stopped when the server drains
+    StopSource drain_;       // stopped when the server drains (BodyWriter::draining(), a 101)
     Connection* prev_ = nullptr;
     Connection* next_ = nullptr;
     TimePoint deadline_ = TimePoint::max();
@@ -452,7 +454,7 @@ void LoopState::drain() noexcept {
     for (Connection* c = conns; c != nullptr;) {
         Connection* n = c->next();  // stopping only schedules: the list stays as it is
         if (c->idle()) c->stop();
-        if (c->upgraded()) c->drain_upgraded();
+        c->drain();
         c = n;
     }
 }
@@ -1180,6 +1182,10 @@ Task<Result<std::string>> Request::read_body_all(std::size_t max) {
         if (out.size() + *n > max) co_return Errc::limit_exceeded;
         out.append(reinterpret_cast<const char*>(buf.data()), *n);
     }
+}
+
+StopToken BodyWriter::draining() const noexcept {
+    return conn_ != nullptr ? conn_->drain_token() : draining_;
 }
 
 Task<Result<void>> BodyWriter::write(std::string_view data) {

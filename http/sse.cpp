@@ -5,7 +5,9 @@
 
 #include <corio/http/ascii.hpp>
 #include <corio/runtime/loop.hpp>
+#include <corio/runtime/sync.hpp>
 #include <corio/runtime/timer.hpp>
+#include <corio/runtime/when_any.hpp>
 
 namespace corio::http::sse {
 
@@ -14,29 +16,49 @@ Task<Result<void>> Writer::send(std::string_view data, std::string_view type,
     buf_.clear();
     auto ok = detail::format_fields(type, data, id, std::nullopt, buf_);
     if (!ok) co_return ok;
-    co_return co_await body_->write(buf_);
+    co_return co_await write();
 }
 
 Task<Result<void>> Writer::send(const Event& e) {
     buf_.clear();
     auto ok = format_event(e, buf_);
     if (!ok) co_return ok;
-    co_return co_await body_->write(buf_);
+    co_return co_await write();
 }
 
 Task<Result<void>> Writer::comment(std::string_view text) {
     buf_.clear();
     format_comment(text, buf_);
-    co_return co_await body_->write(buf_);
+    co_return co_await write();
+}
+
+Task<Result<void>> Writer::write() {
+    auto r = co_await body_->write(buf_);
+    if (!r && !failed_) failed_ = r.error();
+    co_return r;
 }
 
 namespace {
 
-// The body of an event stream: `producer` on a Writer over `body`. `producer` is a copy:
-// the response's may be called on a temporary.
+Task<Result<void>> until_set(corio::Event* e) {
+    co_return co_await e->wait();
+}
+
+// The body of an event stream: `producer` on a Writer over `body`, until it returns or the
+// server drains. `producer` is a copy: the response's may be called on a temporary.
 Task<Result<void>> run(Producer producer, BodyWriter& body) {
     Writer w(body);
-    co_return co_await producer(w);
+    const StopToken draining = body.draining();
+    if (!draining.stop_possible()) co_return co_await producer(w);
+    corio::Event drained;
+    StopCallback on_drain(draining, [&drained] { drained.set(); });
+    auto r = co_await when_any(producer(w), until_set(&drained));
+    if (r.index() == 0) co_return std::move(std::get<0>(r));
+    if (auto e = r.loser_exception(0)) std::rethrow_exception(e);
+    // Drained: the producer stopped where it waited. A send it left half done breaks the
+    // chunked framing, so the connection ends; otherwise the stream ends cleanly.
+    if (w.failed()) co_return w.failed();
+    co_return Result<void>{};
 }
 
 }  // namespace

@@ -35,11 +35,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include <corio/http/client.hpp>
 #include <corio/http/message.hpp>
 #include <corio/http/sse_codec.hpp>
+#include <corio/runtime/cancel.hpp>
 #include <corio/runtime/clock.hpp>
 #include <corio/runtime/resilience.hpp>
 #include <corio/runtime/result.hpp>
@@ -68,19 +70,32 @@ public:
     /// one every 15-30 s on a quiet stream).
     Task<Result<void>> comment(std::string_view text = {});
 
+    /// The server's drain signal (BodyWriter::draining()); response() acts
+    /// on it by itself.
+    StopToken draining() const noexcept { return body_->draining(); }
+    /// The error of the first send that failed (none yet: empty): after it
+    /// the stream cannot end cleanly.
+    std::error_code failed() const noexcept { return failed_; }
+
 private:
+    Task<Result<void>> write();
+
     BodyWriter* body_;
     std::string buf_;
+    std::error_code failed_;
 };
 
 /// Writes the events of one response; returning ends the stream. Copyable (a
-/// std::function): hold move-only state through a shared_ptr. It gets no
-/// signal when the server drains: an endless stream is cancelled after the
-/// server's grace.
+/// std::function): hold move-only state through a shared_ptr.
 using Producer = std::function<Task<Result<void>>(Writer&)>;
 
 /// A 200 response whose body is the event stream `producer` writes, with
-/// Content-Type: text/event-stream and Cache-Control: no-cache.
+/// Content-Type: text/event-stream and Cache-Control: no-cache. When the
+/// server starts to drain, the producer is cancelled where it waits
+/// (std::errc::operation_canceled there) and the stream ends as a stream
+/// does, so that clients reconnect (to the server that replaces this one)
+/// at once rather than after the server's grace; a stream whose send was cut
+/// short by that ends the connection instead.
 Response response(Producer producer);
 
 /// GETs `url` as an event stream: Accept: text/event-stream, Cache-Control:

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <cctype>
 
+#include <corio/http/compress.hpp>
 #include <corio/http/server.hpp>
 #include <corio/net/unix.hpp>
 #include <corio/runtime/timer.hpp>
@@ -830,6 +831,58 @@ TEST_CASE("run() drains: idle connections close, the server returns", "[http][se
         }
         CHECK(srv.server().connections() == 0);
     });
+}
+
+namespace {
+
+// 2,000 bytes, then "bye" once the server drains.
+Task<Result<void>> feed_until_drained(http::BodyWriter& w) {
+    auto ok = co_await w.write(std::string(2000, 'x'));
+    if (!ok) co_return ok;
+    while (!w.draining().stop_requested()) {
+        const bool slept = co_await sleep_for(1ms);
+        if (!slept) co_return std::errc::operation_canceled;
+    }
+    co_return co_await w.write("bye");
+}
+
+}  // namespace
+
+TEST_CASE("a streamed body sees the server drain (BodyWriter::draining), also through compress()",
+          "[http][server]") {
+    for (bool compressed : {false, true}) {
+        INFO("compressed " << compressed);
+        test::run([compressed](Loop& loop) -> Task<void> {
+            http::Router router;
+            router.get("/feed", [](http::Request&) -> Task<http::Response> {
+                auto r = http::Response::stream(200, feed_until_drained);
+                r.set("Content-Type", "text/plain");
+                co_return r;
+            });
+            http::ServerOptions so;
+            so.grace = 1h;  // the feed ends because it saw the drain, not after the grace
+            LocalServer srv(compressed ? http::compress(router) : http::Handler(router), so);
+            http::Client client;
+            http::ClientRequest req;
+            req.url = srv.url("/feed");
+            auto s = co_await client.open(req);
+            REQUIRE(s);
+            CHECK(s->decoded() == compressed);
+            std::string body;
+            std::array<std::byte, 4096> buf;
+            while (body.size() < 2000) {
+                auto n = co_await s->read(buf);
+                REQUIRE(n);
+                REQUIRE(*n > 0);
+                body.append(reinterpret_cast<const char*>(buf.data()), *n);
+            }
+            auto stopping = loop.spawn(srv.stop());
+            auto rest = co_await s->read_all(1 << 20);
+            REQUIRE(rest);
+            CHECK(body + *rest == std::string(2000, 'x') + "bye");
+            co_await stopping;
+        });
+    }
 }
 
 namespace {

@@ -525,4 +525,44 @@ TEST_CASE("sse: a cancelled EventSource::next() keeps the stream; the next call 
     });
 }
 
+TEST_CASE("sse: a draining server ends its event streams cleanly, also through compress()",
+          "[http][sse]") {
+    for (bool compressed : {false, true}) {
+        INFO("compressed " << compressed);
+        test::run([compressed](Loop& loop) -> Task<void> {
+            corio::Event never;
+            std::error_code producer_saw;
+            http::Router router;
+            router.get("/feed", [&never, &producer_saw](http::Request&) -> Task<http::Response> {
+                co_return http::sse::response(
+                    [&never, &producer_saw](http::sse::Writer& w) -> Task<Result<void>> {
+                        auto ok = co_await w.send("first");
+                        if (!ok) co_return ok;
+                        auto woke = co_await never.wait();  // until the server drains
+                        if (!woke) producer_saw = woke.error();
+                        co_return woke;
+                    });
+            });
+            http::ServerOptions so;
+            so.grace = 1h;  // the stream ends because of the drain, not after the grace
+            LocalServer srv(compressed ? http::compress(router) : http::Handler(router), so);
+            http::Client client;
+            auto s = co_await http::sse::open(client, srv.url("/feed"));
+            REQUIRE(s);
+            CHECK(s->decoded() == compressed);
+            http::sse::Reader events(*s);
+            auto e = co_await events.next();
+            REQUIRE(e);
+            REQUIRE(*e);
+            CHECK((*e)->data == "first");
+            auto stopping = loop.spawn(srv.stop());
+            e = co_await events.next();
+            REQUIRE(e);       // not an error: the stream ended as a stream does
+            CHECK_FALSE(*e);  // so a client reconnects at once
+            co_await stopping;
+            CHECK(producer_saw == std::errc::operation_canceled);
+        });
+    }
+}
+
 }  // namespace http_sse_test
