@@ -23,6 +23,7 @@
 
 #include <corio/http/codec.hpp>
 #include <corio/http/stream.hpp>
+#include <corio/net/address.hpp>
 #include <corio/runtime/cancel.hpp>
 #include <corio/runtime/result.hpp>
 #include <corio/runtime/task.hpp>
@@ -105,6 +106,12 @@ public:
     std::optional<std::string_view> header(std::string_view name) const noexcept {
         return msg_->headers.get(name);
     }
+    /// The client's address: the connection's TCP peer (under TLS too), or
+    /// what the socket says for other sockets (a Unix socket's peer is
+    /// usually unnamed, "unix:"); nullopt for a stream without a socket and
+    /// a Request with no connection. Asked of the kernel at the first call
+    /// on a connection (getpeername), then kept.
+    std::optional<net::Address> peer() const;
     /// True for HEAD: the server sends no body, whatever the response holds.
     bool is_head() const noexcept { return msg_->method == "HEAD"; }
     /// The value of the router capture `{name}`, "" when there is none.

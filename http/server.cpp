@@ -345,11 +345,14 @@ class Connection {
 public:
     enum class Phase : std::uint8_t { idle, head, body, handler, sending, upgraded };
 
-    Connection(ServerCore* core, std::shared_ptr<LoopState> ls, Stream s, StopToken parent)
+    Connection(ServerCore* core, std::shared_ptr<LoopState> ls, Stream s, StopToken parent,
+               std::optional<net::Address> peer)
         : core_(core),
           ls_(std::move(ls)),
           s_(std::move(s)),
           stop_(parent),
+          peer_(std::move(peer)),
+          peer_known_(peer_.has_value()),
           parser_(core->opts.limits),
           in_(new char[in_buf_size]),
           tcp_(s_.get<net::TcpStream>()) {
@@ -391,6 +394,18 @@ public:
     }
     void stop() noexcept { stop_.request_stop(); }
     StopToken stop_token() noexcept { return stop_.token(); }
+    // The client's address (Request::peer()): given, or asked of the socket once.
+    const std::optional<net::Address>& peer() {
+        if (!peer_known_) {
+            peer_known_ = true;
+            const int fd = s_.native_socket();
+            if (auto a = fd >= 0 ? net::peer_address_of(fd)
+                                 : Result<net::Address>(std::errc::not_a_socket)) {
+                if (a->family() != AF_UNSPEC) peer_ = std::move(*a);
+            }
+        }
+        return peer_;
+    }
 
 private:
     void set_phase(Phase p, Duration timeout) noexcept {
@@ -410,7 +425,8 @@ private:
                       unsigned replaces = 0);
     void append_head(const Response& resp, bool keep_alive, Version v, bool body_allowed,
                      unsigned replaces = 0);
-    void append_error(int status, bool head, bool keep_alive, Version v);
+    std::size_t append_error(int status, bool head, bool keep_alive, Version v);
+    void log_access(int status, bool complete) noexcept;
     Task<bool> send_file(FileBody& f);
     Task<bool> send_stream(Response& resp, bool chunked);
     void send_final(std::string_view text) noexcept;
@@ -422,6 +438,10 @@ private:
     Stream s_;
     LinkedStopSource stop_;  // stopping it cancels what the connection waits for
     StopSource drain_;       // stopped when the server drains (BodyWriter::draining(), a 101)
+    std::optional<net::Address> peer_;
+    bool peer_known_ = false;      // peer_ is what it will be
+    TimePoint started_{};          // the current request's first byte came (for the access log)
+    std::uint64_t body_sent_ = 0;  // body bytes of the current response, written or queued
     Connection* prev_ = nullptr;
     Connection* next_ = nullptr;
     TimePoint deadline_ = TimePoint::max();
@@ -622,10 +642,32 @@ void Connection::append_head(const Response& resp, bool keep_alive, Version v, b
     }
 }
 
-void Connection::append_error(int status, bool head, bool keep_alive, Version v) {
+std::size_t Connection::append_error(int status, bool head, bool keep_alive, Version v) {
     Response r = Response::error(status);
     append_head(r, keep_alive, v, true);
-    if (!head) out_.buf += r.body;
+    if (head) return 0;
+    out_.buf += r.body;
+    return r.body.size();
+}
+
+void Connection::log_access(int status, bool complete) noexcept {
+    const AccessLog& log = core_->opts.access_log;
+    if (!log) return;
+    try {
+        const ParsedRequest& msg = parser_.request();
+        AccessEntry e;
+        e.method = msg.method;
+        e.target = msg.target;
+        e.version = msg.version;
+        e.status = status;
+        e.body_bytes = body_sent_;
+        e.duration = ls_->loop->now() - started_;
+        e.complete = complete;
+        e.peer = peer();
+        log(e);
+    } catch (const std::exception& ex) {
+        log_warn("http: access log: {}", ex.what());
+    }
 }
 
 // Sends everything pending and empties it, under the send timeout; false
@@ -671,10 +713,12 @@ Task<bool> Connection::answer(Response& resp, bool head, bool keep_alive, Versio
             break;
         case Response::Kind::buffer:
             out_.buf += resp.body;
+            body_sent_ = resp.body.size();
             break;
         case Response::Kind::shared: {
             const std::size_t off = std::min(resp.share_offset, resp.share->body.size());
             const std::size_t n = std::min(resp.share_length, resp.share->body.size() - off);
+            body_sent_ = n;
             if (n <= inline_body_max) {
                 out_.buf.append(resp.share->body, off, n);
             } else {
@@ -685,7 +729,9 @@ Task<bool> Connection::answer(Response& resp, bool head, bool keep_alive, Versio
         case Response::Kind::file: {
             const bool sent = co_await flush();  // (not in the if: see read_body)
             if (!sent) co_return false;
-            co_return co_await send_file(resp.file_body);
+            const bool whole = co_await send_file(resp.file_body);
+            if (whole) body_sent_ = resp.file_body.length;
+            co_return whole;
         }
         case Response::Kind::stream: {
             const bool sent = co_await flush();
@@ -712,6 +758,7 @@ Task<Result<void>> Connection::write_chunk(std::string_view data, bool chunked,
         r = co_await s_.send_all(std::as_bytes(std::span(data)));
     }
     in_handler();
+    if (r) body_sent_ += data.size();
     co_return r;
 }
 
@@ -872,12 +919,16 @@ Task<void> Connection::run() {
                 in_request = true;
                 set_phase(Phase::head, opts.header_timeout);
                 request_deadline = deadline_;
+                started_ = ls_->loop->turn_now();
+                body_sent_ = 0;
             }
             begin_ += parser_.feed(std::string_view(in_.get() + begin_, end_ - begin_));
             if (parser_.state() == ParseState::error) {
                 // RFC 9110 §9.3.2: an answer to HEAD has no content, even an error.
-                append_error(parser_.error_status(), parser_.request().method == "HEAD", false,
-                             Version::http_1_1);
+                body_sent_ =
+                    append_error(parser_.error_status(), parser_.request().method == "HEAD", false,
+                                 Version::http_1_1);
+                log_access(parser_.error_status(), true);
                 close_after = linger = true;
                 break;
             }
@@ -901,7 +952,10 @@ Task<void> Connection::run() {
                 log_warn("http: handler for {} {}: {}", msg.method, msg.target, e.what());
                 failed = true;
             }
-            if (stop_.stop_requested()) co_return;  // timed out or cancelled
+            if (stop_.stop_requested()) {  // timed out or cancelled: no answer
+                log_access(0, false);
+                co_return;
+            }
             bool keep_alive = msg.keep_alive() && !ls_->draining && !resp.close && !failed;
             // A body the handler left unread: drained when the client is
             // sending it anyway; after an unanswered 100-continue, the
@@ -922,7 +976,9 @@ Task<void> Connection::run() {
                 keep_alive = false;  // the body ends with the connection
             }
             if (body_error_ != 0 || failed) {
-                append_error(body_error_ != 0 ? body_error_ : 500, head, false, msg.version);
+                const int status = body_error_ != 0 ? body_error_ : 500;
+                body_sent_ = append_error(status, head, false, msg.version);
+                log_access(status, true);
                 close_after = linger = true;
                 break;
             }
@@ -936,10 +992,12 @@ Task<void> Connection::run() {
                              msg.method, msg.target);
                 }
                 if (!can || ls_->draining) {
-                    append_error(can ? 503 : 500, head, false, msg.version);
+                    body_sent_ = append_error(can ? 503 : 500, head, false, msg.version);
+                    log_access(can ? 503 : 500, true);
                     close_after = linger = true;
                     break;
                 }
+                log_access(101, true);
                 co_await upgrade(resp, msg.version, replaces);
                 co_return;
             }
@@ -955,6 +1013,7 @@ Task<void> Connection::run() {
                 log_warn("http: response to {} {}: {}", msg.method, msg.target, e.what());
                 ok = false;
             }
+            log_access(resp.status, ok);
             if (!ok) co_return;
             parser_.reset();
             in_request = false;
@@ -989,6 +1048,8 @@ Task<void> Connection::run() {
                 send_final(
                     "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
                     "Content-Length: 0\r\n\r\n");
+                body_sent_ = 0;
+                log_access(408, true);
             }
             co_return;
         }
@@ -1072,7 +1133,7 @@ Task<void> Connection::upgrade(Response& resp, Version v, unsigned replaces) {
     }
 }
 
-Task<void> serve_one(ServerCore* core, Stream s) {
+Task<void> serve_one(ServerCore* core, Stream s, std::optional<net::Address> peer) {
     // Counted before anything else, so that the limit holds under a burst.
     if (core->conns.fetch_add(1, std::memory_order_relaxed) >= core->opts.max_connections) {
         core->conns.fetch_sub(1, std::memory_order_relaxed);
@@ -1090,7 +1151,7 @@ Task<void> serve_one(ServerCore* core, Stream s) {
     if (ls->draining || ls->shutting_down()) co_return;
     if (auto* tcp = s.get<net::TcpStream>()) (void)tcp->set_nodelay();
     StopToken parent = co_await this_task::stop_token();
-    Connection c(core, ls, std::move(s), parent);
+    Connection c(core, ls, std::move(s), parent, std::move(peer));
     if (!ls->reaper_running) {
         ls->reaper_running = true;
         loop.spawn(reaper(ls)).detach();
@@ -1104,18 +1165,21 @@ Task<void> serve_one(ServerCore* core, Stream s) {
 // An accepted TCP connection: wrapped first (TLS) when the options say so.
 Task<void> serve_wrapped(ServerCore* core, net::TcpStream s) {
     (void)s.set_nodelay();
+    // The wrapped stream (TLS) may not show its socket: the client's address is taken now.
+    auto peer = s.peer_address();
     auto w = co_await core->opts.wrap_connection(std::move(s),
                                                  Deadline::after(core->opts.header_timeout));
     if (!w) {
         log_debug("http: connection setup: {}", w.error().message());
         co_return;
     }
-    co_await serve_one(core, std::move(*w));
+    co_await serve_one(core, std::move(*w),
+                       peer ? std::optional<net::Address>(std::move(*peer)) : std::nullopt);
 }
 
 Task<void> serve_accepted(ServerCore* core, net::TcpStream s) {
     if (core->opts.wrap_connection) return serve_wrapped(core, std::move(s));
-    return serve_one(core, Stream(std::move(s)));
+    return serve_one(core, Stream(std::move(s)), std::nullopt);
 }
 
 }  // namespace detail
@@ -1186,6 +1250,11 @@ Task<Result<std::string>> Request::read_body_all(std::size_t max) {
 
 StopToken BodyWriter::draining() const noexcept {
     return conn_ != nullptr ? conn_->drain_token() : draining_;
+}
+
+std::optional<net::Address> Request::peer() const {
+    if (conn_ == nullptr) return std::nullopt;
+    return conn_->peer();
 }
 
 Task<Result<void>> BodyWriter::write(std::string_view data) {
@@ -1300,7 +1369,7 @@ const ServerOptions& Server::options() const noexcept {
 }
 
 Task<void> Server::serve_connection(Stream s) {
-    return detail::serve_one(core_.get(), std::move(s));
+    return detail::serve_one(core_.get(), std::move(s), std::nullopt);
 }
 
 namespace {

@@ -19,9 +19,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include <corio/http/codec.hpp>
 #include <corio/http/message.hpp>
@@ -43,6 +46,38 @@ namespace corio::http {
 /// drops the connection. The server's transport hook, as Connector is the
 /// client's. Called on the accepting loop; shared by every loop.
 using ConnectionWrapper = std::function<Task<Result<Stream>>(net::TcpStream s, Deadline deadline)>;
+
+/// One request as the server answered it (ServerOptions::access_log).
+struct AccessEntry {
+    /// The method and request-target as sent; as far as they were read for a
+    /// request the server refused while parsing it (400, 414, 431), "" when
+    /// nothing of them was.
+    std::string_view method, target;
+    /// The request's version.
+    Version version = Version::http_1_1;
+    /// The status sent: the handler's, or the server's own (400, 408, 413,
+    /// 431, 500, 503); 0 when the connection ended (a timeout, the client
+    /// left, a shutdown's cancel) before an answer.
+    int status = 0;
+    /// Body bytes written or queued: the head and chunk framing are not
+    /// counted, a HEAD's is 0, a stream's counts what it wrote.
+    std::uint64_t body_bytes = 0;
+    /// From the request's first byte to its response written, or queued
+    /// (responses to pipelined requests go out together).
+    Duration duration{};
+    /// False when the response was cut short (a file or stream the client
+    /// stopped reading, a send timeout) or there was none.
+    bool complete = true;
+    /// The client's address (Request::peer()).
+    std::optional<net::Address> peer;
+};
+
+/// Called with each request's AccessEntry once the server is done with it,
+/// on the connection's loop (with serve(), on many loops at once: make it
+/// thread-safe). It runs on the request's path: it must not block (queue
+/// the line to a writer of its own, or use a buffered stdio stream). An
+/// exception it throws is logged and dropped.
+using AccessLog = std::function<void(const AccessEntry&)>;
 
 /// How a Server treats its connections.
 struct ServerOptions {
@@ -71,6 +106,10 @@ struct ServerOptions {
     /// Hook: run on each connection run() and serve() accept, within
     /// header_timeout, before the first request is read (TLS). Unset: plain TCP.
     ConnectionWrapper wrap_connection;
+    /// Hook: each request as answered (see AccessLog). Unset: nothing is
+    /// measured. Connections refused at max_connections carry no request
+    /// and are not logged.
+    AccessLog access_log;
 };
 
 namespace detail {

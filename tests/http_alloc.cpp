@@ -3,7 +3,7 @@
 // steady state, with precompressed files off and on (a file without .gz, and
 // the .gz of one). Client and server share this loop; the client sends fixed
 // bytes and reads the response by its known length, so every operator new
-// counted is the server's. And a deflate stream reused after an allocation
+// counted is the server's; with an access log too. And a deflate stream reused after an allocation
 // failed mid-write starts from no pending input.
 #include <catch2/catch.hpp>
 
@@ -13,6 +13,7 @@
 #include <thread>
 
 #include <corio/http/content_coding.hpp>
+#include <corio/http/server.hpp>
 #include <corio/http/static_files.hpp>
 
 #include "alloc_support.hpp"
@@ -28,6 +29,12 @@ test::site::TempDir* g_dir = nullptr;
 bool g_precompressed = false;
 std::string_view g_req;
 std::string_view g_field;  // in the response's head: the variant asked for was sent
+bool g_access_log = false;  // with an access log that counts the 200s
+std::uint64_t g_logged_ok = 0;
+
+void count_ok(const http::AccessEntry& e) {
+    g_logged_ok += e.status == 200 && e.body_bytes == 2048 && e.peer.has_value();
+}
 
 // Serves g_dir (precompressed when g_precompressed) and counts operator new over
 // 5,000 keep-alive requests of g_req after a warm-up.
@@ -38,7 +45,10 @@ void check_no_allocation() {
             so.precompressed = g_precompressed;
             http::Router router;
             router.mount("/", http::StaticFiles::open(g_dir->path, so).value("root"));
-            test::LocalServer srv(router);
+            http::ServerOptions opts;
+            if (g_access_log) opts.access_log = count_ok;
+            g_logged_ok = 0;
+            test::LocalServer srv(router, opts);
             auto s = (co_await net::TcpStream::connect(srv.address())).value("connect");
             (void)s.set_nodelay();
             // The first response tells the length (the Date field is fixed-width).
@@ -84,6 +94,7 @@ void check_no_allocation() {
                   "HTTP/1.1 200 OK");
             INFO("operator new calls over " << requests << " requests: " << news);
             CHECK(news == 0);
+            if (g_access_log) CHECK(g_logged_ok == 1 + 200 + requests);
             s.close();
             co_await srv.stop();
         },
@@ -107,6 +118,14 @@ TEST_CASE("keep-alive GET of a cached small file allocates nothing per request",
         g_req = "GET /index.html HTTP/1.1\r\nHost: t\r\n\r\n";
         g_field = "ETag: ";
         check_no_allocation();
+    }
+    SECTION("plain, with an access log") {
+        g_precompressed = false;
+        g_access_log = true;
+        g_req = "GET /index.html HTTP/1.1\r\nHost: t\r\n\r\n";
+        g_field = "ETag: ";
+        check_no_allocation();
+        g_access_log = false;
     }
     SECTION("precompressed on, a file without .gz, to a client that takes gzip") {
         g_precompressed = true;

@@ -9,6 +9,7 @@
 #include <corio/net/unix.hpp>
 #include <corio/runtime/timer.hpp>
 
+#include "faults_support.hpp"
 #include "http_support.hpp"
 
 namespace http_server_test {
@@ -831,6 +832,125 @@ TEST_CASE("run() drains: idle connections close, the server returns", "[http][se
         }
         CHECK(srv.server().connections() == 0);
     });
+}
+
+namespace {
+
+// An AccessEntry kept past the call (its views are the server's).
+struct Logged {
+    std::string method, target;
+    int status;
+    std::uint64_t bytes;
+    bool complete;
+    std::string peer;
+};
+
+std::vector<Logged>* g_logged = nullptr;
+std::string g_client;  // the address the test's first client connected from
+
+void keep_entry(const http::AccessEntry& e) {
+    CHECK(e.duration >= Duration::zero());
+    g_logged->push_back(Logged{std::string(e.method), std::string(e.target), e.status, e.body_bytes,
+                               e.complete, e.peer ? e.peer->to_string() : std::string("none")});
+}
+
+Task<Result<void>> two_writes(http::BodyWriter& w) {
+    auto ok = co_await w.write("ab");
+    if (!ok) co_return ok;
+    co_return co_await w.write("cde");
+}
+
+}  // namespace
+
+TEST_CASE("access log: status, body bytes and peer of each request, the server's answers too",
+          "[http][server]") {
+    std::vector<Logged> logged;
+    g_logged = &logged;
+    test::run([](Loop&) -> Task<void> {
+        corio::Event never;
+        bool waiting = false;
+        http::Router router;
+        router.get("/hello", [](http::Request&) -> Task<http::Response> {
+            co_return http::Response::text(200, "hello world");
+        });
+        router.get("/stream", [](http::Request&) -> Task<http::Response> {
+            co_return http::Response::stream(200, two_writes);
+        });
+        router.get("/peer", [](http::Request& req) -> Task<http::Response> {
+            const auto peer = req.peer();
+            co_return http::Response::text(200, peer ? peer->to_string() : "none");
+        });
+        router.get("/boom", [](http::Request&) -> Task<http::Response> {
+            throw std::runtime_error("boom");
+            co_return http::Response(200);
+        });
+        router.get("/wait", [&never, &waiting](http::Request&) -> Task<http::Response> {
+            waiting = true;
+            (void)co_await never.wait();
+            co_return http::Response::text(200, "late");
+        });
+        http::ServerOptions so;
+        so.access_log = keep_entry;
+        so.grace = Duration::zero();  // the request left waiting is cancelled at the stop
+        LocalServer srv(router, so);
+
+        auto c = co_await RawClient::connect(srv.address());
+        g_client = c.stream().local_address().value("local").to_string();
+        const bool sent = co_await c.send(
+            "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"
+            "HEAD /hello HTTP/1.1\r\nHost: t\r\n\r\n"
+            "GET /stream HTTP/1.1\r\nHost: t\r\n\r\n"
+            "GET /peer HTTP/1.1\r\nHost: t\r\n\r\n"
+            "GET /missing HTTP/1.1\r\nHost: t\r\n\r\n");
+        REQUIRE(sent);
+        for (bool head : {false, true, false, false, false}) {
+            auto r = co_await c.response(head);
+            REQUIRE(r);
+            if (r->body.find(':') != std::string::npos) CHECK(r->body == g_client);  // /peer
+        }
+        for (const char* bad : {"GET /boom HTTP/1.1\r\nHost: t\r\n\r\n",
+                                "GET /two-lengths HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n"
+                                "Content-Length: 2\r\n\r\nab"}) {
+            auto b = co_await RawClient::connect(srv.address());
+            const bool sent_bad = co_await b.send(bad);
+            REQUIRE(sent_bad);
+            const std::string all = co_await b.until_close();
+            CHECK_FALSE(all.empty());
+        }
+        auto w = co_await RawClient::connect(srv.address());
+        const bool sent_wait = co_await w.send("GET /wait HTTP/1.1\r\nHost: t\r\n\r\n");
+        REQUIRE(sent_wait);
+        const bool started = co_await test::eventually([&waiting] { return waiting; }, 10s);
+        REQUIRE(started);
+        co_await srv.stop();
+    });
+    g_logged = nullptr;
+    REQUIRE(logged.size() == 8);
+    const std::string peer = g_client;
+    const auto is = [&](std::size_t i, std::string_view method, std::string_view target, int status,
+                        std::uint64_t bytes, bool complete) {
+        INFO("entry " << i << ": " << logged[i].method << " " << logged[i].target << " "
+                      << logged[i].status << " " << logged[i].bytes);
+        CHECK(logged[i].method == method);
+        CHECK(logged[i].target == target);
+        CHECK(logged[i].status == status);
+        CHECK(logged[i].bytes == bytes);
+        CHECK(logged[i].complete == complete);
+        CHECK(logged[i].peer != "none");
+    };
+    const std::uint64_t not_found = http::Response::error(404).body.size();
+    const std::uint64_t internal = http::Response::error(500).body.size();
+    const std::uint64_t bad_request = http::Response::error(400).body.size();
+    is(0, "GET", "/hello", 200, 11, true);
+    is(1, "HEAD", "/hello", 200, 0, true);
+    is(2, "GET", "/stream", 200, 5, true);
+    is(3, "GET", "/peer", 200, peer.size(), true);
+    is(4, "GET", "/missing", 404, not_found, true);
+    is(5, "GET", "/boom", 500, internal, true);
+    is(6, "GET", "/two-lengths", 400, bad_request, true);
+    is(7, "GET", "/wait", 0, 0, false);
+    for (std::size_t i = 0; i < 5; ++i)  // the first connection's
+        CHECK(logged[i].peer == peer);
 }
 
 namespace {
