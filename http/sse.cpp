@@ -33,7 +33,15 @@ Task<Result<void>> Writer::comment(std::string_view text) {
 }
 
 Task<Result<void>> Writer::write() {
+    // Once the server drains nothing more goes out; a send under way when it began finishes
+    // (cancelling it could cut a chunk in half).
+    if (drain_ != nullptr && drain_->requested) co_return std::errc::operation_canceled;
+    if (drain_ != nullptr) drain_->writing = true;
     auto r = co_await body_->write(buf_);
+    if (drain_ != nullptr) {
+        drain_->writing = false;
+        if (drain_->requested) drain_->drained.set();  // deferred by this send
+    }
     if (!r && !failed_) failed_ = r.error();
     co_return r;
 }
@@ -47,18 +55,51 @@ Task<Result<void>> until_set(corio::Event* e) {
 // The body of an event stream: `producer` on a Writer over `body`, until it returns or the
 // server drains. `producer` is a copy: the response's may be called on a temporary.
 Task<Result<void>> run(Producer producer, BodyWriter& body) {
-    Writer w(body);
     const StopToken draining = body.draining();
-    if (!draining.stop_possible()) co_return co_await producer(w);
-    corio::Event drained;
-    StopCallback on_drain(draining, [&drained] { drained.set(); });
-    auto r = co_await when_any(producer(w), until_set(&drained));
-    if (r.index() == 0) co_return std::move(std::get<0>(r));
+    if (!draining.stop_possible()) {  // not from a server (a BodyWriter on a sink)
+        Writer w(body);
+        co_return co_await producer(w);
+    }
+    if (draining.stop_requested()) co_return Result<void>{};  // begun during a drain: ends now
+    detail::WriterDrain drain;
+    Writer w(body, &drain);
+    StopCallback on_drain(draining, [&drain] {
+        drain.requested = true;
+        if (!drain.writing) drain.drained.set();  // else when the send is over
+    });
+    auto r = co_await when_any(producer(w), until_set(&drain.drained));
     if (auto e = r.loser_exception(0)) std::rethrow_exception(e);
-    // Drained: the producer stopped where it waited. A send it left half done breaks the
-    // chunked framing, so the connection ends; otherwise the stream ends cleanly.
+    if (r.index() == 0) {  // the producer returned
+        Result<void>& mine = std::get<0>(r);
+        // Ended on a send the drain refused (nothing of it went out): a clean end.
+        if (!mine && drain.requested && !w.failed()) co_return Result<void>{};
+        co_return std::move(mine);
+    }
+    if (!drain.requested) {  // the connection itself was stopped: the producer's outcome
+        if (Result<void>* mine = r.result<0>()) co_return std::move(*mine);
+        co_return std::errc::operation_canceled;
+    }
+    // Drained: the producer was cancelled where it waited. The stream ends cleanly unless a
+    // send failed on its own.
     if (w.failed()) co_return w.failed();
     co_return Result<void>{};
+}
+
+// The request of an event stream from `url`, going on from `last_event_id`.
+ClientRequest stream_request(std::string url, std::string_view last_event_id) {
+    ClientRequest req;
+    req.url = std::move(url);
+    req.headers.emplace_back("Accept", "text/event-stream");
+    req.headers.emplace_back("Cache-Control", "no-cache");
+    if (!last_event_id.empty() && valid_field_value_text(last_event_id)) {
+        req.headers.emplace_back("Last-Event-ID", last_event_id);
+    }
+    return req;
+}
+
+bool is_event_stream(const ResponseStream& s) {
+    const auto type = media_type(s.headers().get("Content-Type").value_or(""));
+    return s.status() == 200 && ascii::iequals(type, "text/event-stream");
 }
 
 }  // namespace
@@ -72,19 +113,9 @@ Response response(Producer producer) {
 }
 
 Task<Result<ResponseStream>> open(Client& client, std::string url, std::string_view last_event_id) {
-    ClientRequest req;
-    req.url = std::move(url);
-    req.headers.emplace_back("Accept", "text/event-stream");
-    req.headers.emplace_back("Cache-Control", "no-cache");
-    if (!last_event_id.empty() && valid_field_value_text(last_event_id)) {
-        req.headers.emplace_back("Last-Event-ID", last_event_id);
-    }
-    auto s = co_await client.open(std::move(req));
+    auto s = co_await client.open(stream_request(std::move(url), last_event_id));
     if (!s) co_return s.error();
-    const auto type = media_type(s->headers().get("Content-Type").value_or(""));
-    if (s->status() != 200 || !ascii::iequals(type, "text/event-stream")) {
-        co_return std::errc::protocol_error;
-    }
+    if (!is_event_stream(*s)) co_return std::errc::protocol_error;
     co_return s;
 }
 
@@ -119,12 +150,52 @@ Task<Result<std::optional<Event>>> Reader::next() {
     co_return std::optional<Event>(std::move(e));
 }
 
+namespace {
+
+constexpr std::chrono::milliseconds min_backoff{100};
+// A reconnection time beyond this (a day) is taken as this: the waits stay far from the
+// clock's range.
+constexpr std::chrono::milliseconds max_wait = std::chrono::hours(24);
+
+std::chrono::milliseconds clamped(std::chrono::milliseconds d) {
+    return std::clamp(d, std::chrono::milliseconds(0), max_wait);
+}
+
+}  // namespace
+
 EventSource::EventSource(Client& client, std::string url, SourceOptions options)
     : client_(&client),
       url_(std::move(url)),
       opts_(std::move(options)),
       last_id_(opts_.last_event_id),
-      retry_(opts_.retry) {}
+      retry_(clamped(opts_.retry)),
+      rng_(corio::detail::random_seed()) {}
+
+Task<Result<ResponseStream>> EventSource::connect() {
+    std::string url = url_;
+    for (int hops = 0;; ++hops) {
+        auto s = co_await client_->open(stream_request(url, last_id_));
+        if (!s) co_return s.error();  // no answer: worth another attempt
+        const int status = s->status();
+        const auto location = s->headers().get("Location");
+        if ((status == 301 || status == 302 || status == 303 || status == 307 || status == 308) &&
+            location) {
+            // A GET with no body: every redirect keeps it as it is. Later connections start
+            // from url_ again, as a browser's EventSource does.
+            const auto base = Url::parse(url);
+            auto to = base ? Url::resolve(*base, *location) : std::nullopt;
+            if (!to) co_return error_ = std::make_error_code(std::errc::protocol_error);
+            if (hops >= client_->options().max_redirects)
+                co_return error_ = std::make_error_code(std::errc::too_many_links);
+            url = to->normalized();
+            continue;
+        }
+        // Not an event stream: the standard's "fail the connection", no reconnect.
+        if (!is_event_stream(*s))
+            co_return error_ = std::make_error_code(std::errc::protocol_error);
+        co_return s;
+    }
+}
 
 Task<Result<Event>> EventSource::next() {
     for (;;) {
@@ -134,53 +205,61 @@ Task<Result<Event>> EventSource::next() {
                 const bool waited = co_await sleep_until(reconnect_at_);
                 if (!waited) co_return std::errc::operation_canceled;
             }
-            auto s = co_await open(*client_, url_, last_id_);
+            auto s = co_await connect();
             if (!s) {
-                if (s.error() == std::errc::operation_canceled) co_return s.error();
-                // Not an event stream: the standard's "fail the connection", no reconnect.
-                if (s.error() == std::errc::protocol_error) error_ = s.error();
-                dropped(s.error(), false);
+                if (s.error() == std::errc::operation_canceled && !error_) co_return s.error();
+                dropped(s.error(), Drop::no_stream);
                 continue;
             }
             ++connections_;
+            open_failures_ = 0;
+            got_event_ = false;
             stream_ = std::make_unique<ResponseStream>(std::move(*s));
             reader_.emplace(*stream_, opts_.limits, last_id_);
         }
         auto e = co_await reader_->next();
         if (!e && e.error() == std::errc::operation_canceled) co_return e.error();
         last_id_ = reader_->last_event_id();
-        if (const auto asked = reader_->retry()) retry_ = *asked;
-        if (e && *e) co_return std::move(**e);
+        if (const auto asked = reader_->retry()) retry_ = clamped(*asked);
+        if (e && *e) {
+            got_event_ = true;
+            co_return std::move(**e);
+        }
         // The stream ended or broke: the next attempt goes on from last_id_. A line or event
         // past the limits would come again.
         if (!e && e.error() == Errc::limit_exceeded) error_ = e.error();
         reader_.reset();
         stream_.reset();
-        dropped(e ? std::error_code(Errc::eof) : e.error(), true);
+        dropped(e ? std::error_code(Errc::eof) : e.error(),
+                got_event_ ? Drop::after_events : Drop::empty_stream);
     }
 }
 
-void EventSource::dropped(std::error_code why, bool opened) {
+void EventSource::dropped(std::error_code why, Drop how) {
     if (error_) return;
-    std::chrono::milliseconds wait = retry_;
-    if (opened) {
-        failures_ = 0;
-        backoff_.reset();
-    } else {
-        ++failures_;
-        if (opts_.max_failures > 0 && failures_ >= opts_.max_failures) {
-            error_ = why;
-            return;
-        }
-        if (!backoff_) {
-            RetryPolicy p;
-            p.initial_backoff = std::max<Duration>(retry_, std::chrono::milliseconds(100));
-            p.max_backoff = std::max<Duration>(opts_.max_retry, std::chrono::milliseconds(0));
-            p.jitter = Jitter::equal;
-            backoff_.emplace(p);
-        }
-        wait = std::chrono::duration_cast<std::chrono::milliseconds>(backoff_->next());
+    using std::chrono::milliseconds;
+    if (how == Drop::no_stream && ++open_failures_ >= opts_.max_failures &&
+        opts_.max_failures > 0) {
+        error_ = why;
+        return;
     }
+    milliseconds wait = retry_;
+    if (how == Drop::after_events) {
+        failures_ = 0;
+    } else {
+        // Doubling from the reconnection time (at least min_backoff) up to max_retry, but
+        // never below the reconnection time.
+        const milliseconds cap =
+            std::max(std::clamp(opts_.max_retry, min_backoff, max_wait), retry_);
+        wait = std::max(retry_, min_backoff);
+        for (int i = 0; i < failures_ && wait < cap; ++i)
+            wait *= 2;
+        wait = std::min(wait, cap);
+        ++failures_;
+    }
+    // Upward jitter of up to half the wait, so that clients dropped together (by a server
+    // that drained) do not come back together.
+    wait += milliseconds(rng_() % std::uint64_t(wait.count() / 2 + 1));
     reconnect_at_ = Loop::current().now() + wait;
 }
 

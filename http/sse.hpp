@@ -33,6 +33,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -45,9 +46,19 @@
 #include <corio/runtime/clock.hpp>
 #include <corio/runtime/resilience.hpp>
 #include <corio/runtime/result.hpp>
+#include <corio/runtime/sync.hpp>
 #include <corio/runtime/task.hpp>
 
 namespace corio::http::sse {
+
+namespace detail {
+/// Not API: how response() holds a drain back while a send is under way.
+struct WriterDrain {
+    corio::Event drained;    ///< set when the producer is to stop
+    bool requested = false;  ///< the server drains
+    bool writing = false;    ///< a send is under way
+};
+}  // namespace detail
 
 /// Sends events on a streamed response (see response()). One call at a
 /// time: a producer that also wants a heartbeat waits for its next event with
@@ -55,8 +66,9 @@ namespace corio::http::sse {
 /// rather than running a second task on the same Writer.
 class Writer {
 public:
-    /// A writer on `body`.
-    explicit Writer(BodyWriter& body) noexcept : body_(&body) {}
+    /// A writer on `body`; `drain` is response()'s (not API).
+    explicit Writer(BodyWriter& body, detail::WriterDrain* drain = nullptr) noexcept
+        : body_(&body), drain_(drain) {}
 
     /// Sends an event with `data` (several lines for a `data` with line
     /// breaks), of `type` (empty: none, which clients see as "message"), with
@@ -71,7 +83,9 @@ public:
     Task<Result<void>> comment(std::string_view text = {});
 
     /// The server's drain signal (BodyWriter::draining()); response() acts
-    /// on it by itself.
+    /// on it by itself: from then on sends are refused with
+    /// std::errc::operation_canceled and nothing goes out (a send under way
+    /// finishes).
     StopToken draining() const noexcept { return body_->draining(); }
     /// The error of the first send that failed (none yet: empty): after it
     /// the stream cannot end cleanly.
@@ -81,6 +95,7 @@ private:
     Task<Result<void>> write();
 
     BodyWriter* body_;
+    detail::WriterDrain* drain_;
     std::string buf_;
     std::error_code failed_;
 };
@@ -92,10 +107,10 @@ using Producer = std::function<Task<Result<void>>(Writer&)>;
 /// A 200 response whose body is the event stream `producer` writes, with
 /// Content-Type: text/event-stream and Cache-Control: no-cache. When the
 /// server starts to drain, the producer is cancelled where it waits
-/// (std::errc::operation_canceled there) and the stream ends as a stream
-/// does, so that clients reconnect (to the server that replaces this one)
-/// at once rather than after the server's grace; a stream whose send was cut
-/// short by that ends the connection instead.
+/// (std::errc::operation_canceled there; a send under way finishes first,
+/// later ones are refused) and the stream ends cleanly at once, rather than
+/// holding the server for its grace and then breaking: clients reconnect
+/// after their reconnection time, to the server that takes over.
 Response response(Producer producer);
 
 /// GETs `url` as an event stream: Accept: text/event-stream, Cache-Control:
@@ -146,13 +161,15 @@ private:
 
 /// How an EventSource reconnects.
 struct SourceOptions {
-    /// The reconnection time until a stream sets its own ("retry" field): the
-    /// wait after a stream ends or fails (the standard leaves the default to
-    /// the client; browsers wait about 3 s).
+    /// The reconnection time until a stream sets its own ("retry" field; at
+    /// most a day is taken): the wait after a stream that gave events ends or
+    /// breaks, plus up to half of it at random (the standard leaves the
+    /// default to the client; browsers wait about 3 s).
     std::chrono::milliseconds retry{3000};
-    /// The longest wait after attempts that failed to open a stream: the wait
-    /// after each such attempt doubles from the reconnection time (at least
-    /// 100 ms), drawn between half of it and all of it.
+    /// The longest wait after attempts that gave no event (no stream opened,
+    /// or one that ended first): such waits double from the reconnection
+    /// time (at least 100 ms) up to this (or the reconnection time when it
+    /// is longer), plus up to half at random.
     std::chrono::milliseconds max_retry{60000};
     /// Attempts in a row that fail to open a stream before next() gives up
     /// with the last one's error; 0: it never gives up.
@@ -167,7 +184,9 @@ struct SourceOptions {
 /// An event stream that reconnects by itself, as a browser's EventSource: a
 /// stream that ends or breaks is opened again after the reconnection time,
 /// with Last-Event-ID, and its events go on where the last one given left
-/// off; an attempt that fails to connect is made again after a growing wait.
+/// off; an attempt that gives no event is made again after a growing wait.
+/// Redirects (301, 302, 303, 307, 308) are followed, up to the client's
+/// max_redirects; each reconnection starts from the URL it was given.
 /// Lives on one loop; one next() at a time; it must not be moved or
 /// destroyed while a next() is suspended.
 class EventSource {
@@ -181,7 +200,9 @@ public:
     /// calling task is cancelled (the stream and any wait are kept: call it
     /// again to go on); and from then on, on every call:
     /// std::errc::protocol_error for an answer that is not a 200 event stream
-    /// (a server stops its clients with 204, as the standard says);
+    /// (a server stops its clients with 204, as the standard says) or a
+    /// redirect to what is not an http(s) URL; std::errc::too_many_links past
+    /// the client's max_redirects;
     /// Errc::limit_exceeded for a line or event past `limits` (reconnecting
     /// would bring it again); the last attempt's error after `max_failures`
     /// attempts in a row failed to open a stream.
@@ -198,7 +219,9 @@ public:
     bool connected() const noexcept { return reader_.has_value(); }
 
 private:
-    void dropped(std::error_code why, bool opened);
+    enum class Drop : std::uint8_t { no_stream, empty_stream, after_events };
+    Task<Result<ResponseStream>> connect();
+    void dropped(std::error_code why, Drop how);
 
     Client* client_;
     std::string url_;
@@ -207,8 +230,10 @@ private:
     std::chrono::milliseconds retry_;
     std::unique_ptr<ResponseStream> stream_;
     std::optional<Reader> reader_;    // on *stream_ (declared after it: destroyed first)
-    std::optional<Backoff> backoff_;  // while attempts fail in a row
-    int failures_ = 0;                // attempts in a row that opened no stream
+    std::mt19937_64 rng_;             // the waits' jitter
+    int failures_ = 0;                // attempts in a row that gave no event: the backoff's step
+    int open_failures_ = 0;           // attempts in a row that opened no stream: max_failures
+    bool got_event_ = false;          // the open stream gave one
     TimePoint reconnect_at_{};        // no attempt before this
     std::error_code error_;           // the error that stopped it: given from then on
     std::uint64_t connections_ = 0;

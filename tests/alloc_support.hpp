@@ -21,16 +21,17 @@ inline std::atomic<std::uint64_t> g_news{0};
 inline std::uint64_t news() noexcept {
     return g_news.load(std::memory_order_relaxed);
 }
-inline std::atomic<std::size_t> g_fail_from{SIZE_MAX};
-/// The next operator new of `n` bytes or more, on any thread, throws
+inline thread_local std::size_t t_fail_from = SIZE_MAX;
+/// The next operator new of `n` bytes or more on this thread throws
 /// std::bad_alloc (once): what a throw mid-operation leaves behind.
 inline void fail_next_new_of(std::size_t n) noexcept {
-    g_fail_from.store(n, std::memory_order_relaxed);
+    t_fail_from = n;
 }
 // Whether this allocation of `n` bytes is the one fail_next_new_of() asked to fail.
 inline bool fails(std::size_t n) noexcept {
-    return n >= g_fail_from.load(std::memory_order_relaxed) &&
-           g_fail_from.exchange(SIZE_MAX, std::memory_order_relaxed) != SIZE_MAX;
+    if (n < t_fail_from) return false;
+    t_fail_from = SIZE_MAX;
+    return true;
 }
 }  // namespace corio::test
 

@@ -433,6 +433,24 @@ TEST_CASE("client: chunked, length-less and capped bodies; streamed reading", "[
         CHECK(total == 100000);
         CHECK(client.idle_connections() == 1);
 
+        // Move assignment: the stream assigned to closes its own connection (never pooled)
+        // and reads the other's body; assigning a stream to itself changes nothing.
+        {
+            auto a = co_await client.open(req);  // on the pooled connection
+            auto b = co_await client.open(req);  // on a new one
+            REQUIRE(a);
+            REQUIRE(b);
+            CHECK(client.idle_connections() == 0);
+            *b = std::move(*a);
+            http::ResponseStream& same = *b;
+            *b = std::move(same);
+            CHECK(a->status() == 0);
+            auto rest = co_await b->read_all(1 << 20);
+            REQUIRE(rest);
+            CHECK(rest->size() == 100000);
+            CHECK(client.idle_connections() == 1);  // a's connection, back after its body
+        }
+
         // A body delimited by the end of the connection.
         auto l = net::TcpListener::bind(net::Address::loopback_v4(0)).value("bind");
         const auto addr = l.local_address().value("addr");

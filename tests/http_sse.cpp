@@ -478,13 +478,13 @@ TEST_CASE("sse: an EventSource gives up after max_failures attempts that fail to
         }  // closed: nobody listens on that port now
         http::Client client;
         http::sse::SourceOptions opts;
-        opts.retry = 1ms;  // the waits are drawn from 100 ms, 200 ms: the floor
+        opts.retry = 1ms;  // the waits start from 100 ms: the floor
         opts.max_failures = 3;
         http::sse::EventSource source(client, "http://" + addr.to_string() + "/", opts);
         const TimePoint t0 = Loop::current().now();
         auto e = co_await source.next();
         CHECK(e.error() == std::errc::connection_refused);
-        CHECK(Loop::current().now() - t0 >= 150ms);  // two waits: [50, 100] and [100, 200] ms
+        CHECK(Loop::current().now() - t0 >= 300ms);  // two waits: 100 and 200 ms, plus jitter
         CHECK(source.connections() == 0);
         e = co_await source.next();  // stays stopped, at once
         CHECK(e.error() == std::errc::connection_refused);
@@ -531,18 +531,21 @@ TEST_CASE("sse: a draining server ends its event streams cleanly, also through c
         INFO("compressed " << compressed);
         test::run([compressed](Loop& loop) -> Task<void> {
             corio::Event never;
-            std::error_code producer_saw;
+            std::error_code producer_saw, goodbye;
             http::Router router;
-            router.get("/feed", [&never, &producer_saw](http::Request&) -> Task<http::Response> {
-                co_return http::sse::response(
-                    [&never, &producer_saw](http::sse::Writer& w) -> Task<Result<void>> {
+            router.get(
+                "/feed", [&never, &producer_saw, &goodbye](http::Request&) -> Task<http::Response> {
+                    co_return http::sse::response([&never, &producer_saw, &goodbye](
+                                                      http::sse::Writer& w) -> Task<Result<void>> {
                         auto ok = co_await w.send("first");
                         if (!ok) co_return ok;
                         auto woke = co_await never.wait();  // until the server drains
                         if (!woke) producer_saw = woke.error();
-                        co_return woke;
+                        auto last = co_await w.send("goodbye");  // refused: nothing goes out
+                        if (!last) goodbye = last.error();
+                        co_return last;
                     });
-            });
+                });
             http::ServerOptions so;
             so.grace = 1h;  // the stream ends because of the drain, not after the grace
             LocalServer srv(compressed ? http::compress(router) : http::Handler(router), so);
@@ -561,8 +564,68 @@ TEST_CASE("sse: a draining server ends its event streams cleanly, also through c
             CHECK_FALSE(*e);  // so a client reconnects at once
             co_await stopping;
             CHECK(producer_saw == std::errc::operation_canceled);
+            CHECK(goodbye == std::errc::operation_canceled);
         });
     }
+}
+
+TEST_CASE("sse: an EventSource follows redirects, backs off after streams without events",
+          "[http][sse]") {
+    test::run([](Loop& loop) -> Task<void> {
+        int requests = 0;
+        http::Router router;
+        router.get("/moved", [](http::Request&) -> Task<http::Response> {
+            http::Response r(307);
+            r.set("Location", "/feed");
+            co_return r;
+        });
+        router.get("/loop", [](http::Request&) -> Task<http::Response> {
+            http::Response r(302);
+            r.set("Location", "/loop");
+            co_return r;
+        });
+        router.get("/other", [](http::Request&) -> Task<http::Response> {
+            http::Response r(301);
+            r.set("Location", "mailto:x@example.com");
+            co_return r;
+        });
+        // The first two streams end before any event; the third sends one, with a
+        // reconnection time beyond what a client takes.
+        router.get("/feed", [&requests](http::Request&) -> Task<http::Response> {
+            const bool give = ++requests >= 3;
+            co_return http::sse::response([give](http::sse::Writer& w) -> Task<Result<void>> {
+                if (!give) co_return Result<void>{};
+                Event e;
+                e.data = "at last";
+                e.retry = std::chrono::milliseconds(99'999'999'999'999);
+                co_return co_await w.send(e);
+            });
+        });
+        LocalServer srv(router);
+        http::Client client;
+        {
+            http::sse::SourceOptions opts;
+            opts.retry = 1ms;
+            http::sse::EventSource source(client, srv.url("/moved"), opts);
+            const TimePoint t0 = loop.now();
+            auto e = co_await source.next();
+            REQUIRE(e);
+            CHECK(e->data == "at last");
+            CHECK(requests == 3);
+            CHECK(source.connections() == 3);
+            // Streams that gave no event back off as failed attempts: 100 ms, then 200 ms.
+            CHECK(loop.now() - t0 >= 300ms);
+            CHECK(source.retry() == std::chrono::hours(24));  // taken at most a day
+
+            http::sse::EventSource looping(client, srv.url("/loop"));
+            e = co_await looping.next();
+            CHECK(e.error() == std::errc::too_many_links);
+            http::sse::EventSource elsewhere(client, srv.url("/other"));
+            e = co_await elsewhere.next();
+            CHECK(e.error() == std::errc::protocol_error);
+        }
+        co_await srv.stop();
+    });
 }
 
 }  // namespace http_sse_test
