@@ -29,10 +29,17 @@ Task<http::Response> big(http::Request&) {
     co_return http::Response::text(200, std::string(300000, 'z'));
 }
 
+// The client's address as the server saw it (taken before the TLS wrap).
+Task<http::Response> peer(http::Request& req) {
+    const auto p = req.peer();
+    co_return http::Response::text(200, p ? p->to_string() : "none");
+}
+
 http::Router make_router() {
     http::Router r;
     r.get("/hello", hello);
     r.get("/big", big);
+    r.get("/peer", peer);
     return r;
 }
 
@@ -59,8 +66,11 @@ Task<void> client_and_server(const test::TlsFiles* f) {
         auto b = co_await client.get(https_url(srv, "/big"));
         REQUIRE(b);
         CHECK(b->body == std::string(300000, 'z'));
+        auto who = co_await client.get(https_url(srv, "/peer"));
+        REQUIRE(who);
+        CHECK(who->body.starts_with("127.0.0.1:"));  // a TLS stream shows no socket of its own
         CHECK(client.stats().connects == 1);  // keep-alive over one TLS connection
-        CHECK(client.stats().reuses == 5);
+        CHECK(client.stats().reuses == 6);
 
         // The same client speaks plain http to a plain server.
         LocalServer plain(make_router());
