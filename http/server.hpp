@@ -49,10 +49,11 @@ using ConnectionWrapper = std::function<Task<Result<Stream>>(net::TcpStream s, D
 
 /// One request as the server answered it (ServerOptions::access_log).
 struct AccessEntry {
-    /// The method and request-target as sent; as far as they were read for a
-    /// request the server refused while parsing it (400, 414, 431), "" when
-    /// nothing of them was.
-    std::string_view method, target;
+    /// The method as sent; as far as it was read for a request the server
+    /// refused while parsing it (400, 414, 431), "" when nothing of it was.
+    std::string_view method;
+    /// The request-target as sent; as far as it was read, as for `method`.
+    std::string_view target;
     /// The request's version.
     Version version = Version::http_1_1;
     /// The status sent: the handler's, or the server's own (400, 408, 413,
