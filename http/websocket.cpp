@@ -236,10 +236,27 @@ Task<Result<void>> WebSocket::send_frame(Opcode op, std::string_view payload, Co
 // then read and drop its bytes for a while, so that closing does not reset the
 // connection and destroy the close frame sent last. A cancelled caller leaves the
 // stream to the destructor.
-Task<void> WebSocket::end_stream(bool linger) {
+Task<void> WebSocket::end_stream(bool linger, TimePoint fin_by) {
     State& st = *st_;
     auto guard = co_await st.write_mu.lock();
     if (!guard || !st.s.is_open()) co_return;
+    if (!linger && st.role == Role::client && st.close_sent && st.close_received) {
+        // RFC 6455 §5.5.1, §7.1.1: after the closing handshake the server closes the TCP
+        // connection first (so that TIME_WAIT is the server's, not the client's); the client
+        // waits for that, within close_timeout, before closing its own end. Nothing but the
+        // end should come now: what does is dropped.
+        auto until_end = [](State* s) -> Task<Result<void>> {
+            for (std::size_t dropped = 0; dropped < 64 * 1024;) {
+                auto n =
+                    co_await s->s.recv(std::as_writable_bytes(std::span(s->in.get(), s->in_size)));
+                if (!n || *n == 0) break;
+                dropped += *n;
+            }
+            co_return Result<void>{};
+        };
+        const TimePoint by = std::min(fin_by, Loop::current().now() + st.opts.close_timeout);
+        (void)co_await with_deadline(until_end(&st), by);
+    }
     if (linger) {
         (void)st.s.shutdown(SHUT_WR);
         auto drop = [](State* s) -> Task<Result<void>> {
@@ -454,7 +471,7 @@ Task<Result<void>> WebSocket::close(std::uint16_t code, std::string reason) {
         (void)co_await with_deadline(drain(this), deadline);
         if (!st.close_received && st.peer_code == 0) st.peer_code = close_code::abnormal;
     }
-    co_await end_stream(false);
+    co_await end_stream(false, deadline);
     co_return Result<void>{};
 }
 

@@ -186,7 +186,9 @@ public:
     /// Error::closed), and closes the stream. The whole of it takes at most
     /// Options::close_timeout: a close frame that could not go out in time
     /// ends the connection with std::errc::timed_out; a peer that does not
-    /// answer in time leaves close_code() at abnormal. After the peer's
+    /// answer in time leaves close_code() at abnormal. A client then waits,
+    /// within the same time, for the server to close the TCP connection
+    /// first (RFC 6455 §7.1.1: TIME_WAIT is the server's). After the peer's
     /// close: sends the echo still owed, if any. Succeeds once our close
     /// frame is sent.
     Task<Result<void>> close(std::uint16_t code = close_code::normal, std::string reason = {});
@@ -211,7 +213,7 @@ private:
     Task<Result<void>> send_frame(Opcode op, std::string_view payload,
                                   Compression c = Compression::allowed);
     Task<Result<void>> fail(std::error_code ec, std::uint16_t code, std::string_view why);
-    Task<void> end_stream(bool linger);
+    Task<void> end_stream(bool linger, TimePoint fin_by = TimePoint::max());
     Task<void> answer_close();
     Task<Result<Message>> next_message();
     Task<Result<std::size_t>> idle_recv();

@@ -678,6 +678,77 @@ TEST_CASE("websocket: a peer that never answers the close, or the handshake", "[
 
 namespace {
 
+// The opcode of the next (short, masked) frame a client sends, or -1 at the end.
+Task<int> client_frame(net::TcpStream& s) {
+    std::string got;
+    std::array<std::byte, 256> buf;
+    while (got.size() < 2 || got.size() < 6u + (static_cast<unsigned char>(got[1]) & 0x7f)) {
+        auto n = co_await s.recv(buf);
+        if (!n || *n == 0) co_return -1;
+        got.append(reinterpret_cast<const char*>(buf.data()), *n);
+    }
+    co_return static_cast<unsigned char>(got[0]) & 0x0f;
+}
+
+// A WebSocket server by hand that does the closing handshake (first when `first`, else in
+// answer to the client's), then waits 200 ms before closing the TCP connection. Sets
+// *client_ended when the client's end of the stream came within them: a client must wait
+// for the server to close first.
+Task<void> closing_server(net::TcpListener* l, bool first, bool* client_ended) {
+    auto s = co_await l->accept();
+    if (!s) co_return;
+    auto in = co_await read_handshake(*s);
+    if (!in) co_return;
+    const std::string reply = switching(*in);
+    auto sent = co_await s->send_all(std::as_bytes(std::span(reply)));
+    if (!sent) co_return;
+    const std::string close_frame("\x88\x02\x03\xe8", 4);  // 1000, unmasked
+    if (first) {
+        sent = co_await s->send_all(std::as_bytes(std::span(close_frame)));
+        if (!sent) co_return;
+    }
+    const int op = co_await client_frame(*s);
+    REQUIRE(op == 8);
+    if (!first) {
+        sent = co_await s->send_all(std::as_bytes(std::span(close_frame)));
+        if (!sent) co_return;
+    }
+    std::array<std::byte, 256> buf;
+    auto n = co_await with_timeout(s->recv(buf), 200ms);
+    *client_ended = n && *n == 0;
+}
+
+}  // namespace
+
+TEST_CASE("websocket: a client lets the server close the TCP connection first",
+          "[http][websocket]") {
+    for (bool server_first : {false, true}) {
+        INFO("the server closes first " << server_first);
+        test::run([server_first](Loop&) -> Task<void> {
+            auto l = net::TcpListener::bind(net::Address::loopback_v4(0)).value("bind");
+            const std::string url = "ws://" + l.local_address().value("addr").to_string() + "/";
+            bool client_ended = false;
+            TaskGroup g;
+            g.spawn(closing_server(&l, server_first, &client_ended));
+            auto c = co_await ws::connect(url);
+            REQUIRE(c);
+            if (server_first) {
+                auto end = co_await c->receive();  // echoes, then waits for the server's end
+                CHECK(end.error() == ws::Error::closed);
+            } else {
+                auto closed = co_await c->close();  // and waits for the server's end
+                CHECK(closed);
+            }
+            CHECK_FALSE(c->is_open());
+            CHECK(c->close_code() == ws::close_code::normal);
+            co_await g.wait();
+            CHECK_FALSE(client_ended);
+        });
+    }
+}
+
+namespace {
+
 // A WebSocket server by hand that ends its side at once (no close frame), then
 // reads what the client sends, 64 KiB a millisecond, until the client's end.
 Task<void> leaving_server(net::TcpListener* l, std::size_t* got) {
