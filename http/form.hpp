@@ -27,7 +27,8 @@ struct FormField {
 
 /// Parses `text`, a query string (Request::query(), without the '?') or a
 /// form body, as the URL standard's application/x-www-form-urlencoded parser
-/// does: fields split at '&', name and value at the first '=' (a field
+/// does, but without its UTF-8 decoding (bytes are kept as they are): fields
+/// split at '&', name and value at the first '=' (a field
 /// without one has an empty value), '+' read as a space, %XX escapes decoded
 /// (either hex case), a '%' that starts no escape kept as it is, empty fields
 /// skipped. Fields keep their order and a name may repeat. Decoded names and

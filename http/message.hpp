@@ -109,8 +109,9 @@ public:
     /// The client's address: the connection's TCP peer (under TLS too), or
     /// what the socket says for other sockets (a Unix socket's peer is
     /// usually unnamed, "unix:"); nullopt for a stream without a socket and
-    /// a Request with no connection. Asked of the kernel at the first call
-    /// on a connection (getpeername), then kept.
+    /// a Request with no connection. Asked of the kernel (getpeername) once
+    /// per connection: at the first call, or at accept for a wrapped (TLS)
+    /// connection, whose stream may not show its socket later.
     std::optional<net::Address> peer() const;
     /// True for HEAD: the server sends no body, whatever the response holds.
     bool is_head() const noexcept { return msg_->method == "HEAD"; }

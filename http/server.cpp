@@ -429,7 +429,7 @@ private:
     void log_access(int status, bool complete) noexcept;
     Task<bool> send_file(FileBody& f);
     Task<bool> send_stream(Response& resp, bool chunked);
-    void send_final(std::string_view text) noexcept;
+    bool send_final(std::string_view text) noexcept;
     Task<bool> linger_close();
     Task<void> upgrade(Response& resp, Version v, unsigned replaces);
 
@@ -667,6 +667,8 @@ void Connection::log_access(int status, bool complete) noexcept {
         log(e);
     } catch (const std::exception& ex) {
         log_warn("http: access log: {}", ex.what());
+    } catch (...) {
+        log_warn("http: access log: an exception that is not a std::exception");
     }
 }
 
@@ -729,9 +731,7 @@ Task<bool> Connection::answer(Response& resp, bool head, bool keep_alive, Versio
         case Response::Kind::file: {
             const bool sent = co_await flush();  // (not in the if: see read_body)
             if (!sent) co_return false;
-            const bool whole = co_await send_file(resp.file_body);
-            if (whole) body_sent_ = resp.file_body.length;
-            co_return whole;
+            co_return co_await send_file(resp.file_body);
         }
         case Response::Kind::stream: {
             const bool sent = co_await flush();
@@ -782,19 +782,20 @@ Task<bool> Connection::send_stream(Response& resp, bool chunked) {
 
 /// Best effort, never waits: a timed-out or refused client may not read.
 /// Only a plain socket can be written without waiting; other streams get nothing.
-static void send_now(Stream& s, std::string_view text) noexcept {
-    if (int fd = s.native_socket(); fd >= 0) {
-        if (corio::detail::SimIo* sim = corio::detail::current_sim()) {
-            (void)sim->send(fd, std::as_bytes(std::span(text.data(), text.size())),
-                            MSG_DONTWAIT | MSG_NOSIGNAL);
-            return;
-        }
-        (void)::send(fd, text.data(), text.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+// Whether all of `text` went out.
+static bool send_now(Stream& s, std::string_view text) noexcept {
+    const int fd = s.native_socket();
+    if (fd < 0) return false;
+    if (corio::detail::SimIo* sim = corio::detail::current_sim()) {
+        return sim->send(fd, std::as_bytes(std::span(text.data(), text.size())),
+                         MSG_DONTWAIT | MSG_NOSIGNAL) == ssize_t(text.size());
     }
+    return ::send(fd, text.data(), text.size(), MSG_DONTWAIT | MSG_NOSIGNAL) ==
+           ssize_t(text.size());
 }
 
-void Connection::send_final(std::string_view text) noexcept {
-    send_now(s_, text);
+bool Connection::send_final(std::string_view text) noexcept {
+    return send_now(s_, text);
 }
 
 // splice(2) and sendfile(2) take no MSG_NOSIGNAL: into a closed connection
@@ -823,6 +824,13 @@ Task<bool> Connection::send_file(FileBody& f) {
     const int file = f.fd.get();
     const std::uint64_t end = f.offset + f.length;
     std::uint64_t off = f.offset;
+    // The access log's body bytes: what went out, however this ends.
+    struct Counted {
+        std::uint64_t& sent;
+        const std::uint64_t& off;
+        std::uint64_t from;
+        ~Counted() { sent = off - from; }
+    } counted{body_sent_, off, f.offset};
     if (sock >= 0 && loop.kind() == BackendKind::epoll) {
         while (off < end) {
             std::uint64_t n = std::min(sendfile_chunk, end - off);
@@ -969,7 +977,10 @@ Task<void> Connection::run() {
                         auto n = co_await read_body(sink);
                         if (!n || *n == 0) break;
                     }
-                    if (stop_.stop_requested()) co_return;
+                    if (stop_.stop_requested()) {
+                        log_access(0, false);
+                        co_return;
+                    }
                 }
             }
             if (resp.kind == Response::Kind::stream && msg.version == Version::http_1_0) {
@@ -997,7 +1008,6 @@ Task<void> Connection::run() {
                     close_after = linger = true;
                     break;
                 }
-                log_access(101, true);
                 co_await upgrade(resp, msg.version, replaces);
                 co_return;
             }
@@ -1045,15 +1055,20 @@ Task<void> Connection::run() {
         auto n = co_await receive();
         if (!n) {
             if (timed_out_ && in_request) {
-                send_final(
+                const bool told = send_final(
                     "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
                     "Content-Length: 0\r\n\r\n");
                 body_sent_ = 0;
-                log_access(408, true);
+                log_access(told ? 408 : 0, told);
+            } else if (in_request) {
+                log_access(0, false);  // a request cut off: the client left, or a shutdown
             }
             co_return;
         }
-        if (*n == 0) co_return;
+        if (*n == 0) {
+            if (in_request) log_access(0, false);
+            co_return;
+        }
     }
 }
 
@@ -1097,7 +1112,9 @@ private:
 Task<void> Connection::upgrade(Response& resp, Version v, unsigned replaces) {
     append_head(resp, true, v, false, replaces);
     const bool sent = co_await flush();
+    log_access(101, sent);
     if (!sent) co_return;
+    (void)peer();  // while the socket is at hand: Request::peer() after the 101 too
     phase_ = Phase::upgraded;
     deadline_ = TimePoint::max();
     // What the client sent behind its request: the rest of the input buffer, then
@@ -1173,8 +1190,9 @@ Task<void> serve_wrapped(ServerCore* core, net::TcpStream s) {
         log_debug("http: connection setup: {}", w.error().message());
         co_return;
     }
-    co_await serve_one(core, std::move(*w),
-                       peer ? std::optional<net::Address>(std::move(*peer)) : std::nullopt);
+    std::optional<net::Address> known;
+    if (peer) known = std::move(*peer);
+    co_await serve_one(core, std::move(*w), std::move(known));
 }
 
 Task<void> serve_accepted(ServerCore* core, net::TcpStream s) {

@@ -58,16 +58,20 @@ struct AccessEntry {
     Version version = Version::http_1_1;
     /// The status sent: the handler's, or the server's own (400, 408, 413,
     /// 431, 500, 503); 0 when the connection ended (a timeout, the client
-    /// left, a shutdown's cancel) before an answer.
+    /// left, a shutdown's cancel) before an answer went out.
     int status = 0;
     /// Body bytes written or queued: the head and chunk framing are not
-    /// counted, a HEAD's is 0, a stream's counts what it wrote.
+    /// counted, a HEAD's is 0, a file's or stream's counts what went out.
     std::uint64_t body_bytes = 0;
-    /// From the request's first byte to its response written, or queued
-    /// (responses to pipelined requests go out together).
+    /// From when the server began on the request (its first byte, or the
+    /// turn it was taken from the input behind an earlier one) to its
+    /// response written, or queued (responses to pipelined requests and
+    /// buffered answers go out together, at the next send).
     Duration duration{};
-    /// False when the response was cut short (a file or stream the client
-    /// stopped reading, a send timeout) or there was none.
+    /// False when a file or stream body was cut short (the client stopped
+    /// reading, a send timeout) or there was no answer. A buffered answer
+    /// counts as complete once queued whole: a send that fails after that
+    /// ends the connection without another entry.
     bool complete = true;
     /// The client's address (Request::peer()).
     std::optional<net::Address> peer;

@@ -238,13 +238,14 @@ Task<Result<void>> WebSocket::send_frame(Opcode op, std::string_view payload, Co
 // stream to the destructor.
 Task<void> WebSocket::end_stream(bool linger, TimePoint fin_by) {
     State& st = *st_;
-    auto guard = co_await st.write_mu.lock();
-    if (!guard || !st.s.is_open()) co_return;
-    if (!linger && st.role == Role::client && st.close_sent && st.close_received) {
+    if (!linger && st.role == Role::client && st.close_sent && st.close_received &&
+        st.s.is_open()) {
         // RFC 6455 §5.5.1, §7.1.1: after the closing handshake the server closes the TCP
         // connection first (so that TIME_WAIT is the server's, not the client's); the client
         // waits for that, within close_timeout, before closing its own end. Nothing but the
-        // end should come now: what does is dropped.
+        // end should come now: what does is dropped. Nothing is written after both close
+        // frames, so this waits without the write lock: a send meanwhile gets Error::closed
+        // at once.
         auto until_end = [](State* s) -> Task<Result<void>> {
             for (std::size_t dropped = 0; dropped < 64 * 1024;) {
                 auto n =
@@ -257,6 +258,8 @@ Task<void> WebSocket::end_stream(bool linger, TimePoint fin_by) {
         const TimePoint by = std::min(fin_by, Loop::current().now() + st.opts.close_timeout);
         (void)co_await with_deadline(until_end(&st), by);
     }
+    auto guard = co_await st.write_mu.lock();
+    if (!guard || !st.s.is_open()) co_return;
     if (linger) {
         (void)st.s.shutdown(SHUT_WR);
         auto drop = [](State* s) -> Task<Result<void>> {

@@ -160,7 +160,9 @@ public:
     /// at a time (another gives std::errc::operation_in_progress). A receive
     /// cut off by a timeout or a cancel takes nothing with it: a message
     /// half read stays for the next call, and an answer it owed (a pong, the
-    /// close echo) is sent by the next receive() or close().
+    /// close echo) is sent by the next receive() or close(). A client's
+    /// receive() that gets the server's close returns once the server has
+    /// closed the TCP connection too, or after Options::close_timeout.
     Task<Result<Message>> receive();
     /// Sends one message (one frame): text must be UTF-8 (not checked).
     /// With permessage-deflate agreed it goes compressed, unless `c` is

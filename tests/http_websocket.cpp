@@ -691,10 +691,10 @@ Task<int> client_frame(net::TcpStream& s) {
 }
 
 // A WebSocket server by hand that does the closing handshake (first when `first`, else in
-// answer to the client's), then waits 200 ms before closing the TCP connection. Sets
-// *client_ended when the client's end of the stream came within them: a client must wait
-// for the server to close first.
-Task<void> closing_server(net::TcpListener* l, bool first, bool* client_ended) {
+// answer to the client's), then waits `hold` before closing the TCP connection. Sets
+// *client_ended when the client's end of the stream came within it: a client must wait for
+// the server to close first (for its close_timeout at most).
+Task<void> closing_server(net::TcpListener* l, bool first, Duration hold, bool* client_ended) {
     auto s = co_await l->accept();
     if (!s) co_return;
     auto in = co_await read_handshake(*s);
@@ -714,7 +714,7 @@ Task<void> closing_server(net::TcpListener* l, bool first, bool* client_ended) {
         if (!sent) co_return;
     }
     std::array<std::byte, 256> buf;
-    auto n = co_await with_timeout(s->recv(buf), 200ms);
+    auto n = co_await with_timeout(s->recv(buf), hold);
     *client_ended = n && *n == 0;
 }
 
@@ -727,11 +727,16 @@ TEST_CASE("websocket: a client lets the server close the TCP connection first",
         test::run([server_first](Loop&) -> Task<void> {
             auto l = net::TcpListener::bind(net::Address::loopback_v4(0)).value("bind");
             const std::string url = "ws://" + l.local_address().value("addr").to_string() + "/";
+            // A server that closes 200 ms after the handshake: the client waits for it (and
+            // not for its own close_timeout).
             bool client_ended = false;
             TaskGroup g;
-            g.spawn(closing_server(&l, server_first, &client_ended));
-            auto c = co_await ws::connect(url);
+            g.spawn(closing_server(&l, server_first, 200ms, &client_ended));
+            ws::ConnectOptions patient;
+            patient.options.close_timeout = 60s;
+            auto c = co_await ws::connect(url, patient);
             REQUIRE(c);
+            TimePoint t0 = Loop::current().now();
             if (server_first) {
                 auto end = co_await c->receive();  // echoes, then waits for the server's end
                 CHECK(end.error() == ws::Error::closed);
@@ -739,10 +744,30 @@ TEST_CASE("websocket: a client lets the server close the TCP connection first",
                 auto closed = co_await c->close();  // and waits for the server's end
                 CHECK(closed);
             }
+            CHECK(Loop::current().now() - t0 < 30s);
             CHECK_FALSE(c->is_open());
             CHECK(c->close_code() == ws::close_code::normal);
             co_await g.wait();
             CHECK_FALSE(client_ended);
+
+            // A server that never closes: the client closes after its close_timeout.
+            g.spawn(closing_server(&l, server_first, 1h, &client_ended));
+            ws::ConnectOptions quick;
+            quick.options.close_timeout = 100ms;
+            c = co_await ws::connect(url, quick);
+            REQUIRE(c);
+            t0 = Loop::current().now();
+            if (server_first) {
+                auto end = co_await c->receive();
+                CHECK(end.error() == ws::Error::closed);
+            } else {
+                auto closed = co_await c->close();
+                CHECK(closed);
+            }
+            CHECK(Loop::current().now() - t0 >= 100ms);
+            CHECK_FALSE(c->is_open());
+            co_await g.wait();
+            CHECK(client_ended);
         });
     }
 }
