@@ -38,6 +38,7 @@
 #include <corio/http/client.hpp>
 #include <corio/http/compress.hpp>
 #include <corio/http/form.hpp>
+#include <corio/http/multipart.hpp>
 #include <corio/http/router.hpp>
 #include <corio/http/server.hpp>
 #include <corio/http/sse.hpp>
@@ -76,40 +77,45 @@ Task<void> doc_server(StopToken stop) {
 #include "http_md_1.inc"
 }
 
-[[maybe_unused]] void doc_compress(http::Router& router) {
+// Compiled only: an upload route.
+[[maybe_unused]] void doc_multipart(http::Router& router) {
 #include "http_md_2.inc"
 }
 
-[[maybe_unused]] void doc_access_log() {
+[[maybe_unused]] void doc_compress(http::Router& router) {
 #include "http_md_3.inc"
 }
 
-[[maybe_unused]] void doc_static_files(http::Router& router) {
+[[maybe_unused]] void doc_access_log() {
 #include "http_md_4.inc"
 }
 
-Task<void> doc_client() {
+[[maybe_unused]] void doc_static_files(http::Router& router) {
 #include "http_md_5.inc"
+}
+
+Task<void> doc_client() {
+#include "http_md_6.inc"
 }
 
 // Compiled only: the server-sent events snippet (a route and a client of it).
 [[maybe_unused]] Task<void> doc_sse(http::Router& router, http::Client& client) {
-#include "http_md_8.inc"
+#include "http_md_9.inc"
 }
 
 // Compiled only: the reconnecting reader of the same route.
 [[maybe_unused]] Task<void> doc_event_source(http::Client& client) {
-#include "http_md_9.inc"
+#include "http_md_10.inc"
 }
 
 // Compiled only: the client would look names up through the machine's DNS.
 [[maybe_unused]] void doc_client_resolver() {
-#include "http_md_10.inc"
+#include "http_md_11.inc"
 }
 
 Task<void> doc_websocket_server(StopToken stop) {
     http::Router r;
-#include "http_md_6.inc"
+#include "http_md_7.inc"
     http::Server srv(r);
     co_await srv.run(net::TcpListener::bind(net::Address::loopback_v4(8080)).value("bind"), stop);
 }
@@ -117,7 +123,7 @@ Task<void> doc_websocket_server(StopToken stop) {
 bool doc_websocket_closed = false;  // checked after the capture of stdout ends
 
 Task<void> doc_websocket_client() {
-#include "http_md_7.inc"
+#include "http_md_8.inc"
     doc_websocket_closed = closed.has_value();
 }
 

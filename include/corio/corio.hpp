@@ -13,6 +13,8 @@
 #include <corio/http/content_coding.hpp>
 #include <corio/http/form.hpp>
 #include <corio/http/message.hpp>
+#include <corio/http/multipart.hpp>
+#include <corio/http/multipart_codec.hpp>
 #include <corio/http/router.hpp>
 #include <corio/http/server.hpp>
 #include <corio/http/sse.hpp>
