@@ -1,7 +1,7 @@
 // Fuzz target for the multipart parser (http/multipart_codec.hpp). Checks that the events do
 // not depend on how the body is split between feed() calls (whole, and pieces of a size the
-// input picks), that body bytes given never exceed what was fed, and that a parser that
-// reported the end or an error stays there. Violations call abort().
+// input picks), that no delimiter reaches the body bytes, and that a parser that reported
+// the end or an error stays there. Violations call abort().
 #include <corio/http/multipart_codec.hpp>
 
 #include <cstddef>
@@ -70,6 +70,7 @@ std::string events(std::string_view body, std::size_t piece) {
         }
     }
     require(data <= body.size(), "no more body bytes than fed");
+    require(out.find("\r\n--b0undary") == std::string::npos, "a delimiter in the body bytes");
     return out;
 }
 

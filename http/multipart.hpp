@@ -32,7 +32,8 @@ namespace corio::http {
 
 /// Reads the parts of a request's multipart body (multipart/form-data, or
 /// any multipart/* type) one at a time, its body bytes as they arrive: an
-/// upload of any size takes no more memory than the reader's buffers.
+/// upload of any size takes no more memory than the reader's 16 KiB and the
+/// parser's buffer (a part's head at most, plus one read).
 class MultipartReader {
 public:
     /// A reader of `req`'s body (`req` must outlive it). Errors:
@@ -44,10 +45,12 @@ public:
     /// skipped), or nullopt after the last part. Errors: the parser's, the
     /// request body's (a reset, the server's body limit: Errc::limit_exceeded,
     /// a timeout), Errc::eof when the body ends inside the multipart body;
-    /// given again by later calls.
+    /// given again by later calls, but for std::errc::operation_canceled
+    /// (the calling task was cancelled): the call can be made again.
     Task<Result<std::optional<PartHead>>> next_part();
     /// Some of the current part's body into `buf`: the count, 0 at the end of
-    /// the part (and before the first part). Errors: as next_part()'s.
+    /// the part (and before the first part; an empty `buf` reads nothing).
+    /// Errors: as next_part()'s.
     Task<Result<std::size_t>> read(std::span<std::byte> buf);
     /// The rest of the current part's body, at most `max` bytes
     /// (Errc::limit_exceeded beyond; the rest of the part can still be skipped

@@ -18,17 +18,23 @@ bool is_bchar(char c) noexcept {
            std::string_view("'()+_,-./:=? ").find(c) != std::string_view::npos;
 }
 
+// How a quoted parameter value is read: as RFC 9110's quoted-string (backslash escapes; a
+// Content-Type's boundary), or as browsers write Content-Disposition's name and filename
+// (the HTML standard: no escapes; '"', CR and LF sent as %22, %0D and %0A).
+enum class Quoting : std::uint8_t { rfc, browsers };
+
 // Calls `f(name, value)` for each parameter of `params` ("; a=b; c=\"d\""), the value
-// unquoted (backslash escapes taken). Stops at a parameter it cannot read.
+// unquoted. A parameter without '=' is skipped; reading stops at a quote never closed.
 template <class F>
-void for_each_param(std::string_view params, F f) {
+void for_each_param(std::string_view params, Quoting quoting, F f) {
     while (!params.empty()) {
         const std::size_t semi = params.find(';');
         if (semi == std::string_view::npos) return;
         params.remove_prefix(semi + 1);
         params = ascii::trim_ows(params);
-        const std::size_t eq = params.find('=');
+        const std::size_t eq = params.find_first_of("=;");
         if (eq == std::string_view::npos) return;
+        if (params[eq] == ';') continue;  // a parameter without a value
         const std::string_view name = ascii::trim_ows(params.substr(0, eq));
         params.remove_prefix(eq + 1);
         params = ascii::trim_ows(params);
@@ -36,7 +42,7 @@ void for_each_param(std::string_view params, F f) {
         if (!params.empty() && params.front() == '"') {
             std::size_t i = 1;
             for (; i < params.size() && params[i] != '"'; ++i) {
-                if (params[i] == '\\' && i + 1 < params.size()) ++i;
+                if (quoting == Quoting::rfc && params[i] == '\\' && i + 1 < params.size()) ++i;
                 value.push_back(params[i]);
             }
             if (i >= params.size()) return;  // no closing quote
@@ -46,14 +52,23 @@ void for_each_param(std::string_view params, F f) {
             value = std::string(ascii::trim_ows(params.substr(0, end)));
             params.remove_prefix(end);
         }
+        if (quoting == Quoting::browsers) {
+            for (const auto& [code, c] : {std::pair{"%22", '"'}, {"%0D", '\r'}, {"%0A", '\n'}}) {
+                for (std::size_t at = 0; (at = value.find(code, at)) != std::string::npos; ++at)
+                    value.replace(at, 3, 1, c);
+            }
+        }
         f(name, std::move(value));
     }
 }
 
-// The longest end of `p` that is the start of `delimiter` (bytes that may begin it).
+// The longest end of `p` that is the start of `delimiter` (bytes that may begin it). The
+// delimiter starts with CR: only the last few CRs are candidates.
 std::size_t held_back(std::string_view p, std::string_view delimiter) noexcept {
-    for (std::size_t k = std::min(p.size(), delimiter.size() - 1); k > 0; --k) {
-        if (p.substr(p.size() - k) == delimiter.substr(0, k)) return k;
+    const std::size_t from = p.size() - std::min(p.size(), delimiter.size() - 1);
+    for (std::size_t at = p.find('\r', from); at != std::string_view::npos;
+         at = p.find('\r', at + 1)) {
+        if (delimiter.starts_with(p.substr(at))) return p.size() - at;
     }
     return 0;
 }
@@ -63,9 +78,11 @@ std::size_t held_back(std::string_view p, std::string_view delimiter) noexcept {
 std::optional<std::string> multipart_boundary(std::string_view content_type) {
     if (!ascii::istarts_with(media_type(content_type), "multipart/")) return std::nullopt;
     std::optional<std::string> boundary;
-    for_each_param(content_type, [&boundary](std::string_view name, std::string value) {
-        if (!boundary && ascii::iequals(name, "boundary")) boundary = std::move(value);
-    });
+    for_each_param(content_type, Quoting::rfc,
+                   [&boundary](std::string_view name, std::string value) {
+                       if (!boundary && ascii::iequals(name, "boundary"))
+                           boundary = std::move(value);
+                   });
     if (!boundary || boundary->empty() || boundary->size() > max_boundary ||
         boundary->back() == ' ' || !std::all_of(boundary->begin(), boundary->end(), is_bchar)) {
         return std::nullopt;
@@ -129,33 +146,40 @@ Result<MultipartParser::Event> MultipartParser::next() {
                 if (other < crlf && !(other + 1 == p.size() && p[other] == '\r')) {
                     return fail(std::make_error_code(std::errc::bad_message));
                 }
-                if (crlf == std::string_view::npos) {
-                    if (p.size() > max_delimiter_line) {
-                        return fail(std::make_error_code(std::errc::bad_message));
-                    }
-                    return Event::need_more;
+                if (std::min(crlf, p.size()) > max_delimiter_line) {
+                    return fail(std::make_error_code(std::errc::bad_message));
                 }
+                if (crlf == std::string_view::npos) return Event::need_more;
                 take(crlf + 2);
                 if (++parts_ > limits_.max_parts) return fail(Errc::limit_exceeded);
                 state_ = State::head;
+                head_scan_ = 0;
                 continue;
             }
             case State::head: {
-                std::string_view section;  // its lines, each with its CRLF
-                if (p.starts_with("\r\n")) {
-                    take(2);
-                } else {
-                    const std::size_t end = p.find("\r\n\r\n");
-                    if (end == std::string_view::npos || end + 4 > limits_.max_head) {
+                // The head's lines end at a blank line: `end` is where its CRLF starts.
+                std::size_t end = 0;
+                if (!p.starts_with("\r\n")) {
+                    const std::size_t at = p.find("\r\n\r\n", head_scan_);
+                    if (at == std::string_view::npos) {
                         if (p.size() > limits_.max_head) return fail(Errc::limit_exceeded);
-                        if (end == std::string_view::npos) return Event::need_more;
+                        head_scan_ = p.size() - std::min<std::size_t>(p.size(), 3);
+                        return Event::need_more;
                     }
-                    section = p.substr(0, end + 2);
-                    take(end + 4);
+                    end = at + 2;
                 }
+                if (end + 2 > limits_.max_head) return fail(Errc::limit_exceeded);
+                // A part without a body may end its head with the next delimiter's CRLF
+                // (RFC 2046: body-part := headers [CRLF *OCTET]): that CRLF stays for it.
+                const std::string_view after = p.substr(end);
+                if (after.size() < delimiter_.size() && delimiter_.starts_with(after)) {
+                    return Event::need_more;
+                }
+                const std::string_view section = p.substr(0, end);  // lines with their CRLFs
+                take(after.starts_with(delimiter_) ? end : end + 2);
+                head_scan_ = 0;
                 auto parsed = parse_head(section);
                 if (!parsed) return fail(parsed.error());
-                in_part_ = true;
                 state_ = State::body;
                 return Event::head;
             }
@@ -163,7 +187,6 @@ Result<MultipartParser::Event> MultipartParser::next() {
                 const std::size_t at = p.find(delimiter_);
                 if (at == 0) {
                     take(delimiter_.size());
-                    in_part_ = false;
                     state_ = State::after_delimiter;
                     return Event::part_end;
                 }
@@ -202,7 +225,7 @@ Result<void> MultipartParser::parse_head(std::string_view section) {
         }
         head_.headers.add(name, value);
         if (ascii::iequals(name, "content-disposition")) {
-            for_each_param(value, [this](std::string_view n, std::string v) {
+            for_each_param(value, Quoting::browsers, [this](std::string_view n, std::string v) {
                 if (ascii::iequals(n, "name")) {
                     head_.name = std::move(v);
                 } else if (ascii::iequals(n, "filename")) {

@@ -102,7 +102,7 @@ private:
     std::string_view data_;
     PartHead head_;
     std::size_t parts_ = 0;
-    bool in_part_ = false;  // a part's head was given and its end not yet
+    std::size_t head_scan_ = 0;  // of pending(): no blank line starts before this
     std::error_code error_;
 };
 
