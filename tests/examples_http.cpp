@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
@@ -604,6 +605,41 @@ TEST_CASE("http_server: SIGTERM with clients connected exits 0 promptly", "[exam
     }
     Server srv(bin, site.root);
     CHECK(srv.child->stop(SIGINT, 5s) == 0);
+}
+
+TEST_CASE("http_server: --access-log writes a line per request", "[examples][http]") {
+    NEED_SERVER(bin);
+    Site site;
+    for (std::string loops : {"1", "2"}) {
+        INFO("loops " << loops);
+        const std::string log = site.dir / ("access-" + loops + ".log");
+        Server srv(bin, site.root, {"--loops", loops, "--access-log", log});
+        Client c(srv.port);
+        REQUIRE(c.connected());
+        REQUIRE(c.send(get("/a.txt")));
+        REQUIRE(c.response());
+        REQUIRE(c.send("HEAD /a.txt HTTP/1.1\r\nHost: t\r\n\r\n"));
+        REQUIRE(c.response(true));
+        REQUIRE(c.send(get("/nope")));
+        REQUIRE(c.response());
+        CHECK(srv.child->stop() == 0);  // the log is flushed at exit
+        std::ifstream in(log);
+        std::vector<std::string> lines;
+        for (std::string line; std::getline(in, line);)
+            lines.push_back(line);
+        REQUIRE(lines.size() == 3);
+        const std::string client = "127.0.0.1:";
+        CHECK(lines[0].starts_with(client));
+        CHECK(lines[0].find(" \"GET /a.txt HTTP/1.1\" 200 6 ") != std::string::npos);
+        CHECK(lines[1].find(" \"HEAD /a.txt HTTP/1.1\" 200 0 ") != std::string::npos);
+        CHECK(lines[2].find(" \"GET /nope HTTP/1.1\" 404 ") != std::string::npos);
+        for (const std::string& line : lines)
+            CHECK(line.ends_with("us"));
+    }
+    // A log that cannot be opened: a clear message and exit status 2.
+    Child bad(bin, {"--root", site.root, "--access-log", site.dir / "no/such/dir/log"}, 120, true);
+    CHECK(bad.read_all().empty());
+    CHECK(bad.wait() == 2);
 }
 
 // The two conformance bugs of issue 17, as a client sees them; both failed on

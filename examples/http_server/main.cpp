@@ -1,7 +1,7 @@
 // http_server: a static file server on corio::http (GET and HEAD over HTTP/1.1).
 //
 //   http_server --root DIR [--host 127.0.0.1] [--port 0] [--loops 1] [--backend auto]
-//               [--cert FILE --key FILE]
+//               [--cert FILE --key FILE] [--access-log FILE]
 //
 // Prints `listening HOST:PORT backend=B loops=N` (and `tls=on` when serving
 // https with --cert/--key, ALPN http/1.1) when ready and serves until
@@ -12,6 +12,7 @@
 // timeouts of the flags.
 #include <signal.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -48,6 +49,7 @@ struct Config {
     http::ServerOptions server;
     http::StaticOptions files;
     std::string cert, key;
+    std::string access_log;
 };
 
 Task<void> watch_signals(StopSource* stop) {
@@ -97,6 +99,28 @@ bool setup_tls(const Config& cfg, http::ServerOptions& so) {
 #endif
 }
 
+// --access-log: a line per request, `CLIENT "METHOD TARGET VERSION" STATUS BODY_BYTES TIMEus`.
+// Each line is one fprintf, which locks the stream: loops on several threads do not mix lines.
+// The file is flushed when the process exits.
+bool setup_access_log(const Config& cfg, http::ServerOptions& so) {
+    if (cfg.access_log.empty()) return true;
+    std::FILE* f = cfg.access_log == "-" ? stderr : std::fopen(cfg.access_log.c_str(), "a");
+    if (f == nullptr) {
+        std::fprintf(stderr, "http_server: --access-log %s: %s\n", cfg.access_log.c_str(),
+                     std::strerror(errno));
+        return false;
+    }
+    so.access_log = [f](const http::AccessEntry& e) {
+        std::fprintf(f, "%s \"%.*s %.*s HTTP/1.%d\" %d %llu %lldus%s\n",
+                     e.peer ? e.peer->to_string().c_str() : "-", int(e.method.size()),
+                     e.method.data(), int(e.target.size()), e.target.data(),
+                     e.version == http::Version::http_1_0 ? 0 : 1, e.status,
+                     static_cast<unsigned long long>(e.body_bytes),
+                     static_cast<long long>(e.duration / 1us), e.complete ? "" : " cut");
+    };
+    return true;
+}
+
 int serve(const Config& cfg, const net::Address& addr, BackendChoice backend) {
     auto router = examples::static_site(cfg.root, cfg.files);
     if (!router) {
@@ -106,7 +130,7 @@ int serve(const Config& cfg, const net::Address& addr, BackendChoice backend) {
     }
     http::ServerOptions so = cfg.server;
     const bool https = !cfg.cert.empty();
-    if (https && !setup_tls(cfg, so)) return 2;
+    if ((https && !setup_tls(cfg, so)) || !setup_access_log(cfg, so)) return 2;
     http::Server srv(std::move(*router), so);
     if (cfg.loops != 1) {
         RuntimeConfig rc;
@@ -202,6 +226,10 @@ int main(int argc, char** argv) {
     cli.option("cert FILE", "serve https: PEM certificate chain (with --key; ALPN http/1.1)",
                cfg.cert);
     cli.option("key FILE", "the certificate's PEM private key", cfg.key);
+    cli.option("access-log FILE",
+               "append a line per request to FILE (- for stderr):\n"
+               "`CLIENT \"METHOD TARGET VERSION\" STATUS BODY_BYTES TIMEus`",
+               cfg.access_log);
     cli.parse();
     if (cfg.root.empty()) cli.fail("--root DIR is required");
     if (cfg.cert.empty() != cfg.key.empty()) cli.fail("--cert and --key go together");
