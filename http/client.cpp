@@ -19,6 +19,8 @@
 #include <corio/runtime/loop.hpp>
 #include <corio/runtime/timer.hpp>
 
+#include "read_all.hpp"
+
 namespace corio::http {
 namespace detail {
 
@@ -315,15 +317,7 @@ Task<Result<std::size_t>> ResponseStream::read_raw(std::span<std::byte> buf) {
 }
 
 Task<Result<std::string>> ResponseStream::read_all(std::size_t max) {
-    std::string out;
-    std::array<std::byte, 16 * 1024> buf;
-    for (;;) {
-        auto n = co_await read(buf);
-        if (!n) co_return n.error();
-        if (*n == 0) co_return out;
-        if (out.size() + *n > max) co_return Errc::limit_exceeded;
-        out.append(reinterpret_cast<const char*>(buf.data()), *n);
-    }
+    return detail::read_all([this](std::span<std::byte> b) { return read(b); }, max);
 }
 
 // ---- Client ----------------------------------------------------------------------

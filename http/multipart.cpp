@@ -8,6 +8,8 @@
 
 #include <corio/runtime/resilience.hpp>
 
+#include "read_all.hpp"
+
 namespace corio::http {
 
 // ---- MultipartReader ----------------------------------------------------------------
@@ -80,15 +82,7 @@ Task<Result<std::size_t>> MultipartReader::read(std::span<std::byte> buf) {
 }
 
 Task<Result<std::string>> MultipartReader::read_all(std::size_t max) {
-    std::string out;
-    std::array<std::byte, 8192> buf;
-    for (;;) {
-        auto n = co_await read(buf);
-        if (!n) co_return n.error();
-        if (*n == 0) co_return out;
-        if (out.size() + *n > max) co_return Errc::limit_exceeded;
-        out.append(reinterpret_cast<const char*>(buf.data()), *n);
-    }
+    return detail::read_all([this](std::span<std::byte> b) { return read(b); }, max);
 }
 
 // ---- format_multipart ---------------------------------------------------------------

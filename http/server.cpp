@@ -37,6 +37,8 @@
 #include <corio/runtime/task_group.hpp>
 #include <corio/runtime/timer.hpp>
 
+#include "read_all.hpp"
+
 namespace corio::http {
 namespace detail {
 
@@ -1255,15 +1257,7 @@ Task<Result<std::size_t>> Request::read_body(std::span<std::byte> buf) {
 }
 
 Task<Result<std::string>> Request::read_body_all(std::size_t max) {
-    std::string out;
-    std::array<std::byte, 8192> buf;
-    for (;;) {
-        auto n = co_await read_body(buf);
-        if (!n) co_return n.error();
-        if (*n == 0) co_return out;
-        if (out.size() + *n > max) co_return Errc::limit_exceeded;
-        out.append(reinterpret_cast<const char*>(buf.data()), *n);
-    }
+    return detail::read_all([this](std::span<std::byte> b) { return read_body(b); }, max);
 }
 
 StopToken BodyWriter::draining() const noexcept {

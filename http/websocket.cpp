@@ -236,6 +236,17 @@ Task<Result<void>> WebSocket::send_frame(Opcode op, std::string_view payload, Co
 // then read and drop its bytes for a while, so that closing does not reset the
 // connection and destroy the close frame sent last. A cancelled caller leaves the
 // stream to the destructor.
+// Reads and drops what the peer sends, up to `limit` bytes, until its end or an error.
+Task<Result<void>> WebSocket::drop_input(std::size_t limit) {
+    State& st = *st_;
+    for (std::size_t dropped = 0; dropped < limit;) {
+        auto n = co_await st.s.recv(std::as_writable_bytes(std::span(st.in.get(), st.in_size)));
+        if (!n || *n == 0) break;
+        dropped += *n;
+    }
+    co_return Result<void>{};
+}
+
 Task<void> WebSocket::end_stream(bool linger, TimePoint fin_by) {
     State& st = *st_;
     if (!linger && st.role == Role::client && st.close_sent && st.close_received &&
@@ -246,33 +257,16 @@ Task<void> WebSocket::end_stream(bool linger, TimePoint fin_by) {
         // end should come now: what does is dropped. Nothing is written after both close
         // frames, so this waits without the write lock: a send meanwhile gets Error::closed
         // at once.
-        auto until_end = [](State* s) -> Task<Result<void>> {
-            for (std::size_t dropped = 0; dropped < 64 * 1024;) {
-                auto n =
-                    co_await s->s.recv(std::as_writable_bytes(std::span(s->in.get(), s->in_size)));
-                if (!n || *n == 0) break;
-                dropped += *n;
-            }
-            co_return Result<void>{};
-        };
         const TimePoint by = std::min(fin_by, Loop::current().now() + st.opts.close_timeout);
-        (void)co_await with_deadline(until_end(&st), by);
+        (void)co_await with_deadline(drop_input(64 * 1024), by);
     }
     auto guard = co_await st.write_mu.lock();
     if (!guard || !st.s.is_open()) co_return;
     if (linger) {
         (void)st.s.shutdown(SHUT_WR);
-        auto drop = [](State* s) -> Task<Result<void>> {
-            for (std::size_t dropped = 0; dropped < 1024 * 1024;) {
-                auto n =
-                    co_await s->s.recv(std::as_writable_bytes(std::span(s->in.get(), s->in_size)));
-                if (!n || *n == 0) break;
-                dropped += *n;
-            }
-            co_return Result<void>{};
-        };
         (void)co_await with_timeout(
-            drop(&st), std::min<Duration>(st.opts.close_timeout, std::chrono::seconds(2)));
+            drop_input(1024 * 1024),
+            std::min<Duration>(st.opts.close_timeout, std::chrono::seconds(2)));
     }
     st.close_stream();
 }

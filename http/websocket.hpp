@@ -216,6 +216,7 @@ private:
                                   Compression c = Compression::allowed);
     Task<Result<void>> fail(std::error_code ec, std::uint16_t code, std::string_view why);
     Task<void> end_stream(bool linger, TimePoint fin_by = TimePoint::max());
+    Task<Result<void>> drop_input(std::size_t limit);
     Task<void> answer_close();
     Task<Result<Message>> next_message();
     Task<Result<std::size_t>> idle_recv();
