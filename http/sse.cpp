@@ -13,6 +13,8 @@ namespace corio::http::sse {
 
 Task<Result<void>> Writer::send(std::string_view data, std::string_view type,
                                 std::optional<std::string_view> id) {
+    auto guard = co_await mu_.lock();
+    if (!guard) co_return guard.error();
     buf_.clear();
     auto ok = detail::format_fields(type, data, id, std::nullopt, buf_);
     if (!ok) co_return ok;
@@ -20,6 +22,8 @@ Task<Result<void>> Writer::send(std::string_view data, std::string_view type,
 }
 
 Task<Result<void>> Writer::send(const Event& e) {
+    auto guard = co_await mu_.lock();
+    if (!guard) co_return guard.error();
     buf_.clear();
     auto ok = format_event(e, buf_);
     if (!ok) co_return ok;
@@ -27,6 +31,8 @@ Task<Result<void>> Writer::send(const Event& e) {
 }
 
 Task<Result<void>> Writer::comment(std::string_view text) {
+    auto guard = co_await mu_.lock();
+    if (!guard) co_return guard.error();
     buf_.clear();
     format_comment(text, buf_);
     co_return co_await write();

@@ -60,15 +60,17 @@ struct WriterDrain {
 };
 }  // namespace detail
 
-/// Sends events on a streamed response (see response()). One call at a
-/// time: a producer that also wants a heartbeat waits for its next event with
-/// a timeout (when_any with sleep_for) and sends comment() when it fires,
-/// rather than running a second task on the same Writer.
+/// Sends events on a streamed response (see response()). Calls from several
+/// tasks of the producer (a heartbeat task sending comment() beside the one
+/// sending events) go out one after another, each whole. Lives on the
+/// response's loop.
 class Writer {
 public:
     /// A writer on `body`; `drain` is response()'s (not API).
     explicit Writer(BodyWriter& body, detail::WriterDrain* drain = nullptr) noexcept
         : body_(&body), drain_(drain) {}
+    Writer(const Writer&) = delete;
+    Writer& operator=(const Writer&) = delete;
 
     /// Sends an event with `data` (several lines for a `data` with line
     /// breaks), of `type` (empty: none, which clients see as "message"), with
@@ -96,6 +98,7 @@ private:
 
     BodyWriter* body_;
     detail::WriterDrain* drain_;
+    Mutex mu_;  // one call at a time formats into buf_ and writes it
     std::string buf_;
     std::error_code failed_;
 };

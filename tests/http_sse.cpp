@@ -9,6 +9,7 @@
 
 #include <corio/http/compress.hpp>
 #include <corio/http/sse.hpp>
+#include <corio/runtime/task_group.hpp>
 
 #include "http_support.hpp"
 
@@ -624,6 +625,67 @@ TEST_CASE("sse: an EventSource follows redirects, backs off after streams withou
             e = co_await elsewhere.next();
             CHECK(e.error() == std::errc::protocol_error);
         }
+        co_await srv.stop();
+    });
+}
+
+namespace {
+
+// Comments until *done, from a task beside the producer's.
+Task<void> heartbeat(http::sse::Writer* w, const bool* done, int* beats) {
+    while (!*done) {
+        auto ok = co_await w->comment("beat");
+        if (!ok) co_return;
+        ++*beats;
+        co_await yield();
+    }
+}
+
+// 40 events of 64 KiB (each fills the socket now and then, so a send waits) while a heartbeat
+// task sends comments on the same Writer.
+Task<Result<void>> events_and_heartbeat(http::sse::Writer& w, int* beats) {
+    bool done = false;
+    TaskGroup g;
+    g.spawn(heartbeat(&w, &done, beats));
+    while (*beats == 0)  // the heartbeat is under way before the first event
+        co_await yield();
+    Result<void> r;
+    for (int i = 0; i < 40 && r; ++i)
+        r = co_await w.send(std::string(64 * 1024, char('a' + i % 26)), {}, std::to_string(i));
+    done = true;
+    co_await g.wait();
+    co_return r;
+}
+
+}  // namespace
+
+TEST_CASE("sse: a heartbeat task and the events share a Writer; each goes out whole",
+          "[http][sse]") {
+    test::run([](Loop&) -> Task<void> {
+        int beats = 0;
+        http::Router router;
+        router.get("/busy", [&beats](http::Request&) -> Task<http::Response> {
+            co_return http::sse::response(
+                [&beats](http::sse::Writer& w) { return events_and_heartbeat(w, &beats); });
+        });
+        LocalServer srv(router);
+        http::Client client;
+        auto s = co_await http::sse::open(client, srv.url("/busy"));
+        REQUIRE(s);
+        http::sse::Parser::Limits big;
+        big.max_line = big.max_data = 1 << 20;
+        http::sse::Reader events(*s, big);
+        for (int i = 0; i < 40; ++i) {
+            auto e = co_await events.next();
+            REQUIRE(e);
+            REQUIRE(*e);
+            CHECK((*e)->id == std::to_string(i));
+            CHECK((*e)->data == std::string(64 * 1024, char('a' + i % 26)));
+        }
+        auto end = co_await events.next();
+        REQUIRE(end);
+        CHECK_FALSE(*end);
+        CHECK(beats > 0);
         co_await srv.stop();
     });
 }
