@@ -49,7 +49,23 @@ Task<Result<void>> Writer::write() {
         if (drain_->requested) drain_->drained.set();  // deferred by this send
     }
     if (!r && !failed_) failed_ = r.error();
+    if (r) last_write_ = Loop::current().now();
     co_return r;
+}
+
+Task<Result<void>> Writer::heartbeat(std::chrono::milliseconds every) {
+    every = std::max(every, std::chrono::milliseconds(1));
+    for (;;) {
+        const TimePoint due = last_write_ + every;
+        if (Loop::current().now() < due) {
+            const bool slept = co_await sleep_until(due);
+            if (!slept) co_return std::errc::operation_canceled;
+            continue;  // a send may have gone out meanwhile
+        }
+        auto ok = co_await comment();
+        if (!ok) co_return ok;
+        ++heartbeats_;
+    }
 }
 
 namespace {
@@ -60,7 +76,7 @@ Task<Result<void>> until_set(corio::Event* e) {
 
 // The body of an event stream: `producer` on a Writer over `body`, until it returns or the
 // server drains. `producer` is a copy: the response's may be called on a temporary.
-Task<Result<void>> run(Producer producer, BodyWriter& body) {
+Task<Result<void>> run(Producer producer, BodyWriter& body, std::chrono::milliseconds heartbeat) {
     const StopToken draining = body.draining();
     if (!draining.stop_possible()) {  // not from a server (a BodyWriter on a sink)
         Writer w(body);
@@ -73,7 +89,15 @@ Task<Result<void>> run(Producer producer, BodyWriter& body) {
         drain.requested = true;
         if (!drain.writing) drain.drained.set();  // else when the send is over
     });
-    auto r = co_await when_any(producer(w), until_set(&drain.drained));
+    // A heartbeat, when asked for, beside the producer: it ends only when a comment cannot
+    // be sent (the client is gone, or the drain refuses it).
+    corio::Event never;  // without a heartbeat: a waiter only the race's end stops
+    auto beat = [](Writer* w, std::chrono::milliseconds every,
+                   corio::Event* none) -> Task<Result<void>> {
+        if (every.count() <= 0) co_return co_await none->wait();
+        co_return co_await w->heartbeat(every);
+    };
+    auto r = co_await when_any(producer(w), until_set(&drain.drained), beat(&w, heartbeat, &never));
     if (auto e = r.loser_exception(0)) std::rethrow_exception(e);
     if (r.index() == 0) {  // the producer returned
         Result<void>& mine = std::get<0>(r);
@@ -81,7 +105,10 @@ Task<Result<void>> run(Producer producer, BodyWriter& body) {
         if (!mine && drain.requested && !w.failed()) co_return Result<void>{};
         co_return std::move(mine);
     }
-    if (!drain.requested) {  // the connection itself was stopped: the producer's outcome
+    if (!drain.requested) {
+        // A heartbeat that could not be sent: the connection is broken.
+        if (r.index() == 2) co_return std::move(std::get<2>(r));
+        // The connection itself was stopped: the producer's outcome.
         if (Result<void>* mine = r.result<0>()) co_return std::move(*mine);
         co_return std::errc::operation_canceled;
     }
@@ -110,9 +137,10 @@ bool is_event_stream(const ResponseStream& s) {
 
 }  // namespace
 
-Response response(Producer producer) {
-    Response r =
-        Response::stream(200, [p = std::move(producer)](BodyWriter& body) { return run(p, body); });
+Response response(Producer producer, std::chrono::milliseconds heartbeat) {
+    Response r = Response::stream(200, [p = std::move(producer), heartbeat](BodyWriter& body) {
+        return run(p, body, heartbeat);
+    });
     r.set("Content-Type", "text/event-stream");
     r.set("Cache-Control", "no-cache");
     return r;

@@ -44,6 +44,7 @@
 #include <corio/http/sse_codec.hpp>
 #include <corio/runtime/cancel.hpp>
 #include <corio/runtime/clock.hpp>
+#include <corio/runtime/loop.hpp>
 #include <corio/runtime/resilience.hpp>
 #include <corio/runtime/result.hpp>
 #include <corio/runtime/sync.hpp>
@@ -93,6 +94,13 @@ public:
     /// the stream cannot end cleanly.
     std::error_code failed() const noexcept { return failed_; }
 
+    /// Sends an empty comment whenever nothing went out for `every`, until a
+    /// send fails (its error) or the calling task is cancelled. response()
+    /// runs it beside the producer when given a heartbeat.
+    Task<Result<void>> heartbeat(std::chrono::milliseconds every);
+    /// Comments heartbeat() sent.
+    std::uint64_t heartbeats() const noexcept { return heartbeats_; }
+
 private:
     Task<Result<void>> write();
 
@@ -101,6 +109,12 @@ private:
     Mutex mu_;  // one call at a time formats into buf_ and writes it
     std::string buf_;
     std::error_code failed_;
+    TimePoint last_write_ = start_time();  // the last send that went out, or the start
+    static TimePoint start_time() noexcept {
+        Loop* l = Loop::current_or_null();
+        return l != nullptr ? l->now() : TimePoint{};
+    }
+    std::uint64_t heartbeats_ = 0;
 };
 
 /// Writes the events of one response; returning ends the stream. Copyable (a
@@ -113,8 +127,13 @@ using Producer = std::function<Task<Result<void>>(Writer&)>;
 /// (std::errc::operation_canceled there; a send under way finishes first,
 /// later ones are refused) and the stream ends cleanly at once, rather than
 /// holding the server for its grace and then breaking: clients reconnect
-/// after their reconnection time, to the server that takes over.
-Response response(Producer producer);
+/// after their reconnection time, to the server that takes over. With a
+/// `heartbeat` above zero an empty comment goes out whenever the stream was
+/// quiet that long (Writer::heartbeat(); proxies close connections idle for
+/// about a minute: 15-30 s suits them); a heartbeat that cannot be sent ends
+/// the stream (the client is gone).
+Response response(Producer producer,
+                  std::chrono::milliseconds heartbeat = std::chrono::milliseconds(0));
 
 /// GETs `url` as an event stream: Accept: text/event-stream, Cache-Control:
 /// no-cache, and Last-Event-ID when `last_event_id` is not empty (to resume

@@ -690,4 +690,57 @@ TEST_CASE("sse: a heartbeat task and the events share a Writer; each goes out wh
     });
 }
 
+TEST_CASE("sse: a heartbeat keeps a quiet stream talking", "[http][sse]") {
+    test::run([](Loop&) -> Task<void> {
+        std::uint64_t beats_seen = 0;
+        http::Router router;
+        router.get("/quiet", [&beats_seen](http::Request&) -> Task<http::Response> {
+            co_return http::sse::response(
+                [&beats_seen](http::sse::Writer& w) -> Task<Result<void>> {
+                    auto ok = co_await w.send("first");
+                    if (!ok) co_return ok;
+                    while (w.heartbeats() < 3) {  // quiet until three heartbeats went out
+                        const bool slept = co_await sleep_for(1ms);
+                        if (!slept) co_return std::errc::operation_canceled;
+                    }
+                    beats_seen = w.heartbeats();
+                    co_return co_await w.send("second");
+                },
+                2ms);
+        });
+        router.get("/plain", [](http::Request&) -> Task<http::Response> {
+            co_return http::sse::response([](http::sse::Writer& w) -> Task<Result<void>> {
+                co_return co_await w.send("only");
+            });
+        });
+        LocalServer srv(router);
+        http::Client client;
+        http::ClientRequest req;
+        req.url = srv.url("/quiet");
+        auto s = co_await client.open(req);
+        REQUIRE(s);
+        auto raw = co_await s->read_all(1 << 20);
+        REQUIRE(raw);
+        CHECK(beats_seen >= 3);
+        // The comments came between the two events, and the events parse as sent.
+        const std::size_t first = raw->find("data: first\n\n");
+        const std::size_t second = raw->find("data: second\n\n");
+        REQUIRE(first != std::string::npos);
+        REQUIRE(second != std::string::npos);
+        std::size_t comments = 0;
+        for (std::size_t at = first; (at = raw->find("\n: \n", at)) < second; ++at)
+            ++comments;
+        CHECK(comments >= 3);
+        CHECK(brief(parse(*raw)) == Strings{"message|first|", "message|second|"});
+        // Without a heartbeat: no comment.
+        req.url = srv.url("/plain");
+        s = co_await client.open(req);
+        REQUIRE(s);
+        raw = co_await s->read_all(1 << 20);
+        REQUIRE(raw);
+        CHECK(*raw == "data: only\n\n");
+        co_await srv.stop();
+    });
+}
+
 }  // namespace http_sse_test
