@@ -39,9 +39,14 @@ Task<Result<void>> Writer::comment(std::string_view text) {
 }
 
 Task<Result<void>> Writer::write() {
-    // Once the server drains nothing more goes out; a send under way when it began finishes
-    // (cancelling it could cut a chunk in half).
-    if (drain_ != nullptr && drain_->requested) co_return std::errc::operation_canceled;
+    // Refused, with nothing sent and nothing failed: after close(), once the server drains
+    // (a send under way when it began finishes: cancelling it could cut a chunk in half), and
+    // for a task already asked to stop.
+    if (closed_ || (drain_ != nullptr && drain_->requested)) {
+        co_return std::errc::operation_canceled;
+    }
+    const StopToken stop = co_await this_task::stop_token();
+    if (stop.stop_requested()) co_return std::errc::operation_canceled;
     if (drain_ != nullptr) drain_->writing = true;
     auto r = co_await body_->write(buf_);
     if (drain_ != nullptr) {
@@ -53,8 +58,14 @@ Task<Result<void>> Writer::write() {
     co_return r;
 }
 
+Task<void> Writer::close() {
+    auto guard = co_await mu_.lock();  // after a send under way (a heartbeat's, say)
+    closed_ = true;
+}
+
 Task<Result<void>> Writer::heartbeat(std::chrono::milliseconds every) {
-    every = std::max(every, std::chrono::milliseconds(1));
+    every = std::clamp(every, std::chrono::milliseconds(1),
+                       std::chrono::milliseconds(std::chrono::hours(24)));
     for (;;) {
         const TimePoint due = last_write_ + every;
         if (Loop::current().now() < due) {
@@ -62,7 +73,12 @@ Task<Result<void>> Writer::heartbeat(std::chrono::milliseconds every) {
             if (!slept) co_return std::errc::operation_canceled;
             continue;  // a send may have gone out meanwhile
         }
-        auto ok = co_await comment();
+        auto guard = co_await mu_.lock();
+        if (!guard) co_return guard.error();
+        if (Loop::current().now() < last_write_ + every) continue;  // one went out meanwhile
+        buf_.clear();
+        format_comment({}, buf_);
+        auto ok = co_await write();
         if (!ok) co_return ok;
         ++heartbeats_;
     }
@@ -97,25 +113,31 @@ Task<Result<void>> run(Producer producer, BodyWriter& body, std::chrono::millise
         if (every.count() <= 0) co_return co_await none->wait();
         co_return co_await w->heartbeat(every);
     };
-    auto r = co_await when_any(producer(w), until_set(&drain.drained), beat(&w, heartbeat, &never));
-    if (auto e = r.loser_exception(0)) std::rethrow_exception(e);
-    if (r.index() == 0) {  // the producer returned
-        Result<void>& mine = std::get<0>(r);
-        // Ended on a send the drain refused (nothing of it went out): a clean end.
-        if (!mine && drain.requested && !w.failed()) co_return Result<void>{};
-        co_return std::move(mine);
+    // The producer's slot ends after close(): no send of the heartbeat's is under way then,
+    // or can start, so winning the race cuts none.
+    auto produce = [](Producer* p, Writer* w) -> Task<Result<void>> {
+        auto r = co_await (*p)(*w);
+        co_await w->close();
+        co_return r;
+    };
+    auto r = co_await when_any(produce(&producer, &w), until_set(&drain.drained),
+                               beat(&w, heartbeat, &never));
+    for (std::size_t i = 0; i < 3; ++i) {
+        if (auto e = r.loser_exception(i)) std::rethrow_exception(e);
     }
-    if (!drain.requested) {
-        // A heartbeat that could not be sent: the connection is broken.
-        if (r.index() == 2) co_return std::move(std::get<2>(r));
-        // The connection itself was stopped: the producer's outcome.
-        if (Result<void>* mine = r.result<0>()) co_return std::move(*mine);
-        co_return std::errc::operation_canceled;
-    }
-    // Drained: the producer was cancelled where it waited. The stream ends cleanly unless a
-    // send failed on its own.
+    // A send cut short (a client gone, a timeout, a cancel) breaks the chunked framing.
     if (w.failed()) co_return w.failed();
-    co_return Result<void>{};
+    // Drained: the producer stopped where it waited, or had a send refused: a clean end.
+    if (drain.requested) co_return Result<void>{};
+    Result<void>* mine = r.result<0>();
+    if (r.index() == 0) co_return std::move(*mine);
+    // A heartbeat that could not be sent: the connection is broken.
+    if (r.index() == 2 && std::get<2>(r).error() != std::errc::operation_canceled) {
+        co_return std::move(std::get<2>(r));
+    }
+    // The connection itself was stopped: the producer's outcome.
+    if (mine != nullptr && !*mine) co_return std::move(*mine);
+    co_return std::errc::operation_canceled;
 }
 
 // The request of an event stream from `url`, going on from `last_event_id`.

@@ -62,9 +62,11 @@ struct WriterDrain {
 }  // namespace detail
 
 /// Sends events on a streamed response (see response()). Calls from several
-/// tasks of the producer (a heartbeat task sending comment() beside the one
-/// sending events) go out one after another, each whole. Lives on the
-/// response's loop.
+/// tasks of the producer go out one after another, each whole; those tasks
+/// must be over when the producer returns (the Writer goes with it), so a
+/// producer cancels and awaits the tasks it started (a TaskGroup's cancel()
+/// and wait()). For a heartbeat, response()'s parameter does this already.
+/// Lives on the response's loop.
 class Writer {
 public:
     /// A writer on `body`; `drain` is response()'s (not API).
@@ -94,10 +96,15 @@ public:
     /// the stream cannot end cleanly.
     std::error_code failed() const noexcept { return failed_; }
 
-    /// Sends an empty comment whenever nothing went out for `every`, until a
-    /// send fails (its error) or the calling task is cancelled. response()
-    /// runs it beside the producer when given a heartbeat.
+    /// Sends an empty comment whenever nothing went out for `every` (taken
+    /// between 1 ms and a day), until a send fails or is refused (its error)
+    /// or the calling task is cancelled. response() runs it beside the
+    /// producer when given a heartbeat.
     Task<Result<void>> heartbeat(std::chrono::milliseconds every);
+    /// Refuses every later send (std::errc::operation_canceled, nothing
+    /// sent), once a send under way is over. response() calls it when the
+    /// producer returns.
+    Task<void> close();
     /// Comments heartbeat() sent.
     std::uint64_t heartbeats() const noexcept { return heartbeats_; }
 
@@ -109,6 +116,7 @@ private:
     Mutex mu_;  // one call at a time formats into buf_ and writes it
     std::string buf_;
     std::error_code failed_;
+    bool closed_ = false;
     TimePoint last_write_ = start_time();  // the last send that went out, or the start
     static TimePoint start_time() noexcept {
         Loop* l = Loop::current_or_null();

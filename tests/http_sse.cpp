@@ -631,11 +631,14 @@ TEST_CASE("sse: an EventSource follows redirects, backs off after streams withou
 
 namespace {
 
-// Comments until *done, from a task beside the producer's.
+// Comments until *done, from a task beside the producer's; *beats = -1 when one fails.
 Task<void> heartbeat(http::sse::Writer* w, const bool* done, int* beats) {
     while (!*done) {
         auto ok = co_await w->comment("beat");
-        if (!ok) co_return;
+        if (!ok) {
+            *beats = -1;
+            co_return;
+        }
         ++*beats;
         co_await yield();
     }
@@ -649,6 +652,7 @@ Task<Result<void>> events_and_heartbeat(http::sse::Writer& w, int* beats) {
     g.spawn(heartbeat(&w, &done, beats));
     while (*beats == 0)  // the heartbeat is under way before the first event
         co_await yield();
+    if (*beats < 0) co_return std::errc::io_error;
     Result<void> r;
     for (int i = 0; i < 40 && r; ++i)
         r = co_await w.send(std::string(64 * 1024, char('a' + i % 26)), {}, std::to_string(i));
