@@ -2,6 +2,7 @@
 // ASCII character helpers shared by the HTTP, URL and HTML code (internal,
 // not part of the API). Locale-free on purpose: protocol text is
 // ASCII whatever the process locale says.
+#include <string>
 #include <string_view>
 
 /// ASCII character helpers of http/ (internal; locale-free).
@@ -25,6 +26,13 @@ inline int hex_value(char c) noexcept {
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
+}
+/// Appends byte `b` percent-encoded: '%' and two uppercase hex digits.
+inline void append_percent(unsigned char b, std::string& out) {
+    static constexpr char digits[] = "0123456789ABCDEF";
+    out.push_back('%');
+    out.push_back(digits[b >> 4]);
+    out.push_back(digits[b & 15]);
 }
 /// `s` without the spaces and tabs (OWS, RFC 9110 §5.6.3) at its ends.
 inline std::string_view trim_ows(std::string_view s) noexcept {

@@ -2,16 +2,11 @@
 
 #include <algorithm>
 
+#include <corio/http/ascii.hpp>
+
 namespace corio::http {
 
 namespace {
-
-int hex_digit(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
 // Appends `in` decoded: '+' as a space, %XX as its byte, any other '%' as it is.
 void decode_onto(std::string_view in, std::string& out) {
@@ -22,7 +17,7 @@ void decode_onto(std::string_view in, std::string& out) {
             continue;
         }
         if (c == '%' && i + 2 < in.size()) {
-            const int hi = hex_digit(in[i + 1]), lo = hex_digit(in[i + 2]);
+            const int hi = ascii::hex_value(in[i + 1]), lo = ascii::hex_value(in[i + 2]);
             if (hi >= 0 && lo >= 0) {
                 out.push_back(static_cast<char>(hi * 16 + lo));
                 i += 2;
@@ -76,19 +71,15 @@ std::optional<std::string> form_value(std::string_view text, std::string_view na
 }
 
 void form_encode(std::string_view s, std::string& out) {
-    static constexpr char digits[] = "0123456789ABCDEF";
     for (const char c : s) {
-        const auto u = static_cast<unsigned char>(c);
-        const bool plain = (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') ||
-                           (u >= '0' && u <= '9') || c == '*' || c == '-' || c == '.' || c == '_';
+        const bool plain = ascii::is_alpha(c) || ascii::is_digit(c) || c == '*' || c == '-' ||
+                           c == '.' || c == '_';
         if (plain) {
             out.push_back(c);
         } else if (c == ' ') {
             out.push_back('+');
         } else {
-            out.push_back('%');
-            out.push_back(digits[u >> 4]);
-            out.push_back(digits[u & 15]);
+            ascii::append_percent(static_cast<unsigned char>(c), out);
         }
     }
 }

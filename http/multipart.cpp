@@ -26,15 +26,23 @@ Result<MultipartReader> MultipartReader::make(Request& req, MultipartParser::Lim
     return MultipartReader(req, *boundary, limits);
 }
 
+// The parser's next event, reading the body as it needs. An error stays (given again by
+// later calls), but for a cancelled read, which can be retried: the parser took nothing of it.
 Task<Result<MultipartParser::Event>> MultipartReader::pull() {
     for (;;) {
+        if (error_) co_return error_;
         auto ev = parser_->next();
+        if (!ev) error_ = ev.error();
         if (!ev || *ev != MultipartParser::Event::need_more) co_return ev;
         auto n = co_await req_->read_body(*in_);
-        if (!n) co_return n.error();
+        if (!n) {
+            if (n.error() != std::errc::operation_canceled) error_ = n.error();
+            co_return n.error();
+        }
         if (*n == 0) {  // the body is over before the multipart body: cut off
             auto f = parser_->finish();
-            co_return f ? std::error_code(Errc::eof) : f.error();
+            error_ = f ? std::error_code(Errc::eof) : f.error();
+            continue;
         }
         parser_->feed(std::string_view(reinterpret_cast<const char*>(in_->data()), *n));
     }
@@ -44,14 +52,9 @@ Task<Result<std::optional<PartHead>>> MultipartReader::next_part() {
     using Event = MultipartParser::Event;
     data_ = {};
     for (;;) {
-        if (error_) co_return error_;
         if (ended_) co_return std::optional<PartHead>();
         auto ev = co_await pull();
-        if (!ev) {
-            // A cancelled read can be retried: the parser took nothing of it.
-            if (ev.error() != std::errc::operation_canceled) error_ = ev.error();
-            co_return ev.error();
-        }
+        if (!ev) co_return ev.error();
         if (*ev == Event::head) {
             in_part_ = true;
             co_return std::optional<PartHead>(parser_->head());
@@ -68,10 +71,7 @@ Task<Result<std::size_t>> MultipartReader::read(std::span<std::byte> buf) {
         if (error_) co_return error_;
         if (!in_part_ || buf.empty()) co_return std::size_t(0);
         auto ev = co_await pull();
-        if (!ev) {
-            if (ev.error() != std::errc::operation_canceled) error_ = ev.error();
-            co_return ev.error();
-        }
+        if (!ev) co_return ev.error();
         if (*ev == Event::data) data_ = parser_->data();
         if (*ev == Event::part_end) in_part_ = false;  // the part's end: 0 above
     }

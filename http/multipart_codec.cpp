@@ -134,7 +134,6 @@ Result<MultipartParser::Event> MultipartParser::next() {
             case State::after_delimiter: {
                 if (p.size() < 2) return Event::need_more;
                 if (p.starts_with("--")) {  // the close delimiter: the epilogue follows
-                    take(p.size());
                     buf_.clear();
                     start_ = 0;
                     state_ = State::epilogue;
@@ -177,7 +176,6 @@ Result<MultipartParser::Event> MultipartParser::next() {
                 }
                 const std::string_view section = p.substr(0, end);  // lines with their CRLFs
                 take(after.starts_with(delimiter_) ? end : end + 2);
-                head_scan_ = 0;
                 auto parsed = parse_head(section);
                 if (!parsed) return fail(parsed.error());
                 state_ = State::body;

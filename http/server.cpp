@@ -400,10 +400,9 @@ public:
     const std::optional<net::Address>& peer() {
         if (!peer_known_) {
             peer_known_ = true;
-            const int fd = s_.native_socket();
-            if (auto a = fd >= 0 ? net::peer_address_of(fd)
-                                 : Result<net::Address>(std::errc::not_a_socket)) {
-                if (a->family() != AF_UNSPEC) peer_ = std::move(*a);
+            if (const int fd = s_.native_socket(); fd >= 0) {
+                auto a = net::peer_address_of(fd);
+                if (a && a->family() != AF_UNSPEC) peer_ = std::move(*a);
             }
         }
         return peer_;
@@ -427,7 +426,7 @@ private:
                       unsigned replaces = 0);
     void append_head(const Response& resp, bool keep_alive, Version v, bool body_allowed,
                      unsigned replaces = 0);
-    std::size_t append_error(int status, bool head, bool keep_alive, Version v);
+    void append_error(int status, bool head, Version v);
     void log_access(int status, bool complete) noexcept;
     Task<bool> send_file(FileBody& f);
     Task<bool> send_stream(Response& resp, bool chunked);
@@ -644,12 +643,13 @@ void Connection::append_head(const Response& resp, bool keep_alive, Version v, b
     }
 }
 
-std::size_t Connection::append_error(int status, bool head, bool keep_alive, Version v) {
+// The server's own answer to the current request, with Connection: close; logged.
+void Connection::append_error(int status, bool head, Version v) {
     Response r = Response::error(status);
-    append_head(r, keep_alive, v, true);
-    if (head) return 0;
-    out_.buf += r.body;
-    return r.body.size();
+    append_head(r, false, v, true);
+    body_sent_ = head ? 0 : r.body.size();
+    if (!head) out_.buf += r.body;
+    log_access(status, true);
 }
 
 void Connection::log_access(int status, bool complete) noexcept {
@@ -935,10 +935,8 @@ Task<void> Connection::run() {
             begin_ += parser_.feed(std::string_view(in_.get() + begin_, end_ - begin_));
             if (parser_.state() == ParseState::error) {
                 // RFC 9110 §9.3.2: an answer to HEAD has no content, even an error.
-                body_sent_ =
-                    append_error(parser_.error_status(), parser_.request().method == "HEAD", false,
-                                 Version::http_1_1);
-                log_access(parser_.error_status(), true);
+                append_error(parser_.error_status(), parser_.request().method == "HEAD",
+                             Version::http_1_1);
                 close_after = linger = true;
                 break;
             }
@@ -989,9 +987,7 @@ Task<void> Connection::run() {
                 keep_alive = false;  // the body ends with the connection
             }
             if (body_error_ != 0 || failed) {
-                const int status = body_error_ != 0 ? body_error_ : 500;
-                body_sent_ = append_error(status, head, false, msg.version);
-                log_access(status, true);
+                append_error(body_error_ != 0 ? body_error_ : 500, head, msg.version);
                 close_after = linger = true;
                 break;
             }
@@ -1005,8 +1001,7 @@ Task<void> Connection::run() {
                              msg.method, msg.target);
                 }
                 if (!can || ls_->draining) {
-                    body_sent_ = append_error(can ? 503 : 500, head, false, msg.version);
-                    log_access(can ? 503 : 500, true);
+                    append_error(can ? 503 : 500, head, msg.version);
                     close_after = linger = true;
                     break;
                 }

@@ -5,6 +5,7 @@
 
 #include <corio/http/ascii.hpp>
 #include <corio/runtime/loop.hpp>
+#include <corio/runtime/resilience.hpp>
 #include <corio/runtime/sync.hpp>
 #include <corio/runtime/timer.hpp>
 #include <corio/runtime/when_any.hpp>

@@ -45,7 +45,6 @@
 #include <corio/runtime/cancel.hpp>
 #include <corio/runtime/clock.hpp>
 #include <corio/runtime/loop.hpp>
-#include <corio/runtime/resilience.hpp>
 #include <corio/runtime/result.hpp>
 #include <corio/runtime/sync.hpp>
 #include <corio/runtime/task.hpp>

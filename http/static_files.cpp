@@ -98,7 +98,6 @@ int path_to_key(std::string_view path, std::string& key) {
 /// and a few safe sub-delimiters stay, everything else (controls, spaces,
 /// '%', non-ASCII) is escaped, so no header can be injected.
 std::string encode_path(std::string_view key) {
-    static constexpr char hex[] = "0123456789ABCDEF";
     std::string out;
     for (unsigned char ch : key) {
         bool keep = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
@@ -107,9 +106,7 @@ std::string encode_path(std::string_view key) {
         if (keep) {
             out.push_back(char(ch));
         } else {
-            out.push_back('%');
-            out.push_back(hex[ch >> 4]);
-            out.push_back(hex[ch & 15]);
+            ascii::append_percent(ch, out);
         }
     }
     return out;

@@ -49,10 +49,7 @@ inline bool has_class(char c, std::uint8_t cls) noexcept {
 }
 
 void append_escape(std::string& out, unsigned char b) {
-    static constexpr char digits[] = "0123456789ABCDEF";
-    out.push_back('%');
-    out.push_back(digits[b >> 4]);
-    out.push_back(digits[b & 15]);
+    ascii::append_percent(b, out);
 }
 
 // The byte of a valid "%XX" at s[i], or -1.

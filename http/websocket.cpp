@@ -231,11 +231,6 @@ Task<Result<void>> WebSocket::send_frame(Opcode op, std::string_view payload, Co
     co_return r;
 }
 
-// Closes the stream once no other task is sending on it; the caller is the only
-// reader. `linger`: after a failure, the peer may still be sending: half-close,
-// then read and drop its bytes for a while, so that closing does not reset the
-// connection and destroy the close frame sent last. A cancelled caller leaves the
-// stream to the destructor.
 // Reads and drops what the peer sends, up to `limit` bytes, until its end or an error.
 Task<Result<void>> WebSocket::drop_input(std::size_t limit) {
     State& st = *st_;
@@ -247,6 +242,12 @@ Task<Result<void>> WebSocket::drop_input(std::size_t limit) {
     co_return Result<void>{};
 }
 
+// Closes the stream once no other task is sending on it; the caller is the only
+// reader. `linger`: after a failure, the peer may still be sending: half-close,
+// then read and drop its bytes for a while, so that closing does not reset the
+// connection and destroy the close frame sent last. A client after a closing handshake
+// first waits (until `fin_by`, within close_timeout) for the server to close. A cancelled
+// caller leaves the stream to the destructor.
 Task<void> WebSocket::end_stream(bool linger, TimePoint fin_by) {
     State& st = *st_;
     if (!linger && st.role == Role::client && st.close_sent && st.close_received &&

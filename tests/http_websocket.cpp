@@ -612,6 +612,27 @@ std::string switching(const std::string& request) {
            ws::accept_key(request.substr(k, request.find("\r\n", k) - k)) + "\r\n\r\n";
 }
 
+// One connection accepted on `l` and its handshake answered with a 101: the stream, and
+// what the client sent up to then (the request, and any bytes behind it); nullopt when
+// either failed.
+struct Upgraded {
+    net::TcpStream s;
+    std::string request;
+};
+Task<std::optional<Upgraded>> accept_upgrade(net::TcpListener* l) {
+    auto s = co_await l->accept();
+    if (!s) co_return std::nullopt;
+    auto in = co_await read_handshake(*s);
+    if (!in) co_return std::nullopt;
+    const std::string reply = switching(*in);
+    auto sent = co_await s->send_all(std::as_bytes(std::span(reply)));
+    if (!sent) co_return std::nullopt;
+    std::optional<Upgraded> u(std::in_place);
+    u->s = std::move(*s);
+    u->request = std::move(*in);
+    co_return u;
+}
+
 // A WebSocket server by hand: accepts the handshake (`answer`: false, it never
 // answers), then reads until the client closes and never sends a close frame.
 // Sets *got_eof when the client's end of the stream came.
@@ -695,13 +716,10 @@ Task<int> client_frame(net::TcpStream& s) {
 // *client_ended when the client's end of the stream came within it: a client must wait for
 // the server to close first (for its close_timeout at most).
 Task<void> closing_server(net::TcpListener* l, bool first, Duration hold, bool* client_ended) {
-    auto s = co_await l->accept();
-    if (!s) co_return;
-    auto in = co_await read_handshake(*s);
-    if (!in) co_return;
-    const std::string reply = switching(*in);
-    auto sent = co_await s->send_all(std::as_bytes(std::span(reply)));
-    if (!sent) co_return;
+    auto u = co_await accept_upgrade(l);
+    if (!u) co_return;
+    net::TcpStream* s = &u->s;
+    Result<void> sent;
     const std::string close_frame("\x88\x02\x03\xe8", 4);  // 1000, unmasked
     if (first) {
         sent = co_await s->send_all(std::as_bytes(std::span(close_frame)));
@@ -777,14 +795,10 @@ namespace {
 // A WebSocket server by hand that ends its side at once (no close frame), then
 // reads what the client sends, 64 KiB a millisecond, until the client's end.
 Task<void> leaving_server(net::TcpListener* l, std::size_t* got) {
-    auto s = co_await l->accept();
-    if (!s) co_return;
-    auto in = co_await read_handshake(*s);
-    if (!in) co_return;
-    *got = in->size() - in->find("\r\n\r\n") - 4;
-    const std::string reply = switching(*in);
-    auto sent = co_await s->send_all(std::as_bytes(std::span(reply)));
-    if (!sent) co_return;
+    auto u = co_await accept_upgrade(l);
+    if (!u) co_return;
+    net::TcpStream* s = &u->s;
+    *got = u->request.size() - u->request.find("\r\n\r\n") - 4;
     (void)s->shutdown(SHUT_WR);
     std::array<std::byte, 65536> buf;
     for (;;) {
