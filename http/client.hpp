@@ -80,15 +80,15 @@ struct ClientOptions {
     /// Hook: retry each hop with this policy (transient errors by
     /// policy.retryable, 408 answers to idempotent requests, and 5xx answers
     /// to idempotent requests when retry_server_errors). Unset: no retries.
-    std::optional<RetryPolicy> retry;
+    std::optional<RetryPolicy> retry{};
     /// With `retry`: also retry 5xx answers to idempotent requests.
     bool retry_server_errors = true;
     /// Hook: a circuit breaker per origin ("http://host:port") with these
     /// options; errors per options' is_failure and 5xx answers count as
     /// failures; an open breaker fails calls with Errc::circuit_open.
-    std::optional<BreakerOptions> breaker;
+    std::optional<BreakerOptions> breaker{};
     /// Hook: how to open a stream to an origin (default connect_tcp).
-    Connector connect;
+    Connector connect{};
     /// fetch(): ask for compressed bodies (Accept-Encoding: gzip, deflate)
     /// and decode the final response's (decode_content), within max_body
     /// (Errc::limit_exceeded; a broken body gives

@@ -110,11 +110,11 @@ struct ServerOptions {
     std::string server_name = "corio";
     /// Hook: run on each connection run() and serve() accept, within
     /// header_timeout, before the first request is read (TLS). Unset: plain TCP.
-    ConnectionWrapper wrap_connection;
+    ConnectionWrapper wrap_connection{};
     /// Hook: each request as answered (see AccessLog). Unset: nothing is
     /// measured. Connections refused at max_connections carry no request
     /// and are not logged.
-    AccessLog access_log;
+    AccessLog access_log{};
 };
 
 namespace detail {

@@ -205,9 +205,9 @@ struct SourceOptions {
     int max_failures = 0;
     /// Sent as Last-Event-ID with the first request (to go on from a stream
     /// read before); later ones send the last event's ID.
-    std::string last_event_id;
+    std::string last_event_id{};
     /// The parser's limits, on every connection.
-    Parser::Limits limits;
+    Parser::Limits limits{};
 };
 
 /// An event stream that reconnects by itself, as a browser's EventSource: a

@@ -109,11 +109,11 @@ struct Options {
     /// Subprotocols (Sec-WebSocket-Protocol): a server picks the first the
     /// client offers that is in this list (none when none is); a client
     /// offers these, in order, and fails when the server picks another.
-    std::vector<std::string> protocols;
+    std::vector<std::string> protocols{};
     /// permessage-deflate (RFC 7692): off unless enabled here, and used only
     /// when the other end agrees. See DeflateOptions for its memory and the
     /// compression of secrets.
-    DeflateOptions deflate;
+    DeflateOptions deflate{};
 };
 
 /// One end of a WebSocket connection, made by accept() (server) or connect()
@@ -245,16 +245,16 @@ Response accept(const Request& req, Session session, Options opts = {});
 
 /// How connect() opens a connection.
 struct ConnectOptions {
-    Options options;  ///< the WebSocket's
+    Options options{};  ///< the WebSocket's
     /// Opens the stream: unset, plain TCP for ws:// (connect_tcp); wss://
     /// needs a TLS connector (tls::https_connector), which sees the
     /// origin's scheme as "https".
-    Connector connect;
+    Connector connect{};
     /// The handshake, connection included; zero: none.
     Duration timeout = std::chrono::seconds(10);
     /// Extra request header fields (Origin, Authorization, ...); the
     /// handshake's own are the library's.
-    Headers headers;
+    Headers headers{};
 };
 
 /// Opens a WebSocket to `url` (ws:// or wss://, as http:// and https://)

@@ -33,9 +33,9 @@ struct HostsEntry {
 struct DnsConfig {
     /// The name servers, tried in this order (port 53 from resolv.conf).
     /// None: only numeric names and the hosts table resolve.
-    std::vector<Address> servers;
+    std::vector<Address> servers{};
     /// Domains tried after a name with fewer than `ndots` dots (see Resolver).
-    std::vector<std::string> search;
+    std::vector<std::string> search{};
     /// A name with at least this many dots is first tried as it is.
     int ndots = 1;
     /// How long one query waits for one server's answer.
@@ -47,7 +47,7 @@ struct DnsConfig {
     /// Offer EDNS0 (UDP answers up to dns::edns_payload bytes instead of 512).
     bool edns = false;
     /// Names answered without asking, in file order (a hosts file).
-    std::vector<HostsEntry> hosts;
+    std::vector<HostsEntry> hosts{};
     /// Names whose answers are kept (for their TTL, at most `max_ttl`; negative
     /// ones as `max_negative_ttl` says); 0: no cache.
     std::size_t cache_entries = 1024;

@@ -57,7 +57,7 @@ struct LoopOptions {
     unsigned fixed_files = 4096;
     /// Run ready coroutines in a seeded random order within each turn.
     /// `CORIO_SHUFFLE=<seed>` sets it when this is empty.
-    std::optional<std::uint64_t> shuffle_seed;
+    std::optional<std::uint64_t> shuffle_seed{};
     /// Use a manual clock (tests); null = the steady clock.
     ManualClock* clock = nullptr;
     /// Honour CORIO_BACKEND and CORIO_SHUFFLE.

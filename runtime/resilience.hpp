@@ -102,12 +102,12 @@ struct RetryPolicy {
     /// Seed of the jitter generator (std::mt19937_64): the same seed gives the
     /// same delays. Unset: a fresh random seed per retry() call, so that many
     /// clients do not retry in step.
-    std::optional<std::uint64_t> seed;
+    std::optional<std::uint64_t> seed{};
     /// Bounds each attempt (std::errc::timed_out, which is retryable by
     /// default); zero = no per-attempt limit.
     Duration attempt_timeout = Duration::zero();
     /// Bounds everything: no attempt runs past it, no backoff sleeps past it.
-    Deadline deadline;
+    Deadline deadline{};
     /// Which errors are worth another attempt (see is_transient_error). Used
     /// by the two-argument retry(); null = none.
     bool (*retryable)(std::error_code) = &is_transient_error;
@@ -276,7 +276,7 @@ class CircuitBreaker;
 /// How a CircuitBreaker decides. At least one opening rule should be on.
 struct BreakerOptions {
     /// Names the breaker in logs and listeners (a host, a service).
-    std::string name;
+    std::string name{};
     /// Consecutive failures that open a closed breaker; 0 turns the rule off.
     int failure_threshold = 5;
     /// Size of the ratio window (the last `window` calls); 0 turns the rule off.
@@ -296,7 +296,8 @@ struct BreakerOptions {
     bool (*is_failure)(std::error_code) = &counts_as_failure;
     /// Called on every state change, for logs and metrics (cold path: only on
     /// transitions). It must not destroy the breaker.
-    std::function<void(const CircuitBreaker&, BreakerState from, BreakerState to)> on_state_change;
+    std::function<void(const CircuitBreaker&, BreakerState from, BreakerState to)>
+        on_state_change{};
 };
 
 /// Counters a CircuitBreaker keeps.

@@ -36,12 +36,12 @@ struct ContextOptions {
     Role role = Role::client;
     /// PEM certificate chain (leaf first) and its private key. Required for a
     /// server; optional for a client (a client certificate).
-    std::string cert_file;
+    std::string cert_file{};
     /// PEM private key of cert_file's leaf certificate.
-    std::string key_file;
+    std::string key_file{};
     /// PEM file of trusted CA certificates; empty: the system store
     /// (/etc/ssl/certs, as `openssl version -d` says).
-    std::string ca_file;
+    std::string ca_file{};
     /// Client: verify the server's chain and its name (the name given to
     /// BasicStream::client). Turning it off accepts any server (`--insecure`).
     /// Server: ask for and verify a client certificate (off by default).
@@ -49,7 +49,7 @@ struct ContextOptions {
     /// ALPN protocol names in order of preference ("h2", "http/1.1"); a
     /// server picks the first of its own the client offers, and goes on
     /// without ALPN when there is none in common.
-    std::vector<std::string> alpn;
+    std::vector<std::string> alpn{};
     /// Protocol versions: only TLS 1.2 and 1.3 exist here.
     Version min_version = Version::tls1_2;
     /// The newest version offered or accepted.
@@ -67,9 +67,9 @@ struct ContextOptions {
     bool release_buffers = true;
     /// OpenSSL cipher lists; empty: OpenSSL's defaults. `ciphers` is for TLS
     /// 1.2 (SSL_CTX_set_cipher_list), `ciphersuites` for TLS 1.3.
-    std::string ciphers;
+    std::string ciphers{};
     /// TLS 1.3 cipher suites (SSL_CTX_set_ciphersuites); empty: OpenSSL's defaults.
-    std::string ciphersuites;
+    std::string ciphersuites{};
     /// Kernel TLS transmit (see KtlsMode and BasicStream::ktls_status()).
     /// With `automatic` the context's keylog and message callbacks
     /// (SSL_CTX_set_keylog_callback, SSL_CTX_set_msg_callback) are corio's:
