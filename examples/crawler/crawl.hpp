@@ -58,23 +58,6 @@ public:
     const http::Client& client() const noexcept { return client_; }
 
 private:
-    http::ClientOptions client_options() const {
-        http::ClientOptions o;
-        o.max_idle_per_origin = cfg_.concurrency;
-        o.max_redirects = 0;  // a redirect is a page of its own
-        o.user_agent = cfg_.user_agent;
-        o.connect = cfg_.connect;
-        o.timeout = cfg_.timeout;
-        o.retry.emplace().max_attempts = 1 + cfg_.retries;  // jittered backoff from 100 ms
-        // Opens when 80% of the last `window` calls failed: a dead host fails fast, one that
-        // fails each page once (and then answers) keeps being called.
-        o.breaker.emplace().failure_threshold = 0;
-        o.breaker->window = int(std::max<std::size_t>(20, 2 * cfg_.concurrency));
-        o.breaker->failure_ratio = 0.8;
-        o.breaker->cool_down = std::chrono::seconds(2);
-        return o;
-    }
-
     // Schedules `url` if it is on the start URL's origin, new, and within the page budget.
     void schedule(http::Url url, int hops) {
         if (!(url.origin() == origin_) || seen_.size() >= cfg_.max_pages) return;
@@ -116,7 +99,20 @@ private:
     http::Url start_;
     http::Origin origin_ = start_.origin();  // made once: compared with every link's
     Bulkhead bulkhead_;
-    http::Client client_{client_options()};
+    http::Client client_{{
+        .max_idle_per_origin = cfg_.concurrency,
+        .timeout = cfg_.timeout,
+        .max_redirects = 0,  // a redirect is a page of its own
+        .user_agent = cfg_.user_agent,
+        .retry = RetryPolicy{.max_attempts = 1 + cfg_.retries},  // jittered backoff from 100 ms
+        // Opens when 80% of the last `window` calls failed: a dead host fails fast, one that
+        // fails each page once (and then answers) keeps being called.
+        .breaker = BreakerOptions{.failure_threshold = 0,
+                                  .window = int(std::max<std::size_t>(20, 2 * cfg_.concurrency)),
+                                  .failure_ratio = 0.8,
+                                  .cool_down = std::chrono::seconds(2)},
+        .connect = cfg_.connect,
+    }};
     std::unordered_set<std::string> seen_;
     TaskGroup* pages_ = nullptr;
     std::uint64_t n_pages_ = 0, bytes_ = 0, errors_ = 0;

@@ -19,15 +19,15 @@ namespace crawl = corio::examples::crawl;
 
 namespace {
 
-// A progress line on stderr four times a second, until cancelled ("\r\033[K" clears it).
+// A progress line on stderr four times a second until cancelled ("\r\033[K" clears it).
 Task<void> show_progress(const crawl::Crawler* cr, TimePoint started) {
     while (co_await sleep_for(250ms)) {
         const std::chrono::duration<double> secs = Loop::current().now() - started;
         fmt::print(stderr, "\r\033[Kpages={} pages/s={:.0f} errors={} in-flight={} queued={}",
                    cr->pages(), double(cr->pages()) / std::max(secs.count(), 1e-3), cr->errors(),
                    cr->bulkhead().in_flight(), cr->bulkhead().waiting());
-        std::fflush(stderr);
     }
+    std::fputs("\r\033[K", stderr);
 }
 
 }  // namespace
@@ -43,8 +43,7 @@ int main(int argc, char** argv) {
                       "--out (ERR: no answer came) and `pages=N bytes=B errors=E elapsed_ms=T`.\n");
     cli.positional("URL", start_text);
     cli.option("concurrency N", "pages fetched at once", cfg.concurrency, 1, 100000);
-    cli.option("max-pages N", "no page is scheduled after N", cfg.max_pages, 1,
-               std::size_t(1) << 40);
+    cli.option("max-pages N", "no page is scheduled after N", cfg.max_pages, 1, SIZE_MAX);
     cli.option("timeout-ms T", "deadline per page, retries included", cfg.timeout, 1, 86'400'000);
     cli.option("retries N", "retries of a connection error or 5xx answer", cfg.retries, 0, 100);
     cli.option("max-redirects N", "redirects followed in a chain", cfg.max_redirects, 0, 100);
@@ -57,13 +56,10 @@ int main(int argc, char** argv) {
     auto start = http::Url::parse(start_text);
     if (!start) cli.fail("not an http(s) URL: '" + start_text + "'");
 #if CORIO_HAS_TLS
-    tls::ContextOptions tls_opts;
-    tls_opts.ca_file = ca_file;
-    tls_opts.verify_peer = !insecure;
-    tls_opts.alpn = {"http/1.1"};
-    auto tls_ctx = tls::Context::make(tls_opts);
-    if (!tls_ctx) cli.fail("--ca-file " + ca_file + ": " + tls_ctx.error().message());
-    cfg.connect = tls::https_connector(*tls_ctx);
+    auto tls =
+        tls::Context::make({.ca_file = ca_file, .verify_peer = !insecure, .alpn = {"http/1.1"}});
+    if (!tls) cli.fail("--ca-file " + ca_file + ": " + tls.error().message());
+    cfg.connect = tls::https_connector(*tls);
 #else
     if (start->scheme() == "https") cli.fail("https: built without the tls part (OpenSSL 3)");
 #endif
@@ -84,7 +80,6 @@ int main(int argc, char** argv) {
         const TimePoint started = loop.now();
         if (live) {
             (void)loop.block_on(when_any(cr.run(), show_progress(&cr, started)));
-            std::fputs("\r\033[K", stderr);
         } else {
             loop.block_on(cr.run());
         }
