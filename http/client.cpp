@@ -365,7 +365,7 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
     Headers connection;  // the request's Connection fields
     try {
         std::vector<HeaderView> fields;
-        bool has_agent = false;
+        bool has_agent = false, has_cookie = false;
         std::string host = hop.url.authority();
         for (const auto& [n, v] : hop.headers) {
             if (iequals(n, "host")) {
@@ -374,10 +374,14 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
             }
             fields.push_back({n, v});
             if (iequals(n, "user-agent")) has_agent = true;
+            if (iequals(n, "cookie")) has_cookie = true;
             if (iequals(n, "connection")) connection.add(n, v);
         }
         if (!has_agent && !opts_.user_agent.empty())
             fields.push_back({"User-Agent", opts_.user_agent});
+        std::string cookies;
+        if (opts_.cookies && !has_cookie) cookies = opts_.cookies->header_for(hop.url);
+        if (!cookies.empty()) fields.push_back({"Cookie", cookies});
         const std::string length = std::to_string(hop.body.size());
         if (!hop.body.empty() || hop.method == "POST" || hop.method == "PUT" ||
             hop.method == "PATCH") {
@@ -468,6 +472,7 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
             }
         }
         if (stale) continue;
+        if (opts_.cookies) opts_.cookies->store(hop.url, parser->response().headers);
         ResponseStream rs(this, std::move(slot), std::move(conn), std::move(parser));
         rs.request_close_ = connection.has_token("connection", "close");
         if (rs.parser_->state() == ParseState::done) rs.finish();

@@ -24,6 +24,7 @@
 
 #include <corio/http/codec.hpp>
 #include <corio/http/content_coding.hpp>
+#include <corio/http/cookie_jar.hpp>
 #include <corio/http/stream.hpp>
 #include <corio/http/url.hpp>
 #include <corio/net/dns.hpp>
@@ -101,6 +102,11 @@ struct ClientOptions {
     /// decoded size), unless the head announces an empty body (Content-Length:
     /// 0, 204, 304).
     bool decompress = true;
+    /// Cookies: with a jar, every hop (redirects and retries included, and
+    /// open()) sends the jar's Cookie field for its URL, unless the request
+    /// has a Cookie field of its own, and stores the response's Set-Cookie
+    /// fields, the redirects' too. Null: cookies are neither sent nor kept.
+    std::shared_ptr<CookieJar> cookies{};
 };
 
 /// A request for Client::fetch() and Client::open().

@@ -1437,4 +1437,121 @@ TEST_CASE("content codings: decode_content's cases", "[http][client]") {
     CHECK((empty && empty->empty()));
 }
 
+namespace {
+
+/// The request's Cookie field as the body ("-" for none).
+Task<http::Response> show_cookies(http::Request& req) {
+    co_return http::Response::text(200, std::string(req.header("Cookie").value_or("-")));
+}
+
+http::Router cookie_router() {
+    http::Router r;
+    r.get("/login", [](http::Request&) -> Task<http::Response> {
+        http::Response resp(302);
+        resp.set("Location", "/show");
+        resp.set("Set-Cookie", "session=abc; Path=/; HttpOnly");
+        resp.set("Set-Cookie", "narrow=1; Path=/private");
+        co_return resp;
+    });
+    r.get("/logout", [](http::Request&) -> Task<http::Response> {
+        http::Response resp = http::Response::text(200, "bye\n");
+        resp.set("Set-Cookie", "session=; Max-Age=0; Path=/");
+        co_return resp;
+    });
+    r.get("/show", show_cookies);
+    r.get("/private/show", show_cookies);
+    return r;
+}
+
+}  // namespace
+
+// ClientOptions::cookies: the Set-Cookie fields of every hop go into the jar (a redirect's
+// too), and each request sends what matches its URL; a Cookie field of the caller's is sent
+// instead; open() stores and sends as fetch() does; Clients of one loop share a jar; without
+// a jar nothing is kept.
+TEST_CASE("client: a cookie jar keeps and sends cookies", "[http][client][cookie]") {
+    test::run([](Loop&) -> Task<void> {
+        LocalServer srv(cookie_router());
+        auto jar = std::make_shared<http::CookieJar>();
+        http::ClientOptions o;
+        o.cookies = jar;
+        http::Client client(o);
+        auto r = co_await client.get(srv.url("/login"));  // 302 with cookies, then /show
+        REQUIRE(r);
+        CHECK(r->redirects == 1);
+        CHECK(r->body == "session=abc");  // narrow's path is /private
+        CHECK(jar->size() == 2);
+        r = co_await client.get(srv.url("/private/show"));
+        REQUIRE(r);
+        CHECK(r->body == "narrow=1; session=abc");
+        // The caller's own Cookie field goes instead of the jar's.
+        http::ClientRequest mine;
+        mine.url = srv.url("/show");
+        mine.headers = {{"Cookie", "mine=1"}};
+        r = co_await client.fetch(mine);
+        REQUIRE(r);
+        CHECK(r->body == "mine=1");
+        // Another client on the same jar; open() sends and stores.
+        http::Client other(o);
+        http::ClientRequest streamed;
+        streamed.url = srv.url("/show");
+        auto rs = co_await other.open(streamed);
+        REQUIRE(rs);
+        auto body = co_await rs->read_all(1024);
+        REQUIRE(body);
+        CHECK(*body == "session=abc");
+        streamed.url = srv.url("/logout");
+        rs = co_await other.open(streamed);
+        REQUIRE(rs);
+        CHECK(rs->status() == 200);
+        CHECK(jar->size() == 1);  // session removed by Max-Age=0
+        (void)co_await rs->read_all(1024);
+        r = co_await client.get(srv.url("/show"));
+        REQUIRE(r);
+        CHECK(r->body == "-");
+        // Without a jar: nothing kept, nothing sent.
+        http::Client plain;
+        r = co_await plain.get(srv.url("/login"));
+        REQUIRE(r);
+        CHECK(r->body == "-");
+        co_await srv.stop();
+    });
+}
+
+// Secure cookies go over https only, and a redirect to http does not carry them.
+TEST_CASE("client: a cookie jar keeps Secure cookies off http", "[http][client][cookie]") {
+    test::run([](Loop&) -> Task<void> {
+        Peer a;
+        TaskGroup g;
+        std::vector<std::string> seen;
+        const std::string tls_base = "https" + a.base.substr(4);
+        // One connection per request (the two schemes are two origins): each answer closes.
+        const std::string ok =
+            "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok";
+        g.spawn(serve_each(&a.l,
+                           {{"HTTP/1.1 302 Found\r\nLocation: " + a.base +
+                             "/plain\r\nSet-Cookie: s=1; Secure; Path=/\r\nSet-Cookie: p=2; "
+                             "Path=/\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"},
+                            {ok},
+                            {ok}},
+                           &seen));
+        http::ClientOptions o;
+        o.connect = any_scheme_connector;  // "https" in the clear, for the test
+        o.cookies = std::make_shared<http::CookieJar>();
+        http::Client client(o);
+        auto r = co_await client.get(tls_base + "/login");
+        REQUIRE(r);
+        CHECK(r->url == a.base + "/plain");
+        r = co_await client.get(tls_base + "/again");
+        REQUIRE(r);
+        co_await g.wait();
+        REQUIRE(seen.size() == 3);
+        CHECK_FALSE(has_field(seen[0], "cookie"));
+        INFO(seen[1]);
+        CHECK(seen[1].find("\r\nCookie: p=2\r\n") != std::string::npos);  // http: not s
+        INFO(seen[2]);
+        CHECK(seen[2].find("\r\nCookie: s=1; p=2\r\n") != std::string::npos);
+    });
+}
+
 }  // namespace http_client_test

@@ -12,6 +12,7 @@
 #include <corio/http/compress.hpp>
 #include <corio/http/content_coding.hpp>
 #include <corio/http/cookie.hpp>
+#include <corio/http/cookie_jar.hpp>
 #include <corio/http/form.hpp>
 #include <corio/http/message.hpp>
 #include <corio/http/multipart.hpp>

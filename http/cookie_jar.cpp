@@ -1,0 +1,340 @@
+#include <corio/http/cookie_jar.hpp>
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <limits>
+
+#include <corio/http/ascii.hpp>
+
+namespace corio::http {
+
+namespace {
+
+using ascii::is_digit;
+using namespace std::chrono;
+
+// RFC 6265 §5.1.1 delimiter: %x09 / %x20-2F / %x3B-40 / %x5B-60 / %x7B-7E.
+bool date_delimiter(char ch) noexcept {
+    const auto c = static_cast<unsigned char>(ch);
+    return c == 0x09 || (c >= 0x20 && c <= 0x2f) || (c >= 0x3b && c <= 0x40) ||
+           (c >= 0x5b && c <= 0x60) || (c >= 0x7b && c <= 0x7e);
+}
+
+// Reads 1..max digits at t[i...]; false when there are none or more than max.
+bool digits(std::string_view t, std::size_t& i, std::size_t min, std::size_t max, int& value) {
+    const std::size_t start = i;
+    value = 0;
+    while (i < t.size() && is_digit(t[i]) && i - start <= max)
+        value = value * 10 + (t[i++] - '0');
+    return i - start >= min && i - start <= max;
+}
+
+// A token's rest after its digits: nothing, or a non-digit and then anything.
+bool rest_ok(std::string_view t, std::size_t i) noexcept {
+    return i == t.size() || !is_digit(t[i]);
+}
+
+bool time_token(std::string_view t, int& h, int& m, int& s) {
+    std::size_t i = 0;
+    if (!digits(t, i, 1, 2, h) || i >= t.size() || t[i++] != ':') return false;
+    if (!digits(t, i, 1, 2, m) || i >= t.size() || t[i++] != ':') return false;
+    return digits(t, i, 1, 2, s) && rest_ok(t, i);
+}
+
+bool number_token(std::string_view t, std::size_t min, std::size_t max, int& v) {
+    std::size_t i = 0;
+    return digits(t, i, min, max, v) && rest_ok(t, i);
+}
+
+int month_token(std::string_view t) noexcept {
+    static constexpr std::array<std::string_view, 12> names = {
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"};
+    if (t.size() < 3) return 0;
+    for (std::size_t k = 0; k < names.size(); ++k) {
+        if (iequals(t.substr(0, 3), names[k])) return int(k) + 1;
+    }
+    return 0;
+}
+
+bool is_ip(std::string_view host) {
+    if (host.starts_with('[')) return true;
+    in_addr a{};
+    return ::inet_pton(AF_INET, std::string(host).c_str(), &a) == 1;
+}
+
+// §5.1.3: `host` is `domain` or a name under it (never for an IP address).
+bool domain_match(std::string_view host, std::string_view domain) {
+    if (host == domain) return true;
+    return host.size() > domain.size() && host.ends_with(domain) &&
+           host[host.size() - domain.size() - 1] == '.' && !is_ip(host);
+}
+
+// §5.1.4: `path` is `cookie_path` or under it.
+bool path_match(std::string_view path, std::string_view cookie_path) noexcept {
+    if (!path.starts_with(cookie_path)) return false;
+    return path.size() == cookie_path.size() || cookie_path.ends_with('/') ||
+           path[cookie_path.size()] == '/';
+}
+
+// §5.1.4: the directory of the URL's path.
+std::string default_path(const std::string& path) {
+    const std::size_t last = path.rfind('/');
+    if (!path.starts_with('/') || last == 0 || last == std::string::npos) return "/";
+    return path.substr(0, last);
+}
+
+std::string_view trim_wsp(std::string_view s) noexcept {
+    return ascii::trim_ows(s);
+}
+
+// A cookie's name or value may hold no control character but HTAB (RFC 6265bis §5.6).
+bool has_control(std::string_view s) noexcept {
+    return std::any_of(s.begin(), s.end(), [](char ch) {
+        const auto c = static_cast<unsigned char>(ch);
+        return (c < 0x20 && c != 0x09) || c == 0x7f;
+    });
+}
+
+constexpr CookieTime earliest = CookieTime(seconds(std::numeric_limits<std::int32_t>::min()));
+// Later than any date parse_cookie_date() gives (year 9999): Max-Age is clamped to it.
+constexpr CookieTime latest = sys_days(year(9999) / December / 31) + seconds(86399);
+
+}  // namespace
+
+std::optional<CookieTime> parse_cookie_date(std::string_view s) noexcept {
+    using std::chrono::day, std::chrono::month, std::chrono::year;
+    bool have_time = false, have_day = false, have_month = false, have_year = false;
+    int h = 0, mi = 0, se = 0, d = 0, mo = 0, y = 0;
+    std::size_t i = 0;
+    while (i < s.size()) {
+        while (i < s.size() && date_delimiter(s[i]))
+            ++i;
+        const std::size_t start = i;
+        while (i < s.size() && !date_delimiter(s[i]))
+            ++i;
+        const std::string_view t = s.substr(start, i - start);
+        if (t.empty()) break;
+        int a = 0, b = 0, c = 0;
+        if (!have_time && time_token(t, a, b, c)) {
+            have_time = true;
+            h = a, mi = b, se = c;
+        } else if (!have_day && number_token(t, 1, 2, a)) {
+            have_day = true;
+            d = a;
+        } else if (!have_month && month_token(t) != 0) {
+            have_month = true;
+            mo = month_token(t);
+        } else if (!have_year && number_token(t, 2, 4, a)) {
+            have_year = true;
+            y = a;
+        }
+    }
+    if (y >= 70 && y <= 99) y += 1900;
+    if (y >= 0 && y <= 69) y += 2000;
+    if (!have_time || !have_day || !have_month || !have_year || d < 1 || d > 31 || y < 1601 ||
+        h > 23 || mi > 59 || se > 59) {
+        return std::nullopt;
+    }
+    const year_month_day date{year(y), month(unsigned(mo)), day(unsigned(d))};
+    if (!date.ok()) return std::nullopt;  // "If no such date exists": 30 February
+    return sys_days(date) + hours(h) + minutes(mi) + seconds(se);
+}
+
+CookieJar::CookieJar(CookieJarLimits limits, std::function<CookieTime()> clock)
+    : limits_(limits), clock_(std::move(clock)) {}
+
+CookieTime CookieJar::now() const {
+    return clock_ ? clock_() : floor<seconds>(system_clock::now());
+}
+
+std::size_t CookieJar::store(const Url& url, const Headers& response) {
+    std::size_t n = 0;
+    for (const Header& h : response) {
+        if (iequals(h.name, "set-cookie") && set(url, h.value) == CookieRefusal::none) ++n;
+    }
+    return n;
+}
+
+CookieRefusal CookieJar::set(const Url& url, std::string_view line) {
+    // §5.2: the name-value pair up to the first ';', then attributes.
+    const std::size_t semi = std::min(line.find(';'), line.size());
+    const std::string_view pair = line.substr(0, semi);
+    const std::size_t eq = pair.find('=');
+    if (eq == std::string_view::npos) return CookieRefusal::malformed;
+    StoredCookie c{std::string(trim_wsp(pair.substr(0, eq))),
+                   std::string(trim_wsp(pair.substr(eq + 1)))};
+    if (c.name.empty() || has_control(c.name) || has_control(c.value)) {
+        return CookieRefusal::malformed;
+    }
+    if (c.name.size() + c.value.size() > limits_.max_name_value) return CookieRefusal::too_large;
+    const CookieTime t = now();
+    std::optional<CookieTime> expires, max_age;
+    std::optional<std::string> domain;
+    bool path_given = false;
+    std::string_view attrs = line.substr(semi);
+    while (!attrs.empty()) {
+        attrs.remove_prefix(1);  // the ';'
+        const std::size_t end = std::min(attrs.find(';'), attrs.size());
+        const std::string_view av = attrs.substr(0, end);
+        attrs.remove_prefix(end);
+        const std::size_t aeq = std::min(av.find('='), av.size());
+        const std::string_view name = trim_wsp(av.substr(0, aeq));
+        const std::string_view value = trim_wsp(av.substr(std::min(av.size(), aeq + 1)));
+        if (value.size() > 1024) continue;  // RFC 6265bis: an attribute too long is ignored
+        if (iequals(name, "expires")) {
+            if (auto when = parse_cookie_date(value)) expires = *when;
+        } else if (iequals(name, "max-age")) {
+            const bool negative = value.starts_with('-');
+            const std::string_view num = value.substr(negative ? 1 : 0);
+            if (num.empty() || !std::all_of(num.begin(), num.end(), is_digit)) continue;
+            if (negative || num.find_first_not_of('0') == std::string_view::npos) {
+                max_age = earliest;
+            } else {
+                // 11 digits are at most 3,200 years: no overflow, clamped below; more are
+                // past the latest date from any time this clock gives.
+                max_age = num.size() > 11
+                              ? latest
+                              : std::min(latest, t + seconds(std::stoll(std::string(num))));
+            }
+        } else if (iequals(name, "domain")) {
+            if (value.empty()) continue;
+            std::string d(value.starts_with('.') ? value.substr(1) : value);
+            std::transform(d.begin(), d.end(), d.begin(), ascii::to_lower);
+            domain = std::move(d);
+        } else if (iequals(name, "path")) {
+            path_given = value.starts_with('/');
+            c.path = path_given ? std::string(value) : std::string();
+        } else if (iequals(name, "secure")) {
+            c.secure = true;
+        } else if (iequals(name, "httponly")) {
+            c.http_only = true;
+        } else if (iequals(name, "samesite")) {
+            c.same_site = iequals(value, "strict") ? SameSite::strict
+                          : iequals(value, "lax")  ? SameSite::lax
+                          : iequals(value, "none") ? SameSite::none
+                                                   : SameSite::unset;
+        }
+    }
+    // §5.3: expiry (Max-Age over Expires), domain, path, the secure rules.
+    c.expires = max_age ? max_age : expires;
+    const std::string& host = url.host();
+    if (domain && !domain->empty() && *domain != host) {
+        const bool single_label = domain->find('.') == std::string::npos;
+        if (single_label || is_ip(*domain) || !domain_match(host, *domain)) {
+            return CookieRefusal::domain;
+        }
+        c.host_only = false;
+        c.domain = std::move(*domain);
+    } else {
+        c.domain = host;
+        c.host_only = !domain || domain->empty();  // "Domain=." is no Domain
+    }
+    if (c.path.empty()) c.path = default_path(url.path());
+    const bool https = url.scheme() == "https";
+    if (c.secure && !https) return CookieRefusal::secure;
+    if (ascii::istarts_with(c.name, "__Secure-") && !c.secure) return CookieRefusal::prefix;
+    if (ascii::istarts_with(c.name, "__Host-") &&
+        (!c.secure || !c.host_only || !path_given || c.path != "/")) {
+        return CookieRefusal::prefix;
+    }
+    // RFC 6265bis §5.6 step 16: from http, no cookie that would shadow a Secure one.
+    if (!https) {
+        for (const StoredCookie& old : cookies_) {
+            if (old.secure && old.name == c.name &&
+                (domain_match(c.domain, old.domain) || domain_match(old.domain, c.domain)) &&
+                path_match(c.path, old.path)) {
+                return CookieRefusal::secure;
+            }
+        }
+    }
+    c.created = c.last_access = t;
+    const auto same = std::find_if(cookies_.begin(), cookies_.end(), [&c](const StoredCookie& o) {
+        return o.name == c.name && o.domain == c.domain && o.host_only == c.host_only &&
+               o.path == c.path;
+    });
+    const bool expired = c.expires && *c.expires <= t;
+    if (same != cookies_.end()) {
+        if (expired) {
+            cookies_.erase(same);
+        } else {
+            c.created = same->created;
+            *same = std::move(c);
+        }
+        return CookieRefusal::none;
+    }
+    if (expired) return CookieRefusal::none;  // nothing to remove: nothing stored
+    const std::string d = c.domain;
+    cookies_.push_back(std::move(c));
+    evict(d);
+    return CookieRefusal::none;
+}
+
+void CookieJar::evict(const std::string& domain) {
+    const auto in_domain = [&domain](const StoredCookie& c) { return c.domain == domain; };
+    const auto lru = [](const StoredCookie& a, const StoredCookie& b) {
+        return a.last_access < b.last_access;
+    };
+    if (std::size_t(std::count_if(cookies_.begin(), cookies_.end(), in_domain)) >
+            limits_.max_per_domain ||
+        cookies_.size() > limits_.max_total) {
+        remove_expired();
+    }
+    while (std::size_t(std::count_if(cookies_.begin(), cookies_.end(), in_domain)) >
+           limits_.max_per_domain) {
+        auto oldest = cookies_.end();
+        for (auto it = cookies_.begin(); it != cookies_.end(); ++it) {
+            if (in_domain(*it) && (oldest == cookies_.end() || lru(*it, *oldest))) oldest = it;
+        }
+        cookies_.erase(oldest);
+    }
+    while (cookies_.size() > limits_.max_total) {
+        cookies_.erase(std::min_element(cookies_.begin(), cookies_.end(), lru));
+    }
+}
+
+std::string CookieJar::header_for(const Url& url) {
+    remove_expired();
+    const std::string& host = url.host();
+    const bool https = url.scheme() == "https";
+    std::vector<StoredCookie*> sent;
+    for (StoredCookie& c : cookies_) {
+        const bool host_ok = c.host_only ? host == c.domain : domain_match(host, c.domain);
+        if (host_ok && path_match(url.path(), c.path) && (!c.secure || https)) sent.push_back(&c);
+    }
+    // §5.4 step 2: longer paths first, then earlier creation (cookies_ is in creation order).
+    std::stable_sort(sent.begin(), sent.end(), [](const StoredCookie* a, const StoredCookie* b) {
+        return a->path.size() > b->path.size();
+    });
+    std::string out;
+    const CookieTime t = sent.empty() ? CookieTime() : now();
+    for (StoredCookie* c : sent) {
+        if (!out.empty()) out += "; ";
+        out += c->name;
+        out += '=';
+        out += c->value;
+        c->last_access = t;
+    }
+    return out;
+}
+
+std::vector<StoredCookie> CookieJar::cookies() const {
+    const CookieTime t = now();
+    std::vector<StoredCookie> out;
+    for (const StoredCookie& c : cookies_) {
+        if (!c.expires || *c.expires > t) out.push_back(c);
+    }
+    return out;
+}
+
+void CookieJar::clear_session() {
+    std::erase_if(cookies_, [](const StoredCookie& c) { return !c.expires; });
+}
+
+void CookieJar::remove_expired() {
+    const CookieTime t = now();
+    std::erase_if(cookies_, [t](const StoredCookie& c) { return c.expires && *c.expires <= t; });
+}
+
+}  // namespace corio::http

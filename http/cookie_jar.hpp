@@ -1,0 +1,130 @@
+#pragma once
+// A client's cookie store (RFC 6265 §5.2-5.4, with RFC 6265bis's Secure and
+// prefix rules): the Set-Cookie fields of responses go in, the Cookie field of
+// the next request to a matching URL comes out. http::Client does both on
+// every hop when ClientOptions::cookies holds a jar.
+//
+//   auto jar = std::make_shared<http::CookieJar>();
+//   http::ClientOptions o;
+//   o.cookies = jar;
+//   http::Client client(o);
+//   co_await client.fetch(login);           // Set-Cookie: session=...; Path=/
+//   co_await client.get(url + "/account");  // Cookie: session=...
+//
+// A jar belongs to one loop, as a Client does (no locks); several Clients of
+// that loop may share it.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <ctime>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <corio/http/codec.hpp>
+#include <corio/http/cookie.hpp>
+#include <corio/http/url.hpp>
+
+namespace corio::http {
+
+/// The wall-clock time cookies expire by, to the second.
+using CookieTime = std::chrono::sys_seconds;
+
+/// Parses a date as RFC 6265 §5.1.1 reads a cookie's Expires attribute: any of
+/// the formats servers use ("Sun, 06 Nov 1994 08:49:37 GMT", "Sunday,
+/// 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994", ...); nullopt when a
+/// part is missing or out of range. Two-digit years 70-99 are 19xx, 00-69
+/// 20xx; years before 1601 are refused.
+std::optional<CookieTime> parse_cookie_date(std::string_view s) noexcept;
+
+/// A cookie the jar holds (RFC 6265 §5.3's record).
+struct StoredCookie {
+    std::string name;   ///< its name
+    std::string value;  ///< its value, as the server sent it
+    /// The host it was set by (host_only) or the Domain attribute's value,
+    /// lowercase, without a leading '.'.
+    std::string domain{};
+    std::string path{};  ///< the Path attribute, or the default path of the URL that set it
+    /// When it expires; unset: a session cookie (until clear_session()).
+    std::optional<CookieTime> expires{};
+    CookieTime created{};      ///< when it was first stored (kept when replaced)
+    CookieTime last_access{};  ///< when it was last stored or sent
+    bool host_only = true;     ///< sent to `domain` only, not to its subdomains
+    bool secure = false;       ///< sent over https only
+    bool http_only = false;    ///< HttpOnly (kept; a client has no scripts to hide it from)
+    SameSite same_site = SameSite::unset;  ///< SameSite, kept (see CookieJar)
+};
+
+/// Bounds of a CookieJar.
+struct CookieJarLimits {
+    /// Cookies kept per domain; beyond, the least recently used of the domain
+    /// goes (RFC 6265 §6.1 asks for at least 50).
+    std::size_t max_per_domain = 50;
+    /// Cookies kept in all; beyond, the least recently used goes (at least 3000).
+    std::size_t max_total = 3000;
+    /// A Set-Cookie whose name and value together are longer is ignored (RFC
+    /// 6265bis: 4096); an attribute value longer than 1024 bytes is ignored.
+    std::size_t max_name_value = 4096;
+};
+
+/// Why CookieJar::set() ignored a Set-Cookie field.
+enum class CookieRefusal : std::uint8_t {
+    none,       ///< stored (or, expired, removed the one it replaces)
+    malformed,  ///< no '=' in its name-value pair, an empty name, a control character
+    too_large,  ///< name and value longer than CookieJarLimits::max_name_value
+    domain,     ///< a Domain the URL's host is not in, a single label, or an IP address's
+    secure,     ///< Secure from an http URL, or replacing a Secure cookie from one
+    prefix,     ///< a __Secure- or __Host- name without what its prefix requires
+};
+
+/// A client's cookies, by RFC 6265 §5.3 (storage) and §5.4 (the Cookie field),
+/// with RFC 6265bis's rules that browsers follow: a Secure cookie can be set
+/// from https only, an http response cannot replace or shadow a Secure one,
+/// and the __Secure- and __Host- name prefixes are enforced.
+///
+/// There is no public suffix list: a Domain attribute naming a single label
+/// ("com") or an IP address other than the host's own is refused, but a
+/// registry-controlled suffix of two labels ("co.uk") is accepted. SameSite is
+/// kept and not acted on: a Client's requests are all its own (same-site)
+/// navigations. Expiry follows the jar's clock (system time by default).
+class CookieJar {
+public:
+    /// A jar with `limits`, telling time by `clock` (null: the system clock).
+    explicit CookieJar(CookieJarLimits limits = {}, std::function<CookieTime()> clock = {});
+
+    /// Stores every Set-Cookie field of `response` received for `url`.
+    /// Returns how many were stored or removed (not refused).
+    std::size_t store(const Url& url, const Headers& response);
+    /// Stores one Set-Cookie field value received for `url` (§5.2 parsing,
+    /// §5.3 storage): replaces a cookie of the same name, domain and path
+    /// (keeping its creation time); an expiry in the past removes it instead.
+    CookieRefusal set(const Url& url, std::string_view set_cookie);
+    /// The Cookie field value for a request to `url` ("a=1; b=2": longer paths
+    /// first, then older cookies first); empty when no cookie matches. Marks
+    /// the cookies sent as used, and drops the expired ones.
+    std::string header_for(const Url& url);
+
+    /// The cookies held (not expired), in the order they were created.
+    std::vector<StoredCookie> cookies() const;
+    /// Number of cookies held, expired ones not yet dropped included.
+    std::size_t size() const noexcept { return cookies_.size(); }
+    /// Removes every cookie.
+    void clear() noexcept { cookies_.clear(); }
+    /// Removes the session cookies (those without Expires or Max-Age), as a
+    /// browser does when it is closed.
+    void clear_session();
+    /// Removes the cookies that have expired.
+    void remove_expired();
+
+private:
+    CookieTime now() const;
+    void evict(const std::string& domain);
+
+    CookieJarLimits limits_;
+    std::function<CookieTime()> clock_;
+    std::vector<StoredCookie> cookies_;  // in creation order
+};
+
+}  // namespace corio::http

@@ -1,0 +1,293 @@
+// CookieJar (RFC 6265 §5.1-5.4, RFC 6265bis's Secure and prefix rules) on a
+// manual clock: cookie dates, host-only and Domain cookies, default paths and
+// path matching, expiry (Max-Age over Expires, removal, session cookies), the
+// Secure rules, __Secure- and __Host-, replacement, the Cookie field's order,
+// limits and eviction, and what is refused.
+#include <catch2/catch.hpp>
+
+#include <corio/http/cookie_jar.hpp>
+
+namespace http_cookie_jar_test {
+
+using namespace corio;
+using namespace std::chrono;
+using http::CookieRefusal;
+
+namespace {
+
+http::Url url(std::string_view s) {
+    auto u = http::Url::parse(s);
+    REQUIRE(u);
+    return *u;
+}
+
+http::CookieTime at(int y, unsigned mo, unsigned d, int h = 0, int mi = 0, int s = 0) {
+    return sys_days(year(y) / month(mo) / day(d)) + hours(h) + minutes(mi) + seconds(s);
+}
+
+/// A jar on a clock the test moves.
+struct Jar {
+    http::CookieTime now = at(2026, 12, 5, 12);
+    http::CookieJar jar;
+    explicit Jar(http::CookieJarLimits l = {}) : jar(l, [this] { return now; }) {}
+    CookieRefusal set(std::string_view u, std::string_view line) { return jar.set(url(u), line); }
+    std::string get(std::string_view u) { return jar.header_for(url(u)); }
+};
+
+/// The names of the cookies held, in creation order.
+std::string names(const http::CookieJar& jar) {
+    std::string out;
+    for (const auto& c : jar.cookies())
+        out += (out.empty() ? "" : " ") + c.name;
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("cookie jar: cookie dates as RFC 6265 §5.1.1 reads them", "[http][cookie]") {
+    const auto want = at(1994, 11, 6, 8, 49, 37);
+    CHECK(http::parse_cookie_date("Sun, 06 Nov 1994 08:49:37 GMT") == want);
+    CHECK(http::parse_cookie_date("Sunday, 06-Nov-94 08:49:37 GMT") == want);
+    CHECK(http::parse_cookie_date("Sun Nov  6 08:49:37 1994") == want);
+    CHECK(http::parse_cookie_date("6 nov 1994 8:49:37") == want);
+    CHECK(http::parse_cookie_date("Thu, 01-Jan-2037 00:00:00 GMT") == at(2037, 1, 1));
+    CHECK(http::parse_cookie_date("Wed, 09 Jun 21 10:18:14 GMT") == at(2021, 6, 9, 10, 18, 14));
+    CHECK(http::parse_cookie_date("Fri, 31 Dec 9999 23:59:59 GMT") == at(9999, 12, 31, 23, 59, 59));
+    CHECK(http::parse_cookie_date("Tue, 29 Feb 2028 00:00:00 GMT") == at(2028, 2, 29));
+    CHECK(http::parse_cookie_date("September 1 2030 12:00:00xyz") == at(2030, 9, 1, 12));
+    CHECK_FALSE(http::parse_cookie_date(""));
+    CHECK_FALSE(http::parse_cookie_date("Sun, 06 Nov 1994"));            // no time
+    CHECK_FALSE(http::parse_cookie_date("Sun, 06 1994 08:49:37 GMT"));   // no month
+    CHECK_FALSE(http::parse_cookie_date("Sun, 32 Nov 1994 08:49:37"));   // day 32
+    CHECK_FALSE(http::parse_cookie_date("Sun, 30 Feb 1994 08:49:37"));   // no such date
+    CHECK_FALSE(http::parse_cookie_date("Sun, 06 Nov 1600 08:49:37"));   // before 1601
+    CHECK_FALSE(http::parse_cookie_date("Sun, 06 Nov 1994 24:00:00"));   // hour 24
+    CHECK_FALSE(http::parse_cookie_date("Sun, 06 Nov 1994 08:60:00"));   // minute 60
+    CHECK_FALSE(http::parse_cookie_date("Sun, 06 Nov 1994 08:49:377"));  // three digits
+    CHECK_FALSE(http::parse_cookie_date("Sun, 06 Nov 19945 08:49:37"));  // five-digit year
+    CHECK_FALSE(http::parse_cookie_date(std::string(5000, '9')));
+}
+
+TEST_CASE("cookie jar: host-only cookies, default paths, path matching", "[http][cookie]") {
+    Jar j;
+    CHECK(j.set("http://example.com/docs/a/page.html", "a=1") == CookieRefusal::none);
+    CHECK(j.set("http://example.com/docs/a/page.html", " b = two words ; Path=/") ==
+          CookieRefusal::none);
+    CHECK(j.set("http://example.com/top", "c=3") == CookieRefusal::none);  // default path "/"
+    CHECK(j.set("http://example.com/x", "d=4; Path=relative") == CookieRefusal::none);  // "/"
+    REQUIRE(j.jar.size() == 4);
+    const auto all = j.jar.cookies();
+    CHECK(all[0].path == "/docs/a");
+    CHECK(all[0].domain == "example.com");
+    CHECK(all[0].host_only);
+    CHECK_FALSE(all[0].expires);
+    CHECK(all[1].value == "two words");
+    CHECK(all[2].path == "/");
+    CHECK(all[3].path == "/");
+    // Longer paths first, then older first.
+    CHECK(j.get("http://example.com/docs/a") == "a=1; b=two words; c=3; d=4");
+    CHECK(j.get("http://example.com/docs/a/b/c") == "a=1; b=two words; c=3; d=4");
+    CHECK(j.get("http://example.com/docs/ab") == "b=two words; c=3; d=4");
+    CHECK(j.get("http://example.com/docs") == "b=two words; c=3; d=4");
+    // Host-only: not for subdomains, other hosts or ports' hosts by another name.
+    CHECK(j.get("http://www.example.com/docs/a") == "");
+    CHECK(j.get("http://example.org/") == "");
+    CHECK(j.get("http://EXAMPLE.com:8080/") == "b=two words; c=3; d=4");  // ports do not matter
+    CHECK(j.get("https://example.com/") == "b=two words; c=3; d=4");
+    // A Path ending in '/' matches what is under it.
+    CHECK(j.set("http://example.com/", "e=5; Path=/api/") == CookieRefusal::none);
+    CHECK(j.get("http://example.com/api/v1") == "e=5; b=two words; c=3; d=4");
+    CHECK(j.get("http://example.com/api") == "b=two words; c=3; d=4");
+}
+
+TEST_CASE("cookie jar: Domain cookies and the domains refused", "[http][cookie]") {
+    Jar j;
+    CHECK(j.set("http://www.example.com/", "a=1; Domain=example.com") == CookieRefusal::none);
+    CHECK(j.set("http://www.example.com/", "b=2; Domain=.EXAMPLE.com") == CookieRefusal::none);
+    CHECK(j.set("http://www.example.com/", "c=3; Domain=www.example.com") == CookieRefusal::none);
+    CHECK(j.set("http://www.example.com/", "d=4; Domain=") == CookieRefusal::none);   // ignored
+    CHECK(j.set("http://www.example.com/", "e=5; Domain=.") == CookieRefusal::none);  // no Domain
+    const auto all = j.jar.cookies();
+    REQUIRE(all.size() == 5);
+    CHECK(all[1].domain == "example.com");
+    CHECK_FALSE(all[1].host_only);
+    CHECK_FALSE(all[2].host_only);  // a Domain naming the host: its subdomains too
+    CHECK(all[3].host_only);
+    CHECK(all[4].host_only);
+    CHECK(j.get("http://example.com/") == "a=1; b=2");
+    CHECK(j.get("http://a.b.example.com/") == "a=1; b=2");
+    CHECK(j.get("http://x.www.example.com/") == "a=1; b=2; c=3");
+    CHECK(j.get("http://www.example.com/") == "a=1; b=2; c=3; d=4; e=5");
+    CHECK(j.get("http://badexample.com/") == "");
+    // Another site, a subdomain of the host, a single label, an IP address.
+    CHECK(j.set("http://www.example.com/", "x=1; Domain=example.org") == CookieRefusal::domain);
+    CHECK(j.set("http://www.example.com/", "x=1; Domain=a.www.example.com") ==
+          CookieRefusal::domain);
+    CHECK(j.set("http://www.example.com/", "x=1; Domain=com") == CookieRefusal::domain);
+    CHECK(j.set("http://localhost/", "x=1; Domain=localhost") == CookieRefusal::none);
+    CHECK(j.set("http://10.0.0.1/", "y=1; Domain=0.0.1") == CookieRefusal::domain);
+    CHECK(j.set("http://10.0.0.1/", "y=1; Domain=10.0.0.1") == CookieRefusal::none);
+    CHECK(j.set("http://10.0.0.1/", "z=1; Domain=1.10.0.0.1") == CookieRefusal::domain);
+    CHECK(j.get("http://10.0.0.1/") == "y=1");
+    CHECK(j.get("http://[::1]/") == "");
+    CHECK(j.set("http://[::1]:8080/", "v6=1") == CookieRefusal::none);
+    CHECK(j.get("http://[::1]/") == "v6=1");
+}
+
+TEST_CASE("cookie jar: expiry: Max-Age over Expires, removal, session cookies", "[http][cookie]") {
+    Jar j;
+    const std::string u = "http://example.com/";
+    CHECK(j.set(u, "a=1; Max-Age=60") == CookieRefusal::none);
+    CHECK(j.set(u, "b=2; Expires=Sat, 05 Dec 2026 12:02:00 GMT") == CookieRefusal::none);
+    CHECK(j.set(u, "c=3; Max-Age=3600; Expires=Sat, 05 Dec 2026 12:00:30 GMT") ==
+          CookieRefusal::none);
+    CHECK(j.set(u, "d=4; Expires=garbage") == CookieRefusal::none);  // a session cookie
+    CHECK(j.set(u, "e=5; Max-Age=1x") == CookieRefusal::none);       // ignored: session
+    CHECK(j.set(u, "f=6; Max-Age=99999999999999999999") == CookieRefusal::none);
+    CHECK(j.get(u) == "a=1; b=2; c=3; d=4; e=5; f=6");
+    j.now += seconds(59);
+    CHECK(j.get(u) == "a=1; b=2; c=3; d=4; e=5; f=6");
+    j.now += seconds(1);  // a's minute is up; c's Expires (12:00:30) does not count
+    CHECK(j.get(u) == "b=2; c=3; d=4; e=5; f=6");
+    j.now += minutes(1);
+    CHECK(j.get(u) == "c=3; d=4; e=5; f=6");
+    CHECK(j.jar.size() == 4);  // header_for drops the expired
+    // Max-Age=0, a negative one, or an Expires in the past remove a cookie.
+    CHECK(j.set(u, "c=gone; Max-Age=0") == CookieRefusal::none);
+    CHECK(j.set(u, "d=gone; Max-Age=-5") == CookieRefusal::none);
+    CHECK(j.set(u, "e=gone; Expires=Thu, 01 Jan 1970 00:00:00 GMT") == CookieRefusal::none);
+    CHECK(j.get(u) == "f=6");
+    CHECK(j.set(u, "new=1; Max-Age=0") == CookieRefusal::none);  // nothing stored
+    CHECK(j.jar.size() == 1);
+    // f's Max-Age is clamped to the latest date, not wrapped.
+    REQUIRE(j.jar.cookies().size() == 1);
+    CHECK(*j.jar.cookies()[0].expires == at(9999, 12, 31, 23, 59, 59));
+    // clear_session() keeps the persistent ones.
+    CHECK(j.set(u, "s=1") == CookieRefusal::none);
+    CHECK(j.get(u) == "f=6; s=1");
+    j.jar.clear_session();
+    CHECK(j.get(u) == "f=6");
+    j.jar.clear();
+    CHECK(j.jar.size() == 0);
+}
+
+TEST_CASE("cookie jar: Secure cookies (RFC 6265bis)", "[http][cookie][security]") {
+    Jar j;
+    CHECK(j.set("https://example.com/", "s=1; Secure; HttpOnly; SameSite=Strict") ==
+          CookieRefusal::none);
+    const auto all = j.jar.cookies();
+    REQUIRE(all.size() == 1);
+    CHECK(all[0].secure);
+    CHECK(all[0].http_only);
+    CHECK(all[0].same_site == http::SameSite::strict);
+    CHECK(j.get("https://example.com/") == "s=1");
+    CHECK(j.get("http://example.com/") == "");  // never in the clear
+    // Secure from http is refused; so is an http cookie of the same name that would
+    // shadow it, also from a subdomain or on a narrower path.
+    CHECK(j.set("http://example.com/", "t=1; Secure") == CookieRefusal::secure);
+    CHECK(j.set("http://example.com/", "s=evil") == CookieRefusal::secure);
+    CHECK(j.set("http://example.com/", "s=evil; Path=/deeper") == CookieRefusal::secure);
+    CHECK(j.set("http://www.example.com/", "s=evil") == CookieRefusal::secure);
+    CHECK(j.set("http://other.com/", "s=fine") == CookieRefusal::none);
+    CHECK(j.get("https://example.com/deeper") == "s=1");
+    // From https, the secure cookie is replaced as any other.
+    CHECK(j.set("https://example.com/", "s=2; Secure") == CookieRefusal::none);
+    CHECK(j.get("https://example.com/") == "s=2");
+}
+
+TEST_CASE("cookie jar: __Secure- and __Host- prefixes", "[http][cookie][security]") {
+    Jar j;
+    CHECK(j.set("https://example.com/", "__Secure-a=1") == CookieRefusal::prefix);
+    CHECK(j.set("https://example.com/", "__Secure-a=1; Secure") == CookieRefusal::none);
+    CHECK(j.set("https://example.com/", "__secure-b=1; Secure; Domain=example.com") ==
+          CookieRefusal::none);
+    CHECK(j.set("https://example.com/", "__Host-c=1; Secure") == CookieRefusal::prefix);
+    CHECK(j.set("https://example.com/", "__Host-c=1; Secure; Path=/x") == CookieRefusal::prefix);
+    CHECK(j.set("https://example.com/", "__Host-c=1; Secure; Path=/; Domain=example.com") ==
+          CookieRefusal::prefix);
+    CHECK(j.set("https://example.com/", "__Host-c=1; Path=/") == CookieRefusal::prefix);
+    CHECK(j.set("https://example.com/", "__HOST-c=1; Secure; Path=/") == CookieRefusal::none);
+    CHECK(j.get("https://example.com/") == "__Secure-a=1; __secure-b=1; __HOST-c=1");
+}
+
+TEST_CASE("cookie jar: replacement keeps the creation time and the order", "[http][cookie]") {
+    Jar j;
+    const std::string u = "http://example.com/";
+    CHECK(j.set(u, "a=1") == CookieRefusal::none);
+    j.now += seconds(1);
+    CHECK(j.set(u, "b=1") == CookieRefusal::none);
+    j.now += seconds(1);
+    CHECK(j.set(u, "a=2; HttpOnly") == CookieRefusal::none);
+    CHECK(j.get(u) == "a=2; b=1");
+    const auto all = j.jar.cookies();
+    REQUIRE(all.size() == 2);
+    CHECK(all[0].created == at(2026, 12, 5, 12));
+    CHECK(all[0].last_access == j.now);
+    CHECK(all[0].http_only);
+    // Another path or a Domain cookie of the same name is another cookie.
+    CHECK(j.set(u, "a=3; Path=/p") == CookieRefusal::none);
+    CHECK(j.set(u, "a=4; Domain=example.com") == CookieRefusal::none);
+    CHECK(j.get("http://example.com/p") == "a=3; a=2; b=1; a=4");
+}
+
+TEST_CASE("cookie jar: limits: per domain and in all, least recently used first",
+          "[http][cookie]") {
+    http::CookieJarLimits l;
+    l.max_per_domain = 3;
+    l.max_total = 5;
+    l.max_name_value = 16;
+    Jar j(l);
+    const auto tick = [&j] { j.now += seconds(1); };
+    for (int i = 0; i < 3; ++i) {
+        CHECK(j.set("http://a.com/", "c" + std::to_string(i) + "=x") == CookieRefusal::none);
+        tick();
+    }
+    CHECK(j.set("http://a.com/", "c0=y") == CookieRefusal::none);  // c0 used last now
+    tick();
+    CHECK(j.set("http://a.com/", "c3=x") == CookieRefusal::none);  // c1 goes
+    CHECK(names(j.jar) == "c0 c2 c3");
+    tick();
+    CHECK(j.get("http://a.com/") == "c0=y; c2=x; c3=x");  // all used now: the oldest goes
+    tick();
+    CHECK(j.set("http://a.com/", "c4=x") == CookieRefusal::none);
+    CHECK(names(j.jar) == "c2 c3 c4");
+    // In all: b.com's and c.com's push out the least recently used of any domain.
+    tick();
+    CHECK(j.set("http://b.com/", "b=1") == CookieRefusal::none);
+    CHECK(j.set("http://b.com/", "b2=1") == CookieRefusal::none);
+    tick();
+    CHECK(j.set("http://c.com/", "c=1") == CookieRefusal::none);
+    CHECK(names(j.jar) == "c3 c4 b b2 c");
+    // An expired cookie goes before any live one.
+    CHECK(j.set("http://d.com/", "d=1; Max-Age=1") == CookieRefusal::none);  // c3 goes
+    CHECK(names(j.jar) == "c4 b b2 c d");
+    j.now += seconds(5);
+    CHECK(j.set("http://e.com/", "e=1") == CookieRefusal::none);  // d (expired) goes
+    CHECK(j.jar.size() == 5);
+    CHECK(names(j.jar) == "c4 b b2 c e");
+    // Name and value over 16 bytes.
+    CHECK(j.set("http://a.com/", "n=" + std::string(16, 'v')) == CookieRefusal::too_large);
+    CHECK(j.set("http://a.com/", "n=" + std::string(15, 'v')) == CookieRefusal::none);
+}
+
+TEST_CASE("cookie jar: what is malformed, and what is ignored", "[http][cookie]") {
+    Jar j;
+    const std::string u = "http://example.com/";
+    CHECK(j.set(u, "") == CookieRefusal::malformed);
+    CHECK(j.set(u, "no-equals") == CookieRefusal::malformed);
+    CHECK(j.set(u, "no-equals; a=1") == CookieRefusal::malformed);
+    CHECK(j.set(u, "=value") == CookieRefusal::malformed);
+    CHECK(j.set(u, "  =value") == CookieRefusal::malformed);
+    CHECK(j.set(u, std::string("a=x\x01y")) == CookieRefusal::malformed);
+    CHECK(j.set(u, std::string("a\x7f=1")) == CookieRefusal::malformed);
+    CHECK(j.jar.size() == 0);
+    // Unknown attributes, empty pieces, an attribute value over 1024 bytes: ignored.
+    CHECK(j.set("http://example.com/a/b",
+                "a=\"quoted\";;; Foo=bar; Path=/" + std::string(2000, 'p')) == CookieRefusal::none);
+    CHECK(j.set(u, "b=; Path=/") == CookieRefusal::none);
+    REQUIRE(j.jar.cookies().size() == 2);
+    CHECK(j.jar.cookies()[0].path == "/a");  // the long Path was ignored: the default path
+    CHECK(j.get("http://example.com/a/") == "a=\"quoted\"; b=");
+}
+
+}  // namespace http_cookie_jar_test
