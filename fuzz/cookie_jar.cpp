@@ -7,6 +7,7 @@
 // abort().
 #include <corio/http/cookie_jar.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -18,6 +19,8 @@
 #include <vector>
 
 namespace {
+
+using namespace corio::http;
 
 void require(bool ok, const char* what) {
     if (!ok) {
@@ -34,10 +37,44 @@ bool clean(std::string_view s) {
     return true;
 }
 
+// The oracle's own matching (RFC 6265 §5.1.3, §5.1.4); the hosts below that are addresses
+// are the two literals.
+bool domain_ok(std::string_view host, std::string_view domain) {
+    if (host == domain) return true;
+    const bool address = host == "10.0.0.1" || host.starts_with('[');
+    return !address && host.size() > domain.size() && host.ends_with(domain) &&
+           host[host.size() - domain.size() - 1] == '.';
+}
+
+bool path_ok(std::string_view path, std::string_view cp) {
+    return path == cp || (path.starts_with(cp) && (cp.ends_with('/') || path[cp.size()] == '/'));
+}
+
+std::string expected_field(const std::vector<StoredCookie>& held, const Url& u) {
+    std::vector<const StoredCookie*> sent;
+    for (const StoredCookie& c : held) {
+        const bool host = c.host_only ? u.host() == c.domain : domain_ok(u.host(), c.domain);
+        if (host && path_ok(u.path(), c.path) && (!c.secure || u.scheme() == "https")) {
+            sent.push_back(&c);
+        }
+    }
+    std::stable_sort(sent.begin(), sent.end(), [](const StoredCookie* a, const StoredCookie* b) {
+        return a->path.size() > b->path.size();
+    });
+    std::string out;
+    for (const StoredCookie* c : sent)
+        out += (out.empty() ? "" : "; ") + c->name + "=" + c->value;
+    return out;
+}
+
+bool same(const StoredCookie& a, const StoredCookie& b) {
+    return a.name == b.name && a.value == b.value && a.domain == b.domain && a.path == b.path &&
+           a.host_only == b.host_only && a.secure == b.secure;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    using namespace corio::http;
     using namespace std::chrono;
     static const std::vector<Url> urls = [] {
         std::vector<Url> u;
@@ -49,11 +86,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         return u;
     }();
     CookieTime now = sys_days(year(2026) / December / 5);
-    CookieJarLimits limits;
-    limits.max_per_domain = 4;
-    limits.max_total = 8;
-    limits.max_name_value = 64;
-    CookieJar jar(limits, [&now] { return now; });
+    CookieJarOptions o;
+    o.max_per_domain = 4;
+    o.max_total = 8;
+    o.max_name_value = 64;
+    o.max_lifetime = seconds(1000);  // expiry within an input's clock steps
+    o.clock = [&now] { return now; };
+    CookieJar jar(o);
     std::string_view in(reinterpret_cast<const char*>(data), size);
     while (!in.empty()) {
         const std::size_t nl = std::min(in.find('\n'), in.size());
@@ -69,41 +108,52 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                         *when < sys_days(year(10000) / January / 1),
                     "a cookie date out of range");
         }
-        std::vector<StoredCookie> secure_before;
-        for (const StoredCookie& c : jar.cookies()) {
-            if (c.secure) secure_before.push_back(c);
-        }
+        const std::vector<StoredCookie> before = jar.cookies();
         (void)jar.set(url, line);
-        require(jar.size() <= limits.max_total, "more cookies than max_total");
+        jar.remove_expired();
+        const std::vector<StoredCookie> after = jar.cookies();
+        require(jar.size() == after.size(), "an expired cookie held after remove_expired()");
+        require(after.size() <= o.max_total, "more cookies than max_total");
         std::map<std::string, std::size_t> per_domain;
-        for (const StoredCookie& c : jar.cookies()) {
-            require(++per_domain[c.domain] <= limits.max_per_domain, "over max_per_domain");
+        for (const StoredCookie& c : after) {
+            require(++per_domain[c.domain] <= o.max_per_domain, "over max_per_domain");
             require(!c.name.empty() && clean(c.name) && clean(c.value), "a malformed cookie");
-            require(c.name.size() + c.value.size() <= limits.max_name_value, "a cookie too large");
+            require(c.name.size() + c.value.size() <= o.max_name_value, "a cookie too large");
             require(c.path.starts_with('/'), "a path not from '/'");
-            require(!c.expires || *c.expires > now, "an expired cookie held");
-            // From http, no Secure cookie is added or changed (eviction may remove one).
-            if (c.secure && url.scheme() == "http") {
-                bool kept = false;
-                for (const StoredCookie& o : secure_before) {
-                    kept = kept || (o.name == c.name && o.value == c.value &&
-                                    o.domain == c.domain && o.path == c.path);
-                }
-                require(kept, "a Secure cookie set or changed from http");
-            }
+            require(!c.expires || *c.expires <= now + o.max_lifetime, "past max_lifetime");
             bool on_a_host = false;
             for (const Url& u : urls)
                 on_a_host = on_a_host || u.host() == c.domain;
             require(!c.host_only || on_a_host, "a host-only cookie on no host");
         }
-        for (const Url& u : urls) {
-            const std::string field = jar.header_for(u);
-            require(clean(field), "a control character in the Cookie field");
-            std::size_t most = 0;
-            for (const StoredCookie& c : jar.cookies())
-                most += c.name.size() + c.value.size() + 3;
-            require(field.size() <= most, "the Cookie field holds more than the jar");
+        if (url.scheme() == "http") {
+            // Secure cookies: none added, changed or removed (eviction takes plain ones first).
+            std::vector<StoredCookie> secure_before, secure_after;
+            for (const StoredCookie& c : before) {
+                if (c.secure) secure_before.push_back(c);
+            }
+            for (const StoredCookie& c : after) {
+                if (c.secure) secure_after.push_back(c);
+            }
+            require(std::equal(secure_before.begin(), secure_before.end(), secure_after.begin(),
+                               secure_after.end(), same),
+                    "a Secure cookie added, changed or removed from http");
+            // A plain cookie this line set does not shadow a Secure one.
+            for (const StoredCookie& c : after) {
+                const bool held = std::any_of(before.begin(), before.end(),
+                                              [&c](const StoredCookie& b) { return same(b, c); });
+                if (held) continue;
+                for (const StoredCookie& s : secure_after) {
+                    require(!(s.name == c.name &&
+                              (domain_ok(c.domain, s.domain) || domain_ok(s.domain, c.domain)) &&
+                              path_ok(c.path, s.path)),
+                            "an http cookie shadows a Secure one");
+                }
+            }
         }
+        const std::string field = jar.header_for(url);
+        require(clean(field), "a control character in the Cookie field");
+        require(field == expected_field(after, url), "the Cookie field is not RFC 6265 §5.4's");
     }
     return 0;
 }

@@ -363,6 +363,9 @@ void Client::put_idle(std::unique_ptr<detail::ClientConn> c) {
 Task<Result<ResponseStream>> Client::send(const Hop& hop) {
     std::string head;
     Headers connection;  // the request's Connection fields
+    // The jar keys cookies by the URL's host: a request with a Host of the caller's (another
+    // site on that address) neither sends nor stores them.
+    CookieJar* jar = opts_.cookies.get();
     try {
         std::vector<HeaderView> fields;
         bool has_agent = false, has_cookie = false;
@@ -370,6 +373,7 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
         for (const auto& [n, v] : hop.headers) {
             if (iequals(n, "host")) {
                 host = v;  // the caller's Host stands for the URL's (virtual hosts)
+                jar = nullptr;
                 continue;
             }
             fields.push_back({n, v});
@@ -380,7 +384,7 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
         if (!has_agent && !opts_.user_agent.empty())
             fields.push_back({"User-Agent", opts_.user_agent});
         std::string cookies;
-        if (opts_.cookies && !has_cookie) cookies = opts_.cookies->header_for(hop.url);
+        if (jar != nullptr && !has_cookie) cookies = jar->header_for(hop.url);
         if (!cookies.empty()) fields.push_back({"Cookie", cookies});
         const std::string length = std::to_string(hop.body.size());
         if (!hop.body.empty() || hop.method == "POST" || hop.method == "PUT" ||
@@ -472,7 +476,7 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
             }
         }
         if (stale) continue;
-        if (opts_.cookies) opts_.cookies->store(hop.url, parser->response().headers);
+        if (jar != nullptr) jar->store(hop.url, parser->response().headers);
         ResponseStream rs(this, std::move(slot), std::move(conn), std::move(parser));
         rs.request_close_ = connection.has_token("connection", "close");
         if (rs.parser_->state() == ParseState::done) rs.finish();

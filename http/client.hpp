@@ -105,7 +105,9 @@ struct ClientOptions {
     /// Cookies: with a jar, every hop (redirects and retries included, and
     /// open()) sends the jar's Cookie field for its URL, unless the request
     /// has a Cookie field of its own, and stores the response's Set-Cookie
-    /// fields, the redirects' too. Null: cookies are neither sent nor kept.
+    /// fields, the redirects' too. A hop with a Host field of the caller's
+    /// does neither (the jar knows sites by the URL's host). Null: cookies
+    /// are neither sent nor kept.
     std::shared_ptr<CookieJar> cookies{};
 };
 

@@ -98,8 +98,6 @@ bool has_control(std::string_view s) noexcept {
 }
 
 constexpr CookieTime earliest = CookieTime(seconds(std::numeric_limits<std::int32_t>::min()));
-// Later than any date parse_cookie_date() gives (year 9999): Max-Age is clamped to it.
-constexpr CookieTime latest = sys_days(year(9999) / December / 31) + seconds(86399);
 
 }  // namespace
 
@@ -142,11 +140,10 @@ std::optional<CookieTime> parse_cookie_date(std::string_view s) noexcept {
     return sys_days(date) + hours(h) + minutes(mi) + seconds(se);
 }
 
-CookieJar::CookieJar(CookieJarLimits limits, std::function<CookieTime()> clock)
-    : limits_(limits), clock_(std::move(clock)) {}
+CookieJar::CookieJar(CookieJarOptions opts) : opts_(std::move(opts)) {}
 
 CookieTime CookieJar::now() const {
-    return clock_ ? clock_() : floor<seconds>(system_clock::now());
+    return opts_.clock ? opts_.clock() : floor<seconds>(system_clock::now());
 }
 
 std::size_t CookieJar::store(const Url& url, const Headers& response) {
@@ -168,8 +165,11 @@ CookieRefusal CookieJar::set(const Url& url, std::string_view line) {
     if (c.name.empty() || has_control(c.name) || has_control(c.value)) {
         return CookieRefusal::malformed;
     }
-    if (c.name.size() + c.value.size() > limits_.max_name_value) return CookieRefusal::too_large;
+    if (c.name.size() + c.value.size() > opts_.max_name_value) return CookieRefusal::too_large;
     const CookieTime t = now();
+    // At most 10,000 years whatever the options say: no time computed here overflows.
+    const seconds lifetime =
+        std::min(opts_.max_lifetime, seconds(std::int64_t(10000) * 366 * 86400));
     std::optional<CookieTime> expires, max_age;
     std::optional<std::string> domain;
     bool path_given = false;
@@ -192,11 +192,8 @@ CookieRefusal CookieJar::set(const Url& url, std::string_view line) {
             if (negative || num.find_first_not_of('0') == std::string_view::npos) {
                 max_age = earliest;
             } else {
-                // 11 digits are at most 3,200 years: no overflow, clamped below; more are
-                // past the latest date from any time this clock gives.
-                max_age = num.size() > 11
-                              ? latest
-                              : std::min(latest, t + seconds(std::stoll(std::string(num))));
+                // Capped at max_lifetime below; 12 digits and more are over any cap.
+                max_age = t + (num.size() > 11 ? lifetime : seconds(std::stoll(std::string(num))));
             }
         } else if (iequals(name, "domain")) {
             if (value.empty()) continue;
@@ -204,8 +201,11 @@ CookieRefusal CookieJar::set(const Url& url, std::string_view line) {
             std::transform(d.begin(), d.end(), d.begin(), ascii::to_lower);
             domain = std::move(d);
         } else if (iequals(name, "path")) {
-            path_given = value.starts_with('/');
-            c.path = path_given ? std::string(value) : std::string();
+            // In Url's normal form, as the paths it is compared with (%7e is '~').
+            const auto u =
+                value.starts_with('/') ? Url::parse("http://h" + std::string(value)) : std::nullopt;
+            path_given = u && u->query().empty();
+            c.path = path_given ? u->path() : std::string();
         } else if (iequals(name, "secure")) {
             c.secure = true;
         } else if (iequals(name, "httponly")) {
@@ -217,12 +217,17 @@ CookieRefusal CookieJar::set(const Url& url, std::string_view line) {
                                                    : SameSite::unset;
         }
     }
-    // §5.3: expiry (Max-Age over Expires), domain, path, the secure rules.
+    // §5.3: expiry (Max-Age over Expires, at most max_lifetime away), domain, path, the
+    // secure rules.
     c.expires = max_age ? max_age : expires;
+    if (c.expires && *c.expires > t + lifetime) c.expires = t + lifetime;
     const std::string& host = url.host();
+    const bool suffix =
+        domain && !domain->empty() && opts_.public_suffix && opts_.public_suffix(*domain);
+    if (suffix && *domain == host) domain.reset();  // §5.3 step 5: host-only then
     if (domain && !domain->empty() && *domain != host) {
         const bool single_label = domain->find('.') == std::string::npos;
-        if (single_label || is_ip(*domain) || !domain_match(host, *domain)) {
+        if (suffix || single_label || is_ip(*domain) || !domain_match(host, *domain)) {
             return CookieRefusal::domain;
         }
         c.host_only = false;
@@ -242,7 +247,7 @@ CookieRefusal CookieJar::set(const Url& url, std::string_view line) {
     // RFC 6265bis §5.6 step 16: from http, no cookie that would shadow a Secure one.
     if (!https) {
         for (const StoredCookie& old : cookies_) {
-            if (old.secure && old.name == c.name &&
+            if (old.secure && (!old.expires || *old.expires > t) && old.name == c.name &&
                 (domain_match(c.domain, old.domain) || domain_match(old.domain, c.domain)) &&
                 path_match(c.path, old.path)) {
                 return CookieRefusal::secure;
@@ -273,25 +278,29 @@ CookieRefusal CookieJar::set(const Url& url, std::string_view line) {
 
 void CookieJar::evict(const std::string& domain) {
     const auto in_domain = [&domain](const StoredCookie& c) { return c.domain == domain; };
-    const auto lru = [](const StoredCookie& a, const StoredCookie& b) {
-        return a.last_access < b.last_access;
+    const auto count = [this](const auto& pred) {
+        return std::size_t(std::count_if(cookies_.begin(), cookies_.end(), pred));
     };
-    if (std::size_t(std::count_if(cookies_.begin(), cookies_.end(), in_domain)) >
-            limits_.max_per_domain ||
-        cookies_.size() > limits_.max_total) {
+    // RFC 6265bis §5.7: the expired first, then the least recently used of those not Secure,
+    // then the least recently used; so an http response that sets many cookies cannot push
+    // a Secure one out and then shadow it.
+    const auto remove_lru = [this](const auto& pred) {
+        auto victim = cookies_.end();
+        for (int pass = 0; pass < 2 && victim == cookies_.end(); ++pass) {
+            for (auto it = cookies_.begin(); it != cookies_.end(); ++it) {
+                if (!pred(*it) || (pass == 0 && it->secure)) continue;
+                if (victim == cookies_.end() || it->last_access < victim->last_access) victim = it;
+            }
+        }
+        cookies_.erase(victim);
+    };
+    if (count(in_domain) > opts_.max_per_domain || cookies_.size() > opts_.max_total) {
         remove_expired();
     }
-    while (std::size_t(std::count_if(cookies_.begin(), cookies_.end(), in_domain)) >
-           limits_.max_per_domain) {
-        auto oldest = cookies_.end();
-        for (auto it = cookies_.begin(); it != cookies_.end(); ++it) {
-            if (in_domain(*it) && (oldest == cookies_.end() || lru(*it, *oldest))) oldest = it;
-        }
-        cookies_.erase(oldest);
-    }
-    while (cookies_.size() > limits_.max_total) {
-        cookies_.erase(std::min_element(cookies_.begin(), cookies_.end(), lru));
-    }
+    while (count(in_domain) > opts_.max_per_domain)
+        remove_lru(in_domain);
+    while (cookies_.size() > opts_.max_total)
+        remove_lru([](const StoredCookie&) { return true; });
 }
 
 std::string CookieJar::header_for(const Url& url) {

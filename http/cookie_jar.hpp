@@ -57,23 +57,35 @@ struct StoredCookie {
     SameSite same_site = SameSite::unset;  ///< SameSite, kept (see CookieJar)
 };
 
-/// Bounds of a CookieJar.
-struct CookieJarLimits {
-    /// Cookies kept per domain; beyond, the least recently used of the domain
-    /// goes (RFC 6265 §6.1 asks for at least 50).
+/// How a CookieJar behaves.
+struct CookieJarOptions {
+    /// Cookies kept per domain; beyond, one of the domain goes: the least
+    /// recently used of those not Secure, else the least recently used
+    /// (RFC 6265 §6.1 asks for at least 50; RFC 6265bis §5.7's order).
     std::size_t max_per_domain = 50;
-    /// Cookies kept in all; beyond, the least recently used goes (at least 3000).
+    /// Cookies kept in all; beyond, the least recently used not Secure goes,
+    /// else the least recently used (at least 3000).
     std::size_t max_total = 3000;
     /// A Set-Cookie whose name and value together are longer is ignored (RFC
     /// 6265bis: 4096); an attribute value longer than 1024 bytes is ignored.
     std::size_t max_name_value = 4096;
+    /// Expires and Max-Age further away are taken as this far (RFC 6265bis:
+    /// 400 days).
+    std::chrono::seconds max_lifetime = std::chrono::hours(24 * 400);
+    /// The time cookies expire by; null: the system clock.
+    std::function<CookieTime()> clock{};
+    /// True for a public suffix ("com", "co.uk", "github.io"): a Domain
+    /// attribute naming one is refused, unless it names the host itself
+    /// (then the cookie is host-only), as browsers do with the Public Suffix
+    /// List. Null: only single labels and IP addresses are refused.
+    std::function<bool(std::string_view domain)> public_suffix{};
 };
 
 /// Why CookieJar::set() ignored a Set-Cookie field.
 enum class CookieRefusal : std::uint8_t {
     none,       ///< stored (or, expired, removed the one it replaces)
     malformed,  ///< no '=' in its name-value pair, an empty name, a control character
-    too_large,  ///< name and value longer than CookieJarLimits::max_name_value
+    too_large,  ///< name and value longer than CookieJarOptions::max_name_value
     domain,     ///< a Domain the URL's host is not in, a single label, or an IP address's
     secure,     ///< Secure from an http URL, or replacing a Secure cookie from one
     prefix,     ///< a __Secure- or __Host- name without what its prefix requires
@@ -84,22 +96,27 @@ enum class CookieRefusal : std::uint8_t {
 /// from https only, an http response cannot replace or shadow a Secure one,
 /// and the __Secure- and __Host- name prefixes are enforced.
 ///
-/// There is no public suffix list: a Domain attribute naming a single label
-/// ("com") or an IP address other than the host's own is refused, but a
-/// registry-controlled suffix of two labels ("co.uk") is accepted. SameSite is
-/// kept and not acted on: a Client's requests are all its own (same-site)
-/// navigations. Expiry follows the jar's clock (system time by default).
+/// corio has no public suffix list: a Domain attribute naming a single label
+/// ("com") or an IP address other than the host's own is refused, and one of
+/// more labels ("co.uk") is refused only when CookieJarOptions::public_suffix
+/// says so. Limits count cookies by their exact domain, so a site with many
+/// subdomains can push other sites' cookies out of a full jar (Secure ones
+/// last). SameSite is kept and not acted on: a Client's requests are all its
+/// own (same-site) navigations. Expiry follows the jar's clock (system time by
+/// default).
 class CookieJar {
 public:
-    /// A jar with `limits`, telling time by `clock` (null: the system clock).
-    explicit CookieJar(CookieJarLimits limits = {}, std::function<CookieTime()> clock = {});
+    /// An empty jar with `opts`.
+    explicit CookieJar(CookieJarOptions opts = {});
 
     /// Stores every Set-Cookie field of `response` received for `url`.
-    /// Returns how many were stored or removed (not refused).
+    /// Returns how many were not refused (CookieRefusal::none).
     std::size_t store(const Url& url, const Headers& response);
     /// Stores one Set-Cookie field value received for `url` (§5.2 parsing,
     /// §5.3 storage): replaces a cookie of the same name, domain and path
     /// (keeping its creation time); an expiry in the past removes it instead.
+    /// Expires and Max-Age are capped at CookieJarOptions::max_lifetime; a
+    /// Path is compared in Url's normal form (escapes as Url::path() has them).
     CookieRefusal set(const Url& url, std::string_view set_cookie);
     /// The Cookie field value for a request to `url` ("a=1; b=2": longer paths
     /// first, then older cookies first); empty when no cookie matches. Marks
@@ -122,8 +139,7 @@ private:
     CookieTime now() const;
     void evict(const std::string& domain);
 
-    CookieJarLimits limits_;
-    std::function<CookieTime()> clock_;
+    CookieJarOptions opts_;
     std::vector<StoredCookie> cookies_;  // in creation order
 };
 

@@ -1439,9 +1439,13 @@ TEST_CASE("content codings: decode_content's cases", "[http][client]") {
 
 namespace {
 
-/// The request's Cookie field as the body ("-" for none).
+/// The request's Cookie fields as the body, " | " between them ("-" for none).
 Task<http::Response> show_cookies(http::Request& req) {
-    co_return http::Response::text(200, std::string(req.header("Cookie").value_or("-")));
+    std::string all;
+    for (const http::Header& h : req.headers()) {
+        if (http::iequals(h.name, "cookie")) all += (all.empty() ? "" : " | ") + h.value;
+    }
+    co_return http::Response::text(200, all.empty() ? "-" : all);
 }
 
 http::Router cookie_router() {
@@ -1491,6 +1495,22 @@ TEST_CASE("client: a cookie jar keeps and sends cookies", "[http][client][cookie
         r = co_await client.fetch(mine);
         REQUIRE(r);
         CHECK(r->body == "mine=1");
+        // A Host of the caller's names another site: the jar is left out, both ways.
+        http::ClientRequest vhost;
+        vhost.url = srv.url("/login");
+        vhost.headers = {{"Host", "other.example"}};
+        http::ClientOptions vo;
+        vo.max_redirects = 0;
+        vo.cookies = std::make_shared<http::CookieJar>();
+        http::Client vclient(vo);
+        r = co_await vclient.fetch(vhost);
+        REQUIRE(r);
+        CHECK(r->status == 302);
+        CHECK(vo.cookies->size() == 0);
+        vhost.url = srv.url("/show");
+        r = co_await client.fetch(vhost);
+        REQUIRE(r);
+        CHECK(r->body == "-");
         // Another client on the same jar; open() sends and stores.
         http::Client other(o);
         http::ClientRequest streamed;

@@ -29,7 +29,11 @@ http::CookieTime at(int y, unsigned mo, unsigned d, int h = 0, int mi = 0, int s
 struct Jar {
     http::CookieTime now = at(2026, 12, 5, 12);
     http::CookieJar jar;
-    explicit Jar(http::CookieJarLimits l = {}) : jar(l, [this] { return now; }) {}
+    explicit Jar(http::CookieJarOptions o = {}) : jar(with_clock(std::move(o), &now)) {}
+    static http::CookieJarOptions with_clock(http::CookieJarOptions o, http::CookieTime* t) {
+        o.clock = [t] { return *t; };
+        return o;
+    }
     CookieRefusal set(std::string_view u, std::string_view line) { return jar.set(url(u), line); }
     std::string get(std::string_view u) { return jar.header_for(url(u)); }
 };
@@ -159,9 +163,9 @@ TEST_CASE("cookie jar: expiry: Max-Age over Expires, removal, session cookies", 
     CHECK(j.get(u) == "f=6");
     CHECK(j.set(u, "new=1; Max-Age=0") == CookieRefusal::none);  // nothing stored
     CHECK(j.jar.size() == 1);
-    // f's Max-Age is clamped to the latest date, not wrapped.
+    // f's Max-Age is capped at 400 days (RFC 6265bis), from when it was set.
     REQUIRE(j.jar.cookies().size() == 1);
-    CHECK(*j.jar.cookies()[0].expires == at(9999, 12, 31, 23, 59, 59));
+    CHECK(*j.jar.cookies()[0].expires == at(2026, 12, 5, 12) + days(400));
     // clear_session() keeps the persistent ones.
     CHECK(j.set(u, "s=1") == CookieRefusal::none);
     CHECK(j.get(u) == "f=6; s=1");
@@ -232,7 +236,7 @@ TEST_CASE("cookie jar: replacement keeps the creation time and the order", "[htt
 
 TEST_CASE("cookie jar: limits: per domain and in all, least recently used first",
           "[http][cookie]") {
-    http::CookieJarLimits l;
+    http::CookieJarOptions l;
     l.max_per_domain = 3;
     l.max_total = 5;
     l.max_name_value = 16;
@@ -268,6 +272,85 @@ TEST_CASE("cookie jar: limits: per domain and in all, least recently used first"
     // Name and value over 16 bytes.
     CHECK(j.set("http://a.com/", "n=" + std::string(16, 'v')) == CookieRefusal::too_large);
     CHECK(j.set("http://a.com/", "n=" + std::string(15, 'v')) == CookieRefusal::none);
+}
+
+TEST_CASE("cookie jar: lifetimes are capped, Paths compared in normal form", "[http][cookie]") {
+    http::CookieJarOptions o;
+    o.max_lifetime = days(30);
+    Jar j(o);
+    const std::string u = "http://example.com/";
+    CHECK(j.set(u, "a=1; Expires=Fri, 31 Dec 9999 23:59:59 GMT") == CookieRefusal::none);
+    CHECK(j.set(u, "b=1; Max-Age=31536000") == CookieRefusal::none);
+    CHECK(j.set(u, "c=1; Max-Age=86400") == CookieRefusal::none);
+    const auto all = j.jar.cookies();
+    REQUIRE(all.size() == 3);
+    CHECK(*all[0].expires == j.now + days(30));
+    CHECK(*all[1].expires == j.now + days(30));
+    CHECK(*all[2].expires == j.now + days(1));
+    j.now += days(30);
+    CHECK(j.get(u) == "");
+    // A Path with escapes matches the URL it names: Url decodes %7E, uppercases %2f.
+    CHECK(j.set(u, "p=1; Path=/%7euser") == CookieRefusal::none);
+    CHECK(j.set(u, "q=1; Path=/a%2fb/./c") == CookieRefusal::none);
+    CHECK(j.get("http://example.com/~user/x") == "p=1");
+    CHECK(j.get("http://example.com/a%2Fb/c") == "q=1");
+    CHECK(j.jar.cookies()[1].path == "/a%2Fb/c");
+    // A Path with a query is no path: the default one.
+    CHECK(j.set("http://example.com/d/e", "r=1; Path=/x?y") == CookieRefusal::none);
+    CHECK(j.jar.cookies()[2].path == "/d");
+}
+
+TEST_CASE("cookie jar: a public suffix hook refuses Domain cookies on a suffix",
+          "[http][cookie][security]") {
+    http::CookieJarOptions o;
+    o.public_suffix = [](std::string_view d) { return d == "co.uk" || d == "github.io"; };
+    Jar j(o);
+    CHECK(j.set("http://a.co.uk/", "x=1; Domain=co.uk") == CookieRefusal::domain);
+    CHECK(j.set("http://me.github.io/", "x=1; Domain=github.io") == CookieRefusal::domain);
+    CHECK(j.set("http://me.github.io/", "x=1; Domain=me.github.io") == CookieRefusal::none);
+    CHECK(j.set("http://co.uk/", "y=1; Domain=co.uk") == CookieRefusal::none);  // host-only
+    CHECK(j.jar.cookies()[1].host_only);
+    CHECK(j.get("http://b.co.uk/") == "");
+    CHECK(j.get("http://co.uk/") == "y=1");
+    Jar plain;  // without the hook, two labels are taken
+    CHECK(plain.set("http://a.co.uk/", "x=1; Domain=co.uk") == CookieRefusal::none);
+}
+
+// RFC 6265bis §5.7: an http response that sets many cookies pushes out the others before
+// a Secure one, so it cannot evict a Secure session and then set its own in its place.
+TEST_CASE("cookie jar: eviction takes Secure cookies last", "[http][cookie][security]") {
+    http::CookieJarOptions o;
+    o.max_per_domain = 4;
+    o.max_total = 6;
+    Jar j(o);
+    CHECK(j.set("https://example.com/", "session=good; Secure") == CookieRefusal::none);
+    j.now += seconds(1);
+    for (int i = 0; i < 10; ++i) {
+        CHECK(j.set("http://example.com/", "f" + std::to_string(i) + "=1") == CookieRefusal::none);
+        j.now += seconds(1);
+    }
+    CHECK(names(j.jar) == "session f7 f8 f9");
+    CHECK(j.set("http://example.com/", "session=evil") == CookieRefusal::secure);
+    CHECK(j.get("https://example.com/") == "session=good; f7=1; f8=1; f9=1");
+    // The total bound alike: other domains' cookies push out the plain ones first.
+    for (int i = 0; i < 4; ++i) {
+        CHECK(j.set("http://o" + std::to_string(i) + ".com/", "o=1") == CookieRefusal::none);
+        j.now += seconds(1);
+    }
+    CHECK(names(j.jar) == "session f9 o o o o");
+    // With only Secure cookies left to take, the least recently used Secure one goes.
+    Jar s(o);
+    for (int i = 0; i < 5; ++i) {
+        CHECK(s.set("https://example.com/", "s" + std::to_string(i) + "=1; Secure") ==
+              CookieRefusal::none);
+        s.now += seconds(1);
+    }
+    CHECK(names(s.jar) == "s1 s2 s3 s4");
+    // An expired Secure cookie no longer stops an http one of its name.
+    CHECK(s.set("https://example.com/", "s1=1; Secure; Max-Age=1") == CookieRefusal::none);
+    s.now += seconds(1);
+    CHECK(s.set("http://example.com/", "s1=plain") == CookieRefusal::none);
+    CHECK(s.get("http://example.com/") == "s1=plain");
 }
 
 TEST_CASE("cookie jar: what is malformed, and what is ignored", "[http][cookie]") {

@@ -3,6 +3,7 @@
 // is http::Client's, https is tls::https_connector's (verified unless --insecure).
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 
@@ -56,10 +57,10 @@ int main(int argc, char** argv) {
     auto start = http::Url::parse(start_text);
     if (!start) cli.fail("not an http(s) URL: '" + start_text + "'");
 #if CORIO_HAS_TLS
-    auto tls =
+    auto tls_ctx =
         tls::Context::make({.ca_file = ca_file, .verify_peer = !insecure, .alpn = {"http/1.1"}});
-    if (!tls) cli.fail("--ca-file " + ca_file + ": " + tls.error().message());
-    cfg.connect = tls::https_connector(*tls);
+    if (!tls_ctx) cli.fail("--ca-file " + ca_file + ": " + tls_ctx.error().message());
+    cfg.connect = tls::https_connector(*tls_ctx);
 #else
     if (start->scheme() == "https") cli.fail("https: built without the tls part (OpenSSL 3)");
 #endif
