@@ -1,9 +1,12 @@
 // Fuzz target for http::CookieJar and parse_cookie_date (http/cookie_jar.hpp). Each input
 // line is a Set-Cookie value received for one of a few URLs (the line's first byte picks it;
-// some bytes move the clock). Checks after each line: the jar's bounds hold, what it holds
-// is well formed (a name, no control character, a path from '/', a host-only cookie on its
-// host), no Secure cookie is set or changed from http, the Cookie field for every URL holds no
-// control character and only cookies held, and a cookie date is within 1601-9999. Violations call
+// some bytes move the clock). Checks after each line: the jar's bounds hold; what it holds is
+// well formed (a name, no control character, a path from '/', a host-only cookie on its
+// host, no expired one once remove_expired() ran); from http, no Secure cookie is added,
+// changed or removed, and no plain cookie set shadows one; the Cookie field for the line's
+// URL is what an independent matcher (RFC 6265 §5.4) makes of the cookies held; a cookie date
+// is within 1601-9999. At the end, a cookie file written and read back gives the same
+// cookies, and the input read as a cookie file stays within the limits. Violations call
 // abort().
 #include <corio/http/cookie_jar.hpp>
 
@@ -155,5 +158,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         require(clean(field), "a control character in the Cookie field");
         require(field == expected_field(after, url), "the Cookie field is not RFC 6265 §5.4's");
     }
+    // A cookie file written and read back holds the same cookies (but those with a tab, which
+    // the format cannot carry); the input read as a cookie file is taken or skipped, line by
+    // line, within the limits.
+    CookieJar copy(o);
+    const auto load = copy.add_cookie_file(jar.to_cookie_file());
+    std::vector<StoredCookie> want;
+    for (const StoredCookie& c : jar.cookies()) {
+        if ((c.name + c.value).find('\t') == std::string::npos) want.push_back(c);
+    }
+    const std::vector<StoredCookie> got = copy.cookies();
+    require(load.skipped == 0 && load.added == want.size(), "a cookie file line not read back");
+    require(std::equal(want.begin(), want.end(), got.begin(), got.end(),
+                       [](const StoredCookie& a, const StoredCookie& b) {
+                           return same(a, b) && a.http_only == b.http_only &&
+                                  a.expires == b.expires;
+                       }),
+            "a cookie file read back differs");
+    CookieJar raw(o);
+    const auto r = raw.add_cookie_file(std::string_view(reinterpret_cast<const char*>(data), size));
+    require(raw.size() <= o.max_total && raw.size() <= r.added, "a cookie file past the limits");
     return 0;
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <limits>
 
 #include <corio/http/ascii.hpp>
@@ -255,11 +256,18 @@ CookieRefusal CookieJar::set(const Url& url, std::string_view line) {
         }
     }
     c.created = c.last_access = t;
+    put(std::move(c));
+    return CookieRefusal::none;
+}
+
+// Stores `c` (created and last used now), replacing the cookie of its name, domain, host-only
+// flag and path and keeping that one's creation time; an expired `c` removes that cookie.
+void CookieJar::put(StoredCookie c) {
     const auto same = std::find_if(cookies_.begin(), cookies_.end(), [&c](const StoredCookie& o) {
         return o.name == c.name && o.domain == c.domain && o.host_only == c.host_only &&
                o.path == c.path;
     });
-    const bool expired = c.expires && *c.expires <= t;
+    const bool expired = c.expires && *c.expires <= c.created;
     if (same != cookies_.end()) {
         if (expired) {
             cookies_.erase(same);
@@ -267,13 +275,12 @@ CookieRefusal CookieJar::set(const Url& url, std::string_view line) {
             c.created = same->created;
             *same = std::move(c);
         }
-        return CookieRefusal::none;
+        return;
     }
-    if (expired) return CookieRefusal::none;  // nothing to remove: nothing stored
+    if (expired) return;  // nothing to remove: nothing stored
     const std::string d = c.domain;
     cookies_.push_back(std::move(c));
     evict(d);
-    return CookieRefusal::none;
 }
 
 void CookieJar::evict(const std::string& domain) {
@@ -344,6 +351,76 @@ void CookieJar::clear_session() {
 void CookieJar::remove_expired() {
     const CookieTime t = now();
     std::erase_if(cookies_, [t](const StoredCookie& c) { return c.expires && *c.expires <= t; });
+}
+
+std::string CookieJar::to_cookie_file() const {
+    std::string out = "# Netscape HTTP Cookie File\n# Written by corio's http::CookieJar.\n\n";
+    for (const StoredCookie& c : cookies()) {
+        if ((c.name + c.value).find('\t') != std::string::npos) continue;  // see the header
+        if (c.http_only) out += "#HttpOnly_";
+        out += c.host_only ? "" : ".";
+        out += c.domain;
+        out += c.host_only ? "\tFALSE\t" : "\tTRUE\t";
+        out += c.path;
+        out += c.secure ? "\tTRUE\t" : "\tFALSE\t";
+        out += std::to_string(c.expires ? c.expires->time_since_epoch().count() : 0);
+        out += '\t';
+        out += c.name;
+        out += '\t';
+        out += c.value;
+        out += '\n';
+    }
+    return out;
+}
+
+CookieJar::FileLoad CookieJar::add_cookie_file(std::string_view text) {
+    FileLoad r;
+    const CookieTime t = now();
+    while (!text.empty()) {
+        const std::size_t nl = std::min(text.find('\n'), text.size());
+        std::string_view line = text.substr(0, nl);
+        text.remove_prefix(std::min(text.size(), nl + 1));
+        if (line.ends_with('\r')) line.remove_suffix(1);
+        StoredCookie c{{}, {}};
+        if (line.starts_with("#HttpOnly_")) {
+            c.http_only = true;
+            line.remove_prefix(10);
+        } else if (line.starts_with('#') || trim_wsp(line).empty()) {
+            continue;
+        }
+        std::array<std::string_view, 7> f;
+        std::size_t n = 0;
+        for (; n < f.size() && !line.empty(); ++n) {
+            const std::size_t tab = std::min(line.find('\t'), line.size());
+            f[n] = line.substr(0, tab);
+            line.remove_prefix(std::min(line.size(), tab + 1));
+        }
+        std::uint64_t expiry = 0;
+        const auto [end, ec] = std::from_chars(f[4].data(), f[4].data() + f[4].size(), expiry);
+        const bool ok = (n == 7 || n == 6) && line.empty() && f[0] != "." && !f[0].empty() &&
+                        (f[1] == "TRUE" || f[1] == "FALSE") && f[2].starts_with('/') &&
+                        (f[3] == "TRUE" || f[3] == "FALSE") && ec == std::errc{} &&
+                        end == f[4].data() + f[4].size() && !f[5].empty() && !has_control(f[0]) &&
+                        !has_control(f[2]) && !has_control(f[5]) && !has_control(f[6]) &&
+                        f[5].size() + f[6].size() <= opts_.max_name_value;
+        // Up to year 9999: no time made from it overflows.
+        if (!ok || expiry > 253402300799 || (expiry != 0 && CookieTime(seconds(expiry)) <= t)) {
+            ++r.skipped;
+            continue;
+        }
+        c.host_only = f[1] == "FALSE";
+        c.domain = std::string(f[0].starts_with('.') ? f[0].substr(1) : f[0]);
+        std::transform(c.domain.begin(), c.domain.end(), c.domain.begin(), ascii::to_lower);
+        c.path = std::string(f[2]);
+        c.secure = f[3] == "TRUE";
+        if (expiry != 0) c.expires = CookieTime(seconds(expiry));
+        c.name = std::string(f[5]);
+        c.value = std::string(f[6]);
+        c.created = c.last_access = t;
+        put(std::move(c));
+        ++r.added;
+    }
+    return r;
 }
 
 }  // namespace corio::http

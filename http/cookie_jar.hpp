@@ -135,8 +135,32 @@ public:
     /// Removes the cookies that have expired.
     void remove_expired();
 
+    /// The cookies held (not expired) as a Netscape cookie file, the format
+    /// curl (`-b`/`-c`), wget and Python's MozillaCookieJar read and write: a
+    /// header comment, then a line per cookie of seven tab-separated fields
+    /// (domain, with a leading '.' for a Domain cookie; TRUE/FALSE for
+    /// subdomains; path; TRUE/FALSE for Secure; the expiry in Unix seconds, 0
+    /// for a session cookie; name; value), "#HttpOnly_" before the domain of
+    /// an HttpOnly one. SameSite and the creation times are not kept, and a
+    /// cookie whose name or value holds a tab (the format's separator; RFC
+    /// 6265bis allows it) is left out.
+    std::string to_cookie_file() const;
+    /// What add_cookie_file() did.
+    struct FileLoad {
+        std::size_t added = 0;    ///< cookies stored
+        std::size_t skipped = 0;  ///< lines that were neither cookies nor comments, or expired
+    };
+    /// Adds the cookies of a Netscape cookie file (as to_cookie_file() writes
+    /// it, or curl does), replacing those of the same name, domain and path,
+    /// within the jar's limits. Comment and blank lines are passed over; a
+    /// line without seven fields (six: an empty value), with a field out of
+    /// form (an empty name, a control character, a path not from '/', an
+    /// expiry not a number) or already expired is skipped and counted.
+    FileLoad add_cookie_file(std::string_view text);
+
 private:
     CookieTime now() const;
+    void put(StoredCookie c);
     void evict(const std::string& domain);
 
     CookieJarOptions opts_;

@@ -353,6 +353,96 @@ TEST_CASE("cookie jar: eviction takes Secure cookies last", "[http][cookie][secu
     CHECK(s.get("http://example.com/") == "s1=plain");
 }
 
+TEST_CASE("cookie jar: Netscape cookie files, written and read back", "[http][cookie]") {
+    Jar j;
+    CHECK(j.set("https://www.example.com/a/b", "s=1; Secure; HttpOnly; Max-Age=3600") ==
+          CookieRefusal::none);
+    CHECK(j.set("http://www.example.com/", "d=two words; Domain=example.com; Path=/p") ==
+          CookieRefusal::none);
+    CHECK(j.set("http://www.example.com/", "session=") == CookieRefusal::none);
+    CHECK(j.set("http://www.example.com/", "tab=a\tb") == CookieRefusal::none);
+    const std::string file = j.jar.to_cookie_file();
+    const std::string expires = std::to_string((j.now + hours(1)).time_since_epoch().count());
+    CHECK(file ==
+          "# Netscape HTTP Cookie File\n# Written by corio's http::CookieJar.\n\n"
+          "#HttpOnly_www.example.com\tFALSE\t/a\tTRUE\t" +
+              expires +
+              "\ts\t1\n"
+              ".example.com\tTRUE\t/p\tFALSE\t0\td\ttwo words\n"
+              "www.example.com\tFALSE\t/\tFALSE\t0\tsession\t\n");  // not "tab"
+    Jar k;
+    k.now = j.now + minutes(1);
+    const auto load = k.jar.add_cookie_file(file);
+    CHECK(load.added == 3);
+    CHECK(load.skipped == 0);
+    const auto a = j.jar.cookies(), b = k.jar.cookies();
+    REQUIRE(b.size() == 3);
+    for (std::size_t i = 0; i < 3; ++i) {
+        INFO(i);
+        CHECK(b[i].name == a[i].name);
+        CHECK(b[i].value == a[i].value);
+        CHECK(b[i].domain == a[i].domain);
+        CHECK(b[i].path == a[i].path);
+        CHECK(b[i].host_only == a[i].host_only);
+        CHECK(b[i].secure == a[i].secure);
+        CHECK(b[i].http_only == a[i].http_only);
+        CHECK(b[i].expires == a[i].expires);
+    }
+    CHECK(k.get("https://www.example.com/a") == "s=1; session=");
+    CHECK(k.get("http://x.example.com/p/q") == "d=two words");
+}
+
+TEST_CASE("cookie jar: cookie files as curl writes them, and lines skipped", "[http][cookie]") {
+    Jar j;
+    const std::string later = std::to_string((j.now + days(1)).time_since_epoch().count());
+    const std::string earlier = std::to_string((j.now - days(1)).time_since_epoch().count());
+    const auto load = j.jar.add_cookie_file(
+        "# Netscape HTTP Cookie File\r\n"
+        "# https://curl.se/docs/http-cookies.html\r\n"
+        "\r\n"
+        ".Example.COM\tTRUE\t/\tFALSE\t" +
+        later +
+        "\tid\t42\r\n"
+        "#HttpOnly_example.com\tFALSE\t/\tTRUE\t0\th\tv\r\n"
+        "example.com\tFALSE\t/\tFALSE\t0\tempty\t\r\n"  // an empty value, trailing tab
+        "example.com\tFALSE\t/\tFALSE\t0\tnotab\r\n"    // six fields: an empty value
+        "example.com\tFALSE\t/\tFALSE\t" +
+        earlier +
+        "\told\tx\r\n"  // expired
+        "example.com\tFALSE\t/\tFALSE\t0\t\tnoname\r\n"
+        "example.com\tMAYBE\t/\tFALSE\t0\tn\tv\r\n"
+        "example.com\tFALSE\tnoslash\tFALSE\t0\tn\tv\r\n"
+        "example.com\tFALSE\t/\tFALSE\tsoon\tn\tv\r\n"
+        "example.com\tFALSE\t/\tFALSE\t99999999999999\tn\tv\r\n"
+        "example.com\tFALSE\t/\tFALSE\t0\tn\tv\textra\r\n"
+        "example.com\tFALSE\t/\tFALSE\r\n"
+        ".\tTRUE\t/\tFALSE\t0\tn\tv\r\n"
+        "example.com\tFALSE\t/\tFALSE\t0\tn\tv\x01\n"
+        "last\tFALSE\t/\tFALSE\t0\tno\tnewline");
+    CHECK(load.added == 5);
+    CHECK(load.skipped == 10);
+    CHECK(names(j.jar) == "id h empty notab no");
+    const auto all = j.jar.cookies();
+    CHECK(all[0].domain == "example.com");
+    CHECK_FALSE(all[0].host_only);
+    CHECK(all[0].expires == j.now + days(1));
+    CHECK(all[1].http_only);
+    CHECK(all[1].secure);
+    CHECK(all[2].value.empty());
+    CHECK(all[3].value.empty());
+    CHECK(j.get("https://example.com/") == "id=42; h=v; empty=; notab=");
+    // Limits hold for what a file brings.
+    http::CookieJarOptions small;
+    small.max_per_domain = 2;
+    Jar k(small);
+    CHECK(k.jar
+              .add_cookie_file("a.com\tFALSE\t/\tFALSE\t0\tx\t1\n"
+                               "a.com\tFALSE\t/\tFALSE\t0\ty\t1\n"
+                               "a.com\tFALSE\t/\tFALSE\t0\tz\t1\n")
+              .added == 3);
+    CHECK(names(k.jar) == "y z");
+}
+
 TEST_CASE("cookie jar: what is malformed, and what is ignored", "[http][cookie]") {
     Jar j;
     const std::string u = "http://example.com/";
