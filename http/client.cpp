@@ -83,6 +83,48 @@ bool caller_fields_ok(const std::vector<std::pair<std::string, std::string>>& he
     return true;
 }
 
+// A produced body's fields are checked as the caller's: one body, a length only with a producer.
+bool body_ok(const ClientRequest& req) noexcept {
+    return req.body_producer ? req.body.empty() : !req.body_length;
+}
+
+// One write of a produced body: a chunk, or (with a length) the bytes as they are, refused
+// past the length.
+Task<Result<void>> send_piece(Stream* s, std::string* frame, std::string_view data,
+                              std::optional<std::uint64_t> length, std::uint64_t* sent) {
+    if (length) {
+        if (data.size() > *length - *sent) co_return std::errc::invalid_argument;
+        *sent += data.size();
+        co_return co_await s->send_all(std::as_bytes(std::span(data)));
+    }
+    frame->clear();
+    format_chunk_header(*frame, data.size());
+    const std::array<std::span<const std::byte>, 3> parts = {
+        std::as_bytes(std::span(*frame)), std::as_bytes(std::span(data)),
+        std::as_bytes(std::span(std::string_view("\r\n")))};
+    co_return co_await s->send_all(std::span<const std::span<const std::byte>>(parts));
+}
+
+// Runs a request's body producer onto `s`, then ends the body (the last chunk, or a check
+// that `length` bytes went).
+Task<Result<void>> send_produced(Stream* s, BodyProducer produce,
+                                 std::optional<std::uint64_t> length) {
+    std::string frame;
+    std::uint64_t sent = 0;
+    BodyWriter w([s, &frame, length, &sent](std::string_view data) {
+        return send_piece(s, &frame, data, length, &sent);
+    });
+    auto r = co_await produce(w);
+    if (!r) co_return r;
+    if (length) {
+        if (sent != *length) co_return std::errc::invalid_argument;
+        co_return Result<void>{};
+    }
+    frame.clear();
+    format_last_chunk(frame);
+    co_return co_await s->send_all(std::as_bytes(std::span(frame)));
+}
+
 // RFC 9110 §15.4: when a redirect turns the request into a GET, the content goes and with it
 // the fields that describe it (the Fetch standard's list, and the framing).
 bool content_field(std::string_view name) noexcept {
@@ -109,7 +151,9 @@ struct Client::Hop {
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
     Deadline deadline;
-    bool decode = false;  // we asked for a compressed body: decode it
+    bool decode = false;                    // we asked for a compressed body: decode it
+    BodyProducer producer{};                // a body produced as it is sent (no retries)
+    std::optional<std::uint64_t> length{};  // with `producer`: Content-Length, else chunked
 };
 
 // ---- transport --------------------------------------------------------------
@@ -386,9 +430,11 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
         std::string cookies;
         if (jar != nullptr && !has_cookie) cookies = jar->header_for(hop.url);
         if (!cookies.empty()) fields.push_back({"Cookie", cookies});
-        const std::string length = std::to_string(hop.body.size());
-        if (!hop.body.empty() || hop.method == "POST" || hop.method == "PUT" ||
-            hop.method == "PATCH") {
+        const std::string length = std::to_string(hop.length.value_or(hop.body.size()));
+        if (hop.producer && !hop.length) {
+            fields.push_back({"Transfer-Encoding", "chunked"});
+        } else if (hop.producer || !hop.body.empty() || hop.method == "POST" ||
+                   hop.method == "PUT" || hop.method == "PATCH") {
             fields.push_back({"Content-Length", length});
         }
         format_request(head, hop.method, hop.url.target(), host, fields);
@@ -433,6 +479,7 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
         // gives EOF before any byte): then once more on a new connection, for
         // requests that may be replayed.
         const bool may_retry = reused && may_replay;
+        const bool may_resend = may_retry && !hop.producer;  // once a produced body went
         const std::array<std::span<const std::byte>, 2> parts = {
             std::as_bytes(std::span(head)), std::as_bytes(std::span(hop.body))};
         auto w = co_await conn->s.send_all(
@@ -440,6 +487,11 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
         if (!w) {
             if (may_retry && stale_connection_error(w.error())) continue;
             co_return w.error();
+        }
+        // A produced body goes once: from here on no second try.
+        if (hop.producer) {
+            auto b = co_await send_produced(&conn->s, hop.producer, hop.length);
+            if (!b) co_return b.error();  // the connection closes with `conn`
         }
         // The body's cap is the caller's: max_body for fetch(), none for a stream.
         ResponseParser::Limits limits = opts_.limits;
@@ -460,14 +512,14 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
             }
             auto n = co_await conn->receive();
             if (!n) {
-                if (may_retry && !got_any && stale_connection_error(n.error())) {
+                if (may_resend && !got_any && stale_connection_error(n.error())) {
                     stale = true;
                     break;
                 }
                 co_return n.error();
             }
             if (*n == 0) {
-                if (may_retry && !got_any) {
+                if (may_resend && !got_any) {
                     stale = true;
                     break;
                 }
@@ -532,7 +584,7 @@ Task<Result<ClientResponse>> Client::attempt(const Hop& hop) {
         if (br != nullptr) return br->call(once, is_failure);
         return once();
     };
-    if (!opts_.retry) co_return co_await guarded();
+    if (!opts_.retry || hop.producer) co_return co_await guarded();  // a produced body goes once
     const bool idem = idempotent(hop.method);
     const bool retry_5xx = opts_.retry_server_errors && idem;
     bool (*retryable)(std::error_code) = opts_.retry->retryable;
@@ -548,9 +600,15 @@ Task<Result<ClientResponse>> Client::attempt(const Hop& hop) {
 }
 
 Task<Result<ClientResponse>> Client::fetch_hops(ClientRequest req, Url url, bool decode) {
-    Hop hop{
-        std::move(req.method), url,   origin_key(url), std::move(req.headers), std::move(req.body),
-        Deadline::never(),     decode};
+    Hop hop{std::move(req.method),
+            url,
+            origin_key(url),
+            std::move(req.headers),
+            std::move(req.body),
+            Deadline::never(),
+            decode,
+            std::move(req.body_producer),
+            req.body_length};
     if (req.deadline) hop.deadline = *req.deadline;
     for (int hops = 0;; ++hops) {
         auto r = co_await attempt(hop);
@@ -567,9 +625,13 @@ Task<Result<ClientResponse>> Client::fetch_hops(ClientRequest req, Url url, bool
         // request as it was.
         const bool to_get = (r->status == 303 && hop.method != "HEAD") ||
                             ((r->status == 301 || r->status == 302) && hop.method == "POST");
+        // A produced body cannot be sent again: a redirect that keeps it is the answer.
+        if (hop.producer && !to_get) co_return finish(std::move(*r), hop, hops);
         if (to_get) {
             hop.method = "GET";
             hop.body.clear();
+            hop.producer = nullptr;
+            hop.length.reset();
             std::erase_if(hop.headers, [](const auto& h) { return content_field(h.first); });
         }
         if (!next->same_origin(hop.url)) {
@@ -592,7 +654,9 @@ Task<Result<ClientResponse>> Client::get(std::string url) {
 
 Task<Result<ClientResponse>> Client::fetch(ClientRequest req) {
     auto url = Url::parse(req.url);
-    if (!url || !caller_fields_ok(req.headers)) co_return std::errc::invalid_argument;
+    if (!url || !caller_fields_ok(req.headers) || !body_ok(req)) {
+        co_return std::errc::invalid_argument;
+    }
     Deadline d = req.deadline                       ? *req.deadline
                  : opts_.timeout > Duration::zero() ? Deadline::after(opts_.timeout)
                                                     : Deadline::never();
@@ -604,13 +668,22 @@ Task<Result<ClientResponse>> Client::fetch(ClientRequest req) {
 
 Task<Result<ResponseStream>> Client::open(ClientRequest req) {
     auto url = Url::parse(req.url);
-    if (!url || !caller_fields_ok(req.headers)) co_return std::errc::invalid_argument;
+    if (!url || !caller_fields_ok(req.headers) || !body_ok(req)) {
+        co_return std::errc::invalid_argument;
+    }
     Deadline d = req.deadline                       ? *req.deadline
                  : opts_.timeout > Duration::zero() ? Deadline::after(opts_.timeout)
                                                     : Deadline::never();
     const bool decode = ask_for_codings(req, opts_.decompress);
-    Hop hop{std::move(req.method), *url, origin_key(*url), std::move(req.headers),
-            std::move(req.body),   d};
+    Hop hop{std::move(req.method),
+            *url,
+            origin_key(*url),
+            std::move(req.headers),
+            std::move(req.body),
+            d,
+            false,
+            std::move(req.body_producer),
+            req.body_length};
     Result<ResponseStream> rs = std::errc::invalid_argument;
     if (d.is_never()) {
         rs = co_await send(hop);

@@ -25,6 +25,7 @@
 #include <corio/http/codec.hpp>
 #include <corio/http/content_coding.hpp>
 #include <corio/http/cookie_jar.hpp>
+#include <corio/http/message.hpp>
 #include <corio/http/stream.hpp>
 #include <corio/http/url.hpp>
 #include <corio/net/dns.hpp>
@@ -123,6 +124,23 @@ struct ClientRequest {
     /// like Authorization, Proxy-Authorization and Cookie.
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;  ///< the body; Content-Length is sent with one (and for POST, PUT, PATCH)
+    /// A body produced as it is sent, for uploads too large to hold: each
+    /// write() of the producer goes out as it comes, as a chunk
+    /// (Transfer-Encoding: chunked), or as it is when `body_length` is set
+    /// (Content-Length). Instead of `body`: with both, or a `body_length`
+    /// without a producer, fetch() and open() fail with
+    /// std::errc::invalid_argument and send nothing. Such a request goes once:
+    /// no retries, no second try on a new connection once its body began
+    /// (the pooled connection found closed), and a 307 or 308 is the answer
+    /// (there is no body to send again); a redirect that makes it a GET
+    /// (303, or 301/302 after a POST) is followed without the body. A
+    /// producer's error, or a length other than `body_length`, fails the
+    /// request with that error (std::errc::invalid_argument for the length)
+    /// and closes the connection. The server's answer is read after the body
+    /// is sent: one that answers early and closes gives the send's error.
+    BodyProducer body_producer{};
+    /// With body_producer: the body's length, sent as Content-Length.
+    std::optional<std::uint64_t> body_length{};
     /// Overrides ClientOptions::timeout when set.
     std::optional<Deadline> deadline;
 };

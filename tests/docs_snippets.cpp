@@ -98,31 +98,37 @@ Task<void> doc_client() {
 #include "http_md_6.inc"
 }
 
+// Compiled only: a streamed upload.
+[[maybe_unused]] Task<void> doc_upload(http::Client& client) {
+#include "http_md_7.inc"
+    (void)done;
+}
+
 // Compiled only: a client with a cookie jar.
 [[maybe_unused]] Task<void> doc_cookie_jar() {
-#include "http_md_7.inc"
+#include "http_md_8.inc"
     (void)login;
     (void)page;
 }
 
 // Compiled only: the server-sent events snippet (a route and a client of it).
 [[maybe_unused]] Task<void> doc_sse(http::Router& router, http::Client& client) {
-#include "http_md_10.inc"
+#include "http_md_11.inc"
 }
 
 // Compiled only: the reconnecting reader of the same route.
 [[maybe_unused]] Task<void> doc_event_source(http::Client& client) {
-#include "http_md_11.inc"
+#include "http_md_12.inc"
 }
 
 // Compiled only: the client would look names up through the machine's DNS.
 [[maybe_unused]] void doc_client_resolver() {
-#include "http_md_12.inc"
+#include "http_md_13.inc"
 }
 
 Task<void> doc_websocket_server(StopToken stop) {
     http::Router r;
-#include "http_md_8.inc"
+#include "http_md_9.inc"
     http::Server srv(r);
     co_await srv.run(net::TcpListener::bind(net::Address::loopback_v4(8080)).value("bind"), stop);
 }
@@ -130,7 +136,7 @@ Task<void> doc_websocket_server(StopToken stop) {
 bool doc_websocket_closed = false;  // checked after the capture of stdout ends
 
 Task<void> doc_websocket_client() {
-#include "http_md_9.inc"
+#include "http_md_10.inc"
     doc_websocket_closed = closed.has_value();
 }
 

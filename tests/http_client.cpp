@@ -1574,4 +1574,146 @@ TEST_CASE("client: a cookie jar keeps Secure cookies off http", "[http][client][
     });
 }
 
+namespace {
+
+/// Reads the request body as it comes: "<Transfer-Encoding or -> <Content-Length or -> bytes
+/// checksum".
+Task<http::Response> upload(http::Request& req) {
+    std::array<std::byte, 8192> buf;
+    std::uint64_t bytes = 0, sum = 0;
+    for (;;) {
+        auto n = co_await req.read_body(buf);
+        if (!n) co_return http::Response::error(400);
+        if (*n == 0) break;
+        for (std::size_t i = 0; i < *n; ++i)
+            sum = sum * 31 + std::uint64_t(buf[i]);
+        bytes += *n;
+    }
+    co_return http::Response::text(
+        200, std::string(req.header("Transfer-Encoding").value_or("-")) + " " +
+                 std::string(req.header("Content-Length").value_or("-")) + " " +
+                 std::to_string(bytes) + " " + std::to_string(sum));
+}
+
+/// A producer of `pieces` writes of 16 KiB, byte i of the body being i * 7 % 251; counts its
+/// calls.
+http::BodyProducer pieces_of(int pieces, int* calls) {
+    return [pieces, calls](http::BodyWriter& w) -> Task<Result<void>> {
+        ++*calls;
+        std::string piece(16384, '\0');
+        std::uint64_t at = 0;
+        for (int p = 0; p < pieces; ++p) {
+            for (char& c : piece)
+                c = char(at++ * 7 % 251);
+            auto r = co_await w.write(piece);
+            if (!r) co_return r;
+        }
+        co_return Result<void>{};
+    };
+}
+
+std::string expected_upload(int pieces) {
+    std::uint64_t sum = 0;
+    for (std::uint64_t at = 0; at < std::uint64_t(pieces) * 16384; ++at) {
+        sum = sum * 31 + std::uint64_t(char(at * 7 % 251) & 0xff);
+    }
+    return std::to_string(std::uint64_t(pieces) * 16384) + " " + std::to_string(sum);
+}
+
+}  // namespace
+
+// ClientRequest::body_producer: a body sent as it is produced, chunked or with its length;
+// lengths that do not match, a producer's error and a body given twice are errors; it goes
+// once (no retries; a 307 is the answer, a 303 is followed as a GET); open() sends one too.
+TEST_CASE("client: request bodies produced as they are sent", "[http][client][upload]") {
+    test::run([](Loop&) -> Task<void> {
+        http::Router router = make_router();
+        router.mount("/upload", upload, "POST,PUT");
+        router.mount("/unavailable", down, "PUT");
+        LocalServer srv(std::move(router));
+        http::ClientOptions o;
+        o.retry.emplace().max_attempts = 3;
+        http::Client client(o);
+        int calls = 0;
+        http::ClientRequest req;
+        req.method = "PUT";
+        req.url = srv.url("/upload");
+        req.body_producer = pieces_of(64, &calls);  // 1 MiB
+        auto r = co_await client.fetch(req);
+        REQUIRE(r);
+        CHECK(r->body == "chunked - " + expected_upload(64));
+        req.body_length = 64 * 16384;
+        r = co_await client.fetch(req);
+        REQUIRE(r);
+        CHECK(r->body == "- 1048576 " + expected_upload(64));
+        CHECK(calls == 2);
+        // A length the producer does not keep to, either way (within the server's body limit,
+        // which would answer 413 at once and close).
+        req.body_producer = pieces_of(4, &calls);
+        req.body_length = 4 * 16384 + 1;
+        r = co_await client.fetch(req);
+        REQUIRE_FALSE(r);
+        CHECK(r.error() == std::errc::invalid_argument);
+        req.body_length = 4 * 16384 - 1;
+        r = co_await client.fetch(req);
+        REQUIRE_FALSE(r);
+        CHECK(r.error() == std::errc::invalid_argument);
+        // The producer's error is the request's.
+        http::ClientRequest failing = req;
+        failing.body_length.reset();
+        failing.body_producer = [](http::BodyWriter& w) -> Task<Result<void>> {
+            auto r = co_await w.write("some");
+            if (!r) co_return r;
+            co_return std::errc::io_error;
+        };
+        r = co_await client.fetch(failing);
+        REQUIRE_FALSE(r);
+        CHECK(r.error() == std::errc::io_error);
+        // A body twice, or a length without a producer: nothing is sent.
+        http::ClientRequest twice = req;
+        twice.body = "also";
+        r = co_await client.fetch(twice);
+        REQUIRE_FALSE(r);
+        CHECK(r.error() == std::errc::invalid_argument);
+        http::ClientRequest bare;
+        bare.url = srv.url("/upload");
+        bare.body_length = 4;
+        r = co_await client.fetch(bare);
+        REQUIRE_FALSE(r);
+        CHECK(r.error() == std::errc::invalid_argument);
+        // Sent once: a 503 is not retried, a 307 is the answer, a 303 is followed as a GET.
+        calls = 0;
+        http::ClientRequest once;
+        once.method = "PUT";  // idempotent: a 503 to it would be retried, but for its body
+        once.body_producer = pieces_of(2, &calls);
+        once.url = srv.url("/unavailable");
+        r = co_await client.fetch(once);
+        REQUIRE(r);
+        CHECK(r->status == 503);
+        CHECK(calls == 1);
+        once.url = srv.url("/r/307");
+        r = co_await client.fetch(once);
+        REQUIRE(r);
+        CHECK(r->status == 307);
+        CHECK(r->redirects == 0);
+        once.url = srv.url("/r/303");
+        r = co_await client.fetch(once);
+        REQUIRE(r);
+        CHECK(r->status == 200);
+        CHECK(r->body == "GET ");
+        CHECK(calls == 3);  // the 503, the 307, the 303
+        // open() sends one too.
+        http::ClientRequest streamed;
+        streamed.method = "POST";
+        streamed.url = srv.url("/upload");
+        streamed.body_producer = pieces_of(3, &calls);
+        auto rs = co_await client.open(streamed);
+        REQUIRE(rs);
+        auto body = co_await rs->read_all(1024);
+        REQUIRE(body);
+        CHECK(*body == "chunked - " + expected_upload(3));
+        co_await srv.stop();
+    });
+}
+
 }  // namespace http_client_test
