@@ -89,32 +89,51 @@ bool body_ok(const ClientRequest& req) noexcept {
 }
 
 // One write of a produced body: a chunk, or (with a length) the bytes as they are, refused
-// past the length.
+// past the length. The first error is kept in `*failed` and refuses every later write, so a
+// producer that goes on after one cannot make a body with a hole in it look whole.
 Task<Result<void>> send_piece(Stream* s, std::string* frame, std::string_view data,
-                              std::optional<std::uint64_t> length, std::uint64_t* sent) {
+                              std::optional<std::uint64_t> length, std::uint64_t* sent,
+                              std::error_code* failed) {
+    if (*failed) co_return *failed;
+    Result<void> r;
     if (length) {
-        if (data.size() > *length - *sent) co_return std::errc::invalid_argument;
-        *sent += data.size();
-        co_return co_await s->send_all(std::as_bytes(std::span(data)));
+        if (data.size() > *length - *sent) {
+            r = std::errc::invalid_argument;
+        } else {
+            r = co_await s->send_all(std::as_bytes(std::span(data)));
+        }
+    } else {
+        frame->clear();
+        format_chunk_header(*frame, data.size());
+        const std::array<std::span<const std::byte>, 3> parts = {
+            std::as_bytes(std::span(*frame)), std::as_bytes(std::span(data)),
+            std::as_bytes(std::span(std::string_view("\r\n")))};
+        r = co_await s->send_all(std::span<const std::span<const std::byte>>(parts));
     }
-    frame->clear();
-    format_chunk_header(*frame, data.size());
-    const std::array<std::span<const std::byte>, 3> parts = {
-        std::as_bytes(std::span(*frame)), std::as_bytes(std::span(data)),
-        std::as_bytes(std::span(std::string_view("\r\n")))};
-    co_return co_await s->send_all(std::span<const std::span<const std::byte>>(parts));
+    if (!r) {
+        *failed = r.error();
+        co_return r;
+    }
+    *sent += data.size();
+    co_return r;
 }
 
 // Runs a request's body producer onto `s`, then ends the body (the last chunk, or a check
-// that `length` bytes went).
+// that `length` bytes went). The writer's draining() is the request's stop token: a producer
+// that watches it ends at the deadline.
 Task<Result<void>> send_produced(Stream* s, BodyProducer produce,
                                  std::optional<std::uint64_t> length) {
     std::string frame;
     std::uint64_t sent = 0;
-    BodyWriter w([s, &frame, length, &sent](std::string_view data) {
-        return send_piece(s, &frame, data, length, &sent);
-    });
+    std::error_code failed;
+    const StopToken stop = co_await this_task::stop_token();
+    BodyWriter w(
+        [s, &frame, length, &sent, &failed](std::string_view data) {
+            return send_piece(s, &frame, data, length, &sent, &failed);
+        },
+        stop);
     auto r = co_await produce(w);
+    if (failed) co_return failed;  // whatever the producer made of it
     if (!r) co_return r;
     if (length) {
         if (sent != *length) co_return std::errc::invalid_argument;
@@ -576,8 +595,12 @@ Task<Result<ClientResponse>> Client::attempt(const Hop& hop) {
     CircuitBreaker* br = breakers_ ? &breakers_->get(hop.key) : nullptr;
     bool (*error_fails)(std::error_code) =
         br != nullptr && br->options().is_failure ? br->options().is_failure : &counts_as_failure;
-    auto is_failure = [error_fails](const Result<ClientResponse>& r) {
-        return r ? r->status >= 500 : error_fails(r.error());
+    // A produced body's own errors (its producer's, a length not kept to) are the caller's:
+    // only the transport's count against the origin then.
+    const bool produced = static_cast<bool>(hop.producer);
+    auto is_failure = [error_fails, produced](const Result<ClientResponse>& r) {
+        if (r) return r->status >= 500;
+        return error_fails(r.error()) && (!produced || is_transient_error(r.error()));
     };
     auto once = [this, &hop] { return exchange(hop); };
     auto guarded = [br, &once, &is_failure]() -> Task<Result<ClientResponse>> {

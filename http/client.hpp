@@ -130,14 +130,20 @@ struct ClientRequest {
     /// (Content-Length). Instead of `body`: with both, or a `body_length`
     /// without a producer, fetch() and open() fail with
     /// std::errc::invalid_argument and send nothing. Such a request goes once:
-    /// no retries, no second try on a new connection once its body began
-    /// (the pooled connection found closed), and a 307 or 308 is the answer
-    /// (there is no body to send again); a redirect that makes it a GET
-    /// (303, or 301/302 after a POST) is followed without the body. A
-    /// producer's error, or a length other than `body_length`, fails the
-    /// request with that error (std::errc::invalid_argument for the length)
-    /// and closes the connection. The server's answer is read after the body
-    /// is sent: one that answers early and closes gives the send's error.
+    /// no retries, no second try on a new connection once its body began (a
+    /// pooled connection the server closed just then fails the request), and
+    /// a redirect that keeps the method (307, 308, a 301/302 but after a
+    /// POST) is the answer, there being no body to send again; one that makes
+    /// it a GET (303, or 301/302 after a POST) is followed without the body.
+    /// A producer's error, or a length other than `body_length`, fails the
+    /// request with that error (std::errc::invalid_argument for the length),
+    /// closes the connection and does not count against the origin's
+    /// breaker; after a failed write, later ones fail too. The writer's
+    /// draining() is stopped at the deadline or when the request is
+    /// cancelled. No `Expect: 100-continue` is sent (a caller's Expect field
+    /// goes as it is, and the body follows without waiting); the answer is
+    /// read after the body: a server that answers early and closes gives the
+    /// send's error.
     BodyProducer body_producer{};
     /// With body_producer: the body's length, sent as Content-Length.
     std::optional<std::uint64_t> body_length{};

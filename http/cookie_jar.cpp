@@ -143,6 +143,11 @@ std::optional<CookieTime> parse_cookie_date(std::string_view s) noexcept {
 
 CookieJar::CookieJar(CookieJarOptions opts) : opts_(std::move(opts)) {}
 
+// max_lifetime, at most 10,000 years whatever the options say: no time made with it overflows.
+std::chrono::seconds CookieJar::lifetime() const {
+    return std::min(opts_.max_lifetime, seconds(std::int64_t(10000) * 366 * 86400));
+}
+
 CookieTime CookieJar::now() const {
     return opts_.clock ? opts_.clock() : floor<seconds>(system_clock::now());
 }
@@ -168,9 +173,7 @@ CookieRefusal CookieJar::set(const Url& url, std::string_view line) {
     }
     if (c.name.size() + c.value.size() > opts_.max_name_value) return CookieRefusal::too_large;
     const CookieTime t = now();
-    // At most 10,000 years whatever the options say: no time computed here overflows.
-    const seconds lifetime =
-        std::min(opts_.max_lifetime, seconds(std::int64_t(10000) * 366 * 86400));
+    const seconds lifetime = this->lifetime();
     std::optional<CookieTime> expires, max_age;
     std::optional<std::string> domain;
     bool path_given = false;
@@ -356,7 +359,9 @@ void CookieJar::remove_expired() {
 std::string CookieJar::to_cookie_file() const {
     std::string out = "# Netscape HTTP Cookie File\n# Written by corio's http::CookieJar.\n\n";
     for (const StoredCookie& c : cookies()) {
-        if ((c.name + c.value).find('\t') != std::string::npos) continue;  // see the header
+        // Left out (see the header): a tab in the name or value, an expiry before 1970.
+        if ((c.name + c.value).find('\t') != std::string::npos) continue;
+        if (c.expires && c.expires->time_since_epoch().count() <= 0) continue;
         if (c.http_only) out += "#HttpOnly_";
         out += c.host_only ? "" : ".";
         out += c.domain;
@@ -395,22 +400,31 @@ CookieJar::FileLoad CookieJar::add_cookie_file(std::string_view text) {
             f[n] = line.substr(0, tab);
             line.remove_prefix(std::min(line.size(), tab + 1));
         }
-        std::uint64_t expiry = 0;
+        std::uint64_t expiry = 0;  // 0 or empty (Python's MozillaCookieJar): a session cookie
         const auto [end, ec] = std::from_chars(f[4].data(), f[4].data() + f[4].size(), expiry);
+        const bool expiry_ok =
+            f[4].empty() || (ec == std::errc{} && end == f[4].data() + f[4].size());
         const bool ok = (n == 7 || n == 6) && line.empty() && f[0] != "." && !f[0].empty() &&
                         (f[1] == "TRUE" || f[1] == "FALSE") && f[2].starts_with('/') &&
-                        (f[3] == "TRUE" || f[3] == "FALSE") && ec == std::errc{} &&
-                        end == f[4].data() + f[4].size() && !f[5].empty() && !has_control(f[0]) &&
-                        !has_control(f[2]) && !has_control(f[5]) && !has_control(f[6]) &&
-                        f[5].size() + f[6].size() <= opts_.max_name_value;
-        // Up to year 9999: no time made from it overflows.
-        if (!ok || expiry > 253402300799 || (expiry != 0 && CookieTime(seconds(expiry)) <= t)) {
+                        (f[3] == "TRUE" || f[3] == "FALSE") && expiry_ok && !f[5].empty() &&
+                        !has_control(f[0]) && !has_control(f[2]) && !has_control(f[5]) &&
+                        !has_control(f[6]) && f[5].size() + f[6].size() <= opts_.max_name_value;
+        // Capped at max_lifetime, as set() does (and so no time made from it overflows).
+        const std::int64_t cap = (t + lifetime()).time_since_epoch().count();
+        if (cap > 0 && expiry > std::uint64_t(cap)) expiry = std::uint64_t(cap);
+        if (!ok || (expiry != 0 && CookieTime(seconds(expiry)) <= t)) {
             ++r.skipped;
             continue;
         }
         c.host_only = f[1] == "FALSE";
-        c.domain = std::string(f[0].starts_with('.') ? f[0].substr(1) : f[0]);
-        std::transform(c.domain.begin(), c.domain.end(), c.domain.begin(), ascii::to_lower);
+        // A Domain cookie's leading '.' is the format's; a host-only one keeps its name as is.
+        c.domain = std::string(!c.host_only && f[0].starts_with('.') ? f[0].substr(1) : f[0]);
+        for (std::size_t k = 0; k < c.domain.size(); ++k) {
+            if (c.domain[k] == '%')
+                k += 2;  // an escape's hex stays as Url has it (uppercase)
+            else
+                c.domain[k] = ascii::to_lower(c.domain[k]);
+        }
         c.path = std::string(f[2]);
         c.secure = f[3] == "TRUE";
         if (expiry != 0) c.expires = CookieTime(seconds(expiry));

@@ -113,8 +113,9 @@ public:
     /// Returns how many were not refused (CookieRefusal::none).
     std::size_t store(const Url& url, const Headers& response);
     /// Stores one Set-Cookie field value received for `url` (§5.2 parsing,
-    /// §5.3 storage): replaces a cookie of the same name, domain and path
-    /// (keeping its creation time); an expiry in the past removes it instead.
+    /// §5.3 storage): replaces a cookie of the same name, domain, host-only
+    /// flag and path (keeping its creation time); an expiry in the past
+    /// removes it instead.
     /// Expires and Max-Age are capped at CookieJarOptions::max_lifetime; a
     /// Path is compared in Url's normal form (escapes as Url::path() has them).
     CookieRefusal set(const Url& url, std::string_view set_cookie);
@@ -136,30 +137,38 @@ public:
     void remove_expired();
 
     /// The cookies held (not expired) as a Netscape cookie file, the format
-    /// curl (`-b`/`-c`), wget and Python's MozillaCookieJar read and write: a
-    /// header comment, then a line per cookie of seven tab-separated fields
-    /// (domain, with a leading '.' for a Domain cookie; TRUE/FALSE for
-    /// subdomains; path; TRUE/FALSE for Secure; the expiry in Unix seconds, 0
-    /// for a session cookie; name; value), "#HttpOnly_" before the domain of
-    /// an HttpOnly one. SameSite and the creation times are not kept, and a
-    /// cookie whose name or value holds a tab (the format's separator; RFC
-    /// 6265bis allows it) is left out.
+    /// curl (`-b`/`-c`) and wget read and write: a header comment, then a line
+    /// per cookie of seven tab-separated fields (domain, with a leading '.'
+    /// for a Domain cookie; TRUE/FALSE for subdomains; path; TRUE/FALSE for
+    /// Secure; the expiry in Unix seconds, 0 for a session cookie; name;
+    /// value), "#HttpOnly_" before the domain of an HttpOnly one. SameSite and
+    /// the creation times are not kept. Left out: a cookie whose name or value
+    /// holds a tab (the format's separator; RFC 6265bis allows it) and one
+    /// expiring before 1970 (a clock of the caller's can make one). Python's
+    /// MozillaCookieJar reads the 0 of a session cookie as expired unless told
+    /// to ignore expiry.
     std::string to_cookie_file() const;
     /// What add_cookie_file() did.
     struct FileLoad {
-        std::size_t added = 0;    ///< cookies stored
-        std::size_t skipped = 0;  ///< lines that were neither cookies nor comments, or expired
+        /// Cookie lines taken (stored, replacing one, or pushed out by the limits).
+        std::size_t added = 0;
+        std::size_t skipped = 0;  ///< lines neither comments nor cookies, and expired cookies
     };
     /// Adds the cookies of a Netscape cookie file (as to_cookie_file() writes
-    /// it, or curl does), replacing those of the same name, domain and path,
-    /// within the jar's limits. Comment and blank lines are passed over; a
-    /// line without seven fields (six: an empty value), with a field out of
-    /// form (an empty name, a control character, a path not from '/', an
-    /// expiry not a number) or already expired is skipped and counted.
+    /// it, or curl, wget or Python's MozillaCookieJar do), replacing those of
+    /// the same name, domain, host-only flag and path, within the jar's
+    /// limits. A file is trusted input: its cookies are taken as written,
+    /// without set()'s Domain, Secure and prefix rules; an expiry is capped at
+    /// max_lifetime, and an empty one is a session cookie. Comment and blank
+    /// lines are passed over; a line without seven fields (six: an empty
+    /// value), with a field out of form (an empty name, a control character, a
+    /// path not from '/', an expiry not a number) or already expired is
+    /// skipped and counted.
     FileLoad add_cookie_file(std::string_view text);
 
 private:
     CookieTime now() const;
+    std::chrono::seconds lifetime() const;
     void put(StoredCookie c);
     void evict(const std::string& domain);
 

@@ -1669,6 +1669,60 @@ TEST_CASE("client: request bodies produced as they are sent", "[http][client][up
         r = co_await client.fetch(failing);
         REQUIRE_FALSE(r);
         CHECK(r.error() == std::errc::io_error);
+        // A failed write fails every later one, whatever the producer makes of it: a body
+        // with a hole in it never looks whole.
+        http::ClientRequest ignoring = req;
+        ignoring.body_length = 8;
+        ignoring.body_producer = [](http::BodyWriter& w) -> Task<Result<void>> {
+            (void)co_await w.write("123456789");  // one byte too many: refused, ignored
+            (void)co_await w.write("12345678");
+            co_return Result<void>{};
+        };
+        r = co_await client.fetch(ignoring);
+        REQUIRE_FALSE(r);
+        CHECK(r.error() == std::errc::invalid_argument);
+        // Empty writes send nothing (an empty chunk would end the body); an empty body.
+        http::ClientRequest empty = req;
+        empty.body_producer = [](http::BodyWriter& w) -> Task<Result<void>> {
+            co_return co_await w.write("");
+        };
+        empty.body_length.reset();
+        r = co_await client.fetch(empty);
+        REQUIRE(r);
+        CHECK(r->body == "chunked - 0 0");
+        empty.body_length = 0;
+        r = co_await client.fetch(empty);
+        REQUIRE(r);
+        CHECK(r->body == "- 0 0 0");
+        // A connection whose body failed is closed, not pooled; the producer's errors do not
+        // count against the origin's breaker (one failure would open it).
+        http::ClientOptions guarded = o;
+        guarded.breaker.emplace().failure_threshold = 1;
+        http::Client fresh(guarded);
+        r = co_await fresh.get(srv.url("/hello"));
+        REQUIRE(r);
+        CHECK(fresh.idle_connections() == 1);
+        r = co_await fresh.fetch(failing);
+        REQUIRE_FALSE(r);
+        CHECK(r.error() == std::errc::io_error);
+        CHECK(fresh.idle_connections() == 0);
+        r = co_await fresh.get(srv.url("/hello"));
+        REQUIRE(r);
+        CHECK(r->status == 200);
+        // The writer's draining() stops at the deadline.
+        bool saw_stop = false;
+        http::ClientRequest slow = req;
+        slow.body_length.reset();
+        slow.deadline = Deadline::after(50ms);
+        slow.body_producer = [&saw_stop](http::BodyWriter& w) -> Task<Result<void>> {
+            (void)co_await sleep_for(1h);  // cut by the deadline
+            saw_stop = w.draining().stop_requested();
+            co_return std::errc::operation_canceled;
+        };
+        r = co_await client.fetch(slow);
+        REQUIRE_FALSE(r);
+        CHECK(r.error() == std::errc::timed_out);
+        CHECK(saw_stop);
         // A body twice, or a length without a producer: nothing is sent.
         http::ClientRequest twice = req;
         twice.body = "also";

@@ -413,15 +413,16 @@ TEST_CASE("cookie jar: cookie files as curl writes them, and lines skipped", "[h
         "example.com\tMAYBE\t/\tFALSE\t0\tn\tv\r\n"
         "example.com\tFALSE\tnoslash\tFALSE\t0\tn\tv\r\n"
         "example.com\tFALSE\t/\tFALSE\tsoon\tn\tv\r\n"
-        "example.com\tFALSE\t/\tFALSE\t99999999999999\tn\tv\r\n"
+        "example.com\tFALSE\t/\tFALSE\t99999999999999\tn\tv\r\n"  // capped at 400 days
         "example.com\tFALSE\t/\tFALSE\t0\tn\tv\textra\r\n"
         "example.com\tFALSE\t/\tFALSE\r\n"
         ".\tTRUE\t/\tFALSE\t0\tn\tv\r\n"
         "example.com\tFALSE\t/\tFALSE\t0\tn\tv\x01\n"
+        "#HttpOnly_.Example.com\tTRUE\t/\tFALSE\t\tpy\tsession\n"  // Python: empty expiry
         "last\tFALSE\t/\tFALSE\t0\tno\tnewline");
-    CHECK(load.added == 5);
-    CHECK(load.skipped == 10);
-    CHECK(names(j.jar) == "id h empty notab no");
+    CHECK(load.added == 7);
+    CHECK(load.skipped == 9);
+    CHECK(names(j.jar) == "id h empty notab n py no");
     const auto all = j.jar.cookies();
     CHECK(all[0].domain == "example.com");
     CHECK_FALSE(all[0].host_only);
@@ -430,7 +431,12 @@ TEST_CASE("cookie jar: cookie files as curl writes them, and lines skipped", "[h
     CHECK(all[1].secure);
     CHECK(all[2].value.empty());
     CHECK(all[3].value.empty());
-    CHECK(j.get("https://example.com/") == "id=42; h=v; empty=; notab=");
+    CHECK(all[4].expires == j.now + days(400));
+    CHECK(all[5].http_only);
+    CHECK_FALSE(all[5].host_only);
+    CHECK(all[5].domain == "example.com");
+    CHECK_FALSE(all[5].expires);
+    CHECK(j.get("https://example.com/") == "id=42; h=v; empty=; notab=; n=v; py=session");
     // Limits hold for what a file brings.
     http::CookieJarOptions small;
     small.max_per_domain = 2;
