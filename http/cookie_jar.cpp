@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <limits>
 
 #include <corio/http/ascii.hpp>
@@ -59,10 +60,16 @@ int month_token(std::string_view t) noexcept {
     return 0;
 }
 
-bool is_ip(std::string_view host) {
+// An IP literal: "[...]" (Url keeps IPv6 in brackets) or dotted IPv4. No allocation: it runs
+// for every Domain cookie of every request (header_for).
+bool is_ip(std::string_view host) noexcept {
     if (host.starts_with('[')) return true;
+    if (host.empty() || host.size() > 15) return false;  // "255.255.255.255"
+    char buf[16];
+    std::memcpy(buf, host.data(), host.size());
+    buf[host.size()] = '\0';
     in_addr a{};
-    return ::inet_pton(AF_INET, std::string(host).c_str(), &a) == 1;
+    return ::inet_pton(AF_INET, buf, &a) == 1;
 }
 
 // §5.1.3: `host` is `domain` or a name under it (never for an IP address).
@@ -84,10 +91,6 @@ std::string default_path(const std::string& path) {
     const std::size_t last = path.rfind('/');
     if (!path.starts_with('/') || last == 0 || last == std::string::npos) return "/";
     return path.substr(0, last);
-}
-
-std::string_view trim_wsp(std::string_view s) noexcept {
-    return ascii::trim_ows(s);
 }
 
 // A cookie's name or value may hold no control character but HTAB (RFC 6265bis §5.6).
@@ -122,9 +125,9 @@ std::optional<CookieTime> parse_cookie_date(std::string_view s) noexcept {
         } else if (!have_day && number_token(t, 1, 2, a)) {
             have_day = true;
             d = a;
-        } else if (!have_month && month_token(t) != 0) {
+        } else if (!have_month && (a = month_token(t)) != 0) {
             have_month = true;
-            mo = month_token(t);
+            mo = a;
         } else if (!have_year && number_token(t, 2, 4, a)) {
             have_year = true;
             y = a;
@@ -166,8 +169,8 @@ CookieRefusal CookieJar::set(const Url& url, std::string_view line) {
     const std::string_view pair = line.substr(0, semi);
     const std::size_t eq = pair.find('=');
     if (eq == std::string_view::npos) return CookieRefusal::malformed;
-    StoredCookie c{std::string(trim_wsp(pair.substr(0, eq))),
-                   std::string(trim_wsp(pair.substr(eq + 1)))};
+    StoredCookie c{std::string(ascii::trim_ows(pair.substr(0, eq))),
+                   std::string(ascii::trim_ows(pair.substr(eq + 1)))};
     if (c.name.empty() || has_control(c.name) || has_control(c.value)) {
         return CookieRefusal::malformed;
     }
@@ -184,8 +187,8 @@ CookieRefusal CookieJar::set(const Url& url, std::string_view line) {
         const std::string_view av = attrs.substr(0, end);
         attrs.remove_prefix(end);
         const std::size_t aeq = std::min(av.find('='), av.size());
-        const std::string_view name = trim_wsp(av.substr(0, aeq));
-        const std::string_view value = trim_wsp(av.substr(std::min(av.size(), aeq + 1)));
+        const std::string_view name = ascii::trim_ows(av.substr(0, aeq));
+        const std::string_view value = ascii::trim_ows(av.substr(std::min(av.size(), aeq + 1)));
         if (value.size() > 1024) continue;  // RFC 6265bis: an attribute too long is ignored
         if (iequals(name, "expires")) {
             if (auto when = parse_cookie_date(value)) expires = *when;
@@ -360,7 +363,9 @@ std::string CookieJar::to_cookie_file() const {
     std::string out = "# Netscape HTTP Cookie File\n# Written by corio's http::CookieJar.\n\n";
     for (const StoredCookie& c : cookies()) {
         // Left out (see the header): a tab in the name or value, an expiry before 1970.
-        if ((c.name + c.value).find('\t') != std::string::npos) continue;
+        if (c.name.find('\t') != std::string::npos || c.value.find('\t') != std::string::npos) {
+            continue;
+        }
         if (c.expires && c.expires->time_since_epoch().count() <= 0) continue;
         if (c.http_only) out += "#HttpOnly_";
         out += c.host_only ? "" : ".";
@@ -390,7 +395,7 @@ CookieJar::FileLoad CookieJar::add_cookie_file(std::string_view text) {
         if (line.starts_with("#HttpOnly_")) {
             c.http_only = true;
             line.remove_prefix(10);
-        } else if (line.starts_with('#') || trim_wsp(line).empty()) {
+        } else if (line.starts_with('#') || ascii::trim_ows(line).empty()) {
             continue;
         }
         std::array<std::string_view, 7> f;
