@@ -30,7 +30,7 @@ mkdir -p "$out/obj" "$out/crashes"
 common=(-std=c++20 -O1 -g -fno-omit-frame-pointer -I"$root/include"
         -fno-sanitize-recover=all)
 # The code under test gets coverage instrumentation without libFuzzer's main.
-# (The crawler's HTML links scanner is a header: fuzz/html_links.cpp compiles it in.)
+# (The crawler's HTML links scanner is a header: fuzz/html_links.cpp compiles it in, with url.)
 declare -A sources=([codec]=http/codec [url]=http/url [router]=http/router [dns]=net/dns_message
                    [websocket]=http/websocket_frames [deflate]=http/websocket_deflate [coding]=http/content_coding
                    [sse]=http/sse_codec [form]=http/form [multipart]=http/multipart_codec
@@ -57,7 +57,7 @@ done
 wait
 [ ! -f "$out/build-failed" ] || { echo "fuzz.sh: a compile failed" >&2; exit 1; }
 
-declare -A needs=([http_request]=codec [http_response]=codec [url]=url [html_links]=
+declare -A needs=([http_request]=codec [http_response]=codec [url]=url [html_links]=url
                   [http_router]="router codec" [http_chunked]=codec [dns_response]=dns
                   [websocket_frames]="websocket deflate" [content_coding]="coding result"
                   [sse]="sse result" [form]=form [multipart]="multipart codec result"

@@ -36,8 +36,7 @@ struct Page {
 /// One crawl from a start URL. Lives on one loop; run() once.
 class Crawler {
 public:
-    Crawler(Config cfg, http::Url start)
-        : cfg_(std::move(cfg)), start_(std::move(start)), bulkhead_(cfg_.concurrency) {}
+    Crawler(Config cfg, http::Url start) : cfg_(std::move(cfg)), start_(std::move(start)) {}
 
     std::function<void(const Page&)> on_page;  ///< called as each page ends
 
@@ -54,7 +53,6 @@ public:
     std::uint64_t pages() const noexcept { return n_pages_; }
     std::uint64_t bytes() const noexcept { return bytes_; }
     std::uint64_t errors() const noexcept { return errors_; }  ///< no answer, or status >= 400
-    const Bulkhead& bulkhead() const noexcept { return bulkhead_; }
     const http::Client& client() const noexcept { return client_; }
 
 private:
@@ -79,10 +77,9 @@ private:
             co_return;
         }
         const auto type = http::media_type(r->headers.get("Content-Type").value_or(""));
-        if (r->status != 200 ||
-            !(http::iequals(type, "text/html") || http::iequals(type, "application/xhtml+xml"))) {
-            co_return;
-        }
+        const bool is_html =
+            http::iequals(type, "text/html") || http::iequals(type, "application/xhtml+xml");
+        if (r->status != 200 || !is_html) co_return;
         for (const std::string& link : html::extract_links(r->body)) {
             if (auto next = http::Url::resolve(url, link)) schedule(std::move(*next), 0);
         }
@@ -98,7 +95,7 @@ private:
     Config cfg_;
     http::Url start_;
     http::Origin origin_ = start_.origin();  // made once: compared with every link's
-    Bulkhead bulkhead_;
+    Bulkhead bulkhead_{cfg_.concurrency};
     http::Client client_{{
         .max_idle_per_origin = cfg_.concurrency,
         .timeout = cfg_.timeout,

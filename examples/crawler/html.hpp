@@ -17,67 +17,53 @@ namespace corio::examples::html {
 /// references are kept as written.
 inline std::string decode_entities(std::string_view t) {
     using http::ascii::istarts_with;
-    static constexpr std::string_view named[][2] = {
-        {"&amp;", "&"},   {"&lt;", "<"},   {"&gt;", ">"},
-        {"&quot;", "\""}, {"&apos;", "'"}, {"&nbsp;", "\xc2\xa0"},
-    };
+    static constexpr std::string_view named[][2] = {{"amp;", "&"},  {"lt;", "<"},
+                                                    {"gt;", ">"},   {"quot;", "\""},
+                                                    {"apos;", "'"}, {"nbsp;", "\xc2\xa0"}};
     std::string out;
-    for (std::size_t i = 0; i < t.size();) {
-        const std::string_view r = t.substr(i);
-        const auto* n = std::ranges::find_if(named, [r](auto& e) { return istarts_with(r, e[0]); });
-        const bool hex = istarts_with(r, "&#x");
-        const char *end = r.data() + r.size(),
-                   *digits = r.data() + std::min<std::size_t>(r.size(), 2 + hex);
+    for (std::size_t amp; (amp = t.find('&')) != t.npos;) {
+        out.append(t.substr(0, amp));
+        t.remove_prefix(amp + 1);  // now what follows the '&'
+        const auto* n = std::ranges::find_if(named, [t](auto& e) { return istarts_with(t, e[0]); });
+        const bool hex = istarts_with(t, "#x");
+        const char* digits = t.data() + (t.starts_with('#') ? 1 + hex : t.size());
         std::uint32_t cp = 0;
-        std::from_chars_result num{digits, std::errc::invalid_argument};
-        if (r.starts_with("&#")) num = std::from_chars(digits, end, cp, hex ? 16 : 10);
+        const auto [end, ec] = std::from_chars(digits, t.data() + t.size(), cp, hex ? 16 : 10);
         if (n != std::end(named)) {
             out += (*n)[1];
-            i += (*n)[0].size();
-        } else if (num.ptr == digits || num.ptr == end || *num.ptr != ';') {
-            out += t[i++];  // not a reference we know
+            t.remove_prefix((*n)[0].size());
+        } else if (end == digits || end == t.data() + t.size() || *end != ';') {
+            out += '&';  // not a reference we know
         } else {
-            const bool bad = cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff);
-            if (num.ec != std::errc{} || bad) cp = 0xfffd;
-            int more = cp < 0x80 ? 0 : cp < 0x800 ? 1 : cp < 0x10000 ? 2 : 3;  // UTF-8 tail
+            const bool none = cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff);
+            if (ec != std::errc{} || none) cp = 0xfffd;
+            int more = cp < 0x80 ? 0 : cp < 0x800 ? 1 : cp < 0x10000 ? 2 : 3;  // UTF-8 tail bytes
             out += char(more == 0 ? cp : (0xff00 >> (more + 1)) | (cp >> (6 * more)));
             while (more-- > 0)
                 out += char(0x80 | ((cp >> (6 * more)) & 0x3f));
-            i += std::size_t(num.ptr + 1 - r.data());
+            t.remove_prefix(std::size_t(end + 1 - t.data()));
         }
     }
-    return out;
+    return out.append(t);
 }
 
-/// Returns the values of every href and src attribute in `html`, in document order: tag and
-/// attribute names in any case, values double-quoted, single-quoted or unquoted, character
-/// references decoded (see decode_entities()), surrounding whitespace and embedded tabs and
-/// newlines removed. Skips comments, other markup declarations and the contents of script,
-/// style, textarea and title elements. Leaves out empty values, fragment-only links ("#top")
-/// and javascript:, mailto: and data: URLs. The values are not resolved: pass them to
-/// Url::resolve() with the page's URL.
+/// Returns the values of every href and src attribute in `html`, in document order, with
+/// their character references decoded (see decode_entities()) and nothing else done to them:
+/// tag and attribute names in any case, values double-quoted, single-quoted or unquoted. Skips
+/// comments, other markup declarations and the contents of script, style, textarea and title
+/// elements. Pass each value to Url::resolve() with the page's URL: it drops surrounding
+/// whitespace, tabs, newlines and the fragment, and refuses javascript:, mailto:, data: and
+/// any other scheme but http(s).
 inline std::vector<std::string> extract_links(std::string_view h) {
     using namespace http::ascii;
-    constexpr auto npos = std::string_view::npos;
     const std::size_t n = h.size();
     // Where h[from...] first holds one of `set`, or none of it (`in` false); n if nowhere.
     const auto find = [h, n](std::size_t from, std::string_view set, bool in = true) {
         return std::min(n, in ? h.find_first_of(set, from) : h.find_first_not_of(set, from));
     };
     std::vector<std::string> out;
-    const auto add_link = [&out](std::string_view raw) {
-        std::string v = decode_entities(raw);
-        std::erase_if(v, [](char c) { return c == '\t' || c == '\n' || c == '\r'; });
-        const auto blank = [](char c) { return static_cast<unsigned char>(c) <= 0x20; };
-        v.erase(std::find_if_not(v.rbegin(), v.rend(), blank).base(), v.end());
-        v.erase(v.begin(), std::find_if_not(v.begin(), v.end(), blank));
-        for (std::string_view left_out : {"#", "javascript:", "mailto:", "data:"}) {
-            if (istarts_with(v, left_out)) return;
-        }
-        if (!v.empty()) out.push_back(std::move(v));
-    };
     std::size_t i = 0;
-    while ((i = h.find('<', i)) != npos && ++i < n) {
+    while ((i = h.find('<', i)) != h.npos && ++i < n) {
         if (h.substr(i, 3) == "!--") {  // a comment ends at the first "-->", even in "<!-->"
             i = std::min(n - 3, h.find("-->", i + 1)) + 3;
             continue;
@@ -101,7 +87,9 @@ inline std::vector<std::string> extract_links(std::string_view h) {
             const std::size_t end =
                 quoted ? std::min(n, h.find(h[i], i + 1)) : find(i, " \t\n\r\f>");
             i += quoted;
-            if (iequals(attr, "href") || iequals(attr, "src")) add_link(h.substr(i, end - i));
+            if (iequals(attr, "href") || iequals(attr, "src")) {
+                out.push_back(decode_entities(h.substr(i, end - i)));
+            }
             i = end + (quoted && end < n);
         }
         if (!closed) break;
@@ -109,7 +97,7 @@ inline std::vector<std::string> extract_links(std::string_view h) {
         // Raw text and escapable raw text: markup inside is not markup.
         if (iequals(tag, "script") || iequals(tag, "style") || iequals(tag, "textarea") ||
             iequals(tag, "title")) {
-            while ((i = h.find("</", i)) != npos && !istarts_with(h.substr(i + 2), tag))
+            while ((i = h.find("</", i)) != h.npos && !istarts_with(h.substr(i + 2), tag))
                 i += 2;
             i = std::min(i, n);
         }

@@ -1,11 +1,10 @@
 // crawler: fetches the pages reachable by links from a start URL on its origin, --concurrency
 // at a time, on one corio loop. The crawl is crawl.hpp's (shared with examples/sim_crawl), HTTP
 // is http::Client's, https is tls::https_connector's (verified unless --insecure).
-#include <unistd.h>
-
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <system_error>
 
 #include <fmt/core.h>
 
@@ -17,21 +16,6 @@
 using namespace corio;
 using namespace std::chrono_literals;
 namespace crawl = corio::examples::crawl;
-
-namespace {
-
-// A progress line on stderr four times a second until cancelled ("\r\033[K" clears it).
-Task<void> show_progress(const crawl::Crawler* cr, TimePoint started) {
-    while (co_await sleep_for(250ms)) {
-        const std::chrono::duration<double> secs = Loop::current().now() - started;
-        fmt::print(stderr, "\r\033[Kpages={} pages/s={:.0f} errors={} in-flight={} queued={}",
-                   cr->pages(), double(cr->pages()) / std::max(secs.count(), 1e-3), cr->errors(),
-                   cr->bulkhead().in_flight(), cr->bulkhead().waiting());
-    }
-    std::fputs("\r\033[K", stderr);
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
     crawl::Config cfg;
@@ -50,7 +34,7 @@ int main(int argc, char** argv) {
     cli.option("max-redirects N", "redirects followed in a chain", cfg.max_redirects, 0, 100);
     cli.option("out FILE", "write `STATUS URL` per page", out_path);
     cli.backend(lo.backend);
-    cli.flag("quiet", "no progress line, no per-error messages on stderr", quiet);
+    cli.flag("quiet", "no per-page error messages on stderr", quiet);
     cli.option("ca-file FILE", "https: trust the CAs in FILE (default: the system store)", ca_file);
     cli.flag("insecure", "https: accept any certificate and name (no verification)", insecure);
     cli.parse();
@@ -69,30 +53,20 @@ int main(int argc, char** argv) {
     try {
         Loop loop(lo);
         crawl::Crawler cr(cfg, *start);
-        const bool live = !quiet && ::isatty(STDERR_FILENO) == 1;  // a progress line
         cr.on_page = [&](const crawl::Page& p) {
-            if (p.status == 0 && !quiet) {
-                fmt::print(stderr, "{}crawler: {}: {}\n", live ? "\r\033[K" : "", p.url, p.error);
-            }
-            if (out != nullptr) {
-                fmt::print(out, "{} {}\n", p.status == 0 ? "ERR" : std::to_string(p.status), p.url);
-            }
+            const std::string status = p.status == 0 ? "ERR" : std::to_string(p.status);
+            if (out != nullptr) fmt::print(out, "{} {}\n", status, p.url);
+            if (p.status == 0 && !quiet) fmt::print(stderr, "crawler: {}: {}\n", p.url, p.error);
         };
         const TimePoint started = loop.now();
-        if (live) {
-            (void)loop.block_on(when_any(cr.run(), show_progress(&cr, started)));
-        } else {
-            loop.block_on(cr.run());
-        }
+        loop.block_on(cr.run());
         fmt::print("pages={} bytes={} errors={} elapsed_ms={}\n", cr.pages(), cr.bytes(),
                    cr.errors(), (loop.now() - started) / 1ms);
-        std::fflush(stdout);
+        if (out != nullptr && std::fclose(out) != 0) {
+            throw std::system_error(errno, std::generic_category(), "--out " + out_path);
+        }
     } catch (const std::exception& e) {
         fmt::print(stderr, "crawler: {}\n", e.what());
-        return 1;
-    }
-    if (out != nullptr && std::fclose(out) != 0) {
-        fmt::print(stderr, "crawler: --out {}: {}\n", out_path, std::strerror(errno));
         return 1;
     }
     return 0;
