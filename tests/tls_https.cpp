@@ -3,7 +3,7 @@
 // alive over one TLS connection, a large body, http:// still plain), a server
 // certificate the client rejects, and a length-less body cut without
 // close_notify (truncation) or ended with it (complete); a WebSocket over
-// TLS (wss://).
+// TLS (wss://); ALPN "http/1.1" on both sides whatever the contexts list.
 #include <string>
 
 #include <corio/http/router.hpp>
@@ -69,7 +69,7 @@ Task<void> client_and_server(const test::TlsFiles* f) {
         auto who = co_await client.get(https_url(srv, "/peer"));
         REQUIRE(who);
         CHECK(who->body.starts_with("127.0.0.1:"));  // a TLS stream shows no socket of its own
-        CHECK(client.stats().connects == 1);  // keep-alive over one TLS connection
+        CHECK(client.stats().connects == 1);         // keep-alive over one TLS connection
         CHECK(client.stats().reuses == 6);
 
         // The same client speaks plain http to a plain server.
@@ -209,6 +209,105 @@ Task<void> wss(const test::TlsFiles* f) {
 TEST_CASE("https: a WebSocket over TLS (wss://)", "[tls][http][websocket]") {
     NEED_TLS_FILES(f);
     test::run([f](Loop&) { return wss(f); }, 20s);
+}
+
+namespace {
+
+// A TLS server on a context that prefers h2: records what ALPN chose for one
+// connection and answers its request.
+Task<void> alpn_server(tls::Context ctx, net::TcpListener* l, std::string* chosen) {
+    auto tcp = co_await l->accept();
+    REQUIRE(tcp);
+    auto s = tls::Stream::server(ctx, std::move(*tcp));
+    REQUIRE(s);
+    auto h = co_await s->handshake(Deadline::after(5s));
+    REQUIRE(h);
+    *chosen = std::string(s->alpn());
+    std::array<std::byte, 2048> buf;
+    auto n = co_await s->recv(buf);  // the request (small: one read)
+    REQUIRE(n);
+    auto w = co_await s->send_all(
+        std::string_view("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"));
+    REQUIRE(w);
+    (void)co_await s->close_notify();
+}
+
+Task<void> alpn_http11(const test::TlsFiles* f) {
+    const tls::ContextOptions h2_first{.alpn = {"h2", "http/1.1"}};
+    // The connector offers http/1.1 alone, even from a context that names h2 only: a server
+    // preferring h2 cannot choose it (before, the context's "h2" went out and was chosen).
+    {
+        auto l = net::TcpListener::bind(net::Address::loopback_v4(0));
+        REQUIRE(l);
+        http::ClientOptions co;
+        co.connect = tls::https_connector(test::client_context(*f, {.alpn = {"h2"}}));
+        http::Client client(co);
+        std::string chosen = "none";
+        const std::string url = "https://" + l->local_address().value("addr").to_string() + "/";
+        auto [r, done] = co_await when_all(
+            client.get(url),
+            alpn_server(test::server_context(*f, "server", h2_first), &*l, &chosen));
+        (void)done;
+        REQUIRE(r);
+        CHECK(r->body == "ok");
+        CHECK(chosen == "http/1.1");
+    }
+    // The wrapper accepts http/1.1 alone: a client offering h2 first gets http/1.1 from a
+    // server context that prefers h2.
+    {
+        http::ServerOptions so;
+        so.wrap_connection = tls::https_wrapper(test::server_context(*f, "server", h2_first));
+        LocalServer srv(make_router(), so);
+        auto tcp = co_await net::TcpStream::connect(srv.address());
+        REQUIRE(tcp);
+        auto c =
+            tls::Stream::client(test::client_context(*f, h2_first), std::move(*tcp), "localhost");
+        REQUIRE(c);
+        auto h = co_await c->handshake(Deadline::after(5s));
+        REQUIRE(h);
+        CHECK(c->alpn() == "http/1.1");
+        auto w = co_await c->send_all(
+            std::string_view("GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+        REQUIRE(w);
+        std::string answer;
+        std::array<std::byte, 4096> buf;
+        for (;;) {
+            auto n = co_await c->recv(buf);
+            if (!n || *n == 0) break;
+            answer.append(reinterpret_cast<const char*>(buf.data()), *n);
+        }
+        CHECK(answer.starts_with("HTTP/1.1 200 "));
+        CHECK(answer.ends_with("hello over tls\n"));
+        co_await srv.stop();
+    }
+    // A connection's own list replaces the context's on a plain stream too; an empty name
+    // is refused.
+    {
+        auto pair = co_await test::tcp_pair();
+        REQUIRE(pair);
+        static constexpr std::string_view h2[] = {"h2"}, bad[] = {""};
+        auto c = tls::Stream::client(test::client_context(*f, h2_first), std::move(pair->first),
+                                     "localhost", {}, h2);
+        auto s = tls::Stream::server(test::server_context(*f, "server", h2_first),
+                                     std::move(pair->second), h2);
+        REQUIRE(c);
+        REQUIRE(s);
+        auto [hc, hs] = co_await when_all(c->handshake(), s->handshake());
+        REQUIRE(hc);
+        REQUIRE(hs);
+        CHECK(c->alpn() == "h2");
+        CHECK(s->alpn() == "h2");
+        auto refused =
+            tls::Stream::client(test::client_context(*f), net::TcpStream(), "localhost", {}, bad);
+        CHECK(refused.error() == tls::Errc::bad_option);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("https: ALPN http/1.1 alone on both sides, whatever the contexts list", "[tls][http]") {
+    NEED_TLS_FILES(f);
+    test::run([f](Loop&) { return alpn_http11(f); }, 20s);
 }
 
 }  // namespace tls_https_test

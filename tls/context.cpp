@@ -10,6 +10,7 @@
 #include <utility>
 
 #include <corio/runtime/backend.hpp>
+#include <corio/tls/session.hpp>
 
 #include "context_impl.hpp"
 
@@ -68,18 +69,21 @@ int proto_version(Version v) {
 // (TLS 1.2). The Session of the SSL names the server it belongs to.
 int on_new_session(SSL* ssl, SSL_SESSION* s) {
     auto* ctx = static_cast<detail::ContextImpl*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
-    auto* key = static_cast<const std::string*>(SSL_get_ex_data(ssl, 0));
-    if (ctx == nullptr || key == nullptr || key->empty()) return 0;
-    ctx->remember(*key, s);
+    const detail::Session* session = detail::Session::of(ssl);
+    if (ctx == nullptr || session == nullptr || session->session_key().empty()) return 0;
+    ctx->remember(session->session_key(), s);
     return 1;  // we keep the reference
 }
 
-// Server: the first of our protocols that the client offers; none in common
-// goes on without ALPN (as nginx does) rather than failing the handshake.
-int on_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+// Server: the first of our protocols (the connection's own list, else the
+// context's) that the client offers; none in common goes on without ALPN (as
+// nginx does) rather than failing the handshake.
+int on_alpn(SSL* ssl, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
             unsigned inlen, void* arg) {
     auto* ctx = static_cast<detail::ContextImpl*>(arg);
-    const auto& ours = ctx->alpn_wire;
+    const detail::Session* session = detail::Session::of(ssl);
+    const auto& ours =
+        session != nullptr && !session->alpn_wire().empty() ? session->alpn_wire() : ctx->alpn_wire;
     for (std::size_t i = 0; i < ours.size(); i += 1 + ours[i]) {
         for (unsigned j = 0; j < inlen; j += 1u + in[j]) {
             if (j + 1u + in[j] > inlen) break;
@@ -156,11 +160,11 @@ Result<void> configure(detail::ContextImpl& impl) {
         impl.alpn_wire.push_back(static_cast<unsigned char>(name.size()));
         impl.alpn_wire.insert(impl.alpn_wire.end(), name.begin(), name.end());
     }
-    if (!impl.alpn_wire.empty()) {
-        if (server) {
-            SSL_CTX_set_alpn_select_cb(c, on_alpn, &impl);
-        } else if (SSL_CTX_set_alpn_protos(c, impl.alpn_wire.data(),
-                                           unsigned(impl.alpn_wire.size())) != 0) {
+    if (server) {
+        SSL_CTX_set_alpn_select_cb(c, on_alpn, &impl);  // a connection may bring its own list
+    } else if (!impl.alpn_wire.empty()) {
+        const unsigned len = unsigned(impl.alpn_wire.size());
+        if (SSL_CTX_set_alpn_protos(c, impl.alpn_wire.data(), len) != 0) {
             return refuse(Errc::bad_option);
         }
     }

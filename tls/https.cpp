@@ -8,6 +8,10 @@
 namespace corio::tls {
 namespace {
 
+// The only protocol http::Client and http::Server speak, whatever else the
+// context's ALPN list names (a context may be shared with an h2 stack).
+constexpr std::string_view http11[] = {"http/1.1"};
+
 Task<Result<http::Stream>> connect_https(Context ctx, http::Origin origin, Deadline deadline,
                                          net::Resolver* resolver) {
     if (origin.scheme == "http")
@@ -20,7 +24,7 @@ Task<Result<http::Stream>> connect_https(Context ctx, http::Origin origin, Deadl
     net::TcpStream* tcp = plain->get<net::TcpStream>();
     if (tcp == nullptr) co_return std::errc::protocol_not_supported;
     auto s = Stream::client(ctx, std::move(*tcp), origin.host,
-                            origin.host + ":" + std::to_string(origin.port));
+                            origin.host + ":" + std::to_string(origin.port), http11);
     if (!s) co_return s.error();
     auto h = co_await s->handshake(deadline);
     if (!h) co_return h.error();
@@ -28,7 +32,7 @@ Task<Result<http::Stream>> connect_https(Context ctx, http::Origin origin, Deadl
 }
 
 Task<Result<http::Stream>> accept_https(Context ctx, net::TcpStream tcp, Deadline deadline) {
-    auto s = Stream::server(ctx, std::move(tcp));
+    auto s = Stream::server(ctx, std::move(tcp), http11);
     if (!s) co_return s.error();
     auto h = co_await s->handshake(deadline);
     if (!h) co_return h.error();

@@ -21,15 +21,19 @@ namespace corio::tls {
 /// A Connector for http::ClientOptions: "http" over plain TCP
 /// (http::connect_tcp), "https" over TLS with `ctx` (a client context): SNI
 /// and name verification for the origin's host, sessions resumed per
-/// host:port, the handshake within the request's deadline. Handshake
-/// failures are the tls errors ("certificate verify failed: ...").
+/// host:port, the handshake within the request's deadline. Every connection
+/// offers ALPN "http/1.1" alone, whatever `ctx`'s list says: the client speaks
+/// nothing else, so a server cannot pick h2 from a shared context's list.
+/// Handshake failures are the tls errors ("certificate verify failed: ...").
 http::Connector https_connector(Context ctx);
 /// https_connector(ctx), with names looked up by `resolver` (see
 /// http::tcp_connector); `resolver` must outlive the client.
 http::Connector https_connector(Context ctx, net::Resolver& resolver);
 
 /// A ConnectionWrapper for http::ServerOptions: the TLS handshake with `ctx`
-/// (a server context; give it ALPN "http/1.1") within the deadline.
+/// (a server context) within the deadline. It accepts ALPN "http/1.1" alone,
+/// whatever `ctx`'s list says: a client offering h2 and http/1.1 gets
+/// http/1.1, one offering neither goes on without ALPN.
 http::ConnectionWrapper https_wrapper(Context ctx);
 
 }  // namespace corio::tls

@@ -88,10 +88,16 @@ bool is_ip_literal(const std::string& host) {
 
 Result<std::unique_ptr<Session>> Session::make(const Context& ctx, Role role,
                                                std::string_view server_name,
-                                               std::string_view session_key) {
+                                               std::string_view session_key,
+                                               std::span<const std::string_view> alpn) {
     const auto& impl = ctx.impl();
     if (!impl || impl->opts.role != role) return make_error_code(Errc::bad_option);
     std::unique_ptr<Session> s(new Session());
+    for (std::string_view name : alpn) {
+        if (name.empty() || name.size() > 255) return make_error_code(Errc::bad_option);
+        s->alpn_wire_.push_back(static_cast<unsigned char>(name.size()));
+        s->alpn_wire_.insert(s->alpn_wire_.end(), name.begin(), name.end());
+    }
     s->ctx_ = impl;
     s->release_ = impl->opts.release_buffers;
     s->ssl_ = SSL_new(impl->ctx);
@@ -107,6 +113,7 @@ Result<std::unique_ptr<Session>> Session::make(const Context& ctx, Role role,
     }
     BIO_set_data(bio, s.get());
     SSL_set_bio(s->ssl_, bio, bio);  // one reference for both directions
+    SSL_set_ex_data(s->ssl_, 0, s.get());
     if (role == Role::server) {
         SSL_set_accept_state(s->ssl_);
         return s;
@@ -136,7 +143,12 @@ Result<std::unique_ptr<Session>> Session::make(const Context& ctx, Role role,
         }
     }
     s->key_ = session_key.empty() ? host : std::string(session_key);
-    SSL_set_ex_data(s->ssl_, 0, &s->key_);
+    // A client offers its own list in place of the context's (0 is success here).
+    if (!s->alpn_wire_.empty() &&
+        SSL_set_alpn_protos(s->ssl_, s->alpn_wire_.data(), unsigned(s->alpn_wire_.size())) != 0) {
+        ERR_clear_error();
+        return make_error_code(Errc::bad_option);
+    }
     if (impl->opts.session_resumption && !s->key_.empty()) {
         if (SSL_SESSION* old = impl->recall(s->key_)) {
             SSL_set_session(s->ssl_, old);
@@ -144,6 +156,10 @@ Result<std::unique_ptr<Session>> Session::make(const Context& ctx, Role role,
         }
     }
     return s;
+}
+
+Session* Session::of(const ssl_st* ssl) noexcept {
+    return static_cast<Session*>(SSL_get_ex_data(ssl, 0));
 }
 
 Session::~Session() {

@@ -58,10 +58,13 @@ class Session {
 public:
     /// `server_name`: the name to send as SNI and to verify (client; an IP
     /// literal is verified as an address and not sent); `session_key`: where
-    /// a client's session is remembered for resumption (empty: server_name).
+    /// a client's session is remembered for resumption (empty: server_name);
+    /// `alpn`: this connection's ALPN protocols in place of the context's
+    /// (empty: the context's), offered by a client, accepted by a server.
     static Result<std::unique_ptr<Session>> make(const Context& ctx, Role role,
                                                  std::string_view server_name,
-                                                 std::string_view session_key);
+                                                 std::string_view session_key,
+                                                 std::span<const std::string_view> alpn = {});
     ~Session();
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
@@ -120,6 +123,10 @@ public:
     std::size_t buffer_bytes() const noexcept;
     /// Where a client's session is remembered.
     const std::string& session_key() const noexcept { return key_; }
+    /// A server's own ALPN protocols in wire form (empty: the context's).
+    const std::vector<unsigned char>& alpn_wire() const noexcept { return alpn_wire_; }
+    /// The Session of an SSL object of ours (its ex_data 0), or null.
+    static Session* of(const ssl_st* ssl) noexcept;
 
     // Kernel TLS, sending direction.
     /// The keylog callback saw our sending application traffic secret: OpenSSL
@@ -160,6 +167,7 @@ private:
     std::shared_ptr<ContextImpl> ctx_;
     ssl_st* ssl_ = nullptr;
     std::string key_;
+    std::vector<unsigned char> alpn_wire_;
     std::unique_ptr<std::byte[]> in_;
     std::size_t in_begin_ = 0;
     std::size_t in_end_ = 0;

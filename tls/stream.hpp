@@ -99,16 +99,22 @@ public:
     /// SNI and, with a verifying context, checked against the certificate; an
     /// IP literal is checked as an address). `session_key` names the server
     /// for session resumption (empty: server_name; "host:port" when several
-    /// servers share a name). Errors: Errc::bad_option, out of memory.
+    /// servers share a name). `alpn`: the ALPN protocols this connection
+    /// offers, in place of the context's (empty: the context's). Errors:
+    /// Errc::bad_option (also for an empty name or one over 255 bytes), out
+    /// of memory.
     static Result<BasicStream> client(const Context& ctx, S transport, std::string_view server_name,
-                                      std::string_view session_key = {}) {
-        auto sess = detail::Session::make(ctx, Role::client, server_name, session_key);
+                                      std::string_view session_key = {},
+                                      std::span<const std::string_view> alpn = {}) {
+        auto sess = detail::Session::make(ctx, Role::client, server_name, session_key, alpn);
         if (!sess) return sess.error();
         return BasicStream(std::move(transport), std::move(*sess));
     }
-    /// A server over `transport`.
-    static Result<BasicStream> server(const Context& ctx, S transport) {
-        auto sess = detail::Session::make(ctx, Role::server, {}, {});
+    /// A server over `transport`. `alpn`: the ALPN protocols this connection
+    /// accepts, in its order of preference, in place of the context's.
+    static Result<BasicStream> server(const Context& ctx, S transport,
+                                      std::span<const std::string_view> alpn = {}) {
+        auto sess = detail::Session::make(ctx, Role::server, {}, {}, alpn);
         if (!sess) return sess.error();
         return BasicStream(std::move(transport), std::move(*sess));
     }

@@ -41,8 +41,7 @@ int main(int argc, char** argv) {
     auto start = http::Url::parse(start_text);
     if (!start) cli.fail("not an http(s) URL: '" + start_text + "'");
 #if CORIO_HAS_TLS
-    auto tls_ctx =
-        tls::Context::make({.ca_file = ca_file, .verify_peer = !insecure, .alpn = {"http/1.1"}});
+    auto tls_ctx = tls::Context::make({.ca_file = ca_file, .verify_peer = !insecure});
     if (!tls_ctx) cli.fail("--ca-file " + ca_file + ": " + tls_ctx.error().message());
     cfg.connect = tls::https_connector(*tls_ctx);
 #else

@@ -82,7 +82,6 @@ bool setup_tls(const Config& cfg, http::ServerOptions& so) {
     o.role = tls::Role::server;
     o.cert_file = cfg.cert;
     o.key_file = cfg.key;
-    o.alpn = {"http/1.1"};
     auto ctx = tls::Context::make(o);
     if (!ctx) {
         std::fprintf(stderr, "http_server: --cert %s --key %s: %s\n", cfg.cert.c_str(),
