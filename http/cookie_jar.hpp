@@ -59,9 +59,10 @@ struct StoredCookie {
 
 /// How a CookieJar behaves.
 struct CookieJarOptions {
-    /// Cookies kept per domain; beyond, one of the domain goes: the least
-    /// recently used of those not Secure, else the least recently used
-    /// (RFC 6265 §6.1 asks for at least 50; RFC 6265bis §5.7's order).
+    /// Cookies kept per domain (per site, with `site`); beyond, one of the
+    /// domain goes: the least recently used of those not Secure, else the
+    /// least recently used (RFC 6265 §6.1 asks for at least 50; RFC 6265bis
+    /// §5.7's order).
     std::size_t max_per_domain = 50;
     /// Cookies kept in all; beyond, the least recently used not Secure goes,
     /// else the least recently used (at least 3000).
@@ -78,7 +79,15 @@ struct CookieJarOptions {
     /// attribute naming one is refused, unless it names the host itself
     /// (then the cookie is host-only), as browsers do with the Public Suffix
     /// List. Null: only single labels and IP addresses are refused.
+    /// PublicSuffixList::checker() gives one.
     std::function<bool(std::string_view domain)> public_suffix{};
+    /// The site a cookie's domain belongs to, for max_per_domain: the cookies
+    /// of one site count together, so "a.example.com" and "b.example.com"
+    /// share example.com's limit and a site with many subdomains cannot push
+    /// other sites' cookies out. An empty answer: the domain on its own.
+    /// Null: every exact domain on its own. PublicSuffixList::site_of() gives
+    /// one (the registrable domain).
+    std::function<std::string_view(std::string_view domain)> site{};
 };
 
 /// Why CookieJar::set() ignored a Set-Cookie field.
@@ -96,14 +105,14 @@ enum class CookieRefusal : std::uint8_t {
 /// from https only, an http response cannot replace or shadow a Secure one,
 /// and the __Secure- and __Host- name prefixes are enforced.
 ///
-/// corio has no public suffix list: a Domain attribute naming a single label
-/// ("com") or an IP address other than the host's own is refused, and one of
-/// more labels ("co.uk") is refused only when CookieJarOptions::public_suffix
-/// says so. Limits count cookies by their exact domain, so a site with many
-/// subdomains can push other sites' cookies out of a full jar (Secure ones
-/// last). SameSite is kept and not acted on: a Client's requests are all its
-/// own (same-site) navigations. Expiry follows the jar's clock (system time by
-/// default).
+/// A Domain attribute naming a single label ("com") or an IP address other
+/// than the host's own is refused; one of more labels ("co.uk") is refused
+/// when CookieJarOptions::public_suffix says so (a PublicSuffixList, loaded
+/// from the system's copy, answers as browsers do). Limits count cookies by
+/// their exact domain, or by site with CookieJarOptions::site; by exact
+/// domain, a site with many subdomains can push other sites' cookies out of
+/// a full jar (Secure ones last). SameSite is kept and not acted on: a Client's requests are all
+/// its own (same-site) navigations. Expiry follows the jar's clock (system time by default).
 class CookieJar {
 public:
     /// An empty jar with `opts`.

@@ -6,7 +6,8 @@
 # The targets are compiled directly with clang++ (-fsanitize=fuzzer,address,undefined) from the
 # pure sources they test (http/codec, http/url, http/router, http/websocket_frames and
 # websocket_deflate and http/content_coding (with zlib), http/sse_codec, http/form,
-# http/multipart_codec, http/cookie_jar, net/dns_message, the crawler's HTML links), so this
+# http/multipart_codec, http/cookie_jar, http/public_suffix, net/dns_message, the crawler's HTML
+# links), so this
 # needs neither meson nor liburing. Output
 # goes to build-fuzz/ (override with FUZZ_DIR): binaries, the grown corpora (corpus/<target>/;
 # the seeds in fuzz/corpus/ are only read) and crash reproducers (crashes/). Prints the
@@ -34,7 +35,7 @@ common=(-std=c++20 -O1 -g -fno-omit-frame-pointer -I"$root/include"
 declare -A sources=([codec]=http/codec [url]=http/url [router]=http/router [dns]=net/dns_message
                    [websocket]=http/websocket_frames [deflate]=http/websocket_deflate [coding]=http/content_coding
                    [sse]=http/sse_codec [form]=http/form [multipart]=http/multipart_codec
-                   [jar]=http/cookie_jar
+                   [jar]=http/cookie_jar [psl]=http/public_suffix
                    [result]=runtime/result)
 # Up to PARALLEL compiles and runs at a time (default: one per core); each
 # run's time is SECONDS whatever the machine, so runs side by side only
@@ -50,7 +51,7 @@ compile_obj() { # SRC
     fi
 }
 rm -f "$out/build-failed"
-for src in codec url router dns websocket deflate coding sse form multipart jar result; do
+for src in codec url router dns websocket deflate coding sse form multipart jar psl result; do
     throttle
     { compile_obj "$src" || touch "$out/build-failed"; } &
 done
@@ -61,9 +62,9 @@ declare -A needs=([http_request]=codec [http_response]=codec [url]=url [html_lin
                   [http_router]="router codec" [http_chunked]=codec [dns_response]=dns
                   [websocket_frames]="websocket deflate" [content_coding]="coding result"
                   [sse]="sse result" [form]=form [multipart]="multipart codec result"
-                  [cookie_jar]="jar url codec result")
+                  [cookie_jar]="jar url codec result" [public_suffix]="psl result")
 targets=(http_request http_response url html_links http_router http_chunked dns_response
-         websocket_frames content_coding sse form multipart cookie_jar)
+         websocket_frames content_coding sse form multipart cookie_jar public_suffix)
 for t in "${targets[@]}"; do
     throttle
     echo "build fuzz_$t"

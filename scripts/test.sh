@@ -47,6 +47,7 @@ done
 
 pkgs=("${base_pkgs[@]}")
 pkgs+=(strace) # tests/examples_sim_crawl: a simulated run makes no I/O system call
+pkgs+=(publicsuffix) # tests/http_public_suffix: the system's Public Suffix List
 [ $quick -eq 1 ] || pkgs+=(clang libclang-rt-14-dev valgrind)
 [ $quick -eq 1 ] || pkgs+=(cmake) # the consumers step
 [ $quick -eq 1 ] || pkgs+=(doxygen) # the API reference step

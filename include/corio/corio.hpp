@@ -17,6 +17,7 @@
 #include <corio/http/message.hpp>
 #include <corio/http/multipart.hpp>
 #include <corio/http/multipart_codec.hpp>
+#include <corio/http/public_suffix.hpp>
 #include <corio/http/router.hpp>
 #include <corio/http/server.hpp>
 #include <corio/http/sse.hpp>
