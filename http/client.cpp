@@ -52,6 +52,9 @@ std::string origin_key(const Url& u) {
     return u.scheme() + "://" + u.host() + ":" + std::to_string(u.port());
 }
 
+// The field Expect: 100-continue adds, last before the head's end.
+constexpr std::string_view expect_field = "Expect: 100-continue\r\n";
+
 bool idempotent(std::string_view m) noexcept {
     return m == "GET" || m == "HEAD" || m == "PUT" || m == "DELETE" || m == "OPTIONS" ||
            m == "TRACE";
@@ -64,6 +67,44 @@ bool is_redirect(int status) noexcept {
 bool stale_connection_error(std::error_code ec) noexcept {
     return ec == std::errc::connection_reset || ec == std::errc::broken_pipe ||
            ec == std::errc::connection_aborted;
+}
+
+/// What read_head() saw besides the head.
+struct HeadRead {
+    bool got_any = false;  ///< a byte of the response came
+    bool stale = false;    ///< EOF or a stale connection's error before any byte (may_resend)
+};
+
+/// Reads `conn` into `parser` until the final response's head is complete (true), or, with
+/// `interim`, until an interim response (100 Continue) came (false). With a `wait`, gives
+/// false when none of that happened by then. EOF or a stale connection's error before any
+/// byte sets `st->stale` (and gives false) when `may_resend`.
+Task<Result<bool>> read_head(detail::ClientConn* conn, ResponseParser* parser, HeadRead* st,
+                             bool may_resend, bool interim, Duration wait) {
+    const TimePoint until = Loop::current().now() + wait;
+    for (;;) {
+        if (conn->begin < conn->end) {
+            st->got_any = true;
+            conn->begin += parser->feed(
+                std::string_view(conn->in.get() + conn->begin, conn->end - conn->begin));
+            if (parser->state() == ParseState::error) co_return std::errc::bad_message;
+            if (parser->headers_complete()) co_return true;
+            if (interim && parser->interim_responses() > 0) co_return false;
+            continue;
+        }
+        const bool waits = wait > Duration::zero();
+        auto n = waits ? co_await with_deadline(conn->receive(), until) : co_await conn->receive();
+        if (!n && waits && n.error() == std::errc::timed_out) co_return false;  // no word in time
+        if (!n || *n == 0) {
+            if (may_resend && !st->got_any && (!n ? stale_connection_error(n.error()) : true)) {
+                st->stale = true;
+                co_return false;
+            }
+            if (!n) co_return n.error();
+            parser->finish_eof();
+            co_return std::errc::bad_message;
+        }
+    }
 }
 
 Result<std::size_t> framing_error() {
@@ -173,6 +214,7 @@ struct Client::Hop {
     bool decode = false;                    // we asked for a compressed body: decode it
     BodyProducer producer{};                // a body produced as it is sent (no retries)
     std::optional<std::uint64_t> length{};  // with `producer`: Content-Length, else chunked
+    Duration expect{};                      // > 0: Expect: 100-continue, waiting this long
 };
 
 // ---- transport --------------------------------------------------------------
@@ -429,9 +471,12 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
     // The jar keys cookies by the URL's host: a request with a Host of the caller's (another
     // site on that address) neither sends nor stores them.
     CookieJar* jar = opts_.cookies.get();
+    const bool has_body = hop.producer || !hop.body.empty();
+    bool expecting = hop.expect > Duration::zero() && has_body;
+    bool added_expect = false;  // the Expect field is ours (not the caller's)
     try {
         std::vector<HeaderView> fields;
-        bool has_agent = false, has_cookie = false;
+        bool has_agent = false, has_cookie = false, has_expect = false;
         std::string host = hop.url.authority();
         for (const auto& [n, v] : hop.headers) {
             if (iequals(n, "host")) {
@@ -442,6 +487,7 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
             fields.push_back({n, v});
             if (iequals(n, "user-agent")) has_agent = true;
             if (iequals(n, "cookie")) has_cookie = true;
+            if (iequals(n, "expect")) has_expect = true;
             if (iequals(n, "connection")) connection.add(n, v);
         }
         if (!has_agent && !opts_.user_agent.empty())
@@ -456,6 +502,9 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
                    hop.method == "PUT" || hop.method == "PATCH") {
             fields.push_back({"Content-Length", length});
         }
+        // Last, so that a 417 can take it off the head's end again.
+        added_expect = expecting && !has_expect;
+        if (added_expect) fields.push_back({"Expect", "100-continue"});
         format_request(head, hop.method, hop.url.target(), host, fields);
     } catch (const std::invalid_argument&) {
         co_return std::errc::invalid_argument;
@@ -475,12 +524,8 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
         }
     }
     const bool may_replay = idempotent(hop.method);
-    for (int round = 0; round < 2; ++round) {
-        // Round 1 follows a pooled connection the server had closed. The origin's other idle
-        // connections are older (the pool is last in, first out), so an idle timeout closed
-        // them too, and with a stream the peek cannot see through (TLS) nothing would tell:
-        // they go, and the request takes a new connection.
-        if (round == 1) idle_.erase(hop.key);
+    bool replaced_stale = false;  // a pooled connection the server had closed was replaced
+    for (;;) {
         std::unique_ptr<detail::ClientConn> conn = take_idle(hop.key);
         const bool reused = conn != nullptr;
         if (reused) {
@@ -494,23 +539,28 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
             ++stats_.connects;
         }
         ++stats_.requests;
-        // A pooled connection the server closed meanwhile fails at once (or
-        // gives EOF before any byte): then once more on a new connection, for
-        // requests that may be replayed.
-        const bool may_retry = reused && may_replay;
-        const bool may_resend = may_retry && !hop.producer;  // once a produced body went
+        // A pooled connection the server closed meanwhile fails at once (or gives EOF before
+        // any byte): then once more on a new connection, for requests that may be replayed.
+        // The origin's other idle connections are older (the pool is last in, first out), so
+        // an idle timeout closed them too, and with a stream the peek cannot see through (TLS)
+        // nothing would tell: they go, and the request takes a new connection.
+        const bool may_retry = reused && may_replay && !replaced_stale;
+        const auto replace_stale = [&] {
+            idle_.erase(hop.key);
+            replaced_stale = true;
+        };
+        // With Expect: 100-continue the body waits for the server's word.
+        const bool body_now = !expecting && !hop.body.empty();
         const std::array<std::span<const std::byte>, 2> parts = {
             std::as_bytes(std::span(head)), std::as_bytes(std::span(hop.body))};
         auto w = co_await conn->s.send_all(
-            std::span<const std::span<const std::byte>>(parts.data(), hop.body.empty() ? 1 : 2));
+            std::span<const std::span<const std::byte>>(parts.data(), body_now ? 2 : 1));
         if (!w) {
-            if (may_retry && stale_connection_error(w.error())) continue;
+            if (may_retry && stale_connection_error(w.error())) {
+                replace_stale();
+                continue;
+            }
             co_return w.error();
-        }
-        // A produced body goes once: from here on no second try.
-        if (hop.producer) {
-            auto b = co_await send_produced(&conn->s, hop.producer, hop.length);
-            if (!b) co_return b.error();  // the connection closes with `conn`
         }
         // The body's cap is the caller's: max_body for fetch(), none for a stream.
         ResponseParser::Limits limits = opts_.limits;
@@ -518,42 +568,53 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
         auto parser = std::make_unique<ResponseParser>(limits);
         parser->set_stream_body(true);
         parser->set_head_request(hop.method == "HEAD");
-        bool got_any = false;
-        bool stale = false;
-        for (;;) {
-            if (conn->begin < conn->end) {
-                got_any = true;
-                conn->begin += parser->feed(
-                    std::string_view(conn->in.get() + conn->begin, conn->end - conn->begin));
-                if (parser->state() == ParseState::error) co_return std::errc::bad_message;
-                if (parser->headers_complete()) break;
+        HeadRead st;
+        bool close_after = false;
+        if (expecting) {
+            // Nothing of the body went yet: a stale connection may be replaced even for a
+            // produced body.
+            auto early =
+                co_await read_head(conn.get(), parser.get(), &st, may_retry, true, hop.expect);
+            if (!early) co_return early.error();
+            if (st.stale) {
+                replace_stale();
                 continue;
             }
-            auto n = co_await conn->receive();
-            if (!n) {
-                if (may_resend && !got_any && stale_connection_error(n.error())) {
-                    stale = true;
-                    break;
-                }
-                co_return n.error();
+            if (*early && parser->response().status == 417 && added_expect) {
+                // Expectation Failed: the same request at once without Expect (RFC 9110
+                // §15.5.18), on a new connection (this one waits for a body we never send).
+                expecting = false;
+                head.erase(head.size() - 2 - expect_field.size(), expect_field.size());
+                continue;
             }
-            if (*n == 0) {
-                if (may_resend && !got_any) {
-                    stale = true;
-                    break;
-                }
-                parser->finish_eof();
-                co_return std::errc::bad_message;
+            if (*early) {
+                close_after = true;  // the body was never sent: the connection cannot go on
+            } else if (!hop.body.empty()) {
+                auto b = co_await conn->s.send_all(std::as_bytes(std::span(hop.body)));
+                if (!b) co_return b.error();
             }
         }
-        if (stale) continue;
+        if (!close_after && hop.producer) {
+            // A produced body goes once: from here on no second try.
+            auto b = co_await send_produced(&conn->s, hop.producer, hop.length);
+            if (!b) co_return b.error();  // the connection closes with `conn`
+        }
+        if (!parser->headers_complete()) {
+            const bool may_resend = may_retry && !hop.producer;  // once a produced body went
+            auto done = co_await read_head(conn.get(), parser.get(), &st, may_resend, false,
+                                           Duration::zero());
+            if (!done) co_return done.error();
+            if (st.stale) {
+                replace_stale();
+                continue;
+            }
+        }
         if (jar != nullptr) jar->store(hop.url, parser->response().headers);
         ResponseStream rs(this, std::move(slot), std::move(conn), std::move(parser));
-        rs.request_close_ = connection.has_token("connection", "close");
+        rs.request_close_ = close_after || connection.has_token("connection", "close");
         if (rs.parser_->state() == ParseState::done) rs.finish();
         co_return rs;
     }
-    co_return Errc::eof;
 }
 
 Task<Result<ClientResponse>> Client::exchange(const Hop& hop) {
@@ -631,7 +692,8 @@ Task<Result<ClientResponse>> Client::fetch_hops(ClientRequest req, Url url, bool
             Deadline::never(),
             decode,
             std::move(req.body_producer),
-            req.body_length};
+            req.body_length,
+            req.expect_continue};
     if (req.deadline) hop.deadline = *req.deadline;
     for (int hops = 0;; ++hops) {
         auto r = co_await attempt(hop);
@@ -706,7 +768,8 @@ Task<Result<ResponseStream>> Client::open(ClientRequest req) {
             d,
             false,
             std::move(req.body_producer),
-            req.body_length};
+            req.body_length,
+            req.expect_continue};
     Result<ResponseStream> rs = std::errc::invalid_argument;
     if (d.is_never()) {
         rs = co_await send(hop);

@@ -140,13 +140,23 @@ struct ClientRequest {
     /// closes the connection and does not count against the origin's
     /// breaker; after a failed write, later ones fail too. The writer's
     /// draining() is stopped at the deadline or when the request is
-    /// cancelled. No `Expect: 100-continue` is sent (a caller's Expect field
-    /// goes as it is, and the body follows without waiting); the answer is
-    /// read after the body: a server that answers early and closes gives the
-    /// send's error.
+    /// cancelled. Without `expect_continue` the answer is read after the
+    /// body: a server that answers early and closes gives the send's error.
     BodyProducer body_producer{};
     /// With body_producer: the body's length, sent as Content-Length.
     std::optional<std::uint64_t> body_length{};
+    /// Non-zero, for a request with a body (or a producer): sends `Expect:
+    /// 100-continue` (RFC 9110 §10.1.1) and waits up to this long for the
+    /// server's answer before sending the body. After 100 Continue, or no
+    /// answer in time (a server that ignores Expect), the body goes. A final
+    /// answer instead (401, 413, ...) is the response: the body is neither
+    /// sent nor produced, and the connection closes after the response. A 417
+    /// (Expectation Failed) sends the request again at once without Expect,
+    /// on a new connection. Until the body begins, a pooled connection the
+    /// server had closed is replaced as for any request that may be sent
+    /// again, a produced body's included. A caller's own Expect field is sent
+    /// as it is; without this wait it is not waited on.
+    Duration expect_continue = Duration::zero();
     /// Overrides ClientOptions::timeout when set.
     std::optional<Deadline> deadline;
 };

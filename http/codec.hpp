@@ -315,6 +315,9 @@ public:
     }
     /// A short description of the error ("" when none).
     std::string_view error_reason() const noexcept { return core_.error_reason; }
+    /// Interim 1xx responses (100 Continue, 103 Early Hints; not 101) skipped so far before
+    /// the final one: a client that sent Expect: 100-continue sends its body after one.
+    std::size_t interim_responses() const noexcept { return interim_; }
     /// The response being parsed; complete when state() == done.
     const ParsedResponse& response() const noexcept { return response_; }
     /// Moves the response out (its storage leaves with it).
@@ -341,6 +344,7 @@ private:
     Limits limits_;
     detail::ParseCore core_;
     ParsedResponse response_;
+    std::size_t interim_ = 0;
     bool head_request_ = false;
 };
 

@@ -1770,4 +1770,135 @@ TEST_CASE("client: request bodies produced as they are sent", "[http][client][up
     });
 }
 
+namespace {
+
+/// Answers the head of one request with `reply` without reading its body (kept in `seen`),
+/// then waits for the client to close.
+Task<void> head_only(net::TcpListener* l, std::string reply, std::vector<std::string>* seen) {
+    auto s = co_await l->accept();
+    if (!s) co_return;
+    std::string in;
+    std::array<std::byte, 4096> buf;
+    while (in.find("\r\n\r\n") == std::string::npos) {
+        auto n = co_await s->recv(buf);
+        if (!n || *n == 0) co_return;
+        in.append(reinterpret_cast<const char*>(buf.data()), *n);
+    }
+    seen->push_back(in);
+    (void)co_await s->send_all(std::as_bytes(std::span(reply)));
+    for (;;) {
+        auto m = co_await s->recv(buf);
+        if (!m || *m == 0) break;
+    }
+}
+
+/// A 417 to the first connection's request, then a whole request read and answered.
+Task<void> expectation_failed(net::TcpListener* l, std::vector<std::string>* seen) {
+    const std::string refusal = "HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n";
+    co_await head_only(l, refusal, seen);
+    const std::vector<std::string> replies{ok_reply};
+    co_await serve(l, replies, seen);
+}
+
+Task<http::Response> refuse_unread(http::Request&) {
+    co_return http::Response::text(401, "who are you\n");
+}
+
+}  // namespace
+
+// ClientRequest::expect_continue: Expect: 100-continue, the body after 100 Continue (or no
+// word in time); a final answer first is the response, the body never produced and the
+// connection closed; a 417 sends the request again without Expect.
+TEST_CASE("client: Expect: 100-continue waits for the server's word", "[http][client][upload]") {
+    test::run([](Loop&) -> Task<void> {
+        http::Router router = make_router();
+        router.mount("/upload", upload, "POST,PUT");
+        router.mount("/auth", refuse_unread, "PUT");
+        http::ServerOptions so;
+        so.limits.max_body = 256 * 1024;
+        LocalServer srv(std::move(router), so);
+        http::Client client;
+        int calls = 0;
+        http::ClientRequest req;
+        req.method = "PUT";
+        req.url = srv.url("/upload");
+        req.expect_continue = 1h;  // only the server's word lets the body go in time
+        req.body_producer = pieces_of(4, &calls);
+        auto r = co_await client.fetch(req);
+        REQUIRE(r);
+        CHECK(r->body == "chunked - " + expected_upload(4));
+        CHECK(calls == 1);
+        CHECK(client.idle_connections() == 1);
+        // A body given whole waits the same way.
+        http::ClientRequest whole = req;
+        whole.body_producer = nullptr;
+        whole.body = std::string(70000, 'w');
+        r = co_await client.fetch(whole);
+        REQUIRE(r);
+        CHECK(r->body.starts_with("- 70000 70000 "));
+        // A final answer first: the response; the body is not produced, and the connection,
+        // whose server still waits for it, is closed.
+        req.body_length = 1024 * 1024;  // over the server's limit: 413 before any body
+        r = co_await client.fetch(req);
+        REQUIRE(r);
+        CHECK(r->status == 413);
+        CHECK(calls == 1);
+        CHECK(client.idle_connections() == 0);
+        req.body_length.reset();
+        req.url = srv.url("/auth");
+        r = co_await client.fetch(req);
+        REQUIRE(r);
+        CHECK(r->status == 401);
+        CHECK(r->body == "who are you\n");
+        CHECK(calls == 1);
+        CHECK(client.idle_connections() == 0);
+        co_await srv.stop();
+
+        // 417: sent again at once without Expect, on a new connection, the body produced once.
+        Peer p;
+        std::vector<std::string> seen;
+        TaskGroup g;
+        g.spawn(expectation_failed(&p.l, &seen));
+        req.url = p.base + "/x";
+        req.body_length = 4 * 16384;
+        r = co_await client.fetch(req);
+        REQUIRE(r);
+        CHECK(r->status == 200);
+        CHECK(calls == 2);
+        co_await g.wait();
+        REQUIRE(seen.size() == 2);
+        CHECK(has_field(seen[0], "expect"));
+        CHECK_FALSE(has_field(seen[1], "expect"));
+        CHECK(seen[1].size() > 4 * 16384);  // the head and the whole body
+
+        // A server that ignores Expect: after the wait, the body goes anyway.
+        seen.clear();
+        g.spawn(serve(&p.l, {ok_reply}, &seen));
+        req.expect_continue = 20ms;
+        r = co_await client.fetch(req);
+        REQUIRE(r);
+        CHECK(r->body == "ok");
+        CHECK(calls == 3);
+        co_await g.wait();
+        REQUIRE(seen.size() == 1);
+        CHECK(has_field(seen[0], "expect"));
+        CHECK(seen[0].size() > 4 * 16384);
+
+        // A caller's own Expect field with no wait goes as it is, and the body right after.
+        seen.clear();
+        g.spawn(serve(&p.l, {ok_reply}, &seen));
+        http::ClientRequest own;
+        own.method = "POST";
+        own.url = p.base + "/y";
+        own.body = "data";
+        own.headers = {{"Expect", "100-continue"}};
+        r = co_await client.fetch(own);
+        REQUIRE(r);
+        co_await g.wait();
+        REQUIRE(seen.size() == 1);
+        CHECK(seen[0].ends_with("\r\n\r\ndata"));
+        CHECK(lower(seen[0]).find("expect: 100-continue\r\n") != std::string::npos);
+    });
+}
+
 }  // namespace http_client_test
