@@ -292,10 +292,10 @@ void CookieJar::put(StoredCookie c) {
 void CookieJar::evict(const std::string& domain) {
     // One site's cookies count together when the options say what a site is.
     const auto site_of = [this](const std::string& d) {
-        const std::string_view s = opts_.site ? opts_.site(d) : std::string_view();
-        return s.empty() ? std::string_view(d) : s;
+        std::string s = opts_.site ? opts_.site(d) : std::string();
+        return s.empty() ? d : s;
     };
-    const std::string_view site = site_of(domain);
+    const std::string site = site_of(domain);
     const auto in_domain = [&](const StoredCookie& c) { return site_of(c.domain) == site; };
     const auto count = [this](const auto& pred) {
         return std::size_t(std::count_if(cookies_.begin(), cookies_.end(), pred));

@@ -87,7 +87,7 @@ struct CookieJarOptions {
     /// other sites' cookies out. An empty answer: the domain on its own.
     /// Null: every exact domain on its own. PublicSuffixList::site_of() gives
     /// one (the registrable domain).
-    std::function<std::string_view(std::string_view domain)> site{};
+    std::function<std::string(std::string_view domain)> site{};
 };
 
 /// Why CookieJar::set() ignored a Set-Cookie field.

@@ -104,9 +104,13 @@ bool punycode(const std::vector<std::uint32_t>& in, std::string& out) {
     return true;
 }
 
-// Non-empty labels only.
+// Non-empty labels only, and not an address: an IPv6 literal, or a last label of digits
+// (an IPv4 address, as URL parsers take a host that ends in a number).
 bool is_name(std::string_view d) noexcept {
-    return !d.empty() && d.front() != '.' && d.back() != '.' && d.find("..") == d.npos;
+    if (d.empty() || d.front() == '.' || d.back() == '.' || d.find("..") != d.npos) return false;
+    if (d.find_first_of("[:") != d.npos) return false;
+    const std::string_view last = d.substr(d.rfind('.') + 1);  // npos + 1 is 0
+    return !std::ranges::all_of(last, [](char c) { return c >= '0' && c <= '9'; });
 }
 
 }  // namespace
@@ -118,7 +122,10 @@ bool append_idna_label(std::string& out, std::string_view label) {
     }
     std::vector<std::uint32_t> points;
     std::string encoded = "xn--";
-    if (!decode_utf8(label, points) || !punycode(points, encoded) || encoded.size() > 63) {
+    // Each code point takes at least a byte: more than 59 cannot fit in a label's 63 (and
+    // Punycode's time grows with the square of their number).
+    if (!decode_utf8(label, points) || points.size() > 59 || !punycode(points, encoded) ||
+        encoded.size() > 63) {
         return false;
     }
     out += encoded;
@@ -128,6 +135,11 @@ bool append_idna_label(std::string& out, std::string_view label) {
 PublicSuffixList::PublicSuffixList() : rules_(std::make_shared<const Rules>()) {}
 
 PublicSuffixList PublicSuffixList::parse(std::string_view text) {
+    // Letters, digits and hyphens, or non-ASCII text to encode.
+    const auto rule_char = [](char c) {
+        return static_cast<unsigned char>(c) >= 0x80 || ascii::is_alpha(c) || ascii::is_digit(c) ||
+               c == '-';
+    };
     auto rules = std::make_shared<Rules>();
     if (text.starts_with("\xef\xbb\xbf")) text.remove_prefix(3);  // a byte order mark
     while (!text.empty()) {
@@ -153,7 +165,7 @@ PublicSuffixList PublicSuffixList::parse(std::string_view text) {
             for (char& c : label)
                 c = ascii::to_lower(c);
             if (!rule.empty()) rule += '.';
-            ok = label.find('*') == label.npos && append_idna_label(rule, label);
+            ok = std::ranges::all_of(label, rule_char) && append_idna_label(rule, label);
             from = dot + 1;
         }
         // An exception names a domain under a wildcard: at least two labels.
@@ -170,7 +182,7 @@ PublicSuffixList PublicSuffixList::parse(std::string_view text) {
 
 Result<PublicSuffixList> PublicSuffixList::load(const std::string& path) {
     std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (f == nullptr) return std::error_code(errno, std::generic_category());
+    if (f == nullptr) return std::error_code(errno, std::system_category());
     std::string text;
     char buf[65536];
     std::size_t n = 0;
@@ -179,8 +191,11 @@ Result<PublicSuffixList> PublicSuffixList::load(const std::string& path) {
     const bool failed = std::ferror(f) != 0;
     const int err = errno;
     std::fclose(f);
-    if (failed) return std::error_code(err != 0 ? err : EIO, std::generic_category());
-    return parse(text);
+    if (failed) return std::error_code(err != 0 ? err : EIO, std::system_category());
+    PublicSuffixList list = parse(text);
+    // An empty file or another kind (an HTML error page) would quietly protect nothing.
+    if (list.rules() == 0) return std::errc::bad_message;
+    return list;
 }
 
 std::string_view PublicSuffixList::public_suffix(std::string_view domain) const {
@@ -241,8 +256,10 @@ std::function<bool(std::string_view)> PublicSuffixList::checker() const {
     return [list = *this](std::string_view domain) { return list.is_public_suffix(domain); };
 }
 
-std::function<std::string_view(std::string_view)> PublicSuffixList::site_of() const {
-    return [list = *this](std::string_view domain) { return list.registrable_domain(domain); };
+std::function<std::string(std::string_view)> PublicSuffixList::site_of() const {
+    return [list = *this](std::string_view domain) {
+        return std::string(list.registrable_domain(domain));
+    };
 }
 
 }  // namespace corio::http

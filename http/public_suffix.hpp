@@ -54,13 +54,15 @@ public:
     static PublicSuffixList parse(std::string_view text);
     /// Reads `path` and parses it. Blocking reads (use it at startup, as
     /// tls::Context::make reads its files). Errors: the file's (it cannot be
-    /// opened or read).
+    /// opened or read), std::errc::bad_message when it holds no rule (empty,
+    /// or not a list: it would protect nothing).
     static Result<PublicSuffixList> load(const std::string& path);
 
     /// The public suffix of `domain`, a slice of it, by the list's algorithm:
     /// an exception rule wins, else the matching rule with the most labels,
-    /// else the last label. Empty when `domain` is not a name (empty, or an
-    /// empty label: "a..b", ".a", "a.").
+    /// else the last label. Empty when `domain` is not a name: empty, an empty
+    /// label ("a..b", ".a", "a."), or an address (an IPv6 literal, or a last
+    /// label of digits: "192.0.2.1").
     std::string_view public_suffix(std::string_view domain) const;
     /// True when `domain` is a public suffix itself ("co.uk", "com", "ck").
     bool is_public_suffix(std::string_view domain) const;
@@ -79,7 +81,7 @@ public:
     std::function<bool(std::string_view domain)> checker() const;
     /// registrable_domain() as a CookieJarOptions::site hook (it holds a copy
     /// of this list).
-    std::function<std::string_view(std::string_view domain)> site_of() const;
+    std::function<std::string(std::string_view domain)> site_of() const;
 
 private:
     struct Hash {

@@ -1,11 +1,14 @@
-// PublicSuffixList: IDNA labels (Punycode vectors checked against Python's
-// codec), the list's algorithm on a small list in its own format (the cases of
+// PublicSuffixList: IDNA labels (Punycode vectors, and 2,000 random labels
+// against Python's codec), the list's algorithm on a small list in its own format (the cases of
 // publicsuffix.org's test list: normal rules, wildcards, exceptions, IDN,
 // unlisted TLDs), what parse() skips, the system's list when installed, and
 // a CookieJar refusing Domain cookies on a suffix.
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 
@@ -143,8 +146,9 @@ TEST_CASE("public suffixes: rules, wildcards, exceptions, IDN", "[http][psl]") {
     CHECK(reg("example").empty());
     CHECK(reg("example.example") == "example.example");
     CHECK(reg("b.example.example") == "example.example");
-    // Not names.
-    for (std::string_view bad : {"", ".com", "example.com.", "a..com", "."}) {
+    // Not names: addresses have no public suffix.
+    for (std::string_view bad : {"", ".com", "example.com.", "a..com", ".", "192.0.2.1", "10.0.0.1",
+                                 "[2001:db8::1]", "::1", "example.123"}) {
         INFO(bad);
         CHECK(list.public_suffix(bad).empty());
         CHECK(reg(bad).empty());
@@ -196,12 +200,23 @@ TEST_CASE("public suffixes: the system's list", "[http][psl]") {
     CHECK(list->registrable_domain("a.b.example.com") == "example.com");
 }
 
-TEST_CASE("public suffixes: a file that cannot be read", "[http][psl]") {
+TEST_CASE("public suffixes: a file that cannot be read, or holds no rule", "[http][psl]") {
     auto missing = PublicSuffixList::load("/nonexistent/corio/psl.dat");
     REQUIRE_FALSE(missing);
     CHECK(missing.error() == std::errc::no_such_file_or_directory);
     auto dir = PublicSuffixList::load("/");
     CHECK_FALSE(dir);
+    // An empty file, or a page that is not a list, would protect nothing: refused.
+    char path[] = "/tmp/corio-psl-XXXXXX";
+    const int fd = ::mkstemp(path);
+    REQUIRE(fd >= 0);
+    const std::string page = "<html>\n<body>Not found</body>\n</html>\n";
+    REQUIRE(::write(fd, page.data(), page.size()) == ssize_t(page.size()));
+    ::close(fd);
+    auto html = PublicSuffixList::load(path);
+    ::unlink(path);
+    REQUIRE_FALSE(html);
+    CHECK(html.error() == std::errc::bad_message);
 }
 
 TEST_CASE("public suffixes: a CookieJar refuses Domain cookies on a suffix", "[http][psl]") {
@@ -246,6 +261,66 @@ TEST_CASE("public suffixes: a CookieJar's limits count a site's subdomains toget
     CookieJar by_domain(CookieJarOptions{.max_per_domain = 50});
     fill(by_domain);
     CHECK(by_domain.size() == 61);  // 30 per exact domain: under the limit
+    // Addresses are sites of their own: two of them do not share a limit.
+    CookieJar addresses(CookieJarOptions{.max_per_domain = 50, .site = list.site_of()});
+    for (int i = 0; i < 30; ++i) {
+        for (const char* host : {"http://10.0.0.1/", "http://192.168.0.1/"}) {
+            addresses.set(*Url::parse(host), "c" + std::to_string(i) + "=1");
+        }
+    }
+    CHECK(addresses.size() == 60);
+}
+
+TEST_CASE("IDNA labels agree with Python's Punycode codec on random labels", "[http][psl]") {
+    // Python writes random labels (several scripts, digits, hyphens, beyond the BMP) as UTF-8
+    // hex and their encoding; every one must come out the same.
+    const char* script =
+        "python3 -c \"import random\n"
+        "random.seed(26)\n"
+        "pools=[(0x61,0x7a),(0x30,0x39),(0x2d,0x2d),(0xa0,0x24f),(0x370,0x3ff),(0x400,0x4ff),"
+        "(0x5d0,0x5ea),(0x4e00,0x9fff),(0xac00,0xd7a3),(0x1f300,0x1f64f),(0x10000,0x10ffff)]\n"
+        "n=0\n"
+        "while n<2000:\n"
+        " s=''.join(chr(random.randint(*random.choice(pools))) for _ in "
+        "range(random.randint(1,20)))\n"
+        " if all(ord(c)<128 for c in s): continue\n"
+        " print(s.encode().hex(),'xn--'+s.encode('punycode').decode()); n+=1\n"
+        "\" 2>/dev/null";
+    std::FILE* p = ::popen(script, "r");
+    REQUIRE(p != nullptr);
+    std::string out;
+    char buf[4096];
+    std::size_t n = 0;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0)
+        out.append(buf, n);
+    const int status = ::pclose(p);
+    if (status != 0 || out.empty()) {
+        WARN("python3 is missing: skipped");
+        return;
+    }
+    std::size_t checked = 0, long_ones = 0;
+    for (std::size_t at = 0; at < out.size();) {
+        const std::size_t eol = std::min(out.find('\n', at), out.size());
+        const std::string line = out.substr(at, eol - at);
+        at = eol + 1;
+        const std::size_t sp = line.find(' ');
+        REQUIRE(sp != std::string::npos);
+        std::string label;
+        for (std::size_t i = 0; i + 1 < sp; i += 2) {
+            label += char(std::stoi(line.substr(i, 2), nullptr, 16));
+        }
+        const std::string want = line.substr(sp + 1);
+        INFO(line);
+        if (want.size() > 63) {
+            CHECK(idna(label) == "(refused)");
+            ++long_ones;
+        } else {
+            CHECK(idna(label) == want);
+        }
+        ++checked;
+    }
+    CHECK(checked == 2000);
+    CHECK(long_ones > 0);  // the limit was met too
 }
 
 }  // namespace http_public_suffix_test

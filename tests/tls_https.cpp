@@ -299,6 +299,7 @@ Task<void> alpn_http11(const test::TlsFiles* f) {
         CHECK(s->alpn() == "h2");
         auto refused =
             tls::Stream::client(test::client_context(*f), net::TcpStream(), "localhost", {}, bad);
+        REQUIRE_FALSE(refused);
         CHECK(refused.error() == tls::Errc::bad_option);
     }
 }

@@ -33,7 +33,9 @@ http::Connector https_connector(Context ctx, net::Resolver& resolver);
 /// A ConnectionWrapper for http::ServerOptions: the TLS handshake with `ctx`
 /// (a server context) within the deadline. It accepts ALPN "http/1.1" alone,
 /// whatever `ctx`'s list says: a client offering h2 and http/1.1 gets
-/// http/1.1, one offering neither goes on without ALPN.
+/// http/1.1, one offering neither goes on without ALPN. (A select callback
+/// of the program's own, set on the context through native_handle(),
+/// replaces corio's and this with it.)
 http::ConnectionWrapper https_wrapper(Context ctx);
 
 }  // namespace corio::tls

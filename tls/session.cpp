@@ -113,7 +113,6 @@ Result<std::unique_ptr<Session>> Session::make(const Context& ctx, Role role,
     }
     BIO_set_data(bio, s.get());
     SSL_set_bio(s->ssl_, bio, bio);  // one reference for both directions
-    SSL_set_ex_data(s->ssl_, 0, s.get());
     if (role == Role::server) {
         SSL_set_accept_state(s->ssl_);
         return s;
@@ -159,7 +158,12 @@ Result<std::unique_ptr<Session>> Session::make(const Context& ctx, Role role,
 }
 
 Session* Session::of(const ssl_st* ssl) noexcept {
-    return static_cast<Session*>(SSL_get_ex_data(ssl, 0));
+    // Found through the BIO, which is ours only on corio's own streams: an SSL made some other
+    // way from a shared context (native_handle()) holds no Session. OpenSSL's app data slot is
+    // left to such users.
+    BIO* b = SSL_get_wbio(ssl);
+    if (b == nullptr || BIO_method_type(b) != bio_method().type) return nullptr;
+    return session_of(b);
 }
 
 Session::~Session() {
@@ -176,10 +180,8 @@ Session::~Session() {
 // Finished may still sit in OpenSSL's handshake buffer then: records are
 // counted when made, not when they reach our BIO.)
 void on_keylog(const SSL* ssl, const char* line) {
-    BIO* b = SSL_get_wbio(ssl);
-    if (b == nullptr || BIO_method_type(b) != bio_method().type) return;  // not a corio stream
-    Session* s = session_of(b);
-    if (s == nullptr) return;
+    Session* s = Session::of(ssl);
+    if (s == nullptr) return;  // not a corio stream
     std::string_view l(line);
     const std::string_view label =
         SSL_is_server(ssl) ? "SERVER_TRAFFIC_SECRET_0 " : "CLIENT_TRAFFIC_SECRET_0 ";

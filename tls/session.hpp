@@ -123,9 +123,11 @@ public:
     std::size_t buffer_bytes() const noexcept;
     /// Where a client's session is remembered.
     const std::string& session_key() const noexcept { return key_; }
-    /// A server's own ALPN protocols in wire form (empty: the context's).
+    /// This connection's own ALPN protocols in wire form, offered (client) or
+    /// accepted (server); empty: the context's.
     const std::vector<unsigned char>& alpn_wire() const noexcept { return alpn_wire_; }
-    /// The Session of an SSL object of ours (its ex_data 0), or null.
+    /// The Session of an SSL object of ours (found through its BIO), or null
+    /// for an SSL that is not a corio stream's.
     static Session* of(const ssl_st* ssl) noexcept;
 
     // Kernel TLS, sending direction.

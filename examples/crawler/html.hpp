@@ -92,8 +92,7 @@ inline std::vector<std::string> extract_links(std::string_view h) {
             }
             i = end + (quoted && end < n);
         }
-        if (!closed) break;
-        ++i;
+        if (!closed) break;  // h[i] is the tag's '>'
         // Raw text and escapable raw text: markup inside is not markup.
         if (iequals(tag, "script") || iequals(tag, "style") || iequals(tag, "textarea") ||
             iequals(tag, "title")) {

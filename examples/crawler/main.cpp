@@ -1,6 +1,6 @@
-// crawler: fetches the pages reachable by links from a start URL on its origin, --concurrency
-// at a time, on one corio loop. The crawl is crawl.hpp's (shared with examples/sim_crawl), HTTP
-// is http::Client's, https is tls::https_connector's (verified unless --insecure).
+// crawler: the pages reachable by links from a start URL on its origin, --concurrency at a time,
+// on one loop: the crawl is crawl.hpp's, HTTP http::Client's, https tls::https_connector's.
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -48,7 +48,8 @@ int main(int argc, char** argv) {
     if (start->scheme() == "https") cli.fail("https: built without the tls part (OpenSSL 3)");
 #endif
     std::FILE* out = out_path.empty() ? nullptr : std::fopen(out_path.c_str(), "w");
-    if (!out_path.empty() && !out) cli.fail("--out " + out_path + ": " + std::strerror(errno));
+    const int open_error = errno;  // before the message's allocation
+    if (!out_path.empty() && !out) cli.fail("--out " + out_path + ": " + std::strerror(open_error));
     try {
         Loop loop(lo);
         crawl::Crawler cr(cfg, *start);
@@ -62,7 +63,8 @@ int main(int argc, char** argv) {
         fmt::print("pages={} bytes={} errors={} elapsed_ms={}\n", cr.pages(), cr.bytes(),
                    cr.errors(), (loop.now() - started) / 1ms);
         if (out != nullptr && std::fclose(out) != 0) {
-            throw std::system_error(errno, std::generic_category(), "--out " + out_path);
+            const int e = errno;  // before the message's allocation
+            throw std::system_error(e, std::system_category(), "--out " + out_path);
         }
     } catch (const std::exception& e) {
         fmt::print(stderr, "crawler: {}\n", e.what());
