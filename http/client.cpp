@@ -76,12 +76,14 @@ struct HeadRead {
 };
 
 /// Reads `conn` into `parser` until the final response's head is complete (true), or, with
-/// `interim`, until an interim response (100 Continue) came (false). With a `wait`, gives
-/// false when none of that happened by then. EOF or a stale connection's error before any
-/// byte sets `st->stale` (and gives false) when `may_resend`.
+/// `until_continue`, until a 100 Continue came and nothing more is at hand (false: a final
+/// answer in the same read still wins; another 1xx does not let the body go). With a `wait`,
+/// gives false when none of that happened by then. EOF or a stale connection's error before
+/// any byte sets `st->stale` (and gives false) when `may_resend`.
 Task<Result<bool>> read_head(detail::ClientConn* conn, ResponseParser* parser, HeadRead* st,
-                             bool may_resend, bool interim, Duration wait) {
-    const TimePoint until = Loop::current().now() + wait;
+                             bool may_resend, bool until_continue, Duration wait) {
+    Loop& loop = Loop::current();
+    const TimePoint until = loop.now() + wait;
     for (;;) {
         if (conn->begin < conn->end) {
             st->got_any = true;
@@ -89,12 +91,14 @@ Task<Result<bool>> read_head(detail::ClientConn* conn, ResponseParser* parser, H
                 std::string_view(conn->in.get() + conn->begin, conn->end - conn->begin));
             if (parser->state() == ParseState::error) co_return std::errc::bad_message;
             if (parser->headers_complete()) co_return true;
-            if (interim && parser->interim_responses() > 0) co_return false;
             continue;
         }
+        if (until_continue && parser->continued()) co_return false;
         const bool waits = wait > Duration::zero();
         auto n = waits ? co_await with_deadline(conn->receive(), until) : co_await conn->receive();
-        if (!n && waits && n.error() == std::errc::timed_out) co_return false;  // no word in time
+        if (!n && waits && n.error() == std::errc::timed_out && loop.now() >= until) {
+            co_return false;  // no word in time: the body goes
+        }
         if (!n || *n == 0) {
             if (may_resend && !st->got_any && (!n ? stale_connection_error(n.error()) : true)) {
                 st->stale = true;
@@ -105,6 +109,16 @@ Task<Result<bool>> read_head(detail::ClientConn* conn, ResponseParser* parser, H
             co_return std::errc::bad_message;
         }
     }
+}
+
+/// After a send of the body failed on the connection: the server may have answered before it
+/// closed (a 413 for a body too large; RFC 9112 §9.5 asks clients to watch for it). True when
+/// that answer's head is here: it is the response, else the send's error is the request's.
+Task<bool> answered_anyway(detail::ClientConn* conn, ResponseParser* parser, HeadRead* st,
+                           std::error_code send_error) {
+    if (!stale_connection_error(send_error)) co_return false;
+    auto r = co_await read_head(conn, parser, st, false, false, Duration::zero());
+    co_return r&&* r;
 }
 
 Result<std::size_t> framing_error() {
@@ -161,9 +175,11 @@ Task<Result<void>> send_piece(Stream* s, std::string* frame, std::string_view da
 
 // Runs a request's body producer onto `s`, then ends the body (the last chunk, or a check
 // that `length` bytes went). The writer's draining() is the request's stop token: a producer
-// that watches it ends at the deadline.
+// that watches it ends at the deadline. `*wire` says whether an error is the connection's
+// (a send that failed) rather than the producer's or the length's.
 Task<Result<void>> send_produced(Stream* s, BodyProducer produce,
-                                 std::optional<std::uint64_t> length) {
+                                 std::optional<std::uint64_t> length, bool* wire) {
+    *wire = false;
     std::string frame;
     std::uint64_t sent = 0;
     std::error_code failed;
@@ -174,7 +190,10 @@ Task<Result<void>> send_produced(Stream* s, BodyProducer produce,
         },
         stop);
     auto r = co_await produce(w);
-    if (failed) co_return failed;  // whatever the producer made of it
+    if (failed) {                                       // whatever the producer made of it
+        *wire = failed != std::errc::invalid_argument;  // not a length passed
+        co_return failed;
+    }
     if (!r) co_return r;
     if (length) {
         if (sent != *length) co_return std::errc::invalid_argument;
@@ -182,7 +201,9 @@ Task<Result<void>> send_produced(Stream* s, BodyProducer produce,
     }
     frame.clear();
     format_last_chunk(frame);
-    co_return co_await s->send_all(std::as_bytes(std::span(frame)));
+    auto end = co_await s->send_all(std::as_bytes(std::span(frame)));
+    *wire = !end;
+    co_return end;
 }
 
 // RFC 9110 §15.4: when a redirect turns the request into a GET, the content goes and with it
@@ -471,7 +492,8 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
     // The jar keys cookies by the URL's host: a request with a Host of the caller's (another
     // site on that address) neither sends nor stores them.
     CookieJar* jar = opts_.cookies.get();
-    const bool has_body = hop.producer || !hop.body.empty();
+    // RFC 9110 §10.1.1: no Expect on a request without content.
+    const bool has_body = !hop.body.empty() || (hop.producer && hop.length.value_or(1) > 0);
     bool expecting = hop.expect > Duration::zero() && has_body;
     bool added_expect = false;  // the Expect field is ours (not the caller's)
     try {
@@ -525,8 +547,9 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
     }
     const bool may_replay = idempotent(hop.method);
     bool replaced_stale = false;  // a pooled connection the server had closed was replaced
+    bool fresh = false;           // the next round takes a new connection (after a 417)
     for (;;) {
-        std::unique_ptr<detail::ClientConn> conn = take_idle(hop.key);
+        std::unique_ptr<detail::ClientConn> conn = fresh ? nullptr : take_idle(hop.key);
         const bool reused = conn != nullptr;
         if (reused) {
             ++stats_.reuses;
@@ -549,6 +572,14 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
             idle_.erase(hop.key);
             replaced_stale = true;
         };
+        // The body's cap is the caller's: max_body for fetch(), none for a stream.
+        ResponseParser::Limits limits = opts_.limits;
+        limits.max_body = std::numeric_limits<std::size_t>::max();
+        auto parser = std::make_unique<ResponseParser>(limits);
+        parser->set_stream_body(true);
+        parser->set_head_request(hop.method == "HEAD");
+        HeadRead st;
+        bool close_after = false;  // the body did not (all) go: the connection cannot go on
         // With Expect: 100-continue the body waits for the server's word.
         const bool body_now = !expecting && !hop.body.empty();
         const std::array<std::span<const std::byte>, 2> parts = {
@@ -560,17 +591,11 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
                 replace_stale();
                 continue;
             }
-            co_return w.error();
+            if (!body_now) co_return w.error();
+            close_after = co_await answered_anyway(conn.get(), parser.get(), &st, w.error());
+            if (!close_after) co_return w.error();
         }
-        // The body's cap is the caller's: max_body for fetch(), none for a stream.
-        ResponseParser::Limits limits = opts_.limits;
-        limits.max_body = std::numeric_limits<std::size_t>::max();
-        auto parser = std::make_unique<ResponseParser>(limits);
-        parser->set_stream_body(true);
-        parser->set_head_request(hop.method == "HEAD");
-        HeadRead st;
-        bool close_after = false;
-        if (expecting) {
+        if (!close_after && expecting) {
             // Nothing of the body went yet: a stale connection may be replaced even for a
             // produced body.
             auto early =
@@ -583,7 +608,9 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
             if (*early && parser->response().status == 417 && added_expect) {
                 // Expectation Failed: the same request at once without Expect (RFC 9110
                 // §15.5.18), on a new connection (this one waits for a body we never send).
+                if (jar != nullptr) jar->store(hop.url, parser->response().headers);
                 expecting = false;
+                fresh = true;
                 head.erase(head.size() - 2 - expect_field.size(), expect_field.size());
                 continue;
             }
@@ -591,13 +618,22 @@ Task<Result<ResponseStream>> Client::send(const Hop& hop) {
                 close_after = true;  // the body was never sent: the connection cannot go on
             } else if (!hop.body.empty()) {
                 auto b = co_await conn->s.send_all(std::as_bytes(std::span(hop.body)));
-                if (!b) co_return b.error();
+                if (!b) {
+                    close_after =
+                        co_await answered_anyway(conn.get(), parser.get(), &st, b.error());
+                    if (!close_after) co_return b.error();
+                }
             }
         }
         if (!close_after && hop.producer) {
             // A produced body goes once: from here on no second try.
-            auto b = co_await send_produced(&conn->s, hop.producer, hop.length);
-            if (!b) co_return b.error();  // the connection closes with `conn`
+            bool wire = false;
+            auto b = co_await send_produced(&conn->s, hop.producer, hop.length, &wire);
+            if (!b && !wire) co_return b.error();  // the producer's: the connection closes
+            if (!b) {
+                close_after = co_await answered_anyway(conn.get(), parser.get(), &st, b.error());
+                if (!close_after) co_return b.error();
+            }
         }
         if (!parser->headers_complete()) {
             const bool may_resend = may_retry && !hop.producer;  // once a produced body went
@@ -717,7 +753,9 @@ Task<Result<ClientResponse>> Client::fetch_hops(ClientRequest req, Url url, bool
             hop.body.clear();
             hop.producer = nullptr;
             hop.length.reset();
-            std::erase_if(hop.headers, [](const auto& h) { return content_field(h.first); });
+            std::erase_if(hop.headers, [](const auto& h) {
+                return content_field(h.first) || iequals(h.first, "expect");  // no content now
+            });
         }
         if (!next->same_origin(hop.url)) {
             std::erase_if(hop.headers, [](const auto& h) {

@@ -140,22 +140,29 @@ struct ClientRequest {
     /// closes the connection and does not count against the origin's
     /// breaker; after a failed write, later ones fail too. The writer's
     /// draining() is stopped at the deadline or when the request is
-    /// cancelled. Without `expect_continue` the answer is read after the
-    /// body: a server that answers early and closes gives the send's error.
+    /// cancelled. The answer is read after the body; when a send of the body
+    /// fails because the server closed (a 413 for a body too large), an
+    /// answer it sent before closing is the response, else the send's error
+    /// is. A server that answers early and keeps the connection without
+    /// reading is not watched for while the body goes (the send waits, up to
+    /// the deadline): `expect_continue` asks first.
     BodyProducer body_producer{};
     /// With body_producer: the body's length, sent as Content-Length.
     std::optional<std::uint64_t> body_length{};
-    /// Non-zero, for a request with a body (or a producer): sends `Expect:
-    /// 100-continue` (RFC 9110 §10.1.1) and waits up to this long for the
-    /// server's answer before sending the body. After 100 Continue, or no
-    /// answer in time (a server that ignores Expect), the body goes. A final
-    /// answer instead (401, 413, ...) is the response: the body is neither
-    /// sent nor produced, and the connection closes after the response. A 417
-    /// (Expectation Failed) sends the request again at once without Expect,
-    /// on a new connection. Until the body begins, a pooled connection the
-    /// server had closed is replaced as for any request that may be sent
-    /// again, a produced body's included. A caller's own Expect field is sent
-    /// as it is; without this wait it is not waited on.
+    /// Non-zero, for a request with content (a body, or a producer not told
+    /// body_length 0): sends `Expect: 100-continue` (RFC 9110 §10.1.1) and
+    /// waits up to this long for the server's answer before sending the
+    /// body. After 100 Continue, or no answer in time (a server that ignores
+    /// Expect), the body goes; another 1xx (103) does not let it go. A final
+    /// answer instead (401, 413, ...; also one that came with the 100) is the
+    /// response: the body is neither sent nor produced, and the connection
+    /// closes after the response. A 417 (Expectation Failed) before the body
+    /// sends the request again at once without Expect, on a new connection.
+    /// Until the body begins, a pooled connection the server had closed is
+    /// replaced as for any request that may be sent again, a produced body's
+    /// included. A caller's own Expect field is sent as it is (and dropped
+    /// with the body by a redirect to GET); without this wait it is not
+    /// waited on.
     Duration expect_continue = Duration::zero();
     /// Overrides ClientOptions::timeout when set.
     std::optional<Deadline> deadline;

@@ -876,6 +876,7 @@ bool ResponseParser::on_headers_done() {
     if (status < 200 && status != 101) {
         // An interim response (100 Continue, 103 Early Hints): the final one follows.
         ++interim_;
+        continued_ = continued_ || status == 100;
         response_.headers.clear();
         response_.reason.clear();
         response_.status = 0;
@@ -923,6 +924,7 @@ void ResponseParser::reset(bool head) noexcept {
     core_.clear_framing();
     head_request_ = head;
     interim_ = 0;
+    continued_ = false;
     response_.version = Version::http_1_1;
     response_.status = 0;
     response_.reason.clear();

@@ -1792,6 +1792,105 @@ Task<void> head_only(net::TcpListener* l, std::string reply, std::vector<std::st
     }
 }
 
+/// Reads a request on `s` into `seen`: the head, and the body its Content-Length announces
+/// once `send_first` (if not empty) went out after the head. False when the client left.
+Task<bool> read_request(net::TcpStream* s, std::string send_first, std::vector<std::string>* seen) {
+    std::string in;
+    std::array<std::byte, 16384> buf;
+    std::size_t end = std::string::npos;
+    bool sent = send_first.empty();
+    while (end == std::string::npos || in.size() < end) {
+        if (end == std::string::npos && in.find("\r\n\r\n") != std::string::npos) {
+            end = in.find("\r\n\r\n") + 4;
+            const std::size_t cl = lower(in).find("content-length: ");
+            if (cl != std::string::npos && cl < end) end += std::stoul(in.substr(cl + 16));
+            if (!sent) {
+                (void)co_await s->send_all(std::as_bytes(std::span(send_first)));
+                sent = true;
+            }
+            continue;
+        }
+        auto n = co_await s->recv(buf);
+        if (!n || *n == 0) co_return false;
+        in.append(reinterpret_cast<const char*>(buf.data()), *n);
+    }
+    seen->push_back(in);
+    co_return true;
+}
+
+/// Reads the head of one request, then sends each of `replies` in its own write, `gap` apart
+/// (the body is never read); waits for the client to close.
+Task<void> serve_head_then(net::TcpListener* l, std::vector<std::string> replies,
+                           std::vector<std::string>* seen, Duration gap = Duration::zero()) {
+    auto s = co_await l->accept();
+    if (!s) co_return;
+    std::string in;
+    std::array<std::byte, 4096> buf;
+    while (in.find("\r\n\r\n") == std::string::npos) {
+        auto n = co_await s->recv(buf);
+        if (!n || *n == 0) co_return;
+        in.append(reinterpret_cast<const char*>(buf.data()), *n);
+    }
+    seen->push_back(in);
+    for (const std::string& reply : replies) {
+        if (&reply != &replies.front()) (void)co_await sleep_for(gap);
+        (void)co_await s->send_all(std::as_bytes(std::span(reply)));
+    }
+    for (;;) {
+        auto m = co_await s->recv(buf);
+        if (!m || *m == 0) break;
+    }
+}
+
+/// Sends 100 Continue after the head of one request, reads its body, answers ok.
+Task<void> continue_then_ok(net::TcpListener* l, std::vector<std::string>* seen) {
+    auto s = co_await l->accept();
+    if (!s) co_return;
+    const bool whole = co_await read_request(&*s, "HTTP/1.1 100 Continue\r\n\r\n", seen);
+    if (whole) (void)co_await s->send_all(std::as_bytes(std::span(std::string_view(ok_reply))));
+    std::array<std::byte, 4096> buf;
+    for (;;) {
+        auto m = co_await s->recv(buf);
+        if (!m || *m == 0) break;
+    }
+}
+
+/// Answers a first request (without a body) with ok and keep-alive, then reads the next head
+/// on that connection and closes it unanswered; the next connection gets continue_then_ok().
+Task<void> drop_second(net::TcpListener* l, std::vector<std::string>* seen) {
+    {
+        auto s = co_await l->accept();
+        if (!s) co_return;
+        const bool first = co_await read_request(&*s, "", seen);
+        if (!first) co_return;
+        (void)co_await s->send_all(std::as_bytes(std::span(std::string_view(ok_reply))));
+        std::string in;
+        std::array<std::byte, 4096> buf;
+        while (in.find("\r\n\r\n") == std::string::npos) {
+            auto n = co_await s->recv(buf);
+            if (!n || *n == 0) co_return;
+            in.append(reinterpret_cast<const char*>(buf.data()), *n);
+        }
+        seen->push_back(in);
+    }  // closed unanswered
+    co_await continue_then_ok(l, seen);
+}
+
+/// Reads the head of one request, answers `reply` and closes at once, the body unread (the
+/// kernel resets the connection).
+Task<void> answer_and_close(net::TcpListener* l, std::string reply) {
+    auto s = co_await l->accept();
+    if (!s) co_return;
+    std::string in;
+    std::array<std::byte, 4096> buf;
+    while (in.find("\r\n\r\n") == std::string::npos) {
+        auto n = co_await s->recv(buf);
+        if (!n || *n == 0) co_return;
+        in.append(reinterpret_cast<const char*>(buf.data()), *n);
+    }
+    (void)co_await s->send_all(std::as_bytes(std::span(reply)));
+}
+
 /// A 417 to the first connection's request, then a whole request read and answered.
 Task<void> expectation_failed(net::TcpListener* l, std::vector<std::string>* seen) {
     const std::string refusal = "HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n";
@@ -1898,6 +1997,128 @@ TEST_CASE("client: Expect: 100-continue waits for the server's word", "[http][cl
         REQUIRE(seen.size() == 1);
         CHECK(seen[0].ends_with("\r\n\r\ndata"));
         CHECK(lower(seen[0]).find("expect: 100-continue\r\n") != std::string::npos);
+    });
+}
+
+// What the body waits for: 100 Continue and nothing else (a 103 does not let it go; a final
+// answer that came with the 100 wins); an early answer closes even a keep-alive connection;
+// no Expect without content; a stale pooled connection is replaced before the body begins.
+TEST_CASE("client: Expect: 100-continue: only 100 lets the body go", "[http][client][upload]") {
+    test::run([](Loop&) -> Task<void> {
+        Peer p;
+        std::vector<std::string> seen;
+        TaskGroup g;
+        http::Client client;
+        int calls = 0;
+        http::ClientRequest req;
+        req.method = "PUT";
+        req.url = p.base + "/x";
+        req.expect_continue = 1h;
+        req.body_producer = pieces_of(2, &calls);
+        req.body_length = 2 * 16384;
+        // The 100, then the body: Expect went, and the body after the head.
+        g.spawn(continue_then_ok(&p.l, &seen));
+        auto r = co_await client.fetch(req);
+        REQUIRE(r);
+        CHECK(r->body == "ok");
+        CHECK(calls == 1);
+        client.close_idle();  // the peer waits for the close
+        co_await g.wait();
+        REQUIRE(seen.size() == 1);
+        CHECK(has_field(seen[0], "expect"));
+        CHECK(seen[0].size() > 2 * 16384);
+        // 103 Early Hints, then a final 401 with keep-alive: the body is not produced, and the
+        // connection, which the server keeps, is closed all the same.
+        seen.clear();
+        const std::vector<std::string> hints_then_401 = {
+            "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n",
+            "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n"};
+        // (Apart, so that the 103 is read alone: the simulation always does, and a client that
+        // took any 1xx for the word would produce the body then.)
+        g.spawn(serve_head_then(&p.l, hints_then_401, &seen, 50ms));
+        r = co_await client.fetch(req);
+        REQUIRE(r);
+        CHECK(r->status == 401);
+        CHECK(calls == 1);
+        CHECK(client.idle_connections() == 0);
+        co_await g.wait();
+        // A final answer in the same read as the 100 wins: the body is not produced.
+        seen.clear();
+        const std::vector<std::string> continue_and_413 = {
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 413 Content Too Large\r\n"
+            "Content-Length: 0\r\n\r\n"};
+        g.spawn(serve_head_then(&p.l, continue_and_413, &seen));
+        r = co_await client.fetch(req);
+        REQUIRE(r);
+        CHECK(r->status == 413);
+        CHECK(calls == 1);
+        co_await g.wait();
+        // No content, no Expect (RFC 9110 §10.1.1): a producer of nothing with length 0.
+        seen.clear();
+        g.spawn(serve(&p.l, std::vector<std::string>{ok_reply}, &seen));
+        http::ClientRequest none = req;
+        none.body_length = 0;
+        none.body_producer = [](http::BodyWriter&) -> Task<Result<void>> {
+            co_return Result<void>{};
+        };
+        r = co_await client.fetch(none);
+        REQUIRE(r);
+        co_await g.wait();
+        REQUIRE(seen.size() == 1);
+        CHECK_FALSE(has_field(seen[0], "expect"));
+        // A pooled connection the server closed on seeing the head: before the body began, so
+        // the request goes again on a new connection, its body produced once.
+        seen.clear();
+        calls = 0;
+        g.spawn(drop_second(&p.l, &seen));
+        r = co_await client.get(p.base + "/first");
+        REQUIRE(r);
+        CHECK(client.idle_connections() == 1);
+        r = co_await client.fetch(req);
+        REQUIRE(r);
+        CHECK(r->body == "ok");
+        CHECK(calls == 1);
+        client.close_idle();
+        co_await g.wait();
+        REQUIRE(seen.size() == 3);  // the GET, the PUT's head dropped, the PUT whole
+        CHECK(has_field(seen[1], "expect"));
+        CHECK(seen[2].size() > 2 * 16384);
+    });
+}
+
+// RFC 9112 §9.5: a server that answers before the body is in and closes (a 413 for a body
+// too large) is heard: its answer is the response, not the failed send's error; a produced
+// body and a whole one, with no Expect.
+TEST_CASE("client: an answer sent before the server closed is the response",
+          "[http][client][upload]") {
+    test::run([](Loop&) -> Task<void> {
+        Peer p;
+        TaskGroup g;
+        http::Client client;
+        const std::string too_large =
+            "HTTP/1.1 413 Content Too Large\r\nContent-Length: 9\r\nConnection: close\r\n\r\ntoo "
+            "large";
+        int calls = 0;
+        for (int round = 0; round < 4; ++round) {
+            INFO("round " << round);
+            http::ClientRequest req;
+            req.method = "PUT";
+            req.url = p.base + "/x";
+            if (round % 2 == 0) {
+                req.body_producer = pieces_of(512, &calls);  // 8 MiB: more than the buffers
+                req.body_length = 512 * 16384;
+            } else {
+                req.body = std::string(8 << 20, 'b');
+            }
+            g.spawn(answer_and_close(&p.l, too_large));
+            auto r = co_await client.fetch(req);
+            INFO((r ? std::string("ok") : r.error().message()));
+            REQUIRE(r);
+            CHECK(r->status == 413);
+            CHECK(r->body == "too large");
+            co_await g.wait();
+        }
+        CHECK(client.idle_connections() == 0);
     });
 }
 

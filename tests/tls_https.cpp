@@ -103,15 +103,22 @@ TEST_CASE("https: http::Client and http::Server over TLS", "[tls][http]") {
 
 namespace {
 
-// A TLS server that answers one request with a body delimited by the end of
-// the connection, then ends it with or without close_notify.
-Task<void> lengthless_server(tls::Context ctx, net::TcpListener* l, bool notify) {
+// Accepts one connection on `l` and runs the server's side of the handshake.
+Task<tls::Stream> accept_tls(tls::Context ctx, net::TcpListener* l) {
     auto tcp = co_await l->accept();
     REQUIRE(tcp);
     auto s = tls::Stream::server(ctx, std::move(*tcp));
     REQUIRE(s);
     auto h = co_await s->handshake(Deadline::after(5s));
     REQUIRE(h);
+    co_return std::move(*s);
+}
+
+// A TLS server that answers one request with a body delimited by the end of
+// the connection, then ends it with or without close_notify.
+Task<void> lengthless_server(tls::Context ctx, net::TcpListener* l, bool notify) {
+    tls::Stream stream = co_await accept_tls(std::move(ctx), l);
+    tls::Stream* s = &stream;
     std::array<std::byte, 2048> buf;
     auto n = co_await s->recv(buf);  // the request (small: one read)
     REQUIRE(n);
@@ -216,12 +223,8 @@ namespace {
 // A TLS server on a context that prefers h2: records what ALPN chose for one
 // connection and answers its request.
 Task<void> alpn_server(tls::Context ctx, net::TcpListener* l, std::string* chosen) {
-    auto tcp = co_await l->accept();
-    REQUIRE(tcp);
-    auto s = tls::Stream::server(ctx, std::move(*tcp));
-    REQUIRE(s);
-    auto h = co_await s->handshake(Deadline::after(5s));
-    REQUIRE(h);
+    tls::Stream stream = co_await accept_tls(std::move(ctx), l);
+    tls::Stream* s = &stream;
     *chosen = std::string(s->alpn());
     std::array<std::byte, 2048> buf;
     auto n = co_await s->recv(buf);  // the request (small: one read)
