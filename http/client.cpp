@@ -117,8 +117,8 @@ Task<Result<bool>> read_head(detail::ClientConn* conn, ResponseParser* parser, H
 Task<bool> answered_anyway(detail::ClientConn* conn, ResponseParser* parser, HeadRead* st,
                            std::error_code send_error) {
     if (!stale_connection_error(send_error)) co_return false;
-    auto r = co_await read_head(conn, parser, st, false, false, Duration::zero());
-    co_return r&&* r;
+    auto head = co_await read_head(conn, parser, st, false, false, Duration::zero());
+    co_return head.value_or(false);
 }
 
 Result<std::size_t> framing_error() {

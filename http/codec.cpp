@@ -875,7 +875,6 @@ bool ResponseParser::on_headers_done() {
     const int status = response_.status;
     if (status < 200 && status != 101) {
         // An interim response (100 Continue, 103 Early Hints): the final one follows.
-        ++interim_;
         continued_ = continued_ || status == 100;
         response_.headers.clear();
         response_.reason.clear();
@@ -923,7 +922,6 @@ void ResponseParser::reset(bool head) noexcept {
     if (core_.phase == Phase::error) return;
     core_.clear_framing();
     head_request_ = head;
-    interim_ = 0;
     continued_ = false;
     response_.version = Version::http_1_1;
     response_.status = 0;

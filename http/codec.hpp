@@ -315,11 +315,8 @@ public:
     }
     /// A short description of the error ("" when none).
     std::string_view error_reason() const noexcept { return core_.error_reason; }
-    /// Interim 1xx responses (100 Continue, 103 Early Hints; not 101) skipped so far before
-    /// the final one.
-    std::size_t interim_responses() const noexcept { return interim_; }
-    /// True once a 100 Continue was among them: a client that sent Expect: 100-continue
-    /// sends its body then (RFC 9110 §10.1.1), not after another 1xx.
+    /// True once a 100 Continue was skipped before the final response: a client that sent
+    /// Expect: 100-continue sends its body then (RFC 9110 §10.1.1), not after another 1xx.
     bool continued() const noexcept { return continued_; }
     /// The response being parsed; complete when state() == done.
     const ParsedResponse& response() const noexcept { return response_; }
@@ -347,7 +344,6 @@ private:
     Limits limits_;
     detail::ParseCore core_;
     ParsedResponse response_;
-    std::size_t interim_ = 0;
     bool continued_ = false;
     bool head_request_ = false;
 };

@@ -1772,20 +1772,22 @@ TEST_CASE("client: request bodies produced as they are sent", "[http][client][up
 
 namespace {
 
-/// Answers the head of one request with `reply` without reading its body (kept in `seen`),
-/// then waits for the client to close.
-Task<void> head_only(net::TcpListener* l, std::string reply, std::vector<std::string>* seen) {
-    auto s = co_await l->accept();
-    if (!s) co_return;
+/// Reads `s` up to the end of a request's head: what was read (the head, perhaps more), or ""
+/// when the client left first.
+Task<std::string> read_head_raw(net::TcpStream* s) {
     std::string in;
     std::array<std::byte, 4096> buf;
     while (in.find("\r\n\r\n") == std::string::npos) {
         auto n = co_await s->recv(buf);
-        if (!n || *n == 0) co_return;
+        if (!n || *n == 0) co_return std::string();
         in.append(reinterpret_cast<const char*>(buf.data()), *n);
     }
-    seen->push_back(in);
-    (void)co_await s->send_all(std::as_bytes(std::span(reply)));
+    co_return in;
+}
+
+/// Reads and drops what comes on `s` until the client closes.
+Task<void> until_closed(net::TcpStream* s) {
+    std::array<std::byte, 4096> buf;
     for (;;) {
         auto m = co_await s->recv(buf);
         if (!m || *m == 0) break;
@@ -1818,28 +1820,22 @@ Task<bool> read_request(net::TcpStream* s, std::string send_first, std::vector<s
     co_return true;
 }
 
-/// Reads the head of one request, then sends each of `replies` in its own write, `gap` apart
-/// (the body is never read); waits for the client to close.
+/// Reads the head of one request (kept in `seen`), then sends each of `replies` in its own
+/// write, `gap` apart; the body is never read. Then waits for the client to close, or, without
+/// `wait_close`, closes at once (with the body unread, the kernel resets the connection).
 Task<void> serve_head_then(net::TcpListener* l, std::vector<std::string> replies,
-                           std::vector<std::string>* seen, Duration gap = Duration::zero()) {
+                           std::vector<std::string>* seen, Duration gap = Duration::zero(),
+                           bool wait_close = true) {
     auto s = co_await l->accept();
     if (!s) co_return;
-    std::string in;
-    std::array<std::byte, 4096> buf;
-    while (in.find("\r\n\r\n") == std::string::npos) {
-        auto n = co_await s->recv(buf);
-        if (!n || *n == 0) co_return;
-        in.append(reinterpret_cast<const char*>(buf.data()), *n);
-    }
-    seen->push_back(in);
+    std::string head = co_await read_head_raw(&*s);
+    if (head.empty()) co_return;
+    seen->push_back(std::move(head));
     for (const std::string& reply : replies) {
         if (&reply != &replies.front()) (void)co_await sleep_for(gap);
         (void)co_await s->send_all(std::as_bytes(std::span(reply)));
     }
-    for (;;) {
-        auto m = co_await s->recv(buf);
-        if (!m || *m == 0) break;
-    }
+    if (wait_close) co_await until_closed(&*s);
 }
 
 /// Sends 100 Continue after the head of one request, reads its body, answers ok.
@@ -1848,11 +1844,7 @@ Task<void> continue_then_ok(net::TcpListener* l, std::vector<std::string>* seen)
     if (!s) co_return;
     const bool whole = co_await read_request(&*s, "HTTP/1.1 100 Continue\r\n\r\n", seen);
     if (whole) (void)co_await s->send_all(std::as_bytes(std::span(std::string_view(ok_reply))));
-    std::array<std::byte, 4096> buf;
-    for (;;) {
-        auto m = co_await s->recv(buf);
-        if (!m || *m == 0) break;
-    }
+    co_await until_closed(&*s);
 }
 
 /// Answers a first request (without a body) with ok and keep-alive, then reads the next head
@@ -1864,37 +1856,18 @@ Task<void> drop_second(net::TcpListener* l, std::vector<std::string>* seen) {
         const bool first = co_await read_request(&*s, "", seen);
         if (!first) co_return;
         (void)co_await s->send_all(std::as_bytes(std::span(std::string_view(ok_reply))));
-        std::string in;
-        std::array<std::byte, 4096> buf;
-        while (in.find("\r\n\r\n") == std::string::npos) {
-            auto n = co_await s->recv(buf);
-            if (!n || *n == 0) co_return;
-            in.append(reinterpret_cast<const char*>(buf.data()), *n);
-        }
-        seen->push_back(in);
+        std::string head = co_await read_head_raw(&*s);
+        if (head.empty()) co_return;
+        seen->push_back(std::move(head));
     }  // closed unanswered
     co_await continue_then_ok(l, seen);
 }
 
-/// Reads the head of one request, answers `reply` and closes at once, the body unread (the
-/// kernel resets the connection).
-Task<void> answer_and_close(net::TcpListener* l, std::string reply) {
-    auto s = co_await l->accept();
-    if (!s) co_return;
-    std::string in;
-    std::array<std::byte, 4096> buf;
-    while (in.find("\r\n\r\n") == std::string::npos) {
-        auto n = co_await s->recv(buf);
-        if (!n || *n == 0) co_return;
-        in.append(reinterpret_cast<const char*>(buf.data()), *n);
-    }
-    (void)co_await s->send_all(std::as_bytes(std::span(reply)));
-}
-
 /// A 417 to the first connection's request, then a whole request read and answered.
 Task<void> expectation_failed(net::TcpListener* l, std::vector<std::string>* seen) {
-    const std::string refusal = "HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n";
-    co_await head_only(l, refusal, seen);
+    const std::vector<std::string> refusal = {
+        "HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n"};
+    co_await serve_head_then(l, refusal, seen);
     const std::vector<std::string> replies{ok_reply};
     co_await serve(l, replies, seen);
 }
@@ -2095,9 +2068,10 @@ TEST_CASE("client: an answer sent before the server closed is the response",
         Peer p;
         TaskGroup g;
         http::Client client;
-        const std::string too_large =
-            "HTTP/1.1 413 Content Too Large\r\nContent-Length: 9\r\nConnection: close\r\n\r\ntoo "
-            "large";
+        const std::vector<std::string> too_large = {
+            "HTTP/1.1 413 Content Too Large\r\nContent-Length: 9\r\nConnection: close\r\n\r\n"
+            "too large"};
+        std::vector<std::string> seen;
         int calls = 0;
         for (int round = 0; round < 4; ++round) {
             INFO("round " << round);
@@ -2110,7 +2084,7 @@ TEST_CASE("client: an answer sent before the server closed is the response",
             } else {
                 req.body = std::string(8 << 20, 'b');
             }
-            g.spawn(answer_and_close(&p.l, too_large));
+            g.spawn(serve_head_then(&p.l, too_large, &seen, Duration::zero(), false));
             auto r = co_await client.fetch(req);
             INFO((r ? std::string("ok") : r.error().message()));
             REQUIRE(r);

@@ -117,24 +117,23 @@ Task<tls::Stream> accept_tls(tls::Context ctx, net::TcpListener* l) {
 // A TLS server that answers one request with a body delimited by the end of
 // the connection, then ends it with or without close_notify.
 Task<void> lengthless_server(tls::Context ctx, net::TcpListener* l, bool notify) {
-    tls::Stream stream = co_await accept_tls(std::move(ctx), l);
-    tls::Stream* s = &stream;
+    tls::Stream s = co_await accept_tls(std::move(ctx), l);
     std::array<std::byte, 2048> buf;
-    auto n = co_await s->recv(buf);  // the request (small: one read)
+    auto n = co_await s.recv(buf);  // the request (small: one read)
     REQUIRE(n);
-    auto w = co_await s->send_all(
+    auto w = co_await s.send_all(
         std::string_view("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nthe body ends "));
     REQUIRE(w);
-    auto w2 = co_await s->send_all(std::string_view("with the connection"));
+    auto w2 = co_await s.send_all(std::string_view("with the connection"));
     REQUIRE(w2);
     if (notify) {
-        auto c = co_await s->close_notify();
+        auto c = co_await s.close_notify();
         REQUIRE(c);
     } else {
-        REQUIRE(s->transport().shutdown(SHUT_WR));  // FIN, no close_notify
+        REQUIRE(s.transport().shutdown(SHUT_WR));  // FIN, no close_notify
     }
     // Wait for the client to go, so that the FIN is all it sees.
-    auto end = co_await with_timeout(s->transport().recv(buf), 5s);
+    auto end = co_await with_timeout(s.transport().recv(buf), 5s);
     (void)end;
 }
 
@@ -223,16 +222,15 @@ namespace {
 // A TLS server on a context that prefers h2: records what ALPN chose for one
 // connection and answers its request.
 Task<void> alpn_server(tls::Context ctx, net::TcpListener* l, std::string* chosen) {
-    tls::Stream stream = co_await accept_tls(std::move(ctx), l);
-    tls::Stream* s = &stream;
-    *chosen = std::string(s->alpn());
+    tls::Stream s = co_await accept_tls(std::move(ctx), l);
+    *chosen = std::string(s.alpn());
     std::array<std::byte, 2048> buf;
-    auto n = co_await s->recv(buf);  // the request (small: one read)
+    auto n = co_await s.recv(buf);  // the request (small: one read)
     REQUIRE(n);
-    auto w = co_await s->send_all(
+    auto w = co_await s.send_all(
         std::string_view("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"));
     REQUIRE(w);
-    (void)co_await s->close_notify();
+    (void)co_await s.close_notify();
 }
 
 Task<void> alpn_http11(const test::TlsFiles* f) {

@@ -155,11 +155,7 @@ Result<void> configure(detail::ContextImpl& impl) {
         SSL_CTX_set_verify(c, SSL_VERIFY_NONE, nullptr);
     }
 
-    for (const std::string& name : o.alpn) {
-        if (name.empty() || name.size() > 255) return refuse(Errc::bad_option);
-        impl.alpn_wire.push_back(static_cast<unsigned char>(name.size()));
-        impl.alpn_wire.insert(impl.alpn_wire.end(), name.begin(), name.end());
-    }
+    if (!detail::append_alpn_wire(impl.alpn_wire, o.alpn)) return refuse(Errc::bad_option);
     if (server) {
         SSL_CTX_set_alpn_select_cb(c, on_alpn, &impl);  // a connection may bring its own list
     } else if (!impl.alpn_wire.empty()) {

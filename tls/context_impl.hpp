@@ -15,6 +15,18 @@
 
 namespace corio::tls::detail {
 
+/// Appends ALPN protocol names to `wire` in ALPN's wire form (a length byte, then the name);
+/// false for an empty name or one longer than 255 bytes.
+template <class Names>
+bool append_alpn_wire(std::vector<unsigned char>& wire, const Names& names) {
+    for (const auto& name : names) {
+        if (name.empty() || name.size() > 255) return false;
+        wire.push_back(static_cast<unsigned char>(name.size()));
+        wire.insert(wire.end(), name.begin(), name.end());
+    }
+    return true;
+}
+
 struct ContextImpl {
     SSL_CTX* ctx = nullptr;
     ContextOptions opts;

@@ -93,11 +93,7 @@ Result<std::unique_ptr<Session>> Session::make(const Context& ctx, Role role,
     const auto& impl = ctx.impl();
     if (!impl || impl->opts.role != role) return make_error_code(Errc::bad_option);
     std::unique_ptr<Session> s(new Session());
-    for (std::string_view name : alpn) {
-        if (name.empty() || name.size() > 255) return make_error_code(Errc::bad_option);
-        s->alpn_wire_.push_back(static_cast<unsigned char>(name.size()));
-        s->alpn_wire_.insert(s->alpn_wire_.end(), name.begin(), name.end());
-    }
+    if (!append_alpn_wire(s->alpn_wire_, alpn)) return make_error_code(Errc::bad_option);
     s->ctx_ = impl;
     s->release_ = impl->opts.release_buffers;
     s->ssl_ = SSL_new(impl->ctx);
